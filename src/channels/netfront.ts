@@ -1,0 +1,187 @@
+/**
+ * netfront: the guest's virtual NIC. Transmit grants the packet's pages to
+ * the backend and puts requests on the TX ring; receive keeps the RX ring
+ * stocked with buffers: pages offered for transfer (flipping, Xen 2.0) or
+ * pages granted writable (copying receive). Notifications follow the ring's
+ * hold-off rule, so most pushes do not cost a hypercall.
+ */
+import type { Exec, Kernel } from '../domains/kernel.js';
+import type { NetDevice, NetFeatures } from '../domains/netdev.js';
+import type { Packet } from '../domains/packet.js';
+import { HDR_LEN } from '../domains/packet.js';
+import type { Xen } from '../hypervisor/xen.js';
+import type { GrantTable } from '../hypervisor/grant-table.js';
+import { drop, type Counters } from '../model/counters.js';
+import { FrontRing } from './ring.js';
+import {
+  NETRXF, NETTXF, NETIF_RSP, XEN_NETIF_EXTRA_TYPE, XEN_NETIF_GSO_TYPE,
+  type RxRequest, type RxResponse, type TxResponse, type TxSlot, type VifFeatures, type VifRings,
+} from './netif.js';
+
+interface TxInFlight { pkt: Packet; refs: number[]; ids: number[]; answered: number }
+
+export class Netfront implements NetDevice {
+  rx: (x: Exec, p: Packet) => void = () => {};
+  wake: (x: Exec) => void = () => {};
+  readonly tx: FrontRing<TxSlot, TxResponse>;
+  readonly rxr: FrontRing<RxRequest, RxResponse>;
+  private freeRefs: number[] = [];
+  private txIds: number[] = [];
+  private txById = new Map<number, TxInFlight>();
+  private rxById = new Map<number, { ref: number; frame: number }>();
+  private rxIds: number[] = [];
+  private pollQueued = false;
+  /** Grants the backend still holds after a response: never reuse the page (XSA-396). */
+  leakedRefs = 0;
+  constructor(
+    readonly name: string,
+    readonly kernel: Kernel,
+    readonly xen: Xen,
+    readonly gt: GrantTable,
+    readonly backendDom: number,
+    rings: VifRings,
+    readonly feat: VifFeatures,
+    readonly channel: string,
+    readonly counters: Counters,
+    refBase: number,
+    readonly budget = 64,
+  ) {
+    this.tx = new FrontRing(rings.tx);
+    this.rxr = new FrontRing(rings.rx);
+    for (let i = 0; i < 2 * rings.tx.size; i++) this.freeRefs.push(refBase + 2 * rings.tx.size - 1 - i);
+    for (let i = rings.tx.size - 1; i >= 0; i--) { this.txIds.push(i); this.rxIds.push(i); }
+  }
+  features(): NetFeatures { return { sg: this.feat.sg, csum: this.feat.csum, tso: this.feat.tso }; }
+
+  private notify(x: Exec, push: { notify: boolean }): void {
+    if (push.notify) this.xen.evtchnSend(x, this.kernel, this.channel, 'a');
+    else this.counters.notificationsSuppressed++;
+  }
+
+  xmit(x: Exec, p: Packet): boolean {
+    const gso = p.len > p.mss;
+    const frames = p.frames;
+    const slots = frames.length + (gso ? 1 : 0);
+    if (this.tx.freeRequests() < slots || this.txIds.length < frames.length || this.freeRefs.length < frames.length) return false;
+    x.touch('netfront');
+    x.cost('netfrontTxPerPacket');
+    x.cost('netfrontTxPerSlot', frames.length - 1);
+    const total = p.len + HDR_LEN;
+    const refs: number[] = [];
+    const ids: number[] = [];
+    let left = total;
+    for (let i = 0; i < frames.length; i++) {
+      const ref = this.freeRefs.pop()!;
+      const id = this.txIds.pop()!;
+      this.gt.grantAccess(ref, this.backendDom, frames[i], true);
+      refs.push(ref); ids.push(id);
+      const size = i === 0 ? total : Math.min(4096, left);
+      let flags = i < frames.length - 1 ? NETTXF.more_data : 0;
+      if (i === 0) {
+        if (p.csum === 'partial') flags |= NETTXF.csum_blank | NETTXF.data_validated;
+        if (gso) flags |= NETTXF.extra_info;
+      }
+      this.tx.putRequest({ gref: ref, offset: 0, flags, id, size });
+      if (i === 0 && gso) this.tx.putRequest({ extra: true, type: XEN_NETIF_EXTRA_TYPE.GSO, flags: 0, gsoSize: p.mss, gsoType: XEN_NETIF_GSO_TYPE.TCPV4 });
+      left -= Math.min(4096, left);
+    }
+    this.counters.ioRequests += slots;
+    this.counters.txRingRequests += slots;
+    this.txById.set(ids[0], { pkt: p, refs, ids, answered: 0 });
+    for (const id of ids.slice(1)) this.txById.set(id, this.txById.get(ids[0])!);
+    this.notify(x, this.tx.pushRequests());
+    return true;
+  }
+
+  /** Event channel handler: responses arrived on either ring. */
+  onEvent(x: Exec): void {
+    if (this.pollQueued) return;
+    this.pollQueued = true;
+    this.kernel.post({ name: `${this.name}-poll`, run: (px) => this.poll(px) }, 'irq');
+  }
+
+  /** Fill the RX ring with buffers for the backend. */
+  refill(x: Exec): void {
+    const n = Math.min(this.rxr.freeRequests(), this.rxIds.length, this.freeRefs.length);
+    if (n <= 0) return;
+    x.touch('netfront');
+    const giveBack: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const id = this.rxIds.pop()!;
+      const ref = this.freeRefs.pop()!;
+      if (this.feat.rxCopy) {
+        const frame = this.kernel.allocFrame();
+        this.gt.grantAccess(ref, this.backendDom, frame, false);
+        this.rxById.set(id, { ref, frame });
+      } else {
+        // Flipping: this pfn slot's frame goes back to Xen; a frame from the backend will fill it.
+        giveBack.push(this.kernel.allocFrame());
+        this.gt.grantTransfer(ref, this.backendDom, id);
+        this.rxById.set(id, { ref, frame: -1 });
+      }
+      this.rxr.putRequest({ id, gref: ref });
+    }
+    this.counters.ioRequests += n;
+    if (giveBack.length) {
+      this.xen.mmuUpdate(x, giveBack.length);                  // zap the kernel mappings
+      this.xen.decreaseReservation(x, this.kernel, giveBack);  // and return the frames
+    }
+    this.notify(x, this.rxr.pushRequests());
+  }
+
+  private poll(x: Exec): void {
+    this.pollQueued = false;
+    x.touch('netfront');
+    // Transmit completions: end the grants and free the packets.
+    let freed = false;
+    do {
+      while (this.tx.unconsumedResponses() > 0) {
+        const r = this.tx.takeResponse();
+        if (r.status === NETIF_RSP.NULL) continue; // extra-info slot
+        const f = this.txById.get(r.id);
+        if (!f) continue;
+        this.txById.delete(r.id);
+        this.txIds.push(r.id);
+        if (++f.answered < f.ids.length) continue;
+        for (const ref of f.refs) {
+          if (this.gt.endAccess(ref)) this.freeRefs.push(ref); else this.leakedRefs++;
+        }
+        f.pkt.release?.(x);
+        freed = true;
+      }
+    } while (this.tx.finalCheckForResponses());
+    if (freed) this.wake(x);
+
+    // Receive.
+    let n = 0;
+    const mapped: number[] = [];
+    while (this.rxr.unconsumedResponses() > 0 && n < this.budget) {
+      const r = this.rxr.takeResponse();
+      const b = this.rxById.get(r.id);
+      if (!b) { drop(this.counters, 'netfront-rx-unknown-id'); continue; }
+      this.rxById.delete(r.id);
+      this.rxIds.push(r.id);
+      let frame = b.frame;
+      if (this.feat.rxCopy) {
+        if (this.gt.endAccess(b.ref)) this.freeRefs.push(b.ref); else this.leakedRefs++;
+      } else {
+        const t = this.gt.endTransfer(b.ref);
+        this.freeRefs.push(b.ref);
+        if (!t.completed || t.frame === undefined) { drop(this.counters, 'netfront-rx-no-page'); continue; } // memory squeeze: nothing arrived
+        frame = t.frame;
+        mapped.push(frame);
+      }
+      n++;
+      x.cost('netfrontRxPerPacket');
+      x.cost('skbAllocFree');
+      const data = this.kernel.mem.contents.get(frame);
+      if (r.status <= 0 || !data) { drop(this.counters, r.status <= 0 ? 'netfront-rx-error' : 'netfront-rx-empty-page'); this.kernel.freeFrame(frame); continue; }
+      const csum = r.flags & NETRXF.data_validated ? 'verified' as const : 'done' as const;
+      this.rx(x, { ...data, frames: [frame], owner: this.kernel.domid, csum, release: undefined });
+    }
+    // Flipped pages must be entered into our physmap and kernel page tables (one multicall).
+    if (mapped.length) this.xen.mmuUpdate(x, mapped.length);
+    if (n) this.refill(x);
+    if (this.rxr.unconsumedResponses() > 0 || this.rxr.finalCheckForResponses()) this.onEvent(x);
+  }
+}

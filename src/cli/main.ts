@@ -1,0 +1,70 @@
+/**
+ * xennet command line. User mistakes (bad flags, bad scenario files) get one
+ * line naming the problem and a non-zero exit, never a stack trace.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { join } from 'node:path';
+import { loadScenario, ScenarioError, type Scenario } from '../scenario/schema.js';
+import { runScenario } from '../scenario/run.js';
+import { runMany, defaultWorkers } from '../workers/pool.js';
+import { formatRun, table } from './format.js';
+import { scenarioDir } from '../paper/configs.js';
+import { paperCommand } from './paper.js';
+
+const intArg = (name: string, min: number) => (v: string) => {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+  return n;
+};
+const posArg = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+  return n;
+};
+
+export interface CommonOpts { seed?: number; duration?: number }
+export function applyCommon(sc: Scenario, o: CommonOpts): Scenario {
+  if (o.seed !== undefined) sc.seed = o.seed;
+  if (o.duration !== undefined) sc.run.durationMs = o.duration * 1000;
+  return sc;
+}
+
+export const SIX = ['linux-tx', 'linux-rx', 'driver-tx', 'driver-rx', 'guest-tx', 'guest-rx'];
+
+const program = new Command();
+program.name('xennet').description('Deterministic emulator of Xen split-driver network virtualization').showHelpAfterError(false);
+program.configureOutput({ outputError: (s, write) => write(s.split('\n')[0] + '\n') });
+
+program.command('run')
+  .description('run one scenario and print throughput, CPU use, cycles per packet and counters')
+  .argument('<scenario>', 'scenario YAML file')
+  .option('--seed <n>', 'random seed (overrides the file)', intArg('--seed', 0))
+  .option('--duration <s>', 'simulated seconds to measure', posArg('--duration'))
+  .option('--json', 'print one JSON object')
+  .action((file: string, o: CommonOpts & { json?: boolean }) => {
+    const sc = applyCommon(loadScenario(file), o);
+    const r = runScenario(sc);
+    console.log(o.json ? JSON.stringify(r) : formatRun(r));
+  });
+
+program.command('all')
+  .description('run the six base scenarios (Xen 2.0 and native Linux) and compare with the paper')
+  .option('--seed <n>', 'random seed', intArg('--seed', 0))
+  .option('--duration <s>', 'simulated seconds per run', posArg('--duration'))
+  .option('--workers <n>', 'worker threads', intArg('--workers', 1))
+  .option('--json', 'print JSON')
+  .action(async (o: CommonOpts & { workers?: number; json?: boolean }) => {
+    const scs = SIX.map((n) => applyCommon(loadScenario(join(scenarioDir(), `${n}.yaml`)), o));
+    const rs = await runMany(scs, o.workers ?? defaultWorkers());
+    if (o.json) { console.log(JSON.stringify(rs)); return; }
+    console.log(table(['scenario', 'emulated Mb/s', 'paper Mb/s', 'error %', 'CPU %'], rs.map((r) => [
+      r.scenario, r.throughputMbps.toFixed(1), r.paperMbps ?? '', r.errorPct === null ? '' : r.errorPct.toFixed(1), r.cpuUtilPct.total.toFixed(1),
+    ])));
+  });
+
+paperCommand(program, { intArg, posArg });
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  if (e instanceof ScenarioError) { console.error(`error: ${e.message}`); process.exit(2); }
+  throw e;
+});

@@ -1,0 +1,173 @@
+/**
+ * A kernel instance (native Linux, or the Linux inside a Xen domain) as the
+ * CPU sees it: two work queues (interrupt/softirq level first, then process
+ * level), its address-space layout for the TLB model, and a frame pool.
+ * Work is a Task; running it on an Exec charges cycles and defers effects
+ * (messages to other actors) to the moment the work completes.
+ */
+import type { Cpu } from '../hardware/cpu.js';
+import type { MachineMemory } from '../hardware/memory.js';
+import { FOOTPRINT, type Component, type CostName, type CostTable } from '../model/costs.js';
+import type { Counters } from '../model/counters.js';
+import { PortTable } from '../hypervisor/event-channel.js';
+
+export interface Task { name: string; run(x: Exec): void }
+
+export interface VmConfig {
+  /** Kernel direct map and code in 4 MiB superpages (one TLB entry per 4 MiB). */
+  superpages: boolean;
+  /** Kernel mappings carry the global bit (survive CR3 reloads). */
+  globalPages: boolean;
+}
+
+/** Something that decides when a kernel runs: bare metal, or Xen's domain scheduler. */
+export interface Host {
+  wake(k: Kernel): void;
+}
+
+const SUPER_SHIFT = 10; // 4 MiB / 4 KiB
+
+export class Kernel {
+  readonly irqQ: Task[] = [];
+  readonly procQ: Task[] = [];
+  host!: Host;
+  /** shared_info event bits; a pending upcall is handled before queued work. */
+  readonly evtchn = new PortTable(() => this.host.wake(this));
+  private pool: number[] = [];
+  /** Base "virtual page" of each component's footprint in this kernel's image. */
+  private compBase = new Map<Component, number>();
+  constructor(
+    readonly name: string,
+    readonly domid: number,
+    readonly cpuIndex: number,
+    readonly paravirt: boolean,
+    readonly vm: VmConfig,
+    readonly mem: MachineMemory,
+    poolPages: number,
+  ) {
+    let base = 0;
+    for (const c of Object.keys(FOOTPRINT) as Component[]) { this.compBase.set(c, base); base += FOOTPRINT[c]; }
+    for (let i = 0; i < poolPages; i++) this.pool.push(mem.alloc(domid));
+  }
+
+  post(task: Task, level: 'irq' | 'proc' = 'irq'): void {
+    (level === 'irq' ? this.irqQ : this.procQ).push(task);
+    this.host.wake(this);
+  }
+  hasWork(): boolean { return this.evtchn.upcallPending || this.irqQ.length > 0 || this.procQ.length > 0; }
+  nextTask(): Task | undefined { return this.irqQ.shift() ?? this.procQ.shift(); }
+
+  /** A packet buffer frame (LIFO, like the slab allocator's hot list). */
+  allocFrame(): number {
+    const f = this.pool.pop();
+    return f !== undefined ? f : this.mem.alloc(this.domid);
+  }
+  freeFrame(mfn: number): void { this.pool.push(mfn); }
+  /** Frames the kernel holds in reserve (for page-flip accounting tests). */
+  poolSize(): number { return this.pool.length; }
+  /** Give a frame away for good (page flip): drop it from our pool if it is there. */
+  forget(mfn: number): void {
+    const i = this.pool.lastIndexOf(mfn);
+    if (i >= 0) this.pool.splice(i, 1);
+  }
+
+  /** TLB tag of page i of a kernel component's footprint. */
+  componentTag(c: Component, i: number): string {
+    if (c === 'app') return `${this.domid}:U:${i}`; // user space: 4 KiB pages, never global
+    const vpn = this.compBase.get(c)! + i;
+    return this.vm.superpages ? `${this.domid}:K4M:${vpn >> SUPER_SHIFT}` : `${this.domid}:K:${vpn}`;
+  }
+  /** TLB tag of a frame seen through the kernel direct map (frames are contiguous in 4 MiB extents). */
+  frameTag(mfn: number): string {
+    return this.vm.superpages ? `${this.domid}:D4M:${mfn >> SUPER_SHIFT}` : `${this.domid}:D:${mfn}`;
+  }
+}
+
+/**
+ * One slice of CPU work. Cycles are charged to an account (the running domain,
+ * or "xen" inside hypercalls/interrupt routing) under a cost category.
+ */
+export class Exec {
+  cycles = 0;
+  readonly effects: Array<() => void> = [];
+  account: string;
+  constructor(
+    readonly cpu: Cpu,
+    public kernel: Kernel | null,
+    readonly costs: CostTable,
+    readonly counters: Counters,
+  ) {
+    this.account = kernel ? kernel.name : 'xen';
+  }
+
+  charge(category: string, cycles: number): void {
+    if (cycles <= 0) return;
+    this.cycles += cycles;
+    this.cpu.charge(this.account, category, cycles);
+  }
+  cost(name: CostName, times = 1): void { this.charge(name, this.costs[name] * times); }
+
+  /** Run a kernel component: touch its footprint through the TLB, then charge its costs. */
+  touch(c: Component): void {
+    const k = this.kernel;
+    if (this.account === 'xen' || !k) { this.touchXen(c); return; }
+    const tlb = this.cpu.tlb;
+    let misses = 0;
+    const global = k.vm.globalPages && c !== 'app';
+    for (let i = 0; i < FOOTPRINT[c]; i++) if (!tlb.access(k.componentTag(c, i), global)) misses++;
+    if (misses) this.charge('tlbMiss', misses * this.costs.tlbMiss);
+  }
+  private touchXen(c: Component): void {
+    // Xen's own text and data are mapped global in every address space.
+    const tlb = this.cpu.tlb;
+    let misses = 0;
+    for (let i = 0; i < FOOTPRINT[c]; i++) if (!tlb.access(`xen:${c}:${i}`, true)) misses++;
+    if (misses) this.charge('tlbMiss', misses * this.costs.tlbMiss);
+  }
+  /** Touch packet data frames through this kernel's direct map. */
+  touchFrames(frames: readonly number[]): void {
+    const k = this.kernel;
+    if (!k) return;
+    const tlb = this.cpu.tlb;
+    let misses = 0;
+    for (const f of frames) if (!tlb.access(k.frameTag(f), k.vm.globalPages)) misses++;
+    if (misses) this.charge('tlbMiss', misses * this.costs.tlbMiss);
+  }
+  /** Touch a page through a transient 4 KiB mapping (grant map, kmap): never superpage, never global. */
+  touchTransient(tag: string): void {
+    if (!this.cpu.tlb.access(tag, false)) this.charge('tlbMiss', this.costs.tlbMiss);
+  }
+  /** Copy bytes; each side that is not in the cache (DMA-written source, long-untouched destination) adds misses. */
+  copy(bytes: number, srcCold = false, dstCold = false): void {
+    this.counters.bytesCopied += bytes;
+    const miss = (srcCold ? 1 : 0) + (dstCold ? 1 : 0);
+    this.charge('copy', bytes * (this.costs.copyPerByte + miss * this.costs.cacheMissPerByte));
+  }
+  checksum(bytes: number, cold = false): void {
+    this.counters.bytesChecksummed += bytes;
+    this.charge('checksum', bytes * (this.costs.csumPerByte + (cold ? this.costs.cacheMissPerByte : 0)));
+  }
+
+  /** Enter Xen for a hypercall: cycles inside are charged to the "xen" account. */
+  hypercall<T>(fn: () => T): T {
+    this.counters.hypercalls++;
+    const prev = this.account;
+    this.account = 'xen';
+    this.cost('hypercall');
+    this.touchXen('xen');
+    try { return fn(); } finally { this.account = prev; }
+  }
+  /** Charge to another account for a while (e.g. Xen routing a physical IRQ). */
+  as<T>(account: string, fn: () => T): T {
+    const prev = this.account;
+    this.account = account;
+    try { return fn(); } finally { this.account = prev; }
+  }
+  flushTlb(): void {
+    this.counters.tlbFlushes++;
+    this.cost('tlbFlush');
+    this.cpu.tlb.flushNonGlobal();
+  }
+  /** Effect that happens when this work completes (messages, device doorbells). */
+  later(fn: () => void): void { this.effects.push(fn); }
+}

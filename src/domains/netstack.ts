@@ -1,0 +1,179 @@
+/**
+ * The Linux TCP/IP stack plus the netperf application of one kernel. Costs
+ * depend on what the device below offers: without checksum offload the
+ * checksum is folded into the user copy (sender) or computed on receipt;
+ * with TSO one super-segment of up to 64 KiB pays the per-segment stack cost.
+ */
+import type { Exec, Kernel } from './kernel.js';
+import type { NetDevice, Qdisc } from './netdev.js';
+import { TcpReceiver, TcpSender } from './tcp.js';
+import { HDR_LEN, newPacketId, pagesFor, type Packet } from './packet.js';
+import type { Counters } from '../model/counters.js';
+import type { MachineMemory } from '../hardware/memory.js';
+
+export interface StackConfig { mss: number; sndBuf: number; rcvBuf: number; appChunk: number; delAckUs: number }
+
+interface Socket {
+  flow: number;
+  dev: NetDevice;
+  q: Qdisc;
+  sender?: TcpSender;
+  receiver?: TcpReceiver;
+  appQueued: boolean;
+  rxFrames: number[];
+  coldBytes: number;
+  delAckArmed: boolean;
+}
+
+const TSO_MAX = 65535 - HDR_LEN;
+
+export class NetStack {
+  readonly socks = new Map<number, Socket>();
+  constructor(
+    readonly kernel: Kernel,
+    readonly mem: MachineMemory,
+    readonly counters: Counters,
+    readonly cfg: StackConfig,
+    /** Kernel timer: run fn (as interrupt-level work) after delay us. */
+    readonly timer: (delayUs: number, fn: (x: Exec) => void) => void,
+  ) {}
+
+  attach(flow: number, dev: NetDevice, q: Qdisc, role: 'sender' | 'receiver'): void {
+    const s: Socket = { flow, dev, q, appQueued: false, rxFrames: [], coldBytes: 0, delAckArmed: false };
+    if (role === 'sender') s.sender = new TcpSender(this.cfg.mss, this.cfg.sndBuf, this.cfg.rcvBuf);
+    else s.receiver = new TcpReceiver(this.cfg.mss, this.cfg.rcvBuf);
+    this.socks.set(flow, s);
+    dev.rx = (x, p) => this.receive(x, p);
+  }
+
+  /** netperf starts: senders begin writing. */
+  start(): void { for (const s of this.socks.values()) if (s.sender) this.queueApp(s); }
+
+  /** Bytes the receiving application has consumed (rx goodput). */
+  delivered(): number { let n = 0; for (const s of this.socks.values()) n += s.receiver?.delivered ?? 0; return n; }
+
+  private queueApp(s: Socket, wakeup = true): void {
+    if (s.appQueued) return;
+    s.appQueued = true;
+    this.kernel.post({ name: s.sender ? 'netperf-send' : 'netperf-recv', run: (x) => {
+      // A blocked netperf has to be woken and switched to; one that just ran keeps going.
+      if (wakeup) { x.touch('sched'); x.cost('processWakeup'); }
+      this.app(x, s);
+    } }, 'proc');
+  }
+
+  private app(x: Exec, s: Socket): void {
+    s.appQueued = false;
+    x.touch('app'); x.touch('syscall'); x.touch('socket');
+    x.cost('syscall');
+    if (s.sender) {
+      const n = Math.min(s.sender.sndBufSpace(), this.cfg.appChunk);
+      if (n <= 0) return; // blocks until ACKs free socket buffer space
+      s.sender.write(n);
+      x.copy(n);
+      if (!s.dev.features().csum) { // csum_and_copy_from_user
+        this.counters.bytesChecksummed += n;
+        x.charge('checksum', n * x.costs.csumCopyExtraPerByte);
+      }
+      this.output(x, s);
+      if (s.sender.sndBufSpace() > 0) this.queueApp(s, false);
+    } else if (s.receiver) {
+      const { bytes, windowUpdate } = s.receiver.read(this.cfg.appChunk);
+      const cold = Math.min(bytes, s.coldBytes);
+      s.coldBytes -= cold;
+      x.copy(cold, true);
+      x.copy(bytes - cold);
+      // The copy walks the frames that held the data; they go back to the slab after.
+      const nFrames = Math.min(s.rxFrames.length, Math.ceil(bytes / this.cfg.mss));
+      const frames = s.rxFrames.splice(0, nFrames);
+      x.touchFrames(frames);
+      for (const f of frames) this.kernel.freeFrame(f);
+      if (windowUpdate) this.sendAck(x, s);
+      if (s.receiver.unread > 0) this.queueApp(s, false);
+    }
+  }
+
+  /** tcp_write_xmit: segments as the window allows. */
+  private output(x: Exec, s: Socket): void {
+    const snd = s.sender!;
+    const feat = s.dev.features();
+    const maxLen = feat.tso && feat.sg ? TSO_MAX : this.cfg.mss;
+    while (!s.q.full()) {
+      const seg = snd.nextSegment(maxLen);
+      if (!seg) break;
+      x.touch('tcp'); x.touch('ip'); x.touch('skb');
+      x.cost('tcpTxPerSegment');
+      x.cost('skbAllocFree');
+      if (seg.retransmit && !feat.csum) x.checksum(seg.len);
+      const frames: number[] = [];
+      for (let i = 0; i < pagesFor(seg.len); i++) frames.push(this.kernel.allocFrame());
+      x.touchFrames(frames);
+      const p: Packet = {
+        id: newPacketId(), flow: s.flow, kind: 'data', seq: seg.seq, len: seg.len, ack: 0, wnd: this.cfg.rcvBuf,
+        mss: this.cfg.mss, csum: feat.csum ? 'partial' : 'done', frames, owner: this.kernel.domid,
+      };
+      this.own(p);
+      this.counters.packetsTx++;
+      s.q.enqueue(x, p);
+    }
+  }
+
+  /** Packet buffers this kernel allocated come back to its slab when the device is done. */
+  private own(p: Packet): void {
+    for (const f of p.frames) this.mem.contents.set(f, p);
+    p.release = () => { for (const f of p.frames) this.kernel.freeFrame(f); };
+  }
+
+  private sendAck(x: Exec, s: Socket): void {
+    const r = s.receiver!;
+    x.touch('tcp'); x.touch('ip'); x.touch('skb');
+    x.cost('tcpAckTx');
+    x.cost('skbAllocFree');
+    r.ackSent();
+    const p: Packet = {
+      id: newPacketId(), flow: s.flow, kind: 'ack', seq: 0, len: 0, ack: r.rcvNxt, wnd: r.window(),
+      mss: this.cfg.mss, csum: s.dev.features().csum ? 'partial' : 'done', frames: [this.kernel.allocFrame()], owner: this.kernel.domid,
+    };
+    if (!s.dev.features().csum) x.checksum(HDR_LEN);
+    this.own(p);
+    s.q.enqueue(x, p);
+  }
+
+  /** netif_receive_skb -> ip_rcv -> tcp_v4_rcv. */
+  receive(x: Exec, p: Packet): void {
+    const s = this.socks.get(p.flow);
+    const free = () => { if (p.release) p.release(x); else for (const f of p.frames) this.kernel.freeFrame(f); };
+    if (!s) { free(); return; }
+    x.touch('ip'); x.touch('tcp');
+    if (p.kind === 'ack') {
+      x.cost('tcpAckRx');
+      free();
+      if (!s.sender) return;
+      s.sender.onAck(p.ack, p.wnd);
+      this.output(x, s);
+      if (s.sender.sndBufSpace() > 0) this.queueApp(s);
+      return;
+    }
+    if (!s.receiver) { free(); return; }
+    x.cost('tcpRxPerSegment', Math.max(1, Math.ceil(p.len / this.cfg.mss)));
+    // Software checksum verification is the first pass over DMA'd data and pulls it into the cache.
+    let cold = p.cold === true;
+    if (p.csum !== 'verified') { x.checksum(p.len + HDR_LEN, cold); cold = false; }
+    const r = s.receiver;
+    const { accepted, ackNow } = r.onData(p.seq, p.len);
+    if (accepted) {
+      this.counters.packetsRx++;
+      s.rxFrames.push(...p.frames);
+      if (cold) s.coldBytes += p.len;
+      this.queueApp(s);
+    } else free();
+    if (ackNow) this.sendAck(x, s);
+    else if (r.pendingAck() && !s.delAckArmed) {
+      s.delAckArmed = true;
+      this.timer(this.cfg.delAckUs, (tx) => {
+        s.delAckArmed = false;
+        if (r.pendingAck()) this.sendAck(tx, s);
+      });
+    }
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The physical NIC driver (e1000-like, NAPI) in native Linux or the driver
+ * domain. Where the NIC lacks an offload, the kernel's dev_queue_xmit does it
+ * in software first (GSO segmentation, checksum): that is how the driver
+ * domain serves a high-level virtual NIC on a NIC without TSO.
+ */
+import type { ActorSystem } from '../actors/runtime.js';
+import type { Exec, Kernel } from './kernel.js';
+import type { NetDevice, NetFeatures } from './netdev.js';
+import type { NicModel } from '../hardware/nic.js';
+import type { Counters } from '../model/counters.js';
+import type { Packet } from './packet.js';
+
+export class NicDriver implements NetDevice {
+  rx: (x: Exec, p: Packet) => void = () => {};
+  wake: (x: Exec) => void = () => {};
+  private slotsInUse = 0;
+  private pollQueued = false;
+  constructor(
+    readonly kernel: Kernel,
+    readonly nic: NicModel,
+    readonly sys: ActorSystem,
+    readonly counters: Counters,
+    readonly budget = 64,
+    /** Xen: acknowledge the physical IRQ (PHYSDEVOP_eoi) after polling. */
+    readonly eoi: ((x: Exec) => void) | null = null,
+  ) {}
+  get name(): string { return this.nic.name; }
+  features(): NetFeatures { return this.nic.cfg.features; }
+
+  /** Post the initial receive buffers. */
+  init(): void {
+    for (let i = 0; i < this.nic.cfg.ringSize; i++) this.nic.rxBuffers.push(this.kernel.allocFrame());
+  }
+
+  xmit(x: Exec, p: Packet): boolean {
+    const f = this.nic.cfg.features;
+    const segs = p.len > p.mss && !f.tso ? this.softwareGso(x, p) : [p];
+    if (!f.csum && p.csum === 'partial') for (const s of segs) { x.checksum(s.len); s.csum = 'done'; }
+    const slots = segs.reduce((n, s) => n + (f.sg ? Math.max(1, s.frames.length) : 1), 0);
+    if (this.slotsInUse + slots > this.nic.cfg.ringSize) return false;
+    this.slotsInUse += slots;
+    x.touch('nicDriver');
+    x.cost('nicDriverTxPerPacket', segs.length);
+    x.later(() => {
+      for (const s of segs) this.nic.txRing.push(s);
+      this.sys.send(this.kernel.name, this.nic.name, { type: 'TX_KICK' });
+    });
+    return true;
+  }
+
+  /** skb_gso_segment: cut a super-segment into MSS packets; the original is released after the last. */
+  private softwareGso(x: Exec, p: Packet): Packet[] {
+    const n = Math.ceil(p.len / p.mss);
+    let left = n;
+    const out: Packet[] = [];
+    for (let i = 0; i < n; i++) {
+      x.cost('gsoPerSegment');
+      this.counters.softwareGsoSegments++;
+      const len = Math.min(p.mss, p.len - i * p.mss);
+      out.push({
+        ...p, seq: p.seq + i * p.mss, len,
+        frames: [p.frames[Math.min(p.frames.length - 1, Math.floor((i * p.mss) / 4096))]],
+        release: (rx) => { if (--left === 0) p.release?.(rx); },
+      });
+    }
+    return out;
+  }
+
+  /** The interrupt handler schedules the NAPI poll. */
+  interrupt(x: Exec): void {
+    if (!this.pollQueued) this.poll(x);
+  }
+
+  private poll(x: Exec): void {
+    this.pollQueued = false;
+    x.touch('nicDriver');
+    const nic = this.nic;
+    // Reclaim transmitted descriptors.
+    const done = nic.txDone.splice(0);
+    if (done.length) {
+      const sg = nic.cfg.features.sg;
+      for (const p of done) {
+        this.slotsInUse -= sg ? Math.max(1, p.frames.length) : 1;
+        x.cost('nicDriverTxCleanPerPacket');
+        p.release?.(x);
+      }
+      this.wake(x);
+    }
+    // Receive up to the NAPI budget.
+    const fresh: number[] = [];
+    let n = 0;
+    while (nic.rxDone.length && n < this.budget) {
+      const p = nic.rxDone.shift()!;
+      n++;
+      x.cost('nicDriverRxPerPacket');
+      x.cost('skbAllocFree');
+      x.touch('skb');
+      x.touchFrames(p.frames);
+      fresh.push(this.kernel.allocFrame());
+      p.owner = this.kernel.domid;
+      this.kernel.mem.contents.set(p.frames[0], p);
+      this.rx(x, p);
+    }
+    if (fresh.length) x.later(() => { for (const f of fresh) nic.rxBuffers.push(f); });
+    if (nic.rxDone.length || nic.txDone.length) {
+      this.pollQueued = true;
+      this.kernel.post({ name: `${nic.name}-poll`, run: (px) => this.poll(px) }, 'irq');
+    } else {
+      this.eoi?.(x);
+      x.later(() => this.sys.send(this.kernel.name, nic.name, { type: 'IRQ_UNMASK' }));
+    }
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * What runs on each CPU next. A Dispatcher fills an Exec with one slice of
+ * work, the CPU is busy for the cycles charged, and at completion (a CPU_DONE
+ * message to the owning actor, delivered through the scheduler) the slice's
+ * effects happen and the next slice is chosen. Bare metal and Xen differ only
+ * in how fill() chooses.
+ */
+import type { ActorSystem } from '../actors/runtime.js';
+import type { Cpu } from './cpu.js';
+import { Exec, type Host, type Kernel } from '../domains/kernel.js';
+import type { CostTable } from '../model/costs.js';
+import type { Counters } from '../model/counters.js';
+
+export abstract class Dispatcher implements Host {
+  private inflight: (Exec | null)[];
+  constructor(
+    protected readonly sys: ActorSystem,
+    readonly actorName: string,
+    readonly cpus: Cpu[],
+    readonly costs: CostTable,
+    readonly counters: Counters,
+  ) {
+    this.inflight = cpus.map(() => null);
+  }
+
+  wake(k: Kernel): void {
+    this.noteWake(k);
+    this.kick(k.cpuIndex);
+  }
+  protected noteWake(_k: Kernel): void {}
+
+  kick(c: number): void {
+    if (!this.cpus[c].busy) this.dispatch(c);
+  }
+
+  protected newExec(c: number, k: Kernel | null): Exec {
+    return new Exec(this.cpus[c], k, this.costs, this.counters);
+  }
+
+  /** Run the kernel's next piece of work: a pending upcall first, then its queues. */
+  protected runKernel(x: Exec, k: Kernel): void {
+    if (k.evtchn.upcallPending) {
+      this.counters.upcalls++;
+      x.touch('evtchn');
+      x.cost('evtchnUpcall');
+      k.evtchn.dispatch(x);
+      return;
+    }
+    const t = k.nextTask();
+    if (t) t.run(x);
+  }
+
+  protected abstract fill(c: number): Exec | null;
+
+  private dispatch(c: number): void {
+    const cpu = this.cpus[c];
+    cpu.busy = true; // guard re-entrant wakes while the slice is being built
+    const x = this.fill(c);
+    if (!x) { cpu.busy = false; return; }
+    this.inflight[c] = x;
+    const d = cpu.psFor(x.cycles);
+    cpu.busyPs += d;
+    this.sys.send(this.actorName, this.actorName, { type: 'CPU_DONE', cpu: c }, d);
+  }
+
+  /** Called by the owning actor on CPU_DONE. */
+  complete(c: number): void {
+    const x = this.inflight[c];
+    this.inflight[c] = null;
+    this.cpus[c].busy = false;
+    if (x) for (const f of x.effects) f();
+    this.kick(c);
+  }
+}

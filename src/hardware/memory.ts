@@ -1,0 +1,70 @@
+/**
+ * Machine memory: 4 KiB frames, each owned by exactly one domain or free
+ * (grant-table invariant, xen-protocol.md 3.6). Ownership moves only by
+ * allocation, release and page transfer (flip).
+ */
+export const DOMID_FREE = 0x7ff4; // DOMID_INVALID: "no owner"
+export const PAGE_SIZE = 4096;
+
+export class MachineMemory {
+  private owner: Int32Array;
+  private refs: Int32Array;
+  private free: number[] = [];
+  private counts = new Map<number, number>();
+  readonly maxPages = new Map<number, number>();
+  /** What each frame holds (packet bytes are modelled by the packet they carry); moves with flips, duplicated by copies. */
+  readonly contents = new Map<number, import('../domains/packet.js').Packet>();
+
+  constructor(readonly frames: number) {
+    this.owner = new Int32Array(frames).fill(DOMID_FREE);
+    this.refs = new Int32Array(frames);
+    // Hand out low frames first so allocation order is deterministic.
+    for (let i = frames - 1; i >= 0; i--) this.free.push(i);
+  }
+
+  alloc(dom: number): number {
+    const max = this.maxPages.get(dom);
+    if (max !== undefined && this.pages(dom) >= max) throw new Error(`domain ${dom} at max_pages ${max}`);
+    const mfn = this.free.pop();
+    if (mfn === undefined) throw new Error('machine memory exhausted');
+    this.owner[mfn] = dom;
+    this.counts.set(dom, this.pages(dom) + 1);
+    return mfn;
+  }
+
+  release(mfn: number): void {
+    const dom = this.owner[mfn];
+    if (dom === DOMID_FREE) throw new Error(`double free of frame ${mfn}`);
+    if (this.refs[mfn] !== 0) throw new Error(`freeing frame ${mfn} with ${this.refs[mfn]} references`);
+    this.counts.set(dom, this.pages(dom) - 1);
+    this.owner[mfn] = DOMID_FREE;
+    this.contents.delete(mfn);
+    this.free.push(mfn);
+  }
+
+  transfer(mfn: number, from: number, to: number): void {
+    if (this.owner[mfn] !== from) throw new Error(`frame ${mfn} not owned by ${from}`);
+    if (to === DOMID_FREE) { this.release(mfn); return; }
+    this.counts.set(from, this.pages(from) - 1);
+    this.counts.set(to, this.pages(to) + 1);
+    this.owner[mfn] = to;
+  }
+
+  ownerOf(mfn: number): number | undefined {
+    if (mfn < 0 || mfn >= this.frames) return undefined;
+    const o = this.owner[mfn];
+    return o === DOMID_FREE ? undefined : o;
+  }
+  ref(mfn: number): void { this.refs[mfn]++; }
+  unref(mfn: number): void {
+    if (this.refs[mfn] <= 0) throw new Error(`frame ${mfn} reference underflow`);
+    this.refs[mfn]--;
+  }
+  refCount(mfn: number): number { return this.refs[mfn]; }
+  pages(dom: number): number { return this.counts.get(dom) ?? 0; }
+  belowMax(dom: number): boolean {
+    const max = this.maxPages.get(dom);
+    return max === undefined || this.pages(dom) < max;
+  }
+  freeFrames(): number { return this.free.length; }
+}

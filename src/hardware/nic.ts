@@ -1,0 +1,182 @@
+/**
+ * A gigabit Ethernet NIC (e1000-like): a TX descriptor ring the driver fills
+ * and the NIC drains onto the wire at line rate, an RX ring of driver-posted
+ * buffers the NIC DMAs arriving frames into, and one interrupt line with
+ * moderation (at most one interrupt per ITR interval) and NAPI-style masking
+ * (the driver masks the line while it polls and unmasks when done).
+ * Offloads: checksum, TSO (segmentation on the NIC), scatter/gather.
+ */
+import { assign, setup } from 'xstate';
+import type { ActorSystem } from '../actors/runtime.js';
+import { PS_PER_US, type Ps } from '../actors/scheduler.js';
+import { drop, type Counters } from '../model/counters.js';
+import { HDR_LEN, MIN_FRAME, WIRE_OVERHEAD, type Packet } from '../domains/packet.js';
+
+export interface NicFeatures { csum: boolean; tso: boolean; sg: boolean }
+
+export interface NicConfig {
+  mbps: number;
+  ringSize: number;
+  itrUs: number;           // minimum interval between interrupts
+  latencyUs: number;       // cable + far-end PHY latency
+  features: NicFeatures;
+}
+
+/** Plain state of the device (registers + rings in host memory). */
+export class NicModel {
+  txRing: Packet[] = [];          // posted, not yet on the wire
+  txDone: Packet[] = [];          // on the wire, descriptor written back, not yet cleaned
+  rxBuffers: number[] = [];       // empty buffer frames posted by the driver
+  rxDone: Packet[] = [];          // DMA'd, waiting for the driver
+  txBusy = false;
+  linkUp = true;
+  irqMasked = false;              // NAPI: driver masks while polling
+  causePending = false;
+  /** Who handles our interrupt line (bare-metal kernel or Xen PIRQ routing). */
+  raiseIrq: () => void = () => {};
+  /** Where frames go after the wire (the link partner's actor). */
+  peer = '';
+  dmaFaults = 0;                  // fault injection: next n DMAs fail
+  framesTx = 0;
+  bytesTx = 0;
+  constructor(readonly name: string, readonly cfg: NicConfig, readonly counters: Counters) {}
+
+  txSlotsUsed(): number { return this.txRing.reduce((n, p) => n + Math.max(1, p.frames.length), 0) + this.txDone.length; }
+  /** Serialization time of one frame of `payload` TCP bytes. */
+  wireTime(payload: number): Ps {
+    const bytes = Math.max(MIN_FRAME, payload + HDR_LEN) + WIRE_OVERHEAD;
+    return Math.round((bytes * 8 * PS_PER_US) / this.cfg.mbps);
+  }
+}
+
+type NicEvent =
+  | { type: 'TX_KICK' }
+  | { type: 'TX_FRAME_DONE'; last: boolean }
+  | { type: 'WIRE_RX'; pkt: Packet }
+  | { type: 'IRQ_UNMASK' }
+  | { type: 'LINK_DOWN' } | { type: 'LINK_UP' };
+
+export interface NicInput { model: NicModel; sys: ActorSystem }
+
+export const nicMachine = setup({
+  types: {
+    context: {} as NicInput & { segsLeft: number },
+    input: {} as NicInput,
+    events: {} as NicEvent,
+  },
+  delays: {
+    itr: ({ context }) => context.model.cfg.itrUs / 1000, // xstate delays are ms
+  },
+  guards: {
+    hasTx: ({ context }) => context.model.txRing.length > 0 && context.model.linkUp,
+    causeReady: ({ context }) => context.model.causePending && !context.model.irqMasked,
+  },
+  actions: {
+    startTx: assign(({ context }) => {
+      const m = context.model;
+      const p = m.txRing[0];
+      // TSO: the NIC cuts a super-segment into MSS frames itself.
+      const segs = p.len > p.mss ? Math.ceil(p.len / p.mss) : 1;
+      sendFrame(context, p, 0, segs);
+      return { segsLeft: segs };
+    }),
+    nextFrame: assign(({ context }) => {
+      const p = context.model.txRing[0];
+      const segs = p.len > p.mss ? Math.ceil(p.len / p.mss) : 1;
+      sendFrame(context, p, segs - context.segsLeft + 1, segs);
+      return { segsLeft: context.segsLeft - 1 };
+    }),
+    finishPacket: ({ context }) => {
+      const m = context.model;
+      const p = m.txRing.shift()!;
+      m.txDone.push(p);
+      m.causePending = true;
+    },
+    rx: ({ context, event }) => {
+      if (event.type !== 'WIRE_RX') return;
+      const m = context.model;
+      const p = event.pkt;
+      if (!m.linkUp) { drop(m.counters, 'link-down'); return; }
+      const buf = m.rxBuffers.shift();
+      if (buf === undefined) { drop(m.counters, 'nic-rx-overflow'); return; }
+      if (m.dmaFaults > 0) { m.dmaFaults--; m.rxBuffers.push(buf); drop(m.counters, 'nic-dma-error'); return; }
+      // DMA into the posted buffer; with checksum offload the NIC validates it.
+      m.rxDone.push({ ...p, frames: [buf], owner: -1, cold: true, csum: m.cfg.features.csum ? 'verified' : 'done' });
+      m.causePending = true;
+    },
+    raise: ({ context }) => {
+      const m = context.model;
+      m.causePending = false;
+      m.irqMasked = true;
+      m.raiseIrq();
+    },
+    unmask: ({ context }) => { context.model.irqMasked = false; },
+    linkDown: ({ context }) => {
+      const m = context.model;
+      m.linkUp = false;
+      // Frames queued for a dead link are completed with an error and reclaimed by the driver.
+      while (m.txRing.length) { m.txDone.push(m.txRing.shift()!); drop(m.counters, 'link-down'); }
+      m.causePending = true;
+    },
+    linkUp: ({ context }) => { context.model.linkUp = true; },
+  },
+}).createMachine({
+  id: 'nic',
+  context: ({ input }) => ({ ...input, segsLeft: 0 }),
+  type: 'parallel',
+  states: {
+    tx: {
+      initial: 'idle',
+      states: {
+        idle: {
+          always: { guard: 'hasTx', target: 'sending', actions: 'startTx' },
+          on: { TX_KICK: { guard: 'hasTx', target: 'sending', actions: 'startTx' } },
+        },
+        sending: {
+          on: {
+            TX_FRAME_DONE: [
+              { guard: ({ context }) => context.segsLeft > 1, actions: 'nextFrame' },
+              { target: 'idle', actions: 'finishPacket' },
+            ],
+          },
+        },
+      },
+    },
+    rx: { on: { WIRE_RX: { actions: 'rx' } } },
+    irq: {
+      initial: 'ready',
+      states: {
+        ready: {
+          always: { guard: 'causeReady', target: 'throttled', actions: 'raise' },
+          on: { IRQ_UNMASK: { actions: 'unmask', target: 'ready', reenter: true } },
+        },
+        // ITR: no new interrupt until the moderation interval has passed.
+        throttled: {
+          after: { itr: 'ready' },
+          on: { IRQ_UNMASK: { actions: 'unmask' } },
+        },
+      },
+    },
+    link: {
+      initial: 'up',
+      states: {
+        up: { on: { LINK_DOWN: { target: 'down', actions: 'linkDown' } } },
+        down: { on: { LINK_UP: { target: 'up', actions: 'linkUp' } } },
+      },
+    },
+  },
+});
+
+function sendFrame(ctx: NicInput, p: Packet, index: number, segs: number): void {
+  const m = ctx.model;
+  const payload = segs === 1 ? p.len : Math.min(p.mss, p.len - index * p.mss);
+  const seq = p.seq + index * p.mss;
+  const t = m.wireTime(payload);
+  m.framesTx++;
+  m.bytesTx += payload;
+  m.counters.wireFrames++;
+  ctx.sys.send(m.name, m.name, { type: 'TX_FRAME_DONE', last: index === segs - 1 }, t);
+  const frame: Packet = { ...p, seq, len: payload, frames: [], csum: 'done', release: undefined };
+  ctx.sys.send(m.name, m.peer, { type: 'WIRE_RX', pkt: frame, detail: `${frame.kind}:${frame.flow}:${seq}` }, t + m.cfg.latencyUs * PS_PER_US);
+}
+

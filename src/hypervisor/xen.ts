@@ -1,0 +1,226 @@
+/**
+ * The Xen hypervisor: domain scheduler (BVT-like: round robin among runnable
+ * domains, a woken domain preempts once the running one has had its context
+ * switch allowance), physical interrupt routing to the driver domain, and
+ * the hypercalls the network path uses (grant table, mmu_update, memory
+ * reservation, event channel send). Each hypercall charges its cost rows to
+ * the "xen" account on the calling CPU.
+ */
+import { setup } from 'xstate';
+import type { ActorSystem } from '../actors/runtime.js';
+import { PS_PER_US, type Ps } from '../actors/scheduler.js';
+import type { Cpu } from '../hardware/cpu.js';
+import { Dispatcher } from '../hardware/dispatch.js';
+import type { MachineMemory } from '../hardware/memory.js';
+import type { Exec, Kernel } from '../domains/kernel.js';
+import type { CostTable } from '../model/costs.js';
+import type { Counters } from '../model/counters.js';
+import { GrantOps, GrantTable, GNTST } from './grant-table.js';
+import type { Port } from './event-channel.js';
+
+export interface XenConfig { ctxAllowUs: number; sliceUs: number }
+
+export class Xen extends Dispatcher {
+  readonly domains: Kernel[] = [];
+  readonly grantTables = new Map<number, GrantTable>();
+  readonly grants: GrantOps;
+  private readonly current: (Kernel | null)[];
+  private readonly sliceStart: Ps[];
+  private readonly xenQ: Array<Array<(x: Exec) => void>>;
+  private readonly rr: number[];
+
+  constructor(sys: ActorSystem, cpus: Cpu[], costs: CostTable, counters: Counters,
+    readonly mem: MachineMemory, readonly cfg: XenConfig) {
+    super(sys, 'xen', cpus, costs, counters);
+    this.current = cpus.map(() => null);
+    this.sliceStart = cpus.map(() => 0);
+    this.xenQ = cpus.map(() => []);
+    this.rr = cpus.map(() => 0);
+    this.grants = new GrantOps(this.grantTables, {
+      ownerOf: (m) => mem.ownerOf(m),
+      refCount: (m) => mem.refCount(m),
+      transfer: (m, from, to) => mem.transfer(m, from, to),
+      domainExists: (d) => this.grantTables.has(d),
+      belowMaxPages: (d) => mem.belowMax(d),
+    });
+  }
+
+  addDomain(k: Kernel): void {
+    k.host = this;
+    this.domains.push(k);
+    this.grantTables.set(k.domid, new GrantTable(k.domid, 4096));
+  }
+
+  protected noteWake(k: Kernel): void {
+    this.sys.deliverNow('xen', k.name, { type: 'WAKE' });
+  }
+
+  /** A physical NIC interrupt: Xen acks the line and sets the driver domain's PIRQ port pending. */
+  physicalIrq(dom0: Kernel, port: Port): void {
+    const c = dom0.cpuIndex;
+    this.xenQ[c].push((x) => {
+      this.counters.interrupts++;
+      x.touch('xen');
+      x.cost('pirqRoute');
+      dom0.evtchn.setPending(port);
+    });
+    this.kick(c);
+  }
+
+  protected fill(c: number): Exec | null {
+    const job = this.xenQ[c].shift();
+    if (job) {
+      const x = this.newExec(c, null);
+      job(x);
+      return x;
+    }
+    const cur = this.current[c];
+    const mine = this.domains.filter((d) => d.cpuIndex === c);
+    const runnable = mine.filter((d) => d.hasWork());
+    if (runnable.length === 0) {
+      if (cur) this.sys.deliverNow('xen', cur.name, { type: 'BLOCK' });
+      this.current[c] = null; // the idle domain runs; it keeps the last CR3 (lazy switch)
+      return null;
+    }
+    const now = this.sys.sched.now;
+    const ran = now - this.sliceStart[c];
+    let next: Kernel;
+    const others = runnable.filter((d) => d !== cur);
+    if (cur && cur.hasWork() && (others.length === 0 || ran < this.cfg.ctxAllowUs * PS_PER_US)) {
+      next = cur;
+    } else {
+      // Round robin from the last domain that ran, so equal domains share the CPU fairly.
+      const start = this.rr[c];
+      next = others.length ? others[0] : runnable[0];
+      for (let i = 1; i <= mine.length; i++) {
+        const d = mine[(start + i) % mine.length];
+        if (d.hasWork() && (d !== cur || others.length === 0)) { next = d; break; }
+      }
+    }
+    const x = this.newExec(c, next);
+    if (next !== this.lastRun(c)) this.switchTo(x, c, cur, next);
+    else if (next !== cur) { this.sliceStart[c] = now; this.sys.deliverNow('xen', next.name, { type: 'RUN' }); }
+    this.current[c] = next;
+    this.rr[c] = mine.indexOf(next);
+    this.runKernel(x, next);
+    return x;
+  }
+
+  private last: (Kernel | null)[] = [];
+  private lastRun(c: number): Kernel | null { return this.last[c] ?? null; }
+
+  private switchTo(x: Exec, c: number, cur: Kernel | null, next: Kernel): void {
+    const prev = this.lastRun(c);
+    this.counters.domainSwitches++;
+    x.as('xen', () => {
+      x.touch('xen');
+      x.cost('domainSwitch');
+      // CR3 write drops non-global entries; if either side maps its kernel global,
+      // Xen must also toggle CR4.PGE so one domain's global entries cannot leak into another.
+      if (next.vm.globalPages || (prev?.vm.globalPages ?? false)) this.cpus[c].tlb.flushAll();
+      else this.cpus[c].tlb.flushNonGlobal();
+    });
+    x.cost('cacheRefillPerSwitch'); // charged to the incoming domain, which does the refetching
+    if (cur && cur !== next) this.sys.deliverNow('xen', cur.name, { type: cur.hasWork() ? 'PREEMPT' : 'BLOCK' });
+    this.sys.deliverNow('xen', next.name, { type: 'RUN' });
+    this.last[c] = next;
+    this.sliceStart[c] = this.sys.sched.now;
+  }
+
+  // ---------------- hypercalls used by the split drivers ----------------
+
+  /** GNTTABOP_map_grant_ref batch (host mapping: installs a PTE per page). */
+  grantMap(x: Exec, caller: Kernel, ops: Array<{ dom: number; ref: number; readonly: boolean }>) {
+    return x.hypercall(() => ops.map((op) => {
+      this.counters.grantMaps++;
+      x.cost('grantMapPerOp');
+      return this.grants.map(caller.domid, { dom: op.dom, ref: op.ref, flags: 2 | (op.readonly ? 4 : 0) });
+    }));
+  }
+  /** GNTMAP_device_map only: pin for DMA, no CPU mapping, so no PTE and no TLB flush later. */
+  grantDeviceMap(x: Exec, caller: Kernel, ops: Array<{ dom: number; ref: number }>) {
+    return x.hypercall(() => ops.map((op) => {
+      this.counters.grantDeviceMaps++;
+      x.cost('grantValidatePerOp');
+      return this.grants.map(caller.domid, { dom: op.dom, ref: op.ref, flags: 1 | 4 });
+    }));
+  }
+  /** GNTTABOP_unmap_grant_ref batch; a batch that removed host mappings ends with a TLB flush. */
+  grantUnmap(x: Exec, caller: Kernel, handles: number[], hostMapped: boolean) {
+    const res = x.hypercall(() => handles.map((h) => {
+      this.counters.grantUnmaps++;
+      x.cost(hostMapped ? 'grantUnmapPerOp' : 'grantValidatePerOp');
+      return this.grants.unmap(caller.domid, h);
+    }));
+    if (hostMapped && handles.length) x.flushTlb();
+    return res;
+  }
+  /** GNTTABOP_copy batch: Xen copies the bytes, so the copy cycles are Xen's. */
+  grantCopy(x: Exec, caller: Kernel, ops: Array<Parameters<GrantOps['copy']>[1] & { cold?: boolean; dstCold?: boolean }>) {
+    return x.hypercall(() => ops.map((op) => {
+      this.counters.grantCopies++;
+      x.cost('grantCopyPerOp');
+      const r = this.grants.copy(caller.domid, op);
+      if (r.status === GNTST.okay) x.copy(op.len, op.cold, op.dstCold);
+      return r;
+    }));
+  }
+  /** GNTTABOP_transfer batch (page flip). The caller's TLB is flushed once the frames left its physmap. */
+  grantTransfer(x: Exec, caller: Kernel, ops: Array<{ mfn: number; domid: number; ref: number }>) {
+    const res = x.hypercall(() => ops.map((op) => {
+      this.counters.pageFlips++;
+      x.cost('pageTransfer');
+      const r = this.grants.transfer(caller.domid, op);
+      if (r.status !== GNTST.bad_page) caller.forget(op.mfn);
+      return r;
+    }));
+    if (ops.length) x.flushTlb();
+    return res;
+  }
+  /** mmu_update / update_va_mapping batch of n PTEs. */
+  mmuUpdate(x: Exec, n: number): void {
+    if (n <= 0) return;
+    x.hypercall(() => { this.counters.mmuUpdates += n; x.cost('mmuUpdatePerPte', n); });
+  }
+  /** XENMEM_decrease_reservation: hand frames back to Xen (the balloon side of page flipping). */
+  decreaseReservation(x: Exec, k: Kernel, frames: number[]): void {
+    if (!frames.length) return;
+    x.hypercall(() => {
+      x.cost('reservationPerPage', frames.length);
+      for (const f of frames) { k.forget(f); this.mem.release(f); }
+    });
+  }
+  /** XENMEM_increase_reservation: take fresh frames from Xen. */
+  increaseReservation(x: Exec, k: Kernel, n: number): number[] {
+    if (n <= 0) return [];
+    return x.hypercall(() => {
+      x.cost('reservationPerPage', n);
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) out.push(this.mem.alloc(k.domid));
+      return out;
+    });
+  }
+  /** EVTCHNOP_send: the set-pending happens when the slice completes (message to the channel actor). */
+  evtchnSend(x: Exec, from: Kernel, channel: string, end: 'a' | 'b'): void {
+    this.counters.notificationsSent++;
+    x.hypercall(() => x.cost('evtchnSend'));
+    x.later(() => this.sys.send(from.name, channel, { type: 'SEND', from: end }));
+  }
+}
+
+/** The hypervisor actor: it owns the CPUs' completion events. */
+export const hypervisorMachine = setup({
+  types: {
+    context: {} as { host: Dispatcher },
+    input: {} as { host: Dispatcher },
+    events: {} as { type: 'CPU_DONE'; cpu: number },
+  },
+  actions: {
+    complete: ({ context, event }) => context.host.complete(event.cpu),
+  },
+}).createMachine({
+  id: 'hypervisor',
+  context: ({ input }) => ({ host: input.host }),
+  initial: 'running',
+  states: { running: { on: { CPU_DONE: { actions: 'complete' } } } },
+});

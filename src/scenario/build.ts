@@ -1,0 +1,186 @@
+/**
+ * Turn a scenario into a running system of actors: CPUs and memory, the
+ * hypervisor (or bare metal), kernels, NICs and their drivers, the bridge,
+ * netfront/netback pairs with their rings and event channels, and the
+ * external clients. Actor creation order is fixed here, which fixes ranks
+ * and therefore the tie-break order of simultaneous events.
+ */
+import { ActorSystem } from '../actors/runtime.js';
+import { PS_PER_US } from '../actors/scheduler.js';
+import { Cpu } from '../hardware/cpu.js';
+import { MachineMemory } from '../hardware/memory.js';
+import { NicModel, nicMachine } from '../hardware/nic.js';
+import { ClientModel, clientMachine } from '../hardware/client.js';
+import { Kernel, type Exec } from '../domains/kernel.js';
+import { domainMachine } from '../domains/domain.js';
+import { NetStack } from '../domains/netstack.js';
+import { NicDriver } from '../domains/nic-driver.js';
+import { Qdisc, type NetDevice } from '../domains/netdev.js';
+import { Bridge } from '../domains/bridge.js';
+import { BareMetal } from '../domains/native.js';
+import { Xen, hypervisorMachine } from '../hypervisor/xen.js';
+import { eventChannelMachine } from '../hypervisor/event-channel.js';
+import { Netfront } from '../channels/netfront.js';
+import { Netback } from '../channels/netback.js';
+import { VifRings, XenStore, negotiate } from '../channels/netif.js';
+import { defaultCosts, type CostTable } from '../model/costs.js';
+import { newCounters, type Counters } from '../model/counters.js';
+import { resetPacketIds } from '../domains/packet.js';
+import type { Dispatcher } from '../hardware/dispatch.js';
+import type { Scenario } from './schema.js';
+
+export interface Built {
+  sc: Scenario;
+  sys: ActorSystem;
+  cpus: Cpu[];
+  mem: MachineMemory;
+  counters: Counters;
+  costs: CostTable;
+  host: Dispatcher;
+  kernels: Kernel[];
+  endpoint: Kernel;           // where netperf runs on the server side
+  stacks: Map<Kernel, NetStack>;
+  clients: ClientModel[];
+  nics: NicModel[];
+  netfronts: Netfront[];
+  netbacks: Netback[];
+  xenstore: XenStore;
+  /** Goodput bytes so far at the receiving application. */
+  goodputBytes(): number;
+  start(): void;
+}
+
+export function build(sc: Scenario, opts: { record?: boolean } = {}): Built {
+  resetPacketIds();
+  const sys = new ActorSystem(sc.seed, opts.record ?? false);
+  const counters = newCounters();
+  const costs = { ...defaultCosts(), ...sc.costs } as CostTable;
+  const m = sc.machine;
+  const cpus = Array.from({ length: m.cpus }, (_, i) => new Cpu(i, m.cpuGhz * 1e9, m.tlbEntries));
+  const mem = new MachineMemory((m.memoryMiB * 1024 * 1024) / 4096);
+  const opt = sc.optimizations;
+  const xenstore = new XenStore();
+  const poolPages = 1024;
+
+  const native = sc.topology === 'native';
+  const host: Dispatcher = native ? new BareMetal(sys, cpus, costs, counters) : new Xen(sys, cpus, costs, counters, mem, sc.xen);
+  sys.spawn(host.actorName, 'hypervisor', hypervisorMachine, { host });
+  const xen = native ? null : (host as Xen);
+
+  // Kernels: native Linux maps its kernel with superpages and global pages; Xen 2.0 allows neither
+  // unless the paper's virtual-memory optimizations are on.
+  const vm = native ? { superpages: true, globalPages: true } : { superpages: opt.superpages, globalPages: opt.globalPages };
+  const kernels: Kernel[] = [];
+  const mkKernel = (name: string, domid: number, cpu: number) => {
+    const k = new Kernel(name, domid, cpu % m.cpus, !native, vm, mem, poolPages);
+    sys.spawn(name, 'domain', domainMachine, { name });
+    if (native) (host as BareMetal).attach(k); else xen!.addDomain(k);
+    kernels.push(k);
+    return k;
+  };
+  const dom0 = mkKernel(native ? 'linux' : 'dom0', 0, 0);
+  const guests = sc.topology === 'guest'
+    ? Array.from({ length: sc.guests }, (_, g) => mkKernel(`domU${g + 1}`, g + 1, (g + 1) % m.cpus))
+    : [];
+
+  const timerFor = (k: Kernel) => (delayUs: number, fn: (x: Exec) => void) => {
+    sys.sched.after(delayUs * PS_PER_US, sys.rankOf(k.name), () => k.post({ name: 'timer', run: fn }, 'irq'));
+  };
+  const stackCfg = {
+    mss: sc.tcp.mss, sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024,
+    appChunk: sc.tcp.appChunkKiB * 1024, delAckUs: 40_000,
+  };
+  const stacks = new Map<Kernel, NetStack>();
+  const stackOf = (k: Kernel) => {
+    let s = stacks.get(k);
+    if (!s) { s = new NetStack(k, mem, counters, stackCfg, timerFor(k)); stacks.set(k, s); }
+    return s;
+  };
+
+  // Physical NICs owned by the native kernel / driver domain.
+  const nics: NicModel[] = [];
+  const drivers: NicDriver[] = [];
+  for (let i = 0; i < m.nics; i++) {
+    const nic = new NicModel(`eth${i}`, {
+      mbps: m.nic.mbps, ringSize: m.nic.ringSize, itrUs: m.nic.itrUs, latencyUs: m.nic.latencyUs,
+      features: { csum: m.nic.csumOffload, tso: m.nic.tso && m.nic.sg, sg: m.nic.sg },
+    }, counters);
+    sys.spawn(nic.name, 'nic', nicMachine, { model: nic, sys });
+    let eoi: ((x: Exec) => void) | null = null;
+    if (xen) eoi = (x) => x.hypercall(() => {}); // PHYSDEVOP_eoi re-enables the line
+    const drv = new NicDriver(dom0, nic, sys, counters, 64, eoi);
+    if (native) {
+      nic.raiseIrq = () => {
+        counters.interrupts++;
+        dom0.post({ name: `${nic.name}-irq`, run: (x) => { x.touch('irq'); x.cost('interruptEntry'); drv.interrupt(x); } }, 'irq');
+      };
+    } else {
+      const port = dom0.evtchn.alloc(`pirq-${nic.name}`, (x) => drv.interrupt(x));
+      nic.raiseIrq = () => xen!.physicalIrq(dom0, port);
+    }
+    drv.init();
+    nics.push(nic);
+    drivers.push(drv);
+  }
+
+  // The split drivers: one vif per flow, flows spread over the guests.
+  const bridge = sc.topology === 'guest' ? new Bridge(counters) : null;
+  const netfronts: Netfront[] = [];
+  const netbacks: Netback[] = [];
+  const flows = m.nics;
+  for (let f = 0; f < flows; f++) {
+    const drv = drivers[f];
+    const qNic = new Qdisc(drv, counters);
+    if (sc.topology !== 'guest') { stackOf(dom0).attach(f, drv, qNic, sc.direction === 'tx' ? 'sender' : 'receiver'); continue; }
+    const guest = guests[f % guests.length];
+    const rings = new VifRings();
+    const front = `/local/domain/${guest.domid}/device/vif/${f}`;
+    const back = `/local/domain/0/backend/vif/${guest.domid}/${f}`;
+    const feat = negotiate(xenstore, front, back,
+      { sg: opt.vnicOffload, csum: opt.vnicOffload, tso: opt.vnicOffload, rxCopy: opt.rxCopy },
+      { sg: opt.vnicOffload, csum: opt.vnicOffload, tso: opt.vnicOffload, rxCopy: opt.rxCopy });
+    const chan = `evtchn-vif${guest.domid}.${f}`;
+    const nf = new Netfront(`vif${guest.domid}.${f}-front`, guest, xen!, xen!.grantTables.get(guest.domid)!, 0, rings, feat, chan, counters, 8 + f * 512);
+    const nb = new Netback(`vif${guest.domid}.${f}`, dom0, xen!, guest.domid, rings, feat, opt.txNoRemap ? 'noremap' : 'map', opt.rxCopyVia, chan, counters);
+    const gPort = guest.evtchn.alloc(`${nf.name}`, (x) => nf.onEvent(x));
+    const bPort = dom0.evtchn.alloc(`${nb.name}`, (x) => nb.onEvent(x));
+    sys.spawn(chan, 'evtchn', eventChannelMachine, {
+      a: { table: guest.evtchn, port: gPort, domain: guest.name },
+      b: { table: dom0.evtchn, port: bPort, domain: dom0.name },
+    });
+    bridge!.addUplink(f, drv, qNic);
+    bridge!.addVif(f, nb, new Qdisc(nb, counters));
+    stackOf(guest).attach(f, nf, new Qdisc(nf, counters), sc.direction === 'tx' ? 'sender' : 'receiver');
+    netfronts.push(nf);
+    netbacks.push(nb);
+  }
+
+  // External clients, one per NIC.
+  const clients: ClientModel[] = [];
+  for (let f = 0; f < flows; f++) {
+    const c = new ClientModel(`client${f}`, f, sc.direction === 'tx' ? 'receiver' : 'sender', {
+      mbps: m.nic.mbps, latencyUs: m.nic.latencyUs, turnaroundUs: 2, mss: sc.tcp.mss,
+      sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024, rtoUs: 200_000, delAckUs: 40_000,
+    }, sys);
+    c.peerNic = nics[f].name;
+    nics[f].peer = c.name;
+    sys.spawn(c.name, 'client', clientMachine, { model: c });
+    clients.push(c);
+  }
+
+  const endpoint = sc.topology === 'guest' ? guests[0] : dom0;
+  return {
+    sc, sys, cpus, mem, counters, costs, host, kernels, endpoint, stacks, clients, nics, netfronts, netbacks, xenstore,
+    goodputBytes: () => sc.direction === 'tx'
+      ? clients.reduce((n, c) => n + c.received, 0)
+      : [...stacks.values()].reduce((n, s) => n + s.delivered(), 0),
+    start: () => {
+      // Frontends post their receive buffers, then the applications start.
+      for (const nf of netfronts) nf.kernel.post({ name: `${nf.name}-connect`, run: (x) => nf.refill(x) }, 'irq');
+      for (const s of stacks.values()) s.start();
+      for (const c of clients) sys.send(c.name, c.name, { type: 'START' });
+    },
+  };
+}
+
+export type { NetDevice };

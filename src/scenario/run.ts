@@ -1,0 +1,92 @@
+/** Run one scenario: warm up, measure, and report what the mechanism produced. */
+import { PS_PER_MS, PS_PER_S } from '../actors/scheduler.js';
+import { build, type Built } from './build.js';
+import type { Scenario } from './schema.js';
+import { newCounters, type Counters } from '../model/counters.js';
+
+export interface RunResult {
+  scenario: string;
+  topology: string;
+  direction: string;
+  seed: number;
+  simulatedMs: number;
+  throughputMbps: number;
+  paperMbps: number | null;
+  errorPct: number | null;
+  cpuUtilPct: { total: number; byAccount: Record<string, number> };
+  /** Cycles per measured TCP segment (MSS of goodput), by account and by cost category. */
+  cyclesPerPacket: { total: number; byAccount: Record<string, number>; byCategory: Record<string, number>; byAccountCategory: Record<string, Record<string, number>> };
+  counters: Counters & { tlbMisses: number; goodputSegments: number };
+  traceHash: string;
+  events: number;
+}
+
+const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
+
+export function runBuilt(b: Built): RunResult {
+  const sc = b.sc;
+  b.start();
+  const warm = Math.round(sc.run.warmupMs * PS_PER_MS);
+  b.sys.sched.run(warm);
+  // Measurement window starts: forget warm-up costs and counts.
+  for (const c of b.cpus) c.resetLedger();
+  Object.assign(b.counters, newCounters());
+  const bytes0 = b.goodputBytes();
+  const end = warm + Math.round(sc.run.durationMs * PS_PER_MS);
+  b.sys.sched.run(end);
+  const secs = (end - warm) / PS_PER_S;
+  const bytes = b.goodputBytes() - bytes0;
+  const mbps = (bytes * 8) / secs / 1e6;
+  const segs = bytes / sc.tcp.mss;
+
+  const byAccount: Record<string, number> = {};
+  const byCategory: Record<string, number> = {};
+  const byAccountCategory: Record<string, Record<string, number>> = {};
+  let cycles = 0;
+  for (const cpu of b.cpus) {
+    for (const [acct, cats] of [...cpu.ledger.entries()].sort(([a], [z]) => a.localeCompare(z))) {
+      for (const [cat, cyc] of [...cats.entries()].sort(([a], [z]) => a.localeCompare(z))) {
+        byAccount[acct] = (byAccount[acct] ?? 0) + cyc;
+        byCategory[cat] = (byCategory[cat] ?? 0) + cyc;
+        (byAccountCategory[acct] ??= {})[cat] = (byAccountCategory[acct][cat] ?? 0) + cyc;
+        cycles += cyc;
+      }
+    }
+  }
+  const capacity = b.cpus.reduce((n, c) => n + c.hz * secs, 0);
+  const util: Record<string, number> = {};
+  for (const [a, c] of Object.entries(byAccount)) util[a] = round((100 * c) / capacity);
+  const perPkt = (v: number) => (segs > 0 ? Math.round(v / segs) : 0);
+  const mapVals = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, perPkt(v)]));
+
+  const paper = sc.paper?.mbps ?? null;
+  return {
+    scenario: sc.name,
+    topology: sc.topology,
+    direction: sc.direction,
+    seed: sc.seed,
+    simulatedMs: sc.run.durationMs,
+    throughputMbps: round(mbps),
+    paperMbps: paper,
+    errorPct: paper ? round((100 * (mbps - paper)) / paper) : null,
+    cpuUtilPct: { total: round((100 * cycles) / capacity), byAccount: util },
+    cyclesPerPacket: {
+      total: perPkt(cycles),
+      byAccount: mapVals(byAccount),
+      byCategory: mapVals(byCategory),
+      byAccountCategory: Object.fromEntries(Object.entries(byAccountCategory).map(([a, o]) => [a, mapVals(o)])),
+    },
+    counters: {
+      ...b.counters,
+      tlbMisses: b.cpus.reduce((n, c) => n + c.tlb.stats.misses, 0),
+      goodputSegments: Math.round(segs),
+    },
+    traceHash: b.sys.traceHash(),
+    events: b.sys.sched.delivered,
+  };
+}
+
+export function runScenario(sc: Scenario, opts: { record?: boolean } = {}): RunResult {
+  const b = build(sc, opts);
+  try { return runBuilt(b); } finally { b.sys.stop(); }
+}

@@ -1,0 +1,36 @@
+/**
+ * Run independent scenarios on piscina worker threads. Results come back in
+ * input order whatever the completion order, so output is identical for any
+ * worker count; with one worker we run in-process (no thread start-up cost).
+ */
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { Scenario } from '../scenario/schema.js';
+import { runScenario, type RunResult } from '../scenario/run.js';
+
+export function defaultWorkers(): number { return Math.max(1, Math.min(availableParallelism(), 8)); }
+
+export async function runMany(
+  scenarios: Scenario[],
+  workers = defaultWorkers(),
+  onDone: (i: number, r: RunResult) => void = () => {},
+): Promise<RunResult[]> {
+  if (workers <= 1 || scenarios.length <= 1) {
+    return scenarios.map((s, i) => { const r = runScenario(s); onDone(i, r); return r; });
+  }
+  const pool = new Piscina({
+    filename: fileURLToPath(new URL('./run-worker.js', import.meta.url)),
+    minThreads: Math.min(workers, scenarios.length),
+    maxThreads: Math.min(workers, scenarios.length),
+  });
+  try {
+    return await Promise.all(scenarios.map(async (s, i) => {
+      const r = (await pool.run({ scenario: s, where: s.name })) as RunResult;
+      onDone(i, r);
+      return r;
+    }));
+  } finally {
+    await pool.destroy();
+  }
+}
