@@ -28,6 +28,33 @@ interface PendingTx { slots: TxRequest[]; extras: number; handles: number[] }
 
 export const COPY_LEN = 128; // XEN_NETBACK_TX_COPY_LEN
 
+/**
+ * The driver domain's pending-request slots (MAX_PENDING_REQS = 256), shared by
+ * every vif as in the single-threaded netback of Xen 2.0/3.0: a slot holds one
+ * in-flight TX data slot (and its grant handle) until the NIC is done with it.
+ */
+export class PendingPool {
+  free: number;
+  private waiting: Netback[] = [];
+  constructor(readonly size = 256) { this.free = size; }
+  /** Reserve n slots; vifs that had to wait are served first-come first-served, so none starves. */
+  take(n: number, nb: Netback): boolean {
+    const i = this.waiting.indexOf(nb);
+    if (n > this.free || i > 0 || (i < 0 && this.waiting.length > 0)) {
+      if (i < 0) this.waiting.push(nb);
+      return false;
+    }
+    if (i === 0) this.waiting.shift();
+    this.free -= n;
+    return true;
+  }
+  /** Return slots; the first waiting vif is kicked once enough are free for a worst-case packet. */
+  give(n: number, x: Exec, reserve = FATAL_SKB_SLOTS + 1): void {
+    this.free += n;
+    if (this.waiting.length && this.free >= reserve) this.waiting[0].onEvent(x);
+  }
+}
+
 export class Netback implements NetDevice {
   rx: (x: Exec, p: Packet) => void = () => {};
   wake: (x: Exec) => void = () => {};
@@ -51,6 +78,7 @@ export class Netback implements NetDevice {
     readonly rxCopyVia: RxCopyVia,
     readonly channel: string,
     readonly counters: Counters,
+    readonly pending: PendingPool,
     readonly budget = 64,
     readonly rxQueueLimit = 256,
   ) {
@@ -89,12 +117,18 @@ export class Netback implements NetDevice {
     x.touch('netback');
     if (this.tx.requestProdOverflow()) { this.disable('impossible-number-of-requests'); return; }
     const pkts: PendingTx[] = [];
+    let blocked = false;
     while (pkts.length < this.budget && this.tx.unconsumedRequests() > 0) {
+      // Wait for pending slots before consuming (at most 1 + 18 + 2 slots for one packet).
+      if (!this.pending.take(FATAL_SKB_SLOTS + 1, this)) { blocked = true; break; }
       const p = this.takePacket(x);
+      this.pending.give(FATAL_SKB_SLOTS + 1 - (p && p !== 'fatal' ? p.slots.length : 0), x);
       if (p === 'fatal') return;
       if (p) pkts.push(p);
     }
     if (pkts.length) this.mapAndSend(x, pkts);
+    if (blocked) return; // PendingPool.give wakes us
+    this.pending.give(0, x); // let the next waiting vif have a go if slots remain
     if (this.tx.unconsumedRequests() > 0 || this.tx.finalCheckForRequests()) {
       this.txQueued = true;
       this.kernel.post({ name: `${this.name}-tx`, run: (tx) => this.txAction(tx) }, 'irq');
@@ -163,6 +197,7 @@ export class Netback implements NetDevice {
         if (p.handles.length) this.xen.grantUnmap(x, this.kernel, p.handles, this.txMode === 'map');
         p.handles = [];
         this.respond(x, p.slots, p.extras, NETIF_RSP.ERROR);
+        this.pending.give(p.slots.length, x);
         continue;
       }
       const frames = r.map((m) => m.frame!);
@@ -206,6 +241,7 @@ export class Netback implements NetDevice {
     x.touch('netback');
     const handles = batch.flatMap((p) => p.handles);
     if (handles.length) this.xen.grantUnmap(x, this.kernel, handles, this.txMode === 'map');
+    this.pending.give(batch.reduce((n, p) => n + p.slots.length, 0), x);
     for (const p of batch) {
       x.cost('netbackTxDonePerPacket');
       for (const s of p.slots) {

@@ -1,6 +1,6 @@
 /**
  * An external client machine on the far end of one gigabit link, running the
- * other end of a netperf TCP_STREAM. Its CPU is not the bottleneck in any of
+ * other ends of the netperf TCP_STREAMs that cross that link. Its CPU is not the bottleneck in any of
  * the paper's experiments, so it costs no cycles; its own NIC still
  * serializes frames at line rate and it answers after a fixed turnaround.
  */
@@ -16,20 +16,38 @@ export interface ClientConfig {
   mss: number; sndBuf: number; rcvBuf: number; rtoUs: number; delAckUs: number;
 }
 
+/** One netperf connection's far end. */
+interface Endpoint {
+  flow: number;
+  sender: TcpSender | null;
+  receiver: TcpReceiver | null;
+  rtoTimer: { cancel(): void } | null;
+  delAck: { cancel(): void } | null;
+  received: number;     // payload bytes accepted in order (tx experiments' goodput)
+}
+
 export class ClientModel {
-  sender: TcpSender | null = null;
-  receiver: TcpReceiver | null = null;
+  private readonly eps = new Map<number, Endpoint>();
   private linkFreeAt: Ps = 0;
-  private rtoTimer: { cancel(): void } | null = null;
   peerNic = '';
-  received = 0;
-  private readonly rng: Rng;          // payload bytes accepted in order (tx experiments' goodput)
-  constructor(readonly name: string, readonly flow: number, readonly role: 'sender' | 'receiver',
-    readonly cfg: ClientConfig, readonly sys: ActorSystem) {
+  private readonly rng: Rng;
+  constructor(readonly name: string, readonly role: 'sender' | 'receiver', readonly cfg: ClientConfig, readonly sys: ActorSystem) {
     this.rng = sys.rng.for(name);
-    if (role === 'sender') this.sender = new TcpSender(cfg.mss, cfg.sndBuf, cfg.rcvBuf);
-    else this.receiver = new TcpReceiver(cfg.mss, cfg.rcvBuf);
   }
+
+  /** Add the far end of one flow (one netperf connection through this NIC). */
+  addFlow(flow: number): void {
+    const s = this.role === 'sender';
+    this.eps.set(flow, {
+      flow, rtoTimer: null, delAck: null, received: 0,
+      sender: s ? new TcpSender(this.cfg.mss, this.cfg.sndBuf, this.cfg.rcvBuf) : null,
+      receiver: s ? null : new TcpReceiver(this.cfg.mss, this.cfg.rcvBuf),
+    });
+  }
+  flows(): number[] { return [...this.eps.keys()]; }
+  /** Payload bytes received in order, over all flows. */
+  get received(): number { let n = 0; for (const e of this.eps.values()) n += e.received; return n; }
+  endpoint(flow: number): { sender: TcpSender | null; receiver: TcpReceiver | null } | undefined { return this.eps.get(flow); }
 
   /** Put a frame on our transmit link (queued behind earlier frames). */
   private transmit(p: Packet): void {
@@ -43,55 +61,63 @@ export class ClientModel {
     this.sys.send(this.name, this.peerNic, { type: 'WIRE_RX', pkt: p, detail: `${p.kind}:${p.flow}:${p.kind === 'ack' ? p.ack : p.seq}` }, arrive);
   }
 
-  private packet(kind: 'data' | 'ack', seq: number, len: number, ack: number, wnd: number): Packet {
-    return { id: newPacketId(), flow: this.flow, kind, seq, len, ack, wnd, mss: this.cfg.mss, csum: 'done', frames: [], owner: -1 };
+  private packet(flow: number, kind: 'data' | 'ack', seq: number, len: number, ack: number, wnd: number): Packet {
+    return { id: newPacketId(), flow, kind, seq, len, ack, wnd, mss: this.cfg.mss, csum: 'done', frames: [], owner: -1 };
   }
 
-  /** Sender: keep the window full (netperf always has data to send). */
-  pump(): void {
-    const s = this.sender;
+  /** Senders keep their windows full (netperf always has data to send). */
+  start(): void { for (const e of this.eps.values()) this.pump(e); }
+
+  private pump(e: Endpoint): void {
+    const s = e.sender;
     if (!s) return;
     if (s.sndBufSpace() > 0) s.write(s.sndBufSpace());
     for (let seg = s.nextSegment(this.cfg.mss); seg; seg = s.nextSegment(this.cfg.mss)) {
-      this.transmit(this.packet('data', seg.seq, seg.len, 0, this.cfg.rcvBuf));
+      this.transmit(this.packet(e.flow, 'data', seg.seq, seg.len, 0, this.cfg.rcvBuf));
     }
-    this.armRto();
+    this.armRto(e);
   }
 
-  private armRto(): void {
-    const s = this.sender!;
-    this.rtoTimer?.cancel();
-    this.rtoTimer = null;
+  private armRto(e: Endpoint): void {
+    const s = e.sender!;
+    e.rtoTimer?.cancel();
+    e.rtoTimer = null;
     if (s.inFlight() === 0) return;
-    this.rtoTimer = this.sys.sched.after(this.cfg.rtoUs * PS_PER_US, this.sys.rankOf(this.name), () => {
-      this.rtoTimer = null;
-      this.sys.deliverNow(this.name, this.name, { type: 'RTO' });
+    e.rtoTimer = this.sys.sched.after(this.cfg.rtoUs * PS_PER_US, this.sys.rankOf(this.name), () => {
+      e.rtoTimer = null;
+      this.sys.deliverNow(this.name, this.name, { type: 'RTO', flow: e.flow });
     });
   }
-  private delAck: { cancel(): void } | null = null;
-  private sendAck(): void {
-    const r = this.receiver!;
-    this.delAck?.cancel();
-    this.delAck = null;
+  private sendAck(e: Endpoint): void {
+    const r = e.receiver!;
+    e.delAck?.cancel();
+    e.delAck = null;
     r.ackSent();
-    this.transmit(this.packet('ack', 0, 0, r.rcvNxt, r.window()));
+    this.transmit(this.packet(e.flow, 'ack', 0, 0, r.rcvNxt, r.window()));
   }
-  onRto(): void { this.sender?.goBack(); this.pump(); }
+  onRto(flow: number): void {
+    const e = this.eps.get(flow);
+    if (!e?.sender) return;
+    e.sender.goBack();
+    this.pump(e);
+  }
 
   onFrame(p: Packet): void {
-    if (this.sender && p.kind === 'ack') {
-      this.sender.onAck(p.ack, p.wnd);
-      this.pump();
-    } else if (this.receiver && p.kind === 'data') {
-      const r = this.receiver;
+    const e = this.eps.get(p.flow);
+    if (!e) return; // not ours: a switch would not have forwarded it here
+    if (e.sender && p.kind === 'ack') {
+      e.sender.onAck(p.ack, p.wnd);
+      this.pump(e);
+    } else if (e.receiver && p.kind === 'data') {
+      const r = e.receiver;
       const { accepted, ackNow } = r.onData(p.seq, p.len);
-      if (accepted) { this.received += p.len; r.read(p.len); } // the client application keeps up
-      if (ackNow || !accepted) this.sendAck();
-      else if (!this.delAck) {
+      if (accepted) { e.received += p.len; r.read(p.len); } // the client application keeps up
+      if (ackNow || !accepted) this.sendAck(e);
+      else if (!e.delAck) {
         // Delayed ACK for a lone segment (Linux's minimum ATO).
-        this.delAck = this.sys.sched.after(this.cfg.delAckUs * PS_PER_US, this.sys.rankOf(this.name), () => {
-          this.delAck = null;
-          if (this.receiver!.pendingAck()) this.sendAck();
+        e.delAck = this.sys.sched.after(this.cfg.delAckUs * PS_PER_US, this.sys.rankOf(this.name), () => {
+          e.delAck = null;
+          if (r.pendingAck()) this.sendAck(e);
         });
       }
     }
@@ -102,12 +128,12 @@ export const clientMachine = setup({
   types: {
     context: {} as { model: ClientModel },
     input: {} as { model: ClientModel },
-    events: {} as { type: 'START' } | { type: 'WIRE_RX'; pkt: Packet } | { type: 'RTO' },
+    events: {} as { type: 'START' } | { type: 'WIRE_RX'; pkt: Packet } | { type: 'RTO'; flow: number },
   },
   actions: {
-    start: ({ context }) => context.model.pump(),
+    start: ({ context }) => context.model.start(),
     frame: ({ context, event }) => { if (event.type === 'WIRE_RX') context.model.onFrame(event.pkt); },
-    rto: ({ context }) => context.model.onRto(),
+    rto: ({ context, event }) => { if (event.type === 'RTO') context.model.onRto(event.flow); },
   },
 }).createMachine({
   id: 'client',

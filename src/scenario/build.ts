@@ -21,7 +21,7 @@ import { BareMetal } from '../domains/native.js';
 import { Xen, hypervisorMachine } from '../hypervisor/xen.js';
 import { eventChannelMachine } from '../hypervisor/event-channel.js';
 import { Netfront } from '../channels/netfront.js';
-import { Netback } from '../channels/netback.js';
+import { Netback, PendingPool } from '../channels/netback.js';
 import { VifRings, XenStore, negotiate } from '../channels/netif.js';
 import { defaultCosts, type CostTable } from '../model/costs.js';
 import { newCounters, type Counters } from '../model/counters.js';
@@ -123,47 +123,57 @@ export function build(sc: Scenario, opts: { record?: boolean } = {}): Built {
     drivers.push(drv);
   }
 
-  // The split drivers: one vif per flow, flows spread over the guests.
+  // One netperf stream per flow: at least one per NIC and one per guest. Flow f leaves through
+  // NIC f mod nics; in the guest topology it belongs to guest f mod guests, over its own vif.
   const bridge = sc.topology === 'guest' ? new Bridge(counters) : null;
   const netfronts: Netfront[] = [];
   const netbacks: Netback[] = [];
-  const flows = m.nics;
+  const flows = sc.topology === 'guest' ? Math.max(m.nics, guests.length) : m.nics;
+  const nicQ = drivers.map((d) => new Qdisc(d, counters));
+  const vifsOf = new Map<Kernel, number>();
+  const pending = new PendingPool();
   for (let f = 0; f < flows; f++) {
-    const drv = drivers[f];
-    const qNic = new Qdisc(drv, counters);
-    if (sc.topology !== 'guest') { stackOf(dom0).attach(f, drv, qNic, sc.direction === 'tx' ? 'sender' : 'receiver'); continue; }
+    const n = f % m.nics;
+    const drv = drivers[n];
+    if (sc.topology !== 'guest') { stackOf(dom0).attach(f, drv, nicQ[n], sc.direction === 'tx' ? 'sender' : 'receiver'); continue; }
     const guest = guests[f % guests.length];
+    const vif = vifsOf.get(guest) ?? 0;
+    vifsOf.set(guest, vif + 1);
     const rings = new VifRings();
-    const front = `/local/domain/${guest.domid}/device/vif/${f}`;
-    const back = `/local/domain/0/backend/vif/${guest.domid}/${f}`;
+    const front = `/local/domain/${guest.domid}/device/vif/${vif}`;
+    const back = `/local/domain/0/backend/vif/${guest.domid}/${vif}`;
     const feat = negotiate(xenstore, front, back,
       { sg: opt.vnicOffload, csum: opt.vnicOffload, tso: opt.vnicOffload, rxCopy: opt.rxCopy },
       { sg: opt.vnicOffload, csum: opt.vnicOffload, tso: opt.vnicOffload, rxCopy: opt.rxCopy });
-    const chan = `evtchn-vif${guest.domid}.${f}`;
-    const nf = new Netfront(`vif${guest.domid}.${f}-front`, guest, xen!, xen!.grantTables.get(guest.domid)!, 0, rings, feat, chan, counters, 8 + f * 512);
-    const nb = new Netback(`vif${guest.domid}.${f}`, dom0, xen!, guest.domid, rings, feat, opt.txNoRemap ? 'noremap' : 'map', opt.rxCopyVia, chan, counters);
+    const chan = `evtchn-vif${guest.domid}.${vif}`;
+    const gt = xen!.grantTables.get(guest.domid)!;
+    const refs = 2 * rings.tx.size; // TX + RX buffers in flight per vif
+    if (8 + (vif + 1) * refs > gt.entries.length) throw new Error(`domain ${guest.domid}: too many vifs for its grant table`);
+    const nf = new Netfront(`vif${guest.domid}.${vif}-front`, guest, xen!, gt, 0, rings, feat, chan, counters, 8 + vif * refs);
+    const nb = new Netback(`vif${guest.domid}.${vif}`, dom0, xen!, guest.domid, rings, feat, opt.txNoRemap ? 'noremap' : 'map', opt.rxCopyVia, chan, counters, pending);
     const gPort = guest.evtchn.alloc(`${nf.name}`, (x) => nf.onEvent(x));
     const bPort = dom0.evtchn.alloc(`${nb.name}`, (x) => nb.onEvent(x));
     sys.spawn(chan, 'evtchn', eventChannelMachine, {
       a: { table: guest.evtchn, port: gPort, domain: guest.name },
       b: { table: dom0.evtchn, port: bPort, domain: dom0.name },
     });
-    bridge!.addUplink(f, drv, qNic);
+    bridge!.addUplink(f, drv, nicQ[n]);
     bridge!.addVif(f, nb, new Qdisc(nb, counters));
     stackOf(guest).attach(f, nf, new Qdisc(nf, counters), sc.direction === 'tx' ? 'sender' : 'receiver');
     netfronts.push(nf);
     netbacks.push(nb);
   }
 
-  // External clients, one per NIC.
+  // External client machines, one per NIC, each running the far ends of that NIC's flows.
   const clients: ClientModel[] = [];
-  for (let f = 0; f < flows; f++) {
-    const c = new ClientModel(`client${f}`, f, sc.direction === 'tx' ? 'receiver' : 'sender', {
+  for (let n = 0; n < m.nics; n++) {
+    const c = new ClientModel(`client${n}`, sc.direction === 'tx' ? 'receiver' : 'sender', {
       mbps: m.nic.mbps, latencyUs: m.nic.latencyUs, turnaroundUs: 2, mss: sc.tcp.mss,
       sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024, rtoUs: 200_000, delAckUs: 40_000,
     }, sys);
-    c.peerNic = nics[f].name;
-    nics[f].peer = c.name;
+    for (let f = n; f < flows; f += m.nics) c.addFlow(f);
+    c.peerNic = nics[n].name;
+    nics[n].peer = c.name;
     sys.spawn(c.name, 'client', clientMachine, { model: c });
     clients.push(c);
   }
