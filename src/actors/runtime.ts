@@ -22,6 +22,8 @@ export class ActorSystem {
   trace: TraceRecord[] | null = null;
   /** Observers of state changes: (time, actor, state value). Used by trace export. */
   stateListeners: Array<(t: Ps, actor: string, state: string) => void> = [];
+  /** Observer of every frame put on a wire: (time it starts, sender actor, receiver actor, frame). For pcap export. */
+  wireTap: ((t: Ps, from: string, to: string, frame: import('../domains/packet.js').Packet) => void) | null = null;
   private hash = 0x811c9dc5;
   messages = 0;
 

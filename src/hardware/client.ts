@@ -58,6 +58,7 @@ export class ClientModel {
     const bytes = Math.max(MIN_FRAME, p.len + HDR_LEN) + WIRE_OVERHEAD;
     this.linkFreeAt = start + Math.round((bytes * 8 * PS_PER_US) / this.cfg.mbps);
     const arrive = this.linkFreeAt + this.cfg.latencyUs * PS_PER_US - now;
+    this.sys.wireTap?.(start, this.name, this.peerNic, p);
     this.sys.send(this.name, this.peerNic, { type: 'WIRE_RX', pkt: p, detail: `${p.kind}:${p.flow}:${p.kind === 'ack' ? p.ack : p.seq}` }, arrive);
   }
 

@@ -177,6 +177,7 @@ function sendFrame(ctx: NicInput, p: Packet, index: number, segs: number): void 
   m.counters.wireFrames++;
   ctx.sys.send(m.name, m.name, { type: 'TX_FRAME_DONE', last: index === segs - 1 }, t);
   const frame: Packet = { ...p, seq, len: payload, frames: [], csum: 'done', release: undefined };
+  ctx.sys.wireTap?.(ctx.sys.sched.now, m.name, m.peer, frame);
   ctx.sys.send(m.name, m.peer, { type: 'WIRE_RX', pkt: frame, detail: `${frame.kind}:${frame.flow}:${seq}` }, t + m.cfg.latencyUs * PS_PER_US);
 }
 
