@@ -9,11 +9,29 @@
 import { createActor, type AnyStateMachine, type Actor, type EventObject } from 'xstate';
 import { Scheduler, PS_PER_MS, type Ps, type TimerHandle } from './scheduler.js';
 import { RngStreams } from './rng.js';
+import { FlatActor, flatten, NotFlattenable, type FlatMachine } from './flat.js';
 
 export interface TraceRecord { t: Ps; from: string; to: string; type: string; detail?: string }
 export type Msg = EventObject & { detail?: string; [k: string]: unknown };
 
-export interface ActorEntry { name: string; kind: string; rank: number; actor: Actor<AnyStateMachine> }
+/** What the runtime needs of an actor: xstate's Actor, or the equivalent FlatActor. */
+export interface ActorLike {
+  send(e: EventObject): void;
+  getSnapshot(): { value?: unknown; context?: unknown } & object;
+  subscribe(l: (s: any) => void): unknown;
+  start(): unknown;
+  stop(): unknown;
+}
+export interface ActorEntry { name: string; kind: string; rank: number; actor: ActorLike; machine: AnyStateMachine }
+
+/** flatten() once per machine; null when the machine is outside the flat subset. */
+const flatCache = new WeakMap<AnyStateMachine, FlatMachine | null>();
+function flatOf(m: AnyStateMachine): FlatMachine | null {
+  if (!flatCache.has(m)) {
+    try { flatCache.set(m, flatten(m)); } catch (e) { if (e instanceof NotFlattenable) flatCache.set(m, null); else throw e; }
+  }
+  return flatCache.get(m)!;
+}
 
 export class ActorSystem {
   readonly sched = new Scheduler();
@@ -27,12 +45,17 @@ export class ActorSystem {
   private hash = 0x811c9dc5;
   messages = 0;
 
-  constructor(seed: number, record = false) {
+  /**
+   * @param interpreter 'flat' runs machines in the flat subset on the flattened interpreter
+   *   (proven equivalent to xstate's transition(), see test/flat.test.ts), the rest on xstate;
+   *   'xstate' runs everything on xstate.
+   */
+  constructor(seed: number, record = false, readonly interpreter: 'flat' | 'xstate' = 'flat') {
     this.rng = new RngStreams(seed);
     if (record) this.trace = [];
   }
 
-  spawn<M extends AnyStateMachine>(name: string, kind: string, machine: M, input: unknown): Actor<M> {
+  spawn<M extends AnyStateMachine>(name: string, kind: string, machine: M, input: unknown): ActorLike {
     if (this.actors.has(name)) throw new Error(`duplicate actor name ${name}`);
     const rank = this.actors.size;
     const sched = this.sched;
@@ -40,12 +63,13 @@ export class ActorSystem {
       setTimeout: (fn: () => void, ms: number) => sched.after(Math.round(ms * PS_PER_MS), rank, fn),
       clearTimeout: (h: TimerHandle) => h?.cancel(),
     };
-    const actor = createActor(machine, { input, clock, id: name } as never) as Actor<M>;
-    this.actors.set(name, { name, kind, rank, actor: actor as unknown as Actor<AnyStateMachine> });
+    const flat = this.interpreter === 'flat' ? flatOf(machine) : null;
+    const actor: ActorLike = flat ? new FlatActor(flat, input, name) : (createActor(machine, { input, clock, id: name } as never) as Actor<M>);
+    this.actors.set(name, { name, kind, rank, actor, machine });
     if (this.stateListeners.length > 0 || this.trace) {
       let last = '';
-      actor.subscribe((s) => {
-        const v = JSON.stringify((s as { value?: unknown }).value);
+      actor.subscribe((s: { value?: unknown }) => {
+        const v = JSON.stringify(s.value);
         if (v === last) return;
         last = v;
         for (const l of this.stateListeners) l(sched.now, name, v);
@@ -65,31 +89,45 @@ export class ActorSystem {
   send(from: string, to: string, msg: Msg, delay: Ps = 0): void {
     const target = this.actors.get(to);
     if (!target) throw new Error(`message ${msg.type} to unknown actor ${to}`);
-    this.sched.after(delay, this.rankOf(from), () => this.deliver(from, target, msg));
+    const src = this.actors.get(from);
+    if (!src) throw new Error(`message ${msg.type} from unknown actor ${from}`);
+    this.sched.after(delay, src.rank, () => this.deliver(src, target, msg));
   }
 
   /** Deliver now, in the current step (the caller's own causal order). */
   deliverNow(from: string, to: string, msg: Msg): void {
     const target = this.actors.get(to);
-    if (!target) throw new Error(`message ${msg.type} to unknown actor ${to}`);
-    this.deliver(from, target, msg);
+    const src = this.actors.get(from);
+    if (!target || !src) throw new Error(`message ${msg.type} between unknown actors ${from} -> ${to}`);
+    this.deliver(src, target, msg);
   }
 
-  private deliver(from: string, target: ActorEntry, msg: Msg): void {
+  private deliver(from: ActorEntry, target: ActorEntry, msg: Msg): void {
     this.messages++;
     const t = this.sched.now;
-    this.mix(`${t}|${from}|${target.name}|${msg.type}|${msg.detail ?? ''}`);
-    if (this.trace) this.trace.push({ t, from, to: target.name, type: msg.type, detail: msg.detail });
+    // Hash (time, sender, receiver, type, detail) without building strings on the hot path.
+    let type = this.typeIds.get(msg.type);
+    if (type === undefined) { type = this.typeIds.size; this.typeIds.set(msg.type, type); }
+    this.mixInt(t % 0x1_0000_0000);
+    this.mixInt(Math.floor(t / 0x1_0000_0000));
+    this.mixInt(from.rank);
+    this.mixInt(target.rank);
+    this.mixInt(type);
+    if (msg.detail !== undefined) this.mixStr(msg.detail);
+    if (this.trace) this.trace.push({ t, from: from.name, to: target.name, type: msg.type, detail: msg.detail });
     target.actor.send(msg);
   }
 
   /** FNV-1a over the message stream: equal hashes <=> (overwhelmingly likely) equal traces. */
-  private mix(s: string): void {
+  private typeIds = new Map<string, number>();
+  private mixInt(v: number): void {
     let h = this.hash;
-    for (let i = 0; i < s.length; i++) {
-      h ^= s.charCodeAt(i);
-      h = Math.imul(h, 0x01000193);
-    }
+    for (let i = 0; i < 4; i++) { h ^= (v >>> (8 * i)) & 0xff; h = Math.imul(h, 0x01000193); }
+    this.hash = h >>> 0;
+  }
+  private mixStr(s: string): void {
+    let h = this.hash;
+    for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193); }
     this.hash = h >>> 0;
   }
   traceHash(): string { return this.hash.toString(16).padStart(8, '0'); }

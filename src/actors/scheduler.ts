@@ -13,23 +13,31 @@ export const PS_PER_US = 1_000_000;
 export const PS_PER_MS = 1_000_000_000;
 export const PS_PER_S = 1_000_000_000_000;
 
-interface Entry { t: Ps; rank: number; seq: number; fn: () => void; dead: boolean }
-
 export interface TimerHandle { cancel(): void }
 
+/**
+ * Binary min-heap over parallel typed arrays (no object per event): key 1 is
+ * the time, key 2 packs (rank, per-rank counter) as rank * 2^32 + counter.
+ */
 export class Scheduler {
   now: Ps = 0;
-  private heap: Entry[] = [];
-  private seqByRank: number[] = [];
   delivered = 0;
+  private t = new Float64Array(1024);
+  private k = new Float64Array(1024);
+  private id = new Float64Array(1024);
+  private fn: Array<(() => void) | undefined> = new Array(1024);
+  private n = 0;
+  private seqByRank: number[] = [];
+  private nextId = 1;
+  private cancelled = new Set<number>();
 
   /** Run fn at absolute time t on behalf of the actor with this rank. */
   at(t: Ps, rank: number, fn: () => void): TimerHandle {
     if (!Number.isInteger(t) || t < this.now) throw new Error(`scheduler: bad time ${t} (now ${this.now})`);
     const seq = (this.seqByRank[rank] = (this.seqByRank[rank] ?? 0) + 1);
-    const e: Entry = { t, rank, seq, fn, dead: false };
-    this.push(e);
-    return { cancel: () => { e.dead = true; } };
+    const id = this.nextId++;
+    this.push(t, rank * 0x1_0000_0000 + seq, id, fn);
+    return { cancel: () => { this.cancelled.add(id); } };
   }
 
   after(delay: Ps, rank: number, fn: () => void): TimerHandle {
@@ -38,49 +46,58 @@ export class Scheduler {
 
   /** Run until the queue is empty or virtual time would pass `until`. */
   run(until: Ps): void {
-    const h = this.heap;
-    while (h.length > 0) {
-      const top = h[0];
-      if (top.t > until) break;
+    while (this.n > 0) {
+      const t = this.t[0];
+      if (t > until) break;
+      const id = this.id[0];
+      const fn = this.fn[0]!;
       this.pop();
-      if (top.dead) continue;
-      this.now = top.t;
+      if (this.cancelled.size && this.cancelled.delete(id)) continue;
+      this.now = t;
       this.delivered++;
-      top.fn();
+      fn();
     }
     if (this.now < until) this.now = until;
   }
 
-  pendingCount(): number { return this.heap.length; }
+  pendingCount(): number { return this.n; }
 
-  private less(a: Entry, b: Entry): boolean {
-    return a.t !== b.t ? a.t < b.t : a.rank !== b.rank ? a.rank < b.rank : a.seq < b.seq;
+  private grow(): void {
+    const cap = this.t.length * 2;
+    const t = new Float64Array(cap); t.set(this.t); this.t = t;
+    const k = new Float64Array(cap); k.set(this.k); this.k = k;
+    const id = new Float64Array(cap); id.set(this.id); this.id = id;
+    this.fn.length = cap;
   }
-  private push(e: Entry): void {
-    const h = this.heap;
-    h.push(e);
-    let i = h.length - 1;
+  private push(t: number, k: number, id: number, fn: () => void): void {
+    if (this.n === this.t.length) this.grow();
+    const T = this.t, K = this.k, I = this.id, F = this.fn;
+    let i = this.n++;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!this.less(h[i], h[p])) break;
-      [h[i], h[p]] = [h[p], h[i]];
+      if (T[p] < t || (T[p] === t && K[p] < k)) break;
+      T[i] = T[p]; K[i] = K[p]; I[i] = I[p]; F[i] = F[p];
       i = p;
     }
+    T[i] = t; K[i] = k; I[i] = id; F[i] = fn;
   }
   private pop(): void {
-    const h = this.heap;
-    const last = h.pop()!;
-    if (h.length === 0) return;
-    h[0] = last;
+    const T = this.t, K = this.k, I = this.id, F = this.fn;
+    const n = --this.n;
+    if (n === 0) { F[0] = undefined; return; }
+    const t = T[n], k = K[n], id = I[n], fn = F[n];
+    F[n] = undefined;
     let i = 0;
     for (;;) {
-      const l = 2 * i + 1, r = l + 1;
-      let m = i;
-      if (l < h.length && this.less(h[l], h[m])) m = l;
-      if (r < h.length && this.less(h[r], h[m])) m = r;
-      if (m === i) break;
-      [h[i], h[m]] = [h[m], h[i]];
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      let m = l;
+      if (r < n && (T[r] < T[l] || (T[r] === T[l] && K[r] < K[l]))) m = r;
+      if (t < T[m] || (t === T[m] && k < K[m])) break;
+      T[i] = T[m]; K[i] = K[m]; I[i] = I[m]; F[i] = F[m];
       i = m;
     }
+    T[i] = t; K[i] = k; I[i] = id; F[i] = fn;
   }
 }

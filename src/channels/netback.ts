@@ -15,6 +15,7 @@ import type { Xen } from '../hypervisor/xen.js';
 import { GNTST } from '../hypervisor/grant-table.js';
 import { drop, type Counters } from '../model/counters.js';
 import { BackRing } from './ring.js';
+import { TAG, tlbTag } from '../hardware/tlb.js';
 import {
   FATAL_SKB_SLOTS, NETIF_RSP, NETRXF, NETTXF, XEN_NETIF_EXTRA_TYPE, XEN_NETIF_GSO_TYPE, XEN_NETIF_NR_SLOTS_MIN, isExtra,
   type RxRequest, type RxResponse, type TxRequest, type TxResponse, type TxSlot, type VifFeatures, type VifRings,
@@ -201,7 +202,7 @@ export class Netback implements NetDevice {
         continue;
       }
       const frames = r.map((m) => m.frame!);
-      if (this.txMode === 'map') for (const h of p.handles) x.touchTransient(`${this.kernel.domid}:gm:${h & 255}`);
+      if (this.txMode === 'map') for (const h of p.handles) x.touchTransient(tlbTag(this.kernel.domid, TAG.grantMap, h & 255));
       else headerCopies.push({ pkt: p, ref: p.slots[0].gref });
       ready.push({ pkt: p, frames });
     }
@@ -293,7 +294,7 @@ export class Netback implements NetDevice {
       batch.forEach(({ p }, i) => {
         const ok = res[i].status === GNTST.okay;
         if (ok) {
-          x.touchTransient(`${this.kernel.domid}:gm:${res[i].handle! & 255}`);
+          x.touchTransient(tlbTag(this.kernel.domid, TAG.grantMap, res[i].handle! & 255));
           x.copy(Math.min(4096, p.len + HDR_LEN), p.cold, true); // the guest's buffer page is not in our cache
           this.kernel.mem.contents.set(res[i].frame!, { ...p, cold: false });
         }

@@ -10,6 +10,7 @@ import { runMany, defaultWorkers } from '../workers/pool.js';
 import { formatRun, table } from './format.js';
 import { scenarioDir } from '../paper/configs.js';
 import { paperCommand } from './paper.js';
+import { sweepCommand } from './sweep.js';
 
 const intArg = (name: string, min: number) => (v: string) => {
   const n = Number(v);
@@ -63,6 +64,7 @@ program.command('all')
   });
 
 paperCommand(program, { intArg, posArg });
+sweepCommand(program, { intArg });
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof ScenarioError) { console.error(`error: ${e.message}`); process.exit(2); }

@@ -10,6 +10,7 @@ import type { MachineMemory } from '../hardware/memory.js';
 import { FOOTPRINT, type Component, type CostName, type CostTable } from '../model/costs.js';
 import type { Counters } from '../model/counters.js';
 import { PortTable } from '../hypervisor/event-channel.js';
+import { TAG, tlbTag } from '../hardware/tlb.js';
 
 export interface Task { name: string; run(x: Exec): void }
 
@@ -27,15 +28,21 @@ export interface Host {
 
 const SUPER_SHIFT = 10; // 4 MiB / 4 KiB
 
+/** Xen's own text and data: one layout shared by every CPU. */
+const XEN_BASE = new Map<Component, number>();
+{ let b = 0; for (const c of Object.keys(FOOTPRINT) as Component[]) { XEN_BASE.set(c, b); b += FOOTPRINT[c]; } }
+
 export class Kernel {
   readonly irqQ: Task[] = [];
   readonly procQ: Task[] = [];
   host!: Host;
+  /** The scheduler's view of this kernel's vCPU (mirrored by its domain actor). */
+  runState: 'blocked' | 'runnable' | 'running' = 'blocked';
   /** shared_info event bits; a pending upcall is handled before queued work. */
   readonly evtchn = new PortTable(() => this.host.wake(this));
   private pool: number[] = [];
-  /** Base "virtual page" of each component's footprint in this kernel's image. */
-  private compBase = new Map<Component, number>();
+  /** TLB tags of each component's footprint pages, computed once (the layout never changes). */
+  readonly componentTags = new Map<Component, Float64Array>();
   constructor(
     readonly name: string,
     readonly domid: number,
@@ -46,7 +53,12 @@ export class Kernel {
     poolPages: number,
   ) {
     let base = 0;
-    for (const c of Object.keys(FOOTPRINT) as Component[]) { this.compBase.set(c, base); base += FOOTPRINT[c]; }
+    for (const c of Object.keys(FOOTPRINT) as Component[]) {
+      const tags = new Float64Array(FOOTPRINT[c]);
+      for (let i = 0; i < tags.length; i++) tags[i] = this.componentTag(c, base + i);
+      this.componentTags.set(c, tags);
+      base += FOOTPRINT[c];
+    }
     for (let i = 0; i < poolPages; i++) this.pool.push(mem.alloc(domid));
   }
 
@@ -71,15 +83,14 @@ export class Kernel {
     if (i >= 0) this.pool.splice(i, 1);
   }
 
-  /** TLB tag of page i of a kernel component's footprint. */
-  componentTag(c: Component, i: number): string {
-    if (c === 'app') return `${this.domid}:U:${i}`; // user space: 4 KiB pages, never global
-    const vpn = this.compBase.get(c)! + i;
-    return this.vm.superpages ? `${this.domid}:K4M:${vpn >> SUPER_SHIFT}` : `${this.domid}:K:${vpn}`;
+  /** TLB tag of virtual page vpn of the kernel image (or of user space, for the application). */
+  private componentTag(c: Component, vpn: number): number {
+    if (c === 'app') return tlbTag(this.domid, TAG.user, vpn); // user space: 4 KiB pages, never global
+    return this.vm.superpages ? tlbTag(this.domid, TAG.kernel4M, vpn >> SUPER_SHIFT) : tlbTag(this.domid, TAG.kernel, vpn);
   }
   /** TLB tag of a frame seen through the kernel direct map (frames are contiguous in 4 MiB extents). */
-  frameTag(mfn: number): string {
-    return this.vm.superpages ? `${this.domid}:D4M:${mfn >> SUPER_SHIFT}` : `${this.domid}:D:${mfn}`;
+  frameTag(mfn: number): number {
+    return this.vm.superpages ? tlbTag(this.domid, TAG.direct4M, mfn >> SUPER_SHIFT) : tlbTag(this.domid, TAG.direct, mfn);
   }
 }
 
@@ -114,14 +125,16 @@ export class Exec {
     const tlb = this.cpu.tlb;
     let misses = 0;
     const global = k.vm.globalPages && c !== 'app';
-    for (let i = 0; i < FOOTPRINT[c]; i++) if (!tlb.access(k.componentTag(c, i), global)) misses++;
+    const tags = k.componentTags.get(c)!;
+    for (let i = 0; i < tags.length; i++) if (!tlb.access(tags[i], global)) misses++;
     if (misses) this.charge('tlbMiss', misses * this.costs.tlbMiss);
   }
   private touchXen(c: Component): void {
     // Xen's own text and data are mapped global in every address space.
     const tlb = this.cpu.tlb;
     let misses = 0;
-    for (let i = 0; i < FOOTPRINT[c]; i++) if (!tlb.access(`xen:${c}:${i}`, true)) misses++;
+    const base = XEN_BASE.get(c)!;
+    for (let i = 0; i < FOOTPRINT[c]; i++) if (!tlb.access(tlbTag(0, TAG.xen, base + i), true)) misses++;
     if (misses) this.charge('tlbMiss', misses * this.costs.tlbMiss);
   }
   /** Touch packet data frames through this kernel's direct map. */
@@ -133,8 +146,8 @@ export class Exec {
     for (const f of frames) if (!tlb.access(k.frameTag(f), k.vm.globalPages)) misses++;
     if (misses) this.charge('tlbMiss', misses * this.costs.tlbMiss);
   }
-  /** Touch a page through a transient 4 KiB mapping (grant map, kmap): never superpage, never global. */
-  touchTransient(tag: string): void {
+  /** Touch a page through a transient 4 KiB mapping (grant map slot): never superpage, never global. */
+  touchTransient(tag: number): void {
     if (!this.cpu.tlb.access(tag, false)) this.charge('tlbMiss', this.costs.tlbMiss);
   }
   /** Copy bytes; each side that is not in the cache (DMA-written source, long-untouched destination) adds misses. */

@@ -12,11 +12,10 @@ export class BareMetal extends Dispatcher {
     super(sys, 'baremetal', cpus, costs, counters);
   }
   attach(k: Kernel): void { this.kernel = k; k.host = this; }
-  protected noteWake(k: Kernel): void { this.sys.deliverNow('baremetal', k.name, { type: 'WAKE' }); }
   protected fill(c: number): Exec | null {
     const k = this.kernel;
-    if (!k.hasWork()) { this.sys.deliverNow('baremetal', k.name, { type: 'BLOCK' }); return null; }
-    this.sys.deliverNow('baremetal', k.name, { type: 'RUN' });
+    if (!k.hasWork()) { this.setRunState(k, 'blocked'); return null; }
+    this.setRunState(k, 'running');
     const x = this.newExec(c, k);
     this.runKernel(x, k);
     return x;

@@ -27,7 +27,14 @@ export abstract class Dispatcher implements Host {
     this.noteWake(k);
     this.kick(k.cpuIndex);
   }
-  protected noteWake(_k: Kernel): void {}
+  /** Keep the domain actor's state in step with the scheduler; only real changes are messages. */
+  protected setRunState(k: Kernel, s: 'blocked' | 'runnable' | 'running'): void {
+    if (k.runState === s) return;
+    const type = s === 'running' ? 'RUN' : s === 'blocked' ? 'BLOCK' : k.runState === 'running' ? 'PREEMPT' : 'WAKE';
+    k.runState = s;
+    this.sys.deliverNow(this.actorName, k.name, { type });
+  }
+  protected noteWake(k: Kernel): void { if (k.runState === 'blocked') this.setRunState(k, 'runnable'); }
 
   kick(c: number): void {
     if (!this.cpus[c].busy) this.dispatch(c);

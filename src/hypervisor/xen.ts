@@ -51,10 +51,6 @@ export class Xen extends Dispatcher {
     this.grantTables.set(k.domid, new GrantTable(k.domid, 4096));
   }
 
-  protected noteWake(k: Kernel): void {
-    this.sys.deliverNow('xen', k.name, { type: 'WAKE' });
-  }
-
   /** A physical NIC interrupt: Xen acks the line and sets the driver domain's PIRQ port pending. */
   physicalIrq(dom0: Kernel, port: Port): void {
     const c = dom0.cpuIndex;
@@ -75,38 +71,43 @@ export class Xen extends Dispatcher {
       return x;
     }
     const cur = this.current[c];
-    const mine = this.domains.filter((d) => d.cpuIndex === c);
-    const runnable = mine.filter((d) => d.hasWork());
-    if (runnable.length === 0) {
-      if (cur) this.sys.deliverNow('xen', cur.name, { type: 'BLOCK' });
+    const mine = (this.perCpu[c] ??= this.domains.filter((d) => d.cpuIndex === c));
+    let anyWork = false;
+    let othersWork = false;
+    for (const d of mine) if (d.hasWork()) { anyWork = true; if (d !== cur) { othersWork = true; break; } }
+    if (!anyWork) {
+      if (cur) this.setRunState(cur, 'blocked');
       this.current[c] = null; // the idle domain runs; it keeps the last CR3 (lazy switch)
       return null;
     }
     const now = this.sys.sched.now;
     const ran = now - this.sliceStart[c];
-    let next: Kernel;
-    const others = runnable.filter((d) => d !== cur);
-    if (cur && cur.hasWork() && (others.length === 0 || ran < this.cfg.ctxAllowUs * PS_PER_US)) {
-      next = cur;
-    } else {
+    let next = cur!;
+    if (!(cur && cur.hasWork() && (!othersWork || ran < this.cfg.ctxAllowUs * PS_PER_US))) {
       // Round robin from the last domain that ran, so equal domains share the CPU fairly.
       const start = this.rr[c];
-      next = others.length ? others[0] : runnable[0];
       for (let i = 1; i <= mine.length; i++) {
         const d = mine[(start + i) % mine.length];
-        if (d.hasWork() && (d !== cur || others.length === 0)) { next = d; break; }
+        if (d.hasWork() && (d !== cur || !othersWork)) { next = d; break; }
       }
     }
     const x = this.newExec(c, next);
     if (next !== this.lastRun(c)) this.switchTo(x, c, cur, next);
-    else if (next !== cur) { this.sliceStart[c] = now; this.sys.deliverNow('xen', next.name, { type: 'RUN' }); }
+    else if (next !== cur) this.sliceStart[c] = now;
+    this.setRunState(next, 'running');
     this.current[c] = next;
-    this.rr[c] = mine.indexOf(next);
+    this.rr[c] = this.indexOnCpu.get(next)!;
     this.runKernel(x, next);
     return x;
   }
 
   private last: (Kernel | null)[] = [];
+  private perCpu: Kernel[][] = [];
+  private get indexOnCpu(): Map<Kernel, number> {
+    if (!this._idx) { this._idx = new Map(); for (const d of this.domains) this._idx.set(d, this.domains.filter((e) => e.cpuIndex === d.cpuIndex).indexOf(d)); }
+    return this._idx;
+  }
+  private _idx: Map<Kernel, number> | null = null;
   private lastRun(c: number): Kernel | null { return this.last[c] ?? null; }
 
   private switchTo(x: Exec, c: number, cur: Kernel | null, next: Kernel): void {
@@ -121,8 +122,7 @@ export class Xen extends Dispatcher {
       else this.cpus[c].tlb.flushNonGlobal();
     });
     x.cost('cacheRefillPerSwitch'); // charged to the incoming domain, which does the refetching
-    if (cur && cur !== next) this.sys.deliverNow('xen', cur.name, { type: cur.hasWork() ? 'PREEMPT' : 'BLOCK' });
-    this.sys.deliverNow('xen', next.name, { type: 'RUN' });
+    if (cur && cur !== next) this.setRunState(cur, cur.hasWork() ? 'runnable' : 'blocked');
     this.last[c] = next;
     this.sliceStart[c] = this.sys.sched.now;
   }

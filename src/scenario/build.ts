@@ -50,9 +50,9 @@ export interface Built {
   start(): void;
 }
 
-export function build(sc: Scenario, opts: { record?: boolean } = {}): Built {
+export function build(sc: Scenario, opts: { record?: boolean; interpreter?: 'flat' | 'xstate' } = {}): Built {
   resetPacketIds();
-  const sys = new ActorSystem(sc.seed, opts.record ?? false);
+  const sys = new ActorSystem(sc.seed, opts.record ?? false, opts.interpreter ?? 'flat');
   const counters = newCounters();
   const costs = { ...defaultCosts(), ...sc.costs } as CostTable;
   const m = sc.machine;

@@ -86,7 +86,7 @@ export function runBuilt(b: Built): RunResult {
   };
 }
 
-export function runScenario(sc: Scenario, opts: { record?: boolean } = {}): RunResult {
+export function runScenario(sc: Scenario, opts: { record?: boolean; interpreter?: 'flat' | 'xstate' } = {}): RunResult {
   const b = build(sc, opts);
   try { return runBuilt(b); } finally { b.sys.stop(); }
 }

@@ -1,0 +1,52 @@
+/**
+ * Parameter sweeps: a base scenario and a set of fields to vary; the runs are
+ * the cartesian product, in a fixed order (fields in file order, values in
+ * list order), run on worker threads and reported in that order.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { formatZodError, loadScenario, parseScenario, ScenarioError, type Scenario } from '../scenario/schema.js';
+
+export const SweepSchema = z.strictObject({
+  name: z.string().default('sweep'),
+  base: z.string().min(1),
+  seed: z.number().int().nonnegative().optional(),
+  durationMs: z.number().positive().optional(),
+  vary: z.record(z.string().regex(/^[A-Za-z][\w.]*$/, 'expected a dotted field path'), z.array(z.union([z.number(), z.boolean(), z.string()])).min(1)),
+});
+export type Sweep = z.infer<typeof SweepSchema>;
+export interface SweepRun { label: Record<string, unknown>; scenario: Scenario }
+
+function setPath(obj: Record<string, unknown>, path: string, v: unknown): void {
+  const keys = path.split('.');
+  let o = obj;
+  for (const k of keys.slice(0, -1)) {
+    if (typeof o[k] !== 'object' || o[k] === null) o[k] = {};
+    o = o[k] as Record<string, unknown>;
+  }
+  o[keys[keys.length - 1]] = v;
+}
+
+export function loadSweep(file: string): SweepRun[] {
+  let obj: unknown;
+  try { obj = parseYaml(readFileSync(file, 'utf8')); } catch (e) {
+    throw new ScenarioError(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'cannot read sweep file' : `invalid YAML: ${(e as Error).message.split('\n')[0]}`}`);
+  }
+  const r = SweepSchema.safeParse(obj);
+  if (!r.success) throw new ScenarioError(formatZodError(r.error, file));
+  const sw = r.data;
+  const base = loadScenario(resolve(dirname(file), sw.base));
+  const fields = Object.keys(sw.vary);
+  let combos: Array<Record<string, unknown>> = [{}];
+  for (const f of fields) combos = combos.flatMap((c) => sw.vary[f].map((v) => ({ ...c, [f]: v })));
+  return combos.map((label, i) => {
+    const raw = structuredClone(base) as unknown as Record<string, unknown>;
+    for (const [f, v] of Object.entries(label)) setPath(raw, f, v);
+    raw.name = `${sw.name}#${i}`;
+    if (sw.seed !== undefined) raw.seed = sw.seed;
+    if (sw.durationMs !== undefined) (raw.run as Record<string, unknown>).durationMs = sw.durationMs;
+    return { label, scenario: parseScenario(raw, `${file} (vary ${Object.entries(label).map(([k, v]) => `${k}=${v}`).join(', ')})`) };
+  });
+}
