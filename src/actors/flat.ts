@@ -13,6 +13,7 @@ import type { AnyStateMachine, EventObject } from 'xstate';
 type Args = { context: any; event: EventObject };
 interface FlatTransition {
   target: string | null;
+  assigns: boolean;
   guard: ((a: Args) => boolean) | null;
   actions: Array<{ kind: 'assign'; fn: (a: Args) => Record<string, unknown> } | { kind: 'call'; name: string; fn: (a: Args) => void }>;
 }
@@ -72,11 +73,15 @@ export function flatten(machine: AnyStateMachine): FlatMachine {
     const table = new Map<string, FlatTransition[]>();
     for (const [ev, ts] of Object.entries(node.on) as Array<[string, any[]]>) {
       if (ev.includes('*')) throw new NotFlattenable('wildcard events not supported');
-      table.set(ev, ts.map((t) => ({
-        target: t.target && t.target.length ? (t.target[0].key as string) : null,
-        guard: resolveGuard(machine, t.guard),
-        actions: resolveActions(machine, t.actions),
-      })));
+      table.set(ev, ts.map((t) => {
+        const actions = resolveActions(machine, t.actions);
+        return {
+          target: t.target && t.target.length ? (t.target[0].key as string) : null,
+          assigns: actions.some((a) => a.kind === 'assign'),
+          guard: resolveGuard(machine, t.guard),
+          actions,
+        };
+      }));
     }
     states.set(key, table);
   }
@@ -97,24 +102,26 @@ export class FlatActor {
   context: any;
   private stopped = false;
   private listeners: Array<(s: { value: string; context: any }) => void> = [];
+  private table: Map<string, FlatTransition[]>;
   constructor(readonly machine: FlatMachine, input: unknown, readonly id: string) {
     this.value = machine.initial;
+    this.table = machine.states.get(machine.initial)!;
     this.context = machine.context(input);
   }
   send(event: EventObject): void {
     if (this.stopped) return;
-    const ts = this.machine.states.get(this.value)!.get(event.type);
+    const ts = this.table.get(event.type);
     if (!ts) return;
     for (const t of ts) {
       const args = { context: this.context, event };
       if (t.guard && !t.guard(args)) continue;
       for (const a of t.actions) {
         if (a.kind === 'assign') this.context = { ...this.context, ...a.fn({ context: this.context, event }) };
-        else a.fn({ context: this.context, event });
+        else a.fn(t.assigns ? { context: this.context, event } : args);
       }
       const changed = t.target !== null && t.target !== this.value;
-      if (t.target !== null) this.value = t.target;
-      if (changed || t.actions.some((a) => a.kind === 'assign')) for (const l of this.listeners) l(this.getSnapshot());
+      if (changed) { this.value = t.target!; this.table = this.machine.states.get(t.target!)!; }
+      if (this.listeners.length && (changed || t.assigns)) for (const l of this.listeners) l(this.getSnapshot());
       return;
     }
   }

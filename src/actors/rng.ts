@@ -11,13 +11,12 @@ function nameHash(s: string): number {
 }
 
 export class Rng {
-  private gen: prand.RandomGenerator;
+  // pure-rand's unsafe* API advances the generator in place: no allocation per draw.
+  private readonly gen: prand.RandomGenerator;
   constructor(seed: number) { this.gen = prand.xoroshiro128plus(seed | 0); }
   /** Uniform integer in [lo, hi]. */
   int(lo: number, hi: number): number {
-    const [v, next] = prand.uniformIntDistribution(lo, hi, this.gen);
-    this.gen = next;
-    return v;
+    return prand.unsafeUniformIntDistribution(lo, hi, this.gen);
   }
   /** Uniform float in [0, 1). */
   float(): number { return this.int(0, 0x3fffffff) / 0x40000000; }

@@ -91,8 +91,21 @@ export class ActorSystem {
     if (!target) throw new Error(`message ${msg.type} to unknown actor ${to}`);
     const src = this.actors.get(from);
     if (!src) throw new Error(`message ${msg.type} from unknown actor ${from}`);
-    this.sched.after(delay, src.rank, () => this.deliver(src, target, msg));
+    this.sendRef(src, target, msg, delay);
   }
+
+  /** The actor entry for a name (hot paths keep it instead of looking names up per message). */
+  entry(name: string): ActorEntry {
+    const e = this.actors.get(name);
+    if (!e) throw new Error(`unknown actor ${name}`);
+    return e;
+  }
+
+  /** send() between already-resolved actors: no name lookups, no closure. */
+  sendRef(src: ActorEntry, target: ActorEntry, msg: Msg, delay: Ps = 0): void {
+    this.sched.call(this.sched.now + Math.max(0, Math.round(delay)), src.rank, this.deliverFn, src, target, msg);
+  }
+  private readonly deliverFn = (src: ActorEntry, target: ActorEntry, msg: Msg) => this.deliver(src, target, msg);
 
   /** Deliver now, in the current step (the caller's own causal order). */
   deliverNow(from: string, to: string, msg: Msg): void {

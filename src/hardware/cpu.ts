@@ -10,7 +10,6 @@ export class Cpu {
   readonly tlb: Tlb;
   readonly ledger = new Map<string, Map<string, number>>();
   busy = false;
-  busyPs: Ps = 0;
   constructor(readonly index: number, readonly hz: number, tlbEntries: number) {
     this.tlb = new Tlb(tlbEntries);
   }
@@ -23,7 +22,6 @@ export class Cpu {
   /** Forget what happened during warm-up. */
   resetLedger(): void {
     this.ledger.clear();
-    this.busyPs = 0;
     const s = this.tlb.stats;
     s.hits = s.misses = s.flushes = s.fullFlushes = 0;
   }

@@ -66,7 +66,6 @@ export abstract class Dispatcher implements Host {
     if (!x) { cpu.busy = false; return; }
     this.inflight[c] = x;
     const d = cpu.psFor(x.cycles);
-    cpu.busyPs += d;
     this.sys.send(this.actorName, this.actorName, { type: 'CPU_DONE', cpu: c }, d);
   }
 

@@ -15,7 +15,7 @@ import { Kernel, type Exec } from '../domains/kernel.js';
 import { domainMachine } from '../domains/domain.js';
 import { NetStack } from '../domains/netstack.js';
 import { NicDriver } from '../domains/nic-driver.js';
-import { Qdisc, type NetDevice } from '../domains/netdev.js';
+import { Qdisc } from '../domains/netdev.js';
 import { Bridge } from '../domains/bridge.js';
 import { BareMetal } from '../domains/native.js';
 import { Xen, hypervisorMachine } from '../hypervisor/xen.js';
@@ -193,4 +193,3 @@ export function build(sc: Scenario, opts: { record?: boolean; interpreter?: 'fla
   };
 }
 
-export type { NetDevice };
