@@ -24,7 +24,7 @@ export async function writePlots(rows: PaperRow[], dir: string): Promise<string[
     data: { values: thr },
     mark: 'bar',
     encoding: {
-      y: { field: 'config', type: 'nominal', sort: null, title: null },
+      y: { field: 'config', type: 'nominal', sort: null, title: null, axis: { labelLimit: 400 } },
       yOffset: { field: 'source' },
       x: { field: 'mbps', type: 'quantitative', title: 'Mb/s' },
       color: { field: 'source', type: 'nominal' },
@@ -39,7 +39,7 @@ export async function writePlots(rows: PaperRow[], dir: string): Promise<string[
     data: { values: brk },
     mark: 'bar',
     encoding: {
-      y: { field: 'config', type: 'nominal', sort: null, title: null },
+      y: { field: 'config', type: 'nominal', sort: null, title: null, axis: { labelLimit: 400 } },
       x: { field: 'cycles', type: 'quantitative', aggregate: 'sum', title: 'cycles per MSS segment' },
       color: { field: 'part', type: 'nominal', title: 'domain: component' },
     },
