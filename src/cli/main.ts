@@ -10,6 +10,7 @@ import { runMany, defaultWorkers } from '../workers/pool.js';
 import { formatRun, table } from './format.js';
 import { scenarioDir } from '../paper/configs.js';
 import { paperCommand } from './paper.js';
+import { registerInspect, inspectRun, topArg, type RunInspectOpts } from './inspect.js';
 import { sweepCommand } from './sweep.js';
 
 const intArg = (name: string, min: number) => (v: string) => {
@@ -42,8 +43,12 @@ program.command('run')
   .option('--seed <n>', 'random seed (overrides the file)', intArg('--seed', 0))
   .option('--duration <s>', 'simulated seconds to measure', posArg('--duration'))
   .option('--json', 'print one JSON object')
-  .action((file: string, o: CommonOpts & { json?: boolean }) => {
+  .option('--trace <file>', 'write a Chrome/Perfetto trace-event JSON file of the run')
+  .option('--pcap <file>', 'write the frames put on the wires as a pcap file')
+  .option('--top [ms]', 'print a xentop-style table every ms of virtual time (default 10) and a per-domain summary', topArg(posArg))
+  .action((file: string, o: CommonOpts & RunInspectOpts) => {
     const sc = applyCommon(loadScenario(file), o);
+    if (inspectRun(sc, o)) return;
     const r = runScenario(sc);
     console.log(o.json ? JSON.stringify(r) : formatRun(r));
   });
@@ -64,6 +69,7 @@ program.command('all')
   });
 
 paperCommand(program, { intArg, posArg });
+registerInspect(program, { intArg, posArg }, applyCommon);
 sweepCommand(program, { intArg });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

@@ -1,0 +1,22 @@
+/** The actor kinds of the emulator and the xstate machine each one runs. */
+import type { AnyStateMachine } from 'xstate';
+import { hypervisorMachine } from '../hypervisor/xen.js';
+import { domainMachine } from '../domains/domain.js';
+import { nicMachine } from '../hardware/nic.js';
+import { eventChannelMachine } from '../hypervisor/event-channel.js';
+import { clientMachine } from '../hardware/client.js';
+
+export interface ActorKind { kind: string; machine: AnyStateMachine; description: string }
+
+/** In actor-creation order of src/scenario/build.ts. */
+export const ACTOR_KINDS: readonly ActorKind[] = [
+  { kind: 'hypervisor', machine: hypervisorMachine, description: 'Xen (or bare metal): owns the CPUs and their completion events' },
+  { kind: 'domain', machine: domainMachine, description: "a kernel's vCPU as the domain scheduler sees it" },
+  { kind: 'nic', machine: nicMachine, description: 'gigabit NIC: transmit engine, receive DMA, interrupt moderation, link' },
+  { kind: 'evtchn', machine: eventChannelMachine, description: 'an interdomain event channel' },
+  { kind: 'client', machine: clientMachine, description: 'external client machine at the far end of a link' },
+];
+
+export function machineOf(kind: string): AnyStateMachine | undefined {
+  return ACTOR_KINDS.find((k) => k.kind === kind)?.machine;
+}

@@ -1,0 +1,332 @@
+/**
+ * `xennet report`: one self-contained HTML page for one run. Everything is
+ * inline (data, script, style, SVG); it opens from disk with no network.
+ *
+ *  - the state chart of every actor kind, with the states an actor is in at
+ *    the chosen time highlighted,
+ *  - a time slider (plus event stepping) and each actor's state at that time,
+ *  - the message sequence around that time (a sequence diagram of the
+ *    messages and hypervisor operations just before and after it),
+ *  - goodput and CPU plots with a cursor at that time, xentop at that time,
+ *  - the xenalyze-style per-domain summary and the run's usual report.
+ */
+import { join } from 'node:path';
+import { PS_PER_MS } from '../actors/scheduler.js';
+import { build } from '../scenario/build.js';
+import type { Scenario } from '../scenario/schema.js';
+import { formatRun } from '../cli/format.js';
+import { Recorder } from './recorder.js';
+import { allCharts } from './charts.js';
+import { leafPaths } from './chart-model.js';
+import { toSvg } from './chart-svg.js';
+import { interactions } from './messages.js';
+import { counterSeries } from './trace-events.js';
+import { topSamples, domainSummaries, formatSummaries } from './top.js';
+import { lineChart, PALETTE } from './plot.js';
+import { writeText } from './files.js';
+import { runMeta } from './inspect-run.js';
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+export interface ReportInfo { file: string; bytes: number; messages: number; stateChanges: number }
+
+export async function writeReport(sc: Scenario, outDir: string, o: { sampleMs?: number } = {}): Promise<ReportInfo> {
+  const file = join(outDir, 'index.html');
+  writeText(file, ''); // fail on a bad path before the run
+  const samplePs = Math.round((o.sampleMs ?? 1) * PS_PER_MS);
+  const b = build(sc);
+  const rec = new Recorder(b, { messages: true, wire: true, samplePs: [samplePs] });
+  let result;
+  try { result = rec.run(); } finally { b.sys.stop(); }
+
+  // ---- data for the page
+  const actorIdx = new Map(rec.actors.map((a, i) => [a.name, i]));
+  const kinds = allCharts();
+  const rootOf = Object.fromEntries(kinds.map((c) => [c.kind, c.root.id]));
+  const label = (value: string) => leafPaths(JSON.parse(value)).join(' ');
+  const states: Array<Array<[number, string]>> = rec.actors.map((a) => [[0, label(rec.initial.get(a.name) ?? '""')]]);
+  for (const s of rec.states) {
+    const list = states[actorIdx.get(s.actor)!];
+    const l = label(s.value);
+    if (list[list.length - 1][1] !== l) list.push([s.t, l]);
+  }
+  const names: string[] = [];
+  const nameIdx = new Map<string, number>();
+  const intern = (s: string) => { let i = nameIdx.get(s); if (i === undefined) { i = names.length; names.push(s); nameIdx.set(s, i); } return i; };
+  const all = interactions(rec);
+  const selfCount = all.filter((m) => m.cat === 'self').length;
+  const msgs = all.filter((m) => m.cat !== 'self').map((m) => [
+    m.t0, m.t1, actorIdx.get(m.from) ?? -1, m.to === null ? -1 : actorIdx.get(m.to) ?? -1, intern(m.name), intern(m.cat),
+    (m.detail ?? '') + (m.n !== undefined && m.n > 1 ? ` x${m.n}` : '') + (m.bytes !== undefined ? ` ${m.bytes} B` : ''),
+  ]);
+  const snaps = rec.snapshots;
+  const xMs: number[] = [];
+  const tput: number[] = [];
+  const cpuBy = new Map<string, number[]>();
+  for (let i = 1; i < snaps.length; i++) {
+    const series = new Map(counterSeries(rec, snaps[i - 1], snaps[i]));
+    xMs.push(snaps[i].t / PS_PER_MS);
+    tput.push(series.get('goodput Mb/s')?.goodput ?? 0);
+    for (const [acct, v] of Object.entries(series.get('CPU %') ?? {})) {
+      const arr = cpuBy.get(acct) ?? Array(xMs.length - 1).fill(0);
+      arr.push(v);
+      cpuBy.set(acct, arr);
+    }
+    for (const arr of cpuBy.values()) while (arr.length < xMs.length) arr.push(0);
+  }
+  const endMs = rec.endPs / PS_PER_MS, warmMs = rec.warmPs / PS_PER_MS;
+  const tputSvg = lineChart('plot-tput', 'Goodput', 'Mb/s', xMs, [{ name: 'goodput', color: PALETTE[0], values: tput }], endMs, warmMs);
+  const accts = [...cpuBy.keys()].sort((a, z) => (a === 'xen' ? 1 : 0) - (z === 'xen' ? 1 : 0) || a.localeCompare(z));
+  const cpuSvg = lineChart('plot-cpu', 'CPU by account (100% = all CPUs)', '%', xMs, accts.map((a, i) => ({ name: a, color: PALETTE[(i + 1) % PALETTE.length], values: cpuBy.get(a)! })), endMs, warmMs);
+  const top = topSamples(rec, samplePs);
+  const sums = domainSummaries(rec);
+  const chartSvgs: string[] = [];
+  for (const c of kinds) chartSvgs.push(await toSvg(c));
+
+  const data = {
+    meta: runMeta(sc, result),
+    warmPs: rec.warmPs, endPs: rec.endPs,
+    actors: rec.actors.map((a) => ({ name: a.name, kind: a.kind })),
+    rootOf, states, names, msgs, top,
+  };
+  const json = JSON.stringify(data).replace(/</g, '\\u003c');
+
+  const chartBlocks = kinds.map((c, i) => {
+    const actors = rec.actors.filter((a) => a.kind === c.kind);
+    if (!actors.length) return '';
+    const opts = actors.map((a) => `<option value="${actorIdx.get(a.name)}">${esc(a.name)}</option>`).join('');
+    return `<div class="chart" data-kind="${esc(c.kind)}"><div class="chart-head"><b>${esc(c.kind)}</b> — highlight the states of <select class="chart-actor" data-kind="${esc(c.kind)}">${opts}</select></div>${chartSvgs[i]}</div>`;
+  }).join('\n');
+  const stateRows = rec.actors.map((a, i) => `<tr><td>${esc(a.name)}</td><td>${esc(a.kind)}</td><td class="st" id="state-${esc(a.name)}" data-actor="${i}"></td><td class="since" id="since-${esc(a.name)}"></td></tr>`).join('\n');
+  const sumRows = sums.map((s) => `<tr><td>${esc(s.name)}</td><td>${s.domid}</td><td>${s.cpu}</td><td>${s.runstate.running.pct.toFixed(1)}</td><td>${s.runstate.runnable.pct.toFixed(1)}</td><td>${s.runstate.blocked.pct.toFixed(1)}</td><td>${s.runs}</td><td>${s.avgRunUs}</td><td>${s.wakeups}</td><td>${s.preemptions}</td><td>${s.avgWaitUs}</td><td>${esc(Object.entries(s.ops).map(([k, v]) => `${k} ${v}`).join(', ') || '—')}</td></tr>`).join('\n');
+  const cats = ['msg', 'wire', 'notify', 'irq', 'grant', 'copy', 'flip'];
+  const catBoxes = cats.map((c) => `<label class="cat cat-${c}"><input type="checkbox" class="catbox" value="${c}" ${c === 'wire' ? '' : 'checked'}> ${c}</label>`).join(' ');
+  const m = data.meta as Record<string, unknown>;
+
+  const html = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>xennet report — ${esc(sc.name)}</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 0; color: #222; background: #fafafa; }
+header { padding: 12px 20px; background: #233; color: #fff; }
+header h1 { margin: 0 0 4px; font-size: 20px; }
+header .sub { color: #cde; font-size: 13px; }
+#controls { position: sticky; top: 0; z-index: 5; background: #fff; border-bottom: 1px solid #ccc; padding: 8px 20px; display: flex; gap: 10px; align-items: center; flex-wrap: wrap; }
+#slider { flex: 1 1 400px; min-width: 300px; }
+#time { font-family: monospace; font-size: 14px; min-width: 16em; }
+main { padding: 0 20px 40px; }
+section { background: #fff; border: 1px solid #ddd; border-radius: 6px; margin: 14px 0; padding: 10px 14px; }
+h2 { font-size: 16px; margin: 4px 0 10px; }
+table { border-collapse: collapse; font-size: 13px; }
+td, th { border-bottom: 1px solid #eee; padding: 3px 8px; text-align: left; }
+th { background: #f3f3f3; }
+td.st { font-family: monospace; font-weight: bold; color: #036; }
+td.since { font-family: monospace; color: #777; }
+tr.changed td.st { background: #fff3c4; }
+.grid { display: flex; flex-wrap: wrap; gap: 14px; align-items: flex-start; }
+.chart { border: 1px solid #e2e2e2; border-radius: 4px; padding: 6px; overflow-x: auto; max-width: 100%; }
+.chart-head { font-size: 13px; margin-bottom: 4px; }
+g.state.active > rect:first-of-type { fill: #ffd75e; stroke: #b35c00; stroke-width: 2.5; }
+g.state.active-parent > rect:first-of-type { stroke: #b35c00; stroke-width: 2.5; }
+#seq { overflow-x: auto; }
+#seq svg text { font-family: monospace; font-size: 11px; }
+pre { font-size: 12px; overflow-x: auto; }
+label.cat { font-size: 13px; margin-right: 6px; }
+.muted { color: #777; font-size: 12px; }
+</style>
+</head>
+<body>
+<header>
+<h1>xennet — ${esc(sc.name)}</h1>
+<div class="sub">${esc(`${sc.topology} ${sc.direction}, seed ${sc.seed}, warm-up ${sc.run.warmupMs} ms + ${sc.run.durationMs} ms measured — goodput ${result.throughputMbps.toFixed(1)} Mb/s, CPU ${result.cpuUtilPct.total.toFixed(1)}%, trace hash ${result.traceHash}`)}</div>
+</header>
+<div id="controls">
+<button id="prev" title="previous message">◀ event</button>
+<input id="slider" type="range" min="0" max="${Math.round(rec.endPs / 1000)}" step="1" value="0" aria-label="virtual time in ns">
+<button id="next" title="next message">event ▶</button>
+<span id="time"></span>
+<label>µs <input id="tinput" type="number" min="0" step="any" style="width:9em"></label>
+</div>
+<main>
+<section id="sec-states"><h2>Actor states at the chosen time</h2>
+<table><thead><tr><th>actor</th><th>kind</th><th>state</th><th>since (µs)</th></tr></thead><tbody>
+${stateRows}
+</tbody></table></section>
+
+<section id="sec-seq"><h2>Message sequence around the chosen time</h2>
+<div>${catBoxes} <span class="muted">(${msgs.length} messages and operations recorded, ${selfCount} self-messages such as CPU completions not shown)</span></div>
+<div id="seq"></div></section>
+
+<section id="sec-charts"><h2>State charts</h2>
+<p class="muted">Highlighted: the states the selected actor is in at the chosen time.</p>
+<div class="grid">
+${chartBlocks}
+</div></section>
+
+<section id="sec-plots"><h2>Throughput and CPU</h2>
+<p class="muted">Each step is one sampling period (${+(samplePs / PS_PER_MS).toPrecision(4)} ms); the red line is the chosen time.</p>
+${tputSvg}
+${cpuSvg}
+</section>
+
+<section id="sec-top"><h2>xentop at the chosen time</h2><div id="top"></div></section>
+
+<section id="sec-sum"><h2>Per-domain summary (xenalyze-style, measured window)</h2>
+<table><thead><tr><th>domain</th><th>domid</th><th>cpu</th><th>running %</th><th>runnable %</th><th>blocked %</th><th>runs</th><th>avg run µs</th><th>wakeups</th><th>preempted</th><th>avg wait µs</th><th>operations</th></tr></thead><tbody>
+${sumRows}
+</tbody></table>
+<pre>${esc(formatSummaries(sums, rec))}</pre></section>
+
+<section id="sec-run"><h2>Run report</h2><pre>${esc(formatRun(result))}</pre>
+<p class="muted">${esc(`xennet ${String(m.scenario)} seed ${String(m.seed)}`)}</p></section>
+</main>
+<script type="application/json" id="data">${json}</script>
+<script>
+${PAGE_SCRIPT}
+</script>
+</body>
+</html>
+`;
+  writeText(file, html);
+  return { file, bytes: Buffer.byteLength(html), messages: msgs.length, stateChanges: rec.states.length };
+}
+
+/** The page's behaviour (plain browser JavaScript, no dependencies). */
+const PAGE_SCRIPT = String.raw`
+'use strict';
+const D = JSON.parse(document.getElementById('data').textContent);
+const slider = document.getElementById('slider');
+const timeEl = document.getElementById('time');
+const tinput = document.getElementById('tinput');
+const SVGNS = 'http://www.w3.org/2000/svg';
+const fmt = (ps) => (ps / 1e6).toFixed(3) + ' µs';
+// Last index i with key(arr[i]) <= t, or -1.
+function lastAtOrBefore(arr, t, key) {
+  let lo = 0, hi = arr.length - 1, ans = -1;
+  while (lo <= hi) { const mid = (lo + hi) >> 1; if (key(arr[mid]) <= t) { ans = mid; lo = mid + 1; } else hi = mid - 1; }
+  return ans;
+}
+function stateAt(i, t) { const s = D.states[i]; const k = lastAtOrBefore(s, t, (x) => x[0]); return s[Math.max(0, k)]; }
+let prevStates = [];
+function updateStates(t) {
+  D.actors.forEach((a, i) => {
+    const [since, label] = stateAt(i, t);
+    const td = document.getElementById('state-' + a.name);
+    td.textContent = label;
+    document.getElementById('since-' + a.name).textContent = (since / 1e6).toFixed(3);
+    td.parentElement.classList.toggle('changed', prevStates[i] !== undefined && prevStates[i] !== label);
+    prevStates[i] = label;
+  });
+}
+function updateCharts(t) {
+  for (const sel of document.querySelectorAll('select.chart-actor')) {
+    const kind = sel.dataset.kind;
+    const i = Number(sel.value);
+    const root = D.rootOf[kind];
+    const label = stateAt(i, t)[1];
+    const leaves = new Set(), parents = new Set([root]);
+    for (const leaf of label.split(' ').filter(Boolean)) {
+      const parts = leaf.split('.');
+      leaves.add(root + '.' + leaf);
+      for (let k = 1; k < parts.length; k++) parents.add(root + '.' + parts.slice(0, k).join('.'));
+    }
+    const chart = sel.closest('.chart');
+    for (const g of chart.querySelectorAll('g.state')) {
+      g.classList.toggle('active', leaves.has(g.dataset.id));
+      g.classList.toggle('active-parent', parents.has(g.dataset.id));
+    }
+  }
+}
+const CAT_COLOR = { msg: '#333', wire: '#1f77b4', notify: '#2ca02c', irq: '#d62728', grant: '#9467bd', copy: '#ff7f0e', flip: '#8c564b' };
+function enabledCats() { return new Set([...document.querySelectorAll('.catbox')].filter((c) => c.checked).map((c) => c.value)); }
+function updateSeq(t) {
+  const cats = enabledCats();
+  const shown = [];
+  const at = lastAtOrBefore(D.msgs, t, (m) => m[1]);
+  for (let i = at; i >= 0 && shown.length < 14; i--) if (cats.has(D.names[D.msgs[i][5]])) shown.unshift(D.msgs[i]);
+  const before = shown.length;
+  for (let i = at + 1; i < D.msgs.length && shown.length < before + 14; i++) if (cats.has(D.names[D.msgs[i][5]])) shown.push(D.msgs[i]);
+  const box = document.getElementById('seq');
+  box.textContent = '';
+  if (!shown.length) { box.textContent = 'no messages of the selected kinds'; return; }
+  const used = [...new Set(shown.flatMap((m) => [m[2], m[3]]).filter((x) => x >= 0))].sort((a, b) => a - b);
+  const colX = new Map(used.map((a, k) => [a, 150 + k * 120]));
+  const rowH = 22, top = 40;
+  const W = 150 + used.length * 120 + 260, H = top + shown.length * rowH + 20;
+  const svg = document.createElementNS(SVGNS, 'svg');
+  svg.setAttribute('width', W); svg.setAttribute('height', H); svg.setAttribute('id', 'seq-svg');
+  const el = (name, attrs, text) => { const e = document.createElementNS(SVGNS, name); for (const k in attrs) e.setAttribute(k, attrs[k]); if (text !== undefined) e.textContent = text; svg.appendChild(e); return e; };
+  for (const [a, x] of colX) {
+    el('text', { x, y: 16, 'text-anchor': 'middle', 'font-weight': 'bold' }, D.actors[a].name);
+    el('line', { x1: x, x2: x, y1: 24, y2: H - 10, stroke: '#bbb', 'stroke-dasharray': '4 3' });
+  }
+  shown.forEach((m, k) => {
+    const y = top + k * rowH;
+    const [t0, t1, from, to, nameI, catI, detail] = m;
+    const cat = D.names[catI], color = CAT_COLOR[cat] || '#333';
+    const row = el('g', { class: 'seq-row' + (k === before ? ' at' : ''), 'data-t': t1 });
+    const tx = document.createElementNS(SVGNS, 'text');
+    tx.setAttribute('x', 6); tx.setAttribute('y', y + 4); tx.setAttribute('fill', k < before ? '#333' : '#999');
+    tx.textContent = (t1 / 1e6).toFixed(3) + (t0 !== t1 ? ' (sent ' + (t0 / 1e6).toFixed(3) + ')' : '');
+    row.appendChild(tx);
+    const x0 = colX.get(from), x1 = to >= 0 ? colX.get(to) : x0;
+    const line = document.createElementNS(SVGNS, x0 === x1 ? 'circle' : 'line');
+    if (x0 === x1) { line.setAttribute('cx', x0); line.setAttribute('cy', y); line.setAttribute('r', 4); line.setAttribute('fill', color); }
+    else { line.setAttribute('x1', x0); line.setAttribute('x2', x1); line.setAttribute('y1', y); line.setAttribute('y2', y); line.setAttribute('stroke', color); line.setAttribute('stroke-width', 1.6); line.setAttribute('marker-end', 'url(#seq-arrow)'); }
+    row.appendChild(line);
+    const lab = document.createElementNS(SVGNS, 'text');
+    lab.setAttribute('x', Math.min(x0, x1) + (x0 === x1 ? 8 : 6)); lab.setAttribute('y', y - 4); lab.setAttribute('fill', color);
+    lab.textContent = D.names[nameI] + (detail ? ' ' + detail : '');
+    row.appendChild(lab);
+  });
+  const cutY = top + before * rowH - rowH / 2;
+  el('line', { x1: 0, x2: W, y1: cutY, y2: cutY, stroke: '#c00', 'stroke-width': 1.2 });
+  el('text', { x: 150 + used.length * 120, y: cutY - 3, fill: '#c00' }, 't = ' + fmt(t));
+  const defs = document.createElementNS(SVGNS, 'defs');
+  defs.innerHTML = '<marker id="seq-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="context-stroke"/></marker>';
+  svg.insertBefore(defs, svg.firstChild);
+  box.appendChild(svg);
+}
+function updateCursors(t) {
+  for (const p of document.querySelectorAll('svg.plot')) {
+    const x = Number(p.dataset.left) + Number(p.dataset.width) * (t / 1e9) / Number(p.dataset.xmaxMs);
+    const c = p.querySelector('line.cursor');
+    c.setAttribute('x1', x); c.setAttribute('x2', x);
+  }
+}
+function updateTop(t) {
+  const box = document.getElementById('top');
+  const k = lastAtOrBefore(D.top, t / 1e9, (s) => s.tMs);
+  if (k < 0) { box.textContent = 'no sample yet (first sample at ' + (D.top.length ? D.top[0].tMs : 0) + ' ms)'; return; }
+  const s = D.top[k];
+  const head = ['NAME', 'STATE', 'CPU(sec)', 'CPU(%)', 'MEM(k)', 'NETS', 'NETTX(k)', 'NETRX(k)', 'TXRING', 'RXRING'];
+  let h = '<div class="muted">sample at ' + s.tMs.toFixed(3) + ' ms (' + s.phase + '), CPU % over the preceding period</div><table><thead><tr>' + head.map((x) => '<th>' + x + '</th>').join('') + '</tr></thead><tbody>';
+  for (const r of s.rows) h += '<tr><td>' + [r.name, r.state, r.cpuSec.toFixed(6), r.cpuPct.toFixed(1), r.memK || '-', r.nets, r.netTxK, r.netRxK, r.txRing == null ? '-' : r.txRing, r.rxRing == null ? '-' : r.rxRing].join('</td><td>') + '</td></tr>';
+  box.innerHTML = h + '</tbody></table>';
+}
+function setTime(ps) {
+  ps = Math.max(0, Math.min(D.endPs, ps));
+  const ns = Math.round(ps / 1000);
+  if (Number(slider.value) !== ns) slider.value = ns;
+  timeEl.textContent = 't = ' + fmt(ps) + (ps <= D.warmPs ? ' (warm-up)' : ' (measuring)');
+  tinput.value = (ps / 1e6).toFixed(3);
+  updateStates(ps); updateCharts(ps); updateSeq(ps); updateCursors(ps); updateTop(ps);
+  current = ps;
+}
+let current = 0;
+slider.addEventListener('input', () => setTime(Number(slider.value) * 1000));
+tinput.addEventListener('change', () => setTime(Math.round(Number(tinput.value) * 1e6)));
+document.getElementById('next').addEventListener('click', () => {
+  const i = lastAtOrBefore(D.msgs, current, (m) => m[1]) + 1;
+  if (i < D.msgs.length) setTime(D.msgs[i][1]);
+});
+document.getElementById('prev').addEventListener('click', () => {
+  const i = lastAtOrBefore(D.msgs, current - 1, (m) => m[1]);
+  if (i >= 0) setTime(D.msgs[i][1]);
+});
+for (const s of document.querySelectorAll('select.chart-actor')) s.addEventListener('change', () => updateCharts(current));
+for (const c of document.querySelectorAll('.catbox')) c.addEventListener('change', () => updateSeq(current));
+setTime(0);
+`;

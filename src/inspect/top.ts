@@ -1,0 +1,140 @@
+/**
+ * xentop- and xenalyze-style views of a recorded run.
+ *
+ * xentop: one table per sampling period of virtual time, one row per domain
+ * (and one for Xen): run state flags as xentop prints them (d s b c p r),
+ * CPU seconds so far and CPU % over the period, memory, virtual interfaces
+ * and the bytes their flows put on / took off the wire, and ring occupancy
+ * (a guest's I/O rings: outstanding TX requests and posted RX buffers; the
+ * NIC owner's descriptor rings: TX slots in use and posted RX buffers).
+ *
+ * xenalyze: per domain over the measured window: time in each run state
+ * (running, runnable = waiting for the CPU, blocked), how often it was
+ * scheduled, woken and preempted, average run and wait lengths, its cycles by
+ * cost category, and the hypervisor operations it asked for.
+ */
+import type { Ps } from '../actors/scheduler.js';
+import { table } from '../cli/format.js';
+import type { Recorder, Snapshot } from './recorder.js';
+
+export interface TopRow {
+  name: string; state: string; cpuSec: number; cpuPct: number; memK: number;
+  nets: number; netTxK: number; netRxK: number; txRing: number | null; rxRing: number | null;
+}
+export interface TopSample { tMs: number; phase: 'warm-up' | 'measure'; rows: TopRow[] }
+
+const FLAGS = (s: string) => (s === 'running' ? '-----r' : s === 'blocked' ? '--b---' : '------');
+
+export function topSamples(rec: Recorder, everyPs: Ps): TopSample[] {
+  const snaps = rec.snapshots;
+  const out: TopSample[] = [];
+  const hz = rec.b.cpus[0]?.hz ?? 1;
+  const capacity = rec.b.cpus.reduce((n, c) => n + c.hz, 0);
+  let prev: Snapshot = snaps[0];
+  for (const s of snaps.slice(1)) {
+    if (s.t % everyPs !== 0) continue;
+    const secs = (s.t - prev.t) / 1e12;
+    const pct = (acct: string) => secs > 0 ? Math.round((1000 * ((s.cycles[acct] ?? 0) - (prev.cycles[acct] ?? 0))) / (capacity * secs)) / 10 : 0;
+    const rows: TopRow[] = [];
+    if (rec.hostName === 'xen') {
+      rows.push({ name: 'xen', state: '------', cpuSec: (s.cycles.xen ?? 0) / hz, cpuPct: pct('xen'), memK: 0, nets: 0, netTxK: 0, netRxK: 0, txRing: null, rxRing: null });
+    }
+    const nicOwner = rec.domains[0]?.name;
+    for (const d of rec.domains) {
+      const ds = s.domains[d.name];
+      const rings = d.vifs.length ? d.vifs : d.name === nicOwner && rec.b.netfronts.length === 0 ? rec.b.nics.map((n) => n.name) : [];
+      rows.push({
+        name: d.name, state: FLAGS(ds.state), cpuSec: (s.cycles[d.name] ?? 0) / hz, cpuPct: pct(d.name),
+        memK: ds.pages * 4, nets: d.vifs.length, netTxK: Math.floor(ds.txBytes / 1024), netRxK: Math.floor(ds.rxBytes / 1024),
+        txRing: rings.length ? rings.reduce((n, r) => n + (s.rings[r]?.tx ?? 0), 0) : null,
+        rxRing: rings.length ? rings.reduce((n, r) => n + (s.rings[r]?.rx ?? 0), 0) : null,
+      });
+    }
+    out.push({ tMs: s.t / 1e9, phase: s.t <= rec.warmPs ? 'warm-up' : 'measure', rows });
+    prev = s;
+  }
+  return out;
+}
+
+export function formatTop(samples: TopSample[], rec: Recorder): string {
+  const blocks: string[] = [];
+  for (const s of samples) {
+    const running = s.rows.filter((r) => r.state.endsWith('r')).length;
+    const blocked = s.rows.filter((r) => r.state.includes('b')).length;
+    const doms = s.rows.filter((r) => r.name !== 'xen').length;
+    blocks.push(`xentop - ${s.tMs.toFixed(3)} ms virtual (${s.phase})   ${doms} domains: ${running} running, ${blocked} blocked   ${rec.b.cpus.length} CPU`);
+    blocks.push(table(['NAME', 'STATE', 'CPU(sec)', 'CPU(%)', 'MEM(k)', 'NETS', 'NETTX(k)', 'NETRX(k)', 'TXRING', 'RXRING'], s.rows.map((r) => [
+      r.name, r.state, r.cpuSec.toFixed(6), r.cpuPct.toFixed(1), r.memK || '-', r.nets, r.netTxK, r.netRxK, r.txRing ?? '-', r.rxRing ?? '-',
+    ]), 2));
+    blocks.push('');
+  }
+  return blocks.join('\n');
+}
+
+export interface DomainSummary {
+  name: string; domid: number; cpu: number;
+  runstate: Record<'running' | 'runnable' | 'blocked', { ms: number; pct: number }>;
+  runs: number; wakeups: number; preemptions: number; blocks: number;
+  avgRunUs: number; avgWaitUs: number;
+  cycles: Record<string, number>;
+  ops: Record<string, number>;
+}
+
+/** xenalyze-like per-domain summary of the measured window [warm-up end, end]. */
+export function domainSummaries(rec: Recorder): DomainSummary[] {
+  const t0 = rec.warmPs, t1 = rec.endPs;
+  const win = Math.max(1, t1 - t0);
+  const out: DomainSummary[] = [];
+  for (const d of rec.domains) {
+    const changes = [{ t: 0, value: rec.initial.get(d.name) ?? '"blocked"' }, ...rec.states.filter((s) => s.actor === d.name)];
+    const time = { running: 0, runnable: 0, blocked: 0 } as Record<string, number>;
+    let runs = 0, wakeups = 0, preemptions = 0, blocks = 0, waits = 0;
+    for (let i = 0; i < changes.length; i++) {
+      const st = JSON.parse(changes[i].value) as string;
+      const a = Math.max(t0, changes[i].t);
+      const z = Math.min(t1, i + 1 < changes.length ? changes[i + 1].t : t1);
+      if (z > a) time[st] = (time[st] ?? 0) + (z - a);
+      if (i === 0 || changes[i].t <= t0 || changes[i].t > t1) continue;
+      const prevSt = JSON.parse(changes[i - 1].value) as string;
+      if (st === 'running') runs++;
+      if (st === 'runnable' && prevSt === 'blocked') { wakeups++; waits++; }
+      if (st === 'runnable' && prevSt === 'running') { preemptions++; waits++; }
+      if (st === 'blocked') blocks++;
+    }
+    const cycles: Record<string, number> = {};
+    for (const cpu of rec.b.cpus) for (const [cat, n] of cpu.ledger.get(d.name) ?? []) cycles[cat] = (cycles[cat] ?? 0) + n;
+    for (const k of Object.keys(cycles)) cycles[k] = Math.round(cycles[k]);
+    const ms = (ps: number) => Math.round(ps / 1e6) / 1e3;
+    const pct = (ps: number) => Math.round((1000 * ps) / win) / 10;
+    out.push({
+      name: d.name, domid: d.domid, cpu: d.cpu,
+      runstate: {
+        running: { ms: ms(time.running), pct: pct(time.running) },
+        runnable: { ms: ms(time.runnable), pct: pct(time.runnable) },
+        blocked: { ms: ms(time.blocked), pct: pct(time.blocked) },
+      },
+      runs, wakeups, preemptions, blocks,
+      avgRunUs: runs ? Math.round(time.running / runs / 1e4) / 100 : 0,
+      avgWaitUs: waits ? Math.round(time.runnable / waits / 1e4) / 100 : 0,
+      cycles: Object.fromEntries(Object.entries(cycles).sort((a, z) => z[1] - a[1] || a[0].localeCompare(z[0]))),
+      ops: Object.fromEntries(Object.entries(rec.opCounts.get(d.name) ?? {}).sort(([a], [z]) => a.localeCompare(z))),
+    });
+  }
+  return out;
+}
+
+export function formatSummaries(sums: DomainSummary[], rec: Recorder): string {
+  const lines: string[] = [`per-domain summary (xenalyze-style), measured window ${(rec.warmPs / 1e9).toFixed(3)}–${(rec.endPs / 1e9).toFixed(3)} ms`];
+  for (const s of sums) {
+    lines.push('');
+    lines.push(`${s.name} (domid ${s.domid}, cpu ${s.cpu})`);
+    lines.push(table(['runstate', 'ms', '%'], (['running', 'runnable', 'blocked'] as const).map((k) => [k, s.runstate[k].ms.toFixed(3), s.runstate[k].pct.toFixed(1)])).replace(/^/gm, '  '));
+    lines.push(`  scheduled ${s.runs}x (avg run ${s.avgRunUs} us), woken ${s.wakeups}x, preempted ${s.preemptions}x (avg wait ${s.avgWaitUs} us), blocked ${s.blocks}x`);
+    const total = Object.values(s.cycles).reduce((n, v) => n + v, 0);
+    const top = Object.entries(s.cycles).slice(0, 6).map(([k, v]) => `${k} ${total ? ((100 * v) / total).toFixed(1) : '0'}%`).join(', ');
+    lines.push(`  cycles ${total}${top ? `: ${top}` : ''}`);
+    const ops = Object.entries(s.ops).map(([k, v]) => `${k} ${v}`).join(', ');
+    lines.push(`  operations: ${ops || 'none'}`);
+  }
+  return lines.join('\n');
+}
