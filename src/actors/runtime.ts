@@ -121,23 +121,20 @@ export class ActorSystem {
     // Hash (time, sender, receiver, type, detail) without building strings on the hot path.
     let type = this.typeIds.get(msg.type);
     if (type === undefined) { type = this.typeIds.size; this.typeIds.set(msg.type, type); }
-    this.mixInt(t % 0x1_0000_0000);
-    this.mixInt(Math.floor(t / 0x1_0000_0000));
-    this.mixInt(from.rank);
-    this.mixInt(target.rank);
-    this.mixInt(type);
+    let h = this.hash;
+    h = Math.imul(h ^ (t % 0x1_0000_0000), 0x01000193);
+    h = Math.imul(h ^ Math.floor(t / 0x1_0000_0000), 0x01000193);
+    h = Math.imul(h ^ from.rank, 0x01000193);
+    h = Math.imul(h ^ target.rank, 0x01000193);
+    h = Math.imul(h ^ type, 0x01000193);
+    this.hash = h >>> 0;
     if (msg.detail !== undefined) this.mixStr(msg.detail);
     if (this.trace) this.trace.push({ t, from: from.name, to: target.name, type: msg.type, detail: msg.detail });
     target.actor.send(msg);
   }
 
-  /** FNV-1a over the message stream: equal hashes <=> (overwhelmingly likely) equal traces. */
+  /** FNV-1a (over 32-bit words) of the message stream: equal hashes <=> (overwhelmingly likely) equal traces. */
   private typeIds = new Map<string, number>();
-  private mixInt(v: number): void {
-    let h = this.hash;
-    for (let i = 0; i < 4; i++) { h ^= (v >>> (8 * i)) & 0xff; h = Math.imul(h, 0x01000193); }
-    this.hash = h >>> 0;
-  }
   private mixStr(s: string): void {
     let h = this.hash;
     for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193); }

@@ -16,13 +16,18 @@ export const PS_PER_S = 1_000_000_000_000;
 export interface TimerHandle { cancel(): void }
 
 /**
- * Binary min-heap over parallel typed arrays (no object per event): key 1 is
- * the time, key 2 packs (rank, per-rank counter) as rank * 2^32 + counter.
+ * Binary min-heap of slot numbers; each slot holds one event in parallel
+ * arrays (no object per event). The heap moves only (time, slot) pairs; the
+ * tie-break key packs (rank, per-rank counter) as rank * 2^32 + counter.
  */
 export class Scheduler {
   now: Ps = 0;
   delivered = 0;
-  private t = new Float64Array(1024);
+  // heap: time and slot per position
+  private ht = new Float64Array(1024);
+  private hs = new Int32Array(1024);
+  private n = 0;
+  // slots
   private k = new Float64Array(1024);
   private id = new Float64Array(1024);
   private fn: Array<((a?: any, b?: any, c?: any) => void) | undefined> = new Array(1024);
@@ -30,7 +35,8 @@ export class Scheduler {
   private a: unknown[] = new Array(1024);
   private b: unknown[] = new Array(1024);
   private c: unknown[] = new Array(1024);
-  private n = 0;
+  private freeSlots: number[] = [];
+  private slotsUsed = 0;
   private seqByRank: number[] = [];
   private nextId = 1;
   private cancelled = new Set<number>();
@@ -58,12 +64,13 @@ export class Scheduler {
   /** Run until the queue is empty or virtual time would pass `until`. */
   run(until: Ps): void {
     while (this.n > 0) {
-      const t = this.t[0];
+      const t = this.ht[0];
       if (t > until) break;
-      const id = this.id[0];
-      const fn = this.fn[0]!;
-      const a = this.a[0], b = this.b[0], c = this.c[0];
+      const s = this.hs[0];
       this.pop();
+      const id = this.id[s], fn = this.fn[s]!, a = this.a[s], b = this.b[s], c = this.c[s];
+      this.fn[s] = this.a[s] = this.b[s] = this.c[s] = undefined;
+      this.freeSlots.push(s);
       if (id !== 0 && this.cancelled.size && this.cancelled.delete(id)) continue;
       this.now = t;
       this.delivered++;
@@ -74,42 +81,55 @@ export class Scheduler {
 
   pendingCount(): number { return this.n; }
 
-  private grow(): void {
-    const cap = this.t.length * 2;
-    const t = new Float64Array(cap); t.set(this.t); this.t = t;
-    const k = new Float64Array(cap); k.set(this.k); this.k = k;
-    const id = new Float64Array(cap); id.set(this.id); this.id = id;
-    this.fn.length = cap; this.a.length = cap; this.b.length = cap; this.c.length = cap;
+  private slot(): number {
+    const s = this.freeSlots.pop();
+    if (s !== undefined) return s;
+    if (this.slotsUsed === this.k.length) {
+      const cap = this.k.length * 2;
+      const k = new Float64Array(cap); k.set(this.k); this.k = k;
+      const id = new Float64Array(cap); id.set(this.id); this.id = id;
+      this.fn.length = cap; this.a.length = cap; this.b.length = cap; this.c.length = cap;
+    }
+    return this.slotsUsed++;
   }
   private push(t: number, k: number, id: number, fn: (a?: any, b?: any, c?: any) => void, a: unknown, b: unknown, c: unknown): void {
-    if (this.n === this.t.length) this.grow();
-    const T = this.t, K = this.k, I = this.id, F = this.fn, A = this.a, B = this.b, C = this.c;
+    const s = this.slot();
+    this.k[s] = k; this.id[s] = id; this.fn[s] = fn; this.a[s] = a; this.b[s] = b; this.c[s] = c;
+    if (this.n === this.ht.length) {
+      const ht = new Float64Array(this.n * 2); ht.set(this.ht); this.ht = ht;
+      const hs = new Int32Array(this.n * 2); hs.set(this.hs); this.hs = hs;
+    }
+    const HT = this.ht, HS = this.hs, K = this.k;
     let i = this.n++;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (T[p] < t || (T[p] === t && K[p] < k)) break;
-      T[i] = T[p]; K[i] = K[p]; I[i] = I[p]; F[i] = F[p]; A[i] = A[p]; B[i] = B[p]; C[i] = C[p];
+      const pt = HT[p];
+      if (pt < t || (pt === t && K[HS[p]] < k)) break;
+      HT[i] = pt; HS[i] = HS[p];
       i = p;
     }
-    T[i] = t; K[i] = k; I[i] = id; F[i] = fn; A[i] = a; B[i] = b; C[i] = c;
+    HT[i] = t; HS[i] = s;
   }
   private pop(): void {
-    const T = this.t, K = this.k, I = this.id, F = this.fn, A = this.a, B = this.b, C = this.c;
+    const HT = this.ht, HS = this.hs, K = this.k;
     const n = --this.n;
-    if (n === 0) { F[0] = A[0] = B[0] = C[0] = undefined; return; }
-    const t = T[n], k = K[n], id = I[n], fn = F[n], a = A[n], b = B[n], c = C[n];
-    F[n] = A[n] = B[n] = C[n] = undefined;
+    if (n === 0) return;
+    const t = HT[n], s = HS[n], k = K[s];
     let i = 0;
     for (;;) {
       const l = 2 * i + 1;
       if (l >= n) break;
       const r = l + 1;
       let m = l;
-      if (r < n && (T[r] < T[l] || (T[r] === T[l] && K[r] < K[l]))) m = r;
-      if (t < T[m] || (t === T[m] && k < K[m])) break;
-      T[i] = T[m]; K[i] = K[m]; I[i] = I[m]; F[i] = F[m]; A[i] = A[m]; B[i] = B[m]; C[i] = C[m];
+      let mt = HT[l];
+      if (r < n) {
+        const rt = HT[r];
+        if (rt < mt || (rt === mt && K[HS[r]] < K[HS[l]])) { m = r; mt = rt; }
+      }
+      if (t < mt || (t === mt && k < K[HS[m]])) break;
+      HT[i] = mt; HS[i] = HS[m];
       i = m;
     }
-    T[i] = t; K[i] = k; I[i] = id; F[i] = fn; A[i] = a; B[i] = b; C[i] = c;
+    HT[i] = t; HS[i] = s;
   }
 }
