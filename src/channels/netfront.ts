@@ -11,11 +11,11 @@ import type { Packet } from '../domains/packet.js';
 import { HDR_LEN } from '../domains/packet.js';
 import type { Xen } from '../hypervisor/xen.js';
 import type { GrantTable } from '../hypervisor/grant-table.js';
-import { drop, type Counters } from '../model/counters.js';
+import { drop, note, type Counters } from '../model/counters.js';
 import { FrontRing } from './ring.js';
 import {
   NETRXF, NETTXF, NETIF_RSP, XEN_NETIF_EXTRA_TYPE, XEN_NETIF_GSO_TYPE,
-  type RxRequest, type RxResponse, type TxResponse, type TxSlot, type VifFeatures, type VifRings,
+  XenbusState, type RxRequest, type RxResponse, type TxResponse, type TxSlot, type VifFeatures, type VifRings, type XenStore,
 } from './netif.js';
 
 interface TxInFlight { pkt: Packet; refs: number[]; ids: number[]; answered: number }
@@ -25,14 +25,24 @@ export class Netfront implements NetDevice {
   wake: (x: Exec) => void = () => {};
   readonly tx: FrontRing<TxSlot, TxResponse>;
   readonly rxr: FrontRing<RxRequest, RxResponse>;
-  private freeRefs: number[] = [];
-  private txIds: number[] = [];
-  private txById = new Map<number, TxInFlight>();
-  private rxById = new Map<number, { ref: number; frame: number }>();
-  private rxIds: number[] = [];
-  private pollQueued = false;
+  protected freeRefs: number[] = [];
+  protected txIds: number[] = [];
+  protected txById = new Map<number, TxInFlight>();
+  protected rxById = new Map<number, { ref: number; frame: number }>();
+  protected rxIds: number[] = [];
+  /** The id of the request posted in each RX ring slot: a response must come back in the same slot (2.3, I4). */
+  protected rxSlotId: number[];
+  protected extrasOutstanding = 0;
+  protected pollQueued = false;
   /** Grants the backend still holds after a response: never reuse the page (XSA-396). */
   leakedRefs = 0;
+  /** Grant refs of the ring pages (after the 2 * ring-size buffer refs). */
+  readonly ringRefs: { tx: number; rx: number; ctrl: number };
+  /** Ledger (src/stress): packets accepted by xmit, and received packets taken off the RX ring. */
+  txUnits = 0;
+  rxUnitsTaken = 0;
+  /** Flows this vif carries, when known: a packet of another flow arriving here breaks isolation (I1). */
+  flows: Set<number> | null = null;
   constructor(
     readonly name: string,
     readonly kernel: Kernel,
@@ -50,10 +60,27 @@ export class Netfront implements NetDevice {
     this.rxr = new FrontRing(rings.rx);
     for (let i = 0; i < 2 * rings.tx.size; i++) this.freeRefs.push(refBase + 2 * rings.tx.size - 1 - i);
     for (let i = rings.tx.size - 1; i >= 0; i--) { this.txIds.push(i); this.rxIds.push(i); }
+    this.rxSlotId = new Array(rings.rx.size).fill(-1);
+    const r = refBase + 2 * rings.tx.size;
+    this.ringRefs = { tx: r, rx: r + 1, ctrl: r + 2 };
   }
   features(): NetFeatures { return { sg: this.feat.sg, csum: this.feat.csum, tso: this.feat.tso }; }
 
-  private notify(x: Exec, push: { notify: boolean }): void {
+  /**
+   * The frontend's half of the XenBus handshake (2.9 step 3): grant the ring pages to the backend,
+   * write the ring refs, the event channel and the MAC, and switch to Connected.
+   */
+  publish(xs: XenStore, front: string, rings: VifRings, port: number, mac: string): void {
+    this.gt.grantAccess(this.ringRefs.tx, this.backendDom, rings.txFrame, false);
+    this.gt.grantAccess(this.ringRefs.rx, this.backendDom, rings.rxFrame, false);
+    xs.write(`${front}/tx-ring-ref`, this.ringRefs.tx);
+    xs.write(`${front}/rx-ring-ref`, this.ringRefs.rx);
+    xs.write(`${front}/event-channel`, port);
+    xs.write(`${front}/mac`, mac);
+    xs.write(`${front}/state`, XenbusState.Connected);
+  }
+
+  protected notify(x: Exec, push: { notify: boolean }): void {
     if (push.notify) this.xen.evtchnSend(x, this.kernel, this.channel, 'a');
     else this.counters.notificationsSuppressed++;
   }
@@ -87,10 +114,25 @@ export class Netfront implements NetDevice {
     }
     this.counters.ioRequests += slots;
     this.counters.txRingRequests += slots;
+    this.txUnits++;
+    if (gso) this.extrasOutstanding++;
     this.txById.set(ids[0], { pkt: p, refs, ids, answered: 0 });
     for (const id of ids.slice(1)) this.txById.set(id, this.txById.get(ids[0])!);
     this.notify(x, this.tx.pushRequests());
     return true;
+  }
+
+  /** TX packets still waiting for their responses. */
+  outstandingTx(): number { return new Set(this.txById.values()).size; }
+  /** Frames of the RX buffers posted and not yet answered (copying receive; a flipping receiver posts no frame). */
+  postedRxFrames(): number[] { return [...this.rxById.values()].filter((b) => b.frame >= 0).map((b) => b.frame); }
+  /** Hand a received packet to the stack above. */
+  protected deliverUp(x: Exec, p: Packet): void { this.rx(x, p); }
+  /** The backend broke the protocol (counted per vif, for the stress oracles). */
+  readonly protocolErrors: Record<string, number> = {};
+  protected protocolError(what: string): void {
+    this.protocolErrors[what] = (this.protocolErrors[what] ?? 0) + 1;
+    note(this.counters, what);
   }
 
   /** Event channel handler: responses arrived on either ring. */
@@ -119,6 +161,7 @@ export class Netfront implements NetDevice {
         this.gt.grantTransfer(ref, this.backendDom, id);
         this.rxById.set(id, { ref, frame: -1 });
       }
+      this.rxSlotId[this.rxr.reqProdPvt & (this.rxr.size - 1)] = id;
       this.rxr.putRequest({ id, gref: ref });
     }
     this.counters.ioRequests += n;
@@ -129,7 +172,7 @@ export class Netfront implements NetDevice {
     this.notify(x, this.rxr.pushRequests());
   }
 
-  private poll(x: Exec): void {
+  protected poll(x: Exec): void {
     this.pollQueued = false;
     x.touch('netfront');
     // Transmit completions: end the grants and free the packets.
@@ -137,9 +180,12 @@ export class Netfront implements NetDevice {
     do {
       while (this.tx.unconsumedResponses() > 0) {
         const r = this.tx.takeResponse();
-        if (r.status === NETIF_RSP.NULL) continue; // extra-info slot
+        if (r.status === NETIF_RSP.NULL) { // extra-info slot
+          if (this.extrasOutstanding > 0) this.extrasOutstanding--; else this.protocolError('netfront-tx-unexpected-null-response');
+          continue;
+        }
         const f = this.txById.get(r.id);
-        if (!f) continue;
+        if (!f) { this.protocolError('netfront-tx-unexpected-response'); continue; }
         this.txById.delete(r.id);
         this.txIds.push(r.id);
         if (++f.answered < f.ids.length) continue;
@@ -156,18 +202,24 @@ export class Netfront implements NetDevice {
     let n = 0;
     const mapped: number[] = [];
     while (this.rxr.unconsumedResponses() > 0 && n < this.budget) {
+      const slot = this.rxr.rspCons & (this.rxr.size - 1);
       const r = this.rxr.takeResponse();
+      if (r.id !== this.rxSlotId[slot]) this.protocolError('netfront-rx-response-not-in-request-slot');
       const b = this.rxById.get(r.id);
-      if (!b) { drop(this.counters, 'netfront-rx-unknown-id'); continue; }
+      if (!b) { this.protocolError('netfront-rx-unknown-id'); continue; }
       this.rxById.delete(r.id);
       this.rxIds.push(r.id);
       let frame = b.frame;
+      // A negative status is the backend's: it already counted that packet as dropped.
       if (this.feat.rxCopy) {
         if (this.gt.endAccess(b.ref)) this.freeRefs.push(b.ref); else this.leakedRefs++;
       } else {
         const t = this.gt.endTransfer(b.ref);
         this.freeRefs.push(b.ref);
-        if (!t.completed || t.frame === undefined) { drop(this.counters, 'netfront-rx-no-page'); continue; } // memory squeeze: nothing arrived
+        if (!t.completed || t.frame === undefined) { // memory squeeze: nothing arrived
+          if (r.status > 0) { this.rxUnitsTaken++; drop(this.counters, 'netfront-rx-no-page'); }
+          continue;
+        }
         frame = t.frame;
         mapped.push(frame);
       }
@@ -175,9 +227,11 @@ export class Netfront implements NetDevice {
       x.cost('netfrontRxPerPacket');
       x.cost('skbAllocFree');
       const data = this.kernel.mem.contents.get(frame);
-      if (r.status <= 0 || !data) { drop(this.counters, r.status <= 0 ? 'netfront-rx-error' : 'netfront-rx-empty-page'); this.kernel.freeFrame(frame); continue; }
+      if (r.status > 0) this.rxUnitsTaken++;
+      if (r.status <= 0 || !data) { if (r.status > 0) drop(this.counters, 'netfront-rx-empty-page'); this.kernel.freeFrame(frame); continue; }
+      if (this.flows && !this.flows.has(data.flow)) this.protocolError('netfront-rx-foreign-flow');
       const csum = r.flags & NETRXF.data_validated ? 'verified' as const : 'done' as const;
-      this.rx(x, { ...data, frames: [frame], owner: this.kernel.domid, csum, release: undefined });
+      this.deliverUp(x, { ...data, frames: [frame], owner: this.kernel.domid, csum, release: undefined });
     }
     // Flipped pages must be entered into our physmap and kernel page tables (one multicall).
     if (mapped.length) this.xen.mmuUpdate(x, mapped.length);

@@ -12,9 +12,44 @@ export const XEN_NETIF_GSO_TYPE = { NONE: 0, TCPV4: 1, TCPV6: 2 } as const;
 export const XEN_NETIF_NR_SLOTS_MIN = 18;
 export const FATAL_SKB_SLOTS = 20;
 export const NET_RING_SIZE = 256;
+/** Linux netback's per-vif multicast filter (XEN_NETBK_MCAST_MAX). */
+export const XEN_NETBK_MCAST_MAX = 64;
+export const XEN_NETIF_EXTRA_FLAG_MORE = 1;
+
+/** XenbusState (xen/include/public/io/xenbus.h, 2.9). */
+export const XenbusState = { Unknown: 0, Initialising: 1, InitWait: 2, Initialised: 3, Connected: 4, Closing: 5, Closed: 6, Reconfiguring: 7, Reconfigured: 8 } as const;
+/** The only edges Linux netback's backend state takes (2.9). */
+export const BACKEND_EDGES: Readonly<Record<number, readonly number[]>> = { 1: [2, 6], 2: [4, 5], 4: [5], 5: [6], 6: [2, 5] };
+
+/** Control ring (2.6, feature-ctrl-ring): request/response types and statuses. */
+export const XEN_NETIF_CTRL_TYPE = {
+  INVALID: 0, GET_HASH_FLAGS: 1, SET_HASH_FLAGS: 2, SET_HASH_KEY: 3, GET_HASH_MAPPING_SIZE: 4, SET_HASH_MAPPING_SIZE: 5,
+  SET_HASH_MAPPING: 6, SET_HASH_ALGORITHM: 7, GET_GREF_MAPPING_SIZE: 8, ADD_GREF_MAPPING: 9, DEL_GREF_MAPPING: 10,
+} as const;
+export const XEN_NETIF_CTRL_STATUS = { SUCCESS: 0, NOT_SUPPORTED: 1, INVALID_PARAMETER: 2, BUFFER_OVERFLOW: 3 } as const;
+export const XEN_NETIF_CTRL_HASH_ALGORITHM = { NONE: 0, TOEPLITZ: 1 } as const;
+/** IPV4 | IPV4_TCP | IPV6 | IPV6_TCP */
+export const XEN_NETIF_CTRL_HASH_TYPES = 0xf;
+export const XEN_NETBK_MAX_HASH_KEY_SIZE = 40;
+export const XEN_NETBK_MAX_HASH_MAPPING_SIZE = 128;
+export const NET_CTRL_RING_SIZE = 128;
+export interface CtrlRequest { id: number; type: number; data: [number, number, number] }
+export interface CtrlResponse { id: number; type: number; status: number; data: number }
+
+/**
+ * Words a domain wrote into its own pages for the backend to grant-copy (control-ring hash keys and
+ * mappings). Packet payloads live in MachineMemory.contents; this is the same idea for small tables.
+ */
+const words = new WeakMap<object, Map<number, number[]>>();
+export function pageWords(mem: object): Map<number, number[]> {
+  let m = words.get(mem);
+  if (!m) { m = new Map(); words.set(mem, m); }
+  return m;
+}
 
 export interface TxRequest { gref: number; offset: number; flags: number; id: number; size: number }
-export interface TxExtra { extra: true; type: number; flags: number; gsoSize: number; gsoType: number }
+/** netif_extra_info (2.2): GSO (size, type), MCAST_ADD/DEL (a MAC), HASH (a hash type); `flags` bit 0 = XEN_NETIF_EXTRA_FLAG_MORE. */
+export interface TxExtra { extra: true; type: number; flags: number; gsoSize: number; gsoType: number; addr?: string; hashType?: number }
 export type TxSlot = TxRequest | TxExtra;
 export interface TxResponse { id: number; status: number }
 export interface RxRequest { id: number; gref: number }
@@ -58,8 +93,17 @@ export function negotiate(xs: XenStore, front: string, back: string, backend: Vi
   };
 }
 
-/** The two shared ring pages of one vif. */
+/** The two shared ring pages of one vif (and the optional control ring). */
 export class VifRings {
-  readonly tx = new SharedRing<TxSlot, TxResponse>(NET_RING_SIZE);
-  readonly rx = new SharedRing<RxRequest, RxResponse>(NET_RING_SIZE);
+  readonly tx: SharedRing<TxSlot, TxResponse>;
+  readonly rx: SharedRing<RxRequest, RxResponse>;
+  ctrl: SharedRing<CtrlRequest, CtrlResponse> | null = null;
+  /** Machine frames holding the ring pages (granted by the frontend, mapped by the backend at connect). */
+  txFrame = -1;
+  rxFrame = -1;
+  ctrlFrame = -1;
+  constructor(readonly size = NET_RING_SIZE) {
+    this.tx = new SharedRing<TxSlot, TxResponse>(size);
+    this.rx = new SharedRing<RxRequest, RxResponse>(size);
+  }
 }

@@ -123,7 +123,15 @@ export class BackRing<Req, Rsp> {
    * writes the header fields it owns: rspProd = startIdx and reqEvent = startIdx + 1 (idempotent
    * when the frontend already initialised the page at the same index).
    */
-  constructor(readonly sring: SharedRing<Req, Rsp>, startIdx = 0) {
+  constructor(
+    readonly sring: SharedRing<Req, Rsp>,
+    startIdx = 0,
+    /**
+     * What a slot holding no request reads as (shared memory always holds *something*: zeroes, or a stale
+     * response). Without it such a read throws; a backend facing a lying frontend passes one.
+     */
+    readonly blank?: () => Req,
+  ) {
     const i = u32(startIdx);
     this.rspProdPvt = i;
     this.reqCons = i;
@@ -159,9 +167,10 @@ export class BackRing<Req, Rsp> {
   /** RING_COPY_REQUEST: shallow private copy of the slot at reqCons (single fetch, XSA-155), then advance. */
   takeRequest(): Req {
     const slot = this.sring.slots[this.reqCons & (this.size - 1)];
-    if (slot.req === undefined) throw new Error(`BackRing.takeRequest: no request in slot for idx ${this.reqCons}`);
+    const req = slot.req; // one fetch of the slot
+    if (req === undefined && !this.blank) throw new Error(`BackRing.takeRequest: no request in slot for idx ${this.reqCons}`);
     this.reqCons = u32(this.reqCons + 1);
-    return copyOf(slot.req);
+    return req === undefined ? this.blank!() : copyOf(req);
   }
 
   /** Writes the response at rspProdPvt, overwriting that slot's request (union slot). */

@@ -27,11 +27,13 @@ export function formatRun(r: RunResult): string {
     c, ...accts.map((a) => r.cyclesPerPacket.byAccountCategory[a]?.[c] ?? 0), r.cyclesPerPacket.byCategory[c],
   ]).concat([['total', ...accts.map((a) => r.cyclesPerPacket.byAccount[a]), r.cyclesPerPacket.total]])));
   out.push('');
-  const { drops, ...c } = r.counters;
+  const { drops, violations, ...c } = r.counters;
   out.push('counters');
-  out.push(table(['counter', 'value'], Object.entries(c).map(([k, v]) => [k, v])));
+  out.push(table(['counter', 'value'], Object.entries(c).filter(([, v]) => typeof v === 'number').map(([k, v]) => [k, v as number])));
   const d = Object.entries(drops);
   out.push(`drops: ${d.length ? d.map(([k, v]) => `${k} ${v}`).join(', ') : 'none'}`);
+  const v = Object.entries(violations ?? {});
+  if (v.length) out.push(`protocol violations: ${v.map(([k, n]) => `${k} ${n}`).join(', ')}`);
   out.push(`trace hash ${r.traceHash} (${r.events} events)`);
   return out.join('\n');
 }

@@ -12,6 +12,7 @@ import { scenarioDir } from '../paper/configs.js';
 import { paperCommand } from './paper.js';
 import { registerInspect, inspectRun, topArg, type RunInspectOpts } from './inspect.js';
 import { sweepCommand } from './sweep.js';
+import { stressCommand } from './stress.js';
 
 const intArg = (name: string, min: number) => (v: string) => {
   const n = Number(v);
@@ -71,6 +72,7 @@ program.command('all')
 paperCommand(program, { intArg, posArg });
 registerInspect(program, { intArg, posArg }, applyCommon);
 sweepCommand(program, { intArg });
+stressCommand(program, { intArg });
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof ScenarioError) { console.error(`error: ${e.message}`); process.exit(2); }

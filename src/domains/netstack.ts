@@ -8,7 +8,7 @@ import type { Exec, Kernel } from './kernel.js';
 import type { NetDevice, Qdisc } from './netdev.js';
 import { TcpReceiver, TcpSender } from './tcp.js';
 import { HDR_LEN, newPacketId, pagesFor, type Packet } from './packet.js';
-import type { Counters } from '../model/counters.js';
+import { drop, type Counters } from '../model/counters.js';
 import type { MachineMemory } from '../hardware/memory.js';
 
 export interface StackConfig { mss: number; sndBuf: number; rcvBuf: number; appChunk: number; delAckUs: number }
@@ -48,7 +48,12 @@ export class NetStack {
 
   /** netperf starts: senders begin writing. */
   start(): void { for (const s of this.socks.values()) if (s.sender) this.queueApp(s); }
+  /** netperf stops writing (data already in the socket still goes out); used to let a run drain. */
+  stopped = false;
+  stop(): void { this.stopped = true; }
 
+  /** Bytes the receiving application has consumed on one flow. */
+  flowDelivered(flow: number): number { return this.socks.get(flow)?.receiver?.delivered ?? 0; }
   /** Bytes the receiving application has consumed (rx goodput). */
   delivered(): number { let n = 0; for (const s of this.socks.values()) n += s.receiver?.delivered ?? 0; return n; }
 
@@ -67,7 +72,7 @@ export class NetStack {
     x.touch('app'); x.touch('syscall'); x.touch('socket');
     x.cost('syscall');
     if (s.sender) {
-      const n = Math.min(s.sender.sndBufSpace(), this.cfg.appChunk);
+      const n = this.stopped ? 0 : Math.min(s.sender.sndBufSpace(), this.cfg.appChunk);
       if (n <= 0) return; // blocks until ACKs free socket buffer space
       s.sender.write(n);
       x.copy(n);
@@ -114,6 +119,7 @@ export class NetStack {
       };
       this.own(p);
       this.counters.packetsTx++;
+      this.counters.pkt.created++;
       s.q.enqueue(x, p);
     }
   }
@@ -136,6 +142,7 @@ export class NetStack {
     };
     if (!s.dev.features().csum) x.checksum(HDR_LEN);
     this.own(p);
+    this.counters.pkt.created++;
     s.q.enqueue(x, p);
   }
 
@@ -143,7 +150,8 @@ export class NetStack {
   receive(x: Exec, p: Packet): void {
     const s = this.socks.get(p.flow);
     const free = () => { if (p.release) p.release(x); else for (const f of p.frames) this.kernel.freeFrame(f); };
-    if (!s) { free(); return; }
+    if (!s) { drop(this.counters, 'stack-no-socket'); free(); return; }
+    this.counters.pkt.delivered++;
     x.touch('ip'); x.touch('tcp');
     if (p.kind === 'ack') {
       x.cost('tcpAckRx');

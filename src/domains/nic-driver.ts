@@ -9,12 +9,14 @@ import type { Exec, Kernel } from './kernel.js';
 import type { NetDevice, NetFeatures } from './netdev.js';
 import type { NicModel } from '../hardware/nic.js';
 import type { Counters } from '../model/counters.js';
-import type { Packet } from './packet.js';
+import { HDR_LEN, type Packet } from './packet.js';
 
 export class NicDriver implements NetDevice {
   rx: (x: Exec, p: Packet) => void = () => {};
   wake: (x: Exec) => void = () => {};
   private slotsInUse = 0;
+  /** Packets handed over by xmit whose descriptors the CPU has not finished writing (the slice has not completed). */
+  posting = 0;
   private pollQueued = false;
   constructor(
     readonly kernel: Kernel,
@@ -28,6 +30,11 @@ export class NicDriver implements NetDevice {
   get name(): string { return this.nic.name; }
   features(): NetFeatures { return this.nic.cfg.features; }
 
+  /** TX descriptors a packet takes: one per fragment with scatter/gather, one if linearized. */
+  private slotsFor(p: Packet): number {
+    return this.nic.cfg.features.sg && p.frames.length <= this.nic.cfg.ringSize ? Math.max(1, p.frames.length) : 1;
+  }
+
   /** Post the initial receive buffers. */
   init(): void {
     for (let i = 0; i < this.nic.cfg.ringSize; i++) this.nic.rxBuffers.push(this.kernel.allocFrame());
@@ -35,23 +42,50 @@ export class NicDriver implements NetDevice {
 
   xmit(x: Exec, p: Packet): boolean {
     const f = this.nic.cfg.features;
-    const segs = p.len > p.mss && !f.tso ? this.softwareGso(x, p) : [p];
-    if (!f.csum && p.csum === 'partial') for (const s of segs) { x.checksum(s.len); s.csum = 'done'; }
-    const slots = segs.reduce((n, s) => n + (f.sg ? Math.max(1, s.frames.length) : 1), 0);
-    if (this.slotsInUse + slots > this.nic.cfg.ringSize) return false;
+    // Segments of an earlier packet the ring had no room for go first (dev_requeue_skb keeps them).
+    if (this.rest.length) { this.post(x, this.rest); if (this.rest.length) return false; }
+    if (p.len > p.mss && !f.tso) {
+      // Software GSO, once: what does not fit in the ring now waits in `rest`, the packet is taken.
+      const segs = this.softwareGso(x, p);
+      if (!f.csum && p.csum === 'partial') for (const s of segs) { x.checksum(s.len); s.csum = 'done'; }
+      this.rest = segs;
+      this.post(x, this.rest);
+      return true;
+    }
+    if (!f.csum && p.csum === 'partial') { x.checksum(p.len); p.csum = 'done'; }
+    if (this.slotsInUse + this.slotsFor(p) > this.nic.cfg.ringSize) return false;
+    this.post(x, [p]);
+    return true;
+  }
+
+  /** Post as many of `list` as the ring has descriptors for (removing them from the list). */
+  private post(x: Exec, list: Packet[]): void {
+    const ring = this.nic.cfg.ringSize;
+    let n = 0, slots = 0;
+    while (n < list.length && this.slotsInUse + slots + this.slotsFor(list[n]) <= ring) slots += this.slotsFor(list[n++]);
+    if (n === 0) return;
+    const segs = list.splice(0, n);
+    // A packet with more fragments than the ring has descriptors could never go: it is linearized (skb_linearize).
+    for (const s of segs) if (this.nic.cfg.features.sg && s.frames.length > ring) x.copy(s.len + HDR_LEN);
     this.slotsInUse += slots;
     x.touch('nicDriver');
     x.cost('nicDriverTxPerPacket', segs.length);
+    this.posting += segs.length;
     x.later(() => {
+      this.posting -= segs.length;
       for (const s of segs) this.nic.txRing.push(s);
       this.sys.send(this.kernel.name, this.nic.name, { type: 'TX_KICK' });
     });
-    return true;
   }
+  /** Segments produced by software GSO and not yet posted. */
+  private rest: Packet[] = [];
+  /** Packets (segments) the driver holds: handed over but not yet on the NIC's ring. */
+  unitsHeld(): number { return this.posting + this.rest.length; }
 
   /** skb_gso_segment: cut a super-segment into MSS packets; the original is released after the last. */
   private softwareGso(x: Exec, p: Packet): Packet[] {
     const n = Math.ceil(p.len / p.mss);
+    this.counters.pkt.split += n - 1;
     let left = n;
     const out: Packet[] = [];
     for (let i = 0; i < n; i++) {
@@ -79,12 +113,12 @@ export class NicDriver implements NetDevice {
     // Reclaim transmitted descriptors.
     const done = nic.txDone.splice(0);
     if (done.length) {
-      const sg = nic.cfg.features.sg;
       for (const p of done) {
-        this.slotsInUse -= sg ? Math.max(1, p.frames.length) : 1;
+        this.slotsInUse -= this.slotsFor(p);
         x.cost('nicDriverTxCleanPerPacket');
         p.release?.(x);
       }
+      if (this.rest.length) this.post(x, this.rest);
       this.wake(x);
     }
     // Receive up to the NAPI budget.

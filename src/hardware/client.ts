@@ -10,6 +10,7 @@ import type { Rng } from '../actors/rng.js';
 import { PS_PER_US, type Ps } from '../actors/scheduler.js';
 import { TcpReceiver, TcpSender } from '../domains/tcp.js';
 import { HDR_LEN, MIN_FRAME, WIRE_OVERHEAD, newPacketId, type Packet } from '../domains/packet.js';
+import { drop, newCounters, type Counters } from '../model/counters.js';
 
 export interface ClientConfig {
   mbps: number; latencyUs: number; turnaroundUs: number;
@@ -31,7 +32,7 @@ export class ClientModel {
   private linkFreeAt: Ps = 0;
   peerNic = '';
   private readonly rng: Rng;
-  constructor(readonly name: string, readonly role: 'sender' | 'receiver', readonly cfg: ClientConfig, readonly sys: ActorSystem) {
+  constructor(readonly name: string, readonly role: 'sender' | 'receiver', readonly cfg: ClientConfig, readonly sys: ActorSystem, readonly counters: Counters = newCounters()) {
     this.rng = sys.rng.for(name);
   }
 
@@ -45,6 +46,8 @@ export class ClientModel {
     });
   }
   flows(): number[] { return [...this.eps.keys()]; }
+  /** Payload bytes received in order on one flow. */
+  flowReceived(flow: number): number { return this.eps.get(flow)?.received ?? 0; }
   /** Payload bytes received in order, over all flows. */
   get received(): number { let n = 0; for (const e of this.eps.values()) n += e.received; return n; }
   endpoint(flow: number): { sender: TcpSender | null; receiver: TcpReceiver | null } | undefined { return this.eps.get(flow); }
@@ -59,6 +62,8 @@ export class ClientModel {
     this.linkFreeAt = start + Math.round((bytes * 8 * PS_PER_US) / this.cfg.mbps);
     const arrive = this.linkFreeAt + this.cfg.latencyUs * PS_PER_US - now;
     this.sys.wireTap?.(start, this.name, this.peerNic, p);
+    this.counters.pkt.created++;
+    this.counters.wire.sent++;
     this.sys.send(this.name, this.peerNic, { type: 'WIRE_RX', pkt: p, detail: `${p.kind}:${p.flow}:${p.kind === 'ack' ? p.ack : p.seq}` }, arrive);
   }
 
@@ -68,10 +73,16 @@ export class ClientModel {
 
   /** Senders keep their windows full (netperf always has data to send). */
   start(): void { for (const e of this.eps.values()) this.pump(e); }
+  /** Stop writing new data and stop retransmitting (used to let a run drain); ACKs still go out. */
+  private stopped = false;
+  stop(): void {
+    this.stopped = true;
+    for (const e of this.eps.values()) { e.rtoTimer?.cancel(); e.rtoTimer = null; }
+  }
 
   private pump(e: Endpoint): void {
     const s = e.sender;
-    if (!s) return;
+    if (!s || this.stopped) return;
     if (s.sndBufSpace() > 0) s.write(s.sndBufSpace());
     for (let seg = s.nextSegment(this.cfg.mss); seg; seg = s.nextSegment(this.cfg.mss)) {
       this.transmit(this.packet(e.flow, 'data', seg.seq, seg.len, 0, this.cfg.rcvBuf));
@@ -98,14 +109,16 @@ export class ClientModel {
   }
   onRto(flow: number): void {
     const e = this.eps.get(flow);
-    if (!e?.sender) return;
+    if (!e?.sender || this.stopped) return;
     e.sender.goBack();
     this.pump(e);
   }
 
   onFrame(p: Packet): void {
+    this.counters.wire.arrived++;
     const e = this.eps.get(p.flow);
-    if (!e) return; // not ours: a switch would not have forwarded it here
+    if (!e) { drop(this.counters, 'client-no-flow'); return; } // not ours: a switch would not have forwarded it here
+    this.counters.pkt.delivered++;
     if (e.sender && p.kind === 'ack') {
       e.sender.onAck(p.ack, p.wnd);
       this.pump(e);

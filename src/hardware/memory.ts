@@ -20,12 +20,18 @@ export class MachineMemory {
     this.refs = new Int32Array(frames);
     // Hand out low frames first so allocation order is deterministic.
     for (let i = frames - 1; i >= 0; i--) this.free.push(i);
+    this.high = frames - 1;
   }
+
+  /** Next candidate for allocHigh, and allocHigh'd frames whose original free-list entry has not been popped yet. */
+  private high: number;
+  private highInList = new Set<number>();
 
   alloc(dom: number): number {
     const max = this.maxPages.get(dom);
     if (max !== undefined && this.pages(dom) >= max) throw new Error(`domain ${dom} at max_pages ${max}`);
-    const mfn = this.free.pop();
+    let mfn = this.free.pop();
+    while (mfn !== undefined && this.highInList.has(mfn)) { this.highInList.delete(mfn); mfn = this.free.pop(); }
     if (mfn === undefined) throw new Error('machine memory exhausted');
     this.owner[mfn] = dom;
     this.counts.set(dom, this.pages(dom) + 1);
@@ -39,7 +45,22 @@ export class MachineMemory {
     this.counts.set(dom, this.pages(dom) - 1);
     this.owner[mfn] = DOMID_FREE;
     this.contents.delete(mfn);
-    this.free.push(mfn);
+    if (this.highInList.has(mfn)) this.highInList.delete(mfn); // its original entry is still in the free list
+    else this.free.push(mfn);
+  }
+
+  /**
+   * A frame from the top of memory, for long-lived pages set up when the machine is built (shared
+   * ring pages): the frames alloc() hands out, lowest first, stay exactly what they would be without it.
+   */
+  allocHigh(dom: number): number {
+    while (this.high >= 0 && this.owner[this.high] !== DOMID_FREE) this.high--;
+    if (this.high < 0) throw new Error('machine memory exhausted');
+    const mfn = this.high--;
+    this.owner[mfn] = dom;
+    this.counts.set(dom, this.pages(dom) + 1);
+    this.highInList.add(mfn);
+    return mfn;
   }
 
   transfer(mfn: number, from: number, to: number): void {
@@ -66,5 +87,5 @@ export class MachineMemory {
     const max = this.maxPages.get(dom);
     return max === undefined || this.pages(dom) < max;
   }
-  freeFrames(): number { return this.free.length; }
+  freeFrames(): number { return this.free.length - this.highInList.size; }
 }

@@ -39,7 +39,15 @@ export class NicModel {
   dmaFaults = 0;                  // fault injection: next n DMAs fail
   framesTx = 0;
   bytesTx = 0;
+  /** txRing[0] is being put on the wire; txFramesLeft of its (TSO) frames have not gone yet. */
+  txSending = false;
+  txFramesLeft = 0;
   constructor(readonly name: string, readonly cfg: NicConfig, readonly counters: Counters) {}
+
+  /** Packet-ledger units inside the device: queued frames not yet on the wire, and received frames not yet taken by the driver. */
+  unitsHeld(): number {
+    return this.txRing.length - (this.txSending ? 1 : 0) + (this.txSending ? this.txFramesLeft : 0) + this.rxDone.length;
+  }
 
   txSlotsUsed(): number { return this.txRing.reduce((n, p) => n + Math.max(1, p.frames.length), 0) + this.txDone.length; }
   /** Serialization time of one frame of `payload` TCP bytes. */
@@ -77,6 +85,9 @@ export const nicMachine = setup({
       const p = m.txRing[0];
       // TSO: the NIC cuts a super-segment into MSS frames itself.
       const segs = p.len > p.mss ? Math.ceil(p.len / p.mss) : 1;
+      m.counters.pkt.split += segs - 1;
+      m.txSending = true;
+      m.txFramesLeft = segs;
       sendFrame(context, p, 0, segs);
       return { segsLeft: segs };
     }),
@@ -89,13 +100,24 @@ export const nicMachine = setup({
     finishPacket: ({ context }) => {
       const m = context.model;
       const p = m.txRing.shift()!;
+      m.txSending = false;
       m.txDone.push(p);
+      m.causePending = true;
+    },
+    /** The link went down in the middle of a TSO burst: the frames not yet sent are lost, the packet completes with an error. */
+    abortPacket: ({ context }) => {
+      const m = context.model;
+      if (m.txFramesLeft > 0) drop(m.counters, 'link-down', m.txFramesLeft);
+      m.txFramesLeft = 0;
+      m.txSending = false;
+      m.txDone.push(m.txRing.shift()!);
       m.causePending = true;
     },
     rx: ({ context, event }) => {
       if (event.type !== 'WIRE_RX') return;
       const m = context.model;
       const p = event.pkt;
+      m.counters.wire.arrived++;
       if (!m.linkUp) { drop(m.counters, 'link-down'); return; }
       const buf = m.rxBuffers.shift();
       if (buf === undefined) { drop(m.counters, 'nic-rx-overflow'); return; }
@@ -114,8 +136,11 @@ export const nicMachine = setup({
     linkDown: ({ context }) => {
       const m = context.model;
       m.linkUp = false;
-      // Frames queued for a dead link are completed with an error and reclaimed by the driver.
-      while (m.txRing.length) { m.txDone.push(m.txRing.shift()!); drop(m.counters, 'link-down'); }
+      // Frames queued for a dead link are completed with an error and reclaimed by the driver. The packet
+      // being serialized stays at the head of the ring until its frame in progress completes (abortPacket):
+      // moving it now would make that completion finish (and silently lose) the next packet instead.
+      const keep = m.txSending ? 1 : 0;
+      while (m.txRing.length > keep) { m.txDone.push(m.txRing.splice(keep, 1)[0]); drop(m.counters, 'link-down'); }
       m.causePending = true;
     },
     linkUp: ({ context }) => { context.model.linkUp = true; },
@@ -135,6 +160,7 @@ export const nicMachine = setup({
         sending: {
           on: {
             TX_FRAME_DONE: [
+              { guard: ({ context }) => context.segsLeft > 1 && !context.model.linkUp, target: 'idle', actions: 'abortPacket' },
               { guard: ({ context }) => context.segsLeft > 1, actions: 'nextFrame' },
               { target: 'idle', actions: 'finishPacket' },
             ],
@@ -175,6 +201,8 @@ function sendFrame(ctx: NicInput, p: Packet, index: number, segs: number): void 
   m.framesTx++;
   m.bytesTx += payload;
   m.counters.wireFrames++;
+  m.counters.wire.sent++;
+  m.txFramesLeft--;
   ctx.sys.send(m.name, m.name, { type: 'TX_FRAME_DONE', last: index === segs - 1 }, t);
   const frame: Packet = { ...p, seq, len: payload, frames: [], csum: 'done', release: undefined };
   ctx.sys.wireTap?.(ctx.sys.sched.now, m.name, m.peer, frame);

@@ -5,7 +5,11 @@
  */
 
 export const GNTST = { okay: 0, general_error: -1, bad_domain: -2, bad_gntref: -3, bad_handle: -4, bad_virt_addr: -5, bad_dev_addr: -6, no_device_space: -7, permission_denied: -8, bad_page: -9, bad_copy_arg: -10, address_too_big: -11, eagain: -12, no_space: -13 } as const;
-export const GTF = { invalid: 0, permit_access: 1, accept_transfer: 2, readonly: 1 << 2, reading: 1 << 3, writing: 1 << 4, transfer_committed: 1 << 2, transfer_completed: 1 << 3 } as const;
+export const GTF = { invalid: 0, permit_access: 1, accept_transfer: 2, readonly: 1 << 2, reading: 1 << 3, writing: 1 << 4, transfer_committed: 1 << 2, transfer_completed: 1 << 3, sub_page: 1 << 8 } as const;
+/** Xen gives up a compare-and-swap on a guest-writable shared word after this many retries ("unstable", 3.3). */
+export const GNTTAB_CAS_RETRIES = 4;
+/** Any 8-bit pin counter with its top bit set refuses further pins ("risk of counter overflow"). */
+export const GNTPIN_OVERFLOW = 0x80;
 export const GNTMAP = { device_map: 1, host_map: 2, readonly: 4 } as const;
 /** "This domain" in copy/map ops (xen.h). */
 export const DOMID_SELF = 0x7ff0;
@@ -96,6 +100,15 @@ export class GrantTable {
     const a = active(this).get(ref);
     return a ? a.readPins + a.writePins : 0;
   }
+  /** Active pins on this ref by kind (for invariant checks: GTF_reading/writing must match, I6). */
+  pins(ref: number): { read: number; write: number } {
+    const a = active(this).get(ref);
+    return { read: a?.readPins ?? 0, write: a?.writePins ?? 0 };
+  }
+  /** Refs with live pins. */
+  pinnedRefs(): number[] { return [...active(this).keys()].sort((a, b) => a - b); }
+  /** Table layout version (GNTTABOP_set_version); only v1 entries are modelled. */
+  version = 1;
 }
 
 interface Maptrack { caller: DomId; dom: DomId; ref: number; write: boolean; frame: Mfn }
@@ -121,9 +134,9 @@ export class GrantOps {
 
   map(caller: DomId, op: { dom: DomId; ref: number; flags: number }): { status: number; handle?: number; frame?: Mfn } {
     const dom = op.dom === DOMID_SELF ? caller : op.dom;
-    const { ref, flags } = op;
-    const write = !(flags & GNTMAP.readonly);
-    if (!(flags & (GNTMAP.host_map | GNTMAP.device_map))) return { status: GNTST.bad_gntref }; // 3.4: must ask for host or device map
+    const { ref } = op;
+    const write = !(op.flags & GNTMAP.readonly);
+    if (!(op.flags & (GNTMAP.host_map | GNTMAP.device_map))) return { status: GNTST.bad_gntref }; // 3.4: must ask for host or device map
     const table = this.tables.get(dom);
     if (!table) return { status: GNTST.bad_domain }; // 3.4: granter domain exists
     if ((this.perCaller.get(caller) ?? 0) >= this.maptrackLimit(caller)) return { status: GNTST.no_space }; // 3.3: maptrack exhausted
@@ -131,9 +144,22 @@ export class GrantOps {
     const e = table.entries[ref];
     const act = active(table).get(ref);
     if (act && act.domid !== caller) return { status: GNTST.general_error }; // 3.4: already pinned by another grantee
-    if ((e.flags & GTF_TYPE_MASK) !== GTF.permit_access || e.domid !== caller) return { status: GNTST.general_error }; // 3.4: permit_access for the caller
-    if (write && e.flags & GTF.readonly) return { status: GNTST.general_error }; // 3.4: no writable map of a readonly grant
-    const frame = act ? act.frame : e.frame;
+    if (act && (act.readPins >= GNTPIN_OVERFLOW || act.writePins >= GNTPIN_OVERFLOW)) return { status: GNTST.general_error }; // 3.4: no pin counter overflow
+    // The shared entry is guest-writable: read each word once, validate the copy, and set the pin
+    // flags by compare-and-swap against what was validated, giving up after a few retries (3.3, XSA-155).
+    let flags = e.flags;
+    const domid = e.domid;
+    const grantFrame = e.frame;
+    for (let tries = 0; ; tries++) {
+      // Not yet pinned: the entry must be permit_access (not sub-page) for the caller (3.4).
+      if (!act && ((flags & (GTF_TYPE_MASK | GTF.sub_page)) !== GTF.permit_access || domid !== caller)) return { status: GNTST.general_error };
+      if (write && flags & GTF.readonly) return { status: GNTST.general_error }; // 3.4: no writable map of a readonly grant
+      const seen = e.flags; // the compare of the compare-and-swap
+      if (seen === flags) break;
+      if (tries >= GNTTAB_CAS_RETRIES) return { status: GNTST.general_error }; // "shared grant entry is unstable"
+      flags = seen;
+    }
+    const frame = act ? act.frame : grantFrame;
     if (this.frames.ownerOf(frame) !== table.owner) return { status: GNTST.general_error }; // 3.4: granter must own the page (get_page fails)
 
     // Pin: first pin records grantee+frame; GTF_reading always, GTF_writing for writable (3.3).
@@ -141,7 +167,7 @@ export class GrantOps {
     if (write) a.writePins++;
     else a.readPins++;
     active(table).set(ref, a);
-    e.flags |= GTF.reading | (write ? GTF.writing : 0);
+    e.flags = flags | GTF.reading | (write ? GTF.writing : 0);
     this.framePins.set(frame, (this.framePins.get(frame) ?? 0) + 1);
 
     const handle = this.nextHandle;
@@ -166,12 +192,14 @@ export class GrantOps {
     if (m.write) a.writePins--;
     else a.readPins--;
     const e = table.entries[m.ref];
-    // XSA-218/230: clear each flag only when the last pin of that kind is gone.
-    if (a.writePins === 0) e.flags &= ~GTF.writing;
+    // XSA-218/230: clear each flag only when the last pin of that kind is gone (one read, one write of the word).
+    let clear = 0;
+    if (a.writePins === 0) clear |= GTF.writing;
     if (a.readPins + a.writePins === 0) {
-      e.flags &= ~GTF.reading;
+      clear |= GTF.reading;
       active(table).delete(m.ref);
     }
+    if (clear) e.flags = e.flags & ~clear;
     return { status: GNTST.okay };
   }
 
@@ -209,10 +237,11 @@ export class GrantOps {
       const table = this.tables.get(s.dom)!;
       const e = table.entries[s.ref];
       const act = active(table).get(s.ref);
-      if ((e.flags & GTF_TYPE_MASK) !== GTF.permit_access || e.domid !== caller) return { status: GNTST.general_error }; // 3.4: permit_access for caller
+      const flags = e.flags, domid = e.domid, grantFrame = e.frame; // one fetch of each guest-writable word
+      if ((flags & GTF_TYPE_MASK) !== GTF.permit_access || domid !== caller) return { status: GNTST.general_error }; // 3.4: permit_access for caller
       if (act && act.domid !== caller) return { status: GNTST.general_error }; // 3.4: pinned by another grantee
-      if (i === 1 && e.flags & GTF.readonly) return { status: GNTST.general_error }; // 3.4: destination grant must be writable
-      const frame = act ? act.frame : e.frame;
+      if (i === 1 && flags & GTF.readonly) return { status: GNTST.general_error }; // 3.4: destination grant must be writable
+      const frame = act ? act.frame : grantFrame;
       if (this.frames.ownerOf(frame) !== table.owner) return { status: GNTST.general_error }; // granter must own the page
       resolved.push(frame);
     }
@@ -233,14 +262,44 @@ export class GrantOps {
     if (!this.frames.belowMaxPages(to)) return fail(GNTST.general_error); // 3.5: recipient below max_pages
     if (!validRef(table, ref)) return fail(GNTST.bad_gntref); // 3.5: ref in range
     const e = table.entries[ref];
-    if (e.flags !== GTF.accept_transfer || e.domid !== caller) return fail(GNTST.general_error); // 3.5: exactly accept_transfer, domid = sender
-    e.flags |= GTF.transfer_committed; // 3.5: commit first so the guest can no longer reclaim the slot
+    // 3.5: exactly accept_transfer naming the sender; commit by compare-and-swap (bounded retries),
+    // so a recipient flipping or reclaiming its entry concurrently either wins cleanly or loses cleanly.
+    let flags = e.flags;
+    const domid = e.domid;
+    for (let tries = 0; ; tries++) {
+      if (flags !== GTF.accept_transfer || domid !== caller) return fail(GNTST.general_error);
+      const seen = e.flags;
+      if (seen === flags) break;
+      if (tries >= GNTTAB_CAS_RETRIES) return fail(GNTST.general_error); // "shared grant entry is unstable"
+      flags = seen;
+    }
+    e.flags = flags | GTF.transfer_committed; // 3.5: commit first so the guest can no longer reclaim the slot
     this.frames.transfer(mfn, caller, to);
     e.frame = mfn; // PV: write the MFN back, then mark completed
-    e.flags |= GTF.transfer_completed;
+    e.flags = flags | GTF.transfer_committed | GTF.transfer_completed;
     return { status: GNTST.okay };
   }
 
+  /**
+   * GNTTABOP_set_version. Switching layouts while any of the caller's grants are pinned by a peer, or while
+   * the caller holds mappings, is refused (-EBUSY; XSA-255/379/387). Only v1 entries are modelled, so a
+   * switch to v2 that would be allowed answers -EOPNOTSUPP.
+   */
+  setVersion(caller: DomId, version: number): number {
+    const t = this.tables.get(caller);
+    if (!t) return -3; // -ESRCH
+    if (version !== 1 && version !== 2) return -22; // -EINVAL
+    if (version === t.version) return 0;
+    if (active(t).size > 0 || (this.perCaller.get(caller) ?? 0) > 0) return -16; // -EBUSY
+    return -95; // -EOPNOTSUPP (v2 not modelled)
+  }
+
+  /** Live mappings `caller` holds on grants of domain `granter`. */
+  mappingsOn(caller: DomId, granter: DomId): number {
+    let n = 0;
+    for (const m of this.maptrack.values()) if (m.caller === caller && m.dom === granter) n++;
+    return n;
+  }
   /** Live maptrack handles (all callers, or one). */
   activeMappings(caller?: DomId): number {
     return caller === undefined ? this.maptrack.size : (this.perCaller.get(caller) ?? 0);

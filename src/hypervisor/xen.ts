@@ -19,6 +19,8 @@ import { GrantOps, GrantTable, GNTST } from './grant-table.js';
 import type { Port } from './event-channel.js';
 
 export interface XenConfig { ctxAllowUs: number; sliceUs: number }
+/** Maptrack handles per mapping domain: Xen's default opt_max_maptrack_frames (1024) frames of 256 16-byte entries. */
+export const MAPTRACK_PER_DOMAIN = 1024 * 256;
 
 export class Xen extends Dispatcher {
   readonly domains: Kernel[] = [];
@@ -42,13 +44,13 @@ export class Xen extends Dispatcher {
       transfer: (m, from, to) => mem.transfer(m, from, to),
       domainExists: (d) => this.grantTables.has(d),
       belowMaxPages: (d) => mem.belowMax(d),
-    });
+    }, MAPTRACK_PER_DOMAIN);
   }
 
   addDomain(k: Kernel): void {
     k.host = this;
     this.domains.push(k);
-    this.grantTables.set(k.domid, new GrantTable(k.domid, 4096));
+    this.grantTables.set(k.domid, new GrantTable(k.domid, 4096, MAPTRACK_PER_DOMAIN));
   }
 
   /** A physical NIC interrupt: Xen acks the line and sets the driver domain's PIRQ port pending. */
@@ -205,6 +207,101 @@ export class Xen extends Dispatcher {
     this.counters.notificationsSent++;
     x.hypercall(() => x.cost('evtchnSend'));
     x.later(() => this.sys.send(from.name, channel, { type: 'SEND', from: end }));
+  }
+
+  // ------- the rest of the guest-visible hypercall surface (used by adversarial guests) -------
+  // Every argument a guest passes is validated the way Xen does; errors are return codes, never throws.
+
+  /** Which interdomain channel actor (and which end) a domain's port is bound to. */
+  private readonly bound = new Map<Port, { channel: string; end: 'a' | 'b' }>();
+  registerChannel(port: Port, channel: string, end: 'a' | 'b'): void { this.bound.set(port, { channel, end }); }
+  /** NR_VIRQS; VIRQs below it can be bound once per domain (4.4). */
+  static readonly NR_VIRQS = 24;
+
+  /** EVTCHNOP_send on a port number: interdomain -> peer pending; unbound -> dropped; closed, out of range, VIRQ/PIRQ -> -EINVAL. */
+  evtchnSendPort(x: Exec, caller: Kernel, port: number): number {
+    return x.hypercall(() => {
+      x.cost('evtchnSend');
+      const p = caller.evtchn.lookup(port);
+      if (!p || p.virq !== undefined) return -22;
+      const b = this.bound.get(p);
+      if (!b) return 0; // unbound: silently dropped
+      this.counters.notificationsSent++;
+      x.later(() => this.sys.send(caller.name, b.channel, { type: 'SEND', from: b.end }));
+      return 0;
+    });
+  }
+  /** EVTCHNOP_close: the peer end of an interdomain channel reverts to unbound. */
+  evtchnClose(x: Exec, caller: Kernel, port: number): number {
+    return x.hypercall(() => {
+      const p = caller.evtchn.lookup(port);
+      if (!p) return -22;
+      const b = this.bound.get(p);
+      this.bound.delete(p);
+      caller.evtchn.close(p);
+      if (b) x.later(() => this.sys.send(caller.name, b.channel, { type: 'CLOSE', from: b.end }));
+      return 0;
+    });
+  }
+  /** EVTCHNOP_unmask: only the caller's own open ports. */
+  evtchnUnmask(x: Exec, caller: Kernel, port: number): number {
+    return x.hypercall(() => {
+      const p = caller.evtchn.lookup(port);
+      if (!p) return -22;
+      caller.evtchn.unmask(p);
+      return 0;
+    });
+  }
+  /** EVTCHNOP_alloc_unbound in the caller itself (unprivileged): -ENOSPC once every port is in use. */
+  evtchnAllocUnbound(x: Exec, caller: Kernel, remoteDom: number): number {
+    return x.hypercall(() => {
+      if (!this.grantTables.has(remoteDom)) return -3; // -ESRCH
+      const p = caller.evtchn.tryAlloc(`unbound-${remoteDom}`, () => {});
+      return p ? p.port : -28;
+    });
+  }
+  /** EVTCHNOP_bind_virq: virq in range and not yet bound, else -EINVAL/-EEXIST; port exhaustion leaves nothing half-bound (XSA-496). */
+  evtchnBindVirq(x: Exec, caller: Kernel, virq: number): number {
+    return x.hypercall(() => {
+      if (!Number.isInteger(virq) || virq < 0 || virq >= Xen.NR_VIRQS) return -22;
+      if (caller.evtchn.ports.some((q) => !q.closed && q.virq === virq)) return -17;
+      const p = caller.evtchn.tryAlloc(`virq-${virq}`, () => {});
+      if (!p) return -28;
+      p.virq = virq;
+      return p.port;
+    });
+  }
+  /** EVTCHNOP_reset of the caller's own table: every port closed (interdomain peers revert to unbound). */
+  evtchnReset(x: Exec, caller: Kernel): number {
+    for (const p of caller.evtchn.ports) if (!p.closed) this.evtchnClose(x, caller, p.port);
+    return 0;
+  }
+  /** GNTTABOP_map_grant_ref with the guest's own flags (host and/or device map, readonly). */
+  grantMapFlags(x: Exec, caller: Kernel, ops: Array<{ dom: number; ref: number; flags: number }>) {
+    return x.hypercall(() => ops.map((op) => {
+      this.counters.grantMaps++;
+      x.cost('grantMapPerOp');
+      return this.grants.map(caller.domid, op);
+    }));
+  }
+  /** GNTTABOP_set_version. */
+  grantSetVersion(x: Exec, caller: Kernel, version: number): number {
+    return x.hypercall(() => this.grants.setVersion(caller.domid, version));
+  }
+  /** Ops per slice before a long grant batch is preempted and continued (hypercall_preempt_check). */
+  static readonly GNTTAB_PREEMPT_OPS = 128;
+  /**
+   * GNTTABOP_copy with a batch of any length: Xen works through it in chunks and, when preempted,
+   * creates a continuation, so the caller's vCPU re-enters later and other domains get the CPU in
+   * between (XSA-318: every op's status is written; a continuation resumes, it never reports success
+   * for work not done). `done` gets every status, in order.
+   */
+  grantCopyBatch(x: Exec, caller: Kernel, ops: Array<Parameters<GrantOps['copy']>[1]>, done: (res: Array<{ status: number }>) => void, acc: Array<{ status: number }> = []): void {
+    const chunk = ops.slice(0, Xen.GNTTAB_PREEMPT_OPS);
+    for (const r of this.grantCopy(x, caller, chunk)) acc.push({ status: r.status });
+    const rest = ops.slice(chunk.length);
+    if (rest.length) caller.post({ name: 'gnttab-continuation', run: (cx) => this.grantCopyBatch(cx, caller, rest, done, acc) }, 'irq');
+    else done(acc);
   }
 }
 

@@ -23,8 +23,26 @@ export function newCounters() {
     txRingRequests: 0,     // of which on TX rings (packet slots + extra-info slots)
     txDataMaps: 0,         // guest TX data pages mapped into the driver domain (host mappings)
     softwareGsoSegments: 0,
+    /** Packets lost, by reason. Every call also counts one unit in the packet ledger (pkt.dropped). */
     drops: {} as Record<string, number>,
+    /** Protocol violations and defensive actions that are not packet losses (a vif disabled, a bad response id...). */
+    violations: {} as Record<string, number>,
+    /**
+     * Packet ledger (conservation, see src/stress): units created by endpoints (TCP stacks, clients),
+     * extra units from splitting one packet into several (TSO on the NIC, software GSO), units that
+     * reached an endpoint, units dropped with a reason; `injected`/`sunk` are units that crossed the
+     * boundary of an adversarial guest (taken from / handed to its vif), which the ledger does not follow.
+     */
+    pkt: { created: 0, split: 0, delivered: 0, dropped: 0, injected: 0, sunk: 0 },
+    /** Frames put on a wire (NICs and clients) and frames that arrived at the far end. */
+    wire: { sent: 0, arrived: 0 },
   };
 }
 export type Counters = ReturnType<typeof newCounters>;
-export function drop(c: Counters, reason: string, n = 1): void { c.drops[reason] = (c.drops[reason] ?? 0) + n; }
+/** A packet was lost: count it under its reason (and in the ledger). */
+export function drop(c: Counters, reason: string, n = 1): void {
+  c.drops[reason] = (c.drops[reason] ?? 0) + n;
+  c.pkt.dropped += n;
+}
+/** Something noteworthy that is not a packet loss (protocol violation, defensive action). */
+export function note(c: Counters, what: string, n = 1): void { c.violations[what] = (c.violations[what] ?? 0) + n; }

@@ -21,8 +21,10 @@ import { BareMetal } from '../domains/native.js';
 import { Xen, hypervisorMachine } from '../hypervisor/xen.js';
 import { eventChannelMachine } from '../hypervisor/event-channel.js';
 import { Netfront } from '../channels/netfront.js';
-import { Netback, PendingPool } from '../channels/netback.js';
+import { Netback, PendingPool, type NetbackClock } from '../channels/netback.js';
 import { VifRings, XenStore, negotiate } from '../channels/netif.js';
+import type { SharedRing } from '../channels/ring.js';
+import { createHostile, type Hostile } from '../hostile/netfront.js';
 import { defaultCosts, type CostTable } from '../model/costs.js';
 import { newCounters, type Counters } from '../model/counters.js';
 import { resetPacketIds } from '../domains/packet.js';
@@ -45,9 +47,28 @@ export interface Built {
   netfronts: Netfront[];
   netbacks: Netback[];
   xenstore: XenStore;
+  /** One entry per vif (guest topology): its guest, both ends, the flow it carries, and the adversary if any. */
+  vifs: VifInfo[];
+  /** Every transmit queue in the machine (stacks, bridge ports, NIC drivers). */
+  qdiscs: Qdisc[];
+  drivers: NicDriver[];
+  pending: PendingPool | null;
+  xen: Xen | null;
+  /** Shared memory pages that hold rings, by machine frame. */
+  ringPages: Map<number, SharedRing<unknown, unknown>>;
   /** Goodput bytes so far at the receiving application. */
   goodputBytes(): number;
+  /** Goodput bytes so far of one flow. */
+  flowGoodput(flow: number): number;
   start(): void;
+  /** Stop the traffic sources (applications, clients, adversaries) and the fault injector, so the run can drain. */
+  stopSources(): void;
+}
+
+export interface VifInfo {
+  guest: Kernel; vif: number; flow: number; nf: Netfront; nb: Netback; rings: VifRings; front: string; back: string; hostile: Hostile | null;
+  /** The guest stack's queue in front of netfront, and the bridge port's queue in front of netback. */
+  stackQ: Qdisc; bridgeQ: Qdisc;
 }
 
 export function build(sc: Scenario, opts: { record?: boolean; interpreter?: 'flat' | 'xstate' } = {}): Built {
@@ -128,18 +149,31 @@ export function build(sc: Scenario, opts: { record?: boolean; interpreter?: 'fla
   const bridge = sc.topology === 'guest' ? new Bridge(counters) : null;
   const netfronts: Netfront[] = [];
   const netbacks: Netback[] = [];
+  const vifs: VifInfo[] = [];
+  const hostiles: Hostile[] = [];
+  const ringPages = new Map<number, SharedRing<unknown, unknown>>();
   const flows = sc.topology === 'guest' ? Math.max(m.nics, guests.length) : m.nics;
   const nicQ = drivers.map((d) => new Qdisc(d, counters));
+  const qdiscs: Qdisc[] = [...nicQ];
   const vifsOf = new Map<Kernel, number>();
-  const pending = new PendingPool();
+  const pending = sc.topology === 'guest' ? new PendingPool() : null;
+  const clockFor = (k: Kernel): NetbackClock => ({ now: () => sys.sched.now, after: (ps, fn) => { sys.sched.after(ps, sys.rankOf(k.name), fn); } });
+  const nbOpts = {
+    rxDrainUs: sc.netback.rxDrainMs * 1000, rxStallUs: sc.netback.rxStallMs * 1000,
+    rxPollUs: sc.netback.rxPollMs * 1000, lateEoiTickUs: sc.netback.lateEoiTickUs,
+  };
   for (let f = 0; f < flows; f++) {
     const n = f % m.nics;
     const drv = drivers[n];
-    if (sc.topology !== 'guest') { stackOf(dom0).attach(f, drv, nicQ[n], sc.direction === 'tx' ? 'sender' : 'receiver'); continue; }
+    if (sc.topology !== 'guest') {
+      const q = nicQ[n];
+      stackOf(dom0).attach(f, drv, q, sc.direction === 'tx' ? 'sender' : 'receiver');
+      continue;
+    }
     const guest = guests[f % guests.length];
     const vif = vifsOf.get(guest) ?? 0;
     vifsOf.set(guest, vif + 1);
-    const rings = new VifRings();
+    const rings = new VifRings(m.vifRingSize);
     const front = `/local/domain/${guest.domid}/device/vif/${vif}`;
     const back = `/local/domain/0/backend/vif/${guest.domid}/${vif}`;
     const feat = negotiate(xenstore, front, back,
@@ -147,21 +181,57 @@ export function build(sc: Scenario, opts: { record?: boolean; interpreter?: 'fla
       { sg: opt.vnicOffload, csum: opt.vnicOffload, tso: opt.vnicOffload, rxCopy: opt.rxCopy });
     const chan = `evtchn-vif${guest.domid}.${vif}`;
     const gt = xen!.grantTables.get(guest.domid)!;
-    const refs = 2 * rings.tx.size; // TX + RX buffers in flight per vif
+    const refs = 2 * rings.tx.size + 3; // TX + RX buffers in flight per vif, and the ring pages
     if (8 + (vif + 1) * refs > gt.entries.length) throw new Error(`domain ${guest.domid}: too many vifs for its grant table`);
-    const nf = new Netfront(`vif${guest.domid}.${vif}-front`, guest, xen!, gt, 0, rings, feat, chan, counters, 8 + vif * refs);
-    const nb = new Netback(`vif${guest.domid}.${vif}`, dom0, xen!, guest.domid, rings, feat, opt.txNoRemap ? 'noremap' : 'map', opt.rxCopyVia, chan, counters, pending);
+    const spec = sc.hostile.find((h) => h.guest === guest.domid && h.vif === vif) ?? null;
+    const name = `vif${guest.domid}.${vif}-front`;
+    const hostile = spec ? createHostile(spec, name, guest, xen!, gt, 0, rings, feat, chan, counters, 8 + vif * refs) : null;
+    const nf = hostile ? hostile.nf : new Netfront(name, guest, xen!, gt, 0, rings, feat, chan, counters, 8 + vif * refs);
+    nf.flows = new Set([f]);
+    const nb = new Netback(`vif${guest.domid}.${vif}`, dom0, xen!, guest.domid, rings, feat, opt.txNoRemap ? 'noremap' : 'map', opt.rxCopyVia, chan, counters, pending!);
+    nb.clock = clockFor(dom0);
+    nb.opts = { ...nbOpts };
+    nb.adversary = hostile !== null;
     const gPort = guest.evtchn.alloc(`${nf.name}`, (x) => nf.onEvent(x));
     const bPort = dom0.evtchn.alloc(`${nb.name}`, (x) => nb.onEvent(x));
+    nb.port = bPort;
+    nb.portTable = dom0.evtchn;
+    xen!.registerChannel(gPort, chan, 'a');
+    xen!.registerChannel(bPort, chan, 'b');
     sys.spawn(chan, 'evtchn', eventChannelMachine, {
       a: { table: guest.evtchn, port: gPort, domain: guest.name },
       b: { table: dom0.evtchn, port: bPort, domain: dom0.name },
     });
     bridge!.addUplink(f, drv, nicQ[n]);
-    bridge!.addVif(f, nb, new Qdisc(nb, counters));
-    stackOf(guest).attach(f, nf, new Qdisc(nf, counters), sc.direction === 'tx' ? 'sender' : 'receiver');
+    const bq = new Qdisc(nb, counters);
+    bridge!.addVif(f, nb, bq);
+    const sq = new Qdisc(nf, counters);
+    stackOf(guest).attach(f, nf, sq, sc.direction === 'tx' ? 'sender' : 'receiver');
+    qdiscs.push(bq, sq);
     netfronts.push(nf);
     netbacks.push(nb);
+    // XenBus handshake (2.9), at toolstack time: the ring pages are real guest frames granted to the
+    // backend (taken from the top of memory so that every other allocation is as without them).
+    rings.txFrame = mem.allocHigh(guest.domid);
+    rings.rxFrame = mem.allocHigh(guest.domid);
+    ringPages.set(rings.txFrame, rings.tx as SharedRing<unknown, unknown>);
+    ringPages.set(rings.rxFrame, rings.rx as SharedRing<unknown, unknown>);
+    const mac = `00:16:3e:${[guest.domid >> 8, guest.domid & 255, vif].map((v) => (v & 255).toString(16).padStart(2, '0')).join(':')}`;
+    const connect = () => nb.connect(xenstore, front, back, xen!.grants, (fr) => ringPages.get(fr), gPort.port);
+    const info: VifInfo = { guest, vif, flow: f, nf, nb, rings, front, back, hostile, stackQ: sq, bridgeQ: bq };
+    vifs.push(info);
+    if (hostile) {
+      hostiles.push(hostile);
+      hostile.attach({
+        sys, xen: xen!, xs: xenstore, front, back, rings, ringPages, port: gPort, mac, dom0, kernels,
+        stateChanged: (st, x) => nb.frontendChanged(xenstore, back, st, connect, x),
+        probe: info,
+      });
+      hostile.publish();
+    } else {
+      nf.publish(xenstore, front, rings, gPort.port, mac);
+    }
+    connect();
   }
 
   // External client machines, one per NIC, each running the far ends of that NIC's flows.
@@ -170,7 +240,7 @@ export function build(sc: Scenario, opts: { record?: boolean; interpreter?: 'fla
     const c = new ClientModel(`client${n}`, sc.direction === 'tx' ? 'receiver' : 'sender', {
       mbps: m.nic.mbps, latencyUs: m.nic.latencyUs, turnaroundUs: 2, mss: sc.tcp.mss,
       sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024, rtoUs: 200_000, delAckUs: 40_000,
-    }, sys);
+    }, sys, counters);
     for (let f = n; f < flows; f += m.nics) c.addFlow(f);
     c.peerNic = nics[n].name;
     nics[n].peer = c.name;
@@ -178,9 +248,27 @@ export function build(sc: Scenario, opts: { record?: boolean; interpreter?: 'fla
     clients.push(c);
   }
 
+  // NIC fault injection, in the NICs' own time line.
+  let faultsOn = true;
+  for (const fault of sc.faults) {
+    const nic = nics[fault.nic];
+    const at = Math.round(fault.atUs * PS_PER_US);
+    sys.sched.at(at, sys.rankOf(nic.name), () => {
+      if (!faultsOn) return;
+      if (fault.kind === 'dma-error') nic.dmaFaults += fault.count;
+      else sys.deliverNow(nic.name, nic.name, { type: fault.kind === 'link-down' ? 'LINK_DOWN' : 'LINK_UP' });
+    });
+  }
+
   const endpoint = sc.topology === 'guest' ? guests[0] : dom0;
+  const flowGoodput = (flow: number): number => {
+    if (sc.direction === 'tx') return clients[flow % m.nics].flowReceived(flow);
+    const k = sc.topology === 'guest' ? guests[flow % guests.length] : dom0;
+    return stacks.get(k)?.flowDelivered(flow) ?? 0;
+  };
   return {
     sc, sys, cpus, mem, counters, costs, host, kernels, endpoint, stacks, clients, nics, netfronts, netbacks, xenstore,
+    vifs, qdiscs, drivers, pending, xen, ringPages, flowGoodput,
     goodputBytes: () => sc.direction === 'tx'
       ? clients.reduce((n, c) => n + c.received, 0)
       : [...stacks.values()].reduce((n, s) => n + s.delivered(), 0),
@@ -189,6 +277,17 @@ export function build(sc: Scenario, opts: { record?: boolean; interpreter?: 'fla
       for (const nf of netfronts) nf.kernel.post({ name: `${nf.name}-connect`, run: (x) => nf.refill(x) }, 'irq');
       for (const s of stacks.values()) s.start();
       for (const c of clients) sys.send(c.name, c.name, { type: 'START' });
+      for (const h of hostiles) h.start();
+    },
+    stopSources: () => {
+      for (const s of stacks.values()) s.stop();
+      for (const c of clients) c.stop();
+      for (const h of hostiles) h.stop();
+      faultsOn = false;
+      for (const nic of nics) {
+        nic.dmaFaults = 0;
+        if (!nic.linkUp) sys.deliverNow(nic.name, nic.name, { type: 'LINK_UP' });
+      }
     },
   };
 }

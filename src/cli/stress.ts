@@ -1,0 +1,130 @@
+/**
+ * `xennet stress`: property-based stress runs (src/stress) on worker threads.
+ * Cases are derived from (--seed, case index), so any --workers gives the same
+ * cases and the same summary hash. A failing case is printed with the command
+ * that replays it and a shrunk (smaller) failing scenario as YAML.
+ */
+import type { Command } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import { stringify } from 'yaml';
+import { BEHAVIOURS } from '../hostile/behaviours.js';
+import { defaultWorkers } from '../workers/pool.js';
+import { loadScenario } from '../scenario/schema.js';
+import { HONEST_GUEST_SHARE, HONEST_SHARE, runCase } from '../stress/run.js';
+import { runStress, runStressCase, summarize, type StressReport } from '../stress/pool.js';
+import { table } from './format.js';
+
+type Parsers = { intArg: (n: string, min: number) => (v: string) => number };
+
+interface StressOpts {
+  runs: number; seed: number; workers?: number; hostile?: boolean; only?: string; case?: number; path?: string;
+  replay?: string; shrink: boolean; replayCheck: boolean; json?: boolean;
+}
+
+const fail = (msg: string): never => { console.error(`error: ${msg}`); process.exit(2); };
+
+function replayCmd(o: StressOpts, index: number, path?: string): string {
+  const parts = ['npx xennet stress', `--seed ${o.seed}`, `--case ${index}`];
+  if (o.hostile) parts.push('--hostile');
+  if (o.only) parts.push(`--only ${o.only}`);
+  if (path) parts.push(`--path ${path}`);
+  return parts.join(' ');
+}
+
+function printFailure(o: StressOpts, r: StressReport): void {
+  console.log(`\nFAIL case ${r.index} (case seed ${r.seed})${r.result.hostile ? `, adversary ${r.result.hostile}` : ''}`);
+  for (const f of r.result.failures.slice(0, 8)) console.log(`  - ${f}`);
+  if (r.result.failures.length > 8) console.log(`  ... ${r.result.failures.length - 8} more`);
+  console.log(`  replay: ${replayCmd(o, r.index)}`);
+  if (r.shrunk) {
+    console.log(`  shrunk by fast-check (${r.shrunk.runs} runs) to:`);
+    for (const f of r.shrunk.failures.slice(0, 4)) console.log(`    - ${f}`);
+    console.log(`  replay the shrunk case: ${replayCmd(o, r.index, r.shrunk.path)}`);
+    console.log('  or save this scenario and run `npx xennet stress --replay FILE`:');
+    console.log(stringify({ ...r.shrunk.scenario, name: `stress-case-${r.index}-shrunk` }).trimEnd().split('\n').map((l) => `    ${l}`).join('\n'));
+  }
+}
+
+export function stressCommand(program: Command, p: Parsers): void {
+  program.command('stress')
+    .description('property-based stress: random scenarios (and hostile guests) checked against the protocol invariants')
+    .option('--runs <n>', 'number of cases', p.intArg('--runs', 1), 100)
+    .option('--seed <n>', 'base seed (each case seed derives from it and the case index)', p.intArg('--seed', 0), 1)
+    .option('--workers <n>', 'worker threads', p.intArg('--workers', 1))
+    .option('--hostile', 'put an adversary from the hostile-guest catalogue (H1-H26) on one guest of each case')
+    .option('--only <ids>', 'comma-separated behaviours (H1..H26) for --hostile')
+    .option('--case <i>', 'run only case i (replay it)', p.intArg('--case', 0))
+    .option('--path <p>', "with --case: fast-check's path to a shrunk counterexample")
+    .option('--replay <file>', 'run one scenario file through the stress checks')
+    .option('--no-shrink', 'do not shrink failing cases')
+    .option('--no-replay-check', 'do not run each case twice to check determinism')
+    .option('--json', 'print the summary (and failures) as JSON')
+    .action(async (o: StressOpts) => {
+      let only: string[] | undefined;
+      if (o.only) {
+        only = o.only.split(',').map((s) => s.trim().toUpperCase());
+        const bad = only.find((b) => !BEHAVIOURS.some((x) => x.id === b));
+        if (bad) fail(`--only: unknown behaviour ${bad} (known: H1..H26)`);
+        o.hostile = true;
+      }
+      if (o.path !== undefined && o.case === undefined) fail('--path needs --case');
+      if (o.path !== undefined && !/^\d+(:\d+)*$/.test(o.path)) fail('--path must look like 0:1:2');
+      const hostile = o.hostile ?? false;
+
+      if (o.replay) {
+        const sc = loadScenario(o.replay);
+        const r = runCase(sc, { replay: o.replayCheck });
+        if (o.json) console.log(JSON.stringify(r));
+        else {
+          console.log(`${o.replay}: ${r.ok ? 'ok' : 'FAIL'}${r.hostile ? ` (adversary ${r.hostile})` : ''}, result hash ${r.hash}`);
+          for (const f of r.failures) console.log(`  - ${f}`);
+        }
+        process.exit(r.ok ? 0 : 1);
+      }
+
+      if (o.case !== undefined) {
+        const r = runStressCase({ base: o.seed, index: o.case, hostile, only, replay: o.replayCheck, shrink: o.shrink && o.path === undefined, path: o.path });
+        if (o.json) { console.log(JSON.stringify(r)); process.exit(r.result.ok ? 0 : 1); }
+        if (r.result.ok) console.log(`case ${r.index} (case seed ${r.seed}) ok${r.result.hostile ? `, adversary ${r.result.hostile}` : ''}; result hash ${r.result.hash}`);
+        else printFailure(o, r);
+        console.log(stringify({ ...r.scenario, name: `stress-case-${r.index}` }).trimEnd());
+        process.exit(r.result.ok ? 0 : 1);
+      }
+
+      const workers = o.workers ?? defaultWorkers();
+      const t0 = performance.now();
+      const bar = !o.json && process.stderr.isTTY
+        ? new SingleBar({ format: 'stress [{bar}] {value}/{total} cases, {failed} failed, {eta_formatted} left', stream: process.stderr, etaBuffer: 50 }, Presets.shades_classic)
+        : null;
+      let failed = 0;
+      bar?.start(o.runs, 0, { failed });
+      const reports = await runStress({ seed: o.seed, runs: o.runs, hostile, only, replay: o.replayCheck, shrink: o.shrink, workers }, (r) => {
+        if (!r.result.ok) failed++;
+        bar?.increment(1, { failed });
+      });
+      bar?.stop();
+      const s = summarize(reports, { runs: o.runs, hostile, seed: o.seed });
+      const bad = reports.filter((r) => !r.result.ok);
+      process.stderr.write(`${o.runs} cases in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${workers} worker(s)\n`);
+      if (o.json) {
+        console.log(JSON.stringify({ summary: s, failures: bad.map((r) => ({ index: r.index, seed: r.seed, failures: r.result.failures, replay: replayCmd(o, r.index), shrunk: r.shrunk })) }));
+        process.exit(bad.length ? 1 : 0);
+      }
+      console.log(`stress: ${o.runs} ${hostile ? 'hostile ' : ''}cases from seed ${o.seed}: ${s.passed} passed, ${s.failed} failed`);
+      if (hostile) {
+        console.log(table(['behaviour', 'cases', 'failed'], Object.entries(s.byBehaviour).map(([b, e]) => [b, e.cases, e.failed])));
+        if (s.worstHonestShare !== null) {
+          const pct = (v: number | null) => (v === null ? '-' : `${(100 * v).toFixed(0)}%`);
+          console.log(`honest guests' progress vs. control runs: worst together ${pct(s.worstHonestShare)} (threshold ${(HONEST_SHARE * 100).toFixed(0)}%), worst single guest ${pct(s.worstGuestShare)} (threshold ${HONEST_GUEST_SHARE * 100}%)`);
+        }
+      }
+      const fmt = (x: Record<string, number>) => Object.entries(x).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
+      console.log(`drops: ${fmt(s.drops)}`);
+      console.log(`vifs disabled: ${fmt(s.disabled)}`);
+      console.log(`protocol violations seen: ${fmt(s.violations)}`);
+      for (const r of bad.slice(0, 5)) printFailure(o, r);
+      if (bad.length > 5) console.log(`\n... and ${bad.length - 5} more failing cases: ${bad.slice(5).map((r) => r.index).join(', ')}`);
+      console.log(`summary hash ${s.hash}`);
+      process.exit(bad.length ? 1 : 0);
+    });
+}

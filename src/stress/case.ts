@@ -1,0 +1,114 @@
+/**
+ * Random stress cases (fast-check arbitraries): a scenario small enough to run
+ * in well under a second (a few ms of virtual time, few guests on average),
+ * with random packet and ring sizes, offload and optimization switches, NIC
+ * faults, and (with --hostile) one adversarial guest from the catalogue.
+ *
+ * A case is a function of (base seed, case index) only: its fast-check seed is
+ * derived from both, so any worker count runs exactly the same cases.
+ */
+import fc from 'fast-check';
+import { BEHAVIOURS } from '../hostile/behaviours.js';
+
+/** The scenario file a case runs (plain data: it can be printed as YAML and replayed). */
+export interface CaseScenario {
+  name: string;
+  description?: string;
+  topology: 'native' | 'driver' | 'guest';
+  direction: 'tx' | 'rx';
+  seed: number;
+  run: { durationMs: number; warmupMs: number };
+  machine: {
+    cpus: number; nics: number; vifRingSize: number; memoryMiB: number;
+    nic: { ringSize: number; csumOffload: boolean; tso: boolean; sg: boolean };
+  };
+  guests: number;
+  optimizations: { vnicOffload: boolean; txNoRemap: boolean; rxCopy: boolean; rxCopyVia: 'map' | 'gnttab'; superpages: boolean; globalPages: boolean };
+  tcp: { mss: number; sndBufKiB: number; rcvBufKiB: number; appChunkKiB: number };
+  netback: { rxDrainMs: number; rxStallMs: number; rxPollMs: number; lateEoiTickUs: number };
+  faults: Array<{ atUs: number; nic: number; kind: 'link-down' | 'link-up' | 'dma-error'; count: number }>;
+  hostile: Array<{ guest: number; vif: number; behaviour: string; variant: number; startUs: number; periodUs: number }>;
+}
+
+/** FNV-1a over the base seed and the case index: the case's own seed. */
+export function caseSeed(base: number, index: number): number {
+  let h = 0x811c9dc5;
+  for (const v of [base >>> 0, Math.floor(base / 2 ** 32) >>> 0, index >>> 0]) {
+    for (let i = 0; i < 4; i++) { h ^= (v >>> (8 * i)) & 0xff; h = Math.imul(h, 0x01000193); }
+  }
+  return h >>> 0;
+}
+
+const small = fc.oneof(
+  { weight: 6, arbitrary: fc.integer({ min: 1, max: 3 }) },
+  { weight: 3, arbitrary: fc.integer({ min: 4, max: 8 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 9, max: 16 }) },
+);
+
+/**
+ * One case. `hostile` puts one adversary (from `only`, or any behaviour) on one of at least two guests;
+ * hostile cases carry no NIC faults, so the honest guests' progress can be compared with a control run.
+ */
+export function caseArb(hostile: boolean, only?: string[]): fc.Arbitrary<CaseScenario> {
+  const behaviours = only?.length ? only : BEHAVIOURS.map((b) => b.id);
+  return fc.record({
+    topology: hostile ? fc.constant('guest' as const) : fc.oneof({ weight: 6, arbitrary: fc.constant('guest' as const) }, { weight: 1, arbitrary: fc.constant('native' as const) }, { weight: 1, arbitrary: fc.constant('driver' as const) }),
+    direction: fc.constantFrom('tx' as const, 'rx' as const),
+    seed: fc.integer({ min: 0, max: 0xffff }),
+    trafficUs: hostile ? fc.integer({ min: 3000, max: 6000 }) : fc.integer({ min: 1500, max: 3500 }),
+    guests: hostile ? fc.integer({ min: 2, max: 4 }) : small,
+    nics: fc.integer({ min: 1, max: 4 }),
+    cpus: fc.constantFrom(1, 1, 2),
+    vifRingSize: fc.constantFrom(32, 64, 128, 256),
+    // Hostile cases stay loss-free without the adversary (NIC ring and windows that fit), so comparing the
+    // honest guests' progress with a control run measures the adversary, not TCP loss recovery.
+    nicRing: hostile ? fc.constant(256) : fc.constantFrom(16, 32, 64, 128, 256),
+    mss: hostile ? fc.constantFrom(1448, 4000, 8948) : fc.constantFrom(536, 1000, 1448, 1448, 4000, 8948),
+    sndBufKiB: hostile ? fc.constant(64) : fc.constantFrom(32, 64, 128),
+    opt: fc.record({
+      vnicOffload: fc.boolean(), txNoRemap: fc.boolean(), rxCopy: fc.boolean(),
+      rxCopyVia: fc.constantFrom('map' as const, 'gnttab' as const), superpages: fc.boolean(), globalPages: fc.boolean(),
+    }),
+    nic: fc.record({ csumOffload: fc.boolean(), tso: fc.boolean(), sg: fc.boolean() }),
+    faults: fc.array(fc.record({
+      at: fc.double({ min: 0.05, max: 0.95, noNaN: true }),
+      nic: fc.nat(3),
+      kind: fc.constantFrom('link-down' as const, 'link-up' as const, 'dma-error' as const),
+      count: fc.integer({ min: 1, max: 20 }),
+    }), { maxLength: hostile ? 0 : 4 }),
+    adversary: fc.record({
+      guest: fc.nat(15),
+      behaviour: fc.constantFrom(...behaviours),
+      variant: fc.nat(31),
+      startUs: fc.integer({ min: 100, max: 1500 }),
+      periodUs: fc.integer({ min: 100, max: 400 }),
+    }),
+    lateEoiTickUs: fc.constantFrom(250, 500, 1000),
+  }).map((r): CaseScenario => ({
+    name: 'stress',
+    topology: r.topology,
+    direction: r.direction,
+    seed: r.seed,
+    // Hostile cases measure the honest guests' progress after a 2 ms start-up (warm-up).
+    run: { durationMs: r.trafficUs / 1000, warmupMs: hostile ? 2 : 0 },
+    machine: {
+      cpus: r.cpus, nics: r.nics, vifRingSize: r.vifRingSize, memoryMiB: 2048,
+      nic: { ringSize: r.nicRing, csumOffload: r.nic.csumOffload, tso: r.nic.tso, sg: r.nic.sg },
+    },
+    guests: r.topology === 'guest' ? r.guests : 1,
+    optimizations: r.opt,
+    tcp: { mss: r.mss, sndBufKiB: r.sndBufKiB, rcvBufKiB: r.sndBufKiB, appChunkKiB: 16 },
+    // Linux's timeouts scaled to a run of a few milliseconds.
+    netback: { rxDrainMs: 1, rxStallMs: 2, rxPollMs: 0.5, lateEoiTickUs: r.lateEoiTickUs },
+    faults: r.faults.map((f) => ({ atUs: Math.round(f.at * r.trafficUs), nic: f.nic % r.nics, kind: f.kind, count: f.count })).sort((a, b) => a.atUs - b.atUs),
+    hostile: hostile ? [{
+      guest: 1 + (r.adversary.guest % r.guests), vif: 0, behaviour: r.adversary.behaviour, variant: r.adversary.variant,
+      startUs: r.adversary.startUs, periodUs: r.adversary.periodUs,
+    }] : [],
+  }));
+}
+
+/** The case a (base seed, index) pair stands for (the first value fast-check draws from its seed). */
+export function sampleCase(base: number, index: number, hostile: boolean, only?: string[]): CaseScenario {
+  return fc.sample(caseArb(hostile, only), { seed: caseSeed(base, index), numRuns: 1 })[0];
+}

@@ -1,0 +1,349 @@
+/**
+ * Run one stress case and check the invariants of xen-protocol.md 5.3 on it.
+ *
+ * The case runs its traffic phase, then its sources stop (applications,
+ * clients, the adversary, the fault injector) and it drains until no event is
+ * left (quiescence). Checked:
+ *   - packet conservation (the ledger in Counters.pkt): created + split + injected
+ *     = delivered + dropped (each with a reason) + sunk + in flight, with the units
+ *     in flight counted place by place (queues, rings, NICs, wire), mid-run and at the end;
+ *   - page ownership: every frame has one owner, and at quiescence every frame an honest
+ *     domain owns is held by exactly one of its holders (no leak, no double use) (I1, I5);
+ *   - no grant leak after quiescence: only ring pages stay mapped, the pending pool is full,
+ *     GTF_reading/writing match the live pins (I5, I6);
+ *   - exactly one response per consumed request, in the right slot (I4);
+ *   - no lost wakeup: at quiescence no ring, queue or NIC holds work (I9);
+ *   - bounded work per pass and bounded per-vif state (I3, I8);
+ *   - backend state changes along the allowed edges (I11);
+ *   - honest vifs never disabled, packets never cross to another guest (I1, I2);
+ *   - the adversary's own expectations (src/hostile) and the honest guests' progress;
+ *   - determinism: a replay gives the same result hash (I12).
+ */
+import { createHash } from 'node:crypto';
+import { PS_PER_MS } from '../actors/scheduler.js';
+import { build, type Built } from '../scenario/build.js';
+import { parseScenario, type Scenario } from '../scenario/schema.js';
+import { BACKEND_EDGES, XenbusState } from '../channels/netif.js';
+import { GTF } from '../hypervisor/grant-table.js';
+import type { CaseScenario } from './case.js';
+
+/**
+ * Honest-progress thresholds, against a control run of the same case where the adversary's guest is
+ * honest, over the same measured window (after a 2 ms start-up): together the honest guests move at
+ * least HONEST_SHARE of their control goodput, and none of them falls below HONEST_GUEST_SHARE of its
+ * own (no starvation). An adversary may legitimately use its share of the CPU and of a shared link
+ * (e.g. sending at line rate); it must not take the driver domain or another guest's vif down.
+ */
+export const HONEST_SHARE = 1 / 3;
+export const HONEST_GUEST_SHARE = 0.2;
+/** ... applied when the control run moved at least this many MSS segments (smaller samples are noise). */
+export const HONEST_MIN_SEGMENTS = 20;
+/** Virtual time allowed for draining after the sources stop. */
+const DRAIN_PS = 3000 * PS_PER_MS;
+
+export interface CaseResult {
+  ok: boolean;
+  failures: string[];
+  /** Hash of everything the case produced (trace, counters, per-guest goodput): equal for a replay. */
+  hash: string;
+  quiescent: boolean;
+  traceHash: string;
+  events: number;
+  goodput: Record<string, number>;
+  drops: Record<string, number>;
+  violations: Record<string, number>;
+  disabled: string[];
+  hostile: string | null;
+  /** Honest goodput / control goodput, per honest guest (hostile cases). */
+  honestShare: Record<string, number>;
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/** Packet-ledger units in flight, place by place. */
+export function inFlight(b: Built): Record<string, number> {
+  const parts: Record<string, number> = {
+    qdiscs: sum(b.qdiscs.map((q) => q.queue.length)),
+    txRings: 0, rxRings: 0,
+    netbackRxQueues: sum(b.netbacks.map((nb) => nb.rxQueueLength())),
+    nics: sum(b.nics.map((n) => n.unitsHeld())),
+    drivers: sum(b.drivers.map((d) => d.unitsHeld())),
+    wire: b.counters.wire.sent - b.counters.wire.arrived,
+  };
+  for (const v of b.vifs) {
+    if (v.hostile) continue; // the adversary's rings are outside the ledger (units are counted at netback)
+    parts.txRings += v.nf.txUnits - v.nb.txUnits;
+    parts.rxRings += v.nb.rxUnitsOk - v.nf.rxUnitsTaken;
+  }
+  return parts;
+}
+
+function checkConservation(b: Built, when: string, out: string[]): void {
+  const c = b.counters.pkt;
+  const parts = inFlight(b);
+  for (const [k, v] of Object.entries(parts)) if (v < 0) out.push(`${when}: negative in-flight count ${k} = ${v}`);
+  const flight = sum(Object.values(parts));
+  const lhs = c.created + c.split + c.injected;
+  const rhs = c.delivered + c.dropped + c.sunk + flight;
+  if (lhs !== rhs) {
+    out.push(`${when}: packet conservation broken: created ${c.created} + split ${c.split} + injected ${c.injected} != delivered ${c.delivered} + dropped ${c.dropped} + sunk ${c.sunk} + in flight ${flight} ${JSON.stringify(parts)} (off by ${lhs - rhs})`);
+  }
+}
+
+/** Frames a kernel keeps in its free pool (a private field of Kernel, read by the oracle only). */
+const poolOf = (k: object) => (k as unknown as { pool: number[] }).pool;
+
+function checkPages(b: Built, out: string[]): void {
+  const mem = b.mem;
+  const owned = sum(b.kernels.map((k) => mem.pages(k.domid)));
+  if (owned + mem.freeFrames() > mem.frames) out.push(`pages: ${owned} owned + ${mem.freeFrames()} free > ${mem.frames} frames`);
+  // Holder census for the driver domain and the honest guests.
+  const hostileDoms = new Set(b.vifs.filter((v) => v.hostile).map((v) => v.guest.domid));
+  const holder = new Map<number, string>();
+  const hold = (frame: number, who: string, dom: number) => {
+    const prev = holder.get(frame);
+    if (prev !== undefined) { out.push(`frame ${frame} held twice: ${prev} and ${who}`); return; }
+    holder.set(frame, who);
+    const o = mem.ownerOf(frame);
+    if (o !== dom) out.push(`frame ${frame} held by ${who} (domain ${dom}) but owned by ${o ?? 'nobody'}`);
+  };
+  for (const k of b.kernels) {
+    if (hostileDoms.has(k.domid)) continue;
+    for (const f of poolOf(k)) hold(f, `${k.name} pool`, k.domid);
+    const st = b.stacks.get(k);
+    if (st) for (const s of st.socks.values()) for (const f of s.rxFrames) hold(f, `${k.name} socket ${s.flow}`, k.domid);
+  }
+  const dom0 = b.kernels[0];
+  for (const n of b.nics) {
+    for (const f of n.rxBuffers) hold(f, `${n.name} rx ring`, dom0.domid);
+    for (const p of n.rxDone) for (const f of p.frames) hold(f, `${n.name} rx done`, dom0.domid);
+  }
+  for (const v of b.vifs) {
+    if (v.hostile) continue;
+    for (const f of v.nf.postedRxFrames()) hold(f, `${v.nf.name} rx buffer`, v.guest.domid);
+    for (const f of [v.rings.txFrame, v.rings.rxFrame]) if (f >= 0) hold(f, `${v.nf.name} ring page`, v.guest.domid);
+  }
+  for (const k of b.kernels) {
+    if (hostileDoms.has(k.domid)) continue;
+    const mine = mem.pages(k.domid);
+    let held = 0;
+    for (const [f] of holder) if (mem.ownerOf(f) === k.domid) held++;
+    if (held !== mine) out.push(`page leak: ${k.name} owns ${mine} frames, ${held} of them held by anything`);
+  }
+}
+
+function checkGrants(b: Built, out: string[]): void {
+  const xen = b.xen;
+  if (!xen) return;
+  const gops = xen.grants;
+  const rings = sum(b.netbacks.map((nb) => nb.ringMappings()));
+  const dom0Maps = gops.activeMappings(0);
+  if (dom0Maps !== rings) out.push(`grant leak: the driver domain holds ${dom0Maps} mappings, ${rings} of them ring pages`);
+  for (const k of b.kernels.slice(1)) if (!b.vifs.some((v) => v.hostile && v.guest === k) && gops.activeMappings(k.domid) !== 0) out.push(`grant leak: ${k.name} holds ${gops.activeMappings(k.domid)} mappings`);
+  if (b.pending && b.pending.free !== b.pending.size) out.push(`pending slots leaked: ${b.pending.size - b.pending.free}`);
+  const hostileDoms = new Set(b.vifs.filter((v) => v.hostile).map((v) => v.guest.domid));
+  for (const [dom, t] of xen.grantTables) {
+    if (hostileDoms.has(dom)) continue; // the adversary scribbles on its own entries
+    for (let r = 0; r < t.entries.length; r++) {
+      const e = t.entries[r];
+      const p = t.pins(r);
+      if ((e.flags & 3) !== GTF.permit_access) { if (p.read + p.write) out.push(`I6: d${dom} ref ${r} pinned but not an access grant`); continue; }
+      if (!!(e.flags & GTF.reading) !== p.read + p.write > 0 || !!(e.flags & GTF.writing) !== p.write > 0) out.push(`I6: d${dom} ref ${r} flags ${e.flags} with ${p.read} read / ${p.write} write pins`);
+    }
+  }
+  for (const v of b.vifs) if (!v.hostile && v.nf.leakedRefs) out.push(`${v.nf.name}: ${v.nf.leakedRefs} grants the backend kept after answering`);
+}
+
+/** Quiescence: nothing left anywhere means no wakeup was lost (I9) and every request got its answer (I4). */
+function checkQuiet(b: Built, out: string[]): void {
+  const parts = inFlight(b);
+  // An adversary's own stack may keep packets its netfront refuses: that queue is the adversary's business.
+  for (const v of b.vifs) if (v.hostile) parts.qdiscs -= v.stackQ.queue.length;
+  for (const [k, v] of Object.entries(parts)) if (v !== 0) out.push(`lost wakeup: ${v} packet(s) left in ${k} at quiescence`);
+  for (const v of b.vifs) {
+    const nb = v.nb;
+    if (nb.tx.rspProdPvt !== nb.tx.reqCons) out.push(`I4: ${nb.name} consumed ${nb.tx.reqCons - nb.tx.rspProdPvt} TX requests without answering them`);
+    if (nb.rxr.rspProdPvt !== nb.rxr.reqCons) out.push(`I4: ${nb.name} consumed RX requests without answering them`);
+    if (v.hostile) continue;
+    if (!nb.connected || nb.disabled) continue;
+    if (nb.tx.unconsumedRequests() > 0) out.push(`lost wakeup: ${nb.name} left ${nb.tx.unconsumedRequests()} TX requests in the ring`);
+    if (v.nf.tx.unconsumedResponses() > 0 || v.nf.rxr.unconsumedResponses() > 0) out.push(`lost wakeup: ${v.nf.name} left responses unread`);
+    if (v.nf.outstandingTx() > 0) out.push(`I4: ${v.nf.name} has ${v.nf.outstandingTx()} packets never answered`);
+  }
+  for (const n of b.nics) if (n.txRing.length || n.txDone.length || n.rxDone.length) out.push(`lost wakeup: ${n.name} holds ${n.txRing.length}/${n.txDone.length}/${n.rxDone.length} packets`);
+}
+
+function checkAlways(b: Built, out: string[]): void {
+  for (const v of b.vifs) {
+    const nb = v.nb;
+    const size = nb.tx.size;
+    if (nb.stats.maxTxSlotsPerPass > size) out.push(`I3: ${nb.name} took ${nb.stats.maxTxSlotsPerPass} slots in one pass (ring ${size})`);
+    if (nb.stats.maxGrantOpsPerPass > 3 * size) out.push(`I3: ${nb.name} issued ${nb.stats.maxGrantOpsPerPass} grant ops in one pass`);
+    if (nb.stats.maxRxPerPass > nb.budget) out.push(`I3: ${nb.name} delivered ${nb.stats.maxRxPerPass} packets in one pass`);
+    if (nb.stats.maxRxQueue > nb.rxQueueLimit) out.push(`I8: ${nb.name} queued ${nb.stats.maxRxQueue} packets`);
+    if (nb.mcast.size > 64 || nb.hash.mapping.length > 128 || nb.hash.key.length > 40) out.push(`I8: ${nb.name} per-vif tables out of bounds`);
+    for (const [a, z] of nb.transitions) if (!(BACKEND_EDGES[a] ?? []).includes(z)) out.push(`I11: ${nb.name} went from state ${a} to ${z}`);
+    if (v.hostile) continue;
+    if (nb.disabled) out.push(`I2: honest ${nb.name} disabled (${nb.disabled})`);
+    if (!nb.connected || nb.state !== XenbusState.Connected) out.push(`I11: honest ${nb.name} not connected (state ${nb.state}${nb.error ? `, ${nb.error}` : ''})`);
+    const errs = Object.entries(v.nf.protocolErrors);
+    if (errs.length) out.push(`I4/I1: ${v.nf.name} saw ${errs.map(([k, n]) => `${k} x${n}`).join(', ')}`);
+  }
+  // I1: a packet in an honest guest's page is one of that guest's flows.
+  const flowsOf = new Map<number, Set<number>>();
+  const hostileDoms = new Set(b.vifs.filter((v) => v.hostile).map((v) => v.guest.domid));
+  for (const v of b.vifs) { let s = flowsOf.get(v.guest.domid); if (!s) flowsOf.set(v.guest.domid, (s = new Set())); s.add(v.flow); }
+  for (const [f, p] of b.mem.contents) {
+    const o = b.mem.ownerOf(f);
+    if (o === undefined || o === 0 || hostileDoms.has(o)) continue;
+    const mine = flowsOf.get(o);
+    if (mine && !mine.has(p.flow)) { out.push(`I1: frame ${f} of domain ${o} holds a packet of flow ${p.flow}`); break; }
+  }
+}
+
+/** Goodput (bytes) per guest, or per server for native/driver. */
+function goodputByGuest(b: Built): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!b.vifs.length) { out[b.endpoint.name] = b.goodputBytes(); return out; }
+  for (const v of b.vifs) out[v.guest.name] = (out[v.guest.name] ?? 0) + b.flowGoodput(v.flow);
+  return out;
+}
+
+/**
+ * Work one case may do: events (a normal case takes under 100 000) and TX ring slots taken by the
+ * driver domain (a few tens of thousands). Beyond either, something livelocks (unbounded work, I3).
+ */
+export const EVENT_BUDGET = 1_000_000;
+export const SLOT_BUDGET = 1_000_000;
+class Livelock extends Error {}
+/** Run the scheduler to `until` in small steps, so a livelock is caught by the work budget rather than hanging. */
+function runFor(b: Built, until: number): void {
+  const s = b.sys.sched;
+  while (s.now < until) {
+    s.run(Math.min(until, s.now + 0.05 * PS_PER_MS));
+    if (s.delivered > EVENT_BUDGET) throw new Livelock(`I3: livelock: more than ${EVENT_BUDGET} events by ${(s.now / PS_PER_MS).toFixed(3)} ms`);
+    const slots = sum(b.netbacks.map((nb) => nb.stats.slotsTaken));
+    if (slots > SLOT_BUDGET) throw new Livelock(`I3: livelock: the driver domain took ${slots} TX slots by ${(s.now / PS_PER_MS).toFixed(3)} ms`);
+    if (s.pendingCount() === 0) { s.run(until); break; }
+  }
+}
+
+interface Phase { b: Built; goodput: Record<string, number>; quiescent: boolean; failures: string[] }
+
+/** Build, run the traffic phase, optionally drain and check. */
+function execute(sc: Scenario, checks: boolean, mutate?: (b: Built) => void): Phase {
+  const b = build(sc);
+  const failures: string[] = [];
+  // Count CPU slices: a livelock that burns no virtual time never returns from the scheduler otherwise.
+  const complete = b.host.complete.bind(b.host);
+  let slices = 0;
+  b.host.complete = (c: number) => {
+    if (++slices > EVENT_BUDGET) throw new Livelock(`I3: livelock: more than ${EVENT_BUDGET} CPU slices by ${(b.sys.sched.now / PS_PER_MS).toFixed(3)} ms`);
+    complete(c);
+  };
+  try {
+    mutate?.(b);
+    b.start();
+    // Traffic: warm-up, then the measured window (goodput is what each guest moved in the window).
+    const warm = Math.round(sc.run.warmupMs * PS_PER_MS);
+    runFor(b, warm);
+    const before = goodputByGuest(b);
+    const trafficEnd = warm + Math.round(sc.run.durationMs * PS_PER_MS);
+    runFor(b, trafficEnd);
+    const goodput = goodputByGuest(b);
+    for (const k of Object.keys(goodput)) goodput[k] -= before[k] ?? 0;
+    if (!checks) return { b, goodput, quiescent: false, failures };
+    checkConservation(b, 'end of traffic', failures);
+    b.stopSources();
+    const limit = trafficEnd + DRAIN_PS;
+    while (b.sys.sched.pendingCount() > 0 && b.sys.sched.now < limit) runFor(b, Math.min(limit, b.sys.sched.now + 100 * PS_PER_MS));
+    const quiescent = b.sys.sched.pendingCount() === 0;
+    checkConservation(b, 'after drain', failures);
+    checkAlways(b, failures);
+    if (quiescent) {
+      checkQuiet(b, failures);
+      checkPages(b, failures);
+      checkGrants(b, failures);
+    } else {
+      failures.push(`did not quiesce within ${DRAIN_PS / PS_PER_MS} ms of virtual time after the sources stopped (${b.sys.sched.pendingCount()} events pending)`);
+    }
+    return { b, goodput, quiescent, failures };
+  } catch (e) {
+    failures.push(e instanceof Livelock ? e.message : `crash: ${(e as Error).message}`);
+    return { b, goodput: {}, quiescent: false, failures };
+  } finally {
+    b.sys.stop();
+  }
+}
+
+function resultHash(p: Phase): string {
+  const c = p.b.counters;
+  const h = createHash('sha256');
+  h.update(JSON.stringify([p.b.sys.traceHash(), p.b.sys.sched.delivered, c.pkt, c.wire, c.drops, c.violations, p.goodput, p.failures]));
+  return h.digest('hex').slice(0, 16);
+}
+
+export interface RunCaseOptions {
+  /** Run the case twice and require the same result hash (I12). */
+  replay?: boolean;
+  /** Test double: change the built system before it runs (e.g. disable a validation in netback). */
+  mutate?: (b: Built) => void;
+}
+
+/** Run one case with every check. */
+export function runCase(cs: CaseScenario | Scenario, opts: RunCaseOptions = {}): CaseResult {
+  let sc: Scenario;
+  try { sc = parseScenario(structuredClone(cs), 'stress case'); } catch (e) {
+    return { ok: false, failures: [`invalid case: ${(e as Error).message}`], hash: '', quiescent: false, traceHash: '', events: 0, goodput: {}, drops: {}, violations: {}, disabled: [], hostile: null, honestShare: {} };
+  }
+  const p = execute(sc, true, opts.mutate);
+  const failures = [...p.failures];
+  const hostile = sc.hostile[0] ?? null;
+  const honestShare: Record<string, number> = {};
+  if (hostile && !failures.some((f) => f.startsWith('crash'))) {
+    // The adversary's own expectations.
+    const v = p.b.vifs.find((q) => q.hostile);
+    if (v && v.hostile) {
+      // Mappings of the adversary's grants beyond its (still mapped) ring pages.
+      const rings = sum(p.b.vifs.filter((q) => q.guest === v.guest).map((q) => q.nb.ringMappings()));
+      const dom0Mappings = p.b.xen ? p.b.xen.grants.mappingsOn(0, v.guest.domid) - rings : 0;
+      const fails = v.hostile.behaviour.expect({ h: v.hostile, nb: v.nb, vif: v, counters: p.b.counters, quiescent: p.quiescent, dom0Mappings });
+      for (const f of fails) failures.push(`${hostile.behaviour}/${v.hostile.variant}: ${f}`);
+    }
+    // Honest guests keep making progress: compare with the same case where the adversary is honest.
+    const control = execute({ ...sc, hostile: [] }, false);
+    const mss = sc.tcp.mss;
+    let got = 0, base = 0;
+    for (const [g, want] of Object.entries(control.goodput)) {
+      if (g === `domU${hostile.guest}`) continue;
+      const have = p.goodput[g] ?? 0;
+      got += have;
+      base += want;
+      honestShare[g] = want > 0 ? Math.round((have / want) * 1000) / 1000 : 1;
+      if (want >= HONEST_MIN_SEGMENTS * mss && have < HONEST_GUEST_SHARE * want) failures.push(`I2: honest ${g} starved: ${have} bytes in the measured window, ${(100 * have / want).toFixed(0)}% of its ${want} without the adversary (threshold ${HONEST_GUEST_SHARE * 100}%)`);
+    }
+    honestShare.all = base > 0 ? Math.round((got / base) * 1000) / 1000 : 1;
+    if (base >= HONEST_MIN_SEGMENTS * mss && got < HONEST_SHARE * base) {
+      failures.push(`I2: the honest guests moved ${got} bytes, ${(100 * got / base).toFixed(0)}% of their ${base} without the adversary (threshold ${(HONEST_SHARE * 100).toFixed(0)}%)`);
+    }
+  }
+  if (opts.replay && !failures.some((f) => f.startsWith('crash'))) {
+    const again = execute(sc, true, opts.mutate);
+    if (resultHash(again) !== resultHash(p)) failures.push('I12: a replay of the same case gave a different result');
+  }
+  const c = p.b.counters;
+  return {
+    ok: failures.length === 0,
+    failures,
+    hash: resultHash({ ...p, failures }),
+    quiescent: p.quiescent,
+    traceHash: p.b.sys.traceHash(),
+    events: p.b.sys.sched.delivered,
+    goodput: p.goodput,
+    drops: { ...c.drops },
+    violations: { ...c.violations },
+    disabled: p.b.netbacks.filter((nb) => nb.disabled).map((nb) => `${nb.name}:${nb.disabled}`),
+    hostile: hostile ? `${hostile.behaviour}/${p.b.vifs.find((q) => q.hostile)?.hostile?.variant ?? hostile.variant}` : null,
+    honestShare,
+  };
+}

@@ -1,0 +1,143 @@
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { availableParallelism } from 'node:os';
+import { caseArb, caseSeed, sampleCase, type CaseScenario } from '../src/stress/case.js';
+import { runCase } from '../src/stress/run.js';
+import { runStress, runStressCase, summarize } from '../src/stress/pool.js';
+import type { Built } from '../src/scenario/build.js';
+import type { Netback } from '../src/channels/netback.js';
+
+/** Run fast-check over stress cases with a broken netback and return whether it found a counterexample. */
+function findsBug(only: string[] | null, mutate: (b: Built) => void, numRuns: number, seed = 7): { failed: boolean; failures: string[] } {
+  let failures: string[] = [];
+  const out = fc.check(fc.property(caseArb(only !== null, only ?? undefined), (sc) => {
+    const r = runCase(sc, { mutate });
+    if (!r.ok) failures = r.failures;
+    return r.ok;
+  }), { seed, numRuns, endOnFailure: true });
+  return { failed: out.failed, failures };
+}
+const eachNetback = (f: (nb: Netback, b: Built) => void) => (b: Built) => { for (const nb of b.netbacks) f(nb, b); };
+
+describe('stress: properties over random scenarios', function () {
+  this.timeout(180_000);
+
+  it('cases are a function of (base seed, index) only', () => {
+    expect(caseSeed(1, 5)).to.equal(caseSeed(1, 5));
+    expect(caseSeed(1, 5)).to.not.equal(caseSeed(1, 6));
+    expect(JSON.stringify(sampleCase(3, 9, true))).to.equal(JSON.stringify(sampleCase(3, 9, true)));
+    // The first value fast-check draws for a case seed is the case (so shrinking starts from it).
+    let first: unknown = null;
+    fc.check(fc.property(caseArb(false), (c) => { first ??= c; return true; }), { seed: caseSeed(3, 4), numRuns: 1 });
+    expect(JSON.stringify(first)).to.equal(JSON.stringify(sampleCase(3, 4, false)));
+  });
+
+  it('fast-check: conservation, ownership, no leaks, one response per request, no lost wakeups, bounded work, replay (in process)', () => {
+    fc.assert(fc.property(caseArb(false), (sc) => {
+      const r = runCase(sc, { replay: true });
+      if (!r.ok) throw new Error(r.failures.join('\n'));
+    }), { seed: 20240601, numRuns: 12 });
+  });
+
+  it('CI budget: 200 cases on worker threads pass, with the same per-case results in process', async () => {
+    const workers = Math.max(2, Math.min(availableParallelism(), 4));
+    const reports = await runStress({ seed: 11, runs: 200, hostile: false, replay: true, shrink: false, workers });
+    const s = summarize(reports, { runs: 200, hostile: false, seed: 11 });
+    const bad = reports.filter((r) => !r.result.ok).map((r) => `case ${r.index}: ${r.result.failures.slice(0, 2).join('; ')}`);
+    expect(bad, bad.join('\n')).to.deep.equal([]);
+    expect(s.passed).to.equal(200);
+    expect(Object.keys(s.drops).length).to.be.greaterThan(2); // faults and overflows did happen
+    // Results do not depend on the worker: a few cases again, in this thread.
+    for (const i of [0, 57, 199]) expect(runStressCase({ base: 11, index: i, hostile: false, replay: false, shrink: false }).result.hash).to.equal(reports[i].result.hash);
+  });
+
+  it('hostile campaign: summary hash identical for 1 and 2 workers', async () => {
+    const a = summarize(await runStress({ seed: 5, runs: 12, hostile: true, replay: false, shrink: false, workers: 1 }), { runs: 12, hostile: true, seed: 5 });
+    const b = summarize(await runStress({ seed: 5, runs: 12, hostile: true, replay: false, shrink: false, workers: 2 }), { runs: 12, hostile: true, seed: 5 });
+    expect(a.failed).to.equal(0);
+    expect(b.hash).to.equal(a.hash);
+  });
+});
+
+describe('stress: mutation checks (a deliberately broken netback is caught)', function () {
+  this.timeout(180_000);
+
+  it('the same cases pass with the real netback', () => {
+    for (const only of [['H1'], ['H5'], ['H6'], ['H7']]) expect(findsBug(only, () => {}, 8).failed, only[0]).to.equal(false);
+  });
+
+  it('netback without the slot-count limits (XSA-39) is caught by H6', () => {
+    const r = findsBug(['H6'], eachNetback((nb) => { nb.checks.slotLimits = false; }), 40);
+    expect(r.failed).to.equal(true);
+    expect(r.failures.join(' ')).to.match(/too-many-slots|chain/);
+  });
+
+  it('netback that trusts an impossible req_prod is caught by H1', () => {
+    const r = findsBug(['H1'], eachNetback((nb) => { nb.checks.producer = false; }), 40);
+    expect(r.failed).to.equal(true);
+  });
+
+  it('netback that validates a slot in shared memory and then reads it again (double fetch, XSA-155) is caught by H5', () => {
+    const r = findsBug(['H5'], eachNetback((nb) => {
+      const ring = nb.tx;
+      const take = ring.takeRequest.bind(ring);
+      ring.takeRequest = () => {
+        const slot = ring.sring.slots[ring.reqCons & (ring.size - 1)].req as { size?: number } | undefined;
+        if (slot && (slot.size ?? 0) > 65535) throw new Error('bad size'); // "validates" the shared copy...
+        return take(); // ...then takes its own copy: every field read twice
+      };
+    }), 40);
+    expect(r.failed).to.equal(true);
+    expect(r.failures.join(' ')).to.match(/read 2 times/);
+  });
+
+  it('netback without the page-bounds check is caught by H7', () => {
+    const r = findsBug(['H7'], eachNetback((nb) => { nb.checks.pageBounds = false; }), 40);
+    expect(r.failed).to.equal(true);
+  });
+
+  it('a netback that loses packets without counting them breaks conservation', () => {
+    const r = findsBug(null, eachNetback((nb) => {
+      const xmit = nb.xmit.bind(nb);
+      let n = 0;
+      nb.xmit = (x, p) => (++n % 7 === 0 ? (p.release?.(x), true) : xmit(x, p));
+    }), 30);
+    expect(r.failed).to.equal(true);
+    expect(r.failures.join(' ')).to.match(/conservation/);
+  });
+
+  it('a netback that goes to sleep without re-arming req_event loses wakeups', () => {
+    const r = findsBug(null, eachNetback((nb) => { nb.tx.setReqEvent = () => {}; }), 30);
+    expect(r.failed).to.equal(true);
+    expect(r.failures.join(' ')).to.match(/lost wakeup|I4/);
+  });
+});
+
+describe('stress: regressions for mechanism bugs the properties found', function () {
+  this.timeout(60_000);
+  const base = ({ nic, ...o }: Partial<CaseScenario> & { nic?: Partial<CaseScenario['machine']['nic']> }): CaseScenario => ({
+    name: 'regression', topology: 'guest', direction: 'tx', seed: 3, run: { durationMs: 3, warmupMs: 0 },
+    machine: { cpus: 1, nics: 1, vifRingSize: 256, memoryMiB: 2048, nic: { ringSize: 256, csumOffload: true, tso: true, sg: true, ...nic } },
+    guests: 1, optimizations: { vnicOffload: true, txNoRemap: false, rxCopy: false, rxCopyVia: 'map', superpages: false, globalPages: false },
+    tcp: { mss: 1448, sndBufKiB: 128, rcvBufKiB: 128, appChunkKiB: 16 },
+    netback: { rxDrainMs: 1, rxStallMs: 2, rxPollMs: 0.5, lateEoiTickUs: 500 }, faults: [], hostile: [], ...o,
+  });
+  const ok = (sc: CaseScenario) => { const r = runCase(sc); expect(r.failures, r.failures.join('\n')).to.deep.equal([]); return r; };
+
+  it('a link that goes down in the middle of a TSO burst loses only the frames not yet sent, counted', () => {
+    const r = ok(base({ topology: 'native', faults: [500, 900, 1300, 1700].map((atUs, i) => ({ atUs, nic: 0, kind: i % 2 ? 'link-up' as const : 'link-down' as const, count: 1 })) }));
+    expect(r.drops['link-down']).to.be.greaterThan(0);
+  });
+
+  it('software GSO on a NIC ring smaller than a super-segment: segments once, posts what fits, never deadlocks', () => {
+    ok(base({ nic: { tso: false, ringSize: 16, sg: true }, tcp: { mss: 536, sndBufKiB: 128, rcvBufKiB: 128, appChunkKiB: 16 } }));
+  });
+
+  it('a packet with more fragments than NIC descriptors is linearized instead of blocking the queue', () => {
+    ok(base({ nic: { tso: true, ringSize: 16, sg: true } }));
+  });
+
+  it('the paper\'s configurations still conserve packets (guest rx, flipping and copying)', () => {
+    for (const rxCopy of [false, true]) ok(base({ direction: 'rx', guests: 2, machine: { cpus: 1, nics: 2, vifRingSize: 256, memoryMiB: 2048, nic: { ringSize: 256, csumOffload: true, tso: true, sg: true } }, optimizations: { vnicOffload: false, txNoRemap: rxCopy, rxCopy, rxCopyVia: 'gnttab', superpages: false, globalPages: false } }));
+  });
+});
