@@ -161,6 +161,16 @@ const H4: Behaviour = {
 };
 
 /** A slot whose every field counts its reads and changes its value after each one (H5). */
+/** Wrap the frontend's RX refill: after it posts buffers, visit each newly posted slot (to tamper with it). */
+function afterRxPost(nf: Hostile['nf'], visit: (slot: { req?: RxRequest }) => void): void {
+  const refill = nf.refill.bind(nf);
+  nf.refill = (x) => {
+    const from = nf.rxr.reqProdPvt;
+    refill(x);
+    for (let i = from; i !== nf.rxr.reqProdPvt; i = (i + 1) >>> 0) visit(nf.rxr.sring.slots[i & (nf.rxr.size - 1)] as { req?: RxRequest });
+  };
+}
+
 function tocttou<T extends object>(slot: T, reads: Map<string, number>, poison: Record<string, number>): T {
   const out = {} as T;
   for (const k of Object.keys(slot)) {
@@ -187,16 +197,7 @@ const H5: Behaviour = {
     h.state.reads = reads;
     if (h.variant === 1) {
       // RX requests too: rewrite each posted slot as a counting, self-poisoning object.
-      const nf = h.nf;
-      const refill = nf.refill.bind(nf);
-      nf.refill = (x) => {
-        const from = nf.rxr.reqProdPvt;
-        refill(x);
-        for (let i = from; i !== nf.rxr.reqProdPvt; i = (i + 1) >>> 0) {
-          const s = nf.rxr.sring.slots[i & (nf.rxr.size - 1)] as { req?: RxRequest };
-          if (s.req) s.req = tocttou(s.req, reads, { gref: 0, id: 0xffff });
-        }
-      };
+      afterRxPost(h.nf, (s) => { if (s.req) s.req = tocttou(s.req, reads, { gref: 0, id: 0xffff }); });
     }
   },
   step(h, x) {
@@ -710,19 +711,13 @@ const H25: Behaviour = {
     const v = h.variant, nf = h.nf, gt = h.gt;
     if (v < 4) return;
     // As the recipient: our accept-transfer entries flip (4) or are reclaimed right after posting (5).
-    const refill = nf.refill.bind(nf);
-    nf.refill = (x) => {
-      const from = nf.rxr.reqProdPvt;
-      refill(x);
-      for (let i = from; i !== nf.rxr.reqProdPvt; i = (i + 1) >>> 0) {
-        const s = nf.rxr.sring.slots[i & (nf.rxr.size - 1)] as { req?: RxRequest };
-        if (!s.req) continue;
-        const e = gt.entries[s.req.gref];
-        if (v === 5) { if ((e.flags & 3) === GTF.accept_transfer) gt.endTransfer(s.req.gref); else gt.endAccess(s.req.gref); continue; }
-        let base = e.flags, k = 0;
-        Object.defineProperty(e, 'flags', { configurable: true, enumerable: true, get() { return k++ % 3 === 2 ? GTF.invalid : base; }, set(val: number) { base = val; } });
-      }
-    };
+    afterRxPost(nf, (s) => {
+      if (!s.req) return;
+      const e = gt.entries[s.req.gref];
+      if (v === 5) { if ((e.flags & 3) === GTF.accept_transfer) gt.endTransfer(s.req.gref); else gt.endAccess(s.req.gref); return; }
+      let base = e.flags, k = 0;
+      Object.defineProperty(e, 'flags', { configurable: true, enumerable: true, get() { return k++ % 3 === 2 ? GTF.invalid : base; }, set(val: number) { base = val; } });
+    });
   },
   step(h, x, n) {
     if (n > 0 || h.variant >= 4) return;
