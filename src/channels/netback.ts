@@ -409,7 +409,7 @@ export class Netback implements NetDevice {
   }
 
   /** Schedule whatever work there is (also used by the pending pool when slots come back). */
-  kick(x: Exec): void {
+  kick(_x: Exec): void {
     if (!this.connected) return;
     // Buffers again after a stall: the carrier comes back (xenvif_rx_queue_ready).
     if (!this.carrier && !this.disabled && this.rxr.unconsumedRequests() > 0) { this.carrier = true; note(this.counters, 'vif-carrier-on'); }
@@ -422,7 +422,6 @@ export class Netback implements NetDevice {
       this.ctrlQueued = true;
       this.kernel.post({ name: `${this.name}-ctrl`, run: (cx) => this.ctrlAction(cx) }, 'irq');
     }
-    void x;
   }
 
   // ------------------------------------------------------------- transmit
@@ -647,12 +646,11 @@ export class Netback implements NetDevice {
   }
 
   /** The NIC is done with the guest's pages: unmap (batched) and answer. */
-  private finishTx(x: Exec, p: PendingTx): void {
+  private finishTx(_x: Exec, p: PendingTx): void {
     this.done.push(p);
     if (this.doneQueued) return;
     this.doneQueued = true;
     this.kernel.post({ name: `${this.name}-tx-done`, run: (dx) => this.flushTxDone(dx) }, 'irq');
-    void x;
   }
 
   private flushTxDone(x: Exec): void {
