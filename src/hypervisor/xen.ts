@@ -50,6 +50,9 @@ export class Xen extends Dispatcher {
   addDomain(k: Kernel): void {
     k.host = this;
     this.domains.push(k);
+    const onCpu = (this.perCpu[k.cpuIndex] ??= []);
+    this.indexOnCpu.set(k, onCpu.length);
+    onCpu.push(k);
     this.grantTables.set(k.domid, new GrantTable(k.domid, 4096, MAPTRACK_PER_DOMAIN));
   }
 
@@ -73,7 +76,7 @@ export class Xen extends Dispatcher {
       return x;
     }
     const cur = this.current[c];
-    const mine = (this.perCpu[c] ??= this.domains.filter((d) => d.cpuIndex === c));
+    const mine = this.perCpu[c] ?? [];
     let anyWork = false;
     let othersWork = false;
     for (const d of mine) if (d.hasWork()) { anyWork = true; if (d !== cur) { othersWork = true; break; } }
@@ -104,12 +107,9 @@ export class Xen extends Dispatcher {
   }
 
   private last: (Kernel | null)[] = [];
-  private perCpu: Kernel[][] = [];
-  private get indexOnCpu(): Map<Kernel, number> {
-    if (!this._idx) { this._idx = new Map(); for (const d of this.domains) this._idx.set(d, this.domains.filter((e) => e.cpuIndex === d.cpuIndex).indexOf(d)); }
-    return this._idx;
-  }
-  private _idx: Map<Kernel, number> | null = null;
+  /** Domains pinned to each CPU, in creation order (the round-robin order), and each one's index there. */
+  private readonly perCpu: Kernel[][] = [];
+  private readonly indexOnCpu = new Map<Kernel, number>();
   private lastRun(c: number): Kernel | null { return this.last[c] ?? null; }
 
   private switchTo(x: Exec, c: number, cur: Kernel | null, next: Kernel): void {
