@@ -15,7 +15,7 @@ import type { MachineMemory } from '../hardware/memory.js';
 import type { Exec, Kernel } from '../domains/kernel.js';
 import type { CostTable } from '../model/costs.js';
 import type { Counters } from '../model/counters.js';
-import { GrantOps, GrantTable, GNTST } from './grant-table.js';
+import { GrantOps, GrantTable, GNTMAP, GNTST } from './grant-table.js';
 import type { Port } from './event-channel.js';
 
 export interface XenConfig { ctxAllowUs: number; sliceUs: number }
@@ -133,11 +133,7 @@ export class Xen extends Dispatcher {
 
   /** GNTTABOP_map_grant_ref batch (host mapping: installs a PTE per page). */
   grantMap(x: Exec, caller: Kernel, ops: Array<{ dom: number; ref: number; readonly: boolean }>) {
-    return x.hypercall(() => ops.map((op) => {
-      this.counters.grantMaps++;
-      x.cost('grantMapPerOp');
-      return this.grants.map(caller.domid, { dom: op.dom, ref: op.ref, flags: 2 | (op.readonly ? 4 : 0) });
-    }));
+    return this.grantMapFlags(x, caller, ops.map((op) => ({ dom: op.dom, ref: op.ref, flags: GNTMAP.host_map | (op.readonly ? GNTMAP.readonly : 0) })));
   }
   /** GNTMAP_device_map only: pin for DMA, no CPU mapping, so no PTE and no TLB flush later. */
   grantDeviceMap(x: Exec, caller: Kernel, ops: Array<{ dom: number; ref: number }>) {
