@@ -10,7 +10,7 @@
  */
 import { join } from 'node:path';
 import { setup } from 'xstate';
-import { ActorSystem } from '../src/actors/runtime.js';
+import { ActorSystem, type Interpreter } from '../src/actors/runtime.js';
 import { domainMachine } from '../src/domains/domain.js';
 import { loadScenario } from '../src/scenario/schema.js';
 import { runScenario } from '../src/scenario/run.js';
@@ -18,7 +18,7 @@ import { scenarioDir } from '../src/paper/configs.js';
 
 const UNIT = 1_000_000; // one PHOLD time unit, in ps
 
-export function phold(interpreter: 'flat' | 'xstate', lps = 1024, initial = 4, endUnits = 200, seed = 1) {
+export function phold(interpreter: Interpreter, lps = 1024, initial = 4, endUnits = 200, seed = 1) {
   const sys = new ActorSystem(seed, false, interpreter);
   const rngs: Array<ReturnType<typeof sys.rng.for>> = [];
   let processed = 0;
@@ -56,7 +56,7 @@ function scenarios() {
   });
 }
 
-function idleActorBytes(interpreter: 'flat' | 'xstate', n = 20_000) {
+function idleActorBytes(interpreter: Interpreter, n = 20_000) {
   const g = globalThis as { gc?: () => void };
   g.gc?.();
   const before = process.memoryUsage().heapUsed;
@@ -82,8 +82,8 @@ function manyGuests(guests = 1000) {
 
 const only = process.argv[2];
 const out: Record<string, unknown> = { node: process.version, cpus: (await import('node:os')).cpus().length };
-if (!only || only === 'phold') out.phold = [phold('flat'), phold('xstate')];
+if (!only || only === 'phold') out.phold = [phold('compiled'), phold('xstate')];
 if (!only || only === 'scenarios') out.scenarios = scenarios();
-if (!only || only === 'memory') out.idleActor = [idleActorBytes('flat'), idleActorBytes('xstate')];
+if (!only || only === 'memory') out.idleActor = [idleActorBytes('compiled'), idleActorBytes('xstate')];
 if (!only || only === 'guests') out.manyGuests = manyGuests();
 console.log(JSON.stringify(out, null, 2));

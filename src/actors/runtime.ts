@@ -9,12 +9,18 @@
 import { createActor, type AnyStateMachine, type Actor, type EventObject } from 'xstate';
 import { Scheduler, PS_PER_MS, type Ps, type TimerHandle } from './scheduler.js';
 import { RngStreams } from './rng.js';
-import { FlatActor, flatten, NotFlattenable, type FlatMachine } from './flat.js';
+import { compileMachine, type CompiledMachine } from './compile.js';
+import { CompiledActor } from './compiled-actor.js';
+
+/** 'compiled' (default): statecharts compiled once per machine (compile.ts), proven equal to xstate by
+ * test/statechart.test.ts; 'xstate': xstate's own interpreter, for comparison. */
+export type Interpreter = 'compiled' | 'xstate';
+export const INTERPRETERS: readonly Interpreter[] = ['compiled', 'xstate'];
 
 export interface TraceRecord { t: Ps; from: string; to: string; type: string; detail?: string }
 export type Msg = EventObject & { detail?: string; [k: string]: unknown };
 
-/** What the runtime needs of an actor: xstate's Actor, or the equivalent FlatActor. */
+/** What the runtime needs of an actor: xstate's Actor, or the equivalent CompiledActor. */
 export interface ActorLike {
   send(e: EventObject): void;
   getSnapshot(): { value?: unknown; context?: unknown } & object;
@@ -24,13 +30,12 @@ export interface ActorLike {
 }
 export interface ActorEntry { name: string; kind: string; rank: number; actor: ActorLike; machine: AnyStateMachine }
 
-/** flatten() once per machine; null when the machine is outside the flat subset. */
-const flatCache = new WeakMap<AnyStateMachine, FlatMachine | null>();
-function flatOf(m: AnyStateMachine): FlatMachine | null {
-  if (!flatCache.has(m)) {
-    try { flatCache.set(m, flatten(m)); } catch (e) { if (e instanceof NotFlattenable) flatCache.set(m, null); else throw e; }
-  }
-  return flatCache.get(m)!;
+/** Compile once per machine definition; a machine outside the supported subset throws UnsupportedMachine. */
+const compiledCache = new WeakMap<AnyStateMachine, CompiledMachine>();
+export function compiledOf(m: AnyStateMachine): CompiledMachine {
+  let c = compiledCache.get(m);
+  if (!c) { c = compileMachine(m); compiledCache.set(m, c); }
+  return c;
 }
 
 export class ActorSystem {
@@ -45,12 +50,7 @@ export class ActorSystem {
   private hash = 0x811c9dc5;
   messages = 0;
 
-  /**
-   * @param interpreter 'flat' runs machines in the flat subset on the flattened interpreter
-   *   (proven equivalent to xstate's transition(), see test/flat.test.ts), the rest on xstate;
-   *   'xstate' runs everything on xstate.
-   */
-  constructor(seed: number, record = false, readonly interpreter: 'flat' | 'xstate' = 'flat') {
+  constructor(seed: number, record = false, readonly interpreter: Interpreter = 'compiled') {
     this.rng = new RngStreams(seed);
     if (record) this.trace = [];
   }
@@ -63,8 +63,9 @@ export class ActorSystem {
       setTimeout: (fn: () => void, ms: number) => sched.after(Math.round(ms * PS_PER_MS), rank, fn),
       clearTimeout: (h: TimerHandle) => h?.cancel(),
     };
-    const flat = this.interpreter === 'flat' ? flatOf(machine) : null;
-    const actor: ActorLike = flat ? new FlatActor(flat, input, name) : (createActor(machine, { input, clock, id: name } as never) as Actor<M>);
+    const actor: ActorLike = this.interpreter === 'compiled'
+      ? new CompiledActor(compiledOf(machine), input, name, clock)
+      : (createActor(machine, { input, clock, id: name } as never) as Actor<M>);
     this.actors.set(name, { name, kind, rank, actor, machine });
     if (this.stateListeners.length > 0 || this.trace) {
       let last = '';

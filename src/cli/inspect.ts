@@ -10,6 +10,7 @@ import { writeCharts } from '../inspect/charts.js';
 import { runInspected } from '../inspect/inspect-run.js';
 import { formatTop, formatSummaries } from '../inspect/top.js';
 import { writeReport } from '../inspect/report.js';
+import type { Interpreter } from '../actors/runtime.js';
 
 type Parsers = { intArg: (n: string, min: number) => (v: string) => number; posArg: (n: string) => (v: string) => number };
 interface CommonOpts { seed?: number; duration?: number }
@@ -29,7 +30,7 @@ async function guardAsync(fn: () => Promise<void>): Promise<void> {
   }
 }
 
-export interface RunInspectOpts { json?: boolean; trace?: string; pcap?: string; top?: number | true }
+export interface RunInspectOpts { json?: boolean; trace?: string; pcap?: string; top?: number | true; interpreter?: Interpreter }
 
 /**
  * `run` with --trace/--pcap/--top. Returns false when none is given, so the
@@ -38,7 +39,7 @@ export interface RunInspectOpts { json?: boolean; trace?: string; pcap?: string;
 export function inspectRun(sc: Scenario, o: RunInspectOpts): boolean {
   if (!o.trace && !o.pcap && o.top === undefined) return false;
   const topMs = o.top === undefined ? undefined : o.top === true ? 10 : o.top;
-  const ins = guard(() => runInspected(sc, { trace: o.trace, pcap: o.pcap, topMs }));
+  const ins = guard(() => runInspected(sc, { trace: o.trace, pcap: o.pcap, topMs, interpreter: o.interpreter }));
   if (o.json) {
     const out: Record<string, unknown> = { ...ins.result };
     if (ins.top) out.top = { everyMs: topMs, samples: ins.top, domains: ins.summaries };

@@ -13,6 +13,8 @@ import { paperCommand } from './paper.js';
 import { registerInspect, inspectRun, topArg, type RunInspectOpts } from './inspect.js';
 import { sweepCommand } from './sweep.js';
 import { stressCommand } from './stress.js';
+import { interpreterOption } from './interpreter-option.js';
+import type { Interpreter } from '../actors/runtime.js';
 
 const intArg = (name: string, min: number) => (v: string) => {
   const n = Number(v);
@@ -47,10 +49,11 @@ program.command('run')
   .option('--trace <file>', 'write a Chrome/Perfetto trace-event JSON file of the run')
   .option('--pcap <file>', 'write the frames put on the wires as a pcap file')
   .option('--top [ms]', 'print a xentop-style table every ms of virtual time (default 10) and a per-domain summary', topArg(posArg))
-  .action((file: string, o: CommonOpts & RunInspectOpts) => {
+  .addOption(interpreterOption())
+  .action((file: string, o: CommonOpts & RunInspectOpts & { interpreter?: Interpreter }) => {
     const sc = applyCommon(loadScenario(file), o);
     if (inspectRun(sc, o)) return;
-    const r = runScenario(sc);
+    const r = runScenario(sc, { interpreter: o.interpreter });
     console.log(o.json ? JSON.stringify(r) : formatRun(r));
   });
 

@@ -6,6 +6,8 @@ import { contributions, toRow } from '../paper/report.js';
 import { runMany, defaultWorkers } from '../workers/pool.js';
 import { table } from './format.js';
 import { writePlots } from '../paper/plot.js';
+import { interpreterOption } from './interpreter-option.js';
+import type { Interpreter } from '../actors/runtime.js';
 
 type Parsers = { intArg: (n: string, min: number) => (v: string) => number; posArg: (n: string) => (v: string) => number };
 
@@ -18,7 +20,8 @@ export function paperCommand(program: Command, p: Parsers): void {
     .option('--only <ids>', 'comma-separated configuration ids')
     .option('--json', 'print one JSON object')
     .option('--plot <dir>', 'write SVG bar charts to this directory')
-    .action(async (o: { seed?: number; duration?: number; workers?: number; only?: string; json?: boolean; plot?: string }) => {
+    .addOption(interpreterOption())
+    .action(async (o: { seed?: number; duration?: number; workers?: number; only?: string; json?: boolean; plot?: string; interpreter?: Interpreter }) => {
       let cfgs = PAPER_CONFIGS;
       if (o.only) {
         const want = o.only.split(',').map((s) => s.trim());
@@ -29,7 +32,7 @@ export function paperCommand(program: Command, p: Parsers): void {
       const scs = cfgs.map((c) => scenarioFor(c, o.seed, o.duration === undefined ? undefined : o.duration * 1000));
       const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: 'paper [{bar}] {value}/{total} {last}', stream: process.stderr }, Presets.shades_classic) : null;
       bar?.start(scs.length, 0, { last: '' });
-      const results = await runMany(scs, o.workers ?? defaultWorkers(), (_i, r) => bar?.increment(1, { last: r.scenario }));
+      const results = await runMany(scs, o.workers ?? defaultWorkers(), (_i, r) => bar?.increment(1, { last: r.scenario }), o.interpreter);
       bar?.stop();
       const rows = cfgs.map((c, i) => toRow(c, results[i]));
       const contrib = contributions(rows);

@@ -13,12 +13,14 @@ import { loadScenario } from '../scenario/schema.js';
 import { HONEST_GUEST_SHARE, HONEST_SHARE, runCase } from '../stress/run.js';
 import { runStress, runStressCase, summarize, type StressReport } from '../stress/pool.js';
 import { table } from './format.js';
+import { interpreterOption } from './interpreter-option.js';
+import type { Interpreter } from '../actors/runtime.js';
 
 type Parsers = { intArg: (n: string, min: number) => (v: string) => number };
 
 interface StressOpts {
   runs: number; seed: number; workers?: number; hostile?: boolean; only?: string; case?: number; path?: string;
-  replay?: string; shrink: boolean; replayCheck: boolean; json?: boolean;
+  replay?: string; shrink: boolean; replayCheck: boolean; json?: boolean; interpreter?: Interpreter;
 }
 
 const fail = (msg: string): never => { console.error(`error: ${msg}`); process.exit(2); };
@@ -59,6 +61,7 @@ export function stressCommand(program: Command, p: Parsers): void {
     .option('--no-shrink', 'do not shrink failing cases')
     .option('--no-replay-check', 'do not run each case twice to check determinism')
     .option('--json', 'print the summary (and failures) as JSON')
+    .addOption(interpreterOption())
     .action(async (o: StressOpts) => {
       let only: string[] | undefined;
       if (o.only) {
@@ -73,7 +76,7 @@ export function stressCommand(program: Command, p: Parsers): void {
 
       if (o.replay) {
         const sc = loadScenario(o.replay);
-        const r = runCase(sc, { replay: o.replayCheck });
+        const r = runCase(sc, { replay: o.replayCheck, interpreter: o.interpreter });
         if (o.json) console.log(JSON.stringify(r));
         else {
           console.log(`${o.replay}: ${r.ok ? 'ok' : 'FAIL'}${r.hostile ? ` (adversary ${r.hostile})` : ''}, result hash ${r.hash}`);
@@ -83,7 +86,7 @@ export function stressCommand(program: Command, p: Parsers): void {
       }
 
       if (o.case !== undefined) {
-        const r = runStressCase({ base: o.seed, index: o.case, hostile, only, replay: o.replayCheck, shrink: o.shrink && o.path === undefined, path: o.path });
+        const r = runStressCase({ base: o.seed, index: o.case, hostile, only, replay: o.replayCheck, shrink: o.shrink && o.path === undefined, path: o.path, interpreter: o.interpreter });
         if (o.json) { console.log(JSON.stringify(r)); process.exit(r.result.ok ? 0 : 1); }
         if (r.result.ok) console.log(`case ${r.index} (case seed ${r.seed}) ok${r.result.hostile ? `, adversary ${r.result.hostile}` : ''}; result hash ${r.result.hash}`);
         else printFailure(o, r);
@@ -98,7 +101,7 @@ export function stressCommand(program: Command, p: Parsers): void {
         : null;
       let failed = 0;
       bar?.start(o.runs, 0, { failed });
-      const reports = await runStress({ seed: o.seed, runs: o.runs, hostile, only, replay: o.replayCheck, shrink: o.shrink, workers }, (r) => {
+      const reports = await runStress({ seed: o.seed, runs: o.runs, hostile, only, replay: o.replayCheck, shrink: o.shrink, workers, interpreter: o.interpreter }, (r) => {
         if (!r.result.ok) failed++;
         bar?.increment(1, { failed });
       });

@@ -1,4 +1,5 @@
 /** Run one scenario under a Recorder and write what was asked for: trace, pcap, xentop samples. */
+import type { Interpreter } from '../actors/runtime.js';
 import { PS_PER_MS } from '../actors/scheduler.js';
 import { build } from '../scenario/build.js';
 import type { Scenario } from '../scenario/schema.js';
@@ -16,6 +17,7 @@ export interface InspectOptions {
   topMs?: number;
   /** Metric sampling period for the trace's counters, in ms. */
   sampleMs?: number;
+  interpreter?: Interpreter;
 }
 
 export interface Inspected {
@@ -52,7 +54,7 @@ export function runInspected(sc: Scenario, o: InspectOptions): Inspected {
   const grids: number[] = [];
   if (o.topMs) grids.push(Math.round(o.topMs * PS_PER_MS));
   if (o.trace) grids.push(Math.round((o.sampleMs ?? 1) * PS_PER_MS));
-  const b = build(sc);
+  const b = build(sc, { interpreter: o.interpreter });
   const rec = new Recorder(b, { messages: !!o.trace, wire: !!(o.trace || o.pcap), samplePs: grids });
   let result: RunResult;
   try { result = rec.run(); } finally { b.sys.stop(); }

@@ -5,7 +5,7 @@
  * external clients. Actor creation order is fixed here, which fixes ranks
  * and therefore the tie-break order of simultaneous events.
  */
-import { ActorSystem } from '../actors/runtime.js';
+import { ActorSystem, type Interpreter } from '../actors/runtime.js';
 import { PS_PER_US } from '../actors/scheduler.js';
 import { Cpu } from '../hardware/cpu.js';
 import { MachineMemory } from '../hardware/memory.js';
@@ -71,9 +71,9 @@ export interface VifInfo {
   stackQ: Qdisc; bridgeQ: Qdisc;
 }
 
-export function build(sc: Scenario, opts: { record?: boolean; interpreter?: 'flat' | 'xstate' } = {}): Built {
+export function build(sc: Scenario, opts: { record?: boolean; interpreter?: Interpreter } = {}): Built {
   resetPacketIds();
-  const sys = new ActorSystem(sc.seed, opts.record ?? false, opts.interpreter ?? 'flat');
+  const sys = new ActorSystem(sc.seed, opts.record ?? false, opts.interpreter ?? 'compiled');
   const counters = newCounters();
   const costs = { ...defaultCosts(), ...sc.costs } as CostTable;
   const m = sc.machine;

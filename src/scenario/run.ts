@@ -1,6 +1,7 @@
 /** Run one scenario: warm up, measure, and report what the mechanism produced. */
 import { PS_PER_MS, PS_PER_S } from '../actors/scheduler.js';
 import { build, type Built } from './build.js';
+import type { Interpreter } from '../actors/runtime.js';
 import type { Scenario } from './schema.js';
 import { newCounters, type Counters } from '../model/counters.js';
 
@@ -86,7 +87,7 @@ export function runBuilt(b: Built): RunResult {
   };
 }
 
-export function runScenario(sc: Scenario, opts: { record?: boolean; interpreter?: 'flat' | 'xstate' } = {}): RunResult {
+export function runScenario(sc: Scenario, opts: { record?: boolean; interpreter?: Interpreter } = {}): RunResult {
   const b = build(sc, opts);
   try { return runBuilt(b); } finally { b.sys.stop(); }
 }

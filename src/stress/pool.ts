@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import { Piscina } from 'piscina';
 import { caseArb, caseSeed, sampleCase, type CaseScenario } from './case.js';
 import { runCase, type CaseResult } from './run.js';
+import type { Interpreter } from '../actors/runtime.js';
 
 export interface StressTask {
   base: number;
@@ -23,6 +24,7 @@ export interface StressTask {
   shrink: boolean;
   /** Replay a shrunk counterexample directly: fast-check's path from the case seed. */
   path?: string;
+  interpreter?: Interpreter;
 }
 
 export interface StressReport {
@@ -42,20 +44,20 @@ export function runStressCase(t: StressTask): StressReport {
   if (t.path !== undefined) {
     // Replaying a counterexample: fast-check regenerates it from (seed, path).
     let found: { sc: CaseScenario; r: CaseResult } | null = null;
-    fc.check(fc.property(arb, (sc) => { const r = runCase(sc, { replay: t.replay }); found = { sc, r }; return r.ok; }), { seed, path: t.path, numRuns: 1, endOnFailure: true });
+    fc.check(fc.property(arb, (sc) => { const r = runCase(sc, { replay: t.replay, interpreter: t.interpreter }); found = { sc, r }; return r.ok; }), { seed, path: t.path, numRuns: 1, endOnFailure: true });
     const f = found as { sc: CaseScenario; r: CaseResult } | null;
     if (!f) throw new Error(`no case at path ${t.path}`);
     return { index: t.index, seed, scenario: f.sc, result: f.r };
   }
   const scenario = sampleCase(t.base, t.index, t.hostile, t.only);
-  const result = runCase(scenario, { replay: t.replay });
+  const result = runCase(scenario, { replay: t.replay, interpreter: t.interpreter });
   const rep: StressReport = { index: t.index, seed, scenario, result };
   if (!result.ok && t.shrink) {
     let runs = 0;
     let last: { sc: CaseScenario; failures: string[] } = { sc: scenario, failures: result.failures };
     const out = fc.check(fc.property(arb, (sc) => {
       runs++;
-      const r = runCase(sc);
+      const r = runCase(sc, { interpreter: t.interpreter });
       if (!r.ok) last = { sc, failures: r.failures };
       return r.ok;
     }), { seed, numRuns: 1, interruptAfterTimeLimit: SHRINK_MS });
@@ -111,11 +113,11 @@ export function summarize(reports: StressReport[], o: { runs: number; hostile: b
 
 /** Run cases [from, from + runs) on `workers` threads (in-process for one); `onDone` sees each report as it completes. */
 export async function runStress(
-  o: { seed: number; runs: number; from?: number; hostile: boolean; only?: string[]; replay: boolean; shrink: boolean; workers: number },
+  o: { seed: number; runs: number; from?: number; hostile: boolean; only?: string[]; replay: boolean; shrink: boolean; workers: number; interpreter?: Interpreter },
   onDone: (r: StressReport) => void = () => {},
 ): Promise<StressReport[]> {
   const from = o.from ?? 0;
-  const tasks: StressTask[] = Array.from({ length: o.runs }, (_, i) => ({ base: o.seed, index: from + i, hostile: o.hostile, only: o.only, replay: o.replay, shrink: o.shrink }));
+  const tasks: StressTask[] = Array.from({ length: o.runs }, (_, i) => ({ base: o.seed, index: from + i, hostile: o.hostile, only: o.only, replay: o.replay, shrink: o.shrink, interpreter: o.interpreter }));
   if (o.workers <= 1 || tasks.length <= 1) return tasks.map((t) => { const r = runStressCase(t); onDone(r); return r; });
   const pool = new Piscina({
     filename: fileURLToPath(new URL('./worker.js', import.meta.url)),

@@ -22,6 +22,7 @@
 import { createHash } from 'node:crypto';
 import { PS_PER_MS } from '../actors/scheduler.js';
 import { build, type Built } from '../scenario/build.js';
+import type { Interpreter } from '../actors/runtime.js';
 import { parseScenario, type Scenario } from '../scenario/schema.js';
 import { BACKEND_EDGES, XenbusState } from '../channels/netif.js';
 import { GTF } from '../hypervisor/grant-table.js';
@@ -231,8 +232,8 @@ function runFor(b: Built, until: number): void {
 interface Phase { b: Built; goodput: Record<string, number>; quiescent: boolean; failures: string[] }
 
 /** Build, run the traffic phase, optionally drain and check. */
-function execute(sc: Scenario, checks: boolean, mutate?: (b: Built) => void): Phase {
-  const b = build(sc);
+function execute(sc: Scenario, checks: boolean, mutate?: (b: Built) => void, interpreter?: Interpreter): Phase {
+  const b = build(sc, { interpreter });
   const failures: string[] = [];
   // Count CPU slices: a livelock that burns no virtual time never returns from the scheduler otherwise.
   const complete = b.host.complete.bind(b.host);
@@ -288,6 +289,8 @@ export interface RunCaseOptions {
   replay?: boolean;
   /** Test double: change the built system before it runs (e.g. disable a validation in netback). */
   mutate?: (b: Built) => void;
+  /** Statechart interpreter (results are the same on both; see test/statechart.test.ts). */
+  interpreter?: Interpreter;
 }
 
 /** Run one case with every check. */
@@ -296,7 +299,7 @@ export function runCase(cs: CaseScenario | Scenario, opts: RunCaseOptions = {}):
   try { sc = parseScenario(structuredClone(cs), 'stress case'); } catch (e) {
     return { ok: false, failures: [`invalid case: ${(e as Error).message}`], hash: '', quiescent: false, traceHash: '', events: 0, goodput: {}, drops: {}, violations: {}, disabled: [], hostile: null, honestShare: {} };
   }
-  const p = execute(sc, true, opts.mutate);
+  const p = execute(sc, true, opts.mutate, opts.interpreter);
   const failures = [...p.failures];
   const hostile = sc.hostile[0] ?? null;
   const honestShare: Record<string, number> = {};
@@ -311,7 +314,7 @@ export function runCase(cs: CaseScenario | Scenario, opts: RunCaseOptions = {}):
       for (const f of fails) failures.push(`${hostile.behaviour}/${v.hostile.variant}: ${f}`);
     }
     // Honest guests keep making progress: compare with the same case where the adversary is honest.
-    const control = execute({ ...sc, hostile: [] }, false);
+    const control = execute({ ...sc, hostile: [] }, false, undefined, opts.interpreter);
     const mss = sc.tcp.mss;
     let got = 0, base = 0;
     for (const [g, want] of Object.entries(control.goodput)) {
@@ -328,7 +331,7 @@ export function runCase(cs: CaseScenario | Scenario, opts: RunCaseOptions = {}):
     }
   }
   if (opts.replay && !failures.some((f) => f.startsWith('crash'))) {
-    const again = execute(sc, true, opts.mutate);
+    const again = execute(sc, true, opts.mutate, opts.interpreter);
     if (resultHash(again) !== resultHash(p)) failures.push('I12: a replay of the same case gave a different result');
   }
   const c = p.b.counters;

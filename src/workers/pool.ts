@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { Scenario } from '../scenario/schema.js';
 import { runScenario, type RunResult } from '../scenario/run.js';
+import type { Interpreter } from '../actors/runtime.js';
 
 export function defaultWorkers(): number { return Math.max(1, Math.min(availableParallelism(), 8)); }
 
@@ -15,9 +16,10 @@ export async function runMany(
   scenarios: Scenario[],
   workers = defaultWorkers(),
   onDone: (i: number, r: RunResult) => void = () => {},
+  interpreter?: Interpreter,
 ): Promise<RunResult[]> {
   if (workers <= 1 || scenarios.length <= 1) {
-    return scenarios.map((s, i) => { const r = runScenario(s); onDone(i, r); return r; });
+    return scenarios.map((s, i) => { const r = runScenario(s, { interpreter }); onDone(i, r); return r; });
   }
   const pool = new Piscina({
     filename: fileURLToPath(new URL('./run-worker.js', import.meta.url)),
@@ -26,7 +28,7 @@ export async function runMany(
   });
   try {
     return await Promise.all(scenarios.map(async (s, i) => {
-      const r = (await pool.run({ scenario: s, where: s.name })) as RunResult;
+      const r = (await pool.run({ scenario: s, where: s.name, interpreter })) as RunResult;
       onDone(i, r);
       return r;
     }));

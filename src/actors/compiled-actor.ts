@@ -1,0 +1,309 @@
+/**
+ * Runs a compiled statechart (compile.ts) with xstate v5's semantics, step for
+ * step: transition selection (xstate's transitionNode walk over the state
+ * value, whose parallel regions follow entry order), exit/transition/entry
+ * actions in xstate's order, `always` transitions selected in the order their
+ * atomic states were entered, raised events, a mailbox for events sent while
+ * a step runs, and timers (`after`, delayed raise) scheduled and cancelled
+ * after the macrostep, as xstate defers them. Before start(), actions are
+ * deferred to start() as xstate defers them.
+ *
+ * The active configuration is an interned Config; each Config caches, per
+ * event type, the pruned selection tree, and per selected transition set the
+ * flattened action list and the next Config. In steady state an event costs
+ * a map lookup, the guards, and the actions.
+ *
+ * One deliberate difference: an exception from a guard or action propagates
+ * to the caller (the simulation stops with it) instead of putting the actor
+ * into xstate's error status and rethrowing it later from a host timer.
+ *
+ * test/statechart.test.ts checks equivalence with xstate's own actor on random
+ * machines and on the project's machines.
+ */
+import type { EventObject } from 'xstate';
+import { stepShape, type Action, type ActionArgs, type CompiledMachine, type Node, type Transition } from './compile.js';
+
+export type StateValue = string | { [k: string]: StateValue };
+
+export interface Clock {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(h: unknown): void;
+}
+
+interface Sel { cands: Transition[] | null; kids: Sel[] }
+interface Step { actions: Action[]; next: Config | null }
+
+/** An active configuration: xstate's ordered `_nodes`. */
+class Config {
+  readonly value: StateValue;
+  /** Per event type: the selection tree pruned to nodes that have candidates (null: the event is ignored). */
+  readonly sel = new Map<string, Sel | null>();
+  /** Per selected transition set (ids): the step. */
+  readonly steps = new Map<number | string, Step>();
+  /** For each atomic state in entry order, the `always` lists of it and its ancestors; null if none. */
+  readonly always: Transition[][][] | null;
+  private readonly kids = new Map<Node, Node[]>();
+  constructor(readonly machine: CompiledMachine, readonly nodes: Node[]) {
+    for (const s of nodes) {
+      if (!this.kids.has(s)) this.kids.set(s, []);
+      if (s.parent) {
+        let k = this.kids.get(s.parent);
+        if (!k) { k = []; this.kids.set(s.parent, k); }
+        k.push(s);
+      }
+    }
+    this.value = deepFreeze(this.valueOf(machine.root));
+    const chains: Transition[][][] = [];
+    for (const s of nodes) {
+      if (s.type !== 'atomic') continue;
+      const chain: Transition[][] = [];
+      for (let m: Node | null = s; m; m = m.parent) if (m.always) chain.push(m.always);
+      if (chain.length) chains.push(chain);
+    }
+    this.always = chains.length ? chains : null;
+  }
+  /** xstate's getValueFromAdj. */
+  private valueOf(n: Node): StateValue {
+    const kids = this.kids.get(n);
+    if (!kids) return {};
+    if (n.type === 'compound') {
+      const k = kids[0];
+      if (!k) return {};
+      if (k.type === 'atomic') return k.key;
+    }
+    const v: { [k: string]: StateValue } = {};
+    for (const k of kids) v[k.key] = this.valueOf(k);
+    return v;
+  }
+  selFor(type: string): Sel | null {
+    let s = this.sel.get(type);
+    if (s === undefined) { s = this.buildSel(this.machine.root, type); this.sel.set(type, s); }
+    return s;
+  }
+  private buildSel(n: Node, type: string): Sel | null {
+    const kids: Sel[] = [];
+    for (const k of this.kids.get(n) ?? []) { const s = this.buildSel(k, type); if (s) kids.push(s); }
+    const cands = n.on.get(type) ?? null;
+    return kids.length || cands ? { cands, kids } : null;
+  }
+  step(ts: Transition[], key: number | string, isInitial = false): Step {
+    let st = this.steps.get(key);
+    if (st === undefined) {
+      const shape = stepShape(ts, this.nodes, isInitial);
+      const actions: Action[] = [];
+      for (const n of shape.exits) actions.push(...n.exit);
+      for (const t of shape.transitions) actions.push(...t.actions);
+      for (const e of shape.entries) { actions.push(...e.node.entry); if (e.initial) actions.push(...e.node.initialActions); }
+      st = { actions, next: shape.next ? intern(this.machine, shape.next) : null };
+      this.steps.set(key, st);
+    }
+    return st;
+  }
+}
+
+function intern(m: CompiledMachine, nodes: Node[]): Config {
+  const key = nodes.map((n) => n.order).join(',');
+  let c = m.configs.get(key) as Config | undefined;
+  if (!c) { c = new Config(m, nodes); m.configs.set(key, c); }
+  return c;
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null) { for (const x of Object.values(v)) deepFreeze(x); Object.freeze(v); }
+  return v;
+}
+
+/** xstate's transitionNode: regions in order; a node's own candidates only when no descendant chose one. */
+function walk(s: Sel, ctx: unknown, ev: EventObject, out: Transition[]): void {
+  const start = out.length;
+  for (const k of s.kids) walk(k, ctx, ev, out);
+  if (out.length > start || !s.cands) return;
+  for (const t of s.cands) {
+    if (t.guard === null || t.guard(ctx, ev)) { out.push(t); return; }
+  }
+}
+
+const keyOf = (ts: Transition[]): number | string => (ts.length === 1 ? ts[0].id : ts.map((t) => t.id).join(','));
+
+const NOT_STARTED = 0, RUNNING = 1, STOPPED = 2;
+
+export class CompiledActor {
+  context: any;
+  private config: Config;
+  private status = NOT_STARTED;
+  private busy = false;
+  private mailbox: EventObject[] | null = null;
+  /** Custom actions of the initial macrostep (run by start()), and timer operations (run after each macrostep). */
+  private deferred: Array<() => void> | null = null;
+  private timerOps: Array<() => void> | null = null;
+  private timers: Map<string, unknown> | null = null;
+  private listeners: Array<(s: { value: StateValue; context: unknown; status: string }) => void> | null = null;
+  private internal: EventObject[] | null = null;
+  private timerIds = 0;
+
+  constructor(readonly machine: CompiledMachine, input: unknown, readonly id: string, private readonly clock: Clock) {
+    this.context = machine.context(input, this);
+    const pre = intern(machine, [machine.root]);
+    const init: EventObject = { type: 'xstate.init', input } as EventObject;
+    this.config = pre;
+    const t = machine.initialTransition;
+    this.runStep(pre.step([t], t.id, true), init);
+    this.settle(init);
+  }
+
+  get value(): StateValue { return this.config.value; }
+
+  send(event: EventObject): void {
+    if (this.status === STOPPED) return;
+    if (this.status === NOT_STARTED || this.busy) { (this.mailbox ??= []).push(event); return; }
+    this.process(event);
+    this.drain();
+  }
+
+  getSnapshot(): { value: StateValue; context: any; status: string } {
+    return { value: this.config.value, context: this.context, status: this.status === STOPPED ? 'stopped' : 'active' };
+  }
+
+  subscribe(l: (s: { value: StateValue; context: unknown; status: string }) => void): { unsubscribe(): void } {
+    (this.listeners ??= []).push(l);
+    return { unsubscribe: () => { this.listeners = this.listeners!.filter((x) => x !== l); } };
+  }
+
+  start(): this {
+    if (this.status !== NOT_STARTED) return this;
+    this.status = RUNNING;
+    this.busy = true; // what the deferred actions send to us waits in the mailbox, as in xstate
+    try { this.flushDeferred(); } finally { this.busy = false; }
+    this.notify();
+    this.drain();
+    return this;
+  }
+
+  stop(): this {
+    if (this.status === STOPPED) return this;
+    this.status = STOPPED;
+    this.mailbox = null;
+    if (this.timers) { for (const h of this.timers.values()) this.clock.clearTimeout(h); this.timers.clear(); }
+    return this;
+  }
+
+  private drain(): void {
+    const q = this.mailbox;
+    if (!q) return;
+    while (q.length && this.status === RUNNING) this.process(q.shift()!);
+  }
+
+  /** One macrostep (xstate's macrostep for an external event). */
+  private process(event: EventObject): void {
+    this.busy = true;
+    try {
+      const sel = this.config.selFor(event.type);
+      if (sel) {
+        const out: Transition[] = [];
+        walk(sel, this.context, event, out);
+        if (out.length) this.runStep(this.config.step(out, keyOf(out)), event);
+      }
+      this.settle(event);
+      this.flushDeferred();
+    } finally {
+      this.busy = false;
+    }
+    this.notify();
+  }
+
+  /** Eventless transitions and raised events until the configuration is stable. */
+  private settle(event: EventObject): void {
+    let ev = event;
+    let shouldSelectEventless = true;
+    for (;;) {
+      let out: Transition[] | null = null;
+      let eventless = false;
+      const alw = this.config.always;
+      if (shouldSelectEventless && alw) {
+        for (const chain of alw) {
+          found: for (const list of chain) {
+            for (const t of list) {
+              if (t.guard === null || t.guard(this.context, ev)) {
+                if (!out) out = [t]; else if (!out.includes(t)) out.push(t);
+                break found;
+              }
+            }
+          }
+        }
+        eventless = out !== null;
+      }
+      if (!eventless) {
+        const q = this.internal;
+        if (!q || q.length === 0) return;
+        ev = q.shift()!;
+        const sel = this.config.selFor(ev.type);
+        if (sel) { out = []; walk(sel, this.context, ev, out); }
+      }
+      const c0 = this.config, x0 = this.context;
+      if (out && out.length) this.runStep(this.config.step(out, keyOf(out)), ev);
+      shouldSelectEventless = eventless ? this.config !== c0 || this.context !== x0 : true;
+    }
+  }
+
+  private runStep(st: Step, event: EventObject): void {
+    const acts = st.actions;
+    for (let i = 0; i < acts.length; i++) this.exec(acts[i], event);
+    if (st.next) this.config = st.next;
+  }
+
+  private exec(a: Action, event: EventObject): void {
+    const args: ActionArgs = { context: this.context, event, self: this };
+    switch (a.kind) {
+      case 'custom':
+        if (this.status === RUNNING) a.run(args); else (this.deferred ??= []).push(() => a.run(args));
+        return;
+      case 'assign':
+        this.context = Object.assign({}, this.context, a.run(args));
+        return;
+      case 'raise': {
+        const ev = a.event(args);
+        const delay = a.delay ? a.delay(args) : undefined;
+        if (typeof delay !== 'number') { (this.internal ??= []).push(ev); return; }
+        const id = a.id ?? `raise.${this.timerIds++}`;
+        (this.timerOps ??= []).push(() => this.schedule(ev, delay, id));
+        return;
+      }
+      case 'cancel': {
+        const id = a.id(args);
+        (this.timerOps ??= []).push(() => this.cancel(id));
+        return;
+      }
+    }
+  }
+
+  private schedule(ev: EventObject, ms: number, id: string): void {
+    const h = this.clock.setTimeout(() => {
+      this.timers!.delete(id);
+      this.send(ev);
+    }, ms);
+    (this.timers ??= new Map()).set(id, h);
+  }
+
+  private cancel(id: string): void {
+    const h = this.timers?.get(id);
+    if (h === undefined) return;
+    this.timers!.delete(id);
+    this.clock.clearTimeout(h);
+  }
+
+  /** xstate runs deferred custom actions first; a timer operation deferred among them re-defers itself behind them. */
+  private flushDeferred(): void {
+    if (this.status !== RUNNING) return;
+    for (const d of [this.deferred, this.timerOps]) {
+      if (!d) continue;
+      for (let i = 0; i < d.length; i++) d[i]();
+      d.length = 0;
+    }
+  }
+
+  private notify(): void {
+    if (!this.listeners) return;
+    const s = this.getSnapshot();
+    for (const l of this.listeners) l(s);
+  }
+}
