@@ -2,7 +2,8 @@
  * xennet benchmarks. `npm run bench` prints one JSON object with every part;
  * `node --expose-gc dist/bench/bench.js <part>` runs one part:
  *  - phold: the peers' PHOLD model (bench/phold.ts) on each interpreter, warm JIT.
- *  - scenarios: the six base scenarios: simulated seconds per wall second, events/s.
+ *  - scenarios: the six base scenarios, simulated seconds per wall second, default interpreter
+ *    vs xstate, paired on a warm JIT (bench/scenarios.ts).
  *  - memory: heap per idle domain actor, each interpreter.
  *  - guests: one run with 1000 guest domains: wall time and peak RSS.
  * `node dist/bench/bench.js phold-peer [interpreter]` prints one line in the peers' format
