@@ -6,6 +6,7 @@
  *    vs xstate, paired on a warm JIT (bench/scenarios.ts).
  *  - memory: heap per idle domain actor, each interpreter.
  *  - guests: one run with 1000 guest domains: wall time and peak RSS.
+ *  - paper: wall time of `node bin/xennet.js paper --json --workers 2` in a child process.
  * `node dist/bench/bench.js phold-peer [interpreter]` prints one line in the peers' format
  * (`events=N events_per_s=N`), for /work/shared/peers/phold/compare.sh.
  * Absolute times on shared machines are noisy; compare ratios from one run.
@@ -15,6 +16,7 @@ import { pholdPart, pholdPeerLine } from './phold.js';
 import { scenariosPart } from './scenarios.js';
 import { memoryPart } from './memory.js';
 import { guestsPart } from './guests.js';
+import { paperPart } from './paper.js';
 import { DEFAULT_INTERPRETER, parseInterpreter } from './interpreters.js';
 
 const PARTS: Record<string, () => unknown> = {
@@ -22,6 +24,7 @@ const PARTS: Record<string, () => unknown> = {
   scenarios: scenariosPart,
   memory: memoryPart,
   guests: guestsPart,
+  paper: paperPart,
 };
 
 const only = process.argv[2];
