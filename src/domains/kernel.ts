@@ -28,9 +28,17 @@ export interface Host {
 
 const SUPER_SHIFT = 10; // 4 MiB / 4 KiB
 
-/** Xen's own text and data: one layout shared by every CPU. */
-const XEN_BASE = new Map<Component, number>();
-{ let b = 0; for (const c of Object.keys(FOOTPRINT) as Component[]) { XEN_BASE.set(c, b); b += FOOTPRINT[c]; } }
+/** TLB tags of Xen's own text and data per component: one layout shared by every CPU, mapped global everywhere. */
+const XEN_TAGS = new Map<Component, Float64Array>();
+{
+  let b = 0;
+  for (const c of Object.keys(FOOTPRINT) as Component[]) {
+    const tags = new Float64Array(FOOTPRINT[c]);
+    for (let i = 0; i < tags.length; i++) tags[i] = tlbTag(0, TAG.xen, b + i);
+    XEN_TAGS.set(c, tags);
+    b += FOOTPRINT[c];
+  }
+}
 
 export class Kernel {
   readonly irqQ: Task[] = [];
@@ -122,19 +130,11 @@ export class Exec {
   touch(c: Component): void {
     const k = this.kernel;
     if (this.account === 'xen' || !k) { this.touchXen(c); return; }
-    const tlb = this.cpu.tlb;
-    let misses = 0;
-    const global = k.vm.globalPages && c !== 'app';
-    const tags = k.componentTags.get(c)!;
-    for (let i = 0; i < tags.length; i++) if (!tlb.access(tags[i], global)) misses++;
+    const misses = this.cpu.tlb.accessAll(k.componentTags.get(c)!, k.vm.globalPages && c !== 'app');
     if (misses) this.charge('tlbMiss', misses * this.costs.tlbMiss);
   }
   private touchXen(c: Component): void {
-    // Xen's own text and data are mapped global in every address space.
-    const tlb = this.cpu.tlb;
-    let misses = 0;
-    const base = XEN_BASE.get(c)!;
-    for (let i = 0; i < FOOTPRINT[c]; i++) if (!tlb.access(tlbTag(0, TAG.xen, base + i), true)) misses++;
+    const misses = this.cpu.tlb.accessAll(XEN_TAGS.get(c)!, true);
     if (misses) this.charge('tlbMiss', misses * this.costs.tlbMiss);
   }
   /** Touch packet data frames through this kernel's direct map. */
