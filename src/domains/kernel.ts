@@ -11,6 +11,7 @@ import { FOOTPRINT, type Component, type CostName, type CostTable } from '../mod
 import type { Counters } from '../model/counters.js';
 import { PortTable } from '../hypervisor/event-channel.js';
 import { TAG, tlbTag } from '../hardware/tlb.js';
+import { CATEGORY, XEN_ACCOUNT, accountId, type Category } from '../hardware/ledger.js';
 
 export interface Task { name: string; run(x: Exec): void }
 
@@ -49,6 +50,8 @@ export class Kernel {
   /** shared_info event bits; a pending upcall is handled before queued work. */
   readonly evtchn = new PortTable(() => this.host.wake(this));
   private pool: number[] = [];
+  /** This kernel's ledger account (its name, interned). */
+  readonly account: number;
   /** TLB tags of each component's footprint pages, computed once (the layout never changes). */
   readonly componentTags = new Map<Component, Float64Array>();
   constructor(
@@ -60,6 +63,7 @@ export class Kernel {
     readonly mem: MachineMemory,
     poolPages: number,
   ) {
+    this.account = accountId(name);
     let base = 0;
     for (const c of Object.keys(FOOTPRINT) as Component[]) {
       const tags = new Float64Array(FOOTPRINT[c]);
@@ -109,27 +113,28 @@ export class Kernel {
 export class Exec {
   cycles = 0;
   readonly effects: Array<() => void> = [];
-  account: string;
+  /** Ledger account the cycles go to (see accountId). */
+  account: number;
   constructor(
     readonly cpu: Cpu,
     public kernel: Kernel | null,
     readonly costs: CostTable,
     readonly counters: Counters,
   ) {
-    this.account = kernel ? kernel.name : 'xen';
+    this.account = kernel ? kernel.account : XEN_ACCOUNT;
   }
 
-  charge(category: string, cycles: number): void {
+  charge(category: Category, cycles: number): void {
     if (cycles <= 0) return;
     this.cycles += cycles;
-    this.cpu.charge(this.account, category, cycles);
+    this.cpu.charge(this.account, CATEGORY[category], cycles);
   }
   cost(name: CostName, times = 1): void { this.charge(name, this.costs[name] * times); }
 
   /** Run a kernel component: touch its footprint through the TLB, then charge its costs. */
   touch(c: Component): void {
     const k = this.kernel;
-    if (this.account === 'xen' || !k) { this.touchXen(c); return; }
+    if (this.account === XEN_ACCOUNT || !k) { this.touchXen(c); return; }
     const misses = this.cpu.tlb.accessAll(k.componentTags.get(c)!, k.vm.globalPages && c !== 'app');
     if (misses) this.charge('tlbMiss', misses * this.costs.tlbMiss);
   }
@@ -165,7 +170,7 @@ export class Exec {
   hypercall<T>(fn: () => T): T {
     this.counters.hypercalls++;
     const prev = this.account;
-    this.account = 'xen';
+    this.account = XEN_ACCOUNT;
     this.cost('hypercall');
     this.touchXen('xen');
     try { return fn(); } finally { this.account = prev; }
@@ -173,7 +178,7 @@ export class Exec {
   /** Charge to another account for a while (e.g. Xen routing a physical IRQ). */
   as<T>(account: string, fn: () => T): T {
     const prev = this.account;
-    this.account = account;
+    this.account = accountId(account);
     try { return fn(); } finally { this.account = prev; }
   }
   flushTlb(): void {
