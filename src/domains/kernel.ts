@@ -50,6 +50,11 @@ export class Kernel {
   /** shared_info event bits; a pending upcall is handled before queued work. */
   readonly evtchn = new PortTable(() => this.host.wake(this));
   private pool: number[] = [];
+  /**
+   * Copies of each frame in the pool (255: that many or more, count unknown), so that forget() of a
+   * frame that is not there, the usual case, costs no scan of the pool.
+   */
+  private pooled: Uint8Array;
   /** This kernel's ledger account (its name, interned). */
   readonly account: number;
   /** TLB tags of each component's footprint pages, computed once (the layout never changes). */
@@ -64,6 +69,7 @@ export class Kernel {
     poolPages: number,
   ) {
     this.account = accountId(name);
+    this.pooled = new Uint8Array(mem.frames);
     let base = 0;
     for (const c of Object.keys(FOOTPRINT) as Component[]) {
       const tags = new Float64Array(FOOTPRINT[c]);
@@ -71,7 +77,7 @@ export class Kernel {
       this.componentTags.set(c, tags);
       base += FOOTPRINT[c];
     }
-    for (let i = 0; i < poolPages; i++) this.pool.push(mem.alloc(domid));
+    for (let i = 0; i < poolPages; i++) this.freeFrame(mem.alloc(domid));
   }
 
   post(task: Task, level: 'irq' | 'proc' = 'irq'): void {
@@ -84,15 +90,26 @@ export class Kernel {
   /** A packet buffer frame (LIFO, like the slab allocator's hot list). */
   allocFrame(): number {
     const f = this.pool.pop();
-    return f !== undefined ? f : this.mem.alloc(this.domid);
+    if (f === undefined) return this.mem.alloc(this.domid);
+    const n = this.pooled[f];
+    if (n < 255) this.pooled[f] = n - 1;
+    return f;
   }
-  freeFrame(mfn: number): void { this.pool.push(mfn); }
+  freeFrame(mfn: number): void {
+    this.pool.push(mfn);
+    const n = this.pooled[mfn];
+    if (n < 255) this.pooled[mfn] = n + 1;
+  }
   /** Frames the kernel holds in reserve (for page-flip accounting tests). */
   poolSize(): number { return this.pool.length; }
   /** Give a frame away for good (page flip): drop it from our pool if it is there. */
   forget(mfn: number): void {
+    const n = this.pooled[mfn];
+    if (n === 0) return;
     const i = this.pool.lastIndexOf(mfn);
-    if (i >= 0) this.pool.splice(i, 1);
+    if (i < 0) return;
+    this.pool.splice(i, 1);
+    if (n < 255) this.pooled[mfn] = n - 1;
   }
 
   /** TLB tag of virtual page vpn of the kernel image (or of user space, for the application). */
