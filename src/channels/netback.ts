@@ -76,7 +76,7 @@ const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 
 /** What the bytes of a packet are (the rest of a Packet is the driver domain's own bookkeeping, never written to a guest: I10). */
 function packetBytes(p: Packet): Packet {
-  return { id: p.id, flow: p.flow, kind: p.kind, seq: p.seq, len: p.len, ack: p.ack, wnd: p.wnd, mss: p.mss, csum: p.csum, frames: [], owner: -1 };
+  return { id: p.id, flow: p.flow, kind: p.kind, seq: p.seq, len: p.len, ack: p.ack, wnd: p.wnd, mss: p.mss, csum: p.csum, frames: [], owner: -1, cold: undefined, release: undefined };
 }
 
 /**
@@ -580,10 +580,14 @@ export class Netback implements NetDevice {
     const headerCopies: Array<{ pkt: PendingTx; ops: Array<{ ref: number; offset: number; len: number }> }> = [];
     const ready: Array<{ pkt: PendingTx; frames: number[] }> = [];
     for (const p of pkts) {
-      const r = res.slice(k, k + p.map.length);
+      const frames: number[] = [];
+      let failed = false;
+      for (let i = k; i < k + p.map.length; i++) {
+        const m = res[i];
+        if (m.status === GNTST.okay) { p.handles.push(m.handle!); frames.push(m.frame!); } else failed = true;
+      }
       k += p.map.length;
-      p.handles = r.filter((m) => m.status === GNTST.okay).map((m) => m.handle!);
-      if (r.some((m) => m.status !== GNTST.okay)) {
+      if (failed) {
         // XSA-362/367: per-slot error, undo what was mapped, never crash.
         drop(this.counters, 'tx-grant-error');
         this.txUnit();
@@ -594,7 +598,6 @@ export class Netback implements NetDevice {
         this.pending.give(p.slots.length, x);
         continue;
       }
-      const frames = r.map((m) => m.frame!);
       if (this.txMode === 'map') for (const h of p.handles) x.touchTransient(tlbTag(this.kernel.domid, TAG.grantMap, h & 255));
       else headerCopies.push({ pkt: p, ops: this.headerOps(p) });
       ready.push({ pkt: p, frames });
@@ -622,8 +625,8 @@ export class Netback implements NetDevice {
       const mss = pkt.gso ? pkt.gso.gsoSize : data.mss;
       if (!pkt.gso && len > mss) { drop(this.counters, 'tx-oversize-without-gso'); this.txUnit(); this.finishTx(x, pkt); continue; }
       const out: Packet = {
-        ...data, len, mss, frames, owner: this.guestDom,
-        csum: first.flags & NETTXF.csum_blank ? 'partial' : 'done',
+        id: data.id, flow: data.flow, kind: data.kind, seq: data.seq, len, ack: data.ack, wnd: data.wnd, mss,
+        csum: first.flags & NETTXF.csum_blank ? 'partial' : 'done', frames, owner: this.guestDom, cold: data.cold,
         release: (rx) => this.finishTx(rx, pkt),
       };
       this.txUnit();
@@ -657,9 +660,11 @@ export class Netback implements NetDevice {
     this.doneQueued = false;
     const batch = this.done.splice(0);
     x.touch('netback');
-    const handles = batch.flatMap((p) => p.handles);
+    const handles: number[] = [];
+    let slots = 0;
+    for (const p of batch) { for (const h of p.handles) handles.push(h); slots += p.slots.length; }
     if (handles.length) this.xen.grantUnmap(x, this.kernel, handles, this.txMode === 'map');
-    this.pending.give(batch.reduce((n, p) => n + p.slots.length, 0), x);
+    this.pending.give(slots, x);
     for (const p of batch) {
       x.cost('netbackTxDonePerPacket');
       for (const s of p.slots) {

@@ -116,8 +116,8 @@ export class Netfront implements NetDevice {
     this.counters.txRingRequests += slots;
     this.txUnits++;
     if (gso) this.extrasOutstanding++;
-    this.txById.set(ids[0], { pkt: p, refs, ids, answered: 0 });
-    for (const id of ids.slice(1)) this.txById.set(id, this.txById.get(ids[0])!);
+    const f: TxInFlight = { pkt: p, refs, ids, answered: 0 };
+    for (const id of ids) this.txById.set(id, f);
     this.notify(x, this.tx.pushRequests());
     return true;
   }
@@ -231,7 +231,10 @@ export class Netfront implements NetDevice {
       if (r.status <= 0 || !data) { if (r.status > 0) drop(this.counters, 'netfront-rx-empty-page'); this.kernel.freeFrame(frame); continue; }
       if (this.flows && !this.flows.has(data.flow)) this.protocolError('netfront-rx-foreign-flow');
       const csum = r.flags & NETRXF.data_validated ? 'verified' as const : 'done' as const;
-      this.deliverUp(x, { ...data, frames: [frame], owner: this.kernel.domid, csum, release: undefined });
+      this.deliverUp(x, {
+        id: data.id, flow: data.flow, kind: data.kind, seq: data.seq, len: data.len, ack: data.ack, wnd: data.wnd, mss: data.mss,
+        csum, frames: [frame], owner: this.kernel.domid, cold: data.cold, release: undefined,
+      });
     }
     // Flipped pages must be entered into our physmap and kernel page tables (one multicall).
     if (mapped.length) this.xen.mmuUpdate(x, mapped.length);

@@ -93,8 +93,8 @@ export class NicDriver implements NetDevice {
       this.counters.softwareGsoSegments++;
       const len = Math.min(p.mss, p.len - i * p.mss);
       out.push({
-        ...p, seq: p.seq + i * p.mss, len,
-        frames: [p.frames[Math.min(p.frames.length - 1, Math.floor((i * p.mss) / 4096))]],
+        id: p.id, flow: p.flow, kind: p.kind, seq: p.seq + i * p.mss, len, ack: p.ack, wnd: p.wnd, mss: p.mss, csum: p.csum,
+        frames: [p.frames[Math.min(p.frames.length - 1, Math.floor((i * p.mss) / 4096))]], owner: p.owner, cold: p.cold,
         release: (rx) => { if (--left === 0) p.release?.(rx); },
       });
     }
