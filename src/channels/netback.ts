@@ -15,7 +15,7 @@
  * (4.6); packets queued for a guest that posts no buffers expire, and a stalled
  * queue drops its carrier (XSA-392).
  */
-import type { Exec, Kernel } from '../domains/kernel.js';
+import type { Exec, Kernel, Task } from '../domains/kernel.js';
 import type { NetDevice, NetFeatures } from '../domains/netdev.js';
 import { HDR_LEN, ETH_HLEN, type Packet } from '../domains/packet.js';
 import type { Xen } from '../hypervisor/xen.js';
@@ -207,7 +207,16 @@ export class Netback implements NetDevice {
   ) {
     this.tx = new BackRing(rings.tx, 0, ZERO_TX);
     this.rxr = new BackRing(rings.rx, 0, ZERO_RX);
+    this.txTask = { name: `${name}-tx`, run: (x) => this.txAction(x) };
+    this.txDoneTask = { name: `${name}-tx-done`, run: (x) => this.flushTxDone(x) };
+    this.rxTask = { name: `${name}-rx`, run: (x) => this.rxAction(x) };
+    this.ctrlTask = { name: `${name}-ctrl`, run: (x) => this.ctrlAction(x) };
   }
+  // Work items for our kernel, made once: each is queued at most once at a time (txQueued etc.).
+  private readonly txTask: Task;
+  private readonly txDoneTask: Task;
+  private readonly rxTask: Task;
+  private readonly ctrlTask: Task;
   features(): NetFeatures { return { sg: this.feat.sg, csum: this.feat.csum, tso: this.feat.tso }; }
 
   private notify(x: Exec, push: { notify: boolean }): void {
@@ -415,12 +424,12 @@ export class Netback implements NetDevice {
     if (!this.carrier && !this.disabled && this.rxr.unconsumedRequests() > 0) { this.carrier = true; note(this.counters, 'vif-carrier-on'); }
     if (!this.disabled && !this.txQueued && this.tx.unconsumedRequests() > 0) {
       this.txQueued = true;
-      this.kernel.post({ name: `${this.name}-tx`, run: (tx) => this.txAction(tx) }, 'irq');
+      this.kernel.post(this.txTask, 'irq');
     }
     if (this.rxQueue.length) this.scheduleRx();
     if (this.ctrl && !this.ctrlQueued && this.ctrl.unconsumedRequests() > 0) {
       this.ctrlQueued = true;
-      this.kernel.post({ name: `${this.name}-ctrl`, run: (cx) => this.ctrlAction(cx) }, 'irq');
+      this.kernel.post(this.ctrlTask, 'irq');
     }
   }
 
@@ -461,7 +470,7 @@ export class Netback implements NetDevice {
     this.pending.give(0, x); // let the next waiting vif have a go if slots remain
     if (this.moreTx()) {
       this.txQueued = true;
-      this.kernel.post({ name: `${this.name}-tx`, run: (tx) => this.txAction(tx) }, 'irq');
+      this.kernel.post(this.txTask, 'irq');
     }
   }
   /**
@@ -653,7 +662,7 @@ export class Netback implements NetDevice {
     this.done.push(p);
     if (this.doneQueued) return;
     this.doneQueued = true;
-    this.kernel.post({ name: `${this.name}-tx-done`, run: (dx) => this.flushTxDone(dx) }, 'irq');
+    this.kernel.post(this.txDoneTask, 'irq');
   }
 
   private flushTxDone(x: Exec): void {
@@ -698,7 +707,7 @@ export class Netback implements NetDevice {
   private scheduleRx(): void {
     if (this.rxQueued) return;
     this.rxQueued = true;
-    this.kernel.post({ name: `${this.name}-rx`, run: (x) => this.rxAction(x) }, 'irq');
+    this.kernel.post(this.rxTask, 'irq');
   }
 
   private freePacket(x: Exec, p: Packet): void {
@@ -848,7 +857,7 @@ export class Netback implements NetDevice {
     if (n) this.notify(x, c.pushResponses());
     if (c.unconsumedRequests() > 0 || c.finalCheckForRequests()) {
       this.ctrlQueued = true;
-      this.kernel.post({ name: `${this.name}-ctrl`, run: (cx) => this.ctrlAction(cx) }, 'irq');
+      this.kernel.post(this.ctrlTask, 'irq');
     }
   }
 

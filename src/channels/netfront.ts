@@ -5,7 +5,7 @@
  * pages granted writable (copying receive). Notifications follow the ring's
  * hold-off rule, so most pushes do not cost a hypercall.
  */
-import type { Exec, Kernel } from '../domains/kernel.js';
+import type { Exec, Kernel, Task } from '../domains/kernel.js';
 import type { NetDevice, NetFeatures } from '../domains/netdev.js';
 import type { Packet } from '../domains/packet.js';
 import { HDR_LEN } from '../domains/packet.js';
@@ -63,7 +63,10 @@ export class Netfront implements NetDevice {
     this.rxSlotId = new Array(rings.rx.size).fill(-1);
     const r = refBase + 2 * rings.tx.size;
     this.ringRefs = { tx: r, rx: r + 1, ctrl: r + 2 };
+    this.pollTask = { name: `${name}-poll`, run: (px) => this.poll(px) };
   }
+  /** The poll work item, made once (queued at most once at a time: pollQueued). */
+  private readonly pollTask: Task;
   features(): NetFeatures { return { sg: this.feat.sg, csum: this.feat.csum, tso: this.feat.tso }; }
 
   /**
@@ -139,7 +142,7 @@ export class Netfront implements NetDevice {
   onEvent(x: Exec): void {
     if (this.pollQueued) return;
     this.pollQueued = true;
-    this.kernel.post({ name: `${this.name}-poll`, run: (px) => this.poll(px) }, 'irq');
+    this.kernel.post(this.pollTask, 'irq');
   }
 
   /** Fill the RX ring with buffers for the backend. */
