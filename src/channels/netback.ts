@@ -15,7 +15,7 @@
  * (4.6); packets queued for a guest that posts no buffers expire, and a stalled
  * queue drops its carrier (XSA-392).
  */
-import type { Exec, Kernel } from '../domains/kernel.js';
+import type { Exec, Kernel, Task } from '../domains/kernel.js';
 import type { NetDevice, NetFeatures } from '../domains/netdev.js';
 import { HDR_LEN, ETH_HLEN, type Packet } from '../domains/packet.js';
 import type { Xen } from '../hypervisor/xen.js';
@@ -76,7 +76,7 @@ const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 
 /** What the bytes of a packet are (the rest of a Packet is the driver domain's own bookkeeping, never written to a guest: I10). */
 function packetBytes(p: Packet): Packet {
-  return { id: p.id, flow: p.flow, kind: p.kind, seq: p.seq, len: p.len, ack: p.ack, wnd: p.wnd, mss: p.mss, csum: p.csum, frames: [], owner: -1 };
+  return { id: p.id, flow: p.flow, kind: p.kind, seq: p.seq, len: p.len, ack: p.ack, wnd: p.wnd, mss: p.mss, csum: p.csum, frames: [], owner: -1, cold: undefined, release: undefined };
 }
 
 /**
@@ -207,7 +207,16 @@ export class Netback implements NetDevice {
   ) {
     this.tx = new BackRing(rings.tx, 0, ZERO_TX);
     this.rxr = new BackRing(rings.rx, 0, ZERO_RX);
+    this.txTask = { name: `${name}-tx`, run: (x) => this.txAction(x) };
+    this.txDoneTask = { name: `${name}-tx-done`, run: (x) => this.flushTxDone(x) };
+    this.rxTask = { name: `${name}-rx`, run: (x) => this.rxAction(x) };
+    this.ctrlTask = { name: `${name}-ctrl`, run: (x) => this.ctrlAction(x) };
   }
+  // Work items for our kernel, made once: each is queued at most once at a time (txQueued etc.).
+  private readonly txTask: Task;
+  private readonly txDoneTask: Task;
+  private readonly rxTask: Task;
+  private readonly ctrlTask: Task;
   features(): NetFeatures { return { sg: this.feat.sg, csum: this.feat.csum, tso: this.feat.tso }; }
 
   private notify(x: Exec, push: { notify: boolean }): void {
@@ -415,12 +424,12 @@ export class Netback implements NetDevice {
     if (!this.carrier && !this.disabled && this.rxr.unconsumedRequests() > 0) { this.carrier = true; note(this.counters, 'vif-carrier-on'); }
     if (!this.disabled && !this.txQueued && this.tx.unconsumedRequests() > 0) {
       this.txQueued = true;
-      this.kernel.post({ name: `${this.name}-tx`, run: (tx) => this.txAction(tx) }, 'irq');
+      this.kernel.post(this.txTask, 'irq');
     }
     if (this.rxQueue.length) this.scheduleRx();
     if (this.ctrl && !this.ctrlQueued && this.ctrl.unconsumedRequests() > 0) {
       this.ctrlQueued = true;
-      this.kernel.post({ name: `${this.name}-ctrl`, run: (cx) => this.ctrlAction(cx) }, 'irq');
+      this.kernel.post(this.ctrlTask, 'irq');
     }
   }
 
@@ -461,7 +470,7 @@ export class Netback implements NetDevice {
     this.pending.give(0, x); // let the next waiting vif have a go if slots remain
     if (this.moreTx()) {
       this.txQueued = true;
-      this.kernel.post({ name: `${this.name}-tx`, run: (tx) => this.txAction(tx) }, 'irq');
+      this.kernel.post(this.txTask, 'irq');
     }
   }
   /**
@@ -580,10 +589,14 @@ export class Netback implements NetDevice {
     const headerCopies: Array<{ pkt: PendingTx; ops: Array<{ ref: number; offset: number; len: number }> }> = [];
     const ready: Array<{ pkt: PendingTx; frames: number[] }> = [];
     for (const p of pkts) {
-      const r = res.slice(k, k + p.map.length);
+      const frames: number[] = [];
+      let failed = false;
+      for (let i = k; i < k + p.map.length; i++) {
+        const m = res[i];
+        if (m.status === GNTST.okay) { p.handles.push(m.handle!); frames.push(m.frame!); } else failed = true;
+      }
       k += p.map.length;
-      p.handles = r.filter((m) => m.status === GNTST.okay).map((m) => m.handle!);
-      if (r.some((m) => m.status !== GNTST.okay)) {
+      if (failed) {
         // XSA-362/367: per-slot error, undo what was mapped, never crash.
         drop(this.counters, 'tx-grant-error');
         this.txUnit();
@@ -594,7 +607,6 @@ export class Netback implements NetDevice {
         this.pending.give(p.slots.length, x);
         continue;
       }
-      const frames = r.map((m) => m.frame!);
       if (this.txMode === 'map') for (const h of p.handles) x.touchTransient(tlbTag(this.kernel.domid, TAG.grantMap, h & 255));
       else headerCopies.push({ pkt: p, ops: this.headerOps(p) });
       ready.push({ pkt: p, frames });
@@ -622,8 +634,8 @@ export class Netback implements NetDevice {
       const mss = pkt.gso ? pkt.gso.gsoSize : data.mss;
       if (!pkt.gso && len > mss) { drop(this.counters, 'tx-oversize-without-gso'); this.txUnit(); this.finishTx(x, pkt); continue; }
       const out: Packet = {
-        ...data, len, mss, frames, owner: this.guestDom,
-        csum: first.flags & NETTXF.csum_blank ? 'partial' : 'done',
+        id: data.id, flow: data.flow, kind: data.kind, seq: data.seq, len, ack: data.ack, wnd: data.wnd, mss,
+        csum: first.flags & NETTXF.csum_blank ? 'partial' : 'done', frames, owner: this.guestDom, cold: data.cold,
         release: (rx) => this.finishTx(rx, pkt),
       };
       this.txUnit();
@@ -650,16 +662,18 @@ export class Netback implements NetDevice {
     this.done.push(p);
     if (this.doneQueued) return;
     this.doneQueued = true;
-    this.kernel.post({ name: `${this.name}-tx-done`, run: (dx) => this.flushTxDone(dx) }, 'irq');
+    this.kernel.post(this.txDoneTask, 'irq');
   }
 
   private flushTxDone(x: Exec): void {
     this.doneQueued = false;
     const batch = this.done.splice(0);
     x.touch('netback');
-    const handles = batch.flatMap((p) => p.handles);
+    const handles: number[] = [];
+    let slots = 0;
+    for (const p of batch) { for (const h of p.handles) handles.push(h); slots += p.slots.length; }
     if (handles.length) this.xen.grantUnmap(x, this.kernel, handles, this.txMode === 'map');
-    this.pending.give(batch.reduce((n, p) => n + p.slots.length, 0), x);
+    this.pending.give(slots, x);
     for (const p of batch) {
       x.cost('netbackTxDonePerPacket');
       for (const s of p.slots) {
@@ -693,7 +707,7 @@ export class Netback implements NetDevice {
   private scheduleRx(): void {
     if (this.rxQueued) return;
     this.rxQueued = true;
-    this.kernel.post({ name: `${this.name}-rx`, run: (x) => this.rxAction(x) }, 'irq');
+    this.kernel.post(this.rxTask, 'irq');
   }
 
   private freePacket(x: Exec, p: Packet): void {
@@ -843,7 +857,7 @@ export class Netback implements NetDevice {
     if (n) this.notify(x, c.pushResponses());
     if (c.unconsumedRequests() > 0 || c.finalCheckForRequests()) {
       this.ctrlQueued = true;
-      this.kernel.post({ name: `${this.name}-ctrl`, run: (cx) => this.ctrlAction(cx) }, 'irq');
+      this.kernel.post(this.ctrlTask, 'irq');
     }
   }
 

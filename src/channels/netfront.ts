@@ -5,7 +5,7 @@
  * pages granted writable (copying receive). Notifications follow the ring's
  * hold-off rule, so most pushes do not cost a hypercall.
  */
-import type { Exec, Kernel } from '../domains/kernel.js';
+import type { Exec, Kernel, Task } from '../domains/kernel.js';
 import type { NetDevice, NetFeatures } from '../domains/netdev.js';
 import type { Packet } from '../domains/packet.js';
 import { HDR_LEN } from '../domains/packet.js';
@@ -63,7 +63,10 @@ export class Netfront implements NetDevice {
     this.rxSlotId = new Array(rings.rx.size).fill(-1);
     const r = refBase + 2 * rings.tx.size;
     this.ringRefs = { tx: r, rx: r + 1, ctrl: r + 2 };
+    this.pollTask = { name: `${name}-poll`, run: (px) => this.poll(px) };
   }
+  /** The poll work item, made once (queued at most once at a time: pollQueued). */
+  private readonly pollTask: Task;
   features(): NetFeatures { return { sg: this.feat.sg, csum: this.feat.csum, tso: this.feat.tso }; }
 
   /**
@@ -116,8 +119,8 @@ export class Netfront implements NetDevice {
     this.counters.txRingRequests += slots;
     this.txUnits++;
     if (gso) this.extrasOutstanding++;
-    this.txById.set(ids[0], { pkt: p, refs, ids, answered: 0 });
-    for (const id of ids.slice(1)) this.txById.set(id, this.txById.get(ids[0])!);
+    const f: TxInFlight = { pkt: p, refs, ids, answered: 0 };
+    for (const id of ids) this.txById.set(id, f);
     this.notify(x, this.tx.pushRequests());
     return true;
   }
@@ -139,7 +142,7 @@ export class Netfront implements NetDevice {
   onEvent(x: Exec): void {
     if (this.pollQueued) return;
     this.pollQueued = true;
-    this.kernel.post({ name: `${this.name}-poll`, run: (px) => this.poll(px) }, 'irq');
+    this.kernel.post(this.pollTask, 'irq');
   }
 
   /** Fill the RX ring with buffers for the backend. */
@@ -231,7 +234,10 @@ export class Netfront implements NetDevice {
       if (r.status <= 0 || !data) { if (r.status > 0) drop(this.counters, 'netfront-rx-empty-page'); this.kernel.freeFrame(frame); continue; }
       if (this.flows && !this.flows.has(data.flow)) this.protocolError('netfront-rx-foreign-flow');
       const csum = r.flags & NETRXF.data_validated ? 'verified' as const : 'done' as const;
-      this.deliverUp(x, { ...data, frames: [frame], owner: this.kernel.domid, csum, release: undefined });
+      this.deliverUp(x, {
+        id: data.id, flow: data.flow, kind: data.kind, seq: data.seq, len: data.len, ack: data.ack, wnd: data.wnd, mss: data.mss,
+        csum, frames: [frame], owner: this.kernel.domid, cold: data.cold, release: undefined,
+      });
     }
     // Flipped pages must be entered into our physmap and kernel page tables (one multicall).
     if (mapped.length) this.xen.mmuUpdate(x, mapped.length);

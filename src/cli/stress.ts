@@ -11,7 +11,7 @@ import { BEHAVIOURS } from '../hostile/behaviours.js';
 import { defaultWorkers } from '../workers/pool.js';
 import { loadScenario } from '../scenario/schema.js';
 import { HONEST_GUEST_SHARE, HONEST_SHARE, runCase } from '../stress/run.js';
-import { runStress, runStressCase, summarize, type StressReport } from '../stress/pool.js';
+import type { StressReport } from '../stress/pool.js';
 import { table } from './format.js';
 import { interpreterOption } from './interpreter-option.js';
 import type { Interpreter } from '../actors/runtime.js';
@@ -63,6 +63,8 @@ export function stressCommand(program: Command, p: Parsers): void {
     .option('--json', 'print the summary (and failures) as JSON')
     .addOption(interpreterOption())
     .action(async (o: StressOpts) => {
+      // The stress machinery (fast-check) is loaded only when this command runs.
+      const { runStress, runStressCase, summarize } = await import('../stress/pool.js');
       let only: string[] | undefined;
       if (o.only) {
         only = o.only.split(',').map((s) => s.trim().toUpperCase());

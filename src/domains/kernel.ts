@@ -11,6 +11,7 @@ import { FOOTPRINT, type Component, type CostName, type CostTable } from '../mod
 import type { Counters } from '../model/counters.js';
 import { PortTable } from '../hypervisor/event-channel.js';
 import { TAG, tlbTag } from '../hardware/tlb.js';
+import { CATEGORY, XEN_ACCOUNT, accountId, type Category } from '../hardware/ledger.js';
 
 export interface Task { name: string; run(x: Exec): void }
 
@@ -28,9 +29,17 @@ export interface Host {
 
 const SUPER_SHIFT = 10; // 4 MiB / 4 KiB
 
-/** Xen's own text and data: one layout shared by every CPU. */
-const XEN_BASE = new Map<Component, number>();
-{ let b = 0; for (const c of Object.keys(FOOTPRINT) as Component[]) { XEN_BASE.set(c, b); b += FOOTPRINT[c]; } }
+/** TLB tags of Xen's own text and data per component: one layout shared by every CPU, mapped global everywhere. */
+const XEN_TAGS = new Map<Component, Float64Array>();
+{
+  let b = 0;
+  for (const c of Object.keys(FOOTPRINT) as Component[]) {
+    const tags = new Float64Array(FOOTPRINT[c]);
+    for (let i = 0; i < tags.length; i++) tags[i] = tlbTag(0, TAG.xen, b + i);
+    XEN_TAGS.set(c, tags);
+    b += FOOTPRINT[c];
+  }
+}
 
 export class Kernel {
   readonly irqQ: Task[] = [];
@@ -41,6 +50,13 @@ export class Kernel {
   /** shared_info event bits; a pending upcall is handled before queued work. */
   readonly evtchn = new PortTable(() => this.host.wake(this));
   private pool: number[] = [];
+  /**
+   * Copies of each frame in the pool (255: that many or more, count unknown), so that forget() of a
+   * frame that is not there, the usual case, costs no scan of the pool.
+   */
+  private pooled: Uint8Array;
+  /** This kernel's ledger account (its name, interned). */
+  readonly account: number;
   /** TLB tags of each component's footprint pages, computed once (the layout never changes). */
   readonly componentTags = new Map<Component, Float64Array>();
   constructor(
@@ -52,6 +68,8 @@ export class Kernel {
     readonly mem: MachineMemory,
     poolPages: number,
   ) {
+    this.account = accountId(name);
+    this.pooled = new Uint8Array(mem.frames);
     let base = 0;
     for (const c of Object.keys(FOOTPRINT) as Component[]) {
       const tags = new Float64Array(FOOTPRINT[c]);
@@ -59,7 +77,7 @@ export class Kernel {
       this.componentTags.set(c, tags);
       base += FOOTPRINT[c];
     }
-    for (let i = 0; i < poolPages; i++) this.pool.push(mem.alloc(domid));
+    for (let i = 0; i < poolPages; i++) this.freeFrame(mem.alloc(domid));
   }
 
   post(task: Task, level: 'irq' | 'proc' = 'irq'): void {
@@ -72,15 +90,26 @@ export class Kernel {
   /** A packet buffer frame (LIFO, like the slab allocator's hot list). */
   allocFrame(): number {
     const f = this.pool.pop();
-    return f !== undefined ? f : this.mem.alloc(this.domid);
+    if (f === undefined) return this.mem.alloc(this.domid);
+    const n = this.pooled[f];
+    if (n < 255) this.pooled[f] = n - 1;
+    return f;
   }
-  freeFrame(mfn: number): void { this.pool.push(mfn); }
+  freeFrame(mfn: number): void {
+    this.pool.push(mfn);
+    const n = this.pooled[mfn];
+    if (n < 255) this.pooled[mfn] = n + 1;
+  }
   /** Frames the kernel holds in reserve (for page-flip accounting tests). */
   poolSize(): number { return this.pool.length; }
   /** Give a frame away for good (page flip): drop it from our pool if it is there. */
   forget(mfn: number): void {
+    const n = this.pooled[mfn];
+    if (n === 0) return;
     const i = this.pool.lastIndexOf(mfn);
-    if (i >= 0) this.pool.splice(i, 1);
+    if (i < 0) return;
+    this.pool.splice(i, 1);
+    if (n < 255) this.pooled[mfn] = n - 1;
   }
 
   /** TLB tag of virtual page vpn of the kernel image (or of user space, for the application). */
@@ -101,40 +130,33 @@ export class Kernel {
 export class Exec {
   cycles = 0;
   readonly effects: Array<() => void> = [];
-  account: string;
+  /** Ledger account the cycles go to (see accountId). */
+  account: number;
   constructor(
     readonly cpu: Cpu,
     public kernel: Kernel | null,
     readonly costs: CostTable,
     readonly counters: Counters,
   ) {
-    this.account = kernel ? kernel.name : 'xen';
+    this.account = kernel ? kernel.account : XEN_ACCOUNT;
   }
 
-  charge(category: string, cycles: number): void {
+  charge(category: Category, cycles: number): void {
     if (cycles <= 0) return;
     this.cycles += cycles;
-    this.cpu.charge(this.account, category, cycles);
+    this.cpu.charge(this.account, CATEGORY[category], cycles);
   }
   cost(name: CostName, times = 1): void { this.charge(name, this.costs[name] * times); }
 
   /** Run a kernel component: touch its footprint through the TLB, then charge its costs. */
   touch(c: Component): void {
     const k = this.kernel;
-    if (this.account === 'xen' || !k) { this.touchXen(c); return; }
-    const tlb = this.cpu.tlb;
-    let misses = 0;
-    const global = k.vm.globalPages && c !== 'app';
-    const tags = k.componentTags.get(c)!;
-    for (let i = 0; i < tags.length; i++) if (!tlb.access(tags[i], global)) misses++;
+    if (this.account === XEN_ACCOUNT || !k) { this.touchXen(c); return; }
+    const misses = this.cpu.tlb.accessAll(k.componentTags.get(c)!, k.vm.globalPages && c !== 'app');
     if (misses) this.charge('tlbMiss', misses * this.costs.tlbMiss);
   }
   private touchXen(c: Component): void {
-    // Xen's own text and data are mapped global in every address space.
-    const tlb = this.cpu.tlb;
-    let misses = 0;
-    const base = XEN_BASE.get(c)!;
-    for (let i = 0; i < FOOTPRINT[c]; i++) if (!tlb.access(tlbTag(0, TAG.xen, base + i), true)) misses++;
+    const misses = this.cpu.tlb.accessAll(XEN_TAGS.get(c)!, true);
     if (misses) this.charge('tlbMiss', misses * this.costs.tlbMiss);
   }
   /** Touch packet data frames through this kernel's direct map. */
@@ -165,7 +187,7 @@ export class Exec {
   hypercall<T>(fn: () => T): T {
     this.counters.hypercalls++;
     const prev = this.account;
-    this.account = 'xen';
+    this.account = XEN_ACCOUNT;
     this.cost('hypercall');
     this.touchXen('xen');
     try { return fn(); } finally { this.account = prev; }
@@ -173,7 +195,7 @@ export class Exec {
   /** Charge to another account for a while (e.g. Xen routing a physical IRQ). */
   as<T>(account: string, fn: () => T): T {
     const prev = this.account;
-    this.account = account;
+    this.account = accountId(account);
     try { return fn(); } finally { this.account = prev; }
   }
   flushTlb(): void {

@@ -115,7 +115,7 @@ export class NetStack {
       x.touchFrames(frames);
       const p: Packet = {
         id: newPacketId(), flow: s.flow, kind: 'data', seq: seg.seq, len: seg.len, ack: 0, wnd: this.cfg.rcvBuf,
-        mss: this.cfg.mss, csum: feat.csum ? 'partial' : 'done', frames, owner: this.kernel.domid,
+        mss: this.cfg.mss, csum: feat.csum ? 'partial' : 'done', frames, owner: this.kernel.domid, cold: undefined, release: undefined,
       };
       this.own(p);
       this.counters.packetsTx++;
@@ -139,6 +139,7 @@ export class NetStack {
     const p: Packet = {
       id: newPacketId(), flow: s.flow, kind: 'ack', seq: 0, len: 0, ack: r.rcvNxt, wnd: r.window(),
       mss: this.cfg.mss, csum: s.dev.features().csum ? 'partial' : 'done', frames: [this.kernel.allocFrame()], owner: this.kernel.domid,
+      cold: undefined, release: undefined,
     };
     if (!s.dev.features().csum) x.checksum(HDR_LEN);
     this.own(p);

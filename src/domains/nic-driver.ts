@@ -5,7 +5,7 @@
  * domain serves a high-level virtual NIC on a NIC without TSO.
  */
 import type { ActorSystem } from '../actors/runtime.js';
-import type { Exec, Kernel } from './kernel.js';
+import type { Exec, Kernel, Task } from './kernel.js';
 import type { NetDevice, NetFeatures } from './netdev.js';
 import type { NicModel } from '../hardware/nic.js';
 import type { Counters } from '../model/counters.js';
@@ -26,7 +26,11 @@ export class NicDriver implements NetDevice {
     readonly budget = 64,
     /** Xen: acknowledge the physical IRQ (PHYSDEVOP_eoi) after polling. */
     readonly eoi: ((x: Exec) => void) | null = null,
-  ) {}
+  ) {
+    this.pollTask = { name: `${nic.name}-poll`, run: (px) => this.poll(px) };
+  }
+  /** The poll work item, made once (queued at most once at a time: pollQueued). */
+  private readonly pollTask: Task;
   get name(): string { return this.nic.name; }
   features(): NetFeatures { return this.nic.cfg.features; }
 
@@ -93,8 +97,8 @@ export class NicDriver implements NetDevice {
       this.counters.softwareGsoSegments++;
       const len = Math.min(p.mss, p.len - i * p.mss);
       out.push({
-        ...p, seq: p.seq + i * p.mss, len,
-        frames: [p.frames[Math.min(p.frames.length - 1, Math.floor((i * p.mss) / 4096))]],
+        id: p.id, flow: p.flow, kind: p.kind, seq: p.seq + i * p.mss, len, ack: p.ack, wnd: p.wnd, mss: p.mss, csum: p.csum,
+        frames: [p.frames[Math.min(p.frames.length - 1, Math.floor((i * p.mss) / 4096))]], owner: p.owner, cold: p.cold,
         release: (rx) => { if (--left === 0) p.release?.(rx); },
       });
     }
@@ -139,7 +143,7 @@ export class NicDriver implements NetDevice {
     if (fresh.length) x.later(() => { for (const f of fresh) nic.rxBuffers.push(f); });
     if (nic.rxDone.length || nic.txDone.length) {
       this.pollQueued = true;
-      this.kernel.post({ name: `${nic.name}-poll`, run: (px) => this.poll(px) }, 'irq');
+      this.kernel.post(this.pollTask, 'irq');
     } else {
       this.eoi?.(x);
       x.later(() => this.sys.send(this.kernel.name, nic.name, { type: 'IRQ_UNMASK' }));

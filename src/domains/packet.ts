@@ -20,10 +20,12 @@ export interface Packet {
   frames: number[];
   owner: number;
   /** Payload was written by DMA and no CPU has read it yet: the first pass over it misses the cache. */
-  cold?: boolean;
+  cold: boolean | undefined;
   /** Whoever lent the buffer gets it back here once the packet is done with (driver tx clean, stack consume). */
-  release?: (x: import('./kernel.js').Exec) => void;
+  release: ((x: import('./kernel.js').Exec) => void) | undefined;
 }
+// Every packet is written with all of its fields in the order above (copies field by field, no
+// spreads): the per-packet paths then see one object shape.
 
 export const frameBytes = (p: Packet) => Math.max(MIN_FRAME, p.len + HDR_LEN);
 /** Wire frames a (super-)segment becomes, and their total bytes on the wire. */

@@ -68,7 +68,7 @@ export class ClientModel {
   }
 
   private packet(flow: number, kind: 'data' | 'ack', seq: number, len: number, ack: number, wnd: number): Packet {
-    return { id: newPacketId(), flow, kind, seq, len, ack, wnd, mss: this.cfg.mss, csum: 'done', frames: [], owner: -1 };
+    return { id: newPacketId(), flow, kind, seq, len, ack, wnd, mss: this.cfg.mss, csum: 'done', frames: [], owner: -1, cold: undefined, release: undefined };
   }
 
   /** Senders keep their windows full (netperf always has data to send). */

@@ -4,24 +4,24 @@
  * "tlbMiss") that consumed the cycles, so breakdowns come from the ledger.
  */
 import { Tlb } from './tlb.js';
+import { Ledger } from './ledger.js';
 import { PS_PER_S, type Ps } from '../actors/scheduler.js';
 
 export class Cpu {
   readonly tlb: Tlb;
-  readonly ledger = new Map<string, Map<string, number>>();
+  private readonly cycles = new Ledger();
   busy = false;
   constructor(readonly index: number, readonly hz: number, tlbEntries: number) {
     this.tlb = new Tlb(tlbEntries);
   }
   psFor(cycles: number): Ps { return Math.round((cycles * PS_PER_S) / this.hz); }
-  charge(account: string, category: string, cycles: number): void {
-    let m = this.ledger.get(account);
-    if (!m) { m = new Map(); this.ledger.set(account, m); }
-    m.set(category, (m.get(category) ?? 0) + cycles);
-  }
+  /** Account and category ids come from accountId() and CATEGORY (ledger.ts). */
+  charge(account: number, category: number, cycles: number): void { this.cycles.charge(account, category, cycles); }
+  /** Account name -> (category -> cycles) since the last reset, both in first-charge order. */
+  get ledger(): Map<string, Map<string, number>> { return this.cycles.entries(); }
   /** Forget what happened during warm-up. */
   resetLedger(): void {
-    this.ledger.clear();
+    this.cycles.clear();
     const s = this.tlb.stats;
     s.hits = s.misses = s.flushes = s.fullFlushes = 0;
   }

@@ -9,7 +9,12 @@ export const PAGE_SIZE = 4096;
 export class MachineMemory {
   private owner: Int32Array;
   private refs: Int32Array;
+  /**
+   * The free list, top last: frames released since boot (a stack) above the frames alloc() never
+   * handed out, fresh .. frames - 1 with the lowest on top (kept implicit: boot pushes nothing).
+   */
   private free: number[] = [];
+  private fresh = 0;
   private counts = new Map<number, number>();
   readonly maxPages = new Map<number, number>();
   /** What each frame holds (packet bytes are modelled by the packet they carry); moves with flips, duplicated by copies. */
@@ -18,8 +23,6 @@ export class MachineMemory {
   constructor(readonly frames: number) {
     this.owner = new Int32Array(frames).fill(DOMID_FREE);
     this.refs = new Int32Array(frames);
-    // Hand out low frames first so allocation order is deterministic.
-    for (let i = frames - 1; i >= 0; i--) this.free.push(i);
     this.high = frames - 1;
   }
 
@@ -30,12 +33,18 @@ export class MachineMemory {
   alloc(dom: number): number {
     const max = this.maxPages.get(dom);
     if (max !== undefined && this.pages(dom) >= max) throw new Error(`domain ${dom} at max_pages ${max}`);
-    let mfn = this.free.pop();
-    while (mfn !== undefined && this.highInList.has(mfn)) { this.highInList.delete(mfn); mfn = this.free.pop(); }
+    let mfn = this.popFree();
+    while (mfn !== undefined && this.highInList.has(mfn)) { this.highInList.delete(mfn); mfn = this.popFree(); }
     if (mfn === undefined) throw new Error('machine memory exhausted');
     this.owner[mfn] = dom;
     this.counts.set(dom, this.pages(dom) + 1);
     return mfn;
+  }
+
+  /** Hand out low frames first so allocation order is deterministic. */
+  private popFree(): number | undefined {
+    if (this.free.length) return this.free.pop();
+    return this.fresh < this.frames ? this.fresh++ : undefined;
   }
 
   release(mfn: number): void {
@@ -87,5 +96,5 @@ export class MachineMemory {
     const max = this.maxPages.get(dom);
     return max === undefined || this.pages(dom) < max;
   }
-  freeFrames(): number { return this.free.length - this.highInList.size; }
+  freeFrames(): number { return this.free.length + (this.frames - this.fresh) - this.highInList.size; }
 }

@@ -204,7 +204,10 @@ function sendFrame(ctx: NicInput, p: Packet, index: number, segs: number): void 
   m.counters.wire.sent++;
   m.txFramesLeft--;
   ctx.sys.send(m.name, m.name, { type: 'TX_FRAME_DONE', last: index === segs - 1 }, t);
-  const frame: Packet = { ...p, seq, len: payload, frames: [], csum: 'done', release: undefined };
+  const frame: Packet = {
+    id: p.id, flow: p.flow, kind: p.kind, seq, len: payload, ack: p.ack, wnd: p.wnd, mss: p.mss,
+    csum: 'done', frames: [], owner: p.owner, cold: p.cold, release: undefined,
+  };
   ctx.sys.wireTap?.(ctx.sys.sched.now, m.name, m.peer, frame);
   ctx.sys.send(m.name, m.peer, { type: 'WIRE_RX', pkt: frame, detail: `${frame.kind}:${frame.flow}:${seq}` }, t + m.cfg.latencyUs * PS_PER_US);
 }

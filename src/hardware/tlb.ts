@@ -4,8 +4,10 @@
  * x86 of that era has no address-space tags: a CR3 write drops every entry
  * that lacks the global bit; toggling CR4.PGE drops global ones too.
  *
- * Tags are numbers (see tlbTag); the LRU order is a doubly linked list over
- * typed arrays, so a hit or a miss is O(1) and allocation-free.
+ * Tags are numbers (see tlbTag). The tag -> slot index is an open-addressing
+ * hash (linear probing) over typed arrays, and the LRU order is a doubly
+ * linked list over typed arrays, so a hit, a miss or an eviction is O(1) and
+ * allocation-free: tags exceed 2^31, and a Map keyed by them boxes each one.
  */
 export interface TlbStats { hits: number; misses: number; flushes: number; fullFlushes: number }
 
@@ -16,15 +18,25 @@ export function tlbTag(space: number, kind: number, page: number): number {
   return (space * 8 + kind) * 0x1_0000_0000 + page;
 }
 
+const EMPTY = -1;
+
 export class Tlb {
-  private readonly slot = new Map<number, number>(); // tag -> slot
+  // Per slot: its tag, global bit and LRU neighbours.
   private readonly tags: Float64Array;
   private readonly global: Uint8Array;
   private readonly prev: Int32Array;
   private readonly next: Int32Array;
   private head = -1; // least recently used
   private tail = -1; // most recently used
-  private freeSlots: number[] = [];
+  /** Unused slots, a stack (top at freeTop - 1). */
+  private readonly freeSlots: Int32Array;
+  private freeTop = 0;
+  // The index: bucket -> tag and slot (EMPTY if the bucket is free); at most 1/4 full.
+  private readonly keys: Float64Array;
+  private readonly vals: Int32Array;
+  private readonly mask: number;
+  private readonly shift: number;
+  private count = 0;
   readonly stats: TlbStats = { hits: 0, misses: 0, flushes: 0, fullFlushes: 0 };
 
   constructor(readonly capacity = 64) {
@@ -33,29 +45,44 @@ export class Tlb {
     this.global = new Uint8Array(capacity);
     this.prev = new Int32Array(capacity);
     this.next = new Int32Array(capacity);
-    for (let i = capacity - 1; i >= 0; i--) this.freeSlots.push(i);
+    this.freeSlots = new Int32Array(capacity);
+    for (let i = capacity - 1; i >= 0; i--) this.freeSlots[this.freeTop++] = i;
+    let bits = 3;
+    while ((1 << bits) < 4 * capacity) bits++;
+    this.keys = new Float64Array(1 << bits);
+    this.vals = new Int32Array(1 << bits).fill(EMPTY);
+    this.mask = (1 << bits) - 1;
+    this.shift = 32 - bits;
   }
 
   /** Translate one virtual page (or superpage). Returns true on a hit. */
   access(tag: number, global: boolean): boolean {
-    const s = this.slot.get(tag);
-    if (s !== undefined) {
+    const s = this.find(tag);
+    if (s !== EMPTY) {
       this.stats.hits++;
       if (s !== this.tail) { this.unlink(s); this.append(s); }
       return true;
     }
     this.stats.misses++;
-    let n = this.freeSlots.pop();
-    if (n === undefined) {
+    let n: number;
+    if (this.freeTop > 0) n = this.freeSlots[--this.freeTop];
+    else {
       n = this.head;
       this.unlink(n);
-      this.slot.delete(this.tags[n]);
+      this.remove(this.tags[n]);
     }
     this.tags[n] = tag;
     this.global[n] = global ? 1 : 0;
-    this.slot.set(tag, n);
+    this.insert(tag, n);
     this.append(n);
     return false;
+  }
+
+  /** Translate every page of a footprint; returns the number of misses. */
+  accessAll(tags: Float64Array, global: boolean): number {
+    let misses = 0;
+    for (let i = 0; i < tags.length; i++) if (!this.access(tags[i], global)) misses++;
+    return misses;
   }
 
   /** CR3 reload: non-global entries go, global ones survive. */
@@ -63,31 +90,71 @@ export class Tlb {
     this.stats.flushes++;
     for (let s = this.head; s !== -1;) {
       const nx = this.next[s];
-      if (!this.global[s]) this.drop(s);
+      if (!this.global[s]) { this.unlink(s); this.freeSlots[this.freeTop++] = s; }
       s = nx;
     }
+    this.reindex();
   }
 
   /** CR4.PGE toggle: everything goes. */
   flushAll(): void {
     this.stats.fullFlushes++;
-    for (let s = this.head; s !== -1;) { const nx = this.next[s]; this.drop(s); s = nx; }
+    for (let s = this.head; s !== -1;) { const nx = this.next[s]; this.unlink(s); this.freeSlots[this.freeTop++] = s; s = nx; }
+    this.reindex();
   }
 
   /** Drop one translation (INVLPG after unmapping a single page). */
   invalidate(tag: number): void {
-    const s = this.slot.get(tag);
-    if (s !== undefined) this.drop(s);
-  }
-
-  get size(): number { return this.slot.size; }
-  has(tag: number): boolean { return this.slot.has(tag); }
-
-  private drop(s: number): void {
+    const s = this.find(tag);
+    if (s === EMPTY) return;
     this.unlink(s);
-    this.slot.delete(this.tags[s]);
-    this.freeSlots.push(s);
+    this.remove(tag);
+    this.freeSlots[this.freeTop++] = s;
   }
+
+  get size(): number { return this.count; }
+  has(tag: number): boolean { return this.find(tag) !== EMPTY; }
+
+  /** Home bucket: Fibonacci hashing of the tag's two 32-bit halves. */
+  private home(tag: number): number {
+    const hi = (tag / 0x1_0000_0000) | 0;
+    return Math.imul((tag >>> 0) ^ Math.imul(hi, 0x27d4eb2d), 0x9e3779b1) >>> this.shift;
+  }
+  private find(tag: number): number {
+    const keys = this.keys, vals = this.vals, mask = this.mask;
+    for (let i = this.home(tag); ; i = (i + 1) & mask) {
+      const s = vals[i];
+      if (s === EMPTY || keys[i] === tag) return s;
+    }
+  }
+  private insert(tag: number, s: number): void {
+    const vals = this.vals, mask = this.mask;
+    let i = this.home(tag);
+    while (vals[i] !== EMPTY) i = (i + 1) & mask;
+    this.keys[i] = tag;
+    vals[i] = s;
+    this.count++;
+  }
+  /** Delete a present tag, shifting later members of its probe run back (no tombstones). */
+  private remove(tag: number): void {
+    const keys = this.keys, vals = this.vals, mask = this.mask;
+    let i = this.home(tag);
+    while (keys[i] !== tag || vals[i] === EMPTY) i = (i + 1) & mask;
+    for (let j = (i + 1) & mask; vals[j] !== EMPTY; j = (j + 1) & mask) {
+      // An entry may move back to the hole at i unless its home lies cyclically in (i, j].
+      const h = this.home(keys[j]);
+      if (((j - h) & mask) >= ((j - i) & mask)) { keys[i] = keys[j]; vals[i] = vals[j]; i = j; }
+    }
+    vals[i] = EMPTY;
+    this.count--;
+  }
+  /** Rebuild the index from the slots still on the LRU list. */
+  private reindex(): void {
+    this.vals.fill(EMPTY);
+    this.count = 0;
+    for (let s = this.head; s !== -1; s = this.next[s]) this.insert(this.tags[s], s);
+  }
+
   private unlink(s: number): void {
     const p = this.prev[s], n = this.next[s];
     if (p === -1) this.head = n; else this.next[p] = n;

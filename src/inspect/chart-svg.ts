@@ -8,11 +8,14 @@
  * initial state, a double border a final state. Transitions without a target
  * (actions only) are listed inside their state box.
  */
-import elkBundled from 'elkjs/lib/elk.bundled.js';
 import type { ElkExtendedEdge, ElkNode, ElkLabel, ELK as ElkApi } from 'elkjs/lib/elk-api.js';
 
-// elkjs is CommonJS: the constructor is module.exports (and, for bundlers, its .default).
-const ELK = ((elkBundled as unknown as { default?: unknown }).default ?? elkBundled) as new () => ElkApi;
+/** elkjs, loaded on first use (only chart drawing needs it, and it is large). */
+async function loadElk(): Promise<new () => ElkApi> {
+  const elkBundled = (await import('elkjs/lib/elk.bundled.js')).default;
+  // elkjs is CommonJS: the constructor is module.exports (and, for bundlers, its .default).
+  return ((elkBundled as unknown as { default?: unknown }).default ?? elkBundled) as new () => ElkApi;
+}
 import { allStates, transitionLabel, type Chart, type ChartState } from './chart-model.js';
 
 const FONT = 'DejaVu Sans Mono, Menlo, Consolas, monospace';
@@ -125,6 +128,7 @@ function elkGraph(chart: Chart): { graph: ElkNode; byId: Map<string, ChartState>
 /** Lay out and draw one chart. Deterministic: same machine, same bytes. */
 export async function toSvg(chart: Chart): Promise<string> {
   const { graph, byId } = elkGraph(chart);
+  const ELK = await loadElk();
   const elk = new ELK();
   const g = await elk.layout(graph);
   const W = Math.ceil(g.width ?? 400), H = Math.ceil(g.height ?? 200);

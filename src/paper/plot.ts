@@ -1,11 +1,12 @@
 /** SVG bar charts of the paper reproduction (vega-lite compiled to vega, rendered headless to SVG). */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
+import type * as vl from 'vega-lite';
 import type { PaperRow } from './report.js';
 
 async function render(spec: vl.TopLevelSpec): Promise<string> {
+  // Loaded here, not at start-up: only `paper --plot` needs them, and they take a while to load.
+  const [vega, vl] = await Promise.all([import('vega'), import('vega-lite')]);
   const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
   const svg = await view.toSVG();
   view.finalize();

@@ -8,7 +8,6 @@
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { Piscina } from 'piscina';
 import { caseArb, caseSeed, sampleCase, type CaseScenario } from './case.js';
 import { runCase, type CaseResult } from './run.js';
 import type { Interpreter } from '../actors/runtime.js';
@@ -119,6 +118,7 @@ export async function runStress(
   const from = o.from ?? 0;
   const tasks: StressTask[] = Array.from({ length: o.runs }, (_, i) => ({ base: o.seed, index: from + i, hostile: o.hostile, only: o.only, replay: o.replay, shrink: o.shrink, interpreter: o.interpreter }));
   if (o.workers <= 1 || tasks.length <= 1) return tasks.map((t) => { const r = runStressCase(t); onDone(r); return r; });
+  const { Piscina } = await import('piscina'); // only multi-worker runs need it
   const pool = new Piscina({
     filename: fileURLToPath(new URL('./worker.js', import.meta.url)),
     minThreads: Math.min(o.workers, tasks.length),

@@ -5,7 +5,6 @@
  */
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Piscina } from 'piscina';
 import type { Scenario } from '../scenario/schema.js';
 import { runScenario, type RunResult } from '../scenario/run.js';
 import type { Interpreter } from '../actors/runtime.js';
@@ -21,6 +20,7 @@ export async function runMany(
   if (workers <= 1 || scenarios.length <= 1) {
     return scenarios.map((s, i) => { const r = runScenario(s, { interpreter }); onDone(i, r); return r; });
   }
+  const { Piscina } = await import('piscina'); // only multi-worker runs need it
   const pool = new Piscina({
     filename: fileURLToPath(new URL('./run-worker.js', import.meta.url)),
     minThreads: Math.min(workers, scenarios.length),

@@ -1,0 +1,75 @@
+/**
+ * One CPU's cycle ledger: cycles by (account, category). Charging happens
+ * several times per simulated packet, so cells are integer-indexed: accounts
+ * (domain names, "xen") and categories (cost rows, "copy", "checksum") are
+ * interned to small ints once per process. Each cell adds its charges in the
+ * order they are made, and entries() lists accounts and categories in
+ * first-charge order, so every total is the same as with nested Maps.
+ */
+import { COSTS } from '../model/costs.js';
+
+export type Category = keyof typeof COSTS | 'copy' | 'checksum';
+const CATEGORY_NAMES = [...Object.keys(COSTS), 'copy', 'checksum'] as Category[];
+const NCAT = CATEGORY_NAMES.length;
+/** Category name -> cell column. */
+export const CATEGORY = Object.fromEntries(CATEGORY_NAMES.map((c, i) => [c, i])) as Readonly<Record<Category, number>>;
+
+/** The hypervisor's account. */
+export const XEN_ACCOUNT = 0;
+const accountNames: string[] = ['xen'];
+const accountIds = new Map<string, number>([['xen', XEN_ACCOUNT]]);
+/** The account id of a name (a domain, or "xen"), the same for every CPU. */
+export function accountId(name: string): number {
+  let id = accountIds.get(name);
+  if (id === undefined) { id = accountNames.length; accountNames.push(name); accountIds.set(name, id); }
+  return id;
+}
+
+export class Ledger {
+  /** Row acct * NCAT + category; `seen` marks cells charged since the last reset. */
+  private cells = new Float64Array(4 * NCAT);
+  private seen = new Uint8Array(4 * NCAT);
+  /** Accounts in first-charge order, and each one's categories in first-charge order. */
+  private accounts: number[] = [];
+  private order: number[][] = [];
+
+  charge(acct: number, cat: number, cycles: number): void {
+    const i = acct * NCAT + cat;
+    if (this.seen[i] !== 1) this.open(acct, cat, i);
+    this.cells[i] += cycles;
+  }
+
+  private open(acct: number, cat: number, i: number): void {
+    if (i >= this.seen.length) {
+      const rows = Math.max(acct + 1, (2 * this.seen.length) / NCAT);
+      const cells = new Float64Array(rows * NCAT);
+      const seen = new Uint8Array(rows * NCAT);
+      cells.set(this.cells);
+      seen.set(this.seen);
+      this.cells = cells;
+      this.seen = seen;
+    }
+    const cats = this.order[acct] ??= [];
+    if (!cats.length) this.accounts.push(acct);
+    cats.push(cat);
+    this.seen[i] = 1;
+  }
+
+  /** Account name -> (category -> cycles), both in first-charge order. */
+  entries(): Map<string, Map<string, number>> {
+    const out = new Map<string, Map<string, number>>();
+    for (const a of this.accounts) {
+      const m = new Map<string, number>();
+      for (const c of this.order[a]) m.set(CATEGORY_NAMES[c], this.cells[a * NCAT + c]);
+      out.set(accountNames[a], m);
+    }
+    return out;
+  }
+
+  clear(): void {
+    this.cells.fill(0);
+    this.seen.fill(0);
+    for (const a of this.accounts) this.order[a].length = 0;
+    this.accounts.length = 0;
+  }
+}
