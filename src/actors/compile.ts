@@ -29,12 +29,16 @@ export class UnsupportedMachine extends Error {
   }
 }
 
+/**
+ * What guards and actions receive. The actor reuses one object per actor (no allocation per call):
+ * guards and actions must read it, not keep it.
+ */
 export interface ActionArgs { context: any; event: EventObject; self?: unknown }
-export type Guard = (context: any, event: EventObject) => boolean;
+export type Guard = (a: ActionArgs) => boolean;
 
 export type Action =
   | { kind: 'assign'; run: (a: ActionArgs) => Record<string, unknown> }
-  | { kind: 'custom'; name: string; run: (a: ActionArgs) => void }
+  | { kind: 'custom'; name: string; fn: (a: ActionArgs, params: unknown) => void; params: unknown; paramsFn: ((a: ActionArgs) => unknown) | null }
   | { kind: 'raise'; event: (a: ActionArgs) => EventObject; delay: ((a: ActionArgs) => unknown) | null; id: string | undefined }
   | { kind: 'cancel'; id: (a: ActionArgs) => string };
 
@@ -87,10 +91,7 @@ function fail(m: AnyStateMachine, feature: string): never { throw new Unsupporte
 /** xstate's evaluateGuard, resolved once. */
 function compileGuard(m: AnyStateMachine, g: unknown, where: string): Guard {
   const impl = (m.implementations.guards ?? {}) as Record<string, unknown>;
-  if (typeof g === 'function' && !('check' in g)) {
-    const f = g as (a: { context: unknown; event: EventObject }, p?: unknown) => boolean;
-    return (context, event) => f({ context, event }, undefined);
-  }
+  if (typeof g === 'function' && !('check' in g)) return g as Guard;
   let name: string | undefined;
   let params: unknown;
   let resolved: unknown = g;
@@ -106,14 +107,14 @@ function compileGuard(m: AnyStateMachine, g: unknown, where: string): Guard {
     // Built-in higher-order guards (and/or/not), known by their checker. stateIn reads the configuration: not supported.
     const kind = (r.check as { name?: string }).name;
     const inner = (r.guards ?? []).map((x) => compileGuard(m, x, where));
-    if (kind === 'checkAnd') return (c, e) => inner.every((f) => f(c, e));
-    if (kind === 'checkOr') return (c, e) => inner.some((f) => f(c, e));
-    if (kind === 'checkNot') return (c, e) => !inner[0](c, e);
+    if (kind === 'checkAnd') return (a) => inner.every((f) => f(a));
+    if (kind === 'checkOr') return (a) => inner.some((f) => f(a));
+    if (kind === 'checkNot') return (a) => !inner[0](a);
     fail(m, `built-in guard ${r.name || kind || '?'} (${where})`);
   }
   const p = params;
-  if (typeof p === 'function') return (context, event) => r({ context, event }, (p as (a: unknown) => unknown)({ context, event }));
-  return (context, event) => r({ context, event }, p);
+  if (typeof p === 'function') return (a) => r(a, (p as (a: unknown) => unknown)(a));
+  return p === undefined ? r : (a) => r(a, p);
 }
 
 function compileActions(m: AnyStateMachine, list: readonly unknown[], where: string): Action[] {
@@ -167,7 +168,7 @@ function compileActions(m: AnyStateMachine, list: readonly unknown[], where: str
     } else if (type !== undefined && BUILTIN.test(type)) {
       fail(m, `built-in action ${type} (${where})`);
     } else {
-      out.push({ kind: 'custom', name, run: withParams((x, p) => a(x, p)) });
+      out.push({ kind: 'custom', name, fn: a, params: typeof params === 'function' ? undefined : params, paramsFn: typeof params === 'function' ? params as (x: ActionArgs) => unknown : null });
     }
   }
   return out;

@@ -114,13 +114,21 @@ function deepFreeze<T>(v: T): T {
 }
 
 /** xstate's transitionNode: regions in order; a node's own candidates only when no descendant chose one. */
-function walk(s: Sel, ctx: unknown, ev: EventObject, out: Transition[]): void {
+function walk(s: Sel, args: ActionArgs, out: Transition[]): void {
   const start = out.length;
-  for (const k of s.kids) walk(k, ctx, ev, out);
-  if (out.length > start || !s.cands) return;
-  for (const t of s.cands) {
-    if (t.guard === null || t.guard(ctx, ev)) { out.push(t); return; }
+  const kids = s.kids;
+  for (let i = 0; i < kids.length; i++) walk(kids[i], args, out);
+  const cands = s.cands;
+  if (out.length > start || cands === null) return;
+  for (let i = 0; i < cands.length; i++) {
+    const t = cands[i];
+    if (t.guard === null || t.guard(args)) { out.push(t); return; }
   }
+}
+
+function runAll(fns: Array<() => void>): void {
+  for (let i = 0; i < fns.length; i++) fns[i]();
+  fns.length = 0;
 }
 
 const keyOf = (ts: Transition[]): number | string => (ts.length === 1 ? ts[0].id : ts.map((t) => t.id).join(','));
@@ -140,6 +148,9 @@ export class CompiledActor {
   private listeners: Array<(s: { value: StateValue; context: unknown; status: string }) => void> | null = null;
   private internal: EventObject[] | null = null;
   private timerIds = 0;
+  /** Reused for every guard and action call (see ActionArgs), and the selected transitions of the current microstep. */
+  private readonly args: ActionArgs = { context: undefined, event: { type: '' }, self: this };
+  private readonly selected: Transition[] = [];
 
   constructor(readonly machine: CompiledMachine, input: unknown, readonly id: string, private readonly clock: Clock) {
     this.context = machine.context(input, this);
@@ -199,8 +210,9 @@ export class CompiledActor {
     try {
       const sel = this.config.selFor(event.type);
       if (sel) {
-        const out: Transition[] = [];
-        walk(sel, this.context, event, out);
+        const out = this.selected;
+        out.length = 0;
+        walk(sel, this.bind(event), out);
         if (out.length) this.runStep(this.config.step(out, keyOf(out)), event);
       }
       this.settle(event);
@@ -215,32 +227,33 @@ export class CompiledActor {
   private settle(event: EventObject): void {
     let ev = event;
     let shouldSelectEventless = true;
+    const out = this.selected;
     for (;;) {
-      let out: Transition[] | null = null;
-      let eventless = false;
+      out.length = 0;
       const alw = this.config.always;
       if (shouldSelectEventless && alw) {
+        const args = this.bind(ev);
         for (const chain of alw) {
           found: for (const list of chain) {
             for (const t of list) {
-              if (t.guard === null || t.guard(this.context, ev)) {
-                if (!out) out = [t]; else if (!out.includes(t)) out.push(t);
+              if (t.guard === null || t.guard(args)) {
+                if (!out.includes(t)) out.push(t);
                 break found;
               }
             }
           }
         }
-        eventless = out !== null;
       }
+      const eventless = out.length > 0;
       if (!eventless) {
         const q = this.internal;
         if (!q || q.length === 0) return;
         ev = q.shift()!;
         const sel = this.config.selFor(ev.type);
-        if (sel) { out = []; walk(sel, this.context, ev, out); }
+        if (sel) walk(sel, this.bind(ev), out);
       }
       const c0 = this.config, x0 = this.context;
-      if (out && out.length) this.runStep(this.config.step(out, keyOf(out)), ev);
+      if (out.length) this.runStep(this.config.step(out, keyOf(out)), ev);
       shouldSelectEventless = eventless ? this.config !== c0 || this.context !== x0 : true;
     }
   }
@@ -251,12 +264,22 @@ export class CompiledActor {
     if (st.next) this.config = st.next;
   }
 
+  private bind(event: EventObject): ActionArgs {
+    const a = this.args;
+    a.context = this.context;
+    a.event = event;
+    return a;
+  }
+
   private exec(a: Action, event: EventObject): void {
-    const args: ActionArgs = { context: this.context, event, self: this };
+    const args = this.bind(event);
     switch (a.kind) {
-      case 'custom':
-        if (this.status === RUNNING) a.run(args); else (this.deferred ??= []).push(() => a.run(args));
+      case 'custom': {
+        const p = a.paramsFn ? a.paramsFn(args) : a.params;
+        if (this.status === RUNNING) a.fn(args, p);
+        else { const own = { ...args }; (this.deferred ??= []).push(() => a.fn(own, p)); }
         return;
+      }
       case 'assign':
         this.context = Object.assign({}, this.context, a.run(args));
         return;
@@ -294,11 +317,8 @@ export class CompiledActor {
   /** xstate runs deferred custom actions first; a timer operation deferred among them re-defers itself behind them. */
   private flushDeferred(): void {
     if (this.status !== RUNNING) return;
-    for (const d of [this.deferred, this.timerOps]) {
-      if (!d) continue;
-      for (let i = 0; i < d.length; i++) d[i]();
-      d.length = 0;
-    }
+    if (this.deferred !== null && this.deferred.length) runAll(this.deferred);
+    if (this.timerOps !== null && this.timerOps.length) runAll(this.timerOps);
   }
 
   private notify(): void {

@@ -15,6 +15,12 @@ export const PS_PER_S = 1_000_000_000_000;
 
 export interface TimerHandle { cancel(): void }
 
+/** A cancellable event: its slot and its id (a slot is reused once its event has run, the id never is). */
+class Timer implements TimerHandle {
+  constructor(private readonly sched: Scheduler, private readonly slot: number, private readonly id: number) {}
+  cancel(): void { this.sched.cancelSlot(this.slot, this.id); }
+}
+
 /**
  * Binary min-heap of slot numbers; each slot holds one event in parallel
  * arrays (no object per event). The heap moves only (time, slot) pairs; the
@@ -39,15 +45,21 @@ export class Scheduler {
   private slotsUsed = 0;
   private seqByRank: number[] = [];
   private nextId = 1;
-  private cancelled = new Set<number>();
+  /** No-op left in a cancelled event's slot: it stays in the heap (lazy deletion) and runs as nothing. */
+  private static readonly CANCELLED = (): void => {};
 
   /** Run fn at absolute time t on behalf of the actor with this rank. */
   at(t: Ps, rank: number, fn: () => void): TimerHandle {
     if (!Number.isInteger(t) || t < this.now) throw new Error(`scheduler: bad time ${t} (now ${this.now})`);
     const seq = (this.seqByRank[rank] = (this.seqByRank[rank] ?? 0) + 1);
     const id = this.nextId++;
-    this.push(t, rank * 0x1_0000_0000 + seq, id, fn, undefined, undefined, undefined);
-    return { cancel: () => { this.cancelled.add(id); } };
+    const s = this.push(t, rank * 0x1_0000_0000 + seq, id, fn, undefined, undefined, undefined);
+    return new Timer(this, s, id);
+  }
+
+  /** Cancel the event with this id if it is still waiting in this slot. */
+  cancelSlot(slot: number, id: number): void {
+    if (this.id[slot] === id) { this.id[slot] = 0; this.fn[slot] = Scheduler.CANCELLED; }
   }
 
   /** Like at(), but calls fn(a, b, c): no closure, and not cancellable. */
@@ -68,10 +80,10 @@ export class Scheduler {
       if (t > until) break;
       const s = this.hs[0];
       this.pop();
-      const id = this.id[s], fn = this.fn[s]!, a = this.a[s], b = this.b[s], c = this.c[s];
+      const fn = this.fn[s]!, a = this.a[s], b = this.b[s], c = this.c[s];
       this.fn[s] = this.a[s] = this.b[s] = this.c[s] = undefined;
       this.freeSlots.push(s);
-      if (id !== 0 && this.cancelled.size && this.cancelled.delete(id)) continue;
+      if (fn === Scheduler.CANCELLED) continue;
       this.now = t;
       this.delivered++;
       fn(a, b, c);
@@ -92,7 +104,7 @@ export class Scheduler {
     }
     return this.slotsUsed++;
   }
-  private push(t: number, k: number, id: number, fn: (a?: any, b?: any, c?: any) => void, a: unknown, b: unknown, c: unknown): void {
+  private push(t: number, k: number, id: number, fn: (a?: any, b?: any, c?: any) => void, a: unknown, b: unknown, c: unknown): number {
     const s = this.slot();
     this.k[s] = k; this.id[s] = id; this.fn[s] = fn; this.a[s] = a; this.b[s] = b; this.c[s] = c;
     if (this.n === this.ht.length) {
@@ -109,6 +121,7 @@ export class Scheduler {
       i = p;
     }
     HT[i] = t; HS[i] = s;
+    return s;
   }
   private pop(): void {
     const HT = this.ht, HS = this.hs, K = this.k;

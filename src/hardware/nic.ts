@@ -6,7 +6,7 @@
  * (the driver masks the line while it polls and unmasks when done).
  * Offloads: checksum, TSO (segmentation on the NIC), scatter/gather.
  */
-import { assign, setup } from 'xstate';
+import { setup } from 'xstate';
 import type { ActorSystem } from '../actors/runtime.js';
 import { PS_PER_US, type Ps } from '../actors/scheduler.js';
 import { drop, type Counters } from '../model/counters.js';
@@ -42,6 +42,8 @@ export class NicModel {
   /** txRing[0] is being put on the wire; txFramesLeft of its (TSO) frames have not gone yet. */
   txSending = false;
   txFramesLeft = 0;
+  /** Frames of txRing[0] still to start (the TX state machine's counter). */
+  segsLeft = 0;
   constructor(readonly name: string, readonly cfg: NicConfig, readonly counters: Counters) {}
 
   /** Packet-ledger units inside the device: queued frames not yet on the wire, and received frames not yet taken by the driver. */
@@ -68,7 +70,7 @@ export interface NicInput { model: NicModel; sys: ActorSystem }
 
 export const nicMachine = setup({
   types: {
-    context: {} as NicInput & { segsLeft: number },
+    context: {} as NicInput,
     input: {} as NicInput,
     events: {} as NicEvent,
   },
@@ -80,7 +82,7 @@ export const nicMachine = setup({
     causeReady: ({ context }) => context.model.causePending && !context.model.irqMasked,
   },
   actions: {
-    startTx: assign(({ context }) => {
+    startTx: ({ context }) => {
       const m = context.model;
       const p = m.txRing[0];
       // TSO: the NIC cuts a super-segment into MSS frames itself.
@@ -89,14 +91,15 @@ export const nicMachine = setup({
       m.txSending = true;
       m.txFramesLeft = segs;
       sendFrame(context, p, 0, segs);
-      return { segsLeft: segs };
-    }),
-    nextFrame: assign(({ context }) => {
-      const p = context.model.txRing[0];
+      m.segsLeft = segs;
+    },
+    nextFrame: ({ context }) => {
+      const m = context.model;
+      const p = m.txRing[0];
       const segs = p.len > p.mss ? Math.ceil(p.len / p.mss) : 1;
-      sendFrame(context, p, segs - context.segsLeft + 1, segs);
-      return { segsLeft: context.segsLeft - 1 };
-    }),
+      sendFrame(context, p, segs - m.segsLeft + 1, segs);
+      m.segsLeft--;
+    },
     finishPacket: ({ context }) => {
       const m = context.model;
       const p = m.txRing.shift()!;
@@ -123,7 +126,10 @@ export const nicMachine = setup({
       if (buf === undefined) { drop(m.counters, 'nic-rx-overflow'); return; }
       if (m.dmaFaults > 0) { m.dmaFaults--; m.rxBuffers.push(buf); drop(m.counters, 'nic-dma-error'); return; }
       // DMA into the posted buffer; with checksum offload the NIC validates it.
-      m.rxDone.push({ ...p, frames: [buf], owner: -1, cold: true, csum: m.cfg.features.csum ? 'verified' : 'done' });
+      m.rxDone.push({
+        id: p.id, flow: p.flow, kind: p.kind, seq: p.seq, len: p.len, ack: p.ack, wnd: p.wnd, mss: p.mss,
+        csum: m.cfg.features.csum ? 'verified' : 'done', frames: [buf], owner: -1, cold: true, release: p.release,
+      });
       m.causePending = true;
     },
     raise: ({ context }) => {
@@ -147,7 +153,7 @@ export const nicMachine = setup({
   },
 }).createMachine({
   id: 'nic',
-  context: ({ input }) => ({ ...input, segsLeft: 0 }),
+  context: ({ input }) => ({ ...input }),
   type: 'parallel',
   states: {
     tx: {
@@ -160,8 +166,8 @@ export const nicMachine = setup({
         sending: {
           on: {
             TX_FRAME_DONE: [
-              { guard: ({ context }) => context.segsLeft > 1 && !context.model.linkUp, target: 'idle', actions: 'abortPacket' },
-              { guard: ({ context }) => context.segsLeft > 1, actions: 'nextFrame' },
+              { guard: ({ context }) => context.model.segsLeft > 1 && !context.model.linkUp, target: 'idle', actions: 'abortPacket' },
+              { guard: ({ context }) => context.model.segsLeft > 1, actions: 'nextFrame' },
               { target: 'idle', actions: 'finishPacket' },
             ],
           },
