@@ -30,7 +30,12 @@ export interface Clock {
   clearTimeout(h: unknown): void;
 }
 
-interface Sel { cands: Transition[] | null; kids: Sel[] }
+interface Sel {
+  cands: Transition[] | null;
+  kids: Sel[];
+  /** The step this event always takes here when no guard can change the selection (no guards on the way); else null. */
+  fixed: Step | null;
+}
 interface Step { actions: Action[]; next: Config | null }
 
 /** An active configuration: xstate's ordered `_nodes`. */
@@ -77,19 +82,27 @@ class Config {
   }
   selFor(type: string): Sel | null {
     let s = this.sel.get(type);
-    if (s === undefined) { s = this.buildSel(this.machine.root, type); this.sel.set(type, s); }
+    if (s === undefined) {
+      s = this.buildSel(this.machine.root, type);
+      if (s) {
+        const ts = guardFree(s);
+        if (ts && ts.length) s.fixed = this.step(ts, keyOf(ts, ts.length));
+      }
+      this.sel.set(type, s);
+    }
     return s;
   }
   private buildSel(n: Node, type: string): Sel | null {
     const kids: Sel[] = [];
     for (const k of this.kids.get(n) ?? []) { const s = this.buildSel(k, type); if (s) kids.push(s); }
     const cands = n.on.get(type) ?? null;
-    return kids.length || cands ? { cands, kids } : null;
+    return kids.length || cands ? { cands, kids, fixed: null } : null;
   }
-  step(ts: Transition[], key: number | string, isInitial = false): Step {
+  /** The step for the first n transitions of ts (selected in that order), whose key is `key`. */
+  step(ts: Transition[], key: number | string, isInitial = false, n = ts.length): Step {
     let st = this.steps.get(key);
     if (st === undefined) {
-      const shape = stepShape(ts, this.nodes, isInitial);
+      const shape = stepShape(ts.slice(0, n), this.nodes, isInitial);
       const actions: Action[] = [];
       for (const n of shape.exits) actions.push(...n.exit);
       for (const t of shape.transitions) actions.push(...t.actions);
@@ -113,17 +126,34 @@ function deepFreeze<T>(v: T): T {
   return v;
 }
 
-/** xstate's transitionNode: regions in order; a node's own candidates only when no descendant chose one. */
-function walk(s: Sel, args: ActionArgs, out: Transition[]): void {
-  const start = out.length;
+/**
+ * xstate's transitionNode: regions in order; a node's own candidates only when no descendant chose
+ * one. Writes the selection to out[n..] and returns the new count (out is a reused scratch array:
+ * never truncated, which would free its storage).
+ */
+function walk(s: Sel, args: ActionArgs, out: Transition[], n: number): number {
+  const start = n;
   const kids = s.kids;
-  for (let i = 0; i < kids.length; i++) walk(kids[i], args, out);
+  for (let i = 0; i < kids.length; i++) n = walk(kids[i], args, out, n);
   const cands = s.cands;
-  if (out.length > start || cands === null) return;
+  if (n > start || cands === null) return n;
   for (let i = 0; i < cands.length; i++) {
     const t = cands[i];
-    if (t.guard === null || t.guard(args)) { out.push(t); return; }
+    if (t.guard === null || t.guard(args)) { out[n] = t; return n + 1; }
   }
+  return n;
+}
+
+/** What walk() selects whatever the guards say, or null when a guard is consulted on the way. */
+function guardFree(s: Sel): Transition[] | null {
+  const out: Transition[] = [];
+  for (const k of s.kids) {
+    const r = guardFree(k);
+    if (r === null) return null;
+    out.push(...r);
+  }
+  if (out.length || s.cands === null) return out;
+  return s.cands[0].guard === null ? [s.cands[0]] : null;
 }
 
 function runAll(fns: Array<() => void>): void {
@@ -131,7 +161,13 @@ function runAll(fns: Array<() => void>): void {
   fns.length = 0;
 }
 
-const keyOf = (ts: Transition[]): number | string => (ts.length === 1 ? ts[0].id : ts.map((t) => t.id).join(','));
+/** Key of the first n selected transitions. */
+function keyOf(ts: Transition[], n: number): number | string {
+  if (n === 1) return ts[0].id;
+  let k = '';
+  for (let i = 0; i < n; i++) k += (i ? ',' : '') + ts[i].id;
+  return k;
+}
 
 const NOT_STARTED = 0, RUNNING = 1, STOPPED = 2;
 
@@ -209,11 +245,13 @@ export class CompiledActor {
     this.busy = true;
     try {
       const sel = this.config.selFor(event.type);
-      if (sel) {
-        const out = this.selected;
-        out.length = 0;
-        walk(sel, this.bind(event), out);
-        if (out.length) this.runStep(this.config.step(out, keyOf(out)), event);
+      if (sel !== null) {
+        if (sel.fixed !== null) this.runStep(sel.fixed, event);
+        else {
+          const out = this.selected;
+          const n = walk(sel, this.bind(event), out, 0);
+          if (n) this.runStep(this.config.step(out, keyOf(out, n), false, n), event);
+        }
       }
       this.settle(event);
       this.flushDeferred();
@@ -229,31 +267,33 @@ export class CompiledActor {
     let shouldSelectEventless = true;
     const out = this.selected;
     for (;;) {
-      out.length = 0;
+      let n = 0;
       const alw = this.config.always;
-      if (shouldSelectEventless && alw) {
+      if (shouldSelectEventless && alw !== null) {
         const args = this.bind(ev);
         for (const chain of alw) {
           found: for (const list of chain) {
             for (const t of list) {
               if (t.guard === null || t.guard(args)) {
-                if (!out.includes(t)) out.push(t);
+                let seen = false;
+                for (let i = 0; i < n; i++) if (out[i] === t) seen = true;
+                if (!seen) out[n++] = t;
                 break found;
               }
             }
           }
         }
       }
-      const eventless = out.length > 0;
+      const eventless = n > 0;
       if (!eventless) {
         const q = this.internal;
-        if (!q || q.length === 0) return;
+        if (q === null || q.length === 0) return;
         ev = q.shift()!;
         const sel = this.config.selFor(ev.type);
-        if (sel) walk(sel, this.bind(ev), out);
+        if (sel !== null) n = walk(sel, this.bind(ev), out, 0);
       }
       const c0 = this.config, x0 = this.context;
-      if (out.length) this.runStep(this.config.step(out, keyOf(out)), ev);
+      if (n) this.runStep(this.config.step(out, keyOf(out, n), false, n), ev);
       shouldSelectEventless = eventless ? this.config !== c0 || this.context !== x0 : true;
     }
   }

@@ -22,7 +22,7 @@ class Timer implements TimerHandle {
 }
 
 /**
- * Binary min-heap of slot numbers; each slot holds one event in parallel
+ * 4-ary min-heap of slot numbers (half the depth of a binary heap; a node's children are adjacent); each slot holds one event in parallel
  * arrays (no object per event). The heap moves only (time, slot) pairs; the
  * tie-break key packs (rank, per-rank counter) as rank * 2^32 + counter.
  */
@@ -41,9 +41,11 @@ export class Scheduler {
   private a: unknown[] = new Array(1024);
   private b: unknown[] = new Array(1024);
   private c: unknown[] = new Array(1024);
-  private freeSlots: number[] = [];
+  /** Free slots, a stack (a slot freed last is reused first). */
+  private free = new Int32Array(1024);
+  private nFree = 0;
   private slotsUsed = 0;
-  private seqByRank: number[] = [];
+  private seqByRank = new Float64Array(64);
   private nextId = 1;
   /** No-op left in a cancelled event's slot: it stays in the heap (lazy deletion) and runs as nothing. */
   private static readonly CANCELLED = (): void => {};
@@ -51,7 +53,7 @@ export class Scheduler {
   /** Run fn at absolute time t on behalf of the actor with this rank. */
   at(t: Ps, rank: number, fn: () => void): TimerHandle {
     if (!Number.isInteger(t) || t < this.now) throw new Error(`scheduler: bad time ${t} (now ${this.now})`);
-    const seq = (this.seqByRank[rank] = (this.seqByRank[rank] ?? 0) + 1);
+    const seq = this.nextSeq(rank);
     const id = this.nextId++;
     const s = this.push(t, rank * 0x1_0000_0000 + seq, id, fn, undefined, undefined, undefined);
     return new Timer(this, s, id);
@@ -65,8 +67,16 @@ export class Scheduler {
   /** Like at(), but calls fn(a, b, c): no closure, and not cancellable. */
   call<A, B, C>(t: Ps, rank: number, fn: (a: A, b: B, c: C) => void, a: A, b: B, c: C): void {
     if (!Number.isInteger(t) || t < this.now) throw new Error(`scheduler: bad time ${t} (now ${this.now})`);
-    const seq = (this.seqByRank[rank] = (this.seqByRank[rank] ?? 0) + 1);
+    const seq = this.nextSeq(rank);
     this.push(t, rank * 0x1_0000_0000 + seq, 0, fn, a, b, c);
+  }
+
+  private nextSeq(rank: number): number {
+    let q = this.seqByRank;
+    if (rank >= q.length) {
+      const g = new Float64Array(Math.max(rank + 1, q.length * 2)); g.set(q); this.seqByRank = q = g;
+    }
+    return ++q[rank];
   }
 
   after(delay: Ps, rank: number, fn: () => void): TimerHandle {
@@ -82,7 +92,7 @@ export class Scheduler {
       this.pop();
       const fn = this.fn[s]!, a = this.a[s], b = this.b[s], c = this.c[s];
       this.fn[s] = this.a[s] = this.b[s] = this.c[s] = undefined;
-      this.freeSlots.push(s);
+      this.free[this.nFree++] = s;
       if (fn === Scheduler.CANCELLED) continue;
       this.now = t;
       this.delivered++;
@@ -94,12 +104,12 @@ export class Scheduler {
   pendingCount(): number { return this.n; }
 
   private slot(): number {
-    const s = this.freeSlots.pop();
-    if (s !== undefined) return s;
+    if (this.nFree > 0) return this.free[--this.nFree];
     if (this.slotsUsed === this.k.length) {
       const cap = this.k.length * 2;
       const k = new Float64Array(cap); k.set(this.k); this.k = k;
       const id = new Float64Array(cap); id.set(this.id); this.id = id;
+      const free = new Int32Array(cap); free.set(this.free); this.free = free;
       this.fn.length = cap; this.a.length = cap; this.b.length = cap; this.c.length = cap;
     }
     return this.slotsUsed++;
@@ -114,7 +124,7 @@ export class Scheduler {
     const HT = this.ht, HS = this.hs, K = this.k;
     let i = this.n++;
     while (i > 0) {
-      const p = (i - 1) >> 1;
+      const p = (i - 1) >> 2;
       const pt = HT[p];
       if (pt < t || (pt === t && K[HS[p]] < k)) break;
       HT[i] = pt; HS[i] = HS[p];
@@ -130,14 +140,14 @@ export class Scheduler {
     const t = HT[n], s = HS[n], k = K[s];
     let i = 0;
     for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      let m = l;
-      let mt = HT[l];
-      if (r < n) {
-        const rt = HT[r];
-        if (rt < mt || (rt === mt && K[HS[r]] < K[HS[l]])) { m = r; mt = rt; }
+      const first = 4 * i + 1;
+      if (first >= n) break;
+      const last = first + 4 < n ? first + 4 : n;
+      let m = first;
+      let mt = HT[first];
+      for (let c = first + 1; c < last; c++) {
+        const ct = HT[c];
+        if (ct < mt || (ct === mt && K[HS[c]] < K[HS[m]])) { m = c; mt = ct; }
       }
       if (t < mt || (t === mt && k < K[HS[m]])) break;
       HT[i] = mt; HS[i] = HS[m];
