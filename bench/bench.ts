@@ -7,6 +7,9 @@
  *  - memory: heap per idle domain actor, each interpreter.
  *  - guests: one run with 1000 guest domains: wall time and peak RSS.
  *  - paper: wall time of `node bin/xennet.js paper --json --workers 2` in a child process.
+ *  - observe: scenario speed with nobody subscribed vs no-op subscribers on every stream.
+ * `node dist/bench/bench.js previous <checkout>` compares scenario speed with another built
+ * checkout (e.g. the previous main), paired in one process.
  * `node dist/bench/bench.js phold-peer [interpreter]` prints one line in the peers' format
  * (`events=N events_per_s=N`), for /work/shared/peers/phold/compare.sh.
  * Absolute times on shared machines are noisy; compare ratios from one run.
@@ -17,6 +20,8 @@ import { scenariosPart } from './scenarios.js';
 import { memoryPart } from './memory.js';
 import { guestsPart } from './guests.js';
 import { paperPart } from './paper.js';
+import { observePart } from './observe.js';
+import { previousPart } from './previous.js';
 import { DEFAULT_INTERPRETER, parseInterpreter } from './interpreters.js';
 
 const PARTS: Record<string, () => unknown> = {
@@ -25,6 +30,7 @@ const PARTS: Record<string, () => unknown> = {
   memory: memoryPart,
   guests: guestsPart,
   paper: paperPart,
+  observe: observePart,
 };
 
 const only = process.argv[2];
@@ -32,8 +38,10 @@ if (only === 'phold-peer') {
   let interpreter;
   try { interpreter = parseInterpreter(process.argv[3]); } catch (e) { console.error((e as Error).message); process.exit(2); }
   console.log(pholdPeerLine(interpreter));
+} else if (only === 'previous') {
+  console.log(JSON.stringify(await previousPart(process.argv[3]), null, 2));
 } else if (only !== undefined && !(only in PARTS)) {
-  console.error(`unknown part ${only} (known: ${[...Object.keys(PARTS), 'phold-peer'].join(', ')})`);
+  console.error(`unknown part ${only} (known: ${[...Object.keys(PARTS), 'phold-peer', 'previous'].join(', ')})`);
   process.exit(2);
 } else {
   const out: Record<string, unknown> = { node: process.version, cpus: cpus().length, defaultInterpreter: DEFAULT_INTERPRETER };

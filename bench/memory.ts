@@ -6,7 +6,7 @@ import { INTERPRETERS, gc, type Interpreter } from './interpreters.js';
 function idleActorBytes(interpreter: Interpreter, n = 20_000) {
   gc();
   const before = process.memoryUsage().heapUsed;
-  const sys = new ActorSystem(1, false, interpreter);
+  const sys = new ActorSystem(1, interpreter);
   for (let i = 0; i < n; i++) sys.spawn(`d${i}`, 'domain', domainMachine, { name: `d${i}` });
   gc();
   const after = process.memoryUsage().heapUsed;

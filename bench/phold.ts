@@ -32,7 +32,7 @@ export function expectedEvents(m: PholdModel = PEER_MODEL): { mean: number; sd: 
 
 export function phold(interpreter: Interpreter, m: PholdModel = PEER_MODEL) {
   const { lps, initialPerLp, lookahead, endUnits, seed } = m;
-  const sys = new ActorSystem(seed, false, interpreter);
+  const sys = new ActorSystem(seed, interpreter);
   const rngs: Rng[] = [];
   let processed = 0;
   const EV = { type: 'EV' } as const;

@@ -19,6 +19,7 @@ import { toMermaid, toScxml } from '../src/inspect/chart-export.js';
 import { Recorder } from '../src/inspect/recorder.js';
 import { leafPaths } from '../src/inspect/chart-model.js';
 import { frameHeader, toPcap, type Endpoints } from '../src/inspect/pcap.js';
+import type { Packet } from '../src/domains/packet.js';
 
 const bin = join(process.cwd(), 'bin', 'xennet.js');
 const xennet = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
@@ -184,12 +185,12 @@ describe('inspection', function () {
 
     it('tshark reads the pcap: one frame per frame put on the wire, sequence numbers and checksums right', function () {
       if (!have('tshark', ['-v'])) { console.log('      (skipped: tshark is not installed; apt-get install tshark)'); this.skip(); }
-      // What the run put on the wire, observed independently through the runtime's wire tap.
+      // What the run put on the wire, observed independently through the runtime's wire$ stream.
       const sc = loadScenario(guestTx);
       const b = build(sc);
       const end = Math.round((sc.run.warmupMs + sc.run.durationMs) * PS_PER_MS);
       const seen: Array<{ t: number; kind: string; seq: number }> = [];
-      b.sys.wireTap = (t, _from, _to, p) => { if (t <= end) seen.push({ t, kind: p.kind, seq: p.seq }); };
+      b.sys.wire$.subscribe(({ t, frame }) => { const p = frame as Packet; if (t <= end) seen.push({ t, kind: p.kind, seq: p.seq }); });
       runBuilt(b);
       b.sys.stop();
       const r = spawnSync('tshark', ['-r', pcap, '-o', 'ip.check_checksum:TRUE', '-T', 'fields', '-e', 'tcp.seq_raw', '-e', 'tcp.len', '-e', 'ip.checksum.status'], { encoding: 'utf8' });

@@ -3,14 +3,16 @@
  * - Every actor gets a rank (creation order) used for tie-breaking.
  * - xstate's clock is the scheduler, so `after` delays run in virtual time
  *   (xstate delays are milliseconds; we convert to picoseconds).
- * - Messages between actors are delivered through the scheduler and traced;
- *   the trace is always hashed (for replay checks) and optionally recorded.
+ * - Messages between actors are delivered through the scheduler; the stream
+ *   of deliveries is always hashed (for replay checks), and messages, state
+ *   changes and wire frames can be observed through rxjs (observe.ts).
  */
 import { createActor, type AnyStateMachine, type Actor, type EventObject } from 'xstate';
 import { Scheduler, PS_PER_MS, type Ps, type TimerHandle } from './scheduler.js';
 import { RngStreams } from './rng.js';
 import { compileMachine, type CompiledMachine } from './compile.js';
 import { CompiledActor } from './compiled-actor.js';
+import { Stream, type DeliveredMessage, type StateChange, type WireFrame } from './observe.js';
 
 /** 'compiled' (default): statecharts compiled once per machine (compile.ts), proven equal to xstate by
  * test/statechart.test.ts; 'xstate': xstate's own interpreter, for comparison. */
@@ -42,17 +44,20 @@ export class ActorSystem {
   readonly sched = new Scheduler();
   readonly actors = new Map<string, ActorEntry>();
   readonly rng: RngStreams;
-  trace: TraceRecord[] | null = null;
-  /** Observers of state changes: (time, actor, state value). Used by trace export. */
-  stateListeners: Array<(t: Ps, actor: string, state: string) => void> = [];
-  /** Observer of every frame put on a wire: (time it starts, sender actor, receiver actor, frame). For pcap export. */
-  wireTap: ((t: Ps, from: string, to: string, frame: import('../domains/packet.js').Packet) => void) | null = null;
   private hash = 0x811c9dc5;
   messages = 0;
+  private readonly delivered = new Stream<DeliveredMessage>();
+  private readonly changes = new Stream<StateChange>(() => { for (const a of this.actors.values()) this.watch(a); });
+  private readonly frames = new Stream<WireFrame>();
+  /** Every message as it is delivered, in delivery order (see observe.ts). */
+  readonly messages$ = this.delivered.$;
+  /** Every change of an actor's state value, from the moment of subscription on. */
+  readonly states$ = this.changes.$;
+  /** Every frame put on a wire: when it starts, sender and receiver actors, the frame. */
+  readonly wire$ = this.frames.$;
 
-  constructor(seed: number, record = false, readonly interpreter: Interpreter = 'compiled') {
+  constructor(seed: number, readonly interpreter: Interpreter = 'compiled') {
     this.rng = new RngStreams(seed);
-    if (record) this.trace = [];
   }
 
   spawn<M extends AnyStateMachine>(name: string, kind: string, machine: M, input: unknown): ActorLike {
@@ -66,18 +71,34 @@ export class ActorSystem {
     const actor: ActorLike = this.interpreter === 'compiled'
       ? new CompiledActor(compiledOf(machine), input, name, clock)
       : (createActor(machine, { input, clock, id: name } as never) as Actor<M>);
-    this.actors.set(name, { name, kind, rank, actor, machine });
-    if (this.stateListeners.length > 0 || this.trace) {
-      let last = '';
-      actor.subscribe((s: { value?: unknown }) => {
-        const v = JSON.stringify(s.value);
-        if (v === last) return;
-        last = v;
-        for (const l of this.stateListeners) l(sched.now, name, v);
-      });
-    }
+    const e: ActorEntry = { name, kind, rank, actor, machine };
+    this.actors.set(name, e);
+    if (this.changes.observed) this.watch(e);
     actor.start();
     return actor;
+  }
+
+  /** Report the actor's state changes on states$ (once somebody has subscribed). */
+  private watched = new WeakSet<ActorEntry>();
+  private watch(e: ActorEntry): void {
+    if (this.watched.has(e)) return;
+    this.watched.add(e);
+    let lastValue = (e.actor.getSnapshot() as { value?: unknown }).value;
+    let last = JSON.stringify(lastValue);
+    e.actor.subscribe((s: { value?: unknown }) => {
+      // Compiled actors keep one value object per configuration: the same object is the same state.
+      if (!this.changes.observed || s.value === lastValue) return;
+      lastValue = s.value;
+      const v = JSON.stringify(s.value);
+      if (v === last) return;
+      last = v;
+      this.changes.next({ t: this.sched.now, actor: e.name, kind: e.kind, value: v });
+    });
+  }
+
+  /** A frame starts on a wire (called by NICs and clients). */
+  wireTap(t: Ps, from: string, to: string, frame: unknown): void {
+    if (this.frames.observed) this.frames.next({ t, from, to, frame });
   }
 
   rankOf(name: string): number {
@@ -130,7 +151,7 @@ export class ActorSystem {
     h = Math.imul(h ^ type, 0x01000193);
     this.hash = h >>> 0;
     if (msg.detail !== undefined) this.mixStr(msg.detail);
-    if (this.trace) this.trace.push({ t, from: from.name, to: target.name, type: msg.type, detail: msg.detail });
+    if (this.delivered.observed) this.delivered.next({ t, from: from.name, to: target.name, type: msg.type, detail: msg.detail, msg });
     target.actor.send(msg);
   }
 

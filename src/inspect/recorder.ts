@@ -79,6 +79,7 @@ export interface DomainInfo { name: string; domid: number; cpu: number; vifs: st
 
 export class Recorder {
   readonly states: StateChange[] = [];
+  private readonly messages: TraceRecord[] = [];
   readonly initial = new Map<string, string>();
   readonly ops: OpRecord[] = [];
   readonly wire: WireFrame[] = [];
@@ -112,30 +113,25 @@ export class Recorder {
     const flows = sc.topology === 'guest' ? Math.max(sc.machine.nics, guests.length) : sc.machine.nics;
     for (let f = 0; f < flows; f++) this.flowOwner.push(sc.topology === 'guest' ? guests[f % guests.length].name : b.kernels[0].name);
 
-    // State changes of every actor (the initial state is read now, at time 0).
-    for (const a of b.sys.actors.values()) {
-      let last = JSON.stringify((a.actor.getSnapshot() as { value?: unknown }).value);
-      this.initial.set(a.name, last);
-      a.actor.subscribe((s) => {
-        const v = JSON.stringify((s as { value?: unknown }).value);
-        if (v === last) return;
-        last = v;
-        this.states.push({ t: b.sys.sched.now, actor: a.name, value: v });
-      });
-    }
-    if (opts.messages) b.sys.trace = [];
+    // State changes of every actor (the initial state is read now, at time 0), messages and wire
+    // frames: subscribers of the runtime's streams.
+    for (const a of b.sys.actors.values()) this.initial.set(a.name, JSON.stringify((a.actor.getSnapshot() as { value?: unknown }).value));
+    b.sys.states$.subscribe(({ t, actor, value }) => { this.states.push({ t, actor, value }); });
+    if (opts.messages) b.sys.messages$.subscribe(({ t, from, to, type, detail }) => { this.messages.push({ t, from, to, type, detail }); });
     const nicSide = new Set(b.nics.map((n) => n.name));
-    b.sys.wireTap = (t, from, to, p: Packet) => {
+    b.sys.wire$.subscribe(({ t, from, to, frame }) => {
+      const p = frame as Packet;
       const owner = this.flowOwner[p.flow];
       const bytes = Math.max(60, p.len + 66);
       const w = owner ? this.wireBytes.get(owner) : undefined;
       if (w) { if (nicSide.has(from)) w.tx += bytes; else w.rx += bytes; }
       if (opts.wire) this.wire.push({ t, from, to, kind: p.kind, flow: p.flow, seq: p.seq, len: p.len, ack: p.ack, wnd: p.wnd });
-    };
+    });
     this.instrument();
   }
 
-  get trace(): TraceRecord[] { return this.b.sys.trace ?? []; }
+  /** Every delivered message (with `messages: true`). */
+  get trace(): TraceRecord[] { return this.messages; }
 
   private note(r: OpRecord): void {
     if (this.measuring) {

@@ -71,9 +71,9 @@ export interface VifInfo {
   stackQ: Qdisc; bridgeQ: Qdisc;
 }
 
-export function build(sc: Scenario, opts: { record?: boolean; interpreter?: Interpreter } = {}): Built {
+export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): Built {
   resetPacketIds();
-  const sys = new ActorSystem(sc.seed, opts.record ?? false, opts.interpreter ?? 'compiled');
+  const sys = new ActorSystem(sc.seed, opts.interpreter ?? 'compiled');
   const counters = newCounters();
   const costs = { ...defaultCosts(), ...sc.costs } as CostTable;
   const m = sc.machine;

@@ -87,7 +87,7 @@ export function runBuilt(b: Built): RunResult {
   };
 }
 
-export function runScenario(sc: Scenario, opts: { record?: boolean; interpreter?: Interpreter } = {}): RunResult {
+export function runScenario(sc: Scenario, opts: { interpreter?: Interpreter } = {}): RunResult {
   const b = build(sc, opts);
   try { return runBuilt(b); } finally { b.sys.stop(); }
 }
