@@ -57,6 +57,28 @@ export function phold(interpreter: Interpreter, m: PholdModel = PEER_MODEL) {
   return { interpreter, lps, initialPerLp, endTimeUnits: endUnits, seed, events: processed, wallS: +wall.toFixed(3), eventsPerS: Math.round(processed / wall), traceHash: sys.traceHash() };
 }
 
+/**
+ * The engine's floor: the same model with events scheduled straight on the Scheduler (no actors,
+ * no delivery, no trace hash, no interpreter), so the part of an event that is the event queue
+ * itself can be told from the actor path.
+ */
+export function pholdSchedulerOnly(m: PholdModel = PEER_MODEL) {
+  const sys = new ActorSystem(m.seed);
+  const sched = sys.sched;
+  const rngs = Array.from({ length: m.lps }, (_, i) => sys.rng.for(`lp${i}`));
+  let processed = 0;
+  const ev = (lp: number): void => {
+    processed++;
+    const r = rngs[lp];
+    sched.call(sched.now + Math.round((m.lookahead + exp1(r)) * UNIT), lp, ev, r.int(0, m.lps - 1), undefined, undefined);
+  };
+  for (let i = 0; i < m.lps; i++) for (let k = 0; k < m.initialPerLp; k++) sched.call(Math.round(exp1(rngs[i]) * UNIT), i, ev, i, undefined, undefined);
+  const t0 = performance.now();
+  sched.run(m.endUnits * UNIT);
+  const wall = (performance.now() - t0) / 1000;
+  return { events: processed, wallS: +wall.toFixed(3), eventsPerS: Math.round(processed / wall) };
+}
+
 /** A quarter-length run with another seed: warms the JIT on the same code path. */
 function warmUp(interpreter: Interpreter): void {
   phold(interpreter, { ...PEER_MODEL, endUnits: PEER_MODEL.endUnits / 4, seed: PEER_MODEL.seed + 1 });
@@ -66,6 +88,8 @@ function warmUp(interpreter: Interpreter): void {
 /** `phold` part: each interpreter, one warm-up run then one measured run. */
 export function pholdPart() {
   const runs = INTERPRETERS.map((i) => { warmUp(i); const r = phold(i); gc(); return r; });
+  pholdSchedulerOnly({ ...PEER_MODEL, endUnits: PEER_MODEL.endUnits / 4 });
+  const schedulerOnly = pholdSchedulerOnly();
   const exp = expectedEvents();
   return {
     model: 'peers (1024 LPs x 4 at Exp(1), delay 0.1 + Exp(1), end 200)',
@@ -73,6 +97,7 @@ export function pholdPart() {
     expectedEventsSd: exp.sd,
     sameTrace: runs.every((r) => r.traceHash === runs[0].traceHash),
     runs,
+    schedulerOnly,
   };
 }
 
