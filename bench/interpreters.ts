@@ -1,5 +1,6 @@
-/** The interpreter names the benches use, from src/actors. */
+/** The interpreter names the benches use, from src/actors, and helpers the bench parts share. */
 import { INTERPRETERS, type Interpreter } from '../src/actors/runtime.js';
+import { PS_PER_MS } from '../src/actors/scheduler.js';
 
 export { INTERPRETERS, type Interpreter };
 export const DEFAULT_INTERPRETER: Interpreter = 'compiled';
@@ -20,3 +21,16 @@ export const median = (xs: number[]): number => {
 };
 
 export const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
+
+/** What timeWindow needs of a built system (this build's or another checkout's). */
+export interface Startable { start(): void; sys: { sched: { run(t: number): void } } }
+
+/** Start a built system, run `warmupMs` of simulated time untimed, then time the next `windowMs`: wall seconds. */
+export function timeWindow(b: Startable, warmupMs: number, windowMs: number): number {
+  b.start();
+  const warm = Math.round(warmupMs * PS_PER_MS);
+  b.sys.sched.run(warm);
+  const t0 = performance.now();
+  b.sys.sched.run(warm + Math.round(windowMs * PS_PER_MS));
+  return (performance.now() - t0) / 1000;
+}

@@ -5,11 +5,10 @@
  * not slower than a build without the streams.
  */
 import { join } from 'node:path';
-import { PS_PER_MS } from '../src/actors/scheduler.js';
 import { loadScenario } from '../src/scenario/schema.js';
 import { build } from '../src/scenario/build.js';
 import { scenarioDir } from '../src/paper/configs.js';
-import { median } from './interpreters.js';
+import { median, timeWindow } from './interpreters.js';
 
 const WINDOW_MS = 40;
 const PAIRS = 5;
@@ -18,12 +17,7 @@ function window(name: string, observed: boolean): number {
   const sc = loadScenario(join(scenarioDir(), `${name}.yaml`));
   const b = build(sc);
   if (observed) { b.sys.messages$.subscribe(() => {}); b.sys.states$.subscribe(() => {}); b.sys.wire$.subscribe(() => {}); }
-  b.start();
-  const warm = Math.round(sc.run.warmupMs * PS_PER_MS);
-  b.sys.sched.run(warm);
-  const t0 = performance.now();
-  b.sys.sched.run(warm + Math.round(WINDOW_MS * PS_PER_MS));
-  const wall = (performance.now() - t0) / 1000;
+  const wall = timeWindow(b, sc.run.warmupMs, WINDOW_MS);
   b.sys.stop();
   return WINDOW_MS / 1000 / wall;
 }

@@ -8,12 +8,11 @@
  */
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { PS_PER_MS } from '../src/actors/scheduler.js';
 import { loadScenario } from '../src/scenario/schema.js';
 import { build } from '../src/scenario/build.js';
 import { runScenario } from '../src/scenario/run.js';
 import { scenarioDir } from '../src/paper/configs.js';
-import { median } from './interpreters.js';
+import { median, timeWindow } from './interpreters.js';
 import { BASE_SCENARIOS } from './scenarios.js';
 
 const WINDOW_MS = 40;
@@ -28,12 +27,7 @@ interface Sim {
 function window(sim: Sim, file: string): { rate: number; trace: string } {
   const sc = sim.loadScenario(file);
   const b = sim.build(sc);
-  b.start();
-  const warm = Math.round(sc.run.warmupMs * PS_PER_MS);
-  b.sys.sched.run(warm);
-  const t0 = performance.now();
-  b.sys.sched.run(warm + Math.round(WINDOW_MS * PS_PER_MS));
-  const wall = (performance.now() - t0) / 1000;
+  const wall = timeWindow(b, sc.run.warmupMs, WINDOW_MS);
   const trace = b.sys.traceHash();
   b.sys.stop();
   return { rate: WINDOW_MS / 1000 / wall, trace };
