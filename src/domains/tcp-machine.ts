@@ -48,16 +48,16 @@ export const tcpSenderMachine = setup({
       states: {
         ca: {
           initial: 'open',
-          // Three more duplicates, or a timeout, in any phase: go back to snd_una again.
-          on: {
-            FAST_RETRANSMIT: { target: '.recovery', reenter: true },
-            RTO: { target: '.loss', reenter: true },
-          },
+          // A third duplicate ACK, or a timeout, in any phase goes back to snd_una (again).
           states: {
-            open: { on: { ACK_DUP: 'disorder' } },
-            disorder: { on: { ACK_NEW: 'open' } },
-            recovery: { on: { ACK_NEW: { guard: 'recovered', target: 'open' } } },
-            loss: { on: { ACK_NEW: { guard: 'recovered', target: 'open' } } },
+            open: { on: { ACK_DUP: 'disorder', FAST_RETRANSMIT: 'recovery', RTO: 'loss' } },
+            disorder: { on: { ACK_NEW: 'open', FAST_RETRANSMIT: 'recovery', RTO: 'loss' } },
+            recovery: {
+              on: { ACK_NEW: { guard: 'recovered', target: 'open' }, FAST_RETRANSMIT: { target: 'recovery', reenter: true }, RTO: 'loss' },
+            },
+            loss: {
+              on: { ACK_NEW: { guard: 'recovered', target: 'open' }, FAST_RETRANSMIT: 'recovery', RTO: { target: 'loss', reenter: true } },
+            },
           },
         },
         chrono: {

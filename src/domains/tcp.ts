@@ -2,8 +2,9 @@
  * Bulk-transfer TCP endpoints (netperf TCP_STREAM), enough to make throughput
  * window- and ACK-clocked: cumulative ACKs, an ACK every second full segment,
  * receiver window from socket-buffer space, go-back-N on 3 duplicate ACKs
- * or a retransmission timeout. No congestion control: the paper's runs are
- * on a loss-free LAN where the window, the links or a CPU are the bottleneck.
+ * or a retransmission timeout (backed off exponentially, RFC 6298). No
+ * congestion control: the paper's runs are on a loss-free LAN where the
+ * window, the links or a CPU are the bottleneck.
  *
  * These classes do the per-segment arithmetic; each endpoint's control state
  * (Linux's tcp_ca_state, rwnd-limited, out-of-order, delayed ACK) is a
@@ -16,6 +17,9 @@ export interface Segment { seq: number; len: number; retransmit: boolean }
 /** Where an endpoint reports its decisions: its tcp-sender / tcp-receiver actor (sent to directly, untraced). */
 export interface TcpFsm { send(e: EventObject): void }
 const NO_FSM: TcpFsm = { send: () => {} };
+
+/** Linux TCP_RTO_MAX: the backed-off retransmission timeout never exceeds 120 s. */
+export const TCP_RTO_MAX_US = 120_000_000;
 
 // Events are read, never kept, by the machines: one object each.
 const XMIT = { type: 'XMIT' } as const;
@@ -39,6 +43,8 @@ export class TcpSender {
   retransmits = 0;
   /** Recovery point (Linux high_seq): recovery and loss end once everything sent before them is acknowledged. */
   highSeq = 0;
+  /** Retransmission timeouts since data was last acknowledged (Linux icsk_backoff). */
+  backoff = 0;
   fsm: TcpFsm = NO_FSM;
   constructor(readonly mss: number, readonly sndBuf: number, initialPeerWnd: number) {
     this.peerWnd = initialPeerWnd;
@@ -81,6 +87,7 @@ export class TcpSender {
       this.sndUna = ack;
       if (this.sndNxt < ack) this.sndNxt = ack;
       this.dupAcks = 0;
+      this.backoff = 0; // new data acknowledged: the timeout collapses back (RFC 6298 5.7)
       this.fsm.send(ACK_NEW);
       return n;
     }
@@ -98,11 +105,14 @@ export class TcpSender {
     this.sndNxt = this.sndUna;
     this.dupAcks = 0;
   }
-  /** tcp_retransmit_timer: go back to snd_una. */
+  /** tcp_retransmit_timer: go back to snd_una and double the next timeout. */
   onRto(): void {
+    this.backoff++;
     this.goBack();
     this.fsm.send(RTO);
   }
+  /** The retransmission timeout to arm now: the base RTO doubled per expiry without progress, capped. */
+  rtoUs(baseUs: number): number { return Math.min(baseUs * 2 ** this.backoff, TCP_RTO_MAX_US); }
   inFlight(): number { return this.sndNxt - this.sndUna; }
 }
 

@@ -98,7 +98,7 @@ export class ClientModel {
     e.rtoTimer?.cancel();
     e.rtoTimer = null;
     if (s.inFlight() === 0) return;
-    e.rtoTimer = this.sys.sched.after(this.cfg.rtoUs * PS_PER_US, this.sys.rankOf(this.name), () => {
+    e.rtoTimer = this.sys.sched.after(s.rtoUs(this.cfg.rtoUs) * PS_PER_US, this.sys.rankOf(this.name), () => {
       e.rtoTimer = null;
       this.sys.deliverNow(this.name, this.name, { type: 'RTO', flow: e.flow });
     });
