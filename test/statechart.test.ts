@@ -6,6 +6,7 @@ import { CompiledActor, type Clock } from '../src/actors/compiled-actor.js';
 import { Scheduler } from '../src/actors/scheduler.js';
 import { domainMachine } from '../src/domains/domain.js';
 import { clientMachine } from '../src/hardware/client.js';
+import { tcpReceiverMachine, tcpSenderMachine } from '../src/domains/tcp-machine.js';
 import { nicMachine } from '../src/hardware/nic.js';
 import { eventChannelMachine } from '../src/hypervisor/event-channel.js';
 import { hypervisorMachine } from '../src/hypervisor/xen.js';
@@ -111,7 +112,7 @@ describe('compiled statecharts', () => {
   });
 
   it('compile every machine the simulator runs', () => {
-    for (const m of [nicMachine, eventChannelMachine, domainMachine, hypervisorMachine, clientMachine]) {
+    for (const m of [nicMachine, eventChannelMachine, domainMachine, hypervisorMachine, clientMachine, tcpSenderMachine, tcpReceiverMachine]) {
       expect(() => compileMachine(m as unknown as AnyStateMachine), m.id).to.not.throw();
     }
   });

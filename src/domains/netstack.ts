@@ -22,7 +22,6 @@ interface Socket {
   appQueued: boolean;
   rxFrames: number[];
   coldBytes: number;
-  delAckArmed: boolean;
 }
 
 const TSO_MAX = 65535 - HDR_LEN;
@@ -39,7 +38,7 @@ export class NetStack {
   ) {}
 
   attach(flow: number, dev: NetDevice, q: Qdisc, role: 'sender' | 'receiver'): void {
-    const s: Socket = { flow, dev, q, appQueued: false, rxFrames: [], coldBytes: 0, delAckArmed: false };
+    const s: Socket = { flow, dev, q, appQueued: false, rxFrames: [], coldBytes: 0 };
     if (role === 'sender') s.sender = new TcpSender(this.cfg.mss, this.cfg.sndBuf, this.cfg.rcvBuf);
     else s.receiver = new TcpReceiver(this.cfg.mss, this.cfg.rcvBuf);
     this.socks.set(flow, s);
@@ -47,7 +46,10 @@ export class NetStack {
   }
 
   /** netperf starts: senders begin writing. */
-  start(): void { for (const s of this.socks.values()) if (s.sender) this.queueApp(s); }
+  start(): void {
+    for (const s of this.socks.values()) (s.sender ?? s.receiver)!.connect();
+    for (const s of this.socks.values()) if (s.sender) this.queueApp(s);
+  }
   /** netperf stops writing (data already in the socket still goes out); used to let a run drain. */
   stopped = false;
   stop(): void { this.stopped = true; }
@@ -177,10 +179,10 @@ export class NetStack {
       this.queueApp(s);
     } else free();
     if (ackNow) this.sendAck(x, s);
-    else if (r.pendingAck() && !s.delAckArmed) {
-      s.delAckArmed = true;
+    else if (r.pendingAck() && !r.delAckArmed) {
+      r.armDelAck();
       this.timer(this.cfg.delAckUs, (tx) => {
-        s.delAckArmed = false;
+        r.clearDelAck();
         if (r.pendingAck()) this.sendAck(tx, s);
       });
     }

@@ -72,7 +72,10 @@ export class ClientModel {
   }
 
   /** Senders keep their windows full (netperf always has data to send). */
-  start(): void { for (const e of this.eps.values()) this.pump(e); }
+  start(): void {
+    for (const e of this.eps.values()) (e.sender ?? e.receiver)!.connect();
+    for (const e of this.eps.values()) this.pump(e);
+  }
   /** Stop writing new data and stop retransmitting (used to let a run drain); ACKs still go out. */
   private stopped = false;
   stop(): void {
@@ -95,22 +98,21 @@ export class ClientModel {
     e.rtoTimer?.cancel();
     e.rtoTimer = null;
     if (s.inFlight() === 0) return;
-    e.rtoTimer = this.sys.sched.after(this.cfg.rtoUs * PS_PER_US, this.sys.rankOf(this.name), () => {
+    e.rtoTimer = this.sys.sched.after(s.rtoUs(this.cfg.rtoUs) * PS_PER_US, this.sys.rankOf(this.name), () => {
       e.rtoTimer = null;
       this.sys.deliverNow(this.name, this.name, { type: 'RTO', flow: e.flow });
     });
   }
   private sendAck(e: Endpoint): void {
     const r = e.receiver!;
-    e.delAck?.cancel();
-    e.delAck = null;
+    if (e.delAck) { e.delAck.cancel(); e.delAck = null; r.clearDelAck(); }
     r.ackSent();
     this.transmit(this.packet(e.flow, 'ack', 0, 0, r.rcvNxt, r.window()));
   }
   onRto(flow: number): void {
     const e = this.eps.get(flow);
     if (!e?.sender || this.stopped) return;
-    e.sender.goBack();
+    e.sender.onRto();
     this.pump(e);
   }
 
@@ -129,8 +131,10 @@ export class ClientModel {
       if (ackNow || !accepted) this.sendAck(e);
       else if (!e.delAck) {
         // Delayed ACK for a lone segment (Linux's minimum ATO).
+        r.armDelAck();
         e.delAck = this.sys.sched.after(this.cfg.delAckUs * PS_PER_US, this.sys.rankOf(this.name), () => {
           e.delAck = null;
+          r.clearDelAck();
           if (r.pendingAck()) this.sendAck(e);
         });
       }

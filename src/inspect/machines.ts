@@ -5,6 +5,7 @@ import { domainMachine } from '../domains/domain.js';
 import { nicMachine } from '../hardware/nic.js';
 import { eventChannelMachine } from '../hypervisor/event-channel.js';
 import { clientMachine } from '../hardware/client.js';
+import { tcpReceiverMachine, tcpSenderMachine } from '../domains/tcp-machine.js';
 
 export interface ActorKind { kind: string; machine: AnyStateMachine; description: string }
 
@@ -15,6 +16,8 @@ export const ACTOR_KINDS: readonly ActorKind[] = [
   { kind: 'nic', machine: nicMachine, description: 'gigabit NIC: transmit engine, receive DMA, interrupt moderation, link' },
   { kind: 'evtchn', machine: eventChannelMachine, description: 'an interdomain event channel' },
   { kind: 'client', machine: clientMachine, description: 'external client machine at the far end of a link' },
+  { kind: 'tcp-sender', machine: tcpSenderMachine, description: 'sending end of one TCP flow, its tcp_ca_state (open, disorder, recovery, loss) and whether the peer window holds it' },
+  { kind: 'tcp-receiver', machine: tcpReceiverMachine, description: 'receiving end of one TCP flow, in order or behind a hole (duplicate ACKs), delayed ACK pending or not' },
 ];
 
 export function machineOf(kind: string): AnyStateMachine | undefined {

@@ -14,6 +14,7 @@ import { ClientModel, clientMachine } from '../hardware/client.js';
 import { Kernel, type Exec } from '../domains/kernel.js';
 import { domainMachine } from '../domains/domain.js';
 import { NetStack } from '../domains/netstack.js';
+import { spawnTcpEndpoint } from '../domains/tcp-machine.js';
 import { NicDriver } from '../domains/nic-driver.js';
 import { Qdisc } from '../domains/netdev.js';
 import { Bridge } from '../domains/bridge.js';
@@ -247,6 +248,10 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
     sys.spawn(c.name, 'client', clientMachine, { model: c });
     clients.push(c);
   }
+
+  // One actor per TCP flow endpoint, holding its control state; spawned after every other actor.
+  for (const [k, st] of stacks) for (const s of st.socks.values()) spawnTcpEndpoint(sys, `${k.name}-tcp${s.flow}`, (s.sender ?? s.receiver)!);
+  for (const c of clients) for (const f of c.flows()) { const e = c.endpoint(f)!; spawnTcpEndpoint(sys, `${c.name}-tcp${f}`, (e.sender ?? e.receiver)!); }
 
   // NIC fault injection, in the NICs' own time line.
   let faultsOn = true;
