@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { ActorSystem } from '../src/actors/runtime.js';
+import { ActorSystem, type TraceRecord } from '../src/actors/runtime.js';
 import { PS_PER_MS } from '../src/actors/scheduler.js';
 import { TCP_RTO_MAX_US, TcpReceiver, TcpSender } from '../src/domains/tcp.js';
 import { spawnTcpEndpoint } from '../src/domains/tcp-machine.js';
@@ -117,9 +117,10 @@ describe('TCP endpoints as machines', () => {
     };
     const linkDown = (fromUs: number, toUs: number): Scenario['faults'] =>
       [{ atUs: fromUs, nic: 0, kind: 'link-down', count: 1 }, { atUs: toUs, nic: 0, kind: 'link-up', count: 1 }];
-    /** Run to `ms`, collecting the states each TCP actor kind entered. */
-    const run = (sc: Scenario, ms: number, seen: Map<string, Set<string>>, record = false): Built => {
-      const b = build(sc, { record });
+    /** Run to `ms`, collecting the states each TCP actor kind entered (and every message delivered, with `record`). */
+    const run = (sc: Scenario, ms: number, seen: Map<string, Set<string>>, record?: TraceRecord[]): Built => {
+      const b = build(sc);
+      if (record) b.sys.messages$.subscribe(({ t, from, to, type }) => { record.push({ t, from, to, type }); });
       for (const { kind, actor } of b.sys.actors.values()) {
         if (!kind.startsWith('tcp-')) continue;
         let s = seen.get(kind);
@@ -155,11 +156,12 @@ describe('TCP endpoints as machines', () => {
 
     it('retransmission timeouts back off: 1x, 2x, 4x RTO apart while the link is down, 1x again after an ACK', () => {
       const seen = new Map<string, Set<string>>();
-      const b = run(scenario('linux-rx', linkDown(3000, 1_500_000)), 1_500, seen, true);
-      const rtos = b.sys.trace!.filter((r) => r.type === 'RTO').map((r) => r.t);
+      const trace: TraceRecord[] = [];
+      const b = run(scenario('linux-rx', linkDown(3000, 1_500_000)), 1_500, seen, trace);
+      const rtos = trace.filter((r) => r.type === 'RTO').map((r) => r.t);
       expect(rtos).to.have.length(3);
       // The timer was last armed when the last ACK reached the client.
-      const lastAck = b.sys.trace!.filter((r) => r.to === 'client0' && r.type === 'WIRE_RX' && r.t < rtos[0]).at(-1)!.t;
+      const lastAck = trace.filter((r) => r.to === 'client0' && r.type === 'WIRE_RX' && r.t < rtos[0]).at(-1)!.t;
       const spacing = [lastAck, ...rtos].slice(1).map((t, i) => (t - [lastAck, ...rtos][i]) / PS_PER_MS);
       expect(spacing).to.deep.equal([200, 400, 800]);
       const s = b.clients[0].endpoint(0)!.sender!;
