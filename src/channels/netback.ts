@@ -26,6 +26,7 @@ import type { Xen } from '../hypervisor/xen.js';
 import type { GrantOps } from '../hypervisor/grant-table.js';
 import type { Port, PortTable } from '../hypervisor/event-channel.js';
 import type { Counters } from '../model/counters.js';
+import type { ActorLike } from '../actors/runtime.js';
 import { BackRing, type SharedRing } from './ring.js';
 import {
   XenbusState, type CtrlRequest, type CtrlResponse, type RxRequest, type RxResponse, type TxResponse, type TxSlot,
@@ -98,6 +99,8 @@ export class Netback implements NetDevice {
   rxQueueLength(): number { return this.rxQueue.length; }
 
   clock: NetbackClock | null = null;
+  /** This vif's `netback` actor (netback/machine.ts), told of every control-state change. */
+  actor: ActorLike | null = null;
   opts: NetbackOptions = { ...NETBACK_DEFAULTS };
   /**
    * Validations of 2.10, all on. Mutation tests switch one off to make a deliberately broken netback

@@ -5,6 +5,7 @@ import { domainMachine } from '../domains/domain.js';
 import { nicMachine } from '../hardware/nic.js';
 import { eventChannelMachine } from '../hypervisor/event-channel.js';
 import { clientMachine } from '../hardware/client.js';
+import { netbackMachine } from '../channels/netback/machine.js';
 
 export interface ActorKind { kind: string; machine: AnyStateMachine; description: string }
 
@@ -15,6 +16,7 @@ export const ACTOR_KINDS: readonly ActorKind[] = [
   { kind: 'nic', machine: nicMachine, description: 'gigabit NIC: transmit engine, receive DMA, interrupt moderation, link' },
   { kind: 'evtchn', machine: eventChannelMachine, description: 'an interdomain event channel' },
   { kind: 'client', machine: clientMachine, description: 'external client machine at the far end of a link' },
+  { kind: 'netback', machine: netbackMachine, description: 'one vif in the driver domain: XenBus state, TX/RX work, late-EOI back-off, control ring' },
 ];
 
 export function machineOf(kind: string): AnyStateMachine | undefined {

@@ -22,6 +22,7 @@ import { Xen, hypervisorMachine } from '../hypervisor/xen.js';
 import { eventChannelMachine } from '../hypervisor/event-channel.js';
 import { Netfront } from '../channels/netfront.js';
 import { Netback, PendingPool, type NetbackClock } from '../channels/netback.js';
+import { netbackMachine, XENBUS_EVENT } from '../channels/netback/machine.js';
 import { VifRings, XenStore, negotiate } from '../channels/netif.js';
 import type { SharedRing } from '../channels/ring.js';
 import { createHostile, type Hostile } from '../hostile/netfront.js';
@@ -246,6 +247,13 @@ export function build(sc: Scenario, opts: { record?: boolean; interpreter?: Inte
     nics[n].peer = c.name;
     sys.spawn(c.name, 'client', clientMachine, { model: c });
     clients.push(c);
+  }
+
+  // The vifs' control state as actors, spawned after every other actor (ranks of the rest unchanged).
+  // Their XenBus states so far (the toolstack-time handshake above) are replayed into them.
+  for (const nb of netbacks) {
+    nb.actor = sys.spawn(`${nb.name}-back`, 'netback', netbackMachine, { name: nb.name });
+    for (const [, s] of nb.transitions) nb.actor.send(XENBUS_EVENT[s]);
   }
 
   // NIC fault injection, in the NICs' own time line.

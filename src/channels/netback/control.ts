@@ -12,9 +12,11 @@ import {
 import type { Netback } from '../netback.js';
 import { PAGE } from './common.js';
 import { notify } from './interface.js';
+import { NB } from './machine.js';
 
 export function xenvif_ctrl_action(vif: Netback, x: Exec): void {
   vif.ctrlQueued = false;
+  vif.actor?.send(NB.CTRL_DONE);
   const c = vif.ctrl;
   if (!c || !vif.connected || vif.disabled) return;
   x.touch('netback');
@@ -35,6 +37,7 @@ export function xenvif_ctrl_action(vif: Netback, x: Exec): void {
   if (c.unconsumedRequests() > 0 || c.finalCheckForRequests()) {
     vif.ctrlQueued = true;
     vif.kernel.post(vif.ctrlTask, 'irq');
+    vif.actor?.send(NB.CTRL_SCHEDULE);
   }
 }
 

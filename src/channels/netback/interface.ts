@@ -7,6 +7,7 @@ import type { Exec } from '../../domains/kernel.js';
 import type { Packet } from '../../domains/packet.js';
 import { drop, note } from '../../model/counters.js';
 import type { Netback } from '../netback.js';
+import { NB } from './machine.js';
 import { free_packet, xenvif_kick_rx, xenvif_rx_queue_purge } from './rx.js';
 
 export function notify(vif: Netback, x: Exec, push: { notify: boolean }): void {
@@ -23,6 +24,7 @@ export function xenvif_disconnect_data(vif: Netback, x: Exec | null): void {
   vif.connected = false;
   xenvif_rx_queue_purge(vif, 'vif-disconnected');
   vif.pending.forget(vif, x);
+  vif.actor?.send(NB.TX_STOP);
   xenvif_unmap_frontend_data_rings(vif);
 }
 
@@ -57,22 +59,25 @@ export function xenvif_interrupt(vif: Netback, x: Exec): void {
   const delayUs = Math.min(2 ** Math.min(vif.spurious - 2, 30) * vif.opts.lateEoiTickUs, 1_000_000);
   const port = vif.port, table = vif.portTable;
   table.mask(port);
-  vif.clock.after(delayUs * 1e6, () => { if (vif.port === port) table.unmask(port); });
+  vif.actor?.send(NB.LATE_EOI_MASK);
+  vif.clock.after(delayUs * 1e6, () => { if (vif.port === port) { table.unmask(port); vif.actor?.send(NB.LATE_EOI); } });
 }
 
 /** Schedule whatever work there is (also used by the pending pool when slots come back). */
 export function xenvif_kick_thread(vif: Netback, _x: Exec): void {
   if (!vif.connected) return;
   // Buffers again after a stall: the carrier comes back (xenvif_rx_queue_ready).
-  if (!vif.carrier && !vif.disabled && vif.rxr.unconsumedRequests() > 0) { vif.carrier = true; note(vif.counters, 'vif-carrier-on'); }
+  if (!vif.carrier && !vif.disabled && vif.rxr.unconsumedRequests() > 0) { vif.carrier = true; note(vif.counters, 'vif-carrier-on'); vif.actor?.send(NB.CARRIER_ON); }
   if (!vif.disabled && !vif.txQueued && vif.tx.unconsumedRequests() > 0) {
     vif.txQueued = true;
     vif.kernel.post(vif.txTask, 'irq');
+    vif.actor?.send(NB.NAPI_SCHEDULE);
   }
   if (vif.rxQueue.length) xenvif_kick_rx(vif);
   if (vif.ctrl && !vif.ctrlQueued && vif.ctrl.unconsumedRequests() > 0) {
     vif.ctrlQueued = true;
     vif.kernel.post(vif.ctrlTask, 'irq');
+    vif.actor?.send(NB.CTRL_SCHEDULE);
   }
 }
 

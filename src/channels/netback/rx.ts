@@ -13,19 +13,23 @@ import { NETIF_RSP, NETRXF, type RxRequest } from '../netif.js';
 import type { Netback } from '../netback.js';
 import { PAGE, packetBytes } from './common.js';
 import { notify } from './interface.js';
+import { NB } from './machine.js';
 
 export function xenvif_rx_queue_purge(vif: Netback, reason: string): void {
   if (!vif.rxQueue.length) return;
+  vif.actor?.send(NB.RX_DRAIN);
   const q = vif.rxQueue.splice(0);
   vif.rxQueuedAt.length = 0;
   drop(vif.counters, reason, q.length);
   for (const p of q) free_packet_now(vif, p);
+  vif.actor?.send(NB.RX_DRAINED);
 }
 
 export function xenvif_kick_rx(vif: Netback): void {
   if (vif.rxQueued) return;
   vif.rxQueued = true;
   vif.kernel.post(vif.rxTask, 'irq');
+  vif.actor?.send(NB.RX_KICK);
 }
 
 export function free_packet(vif: Netback, x: Exec, p: Packet): void {
@@ -45,12 +49,15 @@ export function xenvif_rx_queue_drop_expired(vif: Netback): void {
   let n = 0;
   while (n < vif.rxQueue.length && now - vif.rxQueuedAt[n] >= drainPs) n++;
   if (n) {
+    vif.actor?.send(NB.RX_DRAIN);
     drop(vif.counters, 'netback-rx-expired', n);
     for (const p of vif.rxQueue.splice(0, n)) free_packet_now(vif, p);
     vif.rxQueuedAt.splice(0, n);
+    vif.actor?.send(NB.RX_DRAINED);
   }
   if (vif.rxNotify && vif.carrier && now - vif.lastRxProgress >= vif.opts.rxStallUs * 1e6) {
     vif.carrier = false;
+    vif.actor?.send(NB.CARRIER_OFF);
     note(vif.counters, 'vif-rx-stalled');
     xenvif_rx_queue_purge(vif, 'vif-carrier-off');
   }
@@ -71,7 +78,7 @@ export function xenvif_rx_arm_timer(vif: Netback): void {
 
 export function xenvif_rx_action(vif: Netback, x: Exec): void {
   vif.rxQueued = false;
-  if (!vif.connected) return;
+  if (!vif.connected) { vif.actor?.send(NB.RX_DONE); return; }
   x.touch('netback');
   // One read of the frontend's RX producer for the pass; never more requests than the ring holds (1.7).
   const prod = vif.rxr.sring.reqProd >>> 0;
@@ -91,7 +98,8 @@ export function xenvif_rx_action(vif: Netback, x: Exec): void {
     if (vif.rxQueue.length) {
       vif.rxr.setReqEvent((vif.rxr.sring.reqProd + 1) >>> 0);
       xenvif_rx_arm_timer(vif);
-    }
+      vif.actor?.send(NB.RX_STALL);
+    } else vif.actor?.send(NB.RX_DONE);
     return;
   }
   if (batch.length > vif.stats.maxRxPerPass) vif.stats.maxRxPerPass = batch.length;
@@ -151,4 +159,5 @@ export function xenvif_rx_action(vif: Netback, x: Exec): void {
   });
   notify(vif, x, vif.rxr.pushResponses());
   if (vif.rxQueue.length) xenvif_kick_rx(vif);
+  else vif.actor?.send(NB.RX_DONE);
 }

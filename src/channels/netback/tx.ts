@@ -18,6 +18,7 @@ import type { Netback } from '../netback.js';
 import { COPY_LEN, PAGE, asExtra, asRequest, type PendingTx } from './common.js';
 import { notify, xenvif_unmap_frontend_data_rings } from './interface.js';
 import { xenvif_rx_queue_purge } from './rx.js';
+import { NB } from './machine.js';
 
 
 /**
@@ -57,6 +58,7 @@ export class PendingPool {
 export function xenvif_fatal_tx_err(vif: Netback, reason: string): void {
   if (vif.disabled) return;
   vif.disabled = reason;
+  vif.actor?.send(NB.TX_FATAL_ERR);
   note(vif.counters, `vif-disabled:${reason}`);
   // Carrier off (XSA-90: done later by the RX thread in Linux): whatever was queued for the guest goes.
   xenvif_rx_queue_purge(vif, 'vif-disabled');
@@ -71,7 +73,8 @@ export function take_slot(vif: Netback): TxSlot {
 
 export function xenvif_tx_action(vif: Netback, x: Exec): void {
   vif.txQueued = false;
-  if (vif.disabled || !vif.connected) return;
+  if (vif.disabled || !vif.connected) { vif.actor?.send(NB.TX_DONE); return; }
+  vif.actor?.send(NB.TX_ACTION);
   x.touch('netback');
   vif.stats.txPasses++;
   // One read of the frontend's producer for the whole pass, validated before use (2.10, XSA-39).
@@ -93,12 +96,13 @@ export function xenvif_tx_action(vif: Netback, x: Exec): void {
   }
   end_pass(vif);
   if (pkts.length) xenvif_tx_submit(vif, x, pkts);
-  if (blocked) return; // PendingPool.give wakes us
+  if (blocked) { vif.actor?.send(NB.TX_WAIT_PENDING); return; } // PendingPool.give wakes us
   vif.pending.give(0, x); // let the next waiting vif have a go if slots remain
   if (tx_work_todo(vif)) {
     vif.txQueued = true;
     vif.kernel.post(vif.txTask, 'irq');
-  }
+    vif.actor?.send(NB.NAPI_SCHEDULE);
+  } else vif.actor?.send(NB.TX_DONE);
 }
 
 /**

@@ -14,11 +14,12 @@ import {
 import type { Netback } from '../netback.js';
 import { MAC_RE, ZERO_CTRL, ZERO_RX, ZERO_TX } from './common.js';
 import { xenvif_disconnect_data } from './interface.js';
+import { NB, XENBUS_EVENT } from './machine.js';
 
 export function set_backend_state(vif: Netback, to: number): void {
   // Walk the allowed edges (2.9), shortest path, like Linux's set_backend_state.
   const path = backend_state_path(vif, to);
-  for (const s of path) { vif.transitions.push([vif.state, s]); vif.state = s; }
+  for (const s of path) { vif.transitions.push([vif.state, s]); vif.state = s; vif.actor?.send(XENBUS_EVENT[s]); }
 }
 
 export function backend_state_path(vif: Netback, to: number): number[] {
@@ -111,7 +112,9 @@ export function connect(vif: Netback, xs: XenStore, front: string, back: string,
   vif.ctrl = ctrl;
   vif.ringHandles = handles;
   vif.connected = true;
+  if (vif.disabled) vif.actor?.send(NB.TX_ENABLE);
   vif.disabled = null;
+  if (!vif.carrier) vif.actor?.send(NB.CARRIER_ON);
   vif.carrier = true;
   vif.error = null;
   set_backend_state(vif, XenbusState.Connected);
