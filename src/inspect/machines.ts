@@ -6,6 +6,7 @@ import { nicMachine } from '../hardware/nic.js';
 import { eventChannelMachine } from '../hypervisor/event-channel.js';
 import { clientMachine } from '../hardware/client.js';
 import { netbackMachine } from '../channels/netback/machine.js';
+import { netfrontMachine } from '../channels/netfront-machine.js';
 
 export interface ActorKind { kind: string; machine: AnyStateMachine; description: string }
 
@@ -17,6 +18,7 @@ export const ACTOR_KINDS: readonly ActorKind[] = [
   { kind: 'evtchn', machine: eventChannelMachine, description: 'an interdomain event channel' },
   { kind: 'client', machine: clientMachine, description: 'external client machine at the far end of a link' },
   { kind: 'netback', machine: netbackMachine, description: 'one vif in the driver domain: XenBus state, TX/RX work, late-EOI back-off, control ring' },
+  { kind: 'netfront', machine: netfrontMachine, description: "a guest's vif: XenBus state, TX queue stop/wake, RX buffer refill, NAPI poll" },
 ];
 
 export function machineOf(kind: string): AnyStateMachine | undefined {

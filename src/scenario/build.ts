@@ -23,6 +23,7 @@ import { eventChannelMachine } from '../hypervisor/event-channel.js';
 import { Netfront } from '../channels/netfront.js';
 import { Netback, PendingPool, type NetbackClock } from '../channels/netback.js';
 import { netbackMachine, XENBUS_EVENT } from '../channels/netback/machine.js';
+import { netfrontMachine, FRONT_XENBUS_EVENT } from '../channels/netfront-machine.js';
 import { VifRings, XenStore, negotiate } from '../channels/netif.js';
 import type { SharedRing } from '../channels/ring.js';
 import { createHostile, type Hostile } from '../hostile/netfront.js';
@@ -225,7 +226,7 @@ export function build(sc: Scenario, opts: { record?: boolean; interpreter?: Inte
       hostiles.push(hostile);
       hostile.attach({
         sys, xen: xen!, xs: xenstore, front, back, rings, ringPages, port: gPort, mac, dom0, kernels,
-        stateChanged: (st, x) => nb.frontendChanged(xenstore, back, st, connect, x),
+        stateChanged: (st, x) => { nf.switchState(st); nb.frontendChanged(xenstore, back, st, connect, x); },
         probe: info,
       });
       hostile.publish();
@@ -250,11 +251,9 @@ export function build(sc: Scenario, opts: { record?: boolean; interpreter?: Inte
   }
 
   // The vifs' control state as actors, spawned after every other actor (ranks of the rest unchanged).
-  // Their XenBus states so far (the toolstack-time handshake above) are replayed into them.
-  for (const nb of netbacks) {
-    nb.actor = sys.spawn(`${nb.name}-back`, 'netback', netbackMachine, { name: nb.name });
-    for (const [, s] of nb.transitions) nb.actor.send(XENBUS_EVENT[s]);
-  }
+  // They learn of the toolstack-time handshake above when the system starts (see start()).
+  const nbActors = netbacks.map((nb) => sys.spawn(`${nb.name}-back`, 'netback', netbackMachine, { name: nb.name }));
+  const nfActors = netfronts.map((nf) => sys.spawn(nf.name, 'netfront', netfrontMachine, { name: nf.name }));
 
   // NIC fault injection, in the NICs' own time line.
   let faultsOn = true;
@@ -281,6 +280,13 @@ export function build(sc: Scenario, opts: { record?: boolean; interpreter?: Inte
       ? clients.reduce((n, c) => n + c.received, 0)
       : [...stacks.values()].reduce((n, s) => n + s.delivered(), 0),
     start: () => {
+      // The XenBus states both ends took during the handshake, replayed into their actors; from here on
+      // every change reaches them as it happens.
+      netbacks.forEach((nb, i) => { for (const [, s] of nb.transitions) nbActors[i].send(XENBUS_EVENT[s]); nb.actor = nbActors[i]; });
+      netfronts.forEach((nf, i) => {
+        for (const s of nf.xenbusStates) { const e = FRONT_XENBUS_EVENT[s]; if (e) nfActors[i].send(e); }
+        nf.actor = nfActors[i];
+      });
       // Frontends post their receive buffers, then the applications start.
       for (const nf of netfronts) nf.kernel.post({ name: `${nf.name}-connect`, run: (x) => nf.refill(x) }, 'irq');
       for (const s of stacks.values()) s.start();
