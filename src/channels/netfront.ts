@@ -13,6 +13,8 @@ import type { Xen } from '../hypervisor/xen.js';
 import type { GrantTable } from '../hypervisor/grant-table.js';
 import { drop, note, type Counters } from '../model/counters.js';
 import { FrontRing } from './ring.js';
+import type { ActorLike } from '../actors/runtime.js';
+import { FRONT_XENBUS_EVENT, NF } from './netfront-machine.js';
 import {
   NETRXF, NETTXF, NETIF_RSP, XEN_NETIF_EXTRA_TYPE, XEN_NETIF_GSO_TYPE,
   XenbusState, type RxRequest, type RxResponse, type TxResponse, type TxSlot, type VifFeatures, type VifRings, type XenStore,
@@ -43,6 +45,10 @@ export class Netfront implements NetDevice {
   rxUnitsTaken = 0;
   /** Flows this vif carries, when known: a packet of another flow arriving here breaks isolation (I1). */
   flows: Set<number> | null = null;
+  /** This frontend's `netfront` actor (netfront-machine.ts), told of every control-state change. */
+  actor: ActorLike | null = null;
+  /** XenBus states this frontend switched to, in order (replayed into its actor when that is spawned). */
+  readonly xenbusStates: number[] = [];
   constructor(
     readonly name: string,
     readonly kernel: Kernel,
@@ -76,11 +82,20 @@ export class Netfront implements NetDevice {
   publish(xs: XenStore, front: string, rings: VifRings, port: number, mac: string): void {
     this.gt.grantAccess(this.ringRefs.tx, this.backendDom, rings.txFrame, false);
     this.gt.grantAccess(this.ringRefs.rx, this.backendDom, rings.rxFrame, false);
+    this.switchState(XenbusState.Initialised);
     xs.write(`${front}/tx-ring-ref`, this.ringRefs.tx);
     xs.write(`${front}/rx-ring-ref`, this.ringRefs.rx);
     xs.write(`${front}/event-channel`, port);
     xs.write(`${front}/mac`, mac);
     xs.write(`${front}/state`, XenbusState.Connected);
+    this.switchState(XenbusState.Connected);
+  }
+
+  /** xenbus_switch_state: the frontend's state node now says s. */
+  switchState(s: number): void {
+    this.xenbusStates.push(s);
+    const e = FRONT_XENBUS_EVENT[s];
+    if (e) this.actor?.send(e);
   }
 
   protected notify(x: Exec, push: { notify: boolean }): void {
@@ -92,7 +107,10 @@ export class Netfront implements NetDevice {
     const gso = p.len > p.mss;
     const frames = p.frames;
     const slots = frames.length + (gso ? 1 : 0);
-    if (this.tx.freeRequests() < slots || this.txIds.length < frames.length || this.freeRefs.length < frames.length) return false;
+    if (this.tx.freeRequests() < slots || this.txIds.length < frames.length || this.freeRefs.length < frames.length) {
+      this.actor?.send(NF.NETIF_STOP_QUEUE); // the qdisc holds the packet until wake()
+      return false;
+    }
     x.touch('netfront');
     x.cost('netfrontTxPerPacket');
     x.cost('netfrontTxPerSlot', frames.length - 1);
@@ -143,12 +161,14 @@ export class Netfront implements NetDevice {
     if (this.pollQueued) return;
     this.pollQueued = true;
     this.kernel.post(this.pollTask, 'irq');
+    this.actor?.send(NF.NAPI_SCHEDULE);
   }
 
   /** Fill the RX ring with buffers for the backend. */
   refill(x: Exec): void {
     const n = Math.min(this.rxr.freeRequests(), this.rxIds.length, this.freeRefs.length);
     if (n <= 0) return;
+    this.actor?.send(this.rxr.freeRequests() === n ? NF.RX_RING_FULL : NF.RX_RING_PARTIAL);
     x.touch('netfront');
     const giveBack: number[] = [];
     for (let i = 0; i < n; i++) {
@@ -177,6 +197,7 @@ export class Netfront implements NetDevice {
 
   protected poll(x: Exec): void {
     this.pollQueued = false;
+    this.actor?.send(NF.NAPI_COMPLETE);
     x.touch('netfront');
     // Transmit completions: end the grants and free the packets.
     let freed = false;
@@ -199,7 +220,7 @@ export class Netfront implements NetDevice {
         freed = true;
       }
     } while (this.tx.finalCheckForResponses());
-    if (freed) this.wake(x);
+    if (freed) { this.actor?.send(NF.NETIF_WAKE_QUEUE); this.wake(x); }
 
     // Receive.
     let n = 0;
@@ -241,7 +262,7 @@ export class Netfront implements NetDevice {
     }
     // Flipped pages must be entered into our physmap and kernel page tables (one multicall).
     if (mapped.length) this.xen.mmuUpdate(x, mapped.length);
-    if (n) this.refill(x);
+    if (n) { this.actor?.send(NF.RX_BUFFERS_USED); this.refill(x); }
     if (this.rxr.unconsumedResponses() > 0 || this.rxr.finalCheckForResponses()) this.onEvent(x);
   }
 }

@@ -6,6 +6,8 @@ import { nicMachine } from '../hardware/nic.js';
 import { eventChannelMachine } from '../hypervisor/event-channel.js';
 import { clientMachine } from '../hardware/client.js';
 import { tcpReceiverMachine, tcpSenderMachine } from '../domains/tcp-machine.js';
+import { netbackMachine } from '../channels/netback/machine.js';
+import { netfrontMachine } from '../channels/netfront-machine.js';
 
 export interface ActorKind { kind: string; machine: AnyStateMachine; description: string }
 
@@ -18,6 +20,8 @@ export const ACTOR_KINDS: readonly ActorKind[] = [
   { kind: 'client', machine: clientMachine, description: 'external client machine at the far end of a link' },
   { kind: 'tcp-sender', machine: tcpSenderMachine, description: 'sending end of one TCP flow, its tcp_ca_state (open, disorder, recovery, loss) and whether the peer window holds it' },
   { kind: 'tcp-receiver', machine: tcpReceiverMachine, description: 'receiving end of one TCP flow, in order or behind a hole (duplicate ACKs), delayed ACK pending or not' },
+  { kind: 'netback', machine: netbackMachine, description: 'one vif in the driver domain: XenBus state, TX/RX work, late-EOI back-off, control ring' },
+  { kind: 'netfront', machine: netfrontMachine, description: "a guest's vif: XenBus state, TX queue stop/wake, RX buffer refill, NAPI poll" },
 ];
 
 export function machineOf(kind: string): AnyStateMachine | undefined {

@@ -23,6 +23,8 @@ import { Xen, hypervisorMachine } from '../hypervisor/xen.js';
 import { eventChannelMachine } from '../hypervisor/event-channel.js';
 import { Netfront } from '../channels/netfront.js';
 import { Netback, PendingPool, type NetbackClock } from '../channels/netback.js';
+import { netbackMachine, XENBUS_EVENT } from '../channels/netback/machine.js';
+import { netfrontMachine, FRONT_XENBUS_EVENT } from '../channels/netfront-machine.js';
 import { VifRings, XenStore, negotiate } from '../channels/netif.js';
 import type { SharedRing } from '../channels/ring.js';
 import { createHostile, type Hostile } from '../hostile/netfront.js';
@@ -225,7 +227,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
       hostiles.push(hostile);
       hostile.attach({
         sys, xen: xen!, xs: xenstore, front, back, rings, ringPages, port: gPort, mac, dom0, kernels,
-        stateChanged: (st, x) => nb.frontendChanged(xenstore, back, st, connect, x),
+        stateChanged: (st, x) => { nf.switchState(st); nb.frontendChanged(xenstore, back, st, connect, x); },
         probe: info,
       });
       hostile.publish();
@@ -253,6 +255,11 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   for (const [k, st] of stacks) for (const s of st.socks.values()) spawnTcpEndpoint(sys, `${k.name}-tcp${s.flow}`, (s.sender ?? s.receiver)!);
   for (const c of clients) for (const f of c.flows()) { const e = c.endpoint(f)!; spawnTcpEndpoint(sys, `${c.name}-tcp${f}`, (e.sender ?? e.receiver)!); }
 
+  // The vifs' control state as actors, spawned after every other actor (ranks of the rest unchanged).
+  // They learn of the toolstack-time handshake above when the system starts (see start()).
+  const nbActors = netbacks.map((nb) => sys.spawn(`${nb.name}-back`, 'netback', netbackMachine, { name: nb.name }));
+  const nfActors = netfronts.map((nf) => sys.spawn(nf.name, 'netfront', netfrontMachine, { name: nf.name }));
+
   // NIC fault injection, in the NICs' own time line.
   let faultsOn = true;
   for (const fault of sc.faults) {
@@ -278,6 +285,13 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
       ? clients.reduce((n, c) => n + c.received, 0)
       : [...stacks.values()].reduce((n, s) => n + s.delivered(), 0),
     start: () => {
+      // The XenBus states both ends took during the handshake, replayed into their actors; from here on
+      // every change reaches them as it happens.
+      netbacks.forEach((nb, i) => { for (const [, s] of nb.transitions) nbActors[i].send(XENBUS_EVENT[s]); nb.actor = nbActors[i]; });
+      netfronts.forEach((nf, i) => {
+        for (const s of nf.xenbusStates) { const e = FRONT_XENBUS_EVENT[s]; if (e) nfActors[i].send(e); }
+        nf.actor = nfActors[i];
+      });
       // Frontends post their receive buffers, then the applications start.
       for (const nf of netfronts) nf.kernel.post({ name: `${nf.name}-connect`, run: (x) => nf.refill(x) }, 'irq');
       for (const s of stacks.values()) s.start();

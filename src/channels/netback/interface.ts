@@ -1,0 +1,98 @@
+/**
+ * The vif as a net device (Linux interface.c): the bridge's transmit entry point, the event-channel
+ * interrupt with its late EOI for spurious events (XSA-332), kicking the TX/RX/control work, and
+ * tearing the data rings down once nothing in flight uses them.
+ */
+import type { Exec } from '../../domains/kernel.js';
+import type { Packet } from '../../domains/packet.js';
+import { drop, note } from '../../model/counters.js';
+import type { Netback } from '../netback.js';
+import { NB } from './machine.js';
+import { free_packet, xenvif_kick_rx, xenvif_rx_queue_purge } from './rx.js';
+
+export function notify(vif: Netback, x: Exec, push: { notify: boolean }): void {
+  if (push.notify) vif.xen.evtchnSend(x, vif.kernel, vif.channel, 'b');
+  else vif.counters.notificationsSuppressed++;
+}
+
+/**
+ * Tear the connection down: nothing more is taken from the rings, queued packets are dropped,
+ * and the ring pages are unmapped once the NIC is done with every in-flight packet (I5).
+ */
+export function xenvif_disconnect_data(vif: Netback, x: Exec | null): void {
+  if (!vif.connected) return;
+  vif.connected = false;
+  xenvif_rx_queue_purge(vif, 'vif-disconnected');
+  vif.pending.forget(vif, x);
+  vif.actor?.send(NB.TX_STOP);
+  xenvif_unmap_frontend_data_rings(vif);
+}
+
+export function xenvif_unmap_frontend_data_rings(vif: Netback): void {
+  if (vif.connected || vif.txInflight > 0 || !vif.ringHandles.length) return;
+  for (const h of vif.ringHandles) vif.xen.grants.unmap(vif.kernel.domid, h);
+  vif.ringHandles = [];
+  vif.ctrl = null;
+  const again = vif.reconnect;
+  vif.reconnect = null;
+  again?.();
+}
+
+/** Work an event could be for (Linux: the TX/RX/ctrl interrupt handlers' "have work" tests). */
+export function xenvif_have_work(vif: Netback): boolean {
+  if (!vif.connected || vif.disabled) return false;
+  return vif.tx.unconsumedRequests() > 0
+    || ((vif.rxQueue.length > 0 || !vif.carrier) && vif.rxr.unconsumedRequests() > 0)
+    || (vif.ctrl !== null && vif.ctrl.unconsumedRequests() > 0);
+}
+
+/** Event from the frontend: new TX requests, new RX buffers, control requests. */
+export function xenvif_interrupt(vif: Netback, x: Exec): void {
+  vif.stats.events++;
+  const useful = xenvif_have_work(vif);
+  xenvif_kick_thread(vif, x);
+  if (useful) { vif.spurious = 0; return; }
+  // Late EOI (4.6, XSA-332): from the second spurious event in a row, re-enable the port only after
+  // 2^(n-2) ticks, capped at one second, so an event storm costs the driver domain almost nothing.
+  vif.stats.spuriousEvents++;
+  if (++vif.spurious < 2 || !vif.port || !vif.portTable || !vif.clock) return;
+  const delayUs = Math.min(2 ** Math.min(vif.spurious - 2, 30) * vif.opts.lateEoiTickUs, 1_000_000);
+  const port = vif.port, table = vif.portTable;
+  table.mask(port);
+  vif.actor?.send(NB.LATE_EOI_MASK);
+  vif.clock.after(delayUs * 1e6, () => { if (vif.port === port) { table.unmask(port); vif.actor?.send(NB.LATE_EOI); } });
+}
+
+/** Schedule whatever work there is (also used by the pending pool when slots come back). */
+export function xenvif_kick_thread(vif: Netback, _x: Exec): void {
+  if (!vif.connected) return;
+  // Buffers again after a stall: the carrier comes back (xenvif_rx_queue_ready).
+  if (!vif.carrier && !vif.disabled && vif.rxr.unconsumedRequests() > 0) { vif.carrier = true; note(vif.counters, 'vif-carrier-on'); vif.actor?.send(NB.CARRIER_ON); }
+  if (!vif.disabled && !vif.txQueued && vif.tx.unconsumedRequests() > 0) {
+    vif.txQueued = true;
+    vif.kernel.post(vif.txTask, 'irq');
+    vif.actor?.send(NB.NAPI_SCHEDULE);
+  }
+  if (vif.rxQueue.length) xenvif_kick_rx(vif);
+  if (vif.ctrl && !vif.ctrlQueued && vif.ctrl.unconsumedRequests() > 0) {
+    vif.ctrlQueued = true;
+    vif.kernel.post(vif.ctrlTask, 'irq');
+    vif.actor?.send(NB.CTRL_SCHEDULE);
+  }
+}
+
+/** Bridge hands us a packet for the guest. */
+export function xenvif_start_xmit(vif: Netback, x: Exec, p: Packet): boolean {
+  if (vif.disabled) { drop(vif.counters, 'vif-disabled'); free_packet(vif, x, p); return true; }
+  if (!vif.connected) { drop(vif.counters, 'vif-not-connected'); free_packet(vif, x, p); return true; }
+  if (!vif.carrier) { drop(vif.counters, 'vif-carrier-off'); free_packet(vif, x, p); return true; }
+  if (vif.rxQueue.length >= vif.rxQueueLimit) { drop(vif.counters, 'netback-rx-queue-full'); free_packet(vif, x, p); return true; }
+  const now = vif.clock ? vif.clock.now() : 0;
+  if (!vif.rxQueue.length) vif.lastRxProgress = now; // a stall is measured from when the queue started waiting
+  vif.rxQueue.push(p);
+  vif.rxQueuedAt.push(now);
+  vif.stats.rxQueued++;
+  if (vif.rxQueue.length > vif.stats.maxRxQueue) vif.stats.maxRxQueue = vif.rxQueue.length;
+  xenvif_kick_rx(vif);
+  return true;
+}

@@ -1,0 +1,94 @@
+/**
+ * The control state of one vif as a statechart (kind `netback`). Netback decides each change where
+ * Linux does (set_backend_state, napi_schedule, xenvif_tx_action, xenvif_fatal_tx_err,
+ * xenvif_kick_rx, xenvif_rx_queue_drop_expired, the late-EOI back-off of xenvif_interrupt) and
+ * tells this actor directly (untraced); the per-packet work stays in tx.ts / rx.ts / control.ts.
+ *
+ * Regions:
+ * - xenbus: the backend's XenbusState, only along BACKEND_EDGES (2.9, I11).
+ * - tx: the TX work item: idle, scheduled on the driver domain's kernel, inside a pass, parked on
+ *   the shared pending-slot pool, or disabled after a fatal protocol violation (2.10).
+ * - rx: the receive queue: idle, working (the RX work item is queued), stalled (packets wait for
+ *   buffers the frontend has not posted), draining (expired or purged packets are dropped),
+ *   carrierOff (the queue stalled for the stall timeout: XSA-392).
+ * - lateEoi: normal, or backoff while the port stays masked after spurious events (XSA-332).
+ * - ctrl: the control-ring work item, idle or scheduled.
+ */
+import { setup } from 'xstate';
+
+export type NetbackEvent =
+  | { type: 'XENBUS_INITWAIT' } | { type: 'XENBUS_CONNECTED' } | { type: 'XENBUS_CLOSING' } | { type: 'XENBUS_CLOSED' }
+  | { type: 'NAPI_SCHEDULE' } | { type: 'TX_ACTION' } | { type: 'TX_DONE' } | { type: 'TX_WAIT_PENDING' } | { type: 'TX_STOP' } | { type: 'TX_FATAL_ERR' } | { type: 'TX_ENABLE' }
+  | { type: 'RX_KICK' } | { type: 'RX_DONE' } | { type: 'RX_STALL' } | { type: 'RX_DRAIN' } | { type: 'RX_DRAINED' } | { type: 'CARRIER_OFF' } | { type: 'CARRIER_ON' }
+  | { type: 'LATE_EOI_MASK' } | { type: 'LATE_EOI' }
+  | { type: 'CTRL_SCHEDULE' } | { type: 'CTRL_DONE' };
+
+/** One event object per type, made once (the hot paths send them without allocating). */
+export const NB = Object.fromEntries(
+  ['XENBUS_INITWAIT', 'XENBUS_CONNECTED', 'XENBUS_CLOSING', 'XENBUS_CLOSED', 'NAPI_SCHEDULE', 'TX_ACTION', 'TX_DONE', 'TX_WAIT_PENDING', 'TX_STOP',
+    'TX_FATAL_ERR', 'TX_ENABLE', 'RX_KICK', 'RX_DONE', 'RX_STALL', 'RX_DRAIN', 'RX_DRAINED', 'CARRIER_OFF', 'CARRIER_ON', 'LATE_EOI_MASK',
+    'LATE_EOI', 'CTRL_SCHEDULE', 'CTRL_DONE'].map((t) => [t, Object.freeze({ type: t })]),
+) as { [K in NetbackEvent['type']]: Readonly<{ type: K }> };
+
+/** XenbusState number -> the event that enters it (only the states netback's backend takes). */
+export const XENBUS_EVENT: Readonly<Record<number, Readonly<NetbackEvent>>> = { 2: NB.XENBUS_INITWAIT, 4: NB.XENBUS_CONNECTED, 5: NB.XENBUS_CLOSING, 6: NB.XENBUS_CLOSED };
+
+export const netbackMachine = setup({
+  types: {
+    context: {} as { name: string },
+    input: {} as { name: string },
+    events: {} as NetbackEvent,
+  },
+}).createMachine({
+  id: 'netback',
+  context: ({ input }) => ({ name: input.name }),
+  type: 'parallel',
+  states: {
+    xenbus: {
+      initial: 'InitWait',
+      states: {
+        InitWait: { on: { XENBUS_CONNECTED: 'Connected', XENBUS_CLOSING: 'Closing' } },
+        Connected: { on: { XENBUS_CLOSING: 'Closing' } },
+        Closing: { on: { XENBUS_CLOSED: 'Closed' } },
+        Closed: { on: { XENBUS_INITWAIT: 'InitWait', XENBUS_CLOSING: 'Closing' } },
+      },
+    },
+    tx: {
+      initial: 'idle',
+      states: {
+        idle: { on: { NAPI_SCHEDULE: 'scheduled' } },
+        scheduled: { on: { TX_ACTION: 'inPass', TX_DONE: 'idle' } },
+        // A fatal protocol violation is only ever found while reading the ring in a pass.
+        inPass: { on: { NAPI_SCHEDULE: 'scheduled', TX_DONE: 'idle', TX_WAIT_PENDING: 'waitingForPendingSlots', TX_FATAL_ERR: 'disabled' } },
+        // Parked on the pending pool; PendingPool.give kicks the first waiter (or the vif disconnects).
+        waitingForPendingSlots: { on: { NAPI_SCHEDULE: 'scheduled', TX_STOP: 'idle' } },
+        disabled: { on: { TX_ENABLE: 'idle' } },
+      },
+    },
+    rx: {
+      initial: 'idle',
+      states: {
+        idle: { on: { RX_KICK: 'working', RX_STALL: 'stalled', RX_DRAIN: 'draining', CARRIER_OFF: 'carrierOff' } },
+        working: { on: { RX_DONE: 'idle', RX_STALL: 'stalled', RX_DRAIN: 'draining', CARRIER_OFF: 'carrierOff' } },
+        stalled: { on: { RX_KICK: 'working', RX_DONE: 'idle', RX_DRAIN: 'draining', CARRIER_OFF: 'carrierOff' } },
+        draining: { on: { RX_DRAINED: 'idle', CARRIER_OFF: 'carrierOff' } },
+        // Nothing is queued for the guest until it posts buffers again (xenvif_rx_queue_ready) or reconnects.
+        carrierOff: { on: { CARRIER_ON: 'idle' } },
+      },
+    },
+    lateEoi: {
+      initial: 'normal',
+      states: {
+        normal: { on: { LATE_EOI_MASK: 'backoff' } },
+        backoff: { on: { LATE_EOI: 'normal' } },
+      },
+    },
+    ctrl: {
+      initial: 'idle',
+      states: {
+        idle: { on: { CTRL_SCHEDULE: 'scheduled' } },
+        scheduled: { on: { CTRL_DONE: 'idle' } },
+      },
+    },
+  },
+});
