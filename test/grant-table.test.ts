@@ -440,7 +440,8 @@ describe('grant table: property — random op sequences keep the invariants', ()
   );
   const statuses = new Set<number>(Object.values(GNTST));
 
-  it('every frame has exactly one owner, GTF_reading iff pins > 0, GTF_writing iff write pins > 0', () => {
+  it('every frame has exactly one owner, GTF_reading iff pins > 0, GTF_writing iff write pins > 0', function () {
+    this.timeout(60_000); // a property: sized for a loaded 2-core machine, not mocha's 2 s default
     fc.assert(
       fc.property(fc.array(opArb, { maxLength: 120 }), (script) => {
         const mem = new Mem();

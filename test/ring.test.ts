@@ -306,7 +306,8 @@ describe('ring: property — honest peers under any interleaving', () => {
     return false;
   };
 
-  it('never loses or duplicates an item, notify matches the formula, no lost wakeups', () => {
+  it('never loses or duplicates an item, notify matches the formula, no lost wakeups', function () {
+    this.timeout(60_000); // a property: sized for a loaded 2-core machine, not mocha's 2 s default
     fc.assert(
       fc.property(
         fc.constantFrom(1, 2, 4, 8),
