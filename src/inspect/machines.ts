@@ -5,16 +5,20 @@ import { domainMachine } from '../domains/domain.js';
 import { nicMachine } from '../hardware/nic.js';
 import { eventChannelMachine } from '../hypervisor/event-channel.js';
 import { clientMachine } from '../hardware/client.js';
+import { pcpuMachine } from '../hypervisor/pcpu.js';
+import { cpuMachine } from '../domains/native.js';
 
 export interface ActorKind { kind: string; machine: AnyStateMachine; description: string }
 
 /** In actor-creation order of src/scenario/build.ts. */
 export const ACTOR_KINDS: readonly ActorKind[] = [
-  { kind: 'hypervisor', machine: hypervisorMachine, description: 'Xen (or bare metal): owns the CPUs and their completion events' },
-  { kind: 'domain', machine: domainMachine, description: "a kernel's vCPU as the domain scheduler sees it" },
+  { kind: 'hypervisor', machine: hypervisorMachine, description: 'Xen (or bare metal): boot, then owns the CPUs and their completion events' },
+  { kind: 'domain', machine: domainMachine, description: "a domain's lifecycle (created, active, paused, dying, dead) with its vCPU's runstate inside" },
   { kind: 'nic', machine: nicMachine, description: 'gigabit NIC: transmit engine, receive DMA, interrupt moderation, link' },
   { kind: 'evtchn', machine: eventChannelMachine, description: 'an interdomain event channel' },
   { kind: 'client', machine: clientMachine, description: 'external client machine at the far end of a link' },
+  { kind: 'pcpu', machine: pcpuMachine, description: "a physical CPU under Xen's scheduler: idle, in Xen, context switch, running a domain" },
+  { kind: 'cpu', machine: cpuMachine, description: 'a bare-metal CPU: idle, interrupt context, process context' },
 ];
 
 export function machineOf(kind: string): AnyStateMachine | undefined {

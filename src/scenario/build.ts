@@ -17,8 +17,9 @@ import { NetStack } from '../domains/netstack.js';
 import { NicDriver } from '../domains/nic-driver.js';
 import { Qdisc } from '../domains/netdev.js';
 import { Bridge } from '../domains/bridge.js';
-import { BareMetal } from '../domains/native.js';
+import { BareMetal, cpuMachine } from '../domains/native.js';
 import { Xen, hypervisorMachine } from '../hypervisor/xen.js';
+import { pcpuMachine } from '../hypervisor/pcpu.js';
 import { eventChannelMachine } from '../hypervisor/event-channel.js';
 import { Netfront } from '../channels/netfront.js';
 import { Netback, PendingPool, type NetbackClock } from '../channels/netback.js';
@@ -248,6 +249,11 @@ export function build(sc: Scenario, opts: { record?: boolean; interpreter?: Inte
     clients.push(c);
   }
 
+  // Each CPU's scheduling actor, created last so that every other actor keeps its rank.
+  host.attachCpus(cpus.map((c) => native
+    ? sys.spawn(`cpu${c.index}`, 'cpu', cpuMachine, { cpu: c.index })
+    : sys.spawn(`cpu${c.index}`, 'pcpu', pcpuMachine, { cpu: c.index })));
+
   // NIC fault injection, in the NICs' own time line.
   let faultsOn = true;
   for (const fault of sc.faults) {
@@ -273,6 +279,9 @@ export function build(sc: Scenario, opts: { record?: boolean; interpreter?: Inte
       ? clients.reduce((n, c) => n + c.received, 0)
       : [...stacks.values()].reduce((n, s) => n + s.delivered(), 0),
     start: () => {
+      // Boot ends (dom0 unpaused), then the toolstack unpauses the guests it built.
+      host.boot();
+      for (const g of guests) xen!.unpauseDomain(g.domid);
       // Frontends post their receive buffers, then the applications start.
       for (const nf of netfronts) nf.kernel.post({ name: `${nf.name}-connect`, run: (x) => nf.refill(x) }, 'irq');
       for (const s of stacks.values()) s.start();
