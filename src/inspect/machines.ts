@@ -12,13 +12,13 @@ export interface ActorKind { kind: string; machine: AnyStateMachine; description
 
 /** In actor-creation order of src/scenario/build.ts. */
 export const ACTOR_KINDS: readonly ActorKind[] = [
-  { kind: 'hypervisor', machine: hypervisorMachine, description: 'Xen (or bare metal): boot, then owns the CPUs and their completion events' },
+  { kind: 'hypervisor', machine: hypervisorMachine, description: 'Xen (or bare metal) booting, then running and owning the CPUs and their completion events' },
   { kind: 'domain', machine: domainMachine, description: "a domain's lifecycle (created, active, paused, dying, dead) with its vCPU's runstate inside" },
   { kind: 'nic', machine: nicMachine, description: 'gigabit NIC: transmit engine, receive DMA, interrupt moderation, link' },
   { kind: 'evtchn', machine: eventChannelMachine, description: 'an interdomain event channel' },
   { kind: 'client', machine: clientMachine, description: 'external client machine at the far end of a link' },
-  { kind: 'pcpu', machine: pcpuMachine, description: "a physical CPU under Xen's scheduler: idle, in Xen, context switch, running a domain" },
-  { kind: 'cpu', machine: cpuMachine, description: 'a bare-metal CPU: idle, interrupt context, process context' },
+  { kind: 'pcpu', machine: pcpuMachine, description: "a physical CPU under Xen's scheduler (idle, in Xen, context switch, running a domain)" },
+  { kind: 'cpu', machine: cpuMachine, description: 'a bare-metal CPU (idle, interrupt context, process context)' },
 ];
 
 export function machineOf(kind: string): AnyStateMachine | undefined {
