@@ -49,3 +49,13 @@ export const domainMachine = setup({
     dead: {},
   },
 });
+
+/**
+ * What xentop would call a domain's state, from its actor's state value: the vCPU's runstate
+ * while active ('running', 'runnable', 'blocked'), else the lifecycle state ('created', 'paused', ...).
+ */
+export function runstateOf(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const active = (value as { active?: unknown } | null)?.active;
+  return typeof active === 'string' ? active : '?';
+}
