@@ -156,7 +156,7 @@ describe('inspection', function () {
       // CPU track: slices named after the domains that ran.
       expect([...names('X', (e) => e.cat === 'cpu')].sort()).to.deep.equal(['dom0', 'domU1']);
       // State slices, message flows of each kind the issue asks for, and counters.
-      expect(names('X', (e) => e.cat === 'state')).to.include.members(['running', 'runnable', 'idle', 'sending', 'streaming', 'interdomain']);
+      expect(names('X', (e) => e.cat === 'state')).to.include.members(['running', 'active.runnable', 'active.running', 'idle', 'contextSwitch', 'inXen', 'sending', 'streaming', 'interdomain']);
       const cats = new Set(evs.filter((e) => e.ph === 's').map((e) => e.cat));
       expect([...cats]).to.include.members(['msg', 'wire', 'notify', 'irq', 'grant', 'flip']);
       expect(names('C')).to.include.members(['goodput Mb/s', 'CPU %', 'ops per ms', 'ring vif1.0', 'ring eth0']);

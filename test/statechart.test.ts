@@ -10,6 +10,8 @@ import { tcpReceiverMachine, tcpSenderMachine } from '../src/domains/tcp-machine
 import { nicMachine } from '../src/hardware/nic.js';
 import { eventChannelMachine } from '../src/hypervisor/event-channel.js';
 import { hypervisorMachine } from '../src/hypervisor/xen.js';
+import { pcpuMachine } from '../src/hypervisor/pcpu.js';
+import { cpuMachine } from '../src/domains/native.js';
 import { PAPER_CONFIGS, scenarioFor } from '../src/paper/configs.js';
 import { runScenario } from '../src/scenario/run.js';
 import { EXTERNAL, machineOf, randomSpec, type NodeSpec } from './support/random-machine.js';
@@ -88,7 +90,7 @@ describe('compiled statecharts', () => {
 
   it('agree with xstate on the project\'s own machines, event by event', () => {
     // Machines whose actions need no model: the domain's scheduler view, and the event channel with stub ends.
-    const seq = ['WAKE', 'RUN', 'PREEMPT', 'RUN', 'BLOCK', 'WAKE', 'BLOCK', 'RUN', 'WAKE', 'PREEMPT'];
+    const seq = ['WAKE', 'UNPAUSE', 'WAKE', 'RUN', 'PREEMPT', 'RUN', 'BLOCK', 'WAKE', 'PAUSE', 'RUN', 'UNPAUSE', 'BLOCK', 'RUN', 'WAKE', 'PREEMPT', 'DESTROY', 'UNPAUSE', 'RELINQUISHED'];
     const sched = new Scheduler();
     const clock = loggedClock(sched, []);
     const a = createActor(domainMachine, { input: { name: 'd' } }).start();
@@ -96,7 +98,21 @@ describe('compiled statecharts', () => {
     for (const type of seq) {
       a.send({ type } as never);
       b.send({ type });
-      expect(b.getSnapshot().value).to.equal(a.getSnapshot().value);
+      expect(b.getSnapshot().value).to.deep.equal(a.getSnapshot().value);
+    }
+    // The per-CPU machines, with the events their dispatchers send.
+    const pcpu = [{ type: 'RUN' }, { type: 'CONTEXT_SWITCH', to: 'dom0' }, { type: 'IDLE' }, { type: 'RUN' }, { type: 'ENTER_XEN' }, { type: 'IDLE' },
+      { type: 'RUN' }, { type: 'CONTEXT_SWITCH', to: 'domU1' }, { type: 'RUN' }, { type: 'ENTER_XEN' }, { type: 'CONTEXT_SWITCH', to: 'dom0' }, { type: 'RUN' }];
+    const cpu = ['TASK', 'IRQ', 'IDLE', 'IRQ', 'TASK', 'IDLE', 'TASK'].map((type) => ({ type }));
+    for (const [m, evs] of [[pcpuMachine, pcpu], [cpuMachine, cpu]] as const) {
+      const x = createActor(m as AnyStateMachine, { input: { cpu: 0 } }).start();
+      const c = new CompiledActor(compileMachine(m as AnyStateMachine), { cpu: 0 }, 'c', clock).start();
+      for (const e of evs) {
+        x.send(e as never);
+        c.send(e);
+        expect(c.getSnapshot().value).to.deep.equal(x.getSnapshot().value);
+        expect(c.getSnapshot().context).to.deep.equal(x.getSnapshot().context);
+      }
     }
     const pending: string[] = [];
     const end = (name: string) => ({ table: { setPending: () => pending.push(name) } as never, port: {} as never, domain: name });
@@ -112,7 +128,7 @@ describe('compiled statecharts', () => {
   });
 
   it('compile every machine the simulator runs', () => {
-    for (const m of [nicMachine, eventChannelMachine, domainMachine, hypervisorMachine, clientMachine, tcpSenderMachine, tcpReceiverMachine]) {
+    for (const m of [nicMachine, eventChannelMachine, domainMachine, hypervisorMachine, clientMachine, tcpSenderMachine, tcpReceiverMachine, pcpuMachine, cpuMachine]) {
       expect(() => compileMachine(m as unknown as AnyStateMachine), m.id).to.not.throw();
     }
   });

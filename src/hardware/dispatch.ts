@@ -5,14 +5,18 @@
  * effects happen and the next slice is chosen. Bare metal and Xen differ only
  * in how fill() chooses.
  */
-import type { ActorSystem } from '../actors/runtime.js';
+import type { ActorLike, ActorSystem, Msg } from '../actors/runtime.js';
 import type { Cpu } from './cpu.js';
 import { Exec, type Host, type Kernel } from '../domains/kernel.js';
 import type { CostTable } from '../model/costs.js';
 import type { Counters } from '../model/counters.js';
 
+const IDLE = { type: 'IDLE' } as const;
+
 export abstract class Dispatcher implements Host {
   private inflight: (Exec | null)[];
+  /** Each CPU's scheduling actor (pcpu under Xen, cpu on bare metal), told what every slice is. */
+  private cpuActors: ActorLike[] = [];
   constructor(
     protected readonly sys: ActorSystem,
     readonly actorName: string,
@@ -22,6 +26,16 @@ export abstract class Dispatcher implements Host {
   ) {
     this.inflight = cpus.map(() => null);
   }
+
+  /** The CPUs' actors, spawned after every other actor (build.ts). */
+  attachCpus(actors: ActorLike[]): void { this.cpuActors = actors; }
+  /** Mirror a scheduling decision on CPU c's actor (direct, untraced: not a message between components). */
+  protected tellCpu(c: number, e: Msg): void { this.cpuActors[c]?.send(e); }
+  /** A domain actor's own lifecycle change (direct, untraced). */
+  protected tellDomain(k: Kernel, e: Msg): void { this.sys.entry(k.name).actor.send(e); }
+
+  /** Boot done: the owning actor starts taking CPU completions and the first kernel is unpaused. */
+  boot(): void { this.sys.entry(this.actorName).actor.send({ type: 'BOOTED' }); }
 
   wake(k: Kernel): void {
     this.noteWake(k);
@@ -63,7 +77,7 @@ export abstract class Dispatcher implements Host {
     const cpu = this.cpus[c];
     cpu.busy = true; // guard re-entrant wakes while the slice is being built
     const x = this.fill(c);
-    if (!x) { cpu.busy = false; return; }
+    if (!x) { cpu.busy = false; this.tellCpu(c, IDLE); return; }
     this.inflight[c] = x;
     const d = cpu.psFor(x.cycles);
     this.sys.send(this.actorName, this.actorName, { type: 'CPU_DONE', cpu: c }, d);

@@ -91,6 +91,12 @@ export class MachineMemory {
     this.refs[mfn]--;
   }
   refCount(mfn: number): number { return this.refs[mfn]; }
+  /** Every frame a domain owns, lowest first (a scan: for domain teardown, not the data path). */
+  framesOf(dom: number): number[] {
+    const out: number[] = [];
+    for (let f = 0; f < this.frames; f++) if (this.owner[f] === dom) out.push(f);
+    return out;
+  }
   pages(dom: number): number { return this.counts.get(dom) ?? 0; }
   belowMax(dom: number): boolean {
     const max = this.maxPages.get(dom);

@@ -29,6 +29,7 @@ export interface FrameOwnership {
   transfer(mfn: Mfn, from: DomId, to: DomId): void;
   domainExists(d: DomId): boolean;
   belowMaxPages(d: DomId): boolean;             // recipient under its max_pages quota
+  unpinned?(mfn: Mfn): void;                    // the last grant pin on a frame is gone (put_page)
 }
 
 /** Xen-private active entry (section 3.3): grantee, pinned frame, read/write pin counts. */
@@ -185,10 +186,15 @@ export class GrantOps {
     const pins = this.framePins.get(m.frame)! - 1;
     if (pins) this.framePins.set(m.frame, pins);
     else this.framePins.delete(m.frame);
-
+    this.unpin(m);
+    if (!pins) this.frames.unpinned?.(m.frame);
+    return { status: GNTST.okay };
+  }
+  /** Drop one pin of a mapping from its granter's active entry. */
+  private unpin(m: Maptrack): void {
     const table = this.tables.get(m.dom);
     const a = table && active(table).get(m.ref);
-    if (!table || !a) return { status: GNTST.okay }; // granter table torn down meanwhile: nothing left to clear
+    if (!table || !a) return; // granter table torn down meanwhile: nothing left to clear
     if (m.write) a.writePins--;
     else a.readPins--;
     const e = table.entries[m.ref];
@@ -200,7 +206,6 @@ export class GrantOps {
       active(table).delete(m.ref);
     }
     if (clear) e.flags = e.flags & ~clear;
-    return { status: GNTST.okay };
   }
 
   /**
@@ -293,6 +298,15 @@ export class GrantOps {
     if (active(t).size > 0 || (this.perCaller.get(caller) ?? 0) > 0) return -16; // -EBUSY
     return -95; // -EOPNOTSUPP (v2 not modelled)
   }
+
+  /** gnttab_release_mappings: a dying domain's own mappings of others' grants are undone. */
+  releaseMappings(caller: DomId): number {
+    let n = 0;
+    for (const [h, m] of [...this.maptrack]) if (m.caller === caller) { this.unmap(caller, h); n++; }
+    return n;
+  }
+  /** Is this frame pinned by a live grant mapping (host or device)? */
+  pinned(mfn: Mfn): boolean { return this.framePins.has(mfn); }
 
   /** Live mappings `caller` holds on grants of domain `granter`. */
   mappingsOn(caller: DomId, granter: DomId): number {

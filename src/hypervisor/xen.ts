@@ -1,5 +1,6 @@
 /**
- * The Xen hypervisor: domain scheduler (BVT-like: round robin among runnable
+ * The Xen hypervisor: domain lifecycle (created paused, unpause, pause,
+ * destroy), domain scheduler (BVT-like: round robin among runnable
  * domains, a woken domain preempts once the running one has had its context
  * switch allowance), physical interrupt routing to the driver domain, and
  * the hypercalls the network path uses (grant table, mmu_update, memory
@@ -18,6 +19,11 @@ import type { Counters } from '../model/counters.js';
 import { GrantOps, GrantTable, GNTMAP, GNTST } from './grant-table.js';
 import type { Port } from './event-channel.js';
 
+const ENTER_XEN = { type: 'ENTER_XEN' } as const;
+const RUN = { type: 'RUN' } as const;
+const EINVAL = -22;
+const ESRCH = -3;
+
 export interface XenConfig { ctxAllowUs: number; sliceUs: number }
 /** Maptrack handles per mapping domain: Xen's default opt_max_maptrack_frames (1024) frames of 256 16-byte entries. */
 export const MAPTRACK_PER_DOMAIN = 1024 * 256;
@@ -30,6 +36,14 @@ export class Xen extends Dispatcher {
   private readonly sliceStart: Ps[];
   private readonly xenQ: Array<Array<(x: Exec) => void>>;
   private readonly rr: number[];
+  /** Controller pause count per domain (a domain is created with one, and runs when it drops to zero). */
+  private readonly pauseCount = new Map<Kernel, number>();
+  /** Domains whose vCPU may not run (RUNSTATE_offline): created, paused, dying or dead. */
+  private readonly offline = new Set<Kernel>();
+  /** Domains destroyed (dying or dead), by domid. */
+  private readonly destroyed = new Set<number>();
+  /** Dead domains' frames still pinned by others' grant mappings, freed as the mappings go. */
+  private readonly zombieFrames = new Map<number, Set<number>>();
 
   constructor(sys: ActorSystem, cpus: Cpu[], costs: CostTable, counters: Counters,
     readonly mem: MachineMemory, readonly cfg: XenConfig) {
@@ -43,7 +57,8 @@ export class Xen extends Dispatcher {
       refCount: (m) => mem.refCount(m),
       transfer: (m, from, to) => mem.transfer(m, from, to),
       domainExists: (d) => this.grantTables.has(d),
-      belowMaxPages: (d) => mem.belowMax(d),
+      belowMaxPages: (d) => mem.belowMax(d) && !this.destroyed.has(d), // gnttab_transfer refuses a dying recipient
+      unpinned: (m) => { if (this.zombieFrames.size) this.putPage(m); },
     }, MAPTRACK_PER_DOMAIN);
   }
 
@@ -54,6 +69,108 @@ export class Xen extends Dispatcher {
     this.indexOnCpu.set(k, onCpu.length);
     onCpu.push(k);
     this.grantTables.set(k.domid, new GrantTable(k.domid, 4096, MAPTRACK_PER_DOMAIN));
+    // domain_create: built paused; Xen unpauses dom0 at the end of boot, the toolstack the others.
+    this.pauseCount.set(k, 1);
+    this.offline.add(k);
+  }
+
+  /** End of __start_xen: the system is up and dom0 is unpaused. */
+  boot(): void {
+    super.boot();
+    if (this.domains.length) this.unpause(this.domains[0]);
+  }
+
+  private byId(domid: number): Kernel | undefined { return this.domains.find((k) => k.domid === domid); }
+  /** May this domain's vCPU run now (it has work and is neither paused nor destroyed)? */
+  private canRun(k: Kernel): boolean { return k.hasWork() && (this.offline.size === 0 || !this.offline.has(k)); }
+
+  // ---------------- domain lifecycle (XEN_DOMCTL_*, issued by the toolstack in dom0) ----------------
+  // Control operations, not on the data path: they charge no cycles. dom0 cannot pause or destroy itself.
+
+  /** XEN_DOMCTL_pausedomain: the vCPU goes offline once its current slice ends; events stay pending. */
+  pauseDomain(domid: number): number {
+    const k = this.byId(domid);
+    if (!k || this.destroyed.has(domid)) return ESRCH;
+    if (domid === 0) return EINVAL;
+    const n = this.pauseCount.get(k)!;
+    this.pauseCount.set(k, n + 1);
+    if (n === 0) {
+      this.offline.add(k);
+      k.runState = 'blocked'; // its actor leaves the runstate region; unpausing re-enters it at blocked
+      this.tellDomain(k, { type: 'PAUSE' });
+    }
+    return 0;
+  }
+  /** XEN_DOMCTL_unpausedomain: drops one pause; at zero the vCPU is back and woken if it has work. */
+  unpauseDomain(domid: number): number {
+    const k = this.byId(domid);
+    if (!k || this.destroyed.has(domid)) return ESRCH;
+    if (domid === 0 || this.pauseCount.get(k) === 0) return EINVAL;
+    this.unpause(k);
+    return 0;
+  }
+  private unpause(k: Kernel): void {
+    const n = this.pauseCount.get(k)! - 1;
+    this.pauseCount.set(k, n);
+    if (n > 0) return;
+    this.offline.delete(k);
+    this.tellDomain(k, { type: 'UNPAUSE' });
+    if (k.hasWork()) this.wake(k); // vcpu_wake
+  }
+  /**
+   * XEN_DOMCTL_destroydomain (domain_kill): the domain never runs again; its event channels are
+   * closed (interdomain peers revert to unbound), the grant mappings it holds are released, and
+   * its memory is relinquished by Xen on its CPU. Frames still mapped by another domain's grant
+   * mappings stay allocated to it until unmapped (a zombie's pages).
+   */
+  destroyDomain(domid: number): number {
+    const k = this.byId(domid);
+    if (!k || this.destroyed.has(domid)) return ESRCH;
+    if (domid === 0) return EINVAL;
+    this.destroyed.add(domid);
+    this.offline.add(k);
+    k.runState = 'blocked';
+    this.tellDomain(k, { type: 'DESTROY' });
+    // What the guest kernel had queued dies with its vCPU.
+    k.irqQ.length = 0;
+    k.procQ.length = 0;
+    k.evtchn.upcallPending = false;
+    // evtchn_destroy
+    for (const p of k.evtchn.ports) {
+      if (p.closed) continue;
+      const b = this.bound.get(p);
+      this.bound.delete(p);
+      k.evtchn.close(p);
+      if (b) this.sys.send(this.actorName, b.channel, { type: 'CLOSE', from: b.end });
+    }
+    // gnttab_release_mappings
+    this.grants.releaseMappings(domid);
+    // domain_relinquish_resources: Xen's own work on the domain's CPU; then DOMDYING_dead.
+    const c = k.cpuIndex;
+    this.xenQ[c].push((x) => {
+      x.touch('xen');
+      const frames = this.mem.framesOf(domid);
+      x.cost('reservationPerPage', frames.length);
+      this.zombieFrames.set(domid, new Set(frames));
+      for (const f of frames) this.putPage(f);
+      x.later(() => this.tellDomain(k, { type: 'RELINQUISHED' }));
+    });
+    this.kick(c);
+    return 0;
+  }
+  /**
+   * put_page for a destroyed domain's frame: once nothing pins it, it goes back to Xen's heap. The
+   * last one gone frees the domain itself (its grant table goes; a zombie until then).
+   */
+  private putPage(mfn: number): void {
+    const domid = this.mem.ownerOf(mfn);
+    const frames = domid === undefined ? undefined : this.zombieFrames.get(domid);
+    if (!frames || !frames.has(mfn) || this.grants.pinned(mfn) || this.mem.refCount(mfn) > 0) return;
+    this.mem.release(mfn);
+    frames.delete(mfn);
+    if (frames.size) return;
+    this.zombieFrames.delete(domid!);
+    this.grantTables.delete(domid!);
   }
 
   /** A physical NIC interrupt: Xen acks the line and sets the driver domain's PIRQ port pending. */
@@ -73,13 +190,14 @@ export class Xen extends Dispatcher {
     if (job) {
       const x = this.newExec(c, null);
       job(x);
+      this.tellCpu(c, ENTER_XEN);
       return x;
     }
     const cur = this.current[c];
     const mine = this.perCpu[c] ?? [];
     let anyWork = false;
     let othersWork = false;
-    for (const d of mine) if (d.hasWork()) { anyWork = true; if (d !== cur) { othersWork = true; break; } }
+    for (const d of mine) if (this.canRun(d)) { anyWork = true; if (d !== cur) { othersWork = true; break; } }
     if (!anyWork) {
       if (cur) this.setRunState(cur, 'blocked');
       this.current[c] = null; // the idle domain runs; it keeps the last CR3 (lazy switch)
@@ -88,22 +206,31 @@ export class Xen extends Dispatcher {
     const now = this.sys.sched.now;
     const ran = now - this.sliceStart[c];
     let next = cur!;
-    if (!(cur && cur.hasWork() && (!othersWork || ran < this.cfg.ctxAllowUs * PS_PER_US))) {
+    if (!(cur && this.canRun(cur) && (!othersWork || ran < this.cfg.ctxAllowUs * PS_PER_US))) {
       // Round robin from the last domain that ran, so equal domains share the CPU fairly.
       const start = this.rr[c];
       for (let i = 1; i <= mine.length; i++) {
         const d = mine[(start + i) % mine.length];
-        if (d.hasWork() && (d !== cur || !othersWork)) { next = d; break; }
+        if (this.canRun(d) && (d !== cur || !othersWork)) { next = d; break; }
       }
     }
     const x = this.newExec(c, next);
-    if (next !== this.lastRun(c)) this.switchTo(x, c, cur, next);
-    else if (next !== cur) this.sliceStart[c] = now;
+    if (next !== this.lastRun(c)) {
+      this.switchTo(x, c, cur, next);
+      this.tellCpu(c, { type: 'CONTEXT_SWITCH', to: next.name });
+    } else if (next !== cur) this.sliceStart[c] = now;
+    this.tellCpu(c, RUN);
     this.setRunState(next, 'running');
     this.current[c] = next;
     this.rr[c] = this.indexOnCpu.get(next)!;
     this.runKernel(x, next);
     return x;
+  }
+
+  /** vcpu_wake: a paused or destroyed domain's vCPU stays offline (its events stay pending). */
+  protected noteWake(k: Kernel): void {
+    if (this.offline.size !== 0 && this.offline.has(k)) return;
+    super.noteWake(k);
   }
 
   private last: (Kernel | null)[] = [];
@@ -124,7 +251,7 @@ export class Xen extends Dispatcher {
       else this.cpus[c].tlb.flushNonGlobal();
     });
     x.cost('cacheRefillPerSwitch'); // charged to the incoming domain, which does the refetching
-    if (cur && cur !== next) this.setRunState(cur, cur.hasWork() ? 'runnable' : 'blocked');
+    if (cur && cur !== next) this.setRunState(cur, this.canRun(cur) ? 'runnable' : 'blocked');
     this.last[c] = next;
     this.sliceStart[c] = this.sys.sched.now;
   }
@@ -301,19 +428,27 @@ export class Xen extends Dispatcher {
   }
 }
 
-/** The hypervisor actor: it owns the CPUs' completion events. */
+/**
+ * The hypervisor actor: it owns the CPUs' completion events. `booting` while
+ * the machine is put together (Xen's SYS_STATE_boot: domains are built, dom0
+ * is constructed paused); `running` (SYS_STATE_active) from the end of boot,
+ * when dom0 is unpaused and the CPUs start taking slices.
+ */
 export const hypervisorMachine = setup({
   types: {
     context: {} as { host: Dispatcher },
     input: {} as { host: Dispatcher },
-    events: {} as { type: 'CPU_DONE'; cpu: number },
+    events: {} as { type: 'CPU_DONE'; cpu: number } | { type: 'BOOTED' },
   },
   actions: {
-    complete: ({ context, event }) => context.host.complete(event.cpu),
+    complete: ({ context, event }) => { if (event.type === 'CPU_DONE') context.host.complete(event.cpu); },
   },
 }).createMachine({
   id: 'hypervisor',
   context: ({ input }) => ({ host: input.host }),
-  initial: 'running',
-  states: { running: { on: { CPU_DONE: { actions: 'complete' } } } },
+  initial: 'booting',
+  states: {
+    booting: { on: { BOOTED: 'running' } },
+    running: { on: { CPU_DONE: { actions: 'complete' } } },
+  },
 });

@@ -8,13 +8,15 @@ import { clientMachine } from '../hardware/client.js';
 import { tcpReceiverMachine, tcpSenderMachine } from '../domains/tcp-machine.js';
 import { netbackMachine } from '../channels/netback/machine.js';
 import { netfrontMachine } from '../channels/netfront-machine.js';
+import { pcpuMachine } from '../hypervisor/pcpu.js';
+import { cpuMachine } from '../domains/native.js';
 
 export interface ActorKind { kind: string; machine: AnyStateMachine; description: string }
 
 /** In actor-creation order of src/scenario/build.ts. */
 export const ACTOR_KINDS: readonly ActorKind[] = [
-  { kind: 'hypervisor', machine: hypervisorMachine, description: 'Xen (or bare metal): owns the CPUs and their completion events' },
-  { kind: 'domain', machine: domainMachine, description: "a kernel's vCPU as the domain scheduler sees it" },
+  { kind: 'hypervisor', machine: hypervisorMachine, description: 'Xen (or bare metal) booting, then running and owning the CPUs and their completion events' },
+  { kind: 'domain', machine: domainMachine, description: "a domain's lifecycle (created, active, paused, dying, dead) with its vCPU's runstate inside" },
   { kind: 'nic', machine: nicMachine, description: 'gigabit NIC: transmit engine, receive DMA, interrupt moderation, link' },
   { kind: 'evtchn', machine: eventChannelMachine, description: 'an interdomain event channel' },
   { kind: 'client', machine: clientMachine, description: 'external client machine at the far end of a link' },
@@ -22,6 +24,8 @@ export const ACTOR_KINDS: readonly ActorKind[] = [
   { kind: 'tcp-receiver', machine: tcpReceiverMachine, description: 'receiving end of one TCP flow, in order or behind a hole (duplicate ACKs), delayed ACK pending or not' },
   { kind: 'netback', machine: netbackMachine, description: 'one vif in the driver domain: XenBus state, TX/RX work, late-EOI back-off, control ring' },
   { kind: 'netfront', machine: netfrontMachine, description: "a guest's vif: XenBus state, TX queue stop/wake, RX buffer refill, NAPI poll" },
+  { kind: 'pcpu', machine: pcpuMachine, description: "a physical CPU under Xen's scheduler (idle, in Xen, context switch, running a domain)" },
+  { kind: 'cpu', machine: cpuMachine, description: 'a bare-metal CPU (idle, interrupt context, process context)' },
 ];
 
 export function machineOf(kind: string): AnyStateMachine | undefined {

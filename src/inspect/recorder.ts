@@ -18,6 +18,7 @@
  * out of the scheduler's event count, so the run's result, trace hash and
  * event count are exactly those of an unobserved run.
  */
+import { runstateOf } from '../domains/domain.js';
 import type { TraceRecord } from '../actors/runtime.js';
 import { PS_PER_MS, type Ps } from '../actors/scheduler.js';
 import type { Built } from '../scenario/build.js';
@@ -198,7 +199,7 @@ export class Recorder {
       const a = b.sys.actors.get(k.name);
       const w = this.wireBytes.get(k.name)!;
       domains[k.name] = {
-        state: a ? String((a.actor.getSnapshot() as { value?: unknown }).value) : '?',
+        state: a ? runstateOf((a.actor.getSnapshot() as { value?: unknown }).value) : '?',
         txBytes: w.tx, rxBytes: w.rx, pages: b.mem.pages(k.domid),
       };
     }

@@ -13,6 +13,7 @@
  * scheduled, woken and preempted, average run and wait lengths, its cycles by
  * cost category, and the hypervisor operations it asked for.
  */
+import { runstateOf } from '../domains/domain.js';
 import type { Ps } from '../actors/scheduler.js';
 import { table } from '../cli/format.js';
 import type { Recorder, Snapshot } from './recorder.js';
@@ -23,7 +24,9 @@ export interface TopRow {
 }
 export interface TopSample { tMs: number; phase: 'warm-up' | 'measure'; rows: TopRow[] }
 
-const FLAGS = (s: string) => (s === 'running' ? '-----r' : s === 'blocked' ? '--b---' : '------');
+/** xentop's flags: d(ying) s(hutdown) b(locked) c(rashed) p(aused) r(unning). */
+const FLAGS = (s: string) => (s === 'running' ? '-----r' : s === 'blocked' ? '--b---' : s === 'paused' ? '----p-'
+  : s === 'dying' || s === 'dead' ? 'd-----' : '------');
 
 export function topSamples(rec: Recorder, everyPs: Ps): TopSample[] {
   const snaps = rec.snapshots;
@@ -90,12 +93,12 @@ export function domainSummaries(rec: Recorder): DomainSummary[] {
     const time = { running: 0, runnable: 0, blocked: 0 } as Record<string, number>;
     let runs = 0, wakeups = 0, preemptions = 0, blocks = 0, waits = 0;
     for (let i = 0; i < changes.length; i++) {
-      const st = JSON.parse(changes[i].value) as string;
+      const st = runstateOf(JSON.parse(changes[i].value));
       const a = Math.max(t0, changes[i].t);
       const z = Math.min(t1, i + 1 < changes.length ? changes[i + 1].t : t1);
       if (z > a) time[st] = (time[st] ?? 0) + (z - a);
       if (i === 0 || changes[i].t <= t0 || changes[i].t > t1) continue;
-      const prevSt = JSON.parse(changes[i - 1].value) as string;
+      const prevSt = runstateOf(JSON.parse(changes[i - 1].value));
       if (st === 'running') runs++;
       if (st === 'runnable' && prevSt === 'blocked') { wakeups++; waits++; }
       if (st === 'runnable' && prevSt === 'running') { preemptions++; waits++; }

@@ -16,6 +16,7 @@
  * emulator's picoseconds are rounded to ns so that equal instants stay equal
  * after the viewer's own conversion). Output is deterministic.
  */
+import { runstateOf } from '../domains/domain.js';
 import type { Ps } from '../actors/scheduler.js';
 import { machineOf } from './machines.js';
 import { leafPaths } from './chart-model.js';
@@ -112,7 +113,7 @@ export function writeTrace(rec: Recorder, file: string, meta: Record<string, unk
     if (kind === 'domain') {
       let since: Ps | null = null;
       for (const { t, value } of changes) {
-        const isRunning = value === '"running"';
+        const isRunning = runstateOf(JSON.parse(value)) === 'running';
         if (isRunning && since === null) since = t;
         else if (!isRunning && since !== null) { running.push({ cpu: cpuOfDomain.get(actor) ?? 0, dom: actor, t0: since, t1: t }); since = null; }
       }

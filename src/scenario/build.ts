@@ -18,8 +18,9 @@ import { spawnTcpEndpoint } from '../domains/tcp-machine.js';
 import { NicDriver } from '../domains/nic-driver.js';
 import { Qdisc } from '../domains/netdev.js';
 import { Bridge } from '../domains/bridge.js';
-import { BareMetal } from '../domains/native.js';
+import { BareMetal, cpuMachine } from '../domains/native.js';
 import { Xen, hypervisorMachine } from '../hypervisor/xen.js';
+import { pcpuMachine } from '../hypervisor/pcpu.js';
 import { eventChannelMachine } from '../hypervisor/event-channel.js';
 import { Netfront } from '../channels/netfront.js';
 import { Netback, PendingPool, type NetbackClock } from '../channels/netback.js';
@@ -260,6 +261,11 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   const nbActors = netbacks.map((nb) => sys.spawn(`${nb.name}-back`, 'netback', netbackMachine, { name: nb.name }));
   const nfActors = netfronts.map((nf) => sys.spawn(nf.name, 'netfront', netfrontMachine, { name: nf.name }));
 
+  // Each CPU's scheduling actor, created last so that every other actor keeps its rank.
+  host.attachCpus(cpus.map((c) => native
+    ? sys.spawn(`cpu${c.index}`, 'cpu', cpuMachine, { cpu: c.index })
+    : sys.spawn(`cpu${c.index}`, 'pcpu', pcpuMachine, { cpu: c.index })));
+
   // NIC fault injection, in the NICs' own time line.
   let faultsOn = true;
   for (const fault of sc.faults) {
@@ -292,6 +298,10 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
         for (const s of nf.xenbusStates) { const e = FRONT_XENBUS_EVENT[s]; if (e) nfActors[i].send(e); }
         nf.actor = nfActors[i];
       });
+
+      // Boot ends (dom0 unpaused), then the toolstack unpauses the guests it built.
+      host.boot();
+      for (const g of guests) xen!.unpauseDomain(g.domid);
       // Frontends post their receive buffers, then the applications start.
       for (const nf of netfronts) nf.kernel.post({ name: `${nf.name}-connect`, run: (x) => nf.refill(x) }, 'irq');
       for (const s of stacks.values()) s.start();
