@@ -203,6 +203,13 @@ export class CompiledActor {
   send(event: EventObject): void {
     if (this.status === STOPPED) return;
     if (this.status === NOT_STARTED || this.busy) { (this.mailbox ??= []).push(event); return; }
+    // An event no state here handles (or handles with a transition that has no target and no
+    // actions), with no eventless transitions and nobody listening, is a macrostep that does
+    // nothing: skip it (drivers report many events that a state already reflects).
+    if (this.config.always === null && this.listeners === null) {
+      const sel = this.config.selFor(event.type);
+      if (sel === null || (sel.fixed !== null && sel.fixed.next === null && sel.fixed.actions.length === 0)) return;
+    }
     this.process(event);
     this.drain();
   }
