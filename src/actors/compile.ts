@@ -50,8 +50,6 @@ export interface Transition {
   target: Node[] | null;
   reenter: boolean;
   guard: Guard | null;
-  guardName: string | undefined;
-  eventType: string;
   actions: Action[];
 }
 
@@ -205,8 +203,6 @@ export function compileMachine(m: AnyStateMachine): CompiledMachine {
       target: t.target && t.target.length ? (t.target as any[]).map(byX) : null,
       reenter: !!t.reenter,
       guard: t.guard === undefined ? null : compileGuard(m, t.guard, where),
-      guardName: typeof t.guard === 'string' ? t.guard : t.guard?.type,
-      eventType,
       actions: compileActions(m, t.actions ?? [], where),
     };
   };
@@ -237,7 +233,7 @@ export function compileMachine(m: AnyStateMachine): CompiledMachine {
     : () => ctx ?? {};
   const initialTargets = initialStateNodes(root);
   const initialTransition: Transition = {
-    id: nextTransition++, source: root, target: initialTargets, reenter: true, guard: null, guardName: undefined, eventType: 'xstate.init', actions: [],
+    id: nextTransition++, source: root, target: initialTargets, reenter: true, guard: null, actions: [],
   };
   return { id: m.id, root, nodes, context, initialTransition, configs: new Map() };
 }
@@ -245,14 +241,14 @@ export function compileMachine(m: AnyStateMachine): CompiledMachine {
 // ---- xstate's structural algorithm (history and final states excluded at compile time) ----
 
 /** As xstate's: every node, the root included, descends from an undefined domain (a reentered root). */
-export function isDescendant(child: Node, parent: Node | undefined): boolean {
+function isDescendant(child: Node, parent: Node | undefined): boolean {
   if (parent === undefined) return true;
   let m = child;
   while (m.parent && m.parent !== parent) m = m.parent;
   return m.parent === parent;
 }
 
-export function properAncestors(s: Node, to: Node | null | undefined): Node[] {
+function properAncestors(s: Node, to: Node | null | undefined): Node[] {
   const out: Node[] = [];
   if (to === s) return out;
   let m = s.parent;
@@ -300,7 +296,7 @@ function exitSet(ts: Transition[], active: Set<Node>): Node[] {
   return [...out];
 }
 
-export function removeConflicting(ts: Transition[], active: Set<Node>): Transition[] {
+function removeConflicting(ts: Transition[], active: Set<Node>): Transition[] {
   if (ts.length < 2) return ts;
   const filtered = new Set<Transition>();
   for (const t1 of ts) {
