@@ -281,8 +281,8 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
     ? sys.spawn(`cpu${c.index}`, 'cpu', cpuMachine, { cpu: c.index })
     : sys.spawn(`cpu${c.index}`, 'pcpu', pcpuMachine, { cpu: c.index })));
 
-  // xenstored (in dom0), created last.
-  xenstore.spawn();
+  // xenstored (in dom0, so only under Xen), created last.
+  if (!native) xenstore.spawn();
 
   // NIC fault injection, in the NICs' own time line.
   let faultsOn = true;
