@@ -162,10 +162,10 @@ describe('CPU scheduling and domain lifecycle machines', function () {
     const mine = b.vifs.filter((v) => v.guest.domid === 2);
     expect(b.mem.pages(2)).to.equal(2 * mine.length);
     expect(xen.grantTables.has(2)).to.equal(true);
-    for (const v of mine) {
-      b.xenstore.write(`${v.front}/state`, XenbusState.Closed);
-      v.nb.frontendChanged(b.xenstore, v.back, XenbusState.Closed, () => false, null);
-    }
+    // The toolstack marks the dead frontends Closed; netback's watch fires and it disconnects.
+    const toolstack = b.xenstore.domain('dom0');
+    for (const v of mine) toolstack.write(`${v.front}/state`, XenbusState.Closed);
+    b.sys.sched.run(b.sys.sched.now);
     expect(b.mem.pages(2)).to.equal(0);
     expect(xen.grantTables.has(2)).to.equal(false);
     const owned = b.kernels.reduce((n, k) => n + b.mem.pages(k.domid), 0);

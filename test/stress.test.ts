@@ -18,6 +18,12 @@ function findsBug(only: string[] | null, mutate: (b: Built) => void, numRuns: nu
   return { failed: out.failed, failures };
 }
 const eachNetback = (f: (nb: Netback, b: Built) => void) => (b: Built) => { for (const nb of b.netbacks) f(nb, b); };
+/** Break every TX ring each netback attaches to (connect, in the XenBus handshake after build, attaches a new one). */
+const eachTxRing = (f: (ring: Netback['tx']) => void) => eachNetback((nb) => {
+  let ring = nb.tx;
+  f(ring);
+  Object.defineProperty(nb, 'tx', { configurable: true, get: () => ring, set: (r: Netback['tx']) => { ring = r; f(r); } });
+});
 
 describe('stress: properties over random scenarios', function () {
   this.timeout(180_000);
@@ -82,8 +88,7 @@ describe('stress: mutation checks (a deliberately broken netback is caught)', fu
   });
 
   it('netback that validates a slot in shared memory and then reads it again (double fetch, XSA-155) is caught by H5', () => {
-    const r = findsBug(['H5'], eachNetback((nb) => {
-      const ring = nb.tx;
+    const r = findsBug(['H5'], eachTxRing((ring) => {
       const take = ring.takeRequest.bind(ring);
       ring.takeRequest = () => {
         const slot = ring.sring.slots[ring.reqCons & (ring.size - 1)].req as { size?: number } | undefined;
@@ -111,7 +116,7 @@ describe('stress: mutation checks (a deliberately broken netback is caught)', fu
   });
 
   it('a netback that goes to sleep without re-arming req_event loses wakeups', () => {
-    const r = findsBug(null, eachNetback((nb) => { nb.tx.setReqEvent = () => {}; }), 30);
+    const r = findsBug(null, eachTxRing((ring) => { ring.setReqEvent = () => {}; }), 30);
     expect(r.failed).to.equal(true);
     expect(r.failures.join(' ')).to.match(/lost wakeup|I4/);
   });

@@ -27,10 +27,11 @@ import type { GrantOps } from '../hypervisor/grant-table.js';
 import type { Port, PortTable } from '../hypervisor/event-channel.js';
 import type { Counters } from '../model/counters.js';
 import type { ActorLike } from '../actors/runtime.js';
+import type { Xs } from '../domains/xenstored.js';
 import { BackRing, type SharedRing } from './ring.js';
 import {
   XenbusState, type CtrlRequest, type CtrlResponse, type RxRequest, type RxResponse, type TxResponse, type TxSlot,
-  type VifFeatures, type VifRings, type XenStore,
+  type VifFeatures, type VifRings,
 } from './netif.js';
 import { NETBACK_DEFAULTS, ZERO_RX, ZERO_TX, type NetbackClock, type NetbackOptions, type PendingTx, type RxCopyVia, type TxMode } from './netback/common.js';
 import { PendingPool, xenvif_tx_action, xenvif_tx_dealloc_action } from './netback/tx.js';
@@ -139,11 +140,11 @@ export class Netback implements NetDevice {
 
 
   /** The frontend switched to Connected (2.9 step 4); see netback/xenbus.ts. */
-  connect(xs: XenStore, front: string, back: string, gops: GrantOps, ringAt: (frame: number) => SharedRing<unknown, unknown> | undefined, expectPort: number): boolean {
+  connect(xs: Xs, front: string, back: string, gops: GrantOps, ringAt: (frame: number) => SharedRing<unknown, unknown> | undefined, expectPort: number): boolean {
     return connect(this, xs, front, back, gops, ringAt, expectPort);
   }
   /** The frontend's state key changed (a XenStore watch fired). */
-  frontendChanged(xs: XenStore, back: string, s: number, connect: () => boolean, x: Exec | null): void {
+  frontendChanged(xs: Xs, back: string, s: number, connect: () => boolean, x: Exec | null): void {
     frontend_changed(this, xs, back, s, connect, x);
   }
   /** Tear the connection down (I5). */
@@ -153,7 +154,7 @@ export class Netback implements NetDevice {
   /** Event from the frontend: new TX requests, new RX buffers, control requests. */
   onEvent(x: Exec): void { xenvif_interrupt(this, x); }
   /** Schedule whatever work there is (also used by the pending pool when slots come back). */
-  kick(x: Exec): void { xenvif_kick_thread(this, x); }
+  kick(x: Exec | null): void { xenvif_kick_thread(this, x); }
   /** Bridge hands us a packet for the guest. */
   xmit(x: Exec, p: Packet): boolean { return xenvif_start_xmit(this, x, p); }
 }

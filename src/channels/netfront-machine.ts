@@ -5,8 +5,11 @@
  * napi_complete around xennet_poll) and tells this actor directly (untraced).
  *
  * Regions:
- * - xenbus: the frontend's XenbusState (2.9): Initialising, Initialised (rings granted, keys written),
- *   Connected; Closing and Closed when the guest closes the device (a hostile guest may, H21).
+ * - xenbus: the frontend's XenbusState (2.9): Initialising, Initialised (rings granted, keys being
+ *   written; Linux netfront does not publish it and goes on to Connected), Connected; Closing and
+ *   Closed when the guest closes the device (a hostile guest may, H21). The watch on the backend's
+ *   state node delivers XS_WATCH_EVENT here (from xenstored); its action is netback_changed, which
+ *   connects (talk_to_netback) when the backend is in InitWait and this end still Initialising.
  * - txQueue: running, or stopped while the TX ring (or the ids/grant refs) has no room for a packet.
  * - rxBuffers: empty before the first refill; full while every RX slot holds a posted buffer;
  *   refilling once the backend used some and they are not all replaced yet.
@@ -18,7 +21,11 @@ export type NetfrontEvent =
   | { type: 'XENBUS_INITIALISING' } | { type: 'XENBUS_INITIALISED' } | { type: 'XENBUS_CONNECTED' } | { type: 'XENBUS_CLOSING' } | { type: 'XENBUS_CLOSED' }
   | { type: 'NETIF_STOP_QUEUE' } | { type: 'NETIF_WAKE_QUEUE' }
   | { type: 'RX_BUFFERS_USED' } | { type: 'RX_RING_FULL' } | { type: 'RX_RING_PARTIAL' }
-  | { type: 'NAPI_SCHEDULE' } | { type: 'NAPI_COMPLETE' };
+  | { type: 'NAPI_SCHEDULE' } | { type: 'NAPI_COMPLETE' }
+  | { type: 'XS_WATCH_EVENT'; detail: string };
+
+/** The frontend's XenBus driver: what runs when a watch fires (netback_changed, netfront.ts). */
+export interface NetfrontInput { name: string; backendChanged?: (path: string) => void }
 
 /** One event object per type, made once. */
 export const NF = Object.fromEntries(
@@ -33,17 +40,21 @@ export const FRONT_XENBUS_EVENT: Readonly<Record<number, Readonly<NetfrontEvent>
 
 export const netfrontMachine = setup({
   types: {
-    context: {} as { name: string },
-    input: {} as { name: string },
+    context: {} as { name: string; backendChanged: ((path: string) => void) | null },
+    input: {} as NetfrontInput,
     events: {} as NetfrontEvent,
+  },
+  actions: {
+    netback_changed: ({ context, event }) => context.backendChanged?.((event as { detail: string }).detail),
   },
 }).createMachine({
   id: 'netfront',
-  context: ({ input }) => ({ name: input.name }),
+  context: ({ input }) => ({ name: input.name, backendChanged: input.backendChanged ?? null }),
   type: 'parallel',
   states: {
     xenbus: {
       initial: 'Initialising',
+      on: { XS_WATCH_EVENT: { actions: 'netback_changed' } },
       states: {
         Initialising: { on: { XENBUS_INITIALISED: 'Initialised', XENBUS_CONNECTED: 'Connected', XENBUS_CLOSING: 'Closing', XENBUS_CLOSED: 'Closed' } },
         Initialised: { on: { XENBUS_CONNECTED: 'Connected', XENBUS_CLOSING: 'Closing', XENBUS_CLOSED: 'Closed' } },

@@ -17,8 +17,9 @@ import type { ActorLike } from '../actors/runtime.js';
 import { FRONT_XENBUS_EVENT, NF } from './netfront-machine.js';
 import {
   NETRXF, NETTXF, NETIF_RSP, XEN_NETIF_EXTRA_TYPE, XEN_NETIF_GSO_TYPE,
-  XenbusState, type RxRequest, type RxResponse, type TxResponse, type TxSlot, type VifFeatures, type VifRings, type XenStore,
+  XenbusState, type RxRequest, type RxResponse, type TxResponse, type TxSlot, type VifFeatures, type VifRings,
 } from './netif.js';
+import type { Xs } from '../domains/xenstored.js';
 
 interface TxInFlight { pkt: Packet; refs: number[]; ids: number[]; answered: number }
 
@@ -47,7 +48,7 @@ export class Netfront implements NetDevice {
   flows: Set<number> | null = null;
   /** This frontend's `netfront` actor (netfront-machine.ts), told of every control-state change. */
   actor: ActorLike | null = null;
-  /** XenBus states this frontend switched to, in order (replayed into its actor when that is spawned). */
+  /** XenBus states this frontend switched to, in order. */
   readonly xenbusStates: number[] = [];
   constructor(
     readonly name: string,
@@ -75,14 +76,35 @@ export class Netfront implements NetDevice {
   private readonly pollTask: Task;
   features(): NetFeatures { return { sg: this.feat.sg, csum: this.feat.csum, tso: this.feat.tso }; }
 
+  /** netfront_probe: watch the backend's state node (its events reach this vif's actor `watcher`). */
+  probe(xs: Xs, back: string, watcher: string): void {
+    xs.watch(`${back}/state`, watcher);
+  }
+
   /**
-   * The frontend's half of the XenBus handshake (2.9 step 3): grant the ring pages to the backend,
-   * write the ring refs, the event channel and the MAC, and switch to Connected.
+   * netback_changed: the backend's state node changed. In InitWait, while this end is still
+   * Initialising, connect (talk_to_netback, here `talk`). Nothing else is acted on: a backend that
+   * closes under an honest frontend does not happen in these scenarios (xenbus_frontend_closed is left out).
    */
-  publish(xs: XenStore, front: string, rings: VifRings, port: number, mac: string): void {
+  backendChanged(xs: Xs, front: string, back: string, talk: () => void): void {
+    const v = xs.read(`${back}/state`);
+    if (v === String(XenbusState.InitWait) && xs.read(`${front}/state`) === String(XenbusState.Initialising)) talk();
+  }
+
+  /**
+   * talk_to_netback (2.9 step 3): grant the ring pages to the backend; write the features asked for
+   * (among those the backend offers: this.feat), the ring refs, the event channel and the MAC; and
+   * switch to Connected (netfront does not publish Initialised).
+   */
+  publish(xs: Xs, front: string, rings: VifRings, port: number, mac: string): void {
     this.gt.grantAccess(this.ringRefs.tx, this.backendDom, rings.txFrame, false);
     this.gt.grantAccess(this.ringRefs.rx, this.backendDom, rings.rxFrame, false);
     this.switchState(XenbusState.Initialised);
+    xs.write(`${front}/feature-sg`, this.feat.sg);
+    xs.write(`${front}/feature-gso-tcpv4`, this.feat.tso);
+    xs.write(`${front}/feature-no-csum-offload`, !this.feat.csum);
+    xs.write(`${front}/request-rx-copy`, this.feat.rxCopy);
+    xs.write(`${front}/feature-rx-notify`, true);
     xs.write(`${front}/tx-ring-ref`, this.ringRefs.tx);
     xs.write(`${front}/rx-ring-ref`, this.ringRefs.rx);
     xs.write(`${front}/event-channel`, port);

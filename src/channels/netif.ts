@@ -60,37 +60,15 @@ export const isExtra = (s: TxSlot): s is TxExtra => (s as TxExtra).extra === tru
 /** What crosses XenStore for one vif (2.8): backend features, frontend requests. */
 export interface VifFeatures { sg: boolean; csum: boolean; tso: boolean; rxCopy: boolean }
 
-export class XenStore {
-  private kv = new Map<string, string>();
-  write(path: string, v: string | number | boolean): void { this.kv.set(path, String(typeof v === 'boolean' ? Number(v) : v)); }
-  read(path: string): string | undefined { return this.kv.get(path); }
-  flag(path: string): boolean { return this.kv.get(path) === '1'; }
-  entries(): Array<[string, string]> { return [...this.kv.entries()].sort(([a], [b]) => a.localeCompare(b)); }
-}
-
 /**
- * The handshake of 2.9 reduced to its outcome: the backend advertises what it
- * can do, the frontend asks for what it wants, and each feature is on only
- * if both sides agree. request-rx-copy picks copying receive over flipping.
+ * The handshake's feature agreement (2.8-2.9): the backend advertises what it can do (netback_probe
+ * writes feature-*), the frontend asks for what it wants among those (talk_to_netback), and each
+ * feature is on only if both sides agree. request-rx-copy picks copying receive over flipping.
+ * Computed when the toolstack builds the vif; the keys themselves cross XenStore in the handshake.
  */
-export function negotiate(xs: XenStore, front: string, back: string, backend: VifFeatures, frontend: VifFeatures): VifFeatures {
-  xs.write(`${back}/feature-sg`, backend.sg);
-  xs.write(`${back}/feature-gso-tcpv4`, backend.tso);
-  xs.write(`${back}/feature-no-csum-offload`, !backend.csum);
-  xs.write(`${back}/feature-rx-copy`, backend.rxCopy);
-  xs.write(`${back}/feature-rx-flip`, true);
-  xs.write(`${front}/feature-sg`, frontend.sg && xs.flag(`${back}/feature-sg`));
-  xs.write(`${front}/feature-gso-tcpv4`, frontend.tso && xs.flag(`${back}/feature-gso-tcpv4`));
-  xs.write(`${front}/feature-no-csum-offload`, !(frontend.csum && !xs.flag(`${back}/feature-no-csum-offload`)));
-  xs.write(`${front}/request-rx-copy`, frontend.rxCopy && xs.flag(`${back}/feature-rx-copy`));
-  xs.write(`${front}/feature-rx-notify`, true);
-  const sg = xs.flag(`${front}/feature-sg`);
-  return {
-    sg,
-    csum: !xs.flag(`${front}/feature-no-csum-offload`),
-    tso: sg && xs.flag(`${front}/feature-gso-tcpv4`), // GSO needs scatter/gather
-    rxCopy: xs.flag(`${front}/request-rx-copy`),
-  };
+export function negotiate(backend: VifFeatures, frontend: VifFeatures): VifFeatures {
+  const sg = frontend.sg && backend.sg;
+  return { sg, csum: frontend.csum && backend.csum, tso: sg && frontend.tso && backend.tso, rxCopy: frontend.rxCopy && backend.rxCopy };
 }
 
 /** The two shared ring pages of one vif (and the optional control ring). */

@@ -518,7 +518,7 @@ const H20: Behaviour = {
   },
   step(h, x, n) {
     const e = h.env, v = h.variant;
-    const set = (s: number) => { e.xs.write(`${e.front}/state`, s); e.stateChanged(s, x); };
+    const set = (s: number) => e.switchState(s);
     if (v === 7 && n === 0) set(9);
     if (v === 8 && n === 0) set(255);
     if (v === 9) set(n % 2 ? XenbusState.Connected : XenbusState.Closing);
@@ -550,10 +550,9 @@ const H21: Behaviour = {
       }
     }
     if (h.variant === 1) for (let r = 8; r < gt.entries.length; r++) if ((gt.entries[r].flags & 3) === GTF.permit_access && r !== nf.ringRefs.tx && r !== nf.ringRefs.rx) gt.endAccess(r);
-    if (h.variant === 2) { nf.crashed = true; e.xs.write(`${e.front}/state`, XenbusState.Closed); e.stateChanged(XenbusState.Closed, x); return; }
-    e.xs.write(`${e.front}/state`, XenbusState.Closing);
-    e.stateChanged(XenbusState.Closing, x);
-    h.later(50, (lx) => { e.xs.write(`${e.front}/state`, XenbusState.Closed); e.stateChanged(XenbusState.Closed, lx); });
+    if (h.variant === 2) { nf.crashed = true; e.switchState(XenbusState.Closed); return; }
+    e.switchState(XenbusState.Closing);
+    h.later(50, () => e.switchState(XenbusState.Closed));
   },
   expect: (o) => [...attacked(o), ...statusMismatches(o), ...(o.nb.connected ? ['still connected after the frontend closed'] : []),
     ...(o.quiescent && o.dom0Mappings !== 0 ? [`${o.dom0Mappings} mappings of a closed frontend's grants left`] : [])],

@@ -23,8 +23,9 @@ import { Netfront } from '../channels/netfront.js';
 import type { SharedRing } from '../channels/ring.js';
 import {
   NETTXF, XEN_NETIF_EXTRA_FLAG_MORE, XEN_NETIF_EXTRA_TYPE, XEN_NETIF_GSO_TYPE,
-  type TxExtra, type TxRequest, type TxSlot, type VifFeatures, type VifRings, type XenStore,
+  type TxExtra, type TxRequest, type TxSlot, type VifFeatures, type VifRings,
 } from '../channels/netif.js';
+import type { Xs } from '../domains/xenstored.js';
 import type { VifInfo } from '../scenario/build.js';
 import { BEHAVIOUR_BY_ID, type Behaviour } from './behaviours.js';
 
@@ -34,7 +35,8 @@ export interface HostileSpec { guest: number; vif: number; behaviour: string; va
 export interface HostileEnv {
   sys: ActorSystem;
   xen: Xen;
-  xs: XenStore;
+  /** The guest's own XenStore connection: its writes go through xenstored and fire the backend's watch. */
+  xs: Xs;
   front: string;
   back: string;
   rings: VifRings;
@@ -43,8 +45,8 @@ export interface HostileEnv {
   mac: string;
   dom0: Kernel;
   kernels: Kernel[];
-  /** The XenStore watch the backend has on our state node fires. */
-  stateChanged(s: number, x: Exec | null): void;
+  /** xenbus_switch_state: write our state node (the backend's watch fires) and take the state. */
+  switchState(s: number): void;
   /** For the test oracle only (expectations); the adversary's code never reads it. */
   probe: VifInfo;
 }

@@ -10,6 +10,7 @@ import { netbackMachine } from '../channels/netback/machine.js';
 import { netfrontMachine } from '../channels/netfront-machine.js';
 import { pcpuMachine } from '../hypervisor/pcpu.js';
 import { cpuMachine } from '../domains/native.js';
+import { xenstoreMachine } from '../domains/xenstored.js';
 
 export interface ActorKind { kind: string; machine: AnyStateMachine; description: string }
 
@@ -26,6 +27,7 @@ export const ACTOR_KINDS: readonly ActorKind[] = [
   { kind: 'netfront', machine: netfrontMachine, description: "a guest's vif: XenBus state, TX queue stop/wake, RX buffer refill, NAPI poll" },
   { kind: 'pcpu', machine: pcpuMachine, description: "a physical CPU under Xen's scheduler (idle, in Xen, context switch, running a domain)" },
   { kind: 'cpu', machine: cpuMachine, description: 'a bare-metal CPU (idle, interrupt context, process context)' },
+  { kind: 'xenstore', machine: xenstoreMachine, description: 'xenstored in dom0, holding the XenStore tree, whose writes and removals fire the watches on their paths as XS_WATCH_EVENT messages' },
 ];
 
 export function machineOf(kind: string): AnyStateMachine | undefined {

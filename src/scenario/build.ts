@@ -24,9 +24,11 @@ import { pcpuMachine } from '../hypervisor/pcpu.js';
 import { eventChannelMachine } from '../hypervisor/event-channel.js';
 import { Netfront } from '../channels/netfront.js';
 import { Netback, PendingPool, type NetbackClock } from '../channels/netback.js';
-import { netbackMachine, XENBUS_EVENT } from '../channels/netback/machine.js';
-import { netfrontMachine, FRONT_XENBUS_EVENT } from '../channels/netfront-machine.js';
-import { VifRings, XenStore, negotiate } from '../channels/netif.js';
+import { netbackMachine } from '../channels/netback/machine.js';
+import { netback_probe, xenbus_read_driver_state } from '../channels/netback/xenbus.js';
+import { netfrontMachine } from '../channels/netfront-machine.js';
+import { VifRings, XenbusState, negotiate, type VifFeatures } from '../channels/netif.js';
+import { XenStore, type Xs } from '../domains/xenstored.js';
 import type { SharedRing } from '../channels/ring.js';
 import { createHostile, type Hostile } from '../hostile/netfront.js';
 import { defaultCosts, type CostTable } from '../model/costs.js';
@@ -50,6 +52,7 @@ export interface Built {
   nics: NicModel[];
   netfronts: Netfront[];
   netbacks: Netback[];
+  /** xenstored's store (its actor, kind `xenstore`, is spawned last). */
   xenstore: XenStore;
   /** One entry per vif (guest topology): its guest, both ends, the flow it carries, and the adversary if any. */
   vifs: VifInfo[];
@@ -84,7 +87,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   const cpus = Array.from({ length: m.cpus }, (_, i) => new Cpu(i, m.cpuGhz * 1e9, m.tlbEntries));
   const mem = new MachineMemory((m.memoryMiB * 1024 * 1024) / 4096);
   const opt = sc.optimizations;
-  const xenstore = new XenStore();
+  const xenstore = new XenStore(sys);
   const poolPages = 1024;
 
   const native = sc.topology === 'native';
@@ -155,6 +158,10 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   const netbacks: Netback[] = [];
   const vifs: VifInfo[] = [];
   const hostiles: Hostile[] = [];
+  const handshakes: Array<{
+    front: string; back: string; offer: VifFeatures; nb: Netback; nf: Netfront; bxs: Xs; fxs: Xs;
+    frontendChanged: () => void; backendChanged: () => void;
+  }> = [];
   const ringPages = new Map<number, SharedRing<unknown, unknown>>();
   const flows = sc.topology === 'guest' ? Math.max(m.nics, guests.length) : m.nics;
   const nicQ = drivers.map((d) => new Qdisc(d, counters));
@@ -180,9 +187,8 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
     const rings = new VifRings(m.vifRingSize);
     const front = `/local/domain/${guest.domid}/device/vif/${vif}`;
     const back = `/local/domain/0/backend/vif/${guest.domid}/${vif}`;
-    const feat = negotiate(xenstore, front, back,
-      { sg: opt.vnicOffload, csum: opt.vnicOffload, tso: opt.vnicOffload, rxCopy: opt.rxCopy },
-      { sg: opt.vnicOffload, csum: opt.vnicOffload, tso: opt.vnicOffload, rxCopy: opt.rxCopy });
+    const offer = { sg: opt.vnicOffload, csum: opt.vnicOffload, tso: opt.vnicOffload, rxCopy: opt.rxCopy };
+    const feat = negotiate(offer, { sg: opt.vnicOffload, csum: opt.vnicOffload, tso: opt.vnicOffload, rxCopy: opt.rxCopy });
     const chan = `evtchn-vif${guest.domid}.${vif}`;
     const gt = xen!.grantTables.get(guest.domid)!;
     const refs = 2 * rings.tx.size + 3; // TX + RX buffers in flight per vif, and the ring pages
@@ -214,28 +220,33 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
     qdiscs.push(bq, sq);
     netfronts.push(nf);
     netbacks.push(nb);
-    // XenBus handshake (2.9), at toolstack time: the ring pages are real guest frames granted to the
-    // backend (taken from the top of memory so that every other allocation is as without them).
+    // The ring pages are real guest frames granted to the backend in the XenBus handshake (taken from
+    // the top of memory so that every other allocation is as without them).
     rings.txFrame = mem.allocHigh(guest.domid);
     rings.rxFrame = mem.allocHigh(guest.domid);
     ringPages.set(rings.txFrame, rings.tx as SharedRing<unknown, unknown>);
     ringPages.set(rings.rxFrame, rings.rx as SharedRing<unknown, unknown>);
     const mac = `00:16:3e:${[guest.domid >> 8, guest.domid & 255, vif].map((v) => (v & 255).toString(16).padStart(2, '0')).join(':')}`;
-    const connect = () => nb.connect(xenstore, front, back, xen!.grants, (fr) => ringPages.get(fr), gPort.port);
     const info: VifInfo = { guest, vif, flow: f, nf, nb, rings, front, back, hostile, stackQ: sq, bridgeQ: bq };
     vifs.push(info);
+    // Each end's connection to xenstored, from its own domain.
+    const bxs = xenstore.domain(dom0.name), fxs = xenstore.domain(guest.name);
+    const connect = () => nb.connect(bxs, front, back, xen!.grants, (fr) => ringPages.get(fr), gPort.port);
     if (hostile) {
       hostiles.push(hostile);
       hostile.attach({
-        sys, xen: xen!, xs: xenstore, front, back, rings, ringPages, port: gPort, mac, dom0, kernels,
-        stateChanged: (st, x) => { nf.switchState(st); nb.frontendChanged(xenstore, back, st, connect, x); },
+        sys, xen: xen!, xs: fxs, front, back, rings, ringPages, port: gPort, mac, dom0, kernels,
+        switchState: (st) => { nf.switchState(st); fxs.write(`${front}/state`, st); },
         probe: info,
       });
-      hostile.publish();
-    } else {
-      nf.publish(xenstore, front, rings, gPort.port, mac);
     }
-    connect();
+    handshakes.push({
+      front, back, offer, nb, nf,
+      // What each end's XenBus driver does when its watch on the other end's state node fires.
+      frontendChanged: () => nb.frontendChanged(bxs, back, xenbus_read_driver_state(bxs, front), connect, null),
+      backendChanged: () => nf.backendChanged(fxs, front, back, () => (hostile ? hostile.publish() : nf.publish(fxs, front, rings, gPort.port, mac))),
+      bxs, fxs,
+    });
   }
 
   // External client machines, one per NIC, each running the far ends of that NIC's flows.
@@ -257,14 +268,21 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   for (const c of clients) for (const f of c.flows()) { const e = c.endpoint(f)!; spawnTcpEndpoint(sys, `${c.name}-tcp${f}`, (e.sender ?? e.receiver)!); }
 
   // The vifs' control state as actors, spawned after every other actor (ranks of the rest unchanged).
-  // They learn of the toolstack-time handshake above when the system starts (see start()).
-  const nbActors = netbacks.map((nb) => sys.spawn(`${nb.name}-back`, 'netback', netbackMachine, { name: nb.name }));
-  const nfActors = netfronts.map((nf) => sys.spawn(nf.name, 'netfront', netfrontMachine, { name: nf.name }));
+  // Each is the watcher of its XenBus driver's watch on the other end's state node.
+  handshakes.forEach((h) => {
+    h.nb.actor = sys.spawn(`${h.nb.name}-back`, 'netback', netbackMachine, { name: h.nb.name, frontendChanged: h.frontendChanged });
+  });
+  handshakes.forEach((h) => {
+    h.nf.actor = sys.spawn(h.nf.name, 'netfront', netfrontMachine, { name: h.nf.name, backendChanged: h.backendChanged });
+  });
 
-  // Each CPU's scheduling actor, created last so that every other actor keeps its rank.
+  // Each CPU's scheduling actor, created after the others so that every other actor keeps its rank.
   host.attachCpus(cpus.map((c) => native
     ? sys.spawn(`cpu${c.index}`, 'cpu', cpuMachine, { cpu: c.index })
     : sys.spawn(`cpu${c.index}`, 'pcpu', pcpuMachine, { cpu: c.index })));
+
+  // xenstored (in dom0, so only under Xen), created last.
+  if (!native) xenstore.spawn();
 
   // NIC fault injection, in the NICs' own time line.
   let faultsOn = true;
@@ -291,13 +309,29 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
       ? clients.reduce((n, c) => n + c.received, 0)
       : [...stacks.values()].reduce((n, s) => n + s.delivered(), 0),
     start: () => {
-      // The XenBus states both ends took during the handshake, replayed into their actors; from here on
-      // every change reaches them as it happens.
-      netbacks.forEach((nb, i) => { for (const [, s] of nb.transitions) nbActors[i].send(XENBUS_EVENT[s]); nb.actor = nbActors[i]; });
-      netfronts.forEach((nf, i) => {
-        for (const s of nf.xenbusStates) { const e = FRONT_XENBUS_EVENT[s]; if (e) nfActors[i].send(e); }
-        nf.actor = nfActors[i];
-      });
+      // The XenBus handshake (2.9), through xenstored at virtual time 0, before anything runs: the
+      // toolstack creates both directories (state Initialising); netback_probe advertises the backend's
+      // features, goes to InitWait and watches the frontend's state; netfront_probe watches the
+      // backend's. The rest follows from the watch events (messages): the frontend, seeing InitWait,
+      // writes its keys and Connected; the backend, seeing Connected, maps the rings and connects.
+      const toolstack = xenstore.domain(dom0.name);
+      for (const h of handshakes) {
+        const fdom = h.front.split('/')[3], bdom = h.back.split('/')[3];
+        toolstack.write(`${h.front}/backend`, h.back);
+        toolstack.write(`${h.front}/backend-id`, bdom);
+        toolstack.write(`${h.front}/state`, XenbusState.Initialising);
+        toolstack.write(`${h.back}/frontend`, h.front);
+        toolstack.write(`${h.back}/frontend-id`, fdom);
+        toolstack.write(`${h.back}/state`, XenbusState.Initialising);
+      }
+      for (const h of handshakes) {
+        netback_probe(h.nb, h.bxs, h.front, h.back, h.offer, `${h.nb.name}-back`);
+        h.nf.probe(h.fxs, h.back, h.nf.name);
+      }
+      sys.sched.run(0);
+      for (const h of handshakes) {
+        if (!h.nb.adversary && !h.nb.connected) throw new Error(`${h.nb.name}: XenBus handshake did not connect (${h.nb.error ?? `backend state ${h.nb.state}`})`);
+      }
 
       // Boot ends (dom0 unpaused), then the toolstack unpauses the guests it built.
       host.boot();

@@ -64,7 +64,7 @@ export function xenvif_interrupt(vif: Netback, x: Exec): void {
 }
 
 /** Schedule whatever work there is (also used by the pending pool when slots come back). */
-export function xenvif_kick_thread(vif: Netback, _x: Exec): void {
+export function xenvif_kick_thread(vif: Netback, _x: Exec | null): void {
   if (!vif.connected) return;
   // Buffers again after a stall: the carrier comes back (xenvif_rx_queue_ready).
   if (!vif.carrier && !vif.disabled && vif.rxr.unconsumedRequests() > 0) { vif.carrier = true; note(vif.counters, 'vif-carrier-on'); vif.actor?.send(NB.CARRIER_ON); }

@@ -5,7 +5,9 @@
  * tells this actor directly (untraced); the per-packet work stays in tx.ts / rx.ts / control.ts.
  *
  * Regions:
- * - xenbus: the backend's XenbusState, only along BACKEND_EDGES (2.9, I11).
+ * - xenbus: the backend's XenbusState, only along BACKEND_EDGES (2.9, I11). The watch on the
+ *   frontend's state node delivers XS_WATCH_EVENT here (from xenstored); its action is Linux's
+ *   frontend_changed, which decides the next state (connect, close) and tells this actor.
  * - tx: the TX work item: idle, scheduled on the driver domain's kernel, inside a pass, parked on
  *   the shared pending-slot pool, or disabled after a fatal protocol violation (2.10).
  * - rx: the receive queue: idle, working (the RX work item is queued), stalled (packets wait for
@@ -21,7 +23,11 @@ export type NetbackEvent =
   | { type: 'NAPI_SCHEDULE' } | { type: 'TX_ACTION' } | { type: 'TX_DONE' } | { type: 'TX_WAIT_PENDING' } | { type: 'TX_STOP' } | { type: 'TX_FATAL_ERR' } | { type: 'TX_ENABLE' }
   | { type: 'RX_KICK' } | { type: 'RX_DONE' } | { type: 'RX_STALL' } | { type: 'RX_DRAIN' } | { type: 'RX_DRAINED' } | { type: 'CARRIER_OFF' } | { type: 'CARRIER_ON' }
   | { type: 'LATE_EOI_MASK' } | { type: 'LATE_EOI' }
-  | { type: 'CTRL_SCHEDULE' } | { type: 'CTRL_DONE' };
+  | { type: 'CTRL_SCHEDULE' } | { type: 'CTRL_DONE' }
+  | { type: 'XS_WATCH_EVENT'; detail: string };
+
+/** The vif's XenBus driver: what runs when a watch fires (frontend_changed, netback/xenbus.ts). */
+export interface NetbackInput { name: string; frontendChanged?: (path: string) => void }
 
 /** One event object per type, made once (the hot paths send them without allocating). */
 export const NB = Object.fromEntries(
@@ -35,17 +41,21 @@ export const XENBUS_EVENT: Readonly<Record<number, Readonly<NetbackEvent>>> = { 
 
 export const netbackMachine = setup({
   types: {
-    context: {} as { name: string },
-    input: {} as { name: string },
+    context: {} as { name: string; frontendChanged: ((path: string) => void) | null },
+    input: {} as NetbackInput,
     events: {} as NetbackEvent,
+  },
+  actions: {
+    frontend_changed: ({ context, event }) => context.frontendChanged?.((event as { detail: string }).detail),
   },
 }).createMachine({
   id: 'netback',
-  context: ({ input }) => ({ name: input.name }),
+  context: ({ input }) => ({ name: input.name, frontendChanged: input.frontendChanged ?? null }),
   type: 'parallel',
   states: {
     xenbus: {
       initial: 'InitWait',
+      on: { XS_WATCH_EVENT: { actions: 'frontend_changed' } },
       states: {
         InitWait: { on: { XENBUS_CONNECTED: 'Connected', XENBUS_CLOSING: 'Closing' } },
         Connected: { on: { XENBUS_CLOSING: 'Closing' } },

@@ -42,7 +42,7 @@ export class PendingPool {
     return true;
   }
   /** Return slots; the first waiting vif is kicked once enough are free for a worst-case packet. */
-  give(n: number, x: Exec, reserve = FATAL_SKB_SLOTS + 1): void {
+  give(n: number, x: Exec | null, reserve = FATAL_SKB_SLOTS + 1): void {
     this.free += n;
     if (this.waiting.length && this.free >= reserve) this.waiting[0].kick(x);
   }
@@ -51,7 +51,7 @@ export class PendingPool {
     const i = this.waiting.indexOf(nb);
     if (i < 0) return;
     this.waiting.splice(i, 1);
-    if (i === 0 && x) this.give(0, x);
+    if (i === 0) this.give(0, x);
   }
 }
 

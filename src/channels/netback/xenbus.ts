@@ -9,8 +9,9 @@ import { note } from '../../model/counters.js';
 import { BackRing, SharedRing, ringDiff } from '../ring.js';
 import {
   BACKEND_EDGES, NET_CTRL_RING_SIZE, XenbusState,
-  type CtrlRequest, type CtrlResponse, type RxRequest, type RxResponse, type TxResponse, type TxSlot, type XenStore,
+  type CtrlRequest, type CtrlResponse, type RxRequest, type RxResponse, type TxResponse, type TxSlot, type VifFeatures,
 } from '../netif.js';
+import type { Xs } from '../../domains/xenstored.js';
 import type { Netback } from '../netback.js';
 import { MAC_RE, ZERO_CTRL, ZERO_RX, ZERO_TX } from './common.js';
 import { xenvif_disconnect_data } from './interface.js';
@@ -36,21 +37,22 @@ export function backend_state_path(vif: Netback, to: number): number[] {
   return out;
 }
 
-export function xenbus_dev_fatal(vif: Netback, xs: XenStore, back: string, msg: string): false {
+export function xenbus_dev_fatal(vif: Netback, xs: Xs, back: string, msg: string): false {
   vif.error = msg;
   xs.write(`${back}/error`, msg);
   note(vif.counters, `xenbus-fatal:${msg.split(' ')[0]}`);
   set_backend_state(vif, XenbusState.Closing);
-  xs.write(`${back}/state`, vif.state);
+  xenbus_switch_state(vif, xs, back);
   return false;
 }
 
 /**
  * The frontend switched to Connected: read and check its keys, map the ring pages, bind the event
- * channel (2.9 step 4). Done by the toolstack-time handshake, outside any CPU slice. Any failure
+ * channel (2.9 step 4). Run when the watch on the frontend's state fires (dom0's xenwatch work, not
+ * charged: outside any CPU slice, as before the handshake went through xenstored). Any failure
  * ends in Closing with an error node and nothing left mapped (H3, H20; I5, I11).
  */
-export function connect(vif: Netback, xs: XenStore, front: string, back: string, gops: GrantOps, ringAt: (frame: number) => SharedRing<unknown, unknown> | undefined, expectPort: number): boolean {
+export function connect(vif: Netback, xs: Xs, front: string, back: string, gops: GrantOps, ringAt: (frame: number) => SharedRing<unknown, unknown> | undefined, expectPort: number): boolean {
   if (vif.connected) return true;
   if (vif.txInflight > 0 || vif.ringHandles.length) { // still tearing the last connection down
     vif.reconnect = () => connect(vif, xs, front, back, gops, ringAt, expectPort);
@@ -118,12 +120,12 @@ export function connect(vif: Netback, xs: XenStore, front: string, back: string,
   vif.carrier = true;
   vif.error = null;
   set_backend_state(vif, XenbusState.Connected);
-  xs.write(`${back}/state`, vif.state);
+  xenbus_switch_state(vif, xs, back);
   return true;
 }
 
 /** The frontend's state key changed (a XenStore watch fired). */
-export function frontend_changed(vif: Netback, xs: XenStore, back: string, s: number, connect: () => boolean, x: Exec | null): void {
+export function frontend_changed(vif: Netback, xs: Xs, back: string, s: number, connect: () => boolean, x: Exec | null): void {
   switch (s) {
     case XenbusState.Initialising: case XenbusState.InitWait: case XenbusState.Initialised:
       if (vif.state === XenbusState.Closed) set_backend_state(vif, XenbusState.InitWait);
@@ -143,5 +145,30 @@ export function frontend_changed(vif: Netback, xs: XenStore, back: string, s: nu
       xenvif_disconnect_data(vif, x);
       xenbus_dev_fatal(vif, xs, back, `saw state ${s} at frontend`);
   }
-  xs.write(`${back}/state`, vif.state);
+  xenbus_switch_state(vif, xs, back);
+}
+
+/** Publish the backend's state node (xenbus_switch_state writes only a change: no watch fires otherwise). */
+export function xenbus_switch_state(vif: Netback, xs: Xs, back: string): void {
+  if (xs.read(`${back}/state`) !== String(vif.state)) xs.write(`${back}/state`, vif.state);
+}
+
+/** xenbus_read_driver_state: a missing or unparsable node reads as Unknown. */
+export function xenbus_read_driver_state(xs: Xs, path: string): number {
+  const v = xs.read(`${path}/state`);
+  return v !== undefined && /^\d{1,10}$/.test(v) ? Number(v) : XenbusState.Unknown;
+}
+
+/**
+ * netback_probe (2.9 step 2): advertise the backend's features, go to InitWait, and watch the
+ * frontend's state node (xenbus_watch_otherend); the watch's events reach the vif's actor `watcher`.
+ */
+export function netback_probe(vif: Netback, xs: Xs, front: string, back: string, offer: VifFeatures, watcher: string): void {
+  xs.write(`${back}/feature-sg`, offer.sg);
+  xs.write(`${back}/feature-gso-tcpv4`, offer.tso);
+  xs.write(`${back}/feature-no-csum-offload`, !offer.csum);
+  xs.write(`${back}/feature-rx-copy`, offer.rxCopy);
+  xs.write(`${back}/feature-rx-flip`, true);
+  xenbus_switch_state(vif, xs, back);
+  xs.watch(`${front}/state`, watcher);
 }
