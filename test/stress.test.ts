@@ -124,6 +124,15 @@ describe('stress: mutation checks (a deliberately broken netback is caught)', fu
 
 describe('stress: regressions for mechanism bugs the properties found', function () {
   this.timeout(60_000);
+
+  it('an adversary that resets its own event channels (H18/5) breaks only its own vifs: the checker does not blame its other vif', () => {
+    // Hostile campaign seed 1, case 928: the adversary's domain has a second vif; EVTCHNOP_reset closed its ports too,
+    // and the check used to hold that vif to the honest-liveness invariants ("lost wakeup", I4).
+    const r = runStressCase({ base: 1, index: 928, hostile: true, replay: false, shrink: false });
+    expect(r.result.hostile).to.equal('H18/5');
+    expect(r.scenario.guests).to.be.greaterThan(0);
+    expect(r.result.failures, r.result.failures.join('\n')).to.deep.equal([]);
+  });
   const base = ({ nic, ...o }: Partial<CaseScenario> & { nic?: Partial<CaseScenario['machine']['nic']> }): CaseScenario => ({
     name: 'regression', topology: 'guest', direction: 'tx', seed: 3, run: { durationMs: 3, warmupMs: 0 },
     machine: { cpus: 1, nics: 1, vifRingSize: 256, memoryMiB: 2048, nic: { ringSize: 256, csumOffload: true, tso: true, sg: true, ...nic } },
