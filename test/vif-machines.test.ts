@@ -87,13 +87,14 @@ describe('netback and netfront machines', function () {
   it('netback TX: a fatal error only from inside a pass, and the vif comes back only on reconnect', () => {
     const a = createActor(netbackMachine, { input: { name: 't' } }).start();
     const tx = () => (a.getSnapshot().value as Record<string, string>).tx;
-    a.send({ type: 'TX_FATAL_ERR' });
+    a.send({ type: 'TX_FATAL_ERR', reason: 'early' });
     expect(tx()).to.equal('idle');
     a.send({ type: 'NAPI_SCHEDULE' }); a.send({ type: 'TX_ACTION' });
     a.send({ type: 'TX_WAIT_PENDING' });
     expect(tx()).to.equal('waitingForPendingSlots');
-    a.send({ type: 'NAPI_SCHEDULE' }); a.send({ type: 'TX_ACTION' }); a.send({ type: 'TX_FATAL_ERR' });
+    a.send({ type: 'NAPI_SCHEDULE' }); a.send({ type: 'TX_ACTION' }); a.send({ type: 'TX_FATAL_ERR', reason: 'bad-gso' });
     expect(tx()).to.equal('disabled');
+    expect(a.getSnapshot().context.disabledFor).to.equal('bad-gso');
     a.send({ type: 'NAPI_SCHEDULE' });
     expect(tx()).to.equal('disabled');
     a.send({ type: 'TX_ENABLE' });

@@ -32,6 +32,14 @@ export interface ActorLike {
 }
 export interface ActorEntry { name: string; kind: string; rank: number; actor: ActorLike; machine: AnyStateMachine }
 
+/**
+ * An actor's state value, read where a driver decides something: a compiled actor keeps its value
+ * interned and xstate keeps its last snapshot, so neither allocates (getSnapshot() on a CompiledActor does).
+ */
+export function stateValue(a: ActorLike): unknown {
+  return a instanceof CompiledActor ? a.value : a.getSnapshot().value;
+}
+
 /** Compile once per machine definition; a machine outside the supported subset throws UnsupportedMachine. */
 const compiledCache = new WeakMap<AnyStateMachine, CompiledMachine>();
 export function compiledOf(m: AnyStateMachine): CompiledMachine {

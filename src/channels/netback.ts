@@ -39,6 +39,7 @@ import { xenvif_rx_action } from './netback/rx.js';
 import { xenvif_ctrl_action } from './netback/control.js';
 import { xenvif_disconnect_data, xenvif_interrupt, xenvif_kick_thread, xenvif_start_xmit } from './netback/interface.js';
 import { connect, frontend_changed } from './netback/xenbus.js';
+import { netbackDisabledFor, netbackState, type NetbackValue } from './netback/machine.js';
 
 export { COPY_LEN, NETBACK_DEFAULTS, type NetbackClock, type NetbackOptions, type RxCopyVia, type TxMode } from './netback/common.js';
 export { PendingPool } from './netback/tx.js';
@@ -52,17 +53,13 @@ export class Netback implements NetDevice {
   ctrl: BackRing<CtrlRequest, CtrlResponse> | null = null;
   rxQueue: Packet[] = [];
   rxQueuedAt: number[] = [];
-  txQueued = false;
   rxQueued = false;
   doneQueued = false;
-  ctrlQueued = false;
   done: PendingTx[] = [];
   /** Requests still available in this TX pass (one read of req_prod per pass, I7). */
   avail = 0;
   /** Slots taken in this TX pass, for the bounded-work invariant (I3). */
   passSlots = 0;
-  /** Set on a fatal protocol violation (2.10): the vif stops, the rest of the driver domain goes on. */
-  disabled: string | null = null;
 
   // ---- XenBus connection (2.9) ----
   state: number = XenbusState.InitWait;
@@ -78,7 +75,6 @@ export class Netback implements NetDevice {
   txInflight = 0;
 
   // ---- receive queue health ----
-  carrier = true;
   lastRxProgress = 0;
   rxTimer = false;
 
@@ -100,8 +96,12 @@ export class Netback implements NetDevice {
   rxQueueLength(): number { return this.rxQueue.length; }
 
   clock: NetbackClock | null = null;
-  /** This vif's `netback` actor (netback/machine.ts), told of every control-state change. */
+  /** This vif's `netback` actor (netback/machine.ts), told of every control-state change; it holds the control state. */
   actor: ActorLike | null = null;
+  /** The vif's control state: XenBus, TX work (queued, in a pass, disabled), RX queue (stalled, carrier off), late EOI, control ring. */
+  get control(): NetbackValue { return netbackState(this.actor); }
+  /** Why a fatal protocol violation (2.10) disabled the vif, or null: the vif stops, the rest of the driver domain goes on. */
+  get disabled(): string | null { return netbackDisabledFor(this.actor); }
   opts: NetbackOptions = { ...NETBACK_DEFAULTS };
   /**
    * Validations of 2.10, all on. Mutation tests switch one off to make a deliberately broken netback
@@ -131,7 +131,7 @@ export class Netback implements NetDevice {
     this.rxTask = { name: `${name}-rx`, run: (x) => xenvif_rx_action(this, x) };
     this.ctrlTask = { name: `${name}-ctrl`, run: (x) => xenvif_ctrl_action(this, x) };
   }
-  // Work items for our kernel, made once: each is queued at most once at a time (txQueued etc.).
+  // Work items for our kernel, made once: each is queued at most once at a time (tx/ctrl: the actor's `scheduled`, rxQueued, doneQueued).
   readonly txTask: Task;
   readonly txDoneTask: Task;
   readonly rxTask: Task;

@@ -2,7 +2,8 @@
  * The control state of one netfront as a statechart (kind `netfront`). Netfront decides each change
  * where Linux xen-netfront does (talk_to_netback / xenbus_switch_state, netif_stop_queue in
  * xennet_start_xmit, netif_wake_queue in xennet_tx_buf_gc, xennet_alloc_rx_buffers, napi_schedule /
- * napi_complete around xennet_poll) and tells this actor directly (untraced).
+ * napi_complete around xennet_poll) and tells this actor directly (untraced). Whether a poll is
+ * queued is read back from here (netfrontState): the driver keeps no copy of it.
  *
  * Regions:
  * - xenbus: the frontend's XenbusState (2.9): Initialising, Initialised (rings granted, keys being
@@ -16,6 +17,7 @@
  * - napi: idle, or scheduled while a poll is queued (the event channel's upcall does not re-queue it).
  */
 import { setup } from 'xstate';
+import { stateValue, type ActorLike } from '../actors/runtime.js';
 
 export type NetfrontEvent =
   | { type: 'XENBUS_INITIALISING' } | { type: 'XENBUS_INITIALISED' } | { type: 'XENBUS_CONNECTED' } | { type: 'XENBUS_CLOSING' } | { type: 'XENBUS_CLOSED' }
@@ -37,6 +39,20 @@ export const NF = Object.fromEntries(
 export const FRONT_XENBUS_EVENT: Readonly<Record<number, Readonly<NetfrontEvent>>> = {
   1: NF.XENBUS_INITIALISING, 3: NF.XENBUS_INITIALISED, 4: NF.XENBUS_CONNECTED, 5: NF.XENBUS_CLOSING, 6: NF.XENBUS_CLOSED,
 };
+
+/** The frontend's state value: one state per region. */
+export interface NetfrontValue {
+  xenbus: 'Initialising' | 'Initialised' | 'Connected' | 'Closing' | 'Closed';
+  txQueue: 'running' | 'stopped';
+  rxBuffers: 'empty' | 'refilling' | 'full';
+  napi: 'idle' | 'scheduled';
+}
+const INITIAL: NetfrontValue = Object.freeze({ xenbus: 'Initialising', txQueue: 'running', rxBuffers: 'empty', napi: 'idle' });
+
+/** The frontend's control state, as its actor holds it (the initial state until build() spawns the actor). */
+export function netfrontState(a: ActorLike | null): NetfrontValue {
+  return a === null ? INITIAL : stateValue(a) as NetfrontValue;
+}
 
 export const netfrontMachine = setup({
   types: {

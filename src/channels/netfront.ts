@@ -14,7 +14,7 @@ import type { GrantTable } from '../hypervisor/grant-table.js';
 import { drop, note, type Counters } from '../model/counters.js';
 import { FrontRing } from './ring.js';
 import type { ActorLike } from '../actors/runtime.js';
-import { FRONT_XENBUS_EVENT, NF } from './netfront-machine.js';
+import { FRONT_XENBUS_EVENT, NF, netfrontState, type NetfrontValue } from './netfront-machine.js';
 import {
   NETRXF, NETTXF, NETIF_RSP, XEN_NETIF_EXTRA_TYPE, XEN_NETIF_GSO_TYPE,
   XenbusState, type RxRequest, type RxResponse, type TxResponse, type TxSlot, type VifFeatures, type VifRings,
@@ -36,7 +36,6 @@ export class Netfront implements NetDevice {
   /** The id of the request posted in each RX ring slot: a response must come back in the same slot (2.3, I4). */
   protected rxSlotId: number[];
   protected extrasOutstanding = 0;
-  protected pollQueued = false;
   /** Grants the backend still holds after a response: never reuse the page (XSA-396). */
   leakedRefs = 0;
   /** Grant refs of the ring pages (after the 2 * ring-size buffer refs). */
@@ -46,8 +45,10 @@ export class Netfront implements NetDevice {
   rxUnitsTaken = 0;
   /** Flows this vif carries, when known: a packet of another flow arriving here breaks isolation (I1). */
   flows: Set<number> | null = null;
-  /** This frontend's `netfront` actor (netfront-machine.ts), told of every control-state change. */
+  /** This frontend's `netfront` actor (netfront-machine.ts), told of every control-state change; it holds the control state. */
   actor: ActorLike | null = null;
+  /** The frontend's control state: XenBus, TX queue, RX buffers, NAPI. */
+  get control(): NetfrontValue { return netfrontState(this.actor); }
   /** XenBus states this frontend switched to, in order. */
   readonly xenbusStates: number[] = [];
   constructor(
@@ -72,7 +73,7 @@ export class Netfront implements NetDevice {
     this.ringRefs = { tx: r, rx: r + 1, ctrl: r + 2 };
     this.pollTask = { name: `${name}-poll`, run: (px) => this.poll(px) };
   }
-  /** The poll work item, made once (queued at most once at a time: pollQueued). */
+  /** The poll work item, made once (queued at most once at a time: the actor's napi `scheduled`). */
   private readonly pollTask: Task;
   features(): NetFeatures { return { sg: this.feat.sg, csum: this.feat.csum, tso: this.feat.tso }; }
 
@@ -180,8 +181,7 @@ export class Netfront implements NetDevice {
 
   /** Event channel handler: responses arrived on either ring. */
   onEvent(x: Exec): void {
-    if (this.pollQueued) return;
-    this.pollQueued = true;
+    if (this.control.napi === 'scheduled') return;
     this.kernel.post(this.pollTask, 'irq');
     this.actor?.send(NF.NAPI_SCHEDULE);
   }
@@ -217,9 +217,11 @@ export class Netfront implements NetDevice {
     this.notify(x, this.rxr.pushRequests());
   }
 
+  /** The poll runs: a new event queues another (napi_complete). */
+  protected napiComplete(): void { this.actor?.send(NF.NAPI_COMPLETE); }
+
   protected poll(x: Exec): void {
-    this.pollQueued = false;
-    this.actor?.send(NF.NAPI_COMPLETE);
+    this.napiComplete();
     x.touch('netfront');
     // Transmit completions: end the grants and free the packets.
     let freed = false;

@@ -8,15 +8,13 @@
  *
  * These classes do the per-segment arithmetic; each endpoint's control state
  * (Linux's tcp_ca_state, rwnd-limited, out-of-order, delayed ACK) is a
- * machine in tcp-machine.ts, told of each decision made here through `fsm`.
+ * machine in tcp-machine.ts, told of each decision made here through `fsm`,
+ * and read back from it (whether the delayed-ACK timer runs).
  */
-import type { EventObject } from 'xstate';
+import { stateValue, type ActorLike } from '../actors/runtime.js';
 
 export interface Segment { seq: number; len: number; retransmit: boolean }
 
-/** Where an endpoint reports its decisions: its tcp-sender / tcp-receiver actor (sent to directly, untraced). */
-export interface TcpFsm { send(e: EventObject): void }
-const NO_FSM: TcpFsm = { send: () => {} };
 
 /** Linux TCP_RTO_MAX: the backed-off retransmission timeout never exceeds 120 s. */
 export const TCP_RTO_MAX_US = 120_000_000;
@@ -45,7 +43,8 @@ export class TcpSender {
   highSeq = 0;
   /** Retransmission timeouts since data was last acknowledged (Linux icsk_backoff). */
   backoff = 0;
-  fsm: TcpFsm = NO_FSM;
+  /** This endpoint's tcp-sender actor (sent to directly, untraced). */
+  fsm: ActorLike | null = null;
   constructor(readonly mss: number, readonly sndBuf: number, initialPeerWnd: number) {
     this.peerWnd = initialPeerWnd;
   }
@@ -54,7 +53,7 @@ export class TcpSender {
   write(bytes: number): void { this.written += bytes; }
   unsent(): number { return this.written - this.sndNxt; }
   /** Connection up (netperf's connection was set up before the measurement). */
-  connect(): void { this.fsm.send(CONNECT); }
+  connect(): void { this.fsm?.send(CONNECT); }
   /** Next segment the window allows, at most maxLen (MSS, or 64 KiB with TSO). */
   nextSegment(maxLen: number): Segment | undefined {
     const wndLeft = this.sndUna + this.peerWnd - this.sndNxt;
@@ -69,12 +68,12 @@ export class TcpSender {
     const seg = { seq: this.sndNxt, len, retransmit: this.sndNxt < this.highestSent };
     this.sndNxt += len;
     this.highestSent = Math.max(this.highestSent, this.sndNxt);
-    this.fsm.send(XMIT);
+    this.fsm?.send(XMIT);
     return seg;
   }
   /** Nothing goes out now; if data is waiting beyond the usable window, the receiver's window is the limit. */
   private held(wndLeft: number): undefined {
-    if (this.unsent() > wndLeft) this.fsm.send(RWND_LIMITED);
+    if (this.unsent() > wndLeft) this.fsm?.send(RWND_LIMITED);
     return undefined;
   }
   private highestSent = 0;
@@ -88,13 +87,13 @@ export class TcpSender {
       if (this.sndNxt < ack) this.sndNxt = ack;
       this.dupAcks = 0;
       this.backoff = 0; // new data acknowledged: the timeout collapses back (RFC 6298 5.7)
-      this.fsm.send(ACK_NEW);
+      this.fsm?.send(ACK_NEW);
       return n;
     }
     // A duplicate ACK repeats both the ack and the window; a pure window update is not one.
     if (ack === this.sndUna && wnd === prevWnd && this.sndNxt > this.sndUna) {
       // tcp_fastretrans_alert: the third duplicate starts recovery.
-      if (++this.dupAcks === 3) { this.goBack(); this.fsm.send(FAST_RETRANSMIT); } else this.fsm.send(ACK_DUP);
+      if (++this.dupAcks === 3) { this.goBack(); this.fsm?.send(FAST_RETRANSMIT); } else this.fsm?.send(ACK_DUP);
     }
     return 0;
   }
@@ -109,7 +108,7 @@ export class TcpSender {
   onRto(): void {
     this.backoff++;
     this.goBack();
-    this.fsm.send(RTO);
+    this.fsm?.send(RTO);
   }
   /** The retransmission timeout to arm now: the base RTO doubled per expiry without progress, capped. */
   rtoUs(baseUs: number): number { return Math.min(baseUs * 2 ** this.backoff, TCP_RTO_MAX_US); }
@@ -123,21 +122,25 @@ export class TcpReceiver {
   private sinceAck = 0;    // bytes received since the last ACK
   private lastAdvertised: number;
   outOfOrder = 0;
-  /** The delayed-ACK timer is running (Linux ICSK_ACK_TIMER). */
-  delAckArmed = false;
-  fsm: TcpFsm = NO_FSM;
+  /** This endpoint's tcp-receiver actor (sent to directly, untraced): it holds the control state. */
+  fsm: ActorLike | null = null;
+  /** The delayed-ACK timer is running (Linux ICSK_ACK_TIMER): the actor's delack region is pending. */
+  get delAckArmed(): boolean {
+    const v = this.fsm === null ? 'closed' : stateValue(this.fsm) as 'closed' | { established: { delack: 'idle' | 'pending' } };
+    return v !== 'closed' && v.established.delack === 'pending';
+  }
   constructor(readonly mss: number, readonly rcvBuf: number) { this.lastAdvertised = rcvBuf; }
   window(): number { return Math.max(0, this.rcvBuf - this.unread); }
-  connect(): void { this.fsm.send(CONNECT); }
+  connect(): void { this.fsm?.send(CONNECT); }
   /** Accept a data segment; returns whether an ACK must be sent now. */
   onData(seq: number, len: number): { accepted: boolean; ackNow: boolean } {
     if (seq !== this.rcvNxt || len > this.window()) {
       this.outOfOrder++;
       // Data beyond rcv_nxt: a hole (segments after it are dropped here, not queued).
-      if (seq > this.rcvNxt) this.fsm.send(SEG_OUT_OF_ORDER);
+      if (seq > this.rcvNxt) this.fsm?.send(SEG_OUT_OF_ORDER);
       return { accepted: false, ackNow: true }; // duplicate ACK tells the sender what we expect
     }
-    this.fsm.send(SEG_IN_ORDER);
+    this.fsm?.send(SEG_IN_ORDER);
     this.rcvNxt += len;
     this.unread += len;
     this.sinceAck += len;
@@ -148,9 +151,9 @@ export class TcpReceiver {
   ackSent(): void { this.sinceAck = 0; this.lastAdvertised = this.window(); }
   pendingAck(): boolean { return this.sinceAck > 0; }
   /** The host armed the delayed-ACK timer (inet_csk_reset_xmit_timer(ICSK_TIME_DACK)). */
-  armDelAck(): void { this.delAckArmed = true; this.fsm.send(DELACK_ARMED); }
+  armDelAck(): void { this.fsm?.send(DELACK_ARMED); }
   /** The delayed-ACK timer fired or was cancelled. */
-  clearDelAck(): void { this.delAckArmed = false; this.fsm.send(DELACK_CLEARED); }
+  clearDelAck(): void { this.fsm?.send(DELACK_CLEARED); }
   /** Application read; returns whether a window update should be sent. */
   read(max: number): { bytes: number; windowUpdate: boolean } {
     const bytes = Math.min(max, this.unread);

@@ -94,7 +94,7 @@ export class HostileNetfront extends Netfront {
     super.onEvent(x);
   }
   protected override poll(x: Exec): void {
-    if (this.crashed) { this.pollQueued = false; return; }
+    if (this.crashed) { this.napiComplete(); return; }
     this.guard(() => {
       if (this.skipTxCompletions || this.skipRx || this.onRxResponse || this.onTxResponse) this.pollSelective(x);
       else super.poll(x);
@@ -104,7 +104,7 @@ export class HostileNetfront extends Netfront {
 
   /** A poll that skips what the behaviour does not want to process, and shows responses to the behaviour. */
   private pollSelective(x: Exec): void {
-    this.pollQueued = false;
+    this.napiComplete();
     if (!this.skipTxCompletions) {
       const r = this.tx;
       // Peek at TX responses for the behaviour, then let the honest path consume them.

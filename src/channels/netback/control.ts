@@ -15,10 +15,9 @@ import { notify } from './interface.js';
 import { NB } from './machine.js';
 
 export function xenvif_ctrl_action(vif: Netback, x: Exec): void {
-  vif.ctrlQueued = false;
   vif.actor?.send(NB.CTRL_DONE);
   const c = vif.ctrl;
-  if (!c || !vif.connected || vif.disabled) return;
+  if (!c || !vif.connected || vif.control.tx === 'disabled') return;
   x.touch('netback');
   // At most one ring of requests per pass (I3), from one read of the producer.
   let n = 0;
@@ -35,7 +34,6 @@ export function xenvif_ctrl_action(vif: Netback, x: Exec): void {
   if (n > vif.stats.maxCtrlPerPass) vif.stats.maxCtrlPerPass = n;
   if (n) notify(vif, x, c.pushResponses());
   if (c.unconsumedRequests() > 0 || c.finalCheckForRequests()) {
-    vif.ctrlQueued = true;
     vif.kernel.post(vif.ctrlTask, 'irq');
     vif.actor?.send(NB.CTRL_SCHEDULE);
   }

@@ -40,9 +40,9 @@ export function xenvif_unmap_frontend_data_rings(vif: Netback): void {
 
 /** Work an event could be for (Linux: the TX/RX/ctrl interrupt handlers' "have work" tests). */
 export function xenvif_have_work(vif: Netback): boolean {
-  if (!vif.connected || vif.disabled) return false;
+  if (!vif.connected || vif.control.tx === 'disabled') return false;
   return vif.tx.unconsumedRequests() > 0
-    || ((vif.rxQueue.length > 0 || !vif.carrier) && vif.rxr.unconsumedRequests() > 0)
+    || ((vif.rxQueue.length > 0 || vif.control.rx === 'carrierOff') && vif.rxr.unconsumedRequests() > 0)
     || (vif.ctrl !== null && vif.ctrl.unconsumedRequests() > 0);
 }
 
@@ -67,15 +67,16 @@ export function xenvif_interrupt(vif: Netback, x: Exec): void {
 export function xenvif_kick_thread(vif: Netback, _x: Exec | null): void {
   if (!vif.connected) return;
   // Buffers again after a stall: the carrier comes back (xenvif_rx_queue_ready).
-  if (!vif.carrier && !vif.disabled && vif.rxr.unconsumedRequests() > 0) { vif.carrier = true; note(vif.counters, 'vif-carrier-on'); vif.actor?.send(NB.CARRIER_ON); }
-  if (!vif.disabled && !vif.txQueued && vif.tx.unconsumedRequests() > 0) {
-    vif.txQueued = true;
+  const c = vif.control;
+  if (c.rx === 'carrierOff' && c.tx !== 'disabled' && vif.rxr.unconsumedRequests() > 0) { note(vif.counters, 'vif-carrier-on'); vif.actor?.send(NB.CARRIER_ON); }
+  // Idle, in a pass or parked on the pending pool: (re)queue the TX work item (napi_schedule).
+  const tx = vif.control.tx;
+  if (tx !== 'disabled' && tx !== 'scheduled' && vif.tx.unconsumedRequests() > 0) {
     vif.kernel.post(vif.txTask, 'irq');
     vif.actor?.send(NB.NAPI_SCHEDULE);
   }
   if (vif.rxQueue.length) xenvif_kick_rx(vif);
-  if (vif.ctrl && !vif.ctrlQueued && vif.ctrl.unconsumedRequests() > 0) {
-    vif.ctrlQueued = true;
+  if (vif.ctrl && vif.control.ctrl === 'idle' && vif.ctrl.unconsumedRequests() > 0) {
     vif.kernel.post(vif.ctrlTask, 'irq');
     vif.actor?.send(NB.CTRL_SCHEDULE);
   }
@@ -83,9 +84,10 @@ export function xenvif_kick_thread(vif: Netback, _x: Exec | null): void {
 
 /** Bridge hands us a packet for the guest. */
 export function xenvif_start_xmit(vif: Netback, x: Exec, p: Packet): boolean {
-  if (vif.disabled) { drop(vif.counters, 'vif-disabled'); free_packet(vif, x, p); return true; }
+  const c = vif.control;
+  if (c.tx === 'disabled') { drop(vif.counters, 'vif-disabled'); free_packet(vif, x, p); return true; }
   if (!vif.connected) { drop(vif.counters, 'vif-not-connected'); free_packet(vif, x, p); return true; }
-  if (!vif.carrier) { drop(vif.counters, 'vif-carrier-off'); free_packet(vif, x, p); return true; }
+  if (c.rx === 'carrierOff') { drop(vif.counters, 'vif-carrier-off'); free_packet(vif, x, p); return true; }
   if (vif.rxQueue.length >= vif.rxQueueLimit) { drop(vif.counters, 'netback-rx-queue-full'); free_packet(vif, x, p); return true; }
   const now = vif.clock ? vif.clock.now() : 0;
   if (!vif.rxQueue.length) vif.lastRxProgress = now; // a stall is measured from when the queue started waiting

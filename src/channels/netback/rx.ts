@@ -55,8 +55,7 @@ export function xenvif_rx_queue_drop_expired(vif: Netback): void {
     vif.rxQueuedAt.splice(0, n);
     vif.actor?.send(NB.RX_DRAINED);
   }
-  if (vif.rxNotify && vif.carrier && now - vif.lastRxProgress >= vif.opts.rxStallUs * 1e6) {
-    vif.carrier = false;
+  if (vif.rxNotify && vif.control.rx !== 'carrierOff' && now - vif.lastRxProgress >= vif.opts.rxStallUs * 1e6) {
     vif.actor?.send(NB.CARRIER_OFF);
     note(vif.counters, 'vif-rx-stalled');
     xenvif_rx_queue_purge(vif, 'vif-carrier-off');

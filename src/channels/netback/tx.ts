@@ -18,7 +18,7 @@ import type { Netback } from '../netback.js';
 import { COPY_LEN, PAGE, asExtra, asRequest, type PendingTx } from './common.js';
 import { notify, xenvif_unmap_frontend_data_rings } from './interface.js';
 import { xenvif_rx_queue_purge } from './rx.js';
-import { NB } from './machine.js';
+import { NB, type NetbackEvent } from './machine.js';
 
 
 /**
@@ -56,9 +56,8 @@ export class PendingPool {
 }
 
 export function xenvif_fatal_tx_err(vif: Netback, reason: string): void {
-  if (vif.disabled) return;
-  vif.disabled = reason;
-  vif.actor?.send(NB.TX_FATAL_ERR);
+  if (vif.control.tx === 'disabled') return;
+  vif.actor?.send({ type: 'TX_FATAL_ERR', reason } as NetbackEvent);
   note(vif.counters, `vif-disabled:${reason}`);
   // Carrier off (XSA-90: done later by the RX thread in Linux): whatever was queued for the guest goes.
   xenvif_rx_queue_purge(vif, 'vif-disabled');
@@ -72,8 +71,7 @@ export function take_slot(vif: Netback): TxSlot {
 }
 
 export function xenvif_tx_action(vif: Netback, x: Exec): void {
-  vif.txQueued = false;
-  if (vif.disabled || !vif.connected) { vif.actor?.send(NB.TX_DONE); return; }
+  if (vif.control.tx === 'disabled' || !vif.connected) { vif.actor?.send(NB.TX_DONE); return; }
   vif.actor?.send(NB.TX_ACTION);
   x.touch('netback');
   vif.stats.txPasses++;
@@ -99,7 +97,6 @@ export function xenvif_tx_action(vif: Netback, x: Exec): void {
   if (blocked) { vif.actor?.send(NB.TX_WAIT_PENDING); return; } // PendingPool.give wakes us
   vif.pending.give(0, x); // let the next waiting vif have a go if slots remain
   if (tx_work_todo(vif)) {
-    vif.txQueued = true;
     vif.kernel.post(vif.txTask, 'irq');
     vif.actor?.send(NB.NAPI_SCHEDULE);
   } else vif.actor?.send(NB.TX_DONE);
@@ -118,7 +115,7 @@ export function tx_work_todo(vif: Netback): boolean {
     return inFlight < vif.tx.size && ringDiff(prod, vif.tx.reqCons) > 0;
   };
   if (work()) return true;
-  if (vif.disabled) return false;
+  if (vif.control.tx === 'disabled') return false;
   vif.tx.setReqEvent(vif.tx.reqCons + 1);
   return work();
 }

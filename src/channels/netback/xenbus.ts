@@ -114,10 +114,9 @@ export function connect(vif: Netback, xs: Xs, front: string, back: string, gops:
   vif.ctrl = ctrl;
   vif.ringHandles = handles;
   vif.connected = true;
-  if (vif.disabled) vif.actor?.send(NB.TX_ENABLE);
-  vif.disabled = null;
-  if (!vif.carrier) vif.actor?.send(NB.CARRIER_ON);
-  vif.carrier = true;
+  // A new connection: the vif is enabled and its carrier on again.
+  if (vif.control.tx === 'disabled') vif.actor?.send(NB.TX_ENABLE);
+  if (vif.control.rx === 'carrierOff') vif.actor?.send(NB.CARRIER_ON);
   vif.error = null;
   set_backend_state(vif, XenbusState.Connected);
   xenbus_switch_state(vif, xs, back);
