@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { formatZodError, loadScenario, parseScenario, ScenarioError, type Scenario } from '../scenario/schema.js';
+import { formatZodError, loadScenario, parseScenario, setPath, ScenarioError, type Scenario } from '../scenario/schema.js';
 
 export const SweepSchema = z.strictObject({
   name: z.string().default('sweep'),
@@ -18,16 +18,6 @@ export const SweepSchema = z.strictObject({
 });
 export type Sweep = z.infer<typeof SweepSchema>;
 export interface SweepRun { label: Record<string, unknown>; scenario: Scenario }
-
-function setPath(obj: Record<string, unknown>, path: string, v: unknown): void {
-  const keys = path.split('.');
-  let o = obj;
-  for (const k of keys.slice(0, -1)) {
-    if (typeof o[k] !== 'object' || o[k] === null) o[k] = {};
-    o = o[k] as Record<string, unknown>;
-  }
-  o[keys[keys.length - 1]] = v;
-}
 
 export function loadSweep(file: string): SweepRun[] {
   let obj: unknown;
