@@ -63,6 +63,17 @@ describe('input audit', function () {
     expect(() => parseScenario({ name: 'a', topology: 'native', direction: 'tx', run: { durationMs: 0.0001 } })).to.throw(ScenarioError, /run\.durationMs/);
   });
 
+  it('refuses a sweep of more runs than --max-runs allows without expanding it', () => {
+    const vary = Array.from({ length: 10 }, (_, k) => `  costs.${['syscall', 'copyPerByte', 'cacheMissPerByte', 'csumPerByte', 'csumCopyExtraPerByte', 'tcpTxPerSegment', 'tcpRxPerSegment', 'tcpAckRx', 'tcpAckTx', 'processWakeup'][k]}: [${Array.from({ length: 10 }, (_, v) => v + 1).join(', ')}]`).join('\n');
+    const big = file('big.yaml', `name: big\nbase: ${join(process.cwd(), 'scenarios', 'guest-tx.yaml')}\nvary:\n${vary}\n`);
+    expectUserError(cli('sweep', big), /10000000000 runs/, /--max-runs/);
+    const small = file('small.yaml', `name: s\nbase: ${join(process.cwd(), 'scenarios', 'guest-tx.yaml')}\ndurationMs: 1\nvary:\n  seed: [1, 2, 3]\n`);
+    expectUserError(cli('sweep', small, '--max-runs', '2'), /3 runs/, /--max-runs/);
+    const ok = cli('sweep', small, '--max-runs', '3', '--json', '--workers', '2');
+    expect(ok.status, ok.stderr).to.equal(0);
+    expect(JSON.parse(ok.stdout).map((r: { seed: number; result: { seed: number } }) => [r.seed, r.result.seed])).to.deep.equal([[1, 1], [2, 2], [3, 3]]);
+  });
+
   it('checks hostile entries against the topology', () => {
     const bad = file('hv.yaml', 'name: a\ntopology: guest\ndirection: tx\nguests: 2\nhostile: [{ guest: 2, vif: 5, behaviour: H1 }]\n');
     expectUserError(cli('stress', '--replay', bad), /field hostile\.0\.vif/, /guest 2 has no vif 5/);
