@@ -4,7 +4,9 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { join } from 'node:path';
-import { loadScenario, ScenarioError, type Scenario } from '../scenario/schema.js';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { loadScenario, ScenarioError, type Override, type Scenario } from '../scenario/schema.js';
 import { runScenario } from '../scenario/run.js';
 import { runMany, defaultWorkers } from '../workers/pool.js';
 import { formatRun, table } from './format.js';
@@ -28,11 +30,14 @@ const posArg = (name: string) => (v: string) => {
 };
 
 export interface CommonOpts { seed?: number; duration?: number }
-export function applyCommon(sc: Scenario, o: CommonOpts): Scenario {
-  if (o.seed !== undefined) sc.seed = o.seed;
-  if (o.duration !== undefined) sc.run.durationMs = o.duration * 1000;
-  return sc;
+/** The scenario fields set by --seed and --duration, validated with the file by the scenario schema. */
+export function commonOverrides(o: CommonOpts): Override[] {
+  const out: Override[] = [];
+  if (o.seed !== undefined) out.push({ path: 'seed', value: o.seed, flag: `--seed ${o.seed}` });
+  if (o.duration !== undefined) out.push({ path: 'run.durationMs', value: o.duration * 1000, flag: `--duration ${o.duration}` });
+  return out;
 }
+export const loadWith = (file: string, o: CommonOpts): Scenario => loadScenario(file, commonOverrides(o));
 
 export const SIX = ['linux-tx', 'linux-rx', 'driver-tx', 'driver-rx', 'guest-tx', 'guest-rx'];
 
@@ -51,7 +56,7 @@ program.command('run')
   .option('--top [ms]', 'print a xentop-style table every ms of virtual time (default 10) and a per-domain summary', topArg(posArg))
   .addOption(interpreterOption())
   .action((file: string, o: CommonOpts & RunInspectOpts & { interpreter?: Interpreter }) => {
-    const sc = applyCommon(loadScenario(file), o);
+    const sc = loadWith(file, o);
     if (inspectRun(sc, o)) return;
     const r = runScenario(sc, { interpreter: o.interpreter });
     console.log(o.json ? JSON.stringify(r) : formatRun(r));
@@ -64,7 +69,7 @@ program.command('all')
   .option('--workers <n>', 'worker threads', intArg('--workers', 1))
   .option('--json', 'print JSON')
   .action(async (o: CommonOpts & { workers?: number; json?: boolean }) => {
-    const scs = SIX.map((n) => applyCommon(loadScenario(join(scenarioDir(), `${n}.yaml`)), o));
+    const scs = SIX.map((n) => loadWith(join(scenarioDir(), `${n}.yaml`), o));
     const rs = await runMany(scs, o.workers ?? defaultWorkers());
     if (o.json) { console.log(JSON.stringify(rs)); return; }
     console.log(table(['scenario', 'emulated Mb/s', 'paper Mb/s', 'error %', 'CPU %'], rs.map((r) => [
@@ -73,11 +78,27 @@ program.command('all')
   });
 
 paperCommand(program, { intArg, posArg });
-registerInspect(program, { intArg, posArg }, applyCommon);
+registerInspect(program, { intArg, posArg }, loadWith);
 sweepCommand(program, { intArg });
 stressCommand(program, { intArg });
 
-program.parseAsync(process.argv).catch((e: unknown) => {
+/**
+ * The last word on errors: a user mistake (ScenarioError) is one line and status 2; anything else
+ * is an internal error: one line, with the full report (stack, command line) written to a file.
+ */
+function onError(e: unknown): never {
   if (e instanceof ScenarioError) { console.error(`error: ${e.message}`); process.exit(2); }
-  throw e;
-});
+  const err = e instanceof Error ? e : new Error(String(e));
+  let where = '';
+  try {
+    const file = join(tmpdir(), `xennet-crash-${process.pid}-${Date.now()}.txt`);
+    writeFileSync(file, [`xennet ${process.argv.slice(2).join(' ')}`, `node ${process.version}`, '', err.stack ?? String(err), ''].join('\n'));
+    where = `; full report in ${file}`;
+  } catch { /* the one line still says what happened */ }
+  console.error(`internal error: ${err.message.split('\n')[0]}${where}`);
+  process.exit(70);
+}
+process.on('uncaughtException', onError);
+process.on('unhandledRejection', onError);
+
+program.parseAsync(process.argv).catch(onError);

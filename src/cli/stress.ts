@@ -64,7 +64,7 @@ export function stressCommand(program: Command, p: Parsers): void {
     .addOption(interpreterOption())
     .action(async (o: StressOpts) => {
       // The stress machinery (fast-check) is loaded only when this command runs.
-      const { runStress, runStressCase, summarize } = await import('../stress/pool.js');
+      const { streamStress, runStressCase, Summarizer } = await import('../stress/pool.js');
       let only: string[] | undefined;
       if (o.only) {
         only = o.only.split(',').map((s) => s.trim().toUpperCase());
@@ -101,15 +101,18 @@ export function stressCommand(program: Command, p: Parsers): void {
       const bar = !o.json && process.stderr.isTTY
         ? new SingleBar({ format: 'stress [{bar}] {value}/{total} cases, {failed} failed, {eta_formatted} left', stream: process.stderr, etaBuffer: 50 }, Presets.shades_classic)
         : null;
-      let failed = 0;
-      bar?.start(o.runs, 0, { failed });
-      const reports = await runStress({ seed: o.seed, runs: o.runs, hostile, only, replay: o.replayCheck, shrink: o.shrink, workers, interpreter: o.interpreter }, (r) => {
-        if (!r.result.ok) failed++;
-        bar?.increment(1, { failed });
-      });
-      bar?.stop();
-      const s = summarize(reports, { runs: o.runs, hostile, seed: o.seed });
-      const bad = reports.filter((r) => !r.result.ok);
+      // Streaming: reports arrive in index order and only the failing ones are kept.
+      const sum = new Summarizer({ runs: o.runs, hostile, seed: o.seed });
+      const bad: StressReport[] = [];
+      bar?.start(o.runs, 0, { failed: 0 });
+      try {
+        await streamStress({ seed: o.seed, runs: o.runs, hostile, only, replay: o.replayCheck, shrink: o.shrink, workers, interpreter: o.interpreter }, (r) => {
+          sum.add(r);
+          if (!r.result.ok) bad.push(r);
+          bar?.increment(1, { failed: bad.length });
+        });
+      } finally { bar?.stop(); }
+      const s = sum.done();
       process.stderr.write(`${o.runs} cases in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${workers} worker(s)\n`);
       if (o.json) {
         console.log(JSON.stringify({ summary: s, failures: bad.map((r) => ({ index: r.index, seed: r.seed, failures: r.result.failures, replay: replayCmd(o, r.index), shrunk: r.shrunk })) }));

@@ -5,7 +5,7 @@
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadScenario, type Scenario } from '../scenario/schema.js';
+import { loadScenario, parseScenario, type Override, type Scenario } from '../scenario/schema.js';
 
 export type Opt = Partial<Scenario['optimizations']>;
 export interface PaperConfig {
@@ -55,9 +55,11 @@ export function scenarioFor(c: PaperConfig, seed?: number, durationMs?: number):
   Object.assign(sc.optimizations, c.opt);
   if (!c.nicOffload) Object.assign(sc.machine.nic, { csumOffload: false, tso: false });
   sc.paper = c.paperMbps ? { mbps: c.paperMbps, source: 'Menon et al. ATC 2006' } : undefined;
-  if (seed !== undefined) sc.seed = seed;
-  if (durationMs !== undefined) sc.run.durationMs = durationMs;
-  return sc;
+  // Command-line values meet the scenario schema like values in a file.
+  const overrides: Override[] = [];
+  if (seed !== undefined) { sc.seed = seed; overrides.push({ path: 'seed', value: seed, flag: `--seed ${seed}` }); }
+  if (durationMs !== undefined) { sc.run.durationMs = durationMs; overrides.push({ path: 'run.durationMs', value: durationMs, flag: `--duration ${durationMs / 1000}` }); }
+  return overrides.length ? parseScenario(sc, `configuration ${c.id}`, overrides) : sc;
 }
 
 /** Cost categories grouped the way the paper's breakdowns group them. */

@@ -83,6 +83,26 @@ export const ScenarioSchema = z.strictObject({
   costs: z.partialRecord(z.enum(costNames), z.number().nonnegative()).default({}),
   paper: z.strictObject({ mbps: z.number().positive(), source: z.string() }).optional(),
 }).superRefine((sc, ctx) => {
+  // The measured window must cover at least one event: a minimum Ethernet frame on the wire
+  // (64 bytes + 8 preamble + 12 inter-frame gap) at the NIC's rate.
+  const frameMs = minFrameMs(sc.machine.nic.mbps);
+  if (sc.run.durationMs < frameMs) {
+    ctx.addIssue({ code: 'custom', path: ['run', 'durationMs'], message: `${sc.run.durationMs} ms is shorter than one minimum frame on the wire (${frameMs} ms at ${sc.machine.nic.mbps} Mb/s): nothing can be measured` });
+  }
+  if (sc.topology === 'guest') {
+    // Each vif takes 2 x vifRingSize + 3 grant references after the first 8 of its guest's 4096.
+    const perGuest = vifsOfGuest(sc, 1);
+    const refs = 2 * sc.machine.vifRingSize + 3;
+    const maxVifs = Math.floor((GRANT_ENTRIES - 8) / refs);
+    if (perGuest > maxVifs) {
+      ctx.addIssue({ code: 'custom', path: ['machine', 'nics'], message: `${sc.machine.nics} NICs for ${sc.guests} guest(s) give guest 1 ${perGuest} vifs; its grant table holds at most ${maxVifs} with vifRingSize ${sc.machine.vifRingSize}` });
+    }
+  }
+  const needMiB = memoryNeededMiB(sc);
+  if (needMiB > sc.machine.memoryMiB) {
+    const what = sc.topology === 'guest' ? `dom0 and ${sc.guests} guest(s)` : 'the kernel';
+    ctx.addIssue({ code: 'custom', path: ['machine', 'memoryMiB'], message: `${sc.machine.memoryMiB} MiB is too small: ${what} with ${sc.machine.nics} NIC(s) need at least ${needMiB} MiB (reduce guests or raise machine.memoryMiB)` });
+  }
   sc.faults.forEach((f, i) => {
     if (f.nic >= sc.machine.nics) ctx.addIssue({ code: 'custom', path: ['faults', i, 'nic'], message: `no NIC ${f.nic} (machine.nics is ${sc.machine.nics})` });
   });
@@ -90,6 +110,7 @@ export const ScenarioSchema = z.strictObject({
   sc.hostile.forEach((h, i) => {
     if (sc.topology !== 'guest') ctx.addIssue({ code: 'custom', path: ['hostile', i], message: 'hostile guests need topology guest' });
     else if (h.guest > sc.guests) ctx.addIssue({ code: 'custom', path: ['hostile', i, 'guest'], message: `no guest ${h.guest} (guests is ${sc.guests})` });
+    else if (h.vif >= vifsOfGuest(sc, h.guest)) ctx.addIssue({ code: 'custom', path: ['hostile', i, 'vif'], message: `guest ${h.guest} has no vif ${h.vif} (it has ${vifsOfGuest(sc, h.guest)}: vifs 0..${vifsOfGuest(sc, h.guest) - 1})` });
     const k = `${h.guest}.${h.vif}`;
     if (seen.has(k)) ctx.addIssue({ code: 'custom', path: ['hostile', i], message: `guest ${h.guest} vif ${h.vif} listed twice` });
     seen.add(k);
@@ -98,25 +119,82 @@ export const ScenarioSchema = z.strictObject({
 
 export type Scenario = z.infer<typeof ScenarioSchema>;
 
+/** Grant entries of each domain's table (src/hypervisor/xen.ts). */
+const GRANT_ENTRIES = 4096;
+/** Frames each kernel takes for its packet-buffer pool when built (src/scenario/build.ts). */
+const POOL_PAGES = 1024;
+
+/** Time of a minimum Ethernet frame (84 bytes with preamble and gap) on a link of `mbps`, in ms. */
+export function minFrameMs(mbps: number): number { return (84 * 8) / (mbps * 1000); }
+
+type Topo = { topology: string; guests: number; machine: { nics: number } };
+/** Vifs of guest `domid` (1-based): flow f belongs to guest f mod guests, flows = max(nics, guests). */
+export function vifsOfGuest(sc: Topo, domid: number): number {
+  const flows = Math.max(sc.machine.nics, sc.guests);
+  const g = domid - 1;
+  return g < 0 || g >= sc.guests ? 0 : Math.floor((flows - 1 - g) / sc.guests) + 1;
+}
+
+/**
+ * Machine memory (MiB) a scenario needs at least: every kernel's buffer pool, dom0's NIC receive
+ * rings beyond its pool, each vif's two ring pages and receive buffers beyond its guest's pool,
+ * and each flow's TCP send and receive buffers.
+ */
+export function memoryNeededMiB(sc: Scenario): number {
+  const m = sc.machine;
+  const guests = sc.topology === 'guest' ? sc.guests : 0;
+  const flows = guests ? Math.max(m.nics, guests) : m.nics;
+  let frames = (1 + guests) * POOL_PAGES + Math.max(0, m.nics * m.nic.ringSize - POOL_PAGES);
+  for (let g = 1; g <= guests; g++) {
+    const v = vifsOfGuest(sc, g);
+    frames += 2 * v + Math.max(0, v * m.vifRingSize - POOL_PAGES);
+  }
+  frames += flows * Math.ceil((sc.tcp.sndBufKiB + sc.tcp.rcvBufKiB) / 4);
+  return Math.ceil(frames / 256);
+}
+
 export class ScenarioError extends Error {}
 
-export function formatZodError(err: z.ZodError, where: string): string {
+/** A value given on the command line for a scenario field (`run.durationMs` from `--duration 0.5`). */
+export interface Override { path: string; value: unknown; flag: string }
+
+export function formatZodError(err: z.ZodError, where: string, overrides: Override[] = []): string {
   const i = err.issues[0];
   const path = i.path.length ? i.path.join('.') : '(top level)';
   if (i.code === 'unrecognized_keys') return `${where}: unknown field ${[...i.path, ...i.keys].join('.')}`;
-  return `${where}: field ${path}: ${i.message}`;
+  const o = overrides.find((x) => x.path === path);
+  return `${where}: field ${path}${o ? ` (set by ${o.flag})` : ''}: ${i.message}`;
 }
 
-export function parseScenario(obj: unknown, where = 'scenario'): Scenario {
+export function parseScenario(obj: unknown, where = 'scenario', overrides: Override[] = []): Scenario {
   const r = ScenarioSchema.safeParse(obj);
-  if (!r.success) throw new ScenarioError(formatZodError(r.error, where));
+  if (!r.success) throw new ScenarioError(formatZodError(r.error, where, overrides));
   return r.data;
 }
 
-export function loadScenario(path: string): Scenario {
+/** Set a dotted field path in a raw (unvalidated) object, creating objects on the way. */
+export function setPath(obj: Record<string, unknown>, path: string, v: unknown): void {
+  const keys = path.split('.');
+  let o = obj;
+  for (const k of keys.slice(0, -1)) {
+    if (typeof o[k] !== 'object' || o[k] === null) o[k] = {};
+    o = o[k] as Record<string, unknown>;
+  }
+  o[keys[keys.length - 1]] = v;
+}
+
+/**
+ * Read and validate a scenario file. Command-line overrides are applied to the raw object
+ * before validation, so they meet exactly the checks a value in the file meets.
+ */
+export function loadScenario(path: string, overrides: Override[] = []): Scenario {
   let text: string;
   try { text = readFileSync(path, 'utf8'); } catch { throw new ScenarioError(`${path}: cannot read scenario file`); }
   let obj: unknown;
   try { obj = parseYaml(text); } catch (e) { throw new ScenarioError(`${path}: invalid YAML: ${(e as Error).message.split('\n')[0]}`); }
-  return parseScenario(obj, path);
+  if (overrides.length) {
+    if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new ScenarioError(`${path}: field (top level): expected a mapping`);
+    for (const o of overrides) setPath(obj as Record<string, unknown>, o.path, o.value);
+  }
+  return parseScenario(obj, path, overrides);
 }

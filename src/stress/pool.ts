@@ -85,11 +85,16 @@ export interface StressSummary {
   nonQuiescent: number;
 }
 
-export function summarize(reports: StressReport[], o: { runs: number; hostile: boolean; seed: number }): StressSummary {
-  const h = createHash('sha256');
-  const s: StressSummary = { ...o, passed: 0, failed: 0, hash: '', byBehaviour: {}, drops: {}, violations: {}, disabled: {}, worstHonestShare: null, worstGuestShare: null, nonQuiescent: 0 };
-  for (const r of reports) {
-    h.update(`${r.index}:${r.result.hash}:${r.result.ok ? 1 : 0}\n`);
+/** A running summary: feed reports in index order; memory does not grow with the number of cases. */
+export class Summarizer {
+  private h = createHash('sha256');
+  private s: StressSummary;
+  constructor(o: { runs: number; hostile: boolean; seed: number }) {
+    this.s = { ...o, passed: 0, failed: 0, hash: '', byBehaviour: {}, drops: {}, violations: {}, disabled: {}, worstHonestShare: null, worstGuestShare: null, nonQuiescent: 0 };
+  }
+  add(r: StressReport): void {
+    const s = this.s;
+    this.h.update(`${r.index}:${r.result.hash}:${r.result.ok ? 1 : 0}\n`);
     if (r.result.ok) s.passed++; else s.failed++;
     if (!r.result.quiescent) s.nonQuiescent++;
     const b = r.result.hostile?.split('/')[0];
@@ -101,36 +106,69 @@ export function summarize(reports: StressReport[], o: { runs: number; hostile: b
     if (share !== undefined && (s.worstHonestShare === null || share < s.worstHonestShare)) s.worstHonestShare = share;
     for (const [g, v] of Object.entries(r.result.honestShare)) if (g !== 'all' && (s.worstGuestShare === null || v < s.worstGuestShare)) s.worstGuestShare = v;
   }
-  s.hash = h.digest('hex').slice(0, 16);
-  const sortObj = <T>(x: Record<string, T>) => Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true })));
-  s.byBehaviour = sortObj(s.byBehaviour);
-  s.drops = sortObj(s.drops);
-  s.violations = sortObj(s.violations);
-  s.disabled = sortObj(s.disabled);
-  return s;
+  done(): StressSummary {
+    const s = { ...this.s };
+    s.hash = this.h.digest('hex').slice(0, 16);
+    const sortObj = <T>(x: Record<string, T>) => Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true })));
+    s.byBehaviour = sortObj(s.byBehaviour);
+    s.drops = sortObj(s.drops);
+    s.violations = sortObj(s.violations);
+    s.disabled = sortObj(s.disabled);
+    return s;
+  }
 }
 
-/** Run cases [from, from + runs) on `workers` threads (in-process for one); `onDone` sees each report as it completes. */
-export async function runStress(
-  o: { seed: number; runs: number; from?: number; hostile: boolean; only?: string[]; replay: boolean; shrink: boolean; workers: number; interpreter?: Interpreter },
-  onDone: (r: StressReport) => void = () => {},
-): Promise<StressReport[]> {
+export function summarize(reports: Iterable<StressReport>, o: { runs: number; hostile: boolean; seed: number }): StressSummary {
+  const sum = new Summarizer(o);
+  for (const r of reports) sum.add(r);
+  return sum.done();
+}
+
+export interface StressOptions { seed: number; runs: number; from?: number; hostile: boolean; only?: string[]; replay: boolean; shrink: boolean; workers: number; interpreter?: Interpreter }
+
+/**
+ * Run cases [from, from + runs) on `workers` threads (in-process for one), streaming: tasks are
+ * made as they are submitted, at most a window of cases is in flight or waiting, and `onReport`
+ * sees every report in index order. Memory is constant in `runs`.
+ */
+export async function streamStress(o: StressOptions, onReport: (r: StressReport) => void): Promise<void> {
   const from = o.from ?? 0;
-  const tasks: StressTask[] = Array.from({ length: o.runs }, (_, i) => ({ base: o.seed, index: from + i, hostile: o.hostile, only: o.only, replay: o.replay, shrink: o.shrink, interpreter: o.interpreter }));
-  if (o.workers <= 1 || tasks.length <= 1) return tasks.map((t) => { const r = runStressCase(t); onDone(r); return r; });
+  const task = (i: number): StressTask => ({ base: o.seed, index: from + i, hostile: o.hostile, only: o.only, replay: o.replay, shrink: o.shrink, interpreter: o.interpreter });
+  if (o.workers <= 1 || o.runs <= 1) {
+    for (let i = 0; i < o.runs; i++) onReport(runStressCase(task(i)));
+    return;
+  }
   const { Piscina } = await import('piscina'); // only multi-worker runs need it
-  const pool = new Piscina({
-    filename: fileURLToPath(new URL('./worker.js', import.meta.url)),
-    minThreads: Math.min(o.workers, tasks.length),
-    maxThreads: Math.min(o.workers, tasks.length),
-  });
+  const threads = Math.min(o.workers, o.runs);
+  const pool = new Piscina({ filename: fileURLToPath(new URL('./worker.js', import.meta.url)), minThreads: threads, maxThreads: threads });
+  // Reports that completed ahead of a slower one wait here; a case is started only while it is
+  // within `window` of the next one to report, so this buffer stays bounded.
+  const window = threads * 8;
+  const waiting = new Map<number, StressReport>();
+  let next = 0; // next index to submit
+  let emit = 0; // next index to report
+  let failure: unknown = null;
   try {
-    return await Promise.all(tasks.map(async (t) => {
-      const r = (await pool.run(t)) as StressReport;
-      onDone(r);
-      return r;
-    }));
+    await new Promise<void>((resolveAll, rejectAll) => {
+      const pump = () => {
+        if (failure) return;
+        while (emit < o.runs && waiting.has(emit)) { const r = waiting.get(emit)!; waiting.delete(emit); emit++; try { onReport(r); } catch (e) { failure = e; rejectAll(e); return; } }
+        if (emit >= o.runs) { resolveAll(); return; }
+        while (next < o.runs && next < emit + window) {
+          const i = next++;
+          pool.run(task(i)).then((r: StressReport) => { waiting.set(i, r); pump(); }, (e: unknown) => { failure = e; rejectAll(e); });
+        }
+      };
+      pump();
+    });
   } finally {
     await pool.destroy();
   }
+}
+
+/** Every report of cases [from, from + runs), in index order (small campaigns and tests; the CLI streams). */
+export async function runStress(o: StressOptions, onDone: (r: StressReport) => void = () => {}): Promise<StressReport[]> {
+  const out: StressReport[] = [];
+  await streamStress(o, (r) => { out.push(r); onDone(r); });
+  return out;
 }

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { formatZodError, loadScenario, parseScenario, ScenarioError, type Scenario } from '../scenario/schema.js';
+import { formatZodError, loadScenario, parseScenario, setPath, ScenarioError, type Scenario } from '../scenario/schema.js';
 
 export const SweepSchema = z.strictObject({
   name: z.string().default('sweep'),
@@ -19,17 +19,19 @@ export const SweepSchema = z.strictObject({
 export type Sweep = z.infer<typeof SweepSchema>;
 export interface SweepRun { label: Record<string, unknown>; scenario: Scenario }
 
-function setPath(obj: Record<string, unknown>, path: string, v: unknown): void {
-  const keys = path.split('.');
-  let o = obj;
-  for (const k of keys.slice(0, -1)) {
-    if (typeof o[k] !== 'object' || o[k] === null) o[k] = {};
-    o = o[k] as Record<string, unknown>;
-  }
-  o[keys[keys.length - 1]] = v;
+export interface SweepPlan {
+  file: string;
+  name: string;
+  /** Varied fields, in file order. */
+  fields: string[];
+  /** Number of runs: the product of the value counts. */
+  count: number;
+  /** The runs, generated one at a time in order (first field slowest, values in list order). */
+  runs(): IterableIterator<SweepRun>;
 }
 
-export function loadSweep(file: string): SweepRun[] {
+/** Read and check a sweep file without expanding it: the runs are generated lazily. */
+export function planSweep(file: string): SweepPlan {
   let obj: unknown;
   try { obj = parseYaml(readFileSync(file, 'utf8')); } catch (e) {
     throw new ScenarioError(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'cannot read sweep file' : `invalid YAML: ${(e as Error).message.split('\n')[0]}`}`);
@@ -39,14 +41,28 @@ export function loadSweep(file: string): SweepRun[] {
   const sw = r.data;
   const base = loadScenario(resolve(dirname(file), sw.base));
   const fields = Object.keys(sw.vary);
-  let combos: Array<Record<string, unknown>> = [{}];
-  for (const f of fields) combos = combos.flatMap((c) => sw.vary[f].map((v) => ({ ...c, [f]: v })));
-  return combos.map((label, i) => {
-    const raw = structuredClone(base) as unknown as Record<string, unknown>;
-    for (const [f, v] of Object.entries(label)) setPath(raw, f, v);
-    raw.name = `${sw.name}#${i}`;
-    if (sw.seed !== undefined) raw.seed = sw.seed;
-    if (sw.durationMs !== undefined) (raw.run as Record<string, unknown>).durationMs = sw.durationMs;
-    return { label, scenario: parseScenario(raw, `${file} (vary ${Object.entries(label).map(([k, v]) => `${k}=${v}`).join(', ')})`) };
-  });
+  const sizes = fields.map((f) => sw.vary[f].length);
+  const count = sizes.reduce((n, k) => n * k, 1);
+  function* runs(): IterableIterator<SweepRun> {
+    for (let i = 0; i < count; i++) {
+      // Mixed-radix digits of i, the last field fastest.
+      const label: Record<string, unknown> = {};
+      let rest = i;
+      const digits = new Array<number>(fields.length);
+      for (let k = fields.length - 1; k >= 0; k--) { digits[k] = rest % sizes[k]; rest = Math.floor(rest / sizes[k]); }
+      fields.forEach((f, k) => { label[f] = sw.vary[f][digits[k]]; });
+      const raw = structuredClone(base) as unknown as Record<string, unknown>;
+      for (const [f, v] of Object.entries(label)) setPath(raw, f, v);
+      raw.name = `${sw.name}#${i}`;
+      if (sw.seed !== undefined) raw.seed = sw.seed;
+      if (sw.durationMs !== undefined) (raw.run as Record<string, unknown>).durationMs = sw.durationMs;
+      yield { label, scenario: parseScenario(raw, `${file} (vary ${Object.entries(label).map(([k, v]) => `${k}=${v}`).join(', ')})`) };
+    }
+  }
+  return { file, name: sw.name, fields, count, runs };
+}
+
+/** Every run of a sweep, expanded (small sweeps and tests; the CLI streams planSweep's runs). */
+export function loadSweep(file: string): SweepRun[] {
+  return [...planSweep(file).runs()];
 }

@@ -36,3 +36,44 @@ export async function runMany(
     await pool.destroy();
   }
 }
+
+/**
+ * Run scenarios drawn one at a time from an iterator, at most `workers * 2` in flight, so a long
+ * sweep is never expanded in memory; results are returned in input order.
+ */
+export async function runStream(
+  scenarios: Iterator<Scenario>,
+  workers = defaultWorkers(),
+  onDone: (i: number, r: RunResult) => void = () => {},
+  interpreter?: Interpreter,
+): Promise<RunResult[]> {
+  const results: RunResult[] = [];
+  if (workers <= 1) {
+    for (let i = 0, n = scenarios.next(); !n.done; i++, n = scenarios.next()) {
+      results.push(runScenario(n.value, { interpreter }));
+      onDone(i, results[i]);
+    }
+    return results;
+  }
+  const { Piscina } = await import('piscina');
+  const pool = new Piscina({ filename: fileURLToPath(new URL('./run-worker.js', import.meta.url)), minThreads: workers, maxThreads: workers });
+  try {
+    let next = 0;
+    let done = false;
+    const lane = async (): Promise<void> => {
+      for (;;) {
+        if (done) return;
+        const n = scenarios.next();
+        if (n.done) { done = true; return; }
+        const i = next++;
+        const s = n.value;
+        results[i] = (await pool.run({ scenario: s, where: s.name, interpreter })) as RunResult;
+        onDone(i, results[i]);
+      }
+    };
+    await Promise.all(Array.from({ length: workers * 2 }, lane));
+    return results;
+  } finally {
+    await pool.destroy();
+  }
+}
