@@ -55,6 +55,29 @@ describe('xenstored', () => {
     expect(xs.flag('/local/domain/1/device/vif/00/state')).to.equal(true);
   });
 
+  it('a transaction holds its writes back until commit, then fires their watches in order; an abort leaves nothing', () => {
+    const { sys, xs, events } = store();
+    const d0 = xs.domain('dom0'), g = xs.domain('domU1');
+    const vif = '/local/domain/1/device/vif/0';
+    d0.watch(vif, 'w1');
+    sys.sched.run(0);
+    events.length = 0;
+    const states: string[] = [];
+    sys.states$.pipe(filter((c) => c.actor === XENSTORED)).subscribe((c) => states.push(c.value));
+    g.transaction((t) => {
+      t.write(`${vif}/tx-ring-ref`, 520);
+      g.write(`${vif}/state`, XenbusState.Initialised); // a plain write in the middle is not part of it
+      t.write(`${vif}/rx-ring-ref`, 521);
+      expect(xs.read(`${vif}/tx-ring-ref`), 'not visible before commit').to.equal(undefined);
+    });
+    expect(xs.read(`${vif}/rx-ring-ref`)).to.equal('521');
+    expect(() => g.transaction((t) => { t.write(`${vif}/mac`, 'x'); throw new Error('changed my mind'); })).to.throw('changed my mind');
+    expect(xs.read(`${vif}/mac`), 'an aborted write').to.equal(undefined);
+    sys.sched.run(0);
+    expect(events.map((e) => e.detail)).to.deep.equal([`${vif}/state`, `${vif}/tx-ring-ref`, `${vif}/rx-ring-ref`]);
+    expect(states).to.deep.equal(['"transaction"', '"idle"', '"transaction"', '"idle"']);
+  });
+
   it('writes and watches are messages from the requesting domain; removal fires the watches at, under and above it; unwatch stops events', () => {
     const { sys, xs, events } = store();
     const requests: DeliveredMessage[] = [];
@@ -103,9 +126,13 @@ describe('XenBus handshake through xenstored', () => {
       value: m.type === 'XS_WATCH_EVENT' ? b.xenstore.read(m.detail!) : undefined }));
     const states: StateChange[] = [];
     b.sys.states$.pipe(filter((s) => s.kind === 'netback' || s.kind === 'netfront')).subscribe((s) => states.push(s));
+    const xsStates: string[] = [];
+    b.sys.states$.pipe(filter((s) => s.kind === 'xenstore')).subscribe((s) => xsStates.push(s.value));
     b.start();
     b.sys.sched.run(2_000 * PS_PER_US);
     expect(b.goodputBytes()).to.be.greaterThan(0);
+    // Each frontend's talk_to_netback is one transaction.
+    expect(xsStates).to.deep.equal(b.vifs.flatMap(() => ['"transaction"', '"idle"']));
     const xsMsgs = seen.filter((m) => m.type.startsWith('XS_'));
     const firstOther = seen.findIndex((m) => !m.type.startsWith('XS_'));
     // Every XenStore message comes first, at time 0, before any other message.

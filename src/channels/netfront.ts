@@ -101,15 +101,18 @@ export class Netfront implements NetDevice {
     this.gt.grantAccess(this.ringRefs.tx, this.backendDom, rings.txFrame, false);
     this.gt.grantAccess(this.ringRefs.rx, this.backendDom, rings.rxFrame, false);
     this.switchState(XenbusState.Initialised);
-    xs.write(`${front}/feature-sg`, this.feat.sg);
-    xs.write(`${front}/feature-gso-tcpv4`, this.feat.tso);
-    xs.write(`${front}/feature-no-csum-offload`, !this.feat.csum);
-    xs.write(`${front}/request-rx-copy`, this.feat.rxCopy);
-    xs.write(`${front}/feature-rx-notify`, true);
-    xs.write(`${front}/tx-ring-ref`, this.ringRefs.tx);
-    xs.write(`${front}/rx-ring-ref`, this.ringRefs.rx);
-    xs.write(`${front}/event-channel`, port);
-    xs.write(`${front}/mac`, mac);
+    // One transaction, as talk_to_netback does (the backend reads all of these when it sees Connected).
+    xs.transaction((t) => {
+      t.write(`${front}/feature-sg`, this.feat.sg);
+      t.write(`${front}/feature-gso-tcpv4`, this.feat.tso);
+      t.write(`${front}/feature-no-csum-offload`, !this.feat.csum);
+      t.write(`${front}/request-rx-copy`, this.feat.rxCopy);
+      t.write(`${front}/feature-rx-notify`, true);
+      t.write(`${front}/tx-ring-ref`, this.ringRefs.tx);
+      t.write(`${front}/rx-ring-ref`, this.ringRefs.rx);
+      t.write(`${front}/event-channel`, port);
+      t.write(`${front}/mac`, mac);
+    });
     xs.write(`${front}/state`, XenbusState.Connected);
     this.switchState(XenbusState.Connected);
   }

@@ -9,12 +9,17 @@
  * Requests that change the store (XS_WRITE, XS_RM, XS_WATCH, XS_UNWATCH) are messages from the
  * requesting domain's actor to this one, delivered in the caller's step: a XenStore request is
  * synchronous for the caller (it waits for the reply on the xenbus ring), so a read after a write
- * sees it. Reads change nothing and are not messages. Left out: transactions (the XenBus handshake
- * here is never concurrent with another writer of the same keys, so XS_TRANSACTION_END never returns
- * EAGAIN), permissions, quotas, and the watch token's routing inside the domain (the event goes
- * straight to the driver actor that registered the watch).
+ * sees it. Reads change nothing and are not messages.
+ *
+ * Transactions (XS_TRANSACTION_START/END, as netfront's talk_to_netback uses them): writes made in a
+ * transaction are held back and applied together at commit, when their watches fire; an abort drops
+ * them. One transaction is open at a time: requests are synchronous here, so no other writer can
+ * interleave with one and XS_TRANSACTION_END never has to answer EAGAIN.
+ *
+ * Left out: concurrent transactions and EAGAIN, permissions, quotas, and the watch token's routing
+ * inside the domain (the event goes straight to the driver actor that registered the watch).
  */
-import { setup } from 'xstate';
+import { assign, setup } from 'xstate';
 import type { ActorSystem } from '../actors/runtime.js';
 
 export const XENSTORED = 'xenstored';
@@ -30,10 +35,16 @@ export interface Xs {
   /** Watch path (and everything under it) on behalf of the actor `watcher`. */
   watch(path: string, watcher: string, token?: string): void;
   unwatch(path: string, watcher: string, token?: string): void;
+  /** xenbus_transaction_start ... xenbus_transaction_end: the writes `body` makes become visible (and fire their watches) together. */
+  transaction(body: (t: XsWriter) => void): void;
 }
+/** What a transaction body can do. */
+export interface XsWriter { write(path: string, v: XsValue): void }
 
 export type XsRequest =
-  | { type: 'XS_WRITE'; path: string; value: string; detail: string }
+  | { type: 'XS_WRITE'; path: string; value: string; tx: number; detail: string }
+  | { type: 'XS_TRANSACTION_START'; tx: number; detail: string }
+  | { type: 'XS_TRANSACTION_END'; tx: number; commit: boolean; detail: string }
   | { type: 'XS_RM'; path: string; detail: string }
   | { type: 'XS_WATCH'; path: string; watcher: string; token: string; detail: string }
   | { type: 'XS_UNWATCH'; path: string; watcher: string; token: string; detail: string };
@@ -50,6 +61,9 @@ export class XenStore {
   private kv = new Map<string, string>();
   private watches: Watch[] = [];
   private running = false;
+  /** The open transaction's held-back writes, in order. */
+  private pending: Array<[string, string]> = [];
+  private nextTx = 1;
   constructor(private readonly sys: ActorSystem) {}
 
   /** Start xenstored: spawn its actor (after every other actor, see build.ts). */
@@ -64,13 +78,25 @@ export class XenStore {
       if (!this.running) throw new Error(`xenstored is not running (${m.type} ${m.detail} from ${dom})`);
       this.sys.deliverNow(dom, XENSTORED, m);
     };
+    const write = (path: string, v: XsValue, tx: number) => {
+      const value = String(typeof v === 'boolean' ? Number(v) : v);
+      req({ type: 'XS_WRITE', path, value, tx, detail: `${path}=${value}` });
+    };
     return {
       read: (p) => this.read(p),
       flag: (p) => this.flag(p),
-      write: (path, v) => { const value = String(typeof v === 'boolean' ? Number(v) : v); req({ type: 'XS_WRITE', path, value, detail: `${path}=${value}` }); },
+      write: (path, v) => write(path, v, 0),
       rm: (path) => req({ type: 'XS_RM', path, detail: path }),
       watch: (path, watcher, token = path) => req({ type: 'XS_WATCH', path, watcher, token, detail: path }),
       unwatch: (path, watcher, token = path) => req({ type: 'XS_UNWATCH', path, watcher, token, detail: path }),
+      transaction: (body) => {
+        const tx = this.nextTx++;
+        req({ type: 'XS_TRANSACTION_START', tx, detail: String(tx) });
+        let commit = false;
+        try { body({ write: (path, v) => write(path, v, tx) }); commit = true; } finally {
+          req({ type: 'XS_TRANSACTION_END', tx, commit, detail: `${tx}:${commit ? 'commit' : 'abort'}` });
+        }
+      },
     };
   }
 
@@ -83,6 +109,15 @@ export class XenStore {
   do_write(path: string, value: string): void {
     this.kv.set(path, value);
     this.fire_watches(path, false);
+  }
+  /** A write inside the open transaction: held back until it commits. */
+  transaction_write(path: string, value: string): void { this.pending.push([path, value]); }
+  transaction_start(): void { this.pending = []; }
+  /** Commit applies the held-back writes in order (each fires its watches); abort drops them. */
+  transaction_end(commit: boolean): void {
+    const writes = this.pending;
+    this.pending = [];
+    if (commit) for (const [path, value] of writes) this.do_write(path, value);
   }
   do_rm(path: string): void {
     for (const k of [...this.kv.keys()]) if (under(k, path)) this.kv.delete(k);
@@ -108,27 +143,42 @@ export class XenStore {
 
 export const xenstoreMachine = setup({
   types: {
-    context: {} as { store: XenStore },
+    context: {} as { store: XenStore; tx: number },
     input: {} as { store: XenStore },
     events: {} as XsRequest,
   },
+  guards: {
+    /** The write belongs to the open transaction (transaction id 0 is a plain write). */
+    inTransaction: ({ context, event }) => (event as Extract<XsRequest, { type: 'XS_WRITE' }>).tx === context.tx,
+    /** The END names the open transaction. */
+    ownsTransaction: ({ context, event }) => (event as Extract<XsRequest, { type: 'XS_TRANSACTION_END' }>).tx === context.tx,
+  },
   actions: {
     do_write: ({ context, event }) => { const e = event as Extract<XsRequest, { type: 'XS_WRITE' }>; context.store.do_write(e.path, e.value); },
+    transaction_start: assign(({ context, event }) => { context.store.transaction_start(); return { tx: (event as Extract<XsRequest, { type: 'XS_TRANSACTION_START' }>).tx }; }),
+    transaction_write: ({ context, event }) => { const e = event as Extract<XsRequest, { type: 'XS_WRITE' }>; context.store.transaction_write(e.path, e.value); },
+    transaction_end: assign(({ context, event }) => { context.store.transaction_end((event as Extract<XsRequest, { type: 'XS_TRANSACTION_END' }>).commit); return { tx: 0 }; }),
     do_rm: ({ context, event }) => context.store.do_rm((event as Extract<XsRequest, { type: 'XS_RM' }>).path),
     do_watch: ({ context, event }) => { const e = event as Extract<XsRequest, { type: 'XS_WATCH' }>; context.store.do_watch(e.path, e.watcher, e.token); },
     do_unwatch: ({ context, event }) => { const e = event as Extract<XsRequest, { type: 'XS_UNWATCH' }>; context.store.do_unwatch(e.path, e.watcher, e.token); },
   },
 }).createMachine({
   id: 'xenstore',
-  context: ({ input }) => ({ store: input.store }),
-  initial: 'running',
+  context: ({ input }) => ({ store: input.store, tx: 0 }),
+  initial: 'idle',
+  // Requests outside a transaction are handled in either state; only the transaction's own writes wait.
+  on: {
+    XS_WRITE: { actions: 'do_write' },
+    XS_RM: { actions: 'do_rm' },
+    XS_WATCH: { actions: 'do_watch' },
+    XS_UNWATCH: { actions: 'do_unwatch' },
+  },
   states: {
-    running: {
+    idle: { on: { XS_TRANSACTION_START: { target: 'transaction', actions: 'transaction_start' } } },
+    transaction: {
       on: {
-        XS_WRITE: { actions: 'do_write' },
-        XS_RM: { actions: 'do_rm' },
-        XS_WATCH: { actions: 'do_watch' },
-        XS_UNWATCH: { actions: 'do_unwatch' },
+        XS_WRITE: { guard: 'inTransaction', actions: 'transaction_write' },
+        XS_TRANSACTION_END: { guard: 'ownsTransaction', target: 'idle', actions: 'transaction_end' },
       },
     },
   },
