@@ -220,7 +220,12 @@ export class CompiledActor {
 
   subscribe(l: (s: { value: StateValue; context: unknown; status: string }) => void): { unsubscribe(): void } {
     (this.listeners ??= []).push(l);
-    return { unsubscribe: () => { this.listeners = this.listeners!.filter((x) => x !== l); } };
+    return {
+      unsubscribe: () => {
+        const rest = (this.listeners ?? []).filter((x) => x !== l);
+        this.listeners = rest.length ? rest : null; // none left: empty macrosteps may be skipped again
+      },
+    };
   }
 
   start(): this {
