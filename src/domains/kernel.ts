@@ -159,18 +159,23 @@ export class Exec {
     const misses = this.cpu.tlb.accessAll(XEN_TAGS.get(c)!, true);
     if (misses) this.charge('tlbMiss', misses * this.costs.tlbMiss);
   }
-  /** Touch packet data frames through this kernel's direct map. */
+  /**
+   * Touch packet data frames through this kernel's direct map. Unlike the footprint, these are frames
+   * the domain may lose (flipped away, or foreign frames it maps by grant), so the TLB remembers each
+   * entry's frame and checks it on a hit (stale translations).
+   */
   touchFrames(frames: readonly number[]): void {
     const k = this.kernel;
     if (!k) return;
     const tlb = this.cpu.tlb;
+    const global = k.vm.globalPages, exact = !k.vm.superpages;
     let misses = 0;
-    for (const f of frames) if (!tlb.access(k.frameTag(f), k.vm.globalPages)) misses++;
+    for (const f of frames) if (!tlb.accessFrame(k.frameTag(f), global, f, exact)) misses++;
     if (misses) this.charge('tlbMiss', misses * this.costs.tlbMiss);
   }
-  /** Touch a page through a transient 4 KiB mapping (grant map slot): never superpage, never global. */
-  touchTransient(tag: number): void {
-    if (!this.cpu.tlb.access(tag, false)) this.charge('tlbMiss', this.costs.tlbMiss);
+  /** Touch frame mfn through a transient 4 KiB mapping (grant map slot `tag`): never superpage, never global. */
+  touchTransient(tag: number, mfn: number): void {
+    if (!this.cpu.tlb.accessFrame(tag, false, mfn, true)) this.charge('tlbMiss', this.costs.tlbMiss);
   }
   /** Copy bytes; each side that is not in the cache (DMA-written source, long-untouched destination) adds misses. */
   copy(bytes: number, srcCold = false, dstCold = false): void {

@@ -3,7 +3,7 @@
  * An account is a domain name or "xen"; a category is the cost-model row (or
  * "tlbMiss") that consumed the cycles, so breakdowns come from the ledger.
  */
-import { Tlb } from './tlb.js';
+import { Tlb, type FrameOracle } from './tlb.js';
 import { Ledger } from './ledger.js';
 import { PS_PER_S, type Ps } from '../actors/scheduler.js';
 
@@ -11,8 +11,9 @@ export class Cpu {
   readonly tlb: Tlb;
   private readonly cycles = new Ledger();
   busy = false;
-  constructor(readonly index: number, readonly hz: number, tlbEntries: number) {
-    this.tlb = new Tlb(tlbEntries);
+  /** `frames` answers, on a TLB hit through a data-frame entry, whether its domain may still reach the frame. */
+  constructor(readonly index: number, readonly hz: number, tlbEntries: number, frames: FrameOracle | null = null) {
+    this.tlb = new Tlb(tlbEntries, frames);
   }
   psFor(cycles: number): Ps { return Math.round((cycles * PS_PER_S) / this.hz); }
   /** Account and category ids come from accountId() and CATEGORY (ledger.ts). */

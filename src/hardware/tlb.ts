@@ -11,14 +11,29 @@
  */
 export interface TlbStats { hits: number; misses: number; flushes: number; fullFlushes: number }
 
+/**
+ * Who may reach which machine frame, asked on a TLB hit through an entry that translates to a data
+ * frame its domain may lose (a packet frame given away by a flip, a foreign frame mapped by grant).
+ * The CPU's owner (the machine) supplies it; a test supplies a double.
+ */
+export interface FrameOracle {
+  /** May domain `dom` reach frame `mfn`: it owns it, or holds a live grant mapping of it? */
+  reachable(dom: number, mfn: number): boolean;
+  /** A hit through a stale translation: `dom` reached `frame` through `tag` (wanting `mfn`) after losing it or after it was remapped. */
+  stale(dom: number, frame: number, mfn: number, tag: number): void;
+}
+
 /** Address-space kinds that make up a tag. */
 export const TAG = { kernel: 0, kernel4M: 1, direct: 2, direct4M: 3, user: 4, grantMap: 5, xen: 6 } as const;
 /** A translation's identity: (address space, kind, page or superpage number). */
 export function tlbTag(space: number, kind: number, page: number): number {
   return (space * 8 + kind) * 0x1_0000_0000 + page;
 }
+/** The address space (domain) of a tag. */
+export function tagSpace(tag: number): number { return Math.floor(tag / 0x8_0000_0000); }
 
 const EMPTY = -1;
+const NO_FRAME = -1;
 
 export class Tlb {
   // Per slot: its tag, global bit and LRU neighbours.
@@ -26,6 +41,8 @@ export class Tlb {
   private readonly global: Uint8Array;
   private readonly prev: Int32Array;
   private readonly next: Int32Array;
+  /** Machine frame the slot was filled for (accessFrame), or NO_FRAME: footprint pages, never lost. */
+  private readonly frames: Int32Array;
   private head = -1; // least recently used
   private tail = -1; // most recently used
   /** Unused slots, a stack (top at freeTop - 1). */
@@ -39,12 +56,13 @@ export class Tlb {
   private count = 0;
   readonly stats: TlbStats = { hits: 0, misses: 0, flushes: 0, fullFlushes: 0 };
 
-  constructor(readonly capacity = 64) {
+  constructor(readonly capacity = 64, private readonly oracle: FrameOracle | null = null) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError('tlb capacity must be a positive integer');
     this.tags = new Float64Array(capacity);
     this.global = new Uint8Array(capacity);
     this.prev = new Int32Array(capacity);
     this.next = new Int32Array(capacity);
+    this.frames = new Int32Array(capacity).fill(NO_FRAME);
     this.freeSlots = new Int32Array(capacity);
     for (let i = capacity - 1; i >= 0; i--) this.freeSlots[this.freeTop++] = i;
     let bits = 3;
@@ -55,7 +73,7 @@ export class Tlb {
     this.shift = 32 - bits;
   }
 
-  /** Translate one virtual page (or superpage). Returns true on a hit. */
+  /** Translate one virtual page (or superpage) of memory its domain always holds. Returns true on a hit. */
   access(tag: number, global: boolean): boolean {
     const s = this.find(tag);
     if (s !== EMPTY) {
@@ -63,6 +81,34 @@ export class Tlb {
       if (s !== this.tail) { this.unlink(s); this.append(s); }
       return true;
     }
+    this.frames[this.fill(tag, global)] = NO_FRAME;
+    return false;
+  }
+
+  /**
+   * Translate a page of data frame `mfn`, which its domain may lose (flip, grant unmap): the entry
+   * remembers the frame it was filled for. On a hit the oracle checks that the domain may still reach
+   * that frame; a 4 KiB entry (`exact`) must also translate to `mfn` itself, while a superpage entry
+   * covers its whole extent. A failed check is a stale translation (a missing flush), reported to the
+   * oracle. Returns true on a hit.
+   */
+  accessFrame(tag: number, global: boolean, mfn: number, exact: boolean): boolean {
+    const s = this.find(tag);
+    if (s !== EMPTY) {
+      this.stats.hits++;
+      if (s !== this.tail) { this.unlink(s); this.append(s); }
+      const f = this.frames[s];
+      if (f !== NO_FRAME && this.oracle !== null && ((exact && f !== mfn) || !this.oracle.reachable(tagSpace(tag), f))) {
+        this.oracle.stale(tagSpace(tag), f, mfn, tag);
+      }
+      return true;
+    }
+    this.frames[this.fill(tag, global)] = mfn;
+    return false;
+  }
+
+  /** A miss: take a free slot or evict the least recently used one, and enter the tag. */
+  private fill(tag: number, global: boolean): number {
     this.stats.misses++;
     let n: number;
     if (this.freeTop > 0) n = this.freeSlots[--this.freeTop];
@@ -75,7 +121,7 @@ export class Tlb {
     this.global[n] = global ? 1 : 0;
     this.insert(tag, n);
     this.append(n);
-    return false;
+    return n;
   }
 
   /** Translate every page of a footprint; returns the number of misses. */

@@ -307,6 +307,12 @@ export class GrantOps {
   }
   /** Is this frame pinned by a live grant mapping (host or device)? */
   pinned(mfn: Mfn): boolean { return this.framePins.has(mfn); }
+  /** Does `caller` hold a live mapping of frame `mfn` (a scan of the maptrack, only for a pinned frame)? */
+  mapsFrame(caller: DomId, mfn: Mfn): boolean {
+    if (!this.framePins.has(mfn)) return false;
+    for (const m of this.maptrack.values()) if (m.caller === caller && m.frame === mfn) return true;
+    return false;
+  }
 
   /** Live mappings `caller` holds on grants of domain `granter`. */
   mappingsOn(caller: DomId, granter: DomId): number {

@@ -8,6 +8,7 @@
 import { ActorSystem, type Interpreter } from '../actors/runtime.js';
 import { PS_PER_US } from '../actors/scheduler.js';
 import { Cpu } from '../hardware/cpu.js';
+import type { FrameOracle } from '../hardware/tlb.js';
 import { MachineMemory } from '../hardware/memory.js';
 import { NicModel, nicMachine } from '../hardware/nic.js';
 import { ClientModel, clientMachine } from '../hardware/client.js';
@@ -20,6 +21,7 @@ import { Qdisc } from '../domains/netdev.js';
 import { Bridge } from '../domains/bridge.js';
 import { BareMetal, cpuMachine } from '../domains/native.js';
 import { Xen, hypervisorMachine } from '../hypervisor/xen.js';
+import type { GrantOps } from '../hypervisor/grant-table.js';
 import { pcpuMachine } from '../hypervisor/pcpu.js';
 import { eventChannelMachine } from '../hypervisor/event-channel.js';
 import { Netfront } from '../channels/netfront.js';
@@ -32,7 +34,7 @@ import { XenStore, type Xs } from '../domains/xenstored.js';
 import type { SharedRing } from '../channels/ring.js';
 import { createHostile, type Hostile } from '../hostile/netfront.js';
 import { defaultCosts, type CostTable } from '../model/costs.js';
-import { newCounters, type Counters } from '../model/counters.js';
+import { newCounters, note, type Counters } from '../model/counters.js';
 import { resetPacketIds } from '../domains/packet.js';
 import type { Dispatcher } from '../hardware/dispatch.js';
 import type { Scenario } from './schema.js';
@@ -63,6 +65,8 @@ export interface Built {
   xen: Xen | null;
   /** Shared memory pages that hold rings, by machine frame. */
   ringPages: Map<number, SharedRing<unknown, unknown>>;
+  /** The first stale translations the TLBs hit (counted as violations `stale-translation`), described. */
+  staleTranslations: string[];
   /** Goodput bytes so far at the receiving application. */
   goodputBytes(): number;
   /** Goodput bytes so far of one flow. */
@@ -84,8 +88,23 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   const counters = newCounters();
   const costs = { ...defaultCosts(), ...sc.costs } as CostTable;
   const m = sc.machine;
-  const cpus = Array.from({ length: m.cpus }, (_, i) => new Cpu(i, m.cpuGhz * 1e9, m.tlbEntries));
   const mem = new MachineMemory((m.memoryMiB * 1024 * 1024) / 4096);
+  // A domain may reach a frame it owns or holds a live grant mapping of; a TLB hit through an entry
+  // for any other frame is a stale translation (a flush missing after a flip or an unmap).
+  const staleTranslations: string[] = [];
+  let xenGrants: GrantOps | null = null;
+  const frameOracle: FrameOracle = {
+    reachable: (dom, mfn) => mem.ownerOf(mfn) === dom || (xenGrants !== null && xenGrants.mapsFrame(dom, mfn)),
+    stale: (dom, frame, mfn, tag) => {
+      note(counters, 'stale-translation');
+      if (staleTranslations.length < 16) {
+        const owner = mem.ownerOf(frame);
+        staleTranslations.push(`domain ${dom} hit TLB entry ${tag.toString(16)} for frame ${frame} (owner ${owner ?? 'none'}, not mapped by it)` +
+          `${frame !== mfn ? ` wanting frame ${mfn}` : ''} at ${sys.sched.now} ps`);
+      }
+    },
+  };
+  const cpus = Array.from({ length: m.cpus }, (_, i) => new Cpu(i, m.cpuGhz * 1e9, m.tlbEntries, frameOracle));
   const opt = sc.optimizations;
   const xenstore = new XenStore(sys);
   const poolPages = 1024;
@@ -94,6 +113,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   const host: Dispatcher = native ? new BareMetal(sys, cpus, costs, counters) : new Xen(sys, cpus, costs, counters, mem, sc.xen);
   sys.spawn(host.actorName, 'hypervisor', hypervisorMachine, { host });
   const xen = native ? null : (host as Xen);
+  xenGrants = xen?.grants ?? null;
 
   // Kernels: native Linux maps its kernel with superpages and global pages; Xen 2.0 allows neither
   // unless the paper's virtual-memory optimizations are on.
@@ -304,7 +324,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   };
   return {
     sc, sys, cpus, mem, counters, costs, host, kernels, endpoint, stacks, clients, nics, netfronts, netbacks, xenstore,
-    vifs, qdiscs, drivers, pending, xen, ringPages, flowGoodput,
+    vifs, qdiscs, drivers, pending, xen, ringPages, flowGoodput, staleTranslations,
     goodputBytes: () => sc.direction === 'tx'
       ? clients.reduce((n, c) => n + c.received, 0)
       : [...stacks.values()].reduce((n, s) => n + s.delivered(), 0),

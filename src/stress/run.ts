@@ -16,6 +16,8 @@
  *   - bounded work per pass and bounded per-vif state (I3, I8);
  *   - backend state changes along the allowed edges (I11);
  *   - honest vifs never disabled, packets never cross to another guest (I1, I2);
+ *   - no stale translation: no TLB hit through an entry for a data frame its domain no longer owns
+ *     or maps by grant (a flush missing after a page flip or a grant unmap) (I1);
  *   - the adversary's own expectations (src/hostile) and the honest guests' progress;
  *   - determinism: a replay gives the same result hash (I12).
  */
@@ -183,6 +185,9 @@ function checkQuiet(b: Built, out: string[]): void {
 }
 
 function checkAlways(b: Built, out: string[]): void {
+  // I1: no access through a TLB entry for a frame the domain no longer owns or maps (a flush missing after a flip or an unmap).
+  const stale = b.counters.violations['stale-translation'] ?? 0;
+  if (stale) out.push(`I1: ${stale} stale translation${stale > 1 ? 's' : ''}: ${b.staleTranslations.join('; ')}`);
   for (const v of b.vifs) {
     const nb = v.nb;
     const size = nb.tx.size;

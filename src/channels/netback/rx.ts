@@ -110,7 +110,7 @@ export function xenvif_rx_action(vif: Netback, x: Exec): void {
     batch.forEach(({ p }, i) => {
       const ok = res[i].status === GNTST.okay;
       if (ok) {
-        x.touchTransient(tlbTag(vif.kernel.domid, TAG.grantMap, res[i].handle! & 255));
+        x.touchTransient(tlbTag(vif.kernel.domid, TAG.grantMap, res[i].handle! & 255), res[i].frame!);
         x.copy(Math.min(PAGE, p.len + HDR_LEN), p.cold, true); // the guest's buffer page is not in our cache
         vif.kernel.mem.contents.set(res[i].frame!, packetBytes(p));
       }

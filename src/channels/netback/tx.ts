@@ -237,7 +237,7 @@ export function xenvif_tx_submit(vif: Netback, x: Exec, pkts: PendingTx[]): void
       vif.pending.give(p.slots.length, x);
       continue;
     }
-    if (vif.txMode === 'map') for (const h of p.handles) x.touchTransient(tlbTag(vif.kernel.domid, TAG.grantMap, h & 255));
+    if (vif.txMode === 'map') for (let i = 0; i < p.handles.length; i++) x.touchTransient(tlbTag(vif.kernel.domid, TAG.grantMap, p.handles[i] & 255), frames[i]);
     else headerCopies.push({ pkt: p, ops: xenvif_tx_copy_ops(vif, p) });
     ready.push({ pkt: p, frames });
   }
