@@ -296,7 +296,7 @@ export class Xen extends Dispatcher {
       this.counters.pageFlips++;
       x.cost('pageTransfer');
       const r = this.grants.transfer(caller.domid, op);
-      if (r.status !== GNTST.bad_page) caller.forget(op.mfn);
+      if (r.status !== GNTST.bad_page) { caller.forget(op.mfn); x.cpu.tlb.invalidate(caller.frameTag(op.mfn)); }
       return r;
     }));
     if (ops.length) x.flushTlb();
@@ -312,7 +312,7 @@ export class Xen extends Dispatcher {
     if (!frames.length) return;
     x.hypercall(() => {
       x.cost('reservationPerPage', frames.length);
-      for (const f of frames) { k.forget(f); this.mem.release(f); }
+      for (const f of frames) { k.forget(f); this.mem.release(f); x.cpu.tlb.invalidate(k.frameTag(f)); }
     });
   }
   /** XENMEM_increase_reservation: take fresh frames from Xen. */
