@@ -6,6 +6,7 @@ import { runCase } from '../src/stress/run.js';
 import { runStress, runStressCase, summarize } from '../src/stress/pool.js';
 import type { Built } from '../src/scenario/build.js';
 import type { Netback } from '../src/channels/netback.js';
+import { GNTST } from '../src/hypervisor/grant-table.js';
 
 /** Run fast-check over stress cases with a broken netback and return whether it found a counterexample. */
 function findsBug(only: string[] | null, mutate: (b: Built) => void, numRuns: number, seed = 7): { failed: boolean; failures: string[] } {
@@ -119,6 +120,64 @@ describe('stress: mutation checks (a deliberately broken netback is caught)', fu
     const r = findsBug(null, eachTxRing((ring) => { ring.setReqEvent = () => {}; }), 30);
     expect(r.failed).to.equal(true);
     expect(r.failures.join(' ')).to.match(/lost wakeup|I4/);
+  });
+});
+
+describe('stress: mutation checks (a missing TLB flush is caught as a stale translation, I1)', function () {
+  this.timeout(180_000);
+  /** A page flip that leaves the giver's translation of the frame behind (no flush, no INVLPG). */
+  const flipWithoutFlush = (b: Built) => {
+    const xen = b.xen!;
+    xen.grantTransfer = (x, caller, ops) => x.hypercall(() => ops.map((op) => {
+      b.counters.pageFlips++;
+      x.cost('pageTransfer');
+      const r = xen.grants.transfer(caller.domid, op);
+      if (r.status !== GNTST.bad_page) caller.forget(op.mfn);
+      return r;
+    }));
+  };
+  /** A grant unmap that does not flush the TLB after removing host mappings. */
+  const unmapWithoutFlush = (b: Built) => {
+    const xen = b.xen!;
+    xen.grantUnmap = (x, caller, handles) => x.hypercall(() => handles.map((h) => {
+      b.counters.grantUnmaps++;
+      x.cost('grantUnmapPerOp');
+      return xen.grants.unmap(caller.domid, h);
+    }));
+  };
+  // Guest receive by page flipping with superpages (+ global pages): the driver domain's direct-map entry
+  // for the extent of a flipped frame is hit again for the next frame in it.
+  const flipCase = (): CaseScenario => sampleCase(1, 71, false);
+  // Guest receive copying through grant maps, one guest, the driver domain alone on its CPU, no faults,
+  // long enough for the map handles to come round (a map slot is handle & 255), and a TLB big enough
+  // to keep a slot's entry until then: the next map in that slot hits the old frame's translation.
+  const mapCase = (): CaseScenario => {
+    const sc = sampleCase(1, 42, false);
+    return { ...sc, faults: [], run: { ...sc.run, durationMs: 40 }, machine: { ...sc.machine, tlbEntries: 1024 } as CaseScenario['machine'] };
+  };
+
+  it('the cases pass with the real flip and unmap', () => {
+    for (const sc of [flipCase(), mapCase()]) {
+      const r = runCase(sc);
+      expect(r.failures).to.deep.equal([]);
+      expect(r.violations['stale-translation'] ?? 0).to.equal(0);
+    }
+  });
+  it('a page flip without a TLB flush is caught', () => {
+    const sc = flipCase();
+    expect(sc.optimizations).to.include({ rxCopy: false, superpages: true });
+    const r = runCase(sc, { mutate: flipWithoutFlush });
+    expect(r.ok).to.equal(false);
+    expect(r.violations['stale-translation']).to.be.greaterThan(0);
+    expect(r.failures.join(' ')).to.match(/I1: \d+ stale translations?: domain 0 hit TLB entry/);
+  });
+  it('a grant unmap without a TLB flush is caught', () => {
+    const sc = mapCase();
+    expect(sc.optimizations).to.include({ rxCopy: true, rxCopyVia: 'map' });
+    const r = runCase(sc, { mutate: unmapWithoutFlush });
+    expect(r.ok).to.equal(false);
+    expect(r.violations['stale-translation']).to.be.greaterThan(0);
+    expect(r.failures.join(' ')).to.match(/I1: \d+ stale translations?: .*wanting frame/);
   });
 });
 
