@@ -122,6 +122,8 @@ export class GrantOps {
   private nextHandle = 0;
   /** Live grant pins per frame: such a frame can never be stolen by transfer (3.5). */
   private framePins = new Map<Mfn, number>();
+  /** Live mappings per (caller, frame), keyed caller * 2^32 + frame: mapsFrame is asked on TLB hits, so O(1). */
+  private callerFrame = new Map<number, number>();
 
   constructor(
     readonly tables: Map<DomId, GrantTable>,
@@ -175,6 +177,8 @@ export class GrantOps {
     this.nextHandle = (this.nextHandle + 1) >>> 0;
     this.maptrack.set(handle, { caller, dom, ref, write, frame });
     this.perCaller.set(caller, (this.perCaller.get(caller) ?? 0) + 1);
+    const cf = caller * 0x1_0000_0000 + frame;
+    this.callerFrame.set(cf, (this.callerFrame.get(cf) ?? 0) + 1);
     return { status: GNTST.okay, handle, frame };
   }
 
@@ -183,6 +187,9 @@ export class GrantOps {
     if (!m || m.caller !== caller) return { status: GNTST.bad_handle }; // 3.6: stale or foreign handle fails cleanly
     this.maptrack.delete(handle);
     this.perCaller.set(caller, this.perCaller.get(caller)! - 1);
+    const cf = caller * 0x1_0000_0000 + m.frame;
+    const left = this.callerFrame.get(cf)! - 1;
+    if (left) this.callerFrame.set(cf, left); else this.callerFrame.delete(cf);
     const pins = this.framePins.get(m.frame)! - 1;
     if (pins) this.framePins.set(m.frame, pins);
     else this.framePins.delete(m.frame);
@@ -309,9 +316,7 @@ export class GrantOps {
   pinned(mfn: Mfn): boolean { return this.framePins.has(mfn); }
   /** Does `caller` hold a live mapping of frame `mfn` (a scan of the maptrack, only for a pinned frame)? */
   mapsFrame(caller: DomId, mfn: Mfn): boolean {
-    if (!this.framePins.has(mfn)) return false;
-    for (const m of this.maptrack.values()) if (m.caller === caller && m.frame === mfn) return true;
-    return false;
+    return this.callerFrame.has(caller * 0x1_0000_0000 + mfn);
   }
 
   /** Live mappings `caller` holds on grants of domain `granter`. */
