@@ -41,6 +41,13 @@ const XEN_TAGS = new Map<Component, Float64Array>();
   }
 }
 
+const poolCountsOf = new WeakMap<MachineMemory, Uint8Array>();
+function poolCounts(mem: MachineMemory): Uint8Array {
+  let a = poolCountsOf.get(mem);
+  if (!a) { a = new Uint8Array(mem.frames); poolCountsOf.set(mem, a); }
+  return a;
+}
+
 export class Kernel {
   readonly irqQ: Task[] = [];
   readonly procQ: Task[] = [];
@@ -51,8 +58,9 @@ export class Kernel {
   readonly evtchn = new PortTable(() => this.host.wake(this));
   private pool: number[] = [];
   /**
-   * Copies of each frame in the pool (255: that many or more, count unknown), so that forget() of a
-   * frame that is not there, the usual case, costs no scan of the pool.
+   * Copies of each frame in the pools of all kernels on this machine (255: that many or more, count
+   * unknown), so that forget() of a frame in no pool, the usual case, costs no scan. One array per
+   * machine, not per kernel: a zero means "in no pool", which is all forget() needs to know.
    */
   private pooled: Uint8Array;
   /** This kernel's ledger account (its name, interned). */
@@ -69,7 +77,7 @@ export class Kernel {
     poolPages: number,
   ) {
     this.account = accountId(name);
-    this.pooled = new Uint8Array(mem.frames);
+    this.pooled = poolCounts(mem);
     let base = 0;
     for (const c of Object.keys(FOOTPRINT) as Component[]) {
       const tags = new Float64Array(FOOTPRINT[c]);
