@@ -138,9 +138,7 @@ export class Xen extends Dispatcher {
     // evtchn_destroy
     for (const p of k.evtchn.ports) {
       if (p.closed) continue;
-      const b = this.bound.get(p);
-      this.bound.delete(p);
-      k.evtchn.close(p);
+      const b = this.closePort(k, p);
       if (b) this.sys.send(this.actorName, b.channel, { type: 'CLOSE', from: b.end });
     }
     // gnttab_release_mappings
@@ -359,12 +357,17 @@ export class Xen extends Dispatcher {
     return x.hypercall(() => {
       const p = caller.evtchn.lookup(port);
       if (!p) return -22;
-      const b = this.bound.get(p);
-      this.bound.delete(p);
-      caller.evtchn.close(p);
+      const b = this.closePort(caller, p);
       if (b) x.later(() => this.sys.send(caller.name, b.channel, { type: 'CLOSE', from: b.end }));
       return 0;
     });
+  }
+  /** Close one of k's ports; returns its interdomain binding, whose channel actor the caller tells. */
+  private closePort(k: Kernel, p: Port) {
+    const b = this.bound.get(p);
+    this.bound.delete(p);
+    k.evtchn.close(p);
+    return b;
   }
   /** EVTCHNOP_unmask: only the caller's own open ports. */
   evtchnUnmask(x: Exec, caller: Kernel, port: number): number {
