@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { availableParallelism } from 'node:os';
-import { caseArb, caseSeed, sampleCase, type CaseScenario } from '../src/stress/case.js';
+import { caseArb, caseSeed, hostilePairs, sampleCase, type CaseScenario } from '../src/stress/case.js';
+import { BEHAVIOURS } from '../src/hostile/behaviours.js';
 import { runCase } from '../src/stress/run.js';
 import { runStress, runStressCase, summarize } from '../src/stress/pool.js';
 import type { Built } from '../src/scenario/build.js';
@@ -37,6 +38,26 @@ describe('stress: properties over random scenarios', function () {
     let first: unknown = null;
     fc.check(fc.property(caseArb(false), (c) => { first ??= c; return true; }), { seed: caseSeed(3, 4), numRuns: 1 });
     expect(JSON.stringify(first)).to.equal(JSON.stringify(sampleCase(3, 4, false)));
+  });
+
+  it('a hostile campaign enumerates every (behaviour, variant) pair of the catalogue before sampling', () => {
+    const pairs = hostilePairs();
+    expect(pairs.length).to.equal(BEHAVIOURS.reduce((n, b) => n + b.variants, 0));
+    const seen = new Set<string>();
+    for (let i = 0; i < pairs.length; i++) {
+      const h = sampleCase(5, i, true).hostile[0];
+      seen.add(`${h.behaviour}/${h.variant}`);
+    }
+    expect(seen.size).to.equal(pairs.length); // each pair exactly once in the first |pairs| cases
+    // Then sampling: the adversary is drawn at random again.
+    const later = new Set(Array.from({ length: 40 }, (_, i) => sampleCase(5, pairs.length + i, true).hostile[0].behaviour));
+    expect(later.size).to.be.greaterThan(5);
+    // --only enumerates its own behaviours' variants first.
+    const h5 = BEHAVIOURS.find((b) => b.id === 'H5')!;
+    expect(Array.from({ length: h5.variants }, (_, i) => sampleCase(5, i, true, ['H5']).hostile[0].variant)).to.deep.equal([...Array(h5.variants).keys()]);
+    // The summary reports the coverage.
+    const reports = Array.from({ length: 3 }, (_, i) => ({ index: i, seed: 0, scenario: sampleCase(5, i, true), result: { ok: true, hostile: `${pairs[i].behaviour}/${pairs[i].variant}`, hash: 'x', quiescent: true, drops: {}, violations: {}, disabled: [], honestShare: {} } })) as unknown as Parameters<typeof summarize>[0];
+    expect(summarize(reports, { runs: 3, hostile: true, seed: 5 }).coverage).to.deep.equal({ pairs: pairs.length, covered: 3 });
   });
 
   it('fast-check: conservation, ownership, no leaks, one response per request, no lost wakeups, bounded work, replay (in process)', () => {

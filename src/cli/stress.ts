@@ -102,7 +102,7 @@ export function stressCommand(program: Command, p: Parsers): void {
         ? new SingleBar({ format: 'stress [{bar}] {value}/{total} cases, {failed} failed, {eta_formatted} left', stream: process.stderr, etaBuffer: 50 }, Presets.shades_classic)
         : null;
       // Streaming: reports arrive in index order and only the failing ones are kept.
-      const sum = new Summarizer({ runs: o.runs, hostile, seed: o.seed });
+      const sum = new Summarizer({ runs: o.runs, hostile, seed: o.seed, only });
       const bad: StressReport[] = [];
       bar?.start(o.runs, 0, { failed: 0 });
       try {
@@ -120,7 +120,10 @@ export function stressCommand(program: Command, p: Parsers): void {
       }
       console.log(`stress: ${o.runs} ${hostile ? 'hostile ' : ''}cases from seed ${o.seed}: ${s.passed} passed, ${s.failed} failed`);
       if (hostile) {
-        console.log(table(['behaviour', 'cases', 'failed'], Object.entries(s.byBehaviour).map(([b, e]) => [b, e.cases, e.failed])));
+        const title = (id: string) => BEHAVIOURS.find((b) => b.id === id)?.title ?? '';
+        console.log(table(['behaviour', 'title', 'cases', 'failed'], Object.entries(s.byBehaviour).map(([b, e]) => [b, title(b), e.cases, e.failed])));
+        const cov = s.coverage!;
+        console.log(`catalogue coverage: ${cov.covered} of ${cov.pairs} (behaviour, variant) pairs${cov.covered < cov.pairs ? ` (a campaign enumerates every pair first: use --runs ${cov.pairs} or more to cover them all)` : ''}`);
         if (s.worstHonestShare !== null) {
           const pct = (v: number | null) => (v === null ? '-' : `${(100 * v).toFixed(0)}%`);
           console.log(`honest guests' progress vs. control runs: worst together ${pct(s.worstHonestShare)} (threshold ${(HONEST_SHARE * 100).toFixed(0)}%), worst single guest ${pct(s.worstGuestShare)} (threshold ${HONEST_GUEST_SHARE * 100}%)`);

@@ -49,8 +49,8 @@ const small = fc.oneof(
  * One case. `hostile` puts one adversary (from `only`, or any behaviour) on one of at least two guests;
  * hostile cases carry no NIC faults, so the honest guests' progress can be compared with a control run.
  */
-export function caseArb(hostile: boolean, only?: string[]): fc.Arbitrary<CaseScenario> {
-  const behaviours = only?.length ? only : BEHAVIOURS.map((b) => b.id);
+export function caseArb(hostile: boolean, only?: string[], pin?: HostilePair): fc.Arbitrary<CaseScenario> {
+  const behaviours = pin ? [pin.behaviour] : only?.length ? only : BEHAVIOURS.map((b) => b.id);
   return fc.record({
     topology: hostile ? fc.constant('guest' as const) : fc.oneof({ weight: 6, arbitrary: fc.constant('guest' as const) }, { weight: 1, arbitrary: fc.constant('native' as const) }, { weight: 1, arbitrary: fc.constant('driver' as const) }),
     direction: fc.constantFrom('tx' as const, 'rx' as const),
@@ -79,7 +79,7 @@ export function caseArb(hostile: boolean, only?: string[]): fc.Arbitrary<CaseSce
     adversary: fc.record({
       guest: fc.nat(15),
       behaviour: fc.constantFrom(...behaviours),
-      variant: fc.nat(31),
+      variant: pin ? fc.constant(pin.variant) : fc.nat(31),
       startUs: fc.integer({ min: 100, max: 1500 }),
       periodUs: fc.integer({ min: 100, max: 400 }),
     }),
@@ -108,7 +108,31 @@ export function caseArb(hostile: boolean, only?: string[]): fc.Arbitrary<CaseSce
   }));
 }
 
+/** One adversary: a behaviour of the catalogue and one of its variants. */
+export interface HostilePair { behaviour: string; variant: number }
+
+/** Every (behaviour, variant) pair of the catalogue (or of `only`), in catalogue order. */
+export function hostilePairs(only?: string[]): HostilePair[] {
+  const out: HostilePair[] = [];
+  for (const b of BEHAVIOURS) {
+    if (only?.length && !only.includes(b.id)) continue;
+    for (let v = 0; v < b.variants; v++) out.push({ behaviour: b.id, variant: v });
+  }
+  return out;
+}
+
+/**
+ * The arbitrary case `index` of a campaign draws from. A hostile campaign first enumerates every
+ * (behaviour, variant) pair, one per case (case i < pairs has pair i; the rest of the case stays
+ * random), then samples: a campaign of at least that many cases covers the whole catalogue.
+ */
+export function caseArbAt(index: number, hostile: boolean, only?: string[]): fc.Arbitrary<CaseScenario> {
+  if (!hostile) return caseArb(false);
+  const pairs = hostilePairs(only);
+  return caseArb(true, only, index < pairs.length ? pairs[index] : undefined);
+}
+
 /** The case a (base seed, index) pair stands for (the first value fast-check draws from its seed). */
 export function sampleCase(base: number, index: number, hostile: boolean, only?: string[]): CaseScenario {
-  return fc.sample(caseArb(hostile, only), { seed: caseSeed(base, index), numRuns: 1 })[0];
+  return fc.sample(caseArbAt(index, hostile, only), { seed: caseSeed(base, index), numRuns: 1 })[0];
 }

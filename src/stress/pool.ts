@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { caseArb, caseSeed, sampleCase, type CaseScenario } from './case.js';
+import { caseArbAt, caseSeed, hostilePairs, sampleCase, type CaseScenario } from './case.js';
 import { runCase, type CaseResult } from './run.js';
 import type { Interpreter } from '../actors/runtime.js';
 
@@ -39,7 +39,7 @@ const SHRINK_MS = 60_000;
 
 export function runStressCase(t: StressTask): StressReport {
   const seed = caseSeed(t.base, t.index);
-  const arb = caseArb(t.hostile, t.only);
+  const arb = caseArbAt(t.index, t.hostile, t.only);
   if (t.path !== undefined) {
     // Replaying a counterexample: fast-check regenerates it from (seed, path).
     let found: { sc: CaseScenario; r: CaseResult } | null = null;
@@ -83,14 +83,20 @@ export interface StressSummary {
   /** Lowest single honest guest's ratio. */
   worstGuestShare: number | null;
   nonQuiescent: number;
+  /** Hostile campaigns: (behaviour, variant) pairs of the catalogue (or of --only) and how many of them ran. */
+  coverage: { pairs: number; covered: number } | null;
 }
 
 /** A running summary: feed reports in index order; memory does not grow with the number of cases. */
 export class Summarizer {
   private h = createHash('sha256');
   private s: StressSummary;
-  constructor(o: { runs: number; hostile: boolean; seed: number }) {
-    this.s = { ...o, passed: 0, failed: 0, hash: '', byBehaviour: {}, drops: {}, violations: {}, disabled: {}, worstHonestShare: null, worstGuestShare: null, nonQuiescent: 0 };
+  /** Pairs seen (at most the catalogue's ~140). */
+  private seen = new Set<string>();
+  private pairs: number;
+  constructor(o: { runs: number; hostile: boolean; seed: number; only?: string[] }) {
+    this.s = { runs: o.runs, hostile: o.hostile, seed: o.seed, passed: 0, failed: 0, hash: '', byBehaviour: {}, drops: {}, violations: {}, disabled: {}, worstHonestShare: null, worstGuestShare: null, nonQuiescent: 0, coverage: null };
+    this.pairs = o.hostile ? hostilePairs(o.only).length : 0;
   }
   add(r: StressReport): void {
     const s = this.s;
@@ -98,7 +104,7 @@ export class Summarizer {
     if (r.result.ok) s.passed++; else s.failed++;
     if (!r.result.quiescent) s.nonQuiescent++;
     const b = r.result.hostile?.split('/')[0];
-    if (b) { const e = (s.byBehaviour[b] ??= { cases: 0, failed: 0 }); e.cases++; if (!r.result.ok) e.failed++; }
+    if (b) { const e = (s.byBehaviour[b] ??= { cases: 0, failed: 0 }); e.cases++; if (!r.result.ok) e.failed++; this.seen.add(r.result.hostile!); }
     for (const [k, v] of Object.entries(r.result.drops)) s.drops[k] = (s.drops[k] ?? 0) + v;
     for (const [k, v] of Object.entries(r.result.violations)) s.violations[k] = (s.violations[k] ?? 0) + v;
     for (const d of r.result.disabled) { const why = d.split(':').slice(1).join(':'); s.disabled[why] = (s.disabled[why] ?? 0) + 1; }
@@ -109,6 +115,7 @@ export class Summarizer {
   done(): StressSummary {
     const s = { ...this.s };
     s.hash = this.h.digest('hex').slice(0, 16);
+    if (s.hostile) s.coverage = { pairs: this.pairs, covered: this.seen.size };
     const sortObj = <T>(x: Record<string, T>) => Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true })));
     s.byBehaviour = sortObj(s.byBehaviour);
     s.drops = sortObj(s.drops);
@@ -118,7 +125,7 @@ export class Summarizer {
   }
 }
 
-export function summarize(reports: Iterable<StressReport>, o: { runs: number; hostile: boolean; seed: number }): StressSummary {
+export function summarize(reports: Iterable<StressReport>, o: { runs: number; hostile: boolean; seed: number; only?: string[] }): StressSummary {
   const sum = new Summarizer(o);
   for (const r of reports) sum.add(r);
   return sum.done();
