@@ -60,6 +60,14 @@ describe('stress: properties over random scenarios', function () {
     expect(summarize(reports, { runs: 3, hostile: true, seed: 5 }).coverage).to.deep.equal({ pairs: pairs.length, covered: 3 });
   });
 
+  it('progress: kernel timers that never fire (no retransmission timeout, no delayed ACK) stall a flow, and the check sees it', () => {
+    // Test double for the kernel timer service: the stacks' timers are accepted but never fire.
+    const deafTimers = (b: Built) => { for (const st of b.stacks.values()) (st as unknown as { timer: () => { cancel(): void } }).timer = () => ({ cancel() {} }); };
+    const r = findsBug(null, deafTimers, 200, 3);
+    expect(r.failed).to.equal(true);
+    expect(r.failures.join('\n')).to.match(/progress: flow \d+ .*wrote \d+ bytes/);
+  });
+
   it('fast-check: conservation, ownership, no leaks, one response per request, no lost wakeups, bounded work, replay (in process)', () => {
     fc.assert(fc.property(caseArb(false), (sc) => {
       const r = runCase(sc, { replay: true });

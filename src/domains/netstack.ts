@@ -11,7 +11,13 @@ import { HDR_LEN, newPacketId, pagesFor, type Packet } from './packet.js';
 import { drop, type Counters } from '../model/counters.js';
 import type { MachineMemory } from '../hardware/memory.js';
 
-export interface StackConfig { mss: number; sndBuf: number; rcvBuf: number; appChunk: number; delAckUs: number }
+export interface StackConfig {
+  mss: number; sndBuf: number; rcvBuf: number; appChunk: number; delAckUs: number;
+  /** Base retransmission timeout (Linux TCP_RTO_MIN, 200 ms on a LAN), doubled per expiry. */
+  rtoUs: number;
+}
+/** A kernel timer that can be stopped before it fires (mod_timer / del_timer). */
+export interface KernelTimer { cancel(): void }
 
 interface Socket {
   flow: number;
@@ -22,6 +28,10 @@ interface Socket {
   appQueued: boolean;
   rxFrames: number[];
   coldBytes: number;
+  /** The retransmission timer, armed while data is in flight. */
+  rto: KernelTimer | null;
+  /** The connection was given up (no more segments). */
+  aborted?: boolean;
 }
 
 const TSO_MAX = 65535 - HDR_LEN;
@@ -34,11 +44,11 @@ export class NetStack {
     readonly counters: Counters,
     readonly cfg: StackConfig,
     /** Kernel timer: run fn (as interrupt-level work) after delay us. */
-    readonly timer: (delayUs: number, fn: (x: Exec) => void) => void,
+    readonly timer: (delayUs: number, fn: (x: Exec) => void) => KernelTimer,
   ) {}
 
   attach(flow: number, dev: NetDevice, q: Qdisc, role: 'sender' | 'receiver'): void {
-    const s: Socket = { flow, dev, q, appQueued: false, rxFrames: [], coldBytes: 0 };
+    const s: Socket = { flow, dev, q, appQueued: false, rxFrames: [], coldBytes: 0, rto: null };
     if (role === 'sender') s.sender = new TcpSender(this.cfg.mss, this.cfg.sndBuf, this.cfg.rcvBuf);
     else s.receiver = new TcpReceiver(this.cfg.mss, this.cfg.rcvBuf);
     this.socks.set(flow, s);
@@ -53,6 +63,15 @@ export class NetStack {
   /** netperf stops writing (data already in the socket still goes out); used to let a run drain. */
   stopped = false;
   stop(): void { this.stopped = true; }
+
+  /** tcp_done on a connection that cannot complete: no more sending or retransmitting on it. */
+  abort(flow: number): void {
+    const s = this.socks.get(flow);
+    if (!s?.sender) return;
+    s.rto?.cancel();
+    s.rto = null;
+    s.aborted = true;
+  }
 
   /** Bytes the receiving application has consumed on one flow. */
   flowDelivered(flow: number): number { return this.socks.get(flow)?.receiver?.delivered ?? 0; }
@@ -105,7 +124,7 @@ export class NetStack {
     const snd = s.sender!;
     const feat = s.dev.features();
     const maxLen = feat.tso && feat.sg ? TSO_MAX : this.cfg.mss;
-    while (!s.q.full()) {
+    while (!s.q.full() && !s.aborted) {
       const seg = snd.nextSegment(maxLen);
       if (!seg) break;
       x.touch('tcp'); x.touch('ip'); x.touch('skb');
@@ -124,6 +143,23 @@ export class NetStack {
       this.counters.pkt.created++;
       s.q.enqueue(x, p);
     }
+    // tcp_event_new_data_sent: the first segment in flight starts the timer.
+    if (!s.rto && !s.aborted && snd.inFlight() > 0) this.rearmRto(s);
+  }
+
+  /** inet_csk_reset_xmit_timer: restart the retransmission timer, or stop it when nothing is in flight. */
+  private rearmRto(s: Socket): void {
+    const snd = s.sender!;
+    s.rto?.cancel();
+    s.rto = null;
+    if (snd.inFlight() === 0 || s.aborted) return;
+    s.rto = this.timer(snd.rtoUs(this.cfg.rtoUs), (x) => {
+      s.rto = null;
+      // tcp_retransmit_timer: go back to snd_una, double the timeout, send again.
+      snd.onRto();
+      this.output(x, s);
+      this.rearmRto(s);
+    });
   }
 
   /** Packet buffers this kernel allocated come back to its slab when the device is done. */
@@ -160,7 +196,9 @@ export class NetStack {
       x.cost('tcpAckRx');
       free();
       if (!s.sender) return;
-      s.sender.onAck(p.ack, p.wnd);
+      const acked = s.sender.onAck(p.ack, p.wnd);
+      // tcp_rearm_rto: new data acknowledged restarts the timer (or stops it once nothing is in flight).
+      if (acked > 0) this.rearmRto(s);
       this.output(x, s);
       if (s.sender.sndBufSpace() > 0) this.queueApp(s);
       return;

@@ -25,11 +25,17 @@ interface Endpoint {
   rtoTimer: { cancel(): void } | null;
   delAck: { cancel(): void } | null;
   received: number;     // payload bytes accepted in order (tx experiments' goodput)
+  aborted?: boolean;
 }
+
+/** Linux's default txqueuelen: frames the client's qdisc holds before TCP is told to wait. */
+export const TXQUEUELEN = 1000;
 
 export class ClientModel {
   private readonly eps = new Map<number, Endpoint>();
   private linkFreeAt: Ps = 0;
+  /** A TX_READY wake-up is scheduled (the queue was full when a sender still had segments). */
+  private txWake = false;
   peerNic = '';
   private readonly rng: Rng;
   constructor(readonly name: string, readonly role: 'sender' | 'receiver', readonly cfg: ClientConfig, readonly sys: ActorSystem, readonly counters: Counters = newCounters()) {
@@ -76,21 +82,51 @@ export class ClientModel {
     for (const e of this.eps.values()) (e.sender ?? e.receiver)!.connect();
     for (const e of this.eps.values()) this.pump(e);
   }
-  /** Stop writing new data and stop retransmitting (used to let a run drain); ACKs still go out. */
+  /**
+   * netperf stops writing (used to let a run drain): what is already written still goes out and is
+   * retransmitted until acknowledged, as a closing socket's data would be; ACKs still go out.
+   */
   private stopped = false;
-  stop(): void {
-    this.stopped = true;
-    for (const e of this.eps.values()) { e.rtoTimer?.cancel(); e.rtoTimer = null; }
+  stop(): void { this.stopped = true; }
+
+  /** Give up a connection that cannot complete: no more segments or retransmissions on it. */
+  abort(flow: number): void {
+    const e = this.eps.get(flow);
+    if (!e) return;
+    e.rtoTimer?.cancel();
+    e.rtoTimer = null;
+    e.aborted = true;
   }
 
   private pump(e: Endpoint): void {
     const s = e.sender;
-    if (!s || this.stopped) return;
-    if (s.sndBufSpace() > 0) s.write(s.sndBufSpace());
-    for (let seg = s.nextSegment(this.cfg.mss); seg; seg = s.nextSegment(this.cfg.mss)) {
+    if (!s || e.aborted) return;
+    if (!this.stopped && s.sndBufSpace() > 0) s.write(s.sndBufSpace());
+    // The qdisc pushes back (tcp_write_xmit stops on a full queue): go-back-N cannot pile up unbounded backlog.
+    while (!this.queueFull()) {
+      const seg = s.nextSegment(this.cfg.mss);
+      if (!seg) break;
       this.transmit(this.packet(e.flow, 'data', seg.seq, seg.len, 0, this.cfg.rcvBuf));
     }
+    if (this.queueFull() && s.unsent() > 0) this.wakeWhenQueueDrains();
     this.armRto(e);
+  }
+
+  /** Wire time of TXQUEUELEN full frames: the backlog a full qdisc holds. */
+  private queueLimit(): Ps {
+    return TXQUEUELEN * Math.round(((this.cfg.mss + HDR_LEN + WIRE_OVERHEAD) * 8 * PS_PER_US) / this.cfg.mbps);
+  }
+  private queueFull(): boolean { return this.linkFreeAt - this.sys.sched.now >= this.queueLimit(); }
+  /** netif_wake_queue: once the backlog falls below the limit, every sender gets to go on. */
+  private wakeWhenQueueDrains(): void {
+    if (this.txWake) return;
+    this.txWake = true;
+    const at = this.linkFreeAt - this.queueLimit() + 1;
+    this.sys.sched.after(at - this.sys.sched.now, this.sys.rankOf(this.name), () => this.sys.deliverNow(this.name, this.name, TX_READY));
+  }
+  onTxReady(): void {
+    this.txWake = false;
+    for (const e of this.eps.values()) this.pump(e);
   }
 
   private armRto(e: Endpoint): void {
@@ -111,7 +147,7 @@ export class ClientModel {
   }
   onRto(flow: number): void {
     const e = this.eps.get(flow);
-    if (!e?.sender || this.stopped) return;
+    if (!e?.sender || e.aborted) return;
     e.sender.onRto();
     this.pump(e);
   }
@@ -142,16 +178,19 @@ export class ClientModel {
   }
 }
 
+const TX_READY = { type: 'TX_READY' } as const;
+
 export const clientMachine = setup({
   types: {
     context: {} as { model: ClientModel },
     input: {} as { model: ClientModel },
-    events: {} as { type: 'START' } | { type: 'WIRE_RX'; pkt: Packet } | { type: 'RTO'; flow: number },
+    events: {} as { type: 'START' } | { type: 'WIRE_RX'; pkt: Packet } | { type: 'RTO'; flow: number } | { type: 'TX_READY' },
   },
   actions: {
     start: ({ context }) => context.model.start(),
     frame: ({ context, event }) => { if (event.type === 'WIRE_RX') context.model.onFrame(event.pkt); },
     rto: ({ context, event }) => { if (event.type === 'RTO') context.model.onRto(event.flow); },
+    txReady: ({ context }) => context.model.onTxReady(),
   },
 }).createMachine({
   id: 'client',
@@ -159,6 +198,6 @@ export const clientMachine = setup({
   initial: 'idle',
   states: {
     idle: { on: { START: { target: 'streaming', actions: 'start' }, WIRE_RX: { actions: 'frame' } } },
-    streaming: { on: { WIRE_RX: { actions: 'frame' }, RTO: { actions: 'rto' } } },
+    streaming: { on: { WIRE_RX: { actions: 'frame' }, RTO: { actions: 'rto' }, TX_READY: { actions: 'txReady' } } },
   },
 });

@@ -13,6 +13,7 @@
  *     GTF_reading/writing match the live pins (I5, I6);
  *   - exactly one response per consumed request, in the right slot (I4);
  *   - no lost wakeup: at quiescence no ring, queue or NIC holds work (I9);
+ *   - progress: every byte each honest flow's application wrote is acknowledged and delivered by then;
  *   - bounded work per pass and bounded per-vif state (I3, I8);
  *   - backend state changes along the allowed edges (I11);
  *   - honest vifs never disabled, packets never cross to another guest (I1, I2);
@@ -184,6 +185,28 @@ function checkQuiet(b: Built, out: string[]): void {
   for (const n of b.nics) if (n.txRing.length || n.txDone.length || n.rxDone.length) out.push(`lost wakeup: ${n.name} holds ${n.txRing.length}/${n.txDone.length}/${n.rxDone.length} packets`);
 }
 
+/**
+ * Progress against a bound that does not come from the code under test: every byte an honest flow's
+ * application wrote is, once the sources stop and the run drains, acknowledged to the sender and
+ * delivered to the receiving application (TCP retransmits whatever was lost). A flow stuck for ever
+ * (a lost wakeup inside TCP, a packet lost without retransmission, a starved queue) leaves bytes behind.
+ */
+function checkStreams(b: Built, out: string[]): void {
+  const sc = b.sc;
+  const hostileDoms = new Set(b.vifs.filter((v) => v.hostile).map((v) => v.guest.domid));
+  const flows = sc.topology === 'guest' ? b.vifs.map((v) => ({ flow: v.flow, k: v.guest })) : [...b.stacks.values()].flatMap((st) => [...st.socks.keys()].map((flow) => ({ flow, k: st.kernel })));
+  for (const { flow, k } of flows) {
+    if (hostileDoms.has(k.domid)) continue;
+    const client = b.clients[flow % sc.machine.nics].endpoint(flow);
+    const snd = sc.direction === 'tx' ? b.stacks.get(k)?.socks.get(flow)?.sender : client?.sender;
+    if (!snd) { out.push(`progress: flow ${flow} has no sender`); continue; }
+    const got = b.flowGoodput(flow);
+    if (snd.sndUna !== snd.written || got !== snd.written) {
+      out.push(`progress: flow ${flow} (${k.name}): the application wrote ${snd.written} bytes; ${snd.sndUna} acknowledged, ${got} delivered after draining`);
+    }
+  }
+}
+
 function checkAlways(b: Built, out: string[]): void {
   // I1: no access through a TLB entry for a frame the domain no longer owns or maps (a flush missing after a flip or an unmap).
   const stale = b.counters.violations['stale-translation'] ?? 0;
@@ -276,10 +299,15 @@ function execute(sc: Scenario, checks: boolean, mutate?: (b: Built) => void, int
     checkAlways(b, failures);
     if (quiescent) {
       checkQuiet(b, failures);
+      checkStreams(b, failures);
       checkPages(b, failures);
       checkGrants(b, failures);
     } else {
       failures.push(`did not quiesce within ${DRAIN_PS / PS_PER_MS} ms of virtual time after the sources stopped (${b.sys.sched.pendingCount()} events pending)`);
+      // What is still waiting says why (e.g. TCP retransmitting for ever into a ring nobody serves).
+      const stuck: string[] = [];
+      checkQuiet(b, stuck);
+      for (const f of stuck.slice(0, 5)) failures.push(`at the drain limit: ${f}`);
     }
     return { b, goodput, quiescent, failures };
   } catch (e) {
