@@ -28,6 +28,12 @@ export class SharedRing<Req, Rsp> {
   rspEvent = 1;
   /** Union slots: a response overwrites the request in the same slot. */
   slots: Array<{ req?: Req; rsp?: Rsp }>;
+  /**
+   * Called before each access to a shared index or event field that the protocol's correctness
+   * depends on (the points where the other end, on another CPU, may come in between). Null except
+   * in the interleaving mode (src/stress/interleave.ts), which preempts there.
+   */
+  onAccess: (() => void) | null = null;
 
   constructor(size: number) {
     // Power of two so that `idx & (size - 1)` is the slot (section 1.3); <= 2^31 keeps the mask a valid int32.
@@ -82,13 +88,17 @@ export class FrontRing<Req, Rsp> {
 
   /** RING_PUSH_REQUESTS_AND_CHECK_NOTIFY (section 1.5). */
   pushRequests(): { notify: boolean } {
-    const oldProd = this.sring.reqProd;
+    const sr = this.sring;
+    if (sr.onAccess !== null) sr.onAccess();
+    const oldProd = sr.reqProd;
     const newProd = this.reqProdPvt;
-    this.sring.reqProd = newProd; // publish after the slot writes (write barrier point)
-    return { notify: needsNotify(oldProd, newProd, this.sring.reqEvent) };
+    sr.reqProd = newProd; // publish after the slot writes (write barrier point)
+    if (sr.onAccess !== null) sr.onAccess(); // mb(): the event is read after the producer is visible
+    return { notify: needsNotify(oldProd, newProd, sr.reqEvent) };
   }
 
   unconsumedResponses(): number {
+    if (this.sring.onAccess !== null) this.sring.onAccess();
     return ringDiff(this.sring.rspProd, this.rspCons);
   }
 
@@ -108,8 +118,9 @@ export class FrontRing<Req, Rsp> {
   /** RING_FINAL_CHECK_FOR_RESPONSES (section 1.6): re-arm then re-check, closing the lost-wakeup race. */
   finalCheckForResponses(): boolean {
     if (this.unconsumedResponses() > 0) return true;
+    if (this.sring.onAccess !== null) this.sring.onAccess();
     this.sring.rspEvent = u32(this.rspCons + 1);
-    return this.unconsumedResponses() > 0;
+    return this.unconsumedResponses() > 0; // mb() then re-read rsp_prod
   }
 }
 
@@ -148,6 +159,7 @@ export class BackRing<Req, Rsp> {
    * The second term caps a lying frontend: we never hold more than `size` requests without responses.
    */
   unconsumedRequests(): number {
+    if (this.sring.onAccess !== null) this.sring.onAccess();
     const claimed = ringDiff(this.sring.reqProd, this.reqCons);
     const inFlight = ringDiff(this.reqCons, this.rspProdPvt);
     // Clamp at 0 (C would wrap to a huge unsigned value) if we ever over-consumed.
@@ -183,17 +195,21 @@ export class BackRing<Req, Rsp> {
 
   /** RING_PUSH_RESPONSES_AND_CHECK_NOTIFY (section 1.5). */
   pushResponses(): { notify: boolean } {
-    const oldProd = this.sring.rspProd;
+    const sr = this.sring;
+    if (sr.onAccess !== null) sr.onAccess();
+    const oldProd = sr.rspProd;
     const newProd = this.rspProdPvt;
-    this.sring.rspProd = newProd;
-    return { notify: needsNotify(oldProd, newProd, this.sring.rspEvent) };
+    sr.rspProd = newProd;
+    if (sr.onAccess !== null) sr.onAccess(); // mb()
+    return { notify: needsNotify(oldProd, newProd, sr.rspEvent) };
   }
 
   /** RING_FINAL_CHECK_FOR_REQUESTS (section 1.6). */
   finalCheckForRequests(): boolean {
     if (this.unconsumedRequests() > 0) return true;
+    if (this.sring.onAccess !== null) this.sring.onAccess();
     this.sring.reqEvent = u32(this.reqCons + 1);
-    return this.unconsumedRequests() > 0;
+    return this.unconsumedRequests() > 0; // mb() then re-read req_prod
   }
 
   /** Set the wake-up threshold directly, e.g. reqProd + 1 to batch (netif RX backend, section 1.6). */

@@ -20,13 +20,14 @@ type Parsers = { intArg: (n: string, min: number) => (v: string) => number };
 
 interface StressOpts {
   runs: number; seed: number; workers?: number; hostile?: boolean; only?: string; case?: number; path?: string;
-  replay?: string; shrink: boolean; replayCheck: boolean; json?: boolean; interpreter?: Interpreter;
+  replay?: string; shrink: boolean; replayCheck: boolean; json?: boolean; interpreter?: Interpreter; interleave?: boolean;
 }
 
 const fail = (msg: string): never => { console.error(`error: ${msg}`); process.exit(2); };
 
 function replayCmd(o: StressOpts, index: number, path?: string): string {
   const parts = ['npx xennet stress', `--seed ${o.seed}`, `--case ${index}`];
+  if (o.interleave) parts.push('--interleave');
   if (o.hostile) parts.push('--hostile');
   if (o.only) parts.push(`--only ${o.only}`);
   if (path) parts.push(`--path ${path}`);
@@ -60,9 +61,16 @@ export function stressCommand(program: Command, p: Parsers): void {
     .option('--replay <file>', 'run one scenario file through the stress checks')
     .option('--no-shrink', 'do not shrink failing cases')
     .option('--no-replay-check', 'do not run each case twice to check determinism')
+    .option('--interleave', 'explore interleavings of frontend, backend and event-channel upcalls at shared-memory access points (PCT)')
     .option('--json', 'print the summary (and failures) as JSON')
     .addOption(interpreterOption())
     .action(async (o: StressOpts) => {
+      if (o.interleave) {
+        const clash = (['hostile', 'only', 'replay', 'path'] as const).find((k) => o[k] !== undefined);
+        if (clash) fail(`--interleave cannot be combined with --${clash}`);
+        await interleave(o);
+        return;
+      }
       // The stress machinery (fast-check) is loaded only when this command runs.
       const { streamStress, runStressCase, Summarizer } = await import('../stress/pool.js');
       let only: string[] | undefined;
@@ -138,4 +146,40 @@ export function stressCommand(program: Command, p: Parsers): void {
       console.log(`summary hash ${s.hash}`);
       process.exit(bad.length ? 1 : 0);
     });
+}
+
+/** `stress --interleave`: the PCT campaign over the notification protocol (src/stress/interleave.ts). */
+async function interleave(o: StressOpts): Promise<void> {
+  const { interleaveCampaign } = await import('../stress/interleave.js');
+  const { createHash } = await import('node:crypto');
+  const from = o.case ?? 0;
+  const runs = o.case !== undefined ? 1 : o.runs;
+  const h = createHash('sha256');
+  let passed = 0, preemptions = 0;
+  const bad: Array<{ index: number; seed: number; failures: string[]; schedule: string; replay: string }> = [];
+  for (const r of interleaveCampaign(o.seed, runs, undefined, from)) {
+    h.update(`${r.index}:${r.result.ok ? 1 : 0}:${r.result.steps}:${r.result.preemptions}:${r.result.failures.join('|')}\n`);
+    preemptions += r.result.preemptions;
+    if (r.result.ok) passed++;
+    else bad.push({ index: r.index, seed: r.seed, failures: r.result.failures, schedule: r.result.schedule, replay: replayCmd(o, r.index) });
+    if (o.case !== undefined && !o.json) {
+      console.log(`case ${r.index}: ring ${r.c.ringSize}, ${r.c.requests} requests in batches of ${r.c.batch}, PCT depth ${r.c.depth} over ${r.c.horizon} steps: ${r.result.ok ? 'ok' : 'FAIL'}`);
+      console.log(`  schedule (> = preempted into): ${r.result.schedule}`);
+      for (const f of r.result.failures) console.log(`  - ${f}`);
+    }
+  }
+  const summary = { runs, seed: o.seed, passed, failed: bad.length, preemptions, hash: h.digest('hex').slice(0, 16) };
+  if (o.json) console.log(JSON.stringify({ summary, failures: bad }));
+  else if (o.case === undefined) {
+    console.log(`interleave: ${runs} cases from seed ${o.seed}: ${passed} passed, ${bad.length} failed (${preemptions} preemptions at shared-memory access points)`);
+    for (const b of bad.slice(0, 5)) {
+      console.log(`\nFAIL case ${b.index} (case seed ${b.seed})`);
+      for (const f of b.failures) console.log(`  - ${f}`);
+      console.log(`  schedule: ${b.schedule}`);
+      console.log(`  replay: ${b.replay}`);
+    }
+    if (bad.length > 5) console.log(`\n... and ${bad.length - 5} more failing cases`);
+    console.log(`summary hash ${summary.hash}`);
+  }
+  process.exit(bad.length ? 1 : 0);
 }

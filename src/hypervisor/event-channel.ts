@@ -28,6 +28,12 @@ export class PortTable {
   readonly ports: Port[] = [];
   upcallPending = false;
   coalesced = 0;
+  /**
+   * Called before each write and between the two halves of each pending/mask handshake (set pending
+   * then test mask; clear mask then test pending), where Xen on one CPU and the guest on another may
+   * interleave. Null except in the interleaving mode (src/stress/interleave.ts).
+   */
+  onAccess: (() => void) | null = null;
   /** Called when an upcall must be injected (Xen marks the vCPU and kicks it). */
   constructor(private readonly kick: () => void, readonly limit = NR_EVTCHN_2L) {}
   alloc(name: string, handler: (x: Exec) => void): Port {
@@ -66,18 +72,23 @@ export class PortTable {
   setPending(p: Port): 'raised' | 'coalesced' | 'masked' {
     if (p.closed) return 'masked';
     if (p.pending) { this.coalesced++; return 'coalesced'; }
+    if (this.onAccess !== null) this.onAccess();
     p.pending = true;
+    if (this.onAccess !== null) this.onAccess();
     if (p.masked) return 'masked';
     if (!this.upcallPending) { this.upcallPending = true; this.kick(); }
     return 'raised';
   }
   unmask(p: Port): void {
+    if (this.onAccess !== null) this.onAccess();
     p.masked = false;
+    if (this.onAccess !== null) this.onAccess();
     if (p.pending && !this.upcallPending) { this.upcallPending = true; this.kick(); }
   }
   /** Guest upcall loop: clear the upcall flag first, then handle pending & ~mask in port order. */
   dispatch(x: Exec): number {
     this.upcallPending = false;
+    if (this.onAccess !== null) this.onAccess();
     let n = 0;
     for (const p of this.ports) {
       if (p.pending && !p.masked && !p.closed) { p.pending = false; n++; p.handler(x); }
