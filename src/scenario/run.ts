@@ -26,14 +26,16 @@ const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
 
 export function runBuilt(b: Built): RunResult {
   const sc = b.sc;
-  b.start();
   const warm = Math.round(sc.run.warmupMs * PS_PER_MS);
+  const end = warm + Math.round(sc.run.durationMs * PS_PER_MS);
+  // Busy time counts only inside [warm, end): slices straddling either edge are clipped.
+  for (const c of b.cpus) c.measureWindow(warm, end);
+  b.start();
   b.sys.sched.run(warm);
   // Measurement window starts: forget warm-up costs and counts.
   for (const c of b.cpus) c.resetLedger();
   Object.assign(b.counters, newCounters());
   const bytes0 = b.goodputBytes();
-  const end = warm + Math.round(sc.run.durationMs * PS_PER_MS);
   b.sys.sched.run(end);
   const secs = (end - warm) / PS_PER_S;
   const bytes = b.goodputBytes() - bytes0;
