@@ -10,7 +10,10 @@ export interface RunResult {
   topology: string;
   direction: string;
   seed: number;
-  simulatedMs: number;
+  /** Length of the warm-up before the window (virtual ms): run, then forgotten. */
+  warmupMs: number;
+  /** Length of the measured window (virtual ms) every rate and utilisation is over. */
+  measuredMs: number;
   throughputMbps: number;
   paperMbps: number | null;
   errorPct: number | null;
@@ -68,7 +71,8 @@ export function runBuilt(b: Built): RunResult {
     topology: sc.topology,
     direction: sc.direction,
     seed: sc.seed,
-    simulatedMs: sc.run.durationMs,
+    warmupMs: sc.run.warmupMs,
+    measuredMs: sc.run.durationMs,
     throughputMbps: round(mbps),
     paperMbps: paper,
     errorPct: paper ? round((100 * (mbps - paper)) / paper) : null,
