@@ -116,6 +116,20 @@ describe('inspection', function () {
       }
     });
 
+    it('`charts --json` prints every file written with its kind and machine, and the counts', () => {
+      const out = join(dir, 'charts-json');
+      const r = xennet('charts', '--out', out, '--json');
+      expect(r.status, r.stderr).to.equal(0);
+      const j = JSON.parse(r.stdout) as { out: string; files: Array<{ path: string; kind: string; machine: string }>; count: number; counts: Record<string, number>; machines: number };
+      const kinds = allCharts().map((c) => c.kind);
+      expect(j.out).to.equal(out);
+      expect(j.machines).to.equal(kinds.length);
+      expect(j.count).to.equal(4 * kinds.length);
+      expect(j.counts).to.deep.equal({ mermaid: kinds.length, scxml: kinds.length, 'xstate-json': kinds.length, svg: kinds.length });
+      expect(new Set(j.files.map((f) => f.machine))).to.deep.equal(new Set(kinds));
+      for (const f of j.files) expect(existsSync(f.path), f.path).to.equal(true);
+    });
+
     it('chart files are deterministic', async () => {
       const a = join(dir, 'charts-a'), b = join(dir, 'charts-b');
       const fa = await writeCharts(a);
@@ -253,9 +267,16 @@ describe('inspection', function () {
       expect(r.status, r.stderr).to.equal(0);
       const html = readFileSync(join(out, 'index.html'), 'utf8');
       expect(html).to.not.match(/<script[^>]+src=|<link[^>]+href=|https?:\/\/(?!www\.w3\.org)/);
-      const r2 = xennet('report', guestTx, '--out', join(dir, 'report2'));
-      expect(r2.status).to.equal(0);
+      // --json: what was written, as one JSON object.
+      const r2 = xennet('report', guestTx, '--out', join(dir, 'report2'), '--json');
+      expect(r2.status, r2.stderr).to.equal(0);
       expect(readFileSync(join(dir, 'report2', 'index.html'), 'utf8')).to.equal(html);
+      const j = JSON.parse(r2.stdout);
+      expect(j.out).to.equal(join(dir, 'report2'));
+      expect(j.files).to.deep.equal([{ path: join(dir, 'report2', 'index.html'), kind: 'html', bytes: Buffer.byteLength(html) }]);
+      expect(j.scenario).to.equal('small-guest-tx');
+      expect(j.messages).to.be.greaterThan(0);
+      expect(j.stateChanges).to.be.greaterThan(0);
     });
 
     it('in headless Chromium, moving the time slider changes the shown states to those the run had', async function () {
