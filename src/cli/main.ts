@@ -41,7 +41,7 @@ program.command('run')
   .option('--duration <time>', timeHelp('virtual time to measure', 's'))
   .option('--json', 'print one JSON object')
   .option('--trace <file>', 'write a Chrome/Perfetto trace-event JSON file of the run')
-  .option('--pcap <file>', 'write the frames put on the wires as a pcap file')
+  .option('--pcap <file>', 'write the frames put on the wires as a pcapng capture (one interface per link)')
   .option('--top [time]', timeHelp('print a xentop-style table every so much virtual time (default 10ms) and a per-domain summary', 'ms'))
   .addOption(interpreterOption())
   .action((file: string, o: CommonOpts & RunInspectOpts & { interpreter?: Interpreter }) => {
