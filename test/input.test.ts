@@ -36,6 +36,50 @@ describe('input audit', function () {
     expectUserError(cli('report', 'scenarios/guest-tx.yaml', '--duration', '1e9', '--out', join(dir, 'rep')), /field run\.durationMs/, /--duration/);
   });
 
+  it('time flags take a unit (10ms, 0.5s, 250us, 40ns); a bare number keeps the flag\'s old unit', () => {
+    const ms = (raw: string, bare: 's' | 'ms') => schema.flagTimeMs('--x', raw, bare);
+    expect(ms('10ms', 's')).to.equal(10);
+    expect(ms('0.5s', 'ms')).to.equal(500);
+    expect(ms('250us', 's')).to.equal(0.25);
+    expect(ms('250µs', 's')).to.equal(0.25);
+    expect(ms('40ns', 's')).to.equal(0.00004);
+    expect(ms(' 2 ms ', 's')).to.equal(2);
+    expect(ms('1e-3s', 'ms')).to.equal(1);
+    expect(ms('0.01', 's')).to.equal(10); // --duration: seconds, as before units
+    expect(ms('5', 'ms')).to.equal(5); // --top, --sample: milliseconds
+    for (const bad of ['10parsecs', '', 'ms', '10 m s', '1,5ms', 'Infinity', '10MS']) expect(() => ms(bad, 's'), bad).to.throw(ScenarioError, /^--x .*expected a time such as 10ms, 0\.5s, 250us/);
+    // Through the CLI: the same run whichever way the window is written.
+    const plain = cli('run', 'scenarios/linux-tx.yaml', '--duration', '0.002', '--json');
+    expect(plain.status, plain.stderr).to.equal(0);
+    expect(JSON.parse(plain.stdout).measuredMs).to.equal(2);
+    for (const d of ['2ms', '2000us', '0.002s']) expect(cli('run', 'scenarios/linux-tx.yaml', '--duration', d, '--json').stdout, d).to.equal(plain.stdout);
+  });
+
+  it('a time flag without a valid time is one line naming the flag and the accepted forms', () => {
+    expectUserError(cli('run', 'scenarios/guest-tx.yaml', '--duration', '10parsecs'), /^error: --duration 10parsecs: /, /10ms, 0\.5s, 250us/, /bare number is seconds/);
+    expectUserError(cli('all', '--duration', '3 fortnights'), /--duration 3 fortnights/, /10ms, 0\.5s, 250us/);
+    expectUserError(cli('paper', '--only', 'linux-tx', '--duration', 'soon'), /--duration soon/, /10ms/);
+    expectUserError(cli('run', 'scenarios/guest-tx.yaml', '--top', 'often'), /--top often/, /bare number is milliseconds/);
+    expectUserError(cli('report', 'scenarios/guest-tx.yaml', '--sample', '1 hour', '--out', join(dir, 'rep')), /--sample 1 hour/, /250us/);
+    // A valid time outside the field's range is the schema's error, naming the field and the flag.
+    expectUserError(cli('run', 'scenarios/guest-tx.yaml', '--duration', '2min'), /--duration 2min/);
+    expectUserError(cli('run', 'scenarios/guest-tx.yaml', '--duration', '61s'), /field run\.durationMs \(set by --duration 61s\)/);
+  });
+
+  it('--version prints the package version, with the git commit when there is one, and needs no git', () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')).version as string;
+    const r = cli('--version');
+    expect(r.status, r.stderr).to.equal(0);
+    const git = spawnSync('git', ['rev-parse', '--short=12', 'HEAD'], { encoding: 'utf8' });
+    if (git.status === 0) expect(r.stdout).to.match(new RegExp(`^xennet ${pkg.replace(/\./g, '\\.')} \\(commit ${git.stdout.trim()}(-dirty)?\\)\n$`));
+    else expect(r.stdout).to.equal(`xennet ${pkg}\n`);
+    // No git on the PATH: the version alone, no error.
+    const nogit = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8', env: { PATH: join(dir, 'no-such-dir') } });
+    expect(nogit.status, nogit.stderr).to.equal(0);
+    expect(nogit.stdout).to.equal(`xennet ${pkg}\n`);
+    expect(nogit.stderr).to.equal('');
+  });
+
   it('refuses a scenario whose machine memory cannot hold its domains, before building', () => {
     expectUserError(cli('run', file('g1024.yaml', 'name: a\ntopology: guest\ndirection: tx\nguests: 1024\n')), /field machine\.memoryMiB/, /1024 guest/, /need at least \d+ MiB/);
     expectUserError(cli('run', file('g64.yaml', 'name: a\ntopology: guest\ndirection: tx\nguests: 64\nmachine: { memoryMiB: 16 }\n')), /field machine\.memoryMiB/, /need at least \d+ MiB/);

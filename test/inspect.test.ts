@@ -1,5 +1,5 @@
 /**
- * Inspection: state-chart exports, trace-event files, pcap, xentop, and the
+ * Inspection: state-chart exports, trace-event files, pcapng, xentop, and the
  * HTML report (driven in headless Chromium). Small runs keep this quick.
  */
 import { expect } from 'chai';
@@ -18,7 +18,7 @@ import { allStates } from '../src/inspect/chart-model.js';
 import { toMermaid, toScxml } from '../src/inspect/chart-export.js';
 import { Recorder } from '../src/inspect/recorder.js';
 import { leafPaths } from '../src/inspect/chart-model.js';
-import { frameHeader, toPcap, type Endpoints } from '../src/inspect/pcap.js';
+import { CAPTURE_EPOCH_S, handshake, isnOf, segmentHeader, segmentOf, toPcapngCapture, WSCALE, type Endpoints } from '../src/inspect/pcap.js';
 import type { Packet } from '../src/domains/packet.js';
 
 const bin = join(process.cwd(), 'bin', 'xennet.js');
@@ -50,36 +50,66 @@ describe('inspection', function () {
   this.timeout(60_000);
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  describe('pcap encoding', () => {
-    const ep: Endpoints = { isServer: (a) => a.startsWith('eth'), nicOf: (f) => f % 4, domidOf: () => 1, bridged: true };
+  describe('pcapng encoding', () => {
+    const ep: Endpoints = { isServer: (a) => a.startsWith('eth'), nicOf: (f) => f % 4, domidOf: () => 1, bridged: true, nics: ['eth0', 'eth1', 'eth2', 'eth3'], serverSends: true, mss: 1448 };
     // RFC 1071: the one's-complement sum over a header including its checksum is 0xffff.
     const ok = (b: Uint8Array, from: number, to: number, acc = 0) => {
       for (let i = from; i < to; i += 2) acc += (b[i] << 8) | (b[i + 1] ?? 0);
       while (acc > 0xffff) acc = (acc & 0xffff) + (acc >>> 16);
       return acc === 0xffff;
     };
+    const pseudo = (h: Uint8Array, tcpLen: number) => ((h[26] << 8) | h[27]) + ((h[28] << 8) | h[29]) + ((h[30] << 8) | h[31]) + ((h[32] << 8) | h[33]) + 6 + tcpLen;
+    const f = { t: 5e9, from: 'eth1', to: 'client1', kind: 'data' as const, flow: 1, seq: 123456, len: 1448, ack: 0, wnd: 131072 };
+    const ackF = { ...f, t: 6e9, from: 'client1', to: 'eth1', kind: 'ack' as const, len: 0, ack: 124904 };
 
-    it('synthesizes Ethernet/IPv4/TCP headers with valid checksums and the model\'s lengths', () => {
-      const f = { t: 5e9, from: 'eth1', to: 'client1', kind: 'data' as const, flow: 1, seq: 123456, len: 1448, ack: 0, wnd: 131072 };
-      const { header: h, frameLen } = frameHeader(f, ep, 7);
+    it('synthesizes Ethernet/IPv4/TCP headers with valid checksums, the model\'s lengths, and sequence numbers offset by the handshake', () => {
+      const s = segmentOf(f, ep);
+      const { header: h, frameLen } = segmentHeader(s, ep, 7);
       expect(frameLen).to.equal(66 + 1448);
       expect([h[12], h[13]]).to.deep.equal([0x08, 0x00]);
       expect((h[16] << 8) | h[17]).to.equal(20 + 32 + 1448); // IP total length
       expect(ok(h, 14, 34)).to.equal(true);
       const dv = new DataView(h.buffer);
-      expect(dv.getUint32(34 + 4)).to.equal(123456);
-      // TCP checksum: pseudo-header + header (the zero payload adds nothing but its length).
-      expect(ok(h, 34, 66, ((h[26] << 8) | h[27]) + ((h[28] << 8) | h[29]) + ((h[30] << 8) | h[31]) + ((h[32] << 8) | h[33]) + 6 + 32 + 1448)).to.equal(true);
-      const ackF = { ...f, from: 'client1', to: 'eth1', kind: 'ack' as const, len: 0, ack: 99 };
-      const a = frameHeader(ackF, ep, 1);
+      // Data byte n of the model's stream is ISN+1+n; the ACK of k bytes acknowledges ISN+1+k.
+      expect(dv.getUint32(34 + 4)).to.equal((isnOf(1, true) + 1 + 123456) >>> 0);
+      expect(dv.getUint32(34 + 8)).to.equal((isnOf(1, false) + 1) >>> 0);
+      expect(dv.getUint16(34 + 14)).to.equal(131072 >> WSCALE);
+      expect(ok(h, 34, 66, pseudo(h, 32 + 1448))).to.equal(true);
+      const a = segmentHeader(segmentOf(ackF, ep), ep, 1);
       expect(a.frameLen).to.equal(66);
-      expect(new DataView(a.header.buffer).getUint32(34 + 8)).to.equal(99);
-      const file = toPcap([f, ackF], ep, 128);
-      const g = new DataView(file.buffer);
-      expect(g.getUint32(0, true)).to.equal(0xa1b23c4d);
-      expect(g.getUint32(24 + 8, true)).to.equal(128);          // captured
-      expect(g.getUint32(24 + 12, true)).to.equal(66 + 1448);   // original length
-      expect(file.length).to.equal(24 + 16 + 128 + 16 + 66);
+      expect(new DataView(a.header.buffer).getUint32(34 + 4)).to.equal((isnOf(1, false) + 1) >>> 0);
+      expect(new DataView(a.header.buffer).getUint32(34 + 8)).to.equal((isnOf(1, true) + 1 + 124904) >>> 0);
+      // The handshake: SYN from the data sender, SYN-ACK, ACK, each announcing MSS (with the timestamp option's 12 bytes) and scale.
+      const hs = handshake(1, 1, f.t, ep);
+      expect(hs.map((x) => [x.fromServer, x.flags, x.t])).to.deep.equal([[true, 0x02, f.t - 3e6], [false, 0x12, f.t - 2e6], [true, 0x10, f.t - 1e6]]);
+      const syn = segmentHeader(hs[0], ep, 1).header;
+      expect(syn[34 + 12] >> 4).to.equal(10); // 40-byte TCP header
+      expect([...syn.subarray(54, 62)]).to.deep.equal([2, 4, 1460 >> 8, 1460 & 0xff, 1, 3, 3, WSCALE]);
+      expect(ok(syn, 34, 74, pseudo(syn, 40))).to.equal(true);
+    });
+
+    it('a pcapng section: one interface per link (name, ns resolution), packets naming their interface, timestamps from the fixed epoch', () => {
+      const file = toPcapngCapture([f, ackF], ep, 128);
+      const dv = new DataView(file.buffer);
+      const blocks: Array<{ type: number; at: number; len: number }> = [];
+      for (let o = 0; o < file.length;) {
+        const len = dv.getUint32(o + 4, true);
+        expect(len % 4).to.equal(0);
+        expect(dv.getUint32(o + len - 4, true), 'trailing length').to.equal(len);
+        blocks.push({ type: dv.getUint32(o, true), at: o, len });
+        o += len;
+      }
+      expect(dv.getUint32(8, true)).to.equal(0x1a2b3c4d);
+      expect(blocks.map((b) => b.type)).to.deep.equal([0x0a0d0d0a, 1, 1, 1, 1, 6, 6, 6, 6, 6]); // SHB, 4 IDBs, handshake + 2 frames
+      const text = new TextDecoder().decode(file);
+      for (let i = 0; i < 4; i++) expect(text).to.include(`nic${i}-wire`);
+      const epbs = blocks.filter((b) => b.type === 6);
+      expect(epbs.map((b) => dv.getUint32(b.at + 8, true))).to.deep.equal([1, 1, 1, 1, 1]); // all on eth1's link
+      const ts = (b: { at: number }) => (BigInt(dv.getUint32(b.at + 12, true)) << 32n) | BigInt(dv.getUint32(b.at + 16, true));
+      expect(ts(epbs[3])).to.equal(BigInt(CAPTURE_EPOCH_S) * 1_000_000_000n + 5_000_000n); // 5e9 ps = 5 ms
+      expect(new Date(CAPTURE_EPOCH_S * 1000).toISOString()).to.equal('2006-05-30T00:00:00.000Z');
+      expect(dv.getUint32(epbs[3].at + 20, true)).to.equal(128);       // captured
+      expect(dv.getUint32(epbs[3].at + 24, true)).to.equal(66 + 1448); // original length
     });
   });
 
@@ -116,6 +146,20 @@ describe('inspection', function () {
       }
     });
 
+    it('`charts --json` prints every file written with its kind and machine, and the counts', () => {
+      const out = join(dir, 'charts-json');
+      const r = xennet('charts', '--out', out, '--json');
+      expect(r.status, r.stderr).to.equal(0);
+      const j = JSON.parse(r.stdout) as { out: string; files: Array<{ path: string; kind: string; machine: string }>; count: number; counts: Record<string, number>; machines: number };
+      const kinds = allCharts().map((c) => c.kind);
+      expect(j.out).to.equal(out);
+      expect(j.machines).to.equal(kinds.length);
+      expect(j.count).to.equal(4 * kinds.length);
+      expect(j.counts).to.deep.equal({ mermaid: kinds.length, scxml: kinds.length, 'xstate-json': kinds.length, svg: kinds.length });
+      expect(new Set(j.files.map((f) => f.machine))).to.deep.equal(new Set(kinds));
+      for (const f of j.files) expect(existsSync(f.path), f.path).to.equal(true);
+    });
+
     it('chart files are deterministic', async () => {
       const a = join(dir, 'charts-a'), b = join(dir, 'charts-b');
       const fa = await writeCharts(a);
@@ -127,7 +171,7 @@ describe('inspection', function () {
 
   describe('run --trace / --pcap / --top', () => {
     const trace = join(dir, 'out', 'trace.json');
-    const pcap = join(dir, 'out', 'wire.pcap');
+    const pcap = join(dir, 'out', 'wire.pcapng');
     let plain: string;
     let inspected: ReturnType<typeof xennet>;
 
@@ -183,30 +227,100 @@ describe('inspection', function () {
       }
     });
 
-    it('tshark reads the pcap: one frame per frame put on the wire, sequence numbers and checksums right', function () {
-      if (!have('tshark', ['-v'])) { console.log('      (skipped: tshark is not installed; apt-get install tshark)'); this.skip(); }
-      // What the run put on the wire, observed independently through the runtime's wire$ stream.
-      const sc = loadScenario(guestTx);
+    /** What a run put on the wire, observed independently through the runtime's wire$ stream, in wire order. */
+    function wireOf(file: string) {
+      const sc = loadScenario(file);
       const b = build(sc);
       const end = Math.round((sc.run.warmupMs + sc.run.durationMs) * PS_PER_MS);
-      const seen: Array<{ t: number; kind: string; seq: number }> = [];
-      b.sys.wire$.subscribe(({ t, frame }) => { const p = frame as Packet; if (t <= end) seen.push({ t, kind: p.kind, seq: p.seq }); });
+      const seen: Array<{ t: number; nic: string; kind: string; flow: number; seq: number; ack: number; len: number }> = [];
+      const nics = new Set(b.nics.map((n) => n.name));
+      b.sys.wire$.subscribe(({ t, from, to, frame }) => {
+        const p = frame as Packet;
+        if (t <= end) seen.push({ t, nic: nics.has(from) ? from : to, kind: p.kind, flow: p.flow, seq: p.seq, ack: p.ack, len: p.len });
+      });
       runBuilt(b);
       b.sys.stop();
-      const r = spawnSync('tshark', ['-r', pcap, '-o', 'ip.check_checksum:TRUE', '-T', 'fields', '-e', 'tcp.seq_raw', '-e', 'tcp.len', '-e', 'ip.checksum.status'], { encoding: 'utf8' });
+      return { nics: b.nics.map((n) => n.name), seen: seen.map((s, i) => ({ s, i })).sort((a, z) => a.s.t - z.s.t || a.i - z.i).map(({ s }) => s) };
+    }
+    const tsharkRows = (file: string, ...fields: string[]) => {
+      const r = spawnSync('tshark', ['-r', file, '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-T', 'fields', ...fields.flatMap((f) => ['-e', f])], { encoding: 'utf8', maxBuffer: 1 << 28 });
       expect(r.status, r.stderr).to.equal(0);
-      const rows = r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t'));
+      return r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t'));
+    };
+    /** tshark's expert summary: the severities present (Errors, Warns, Notes, Chats) and the TCP analysis flags raised. */
+    const expert = (file: string) => {
+      const r = spawnSync('tshark', ['-r', file, '-q', '-z', 'expert'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+      expect(r.status, r.stderr).to.equal(0);
+      return { severities: [...r.stdout.matchAll(/^(Errors|Warns|Notes|Chats) \(\d+\)/gm)].map((m) => m[1]), text: r.stdout };
+    };
+    const FIELDS = ['frame.interface_id', 'frame.interface_name', 'ip.src', 'tcp.stream', 'tcp.flags', 'tcp.seq', 'tcp.ack', 'tcp.len', 'tcp.options.mss_val', 'tcp.options.wscale.shift', 'tcp.window_size_scalefactor', 'ip.checksum.status', 'tcp.checksum.status', 'tcp.analysis.flags'];
+
+    function checkCapture(file: string, wire: ReturnType<typeof wireOf>, dataFromServer: boolean) {
+      const rows = tsharkRows(file, ...FIELDS).map((x) => Object.fromEntries(FIELDS.map((f, i) => [f, x[i] ?? ''])));
+      const { seen, nics } = wire;
+      const flows = new Set(seen.map((s) => s.flow));
       expect(seen.length, 'frames on the wire').to.be.greaterThan(100);
-      expect(rows.length).to.equal(seen.length);
-      expect(rows.every((x) => x[2] === '1'), 'IPv4 header checksums').to.equal(true);
-      const order = seen.map((s, i) => ({ s, i })).sort((a, z) => a.s.t - z.s.t || a.i - z.i).map(({ s }) => s);
-      const dataSeqs = order.filter((s) => s.kind === 'data').map((s) => String(s.seq >>> 0));
-      const pcapDataSeqs = rows.filter((x) => Number(x[1]) > 0).map((x) => x[0]);
-      expect(pcapDataSeqs).to.deep.equal(dataSeqs);
+      expect(rows.length, 'every frame, and three handshake frames per flow').to.equal(seen.length + 3 * flows.size);
+      expect(rows.every((x) => x['ip.checksum.status'] === '1'), 'IPv4 checksums').to.equal(true);
+      // TCP checksums: verified where the whole segment is captured (no payload); data cut at the snap length cannot be.
+      expect(rows.every((x) => x['tcp.checksum.status'] === (x['tcp.len'] === '0' ? '1' : '2')), 'TCP checksums').to.equal(true);
+      // One interface per link, named after it; every frame on the interface of the NIC it crossed.
+      expect([...new Set(rows.map((x) => x['frame.interface_name']))].sort()).to.deep.equal(nics.map((_, i) => `nic${i}-wire`));
+      // Each connection opens with SYN (MSS 1460, scale 7), SYN-ACK, ACK; Wireshark then scales windows by 128.
+      const streams = new Map<string, typeof rows>();
+      for (const x of rows) (streams.get(x['tcp.stream']) ?? streams.set(x['tcp.stream'], []).get(x['tcp.stream'])!).push(x);
+      expect(streams.size).to.equal(flows.size);
+      for (const [, st] of streams) {
+        expect(st.slice(0, 3).map((x) => x['tcp.flags'])).to.deep.equal(['0x0002', '0x0012', '0x0010']);
+        // The data sender connects (netperf): the server side (10.0.n.1x) on transmit, the client (10.0.n.2) on receive.
+        expect(st[0]['ip.src'].endsWith('.2'), `SYN from ${st[0]['ip.src']}`).to.equal(!dataFromServer);
+        expect(st.slice(0, 2).map((x) => [x['tcp.options.mss_val'], x['tcp.options.wscale.shift']])).to.deep.equal([['1460', '7'], ['1460', '7']]);
+        expect(st.slice(3).every((x) => x['tcp.window_size_scalefactor'] === '128')).to.equal(true);
+      }
+      // The rest, frame for frame: the model's frames in wire order, each on its link, with Wireshark's
+      // relative numbers one past the model's byte counts (the SYN took one) in both directions.
+      const rest = rows.filter((x) => x['tcp.flags'] !== '0x0002' && x['tcp.flags'] !== '0x0012');
+      const handshakeAcks = new Set<string>();
+      const frames = rest.filter((x) => {
+        if (x['tcp.flags'] === '0x0010' && x['tcp.seq'] === '1' && x['tcp.ack'] === '1' && !handshakeAcks.has(x['tcp.stream'])) { handshakeAcks.add(x['tcp.stream']); return false; }
+        return true;
+      });
+      expect(frames.length).to.equal(seen.length);
+      frames.forEach((x, i) => {
+        const s = seen[i];
+        expect(x['frame.interface_id'], `frame ${i} link`).to.equal(String(nics.indexOf(s.nic)));
+        if (s.kind === 'data') expect([x['tcp.seq'], x['tcp.len'], x['tcp.ack']], `data frame ${i}`).to.deep.equal([String(s.seq + 1), String(s.len), '1']);
+        else expect([x['tcp.seq'], x['tcp.len'], x['tcp.ack']], `ack frame ${i}`).to.deep.equal(['1', '0', String(s.ack + 1)]);
+      });
+      return rows;
+    }
+
+    it('tshark reads the pcapng: one interface per link, a handshake per flow, every frame with consistent numbers, no analysis warnings', function () {
+      if (!have('tshark', ['-v'])) { console.log('      (skipped: tshark is not installed; apt-get install tshark)'); this.skip(); }
+      const rows = checkCapture(pcap, wireOf(guestTx), true);
+      // A clean transmit run: Wireshark's TCP analysis flags nothing at all.
+      expect(rows.filter((x) => x['tcp.analysis.flags'] !== '').length, 'frames with TCP analysis flags').to.equal(0);
+      const ex = expert(pcap);
+      expect(ex.severities, ex.text).to.deep.equal(['Chats']); // the handshakes' "connection establish" notes only
+      expect(ex.text).to.match(/Connection establish request \(SYN\)/);
+    });
+
+    it('receive direction: the clients open the connections and the server\'s ACKs match their data; no warnings', function () {
+      if (!have('tshark', ['-v'])) { console.log('      (skipped: tshark is not installed; apt-get install tshark)'); this.skip(); }
+      const file = join(dir, 'out', 'rx.pcapng');
+      const r = xennet('run', guestRx, '--pcap', file);
+      expect(r.status, r.stderr).to.equal(0);
+      expect(r.stderr).to.match(/wrote pcapng \(\d+ frames, 4 links\)/);
+      checkCapture(file, wireOf(guestRx), false);
+      const ex = expert(file);
+      expect(ex.severities.filter((s) => s === 'Errors' || s === 'Warns'), ex.text).to.deep.equal([]);
+      // The only analysis notes are window updates: the receiving application reading opens the window.
+      const flagged = tsharkRows(file, 'tcp.analysis.window_update', 'tcp.analysis.flags').filter((x) => x[1] !== '');
+      expect(flagged.every((x) => x[0] !== ''), 'every analysis flag is a window update').to.equal(true);
     });
 
     it('trace and pcap are byte-identical for the same scenario and seed', () => {
-      const t2 = join(dir, 'out2', 'trace.json'), p2 = join(dir, 'out2', 'wire.pcap');
+      const t2 = join(dir, 'out2', 'trace.json'), p2 = join(dir, 'out2', 'wire.pcapng');
       const r = xennet('run', guestTx, '--trace', t2, '--pcap', p2);
       expect(r.status, r.stderr).to.equal(0);
       expect(readFileSync(t2).equals(readFileSync(trace))).to.equal(true);
@@ -253,9 +367,16 @@ describe('inspection', function () {
       expect(r.status, r.stderr).to.equal(0);
       const html = readFileSync(join(out, 'index.html'), 'utf8');
       expect(html).to.not.match(/<script[^>]+src=|<link[^>]+href=|https?:\/\/(?!www\.w3\.org)/);
-      const r2 = xennet('report', guestTx, '--out', join(dir, 'report2'));
-      expect(r2.status).to.equal(0);
+      // --json: what was written, as one JSON object.
+      const r2 = xennet('report', guestTx, '--out', join(dir, 'report2'), '--json');
+      expect(r2.status, r2.stderr).to.equal(0);
       expect(readFileSync(join(dir, 'report2', 'index.html'), 'utf8')).to.equal(html);
+      const j = JSON.parse(r2.stdout);
+      expect(j.out).to.equal(join(dir, 'report2'));
+      expect(j.files).to.deep.equal([{ path: join(dir, 'report2', 'index.html'), kind: 'html', bytes: Buffer.byteLength(html) }]);
+      expect(j.scenario).to.equal('small-guest-tx');
+      expect(j.messages).to.be.greaterThan(0);
+      expect(j.stateChanges).to.be.greaterThan(0);
     });
 
     it('in headless Chromium, moving the time slider changes the shown states to those the run had', async function () {

@@ -3,7 +3,8 @@
  * options of `xennet run` (--trace, --pcap, --top).
  */
 import type { Command } from 'commander';
-import { ScenarioError, type Scenario } from '../scenario/schema.js';
+import { basename } from 'node:path';
+import { flagTimeMs, ScenarioError, type Scenario } from '../scenario/schema.js';
 import { formatRun } from './format.js';
 import { InspectError } from '../inspect/files.js';
 import { writeCharts } from '../inspect/charts.js';
@@ -12,8 +13,8 @@ import { formatTop, formatSummaries } from '../inspect/top.js';
 import { writeReport } from '../inspect/report.js';
 import type { Interpreter } from '../actors/runtime.js';
 
-type Parsers = { intArg: (n: string, min: number) => (v: string) => number; posArg: (n: string) => (v: string) => number };
-interface CommonOpts { seed?: number; duration?: number }
+type Parsers = { intArg: (n: string, min: number) => (v: string) => number; timeHelp: (what: string, bare: 's' | 'ms') => string };
+interface CommonOpts { seed?: number; duration?: string }
 type LoadWith = (file: string, o: CommonOpts) => Scenario;
 
 /** User mistakes found here (unwritable outputs) are one line on stderr and exit status 2. */
@@ -42,7 +43,8 @@ export function checkSampling(flag: string, ms: number, sc: Scenario): void {
   }
 }
 
-export interface RunInspectOpts { json?: boolean; trace?: string; pcap?: string; top?: number | true; interpreter?: Interpreter }
+/** `top` is the flag's text (a time, a bare number is ms), or true when given without a value. */
+export interface RunInspectOpts { json?: boolean; trace?: string; pcap?: string; top?: string | true; interpreter?: Interpreter }
 
 /**
  * `run` with --trace/--pcap/--top. Returns false when none is given, so the
@@ -50,7 +52,7 @@ export interface RunInspectOpts { json?: boolean; trace?: string; pcap?: string;
  */
 export function inspectRun(sc: Scenario, o: RunInspectOpts): boolean {
   if (!o.trace && !o.pcap && o.top === undefined) return false;
-  const topMs = o.top === undefined ? undefined : o.top === true ? 10 : o.top;
+  const topMs = o.top === undefined ? undefined : o.top === true ? 10 : flagTimeMs('--top', o.top, 'ms');
   if (topMs !== undefined) checkSampling('--top', topMs, sc);
   const ins = guard(() => runInspected(sc, { trace: o.trace, pcap: o.pcap, topMs, interpreter: o.interpreter }));
   if (o.json) {
@@ -69,15 +71,23 @@ export function inspectRun(sc: Scenario, o: RunInspectOpts): boolean {
   return true;
 }
 
-/** Parser for `--top [ms]`. */
-export const topArg = (posArg: Parsers['posArg']) => posArg('--top');
+/** What `charts --json` prints: every file with its kind, and how many of each kind and machine. */
+const CHART_KINDS: Record<string, string> = { mmd: 'mermaid', scxml: 'scxml', json: 'xstate-json', svg: 'svg' };
+function chartsSummary(out: string, files: string[]) {
+  const list = files.map((path) => ({ path, kind: CHART_KINDS[path.slice(path.lastIndexOf('.') + 1)] ?? 'other', machine: basename(path).replace(/\.[^.]+$/, '') }));
+  const counts: Record<string, number> = {};
+  for (const f of list) counts[f.kind] = (counts[f.kind] ?? 0) + 1;
+  return { out, files: list, count: list.length, counts, machines: new Set(list.map((f) => f.machine)).size };
+}
 
 export function registerInspect(program: Command, p: Parsers, loadWith: LoadWith): void {
   program.command('charts')
     .description('export every actor kind\'s state machine as Mermaid, SCXML, JSON and SVG')
     .option('--out <dir>', 'output directory', 'charts')
-    .action(async (o: { out: string }) => guardAsync(async () => {
+    .option('--json', 'print what was written as one JSON object (paths, kinds, counts)')
+    .action(async (o: { out: string; json?: boolean }) => guardAsync(async () => {
       const files = await writeCharts(o.out);
+      if (o.json) { console.log(JSON.stringify(chartsSummary(o.out, files))); return; }
       console.log(`wrote ${files.length} files to ${o.out}: ${files.map((f) => f.slice(o.out.length).replace(/^[\\/]/, '')).join(' ')}`);
     }));
 
@@ -86,12 +96,18 @@ export function registerInspect(program: Command, p: Parsers, loadWith: LoadWith
     .argument('<scenario>', 'scenario YAML file')
     .requiredOption('--out <dir>', 'output directory (index.html is written there)')
     .option('--seed <n>', 'random seed (overrides the file)', p.intArg('--seed', 0))
-    .option('--duration <s>', 'simulated seconds to measure', p.posArg('--duration'))
-    .option('--sample <ms>', 'sampling period of the plots, ms of virtual time', p.posArg('--sample'))
-    .action(async (file: string, o: CommonOpts & { out: string; sample?: number }) => guardAsync(async () => {
+    .option('--duration <time>', p.timeHelp('virtual time to measure', 's'))
+    .option('--sample <time>', p.timeHelp('sampling period of the plots, virtual time (default 1ms)', 'ms'))
+    .option('--json', 'print what was written as one JSON object (path, size, counts)')
+    .action(async (file: string, o: CommonOpts & { out: string; sample?: string; json?: boolean }) => guardAsync(async () => {
       const sc = loadWith(file, o);
-      if (o.sample !== undefined) checkSampling('--sample', o.sample, sc);
-      const r = await writeReport(sc, o.out, { sampleMs: o.sample });
+      const sampleMs = o.sample === undefined ? undefined : flagTimeMs('--sample', o.sample, 'ms');
+      if (sampleMs !== undefined) checkSampling('--sample', sampleMs, sc);
+      const r = await writeReport(sc, o.out, { sampleMs });
+      if (o.json) {
+        console.log(JSON.stringify({ out: o.out, files: [{ path: r.file, kind: 'html', bytes: r.bytes }], scenario: sc.name, messages: r.messages, stateChanges: r.stateChanges }));
+        return;
+      }
       console.log(`wrote ${r.file} (${(r.bytes / 1024).toFixed(0)} KiB; ${r.messages} messages, ${r.stateChanges} state changes)`);
     }));
 }

@@ -6,54 +6,43 @@ import { Command, InvalidArgumentError } from 'commander';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { loadScenario, ScenarioError, type Override, type Scenario } from '../scenario/schema.js';
+import { ScenarioError } from '../scenario/schema.js';
+import { loadWith, timeHelp, type CommonOpts } from './overrides.js';
 import { runScenario } from '../scenario/run.js';
 import { runMany, defaultWorkers } from '../workers/pool.js';
 import { formatRun, table } from './format.js';
 import { scenarioDir } from '../paper/configs.js';
 import { paperCommand } from './paper.js';
-import { registerInspect, inspectRun, topArg, type RunInspectOpts } from './inspect.js';
+import { registerInspect, inspectRun, type RunInspectOpts } from './inspect.js';
 import { sweepCommand } from './sweep.js';
 import { stressCommand } from './stress.js';
 import { interpreterOption } from './interpreter-option.js';
 import type { Interpreter } from '../actors/runtime.js';
+import { versionString } from './version.js';
 
 const intArg = (name: string, min: number) => (v: string) => {
   const n = Number(v);
   if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
   return n;
 };
-const posArg = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
-  return n;
-};
-
-export interface CommonOpts { seed?: number; duration?: number }
-/** The scenario fields set by --seed and --duration, validated with the file by the scenario schema. */
-export function commonOverrides(o: CommonOpts): Override[] {
-  const out: Override[] = [];
-  if (o.seed !== undefined) out.push({ path: 'seed', value: o.seed, flag: `--seed ${o.seed}` });
-  if (o.duration !== undefined) out.push({ path: 'run.durationMs', value: o.duration * 1000, flag: `--duration ${o.duration}` });
-  return out;
-}
-export const loadWith = (file: string, o: CommonOpts): Scenario => loadScenario(file, commonOverrides(o));
-
 export const SIX = ['linux-tx', 'linux-rx', 'driver-tx', 'driver-rx', 'guest-tx', 'guest-rx'];
 
 const program = new Command();
 program.name('xennet').description('Deterministic emulator of Xen split-driver network virtualization').showHelpAfterError(false);
+// Not commander's .version(): the git commit is looked up only when asked for.
+program.option('-V, --version', 'print the version (and the git commit when run from a checkout)')
+  .on('option:version', () => { console.log(versionString()); process.exit(0); });
 program.configureOutput({ outputError: (s, write) => write(s.split('\n')[0] + '\n') });
 
 program.command('run')
   .description('run one scenario and print throughput, CPU use, cycles per packet and counters')
   .argument('<scenario>', 'scenario YAML file')
   .option('--seed <n>', 'random seed (overrides the file)', intArg('--seed', 0))
-  .option('--duration <s>', 'simulated seconds to measure', posArg('--duration'))
+  .option('--duration <time>', timeHelp('virtual time to measure', 's'))
   .option('--json', 'print one JSON object')
   .option('--trace <file>', 'write a Chrome/Perfetto trace-event JSON file of the run')
-  .option('--pcap <file>', 'write the frames put on the wires as a pcap file')
-  .option('--top [ms]', 'print a xentop-style table every ms of virtual time (default 10) and a per-domain summary', topArg(posArg))
+  .option('--pcap <file>', 'write the frames put on the wires as a pcapng capture (one interface per link)')
+  .option('--top [time]', timeHelp('print a xentop-style table every so much virtual time (default 10ms) and a per-domain summary', 'ms'))
   .addOption(interpreterOption())
   .action((file: string, o: CommonOpts & RunInspectOpts & { interpreter?: Interpreter }) => {
     const sc = loadWith(file, o);
@@ -65,7 +54,7 @@ program.command('run')
 program.command('all')
   .description('run the six base scenarios (Xen 2.0 and native Linux) and compare with the paper')
   .option('--seed <n>', 'random seed', intArg('--seed', 0))
-  .option('--duration <s>', 'simulated seconds per run', posArg('--duration'))
+  .option('--duration <time>', timeHelp('virtual time to measure per run', 's'))
   .option('--workers <n>', 'worker threads', intArg('--workers', 1))
   .option('--json', 'print JSON')
   .action(async (o: CommonOpts & { workers?: number; json?: boolean }) => {
@@ -77,8 +66,8 @@ program.command('all')
     ])));
   });
 
-paperCommand(program, { intArg, posArg });
-registerInspect(program, { intArg, posArg }, loadWith);
+paperCommand(program, { intArg, timeHelp });
+registerInspect(program, { intArg, timeHelp }, loadWith);
 sweepCommand(program, { intArg });
 stressCommand(program, { intArg });
 

@@ -5,23 +5,24 @@ import { PAPER_CONFIGS, scenarioFor } from '../paper/configs.js';
 import { contributions, toRow } from '../paper/report.js';
 import { runMany, defaultWorkers } from '../workers/pool.js';
 import { table } from './format.js';
+import { commonOverrides } from './overrides.js';
 import { writePlots } from '../paper/plot.js';
 import { interpreterOption } from './interpreter-option.js';
 import type { Interpreter } from '../actors/runtime.js';
 
-type Parsers = { intArg: (n: string, min: number) => (v: string) => number; posArg: (n: string) => (v: string) => number };
+type Parsers = { intArg: (n: string, min: number) => (v: string) => number; timeHelp: (what: string, bare: 's' | 'ms') => string };
 
 export function paperCommand(program: Command, p: Parsers): void {
   program.command('paper')
     .description('reproduce the paper: every configuration, contributions, cycle breakdowns')
     .option('--seed <n>', 'random seed', p.intArg('--seed', 0))
-    .option('--duration <s>', 'simulated seconds per run', p.posArg('--duration'))
+    .option('--duration <time>', p.timeHelp('virtual time to measure per run', 's'))
     .option('--workers <n>', 'worker threads', p.intArg('--workers', 1))
     .option('--only <ids>', 'comma-separated configuration ids')
     .option('--json', 'print one JSON object')
     .option('--plot <dir>', 'write SVG bar charts to this directory')
     .addOption(interpreterOption())
-    .action(async (o: { seed?: number; duration?: number; workers?: number; only?: string; json?: boolean; plot?: string; interpreter?: Interpreter }) => {
+    .action(async (o: { seed?: number; duration?: string; workers?: number; only?: string; json?: boolean; plot?: string; interpreter?: Interpreter }) => {
       let cfgs = PAPER_CONFIGS;
       if (o.only) {
         const want = o.only.split(',').map((s) => s.trim());
@@ -29,7 +30,8 @@ export function paperCommand(program: Command, p: Parsers): void {
         if (bad.length) { console.error(`error: --only: unknown configuration ${bad[0]} (known: ${cfgs.map((c) => c.id).join(', ')})`); process.exit(2); }
         cfgs = cfgs.filter((c) => want.includes(c.id));
       }
-      const scs = cfgs.map((c) => scenarioFor(c, o.seed, o.duration === undefined ? undefined : o.duration * 1000));
+      const overrides = commonOverrides(o);
+      const scs = cfgs.map((c) => scenarioFor(c, overrides));
       const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: 'paper [{bar}] {value}/{total} {last}', stream: process.stderr }, Presets.shades_classic) : null;
       bar?.start(scs.length, 0, { last: '' });
       const results = await runMany(scs, o.workers ?? defaultWorkers(), (_i, r) => bar?.increment(1, { last: r.scenario }), o.interpreter);

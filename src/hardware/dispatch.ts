@@ -80,6 +80,8 @@ export abstract class Dispatcher implements Host {
     if (!x) { cpu.busy = false; this.tellCpu(c, IDLE); return; }
     this.inflight[c] = x;
     const d = cpu.psFor(x.cycles);
+    const now = this.sys.sched.now;
+    cpu.bookSlice(now, now + d);
     this.sys.send(this.actorName, this.actorName, { type: 'CPU_DONE', cpu: c }, d);
   }
 

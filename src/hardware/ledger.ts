@@ -73,3 +73,42 @@ export class Ledger {
     this.accounts.length = 0;
   }
 }
+
+/**
+ * Charges in the order they were made, not yet booked: a slice's cycles are
+ * known only once it is built, and only then its time span, so the CPU books
+ * them into a ledger afterwards, each scaled by the share of the slice that
+ * falls in the span being accounted.
+ */
+export class ChargeLog {
+  private acct = new Int32Array(64);
+  private cat = new Int32Array(64);
+  private val = new Float64Array(64);
+  private n = 0;
+
+  add(acct: number, cat: number, cycles: number): void {
+    if (this.n === this.val.length) this.grow();
+    this.acct[this.n] = acct;
+    this.cat[this.n] = cat;
+    this.val[this.n++] = cycles;
+  }
+
+  /** Book every charge times `share` into `into` (share 1: the very same additions, in the same order). */
+  bookInto(into: Ledger, share: number): void {
+    for (let i = 0; i < this.n; i++) into.charge(this.acct[i], this.cat[i], share === 1 ? this.val[i] : this.val[i] * share);
+  }
+
+  /** Append every charge times `share` to `to`. */
+  appendTo(to: ChargeLog, share: number): void {
+    for (let i = 0; i < this.n; i++) to.add(this.acct[i], this.cat[i], this.val[i] * share);
+  }
+
+  clear(): void { this.n = 0; }
+
+  private grow(): void {
+    const m = 2 * this.val.length;
+    const acct = new Int32Array(m), cat = new Int32Array(m), val = new Float64Array(m);
+    acct.set(this.acct); cat.set(this.cat); val.set(this.val);
+    this.acct = acct; this.cat = cat; this.val = val;
+  }
+}

@@ -6,7 +6,7 @@ import type { Scenario } from '../scenario/schema.js';
 import type { RunResult } from '../scenario/run.js';
 import { Recorder } from './recorder.js';
 import { writeTrace } from './trace-events.js';
-import { framesUntil, toPcap, type Endpoints } from './pcap.js';
+import { framesUntil, toPcapngCapture, type Endpoints } from './pcap.js';
 import { topSamples, domainSummaries, type TopSample, type DomainSummary } from './top.js';
 import { checkWritable, writeText } from './files.js';
 
@@ -36,6 +36,9 @@ export function endpointsOf(rec: Recorder): Endpoints {
     nicOf: (f) => f % rec.b.nics.length,
     domidOf: (f) => domid.get(rec.ownerOfFlow(f) ?? '') ?? 0,
     bridged: rec.b.sc.topology === 'guest',
+    nics: rec.b.nics.map((n) => n.name),
+    serverSends: rec.b.sc.direction === 'tx',
+    mss: rec.b.sc.tcp.mss,
   };
 }
 
@@ -65,8 +68,8 @@ export function runInspected(sc: Scenario, o: InspectOptions): Inspected {
   }
   if (o.pcap) {
     const frames = framesUntil(rec.wire, rec.endPs);
-    writeText(o.pcap, toPcap(frames, endpointsOf(rec)));
-    wrote.push({ file: o.pcap, what: `pcap (${frames.length} frames)` });
+    writeText(o.pcap, toPcapngCapture(frames, endpointsOf(rec)));
+    wrote.push({ file: o.pcap, what: `pcapng (${frames.length} frames, ${rec.b.nics.length} links)` });
   }
   const top = o.topMs ? topSamples(rec, Math.round(o.topMs * PS_PER_MS)) : null;
   return { result, rec, top, summaries: domainSummaries(rec), wrote };

@@ -1,18 +1,37 @@
 /**
- * The frames a run put on the wires, as a pcap file (nanosecond timestamps,
- * LINKTYPE_ETHERNET). The model's frames are TCP/IPv4 over Ethernet with the
- * timestamp option (66 header bytes, packet.ts), so real headers are
- * synthesized: per-flow MAC and IP addresses and ports, correct IPv4 and TCP
- * checksums, zero payload bytes. Captures are cut at the snap length; the
- * original length is kept, as tcpdump -s does.
+ * The frames a run put on the wires, as a pcapng capture (pcapng.ts): one
+ * interface per physical link (`nic0-wire`, ...), nanosecond timestamps
+ * counted from CAPTURE_EPOCH_S plus virtual time.
+ *
+ * The model's frames are TCP/IPv4 over Ethernet with the timestamp option
+ * (66 header bytes, packet.ts), so real headers are synthesized: per-flow MAC
+ * and IP addresses and ports, correct IPv4 and TCP checksums, zero payload
+ * bytes, cut at the snap length (the original length is kept, as tcpdump -s
+ * does). The model's connections exist from time 0 without a handshake; a
+ * capture shows one (SYN, SYN-ACK, ACK with MSS and window-scale options)
+ * just before each flow's first frame, so Wireshark knows the scale and
+ * computes real windows, and sequence numbers follow from it: the SYN uses
+ * ISN, data byte n of the model's stream is ISN+1+n, and an ACK of the
+ * model's byte count k acknowledges ISN+1+k, in both directions.
  */
 import type { Ps } from '../actors/scheduler.js';
 import { ETH_HLEN, MIN_FRAME } from '../domains/packet.js';
 import type { WireFrame } from './recorder.js';
+import { toPcapng, type Interface, type PacketRecord } from './pcapng.js';
 
 export const PCAP_SNAPLEN = 128;
+/** Virtual time 0 in a capture: 2006-05-30T00:00:00Z, the first day of USENIX ATC 2006 (seconds since 1970). */
+export const CAPTURE_EPOCH_S = 1_148_947_200;
+/** The synthesized handshake's three frames are this far apart, the last this far before the flow's first frame. */
+export const HANDSHAKE_GAP_PS = 1_000_000; // 1 µs
+/** Window scale both sides announce (Linux's for 128 KiB and larger buffers). */
+export const WSCALE = 7;
+/** The timestamp option's clock: 1 ms ticks, starting here at virtual time 0 (never negative in the handshake). */
+const TS_BASE = 1000;
 const IP_HLEN = 20;
-const TCP_HLEN = 32;
+const TCP_HLEN = 32; // 20 + NOP NOP TS
+const SYN_HLEN = 40; // 20 + MSS, NOP, WS, NOP NOP TS
+const SYN = 0x02, PSH = 0x08, ACK = 0x10;
 
 export interface Endpoints {
   /** Is this actor the server side (our NIC) rather than an external client? */
@@ -22,6 +41,12 @@ export interface Endpoints {
   domidOf(flow: number): number;
   /** Guest traffic leaves with the vif's Xen MAC (00:16:3e:...), native/driver with the NIC's own. */
   bridged: boolean;
+  /** The NIC actors, in order: one captured link each. */
+  nics: readonly string[];
+  /** The server's side sends the data (transmit scenarios), or the clients do (receive). */
+  serverSends: boolean;
+  /** TCP payload bytes per full segment (the timestamp option already taken off, as the model counts). */
+  mss: number;
 }
 
 function serverMac(e: Endpoints, flow: number): number[] {
@@ -33,6 +58,28 @@ const clientIp = (e: Endpoints, flow: number) => [10, 0, e.nicOf(flow), 2];
 const serverPort = (flow: number) => 40000 + flow;
 const clientPort = (flow: number) => 12866 + flow; // netperf's data connection, one per stream
 
+/** Initial sequence numbers: fixed per flow and side, so captures are reproducible. */
+export const isnOf = (flow: number, sender: boolean) => (Math.imul(flow + 1, 0x9e3779b1) ^ (sender ? 0x5eed0000 : 0x0ac00000)) >>> 0;
+
+/** One TCP segment as it goes on the wire. */
+export interface Segment {
+  t: Ps;
+  /** The link (NIC index, the capture's interface id) it went over. */
+  link: number;
+  flow: number;
+  fromServer: boolean;
+  flags: number;
+  seq: number;
+  ack: number;
+  /** The window field (already scaled down, except in SYNs). */
+  win: number;
+  len: number;
+  /** Set on SYN and SYN-ACK: announce MSS and window scale. */
+  syn?: { mss: number; wscale: number };
+  tsval: number;
+  tsecr: number;
+}
+
 /** One's-complement sum of 16-bit words (network order). */
 function sum16(buf: Uint8Array, start: number, end: number, acc = 0): number {
   for (let i = start; i + 1 < end; i += 2) acc += (buf[i] << 8) | buf[i + 1];
@@ -42,16 +89,17 @@ function sum16(buf: Uint8Array, start: number, end: number, acc = 0): number {
 const fold = (acc: number) => { while (acc > 0xffff) acc = (acc & 0xffff) + (acc >>> 16); return acc; };
 
 /** The full frame's header bytes (payload is zeros and not materialized). */
-export function frameHeader(f: WireFrame, e: Endpoints, ipId: number): { header: Uint8Array; frameLen: number } {
-  const fromServer = e.isServer(f.from);
-  const tcpLen = TCP_HLEN + f.len;
+export function segmentHeader(s: Segment, e: Endpoints, ipId: number): { header: Uint8Array; frameLen: number } {
+  const hlen = s.syn ? SYN_HLEN : TCP_HLEN;
+  const tcpLen = hlen + s.len;
   const ipLen = IP_HLEN + tcpLen;
   const frameLen = Math.max(MIN_FRAME, ETH_HLEN + ipLen);
-  const h = new Uint8Array(ETH_HLEN + IP_HLEN + TCP_HLEN);
+  const h = new Uint8Array(ETH_HLEN + IP_HLEN + hlen);
   const dv = new DataView(h.buffer);
-  const [smac, dmac] = fromServer ? [serverMac(e, f.flow), clientMac(e, f.flow)] : [clientMac(e, f.flow), serverMac(e, f.flow)];
-  const [sip, dip] = fromServer ? [serverIp(e, f.flow), clientIp(e, f.flow)] : [clientIp(e, f.flow), serverIp(e, f.flow)];
-  const [sport, dport] = fromServer ? [serverPort(f.flow), clientPort(f.flow)] : [clientPort(f.flow), serverPort(f.flow)];
+  const f = s.flow;
+  const [smac, dmac] = s.fromServer ? [serverMac(e, f), clientMac(e, f)] : [clientMac(e, f), serverMac(e, f)];
+  const [sip, dip] = s.fromServer ? [serverIp(e, f), clientIp(e, f)] : [clientIp(e, f), serverIp(e, f)];
+  const [sport, dport] = s.fromServer ? [serverPort(f), clientPort(f)] : [clientPort(f), serverPort(f)];
   h.set(dmac, 0); h.set(smac, 6); dv.setUint16(12, 0x0800);
   // IPv4
   const ip = ETH_HLEN;
@@ -62,24 +110,54 @@ export function frameHeader(f: WireFrame, e: Endpoints, ipId: number): { header:
   h[ip + 8] = 64; h[ip + 9] = 6;
   h.set(sip, ip + 12); h.set(dip, ip + 16);
   dv.setUint16(ip + 10, ~fold(sum16(h, ip, ip + IP_HLEN)) & 0xffff);
-  // TCP with NOP NOP TS options
+  // TCP
   const tcp = ip + IP_HLEN;
   dv.setUint16(tcp, sport); dv.setUint16(tcp + 2, dport);
-  const data = f.kind === 'data';
-  dv.setUint32(tcp + 4, (data ? f.seq : 0) >>> 0);
-  dv.setUint32(tcp + 8, (data ? 1 : f.ack) >>> 0);
-  h[tcp + 12] = (TCP_HLEN / 4) << 4;
-  h[tcp + 13] = data ? 0x18 : 0x10; // PSH|ACK : ACK
-  dv.setUint16(tcp + 14, Math.min(0xffff, f.wnd >>> 7)); // window scale 7, as Linux negotiates for 128 KiB buffers
-  h[tcp + 20] = 1; h[tcp + 21] = 1; h[tcp + 22] = 8; h[tcp + 23] = 10;
-  const tsval = Math.floor(f.t / 1e9) >>> 0; // 1 ms TCP timestamp clock
-  dv.setUint32(tcp + 24, tsval);
-  dv.setUint32(tcp + 28, tsval > 0 ? tsval - 1 : 0);
+  dv.setUint32(tcp + 4, s.seq >>> 0);
+  dv.setUint32(tcp + 8, s.flags & ACK ? s.ack >>> 0 : 0);
+  h[tcp + 12] = (hlen / 4) << 4;
+  h[tcp + 13] = s.flags;
+  dv.setUint16(tcp + 14, Math.min(0xffff, s.win));
+  let o = tcp + 20;
+  if (s.syn) {
+    h[o] = 2; h[o + 1] = 4; dv.setUint16(o + 2, s.syn.mss); o += 4; // MSS
+    h[o++] = 1; h[o] = 3; h[o + 1] = 3; h[o + 2] = s.syn.wscale; o += 3; // NOP, window scale
+  }
+  h[o] = 1; h[o + 1] = 1; h[o + 2] = 8; h[o + 3] = 10; // NOP NOP timestamps
+  dv.setUint32(o + 4, s.tsval >>> 0);
+  dv.setUint32(o + 8, s.tsecr >>> 0);
   // TCP checksum over the pseudo-header, header and (zero) payload.
   let acc = sum16(h, ip + 12, ip + 20) + 6 + tcpLen;
-  acc = sum16(h, tcp, tcp + TCP_HLEN, acc);
+  acc = sum16(h, tcp, tcp + hlen, acc);
   dv.setUint16(tcp + 16, ~fold(acc) & 0xffff);
   return { header: h, frameLen };
+}
+
+const tsAt = (t: Ps) => TS_BASE + Math.floor(t / 1e9);
+
+/** The model's frame as a segment of its connection (numbers offset by the handshake's ISNs). */
+export function segmentOf(f: WireFrame, e: Endpoints): Segment {
+  const fromServer = e.isServer(f.from);
+  const isnS = isnOf(f.flow, true), isnR = isnOf(f.flow, false);
+  const tsval = tsAt(f.t);
+  const common = { t: f.t, link: e.nics.indexOf(fromServer ? f.from : f.to), flow: f.flow, fromServer, win: f.wnd >>> WSCALE, tsval, tsecr: tsval - 1 };
+  return f.kind === 'data'
+    ? { ...common, flags: PSH | ACK, seq: isnS + 1 + f.seq, ack: isnR + 1, len: f.len }
+    : { ...common, flags: ACK, seq: isnR + 1, ack: isnS + 1 + f.ack, len: 0 };
+}
+
+/** SYN from the data sender (netperf connects, then streams), SYN-ACK, ACK on `link`, ending `HANDSHAKE_GAP_PS` before `t`. */
+export function handshake(flow: number, link: number, t: Ps, e: Endpoints): Segment[] {
+  const senderIsServer = e.serverSends;
+  const isnS = isnOf(flow, true), isnR = isnOf(flow, false);
+  const syn = { mss: e.mss + 12, wscale: WSCALE }; // the MSS option excludes the timestamp option's 12 bytes
+  const at = (k: number) => t - (3 - k) * HANDSHAKE_GAP_PS;
+  const ts = [tsAt(at(0)), tsAt(at(1)), tsAt(at(2))];
+  return [
+    { t: at(0), link, flow, fromServer: senderIsServer, flags: SYN, seq: isnS, ack: 0, win: 0xffff, len: 0, syn, tsval: ts[0], tsecr: 0 },
+    { t: at(1), link, flow, fromServer: !senderIsServer, flags: SYN | ACK, seq: isnR, ack: isnS + 1, win: 0xffff, len: 0, syn, tsval: ts[1], tsecr: ts[0] },
+    { t: at(2), link, flow, fromServer: senderIsServer, flags: ACK, seq: isnS + 1, ack: isnR + 1, win: 0xffff >>> WSCALE, len: 0, tsval: ts[2], tsecr: ts[1] },
+  ];
 }
 
 /** Frames that started on a wire by `until`, in wire order (time, then the order they were put there). */
@@ -88,37 +166,37 @@ export function framesUntil(frames: readonly WireFrame[], until: Ps): WireFrame[
     .sort((a, z) => a.f.t - z.f.t || a.i - z.i).map(({ f }) => f);
 }
 
-/** A complete pcap file. */
-export function toPcap(frames: readonly WireFrame[], e: Endpoints, snaplen = PCAP_SNAPLEN): Uint8Array {
-  const chunks: Uint8Array[] = [];
-  const gh = new Uint8Array(24);
-  const g = new DataView(gh.buffer);
-  g.setUint32(0, 0xa1b23c4d, true); // nanosecond-resolution pcap
-  g.setUint16(4, 2, true); g.setUint16(6, 4, true);
-  g.setInt32(8, 0, true); g.setUint32(12, 0, true);
-  g.setUint32(16, snaplen, true);
-  g.setUint32(20, 1, true); // LINKTYPE_ETHERNET
-  chunks.push(gh);
-  const ipIds = new Map<string, number>();
+/** Every segment of the capture, in time order: each flow's handshake, then the frames (in wire order). */
+export function captureSegments(frames: readonly WireFrame[], e: Endpoints): Segment[] {
+  const out: Array<{ s: Segment; i: number }> = [];
+  const seen = new Set<number>();
   for (const f of frames) {
-    const dir = `${f.from}>${f.to}`;
-    const id = (ipIds.get(dir) ?? 0) + 1;
-    ipIds.set(dir, id);
-    const { header, frameLen } = frameHeader(f, e, id);
-    const capLen = Math.min(snaplen, frameLen);
-    const rec = new Uint8Array(16 + capLen);
-    const r = new DataView(rec.buffer);
-    const ns = Math.round(f.t / 1000);
-    r.setUint32(0, Math.floor(ns / 1e9), true);
-    r.setUint32(4, ns % 1e9, true);
-    r.setUint32(8, capLen, true);
-    r.setUint32(12, frameLen, true);
-    rec.set(header.subarray(0, Math.min(header.length, capLen)), 16);
-    chunks.push(rec);
+    const seg = segmentOf(f, e);
+    if (!seen.has(f.flow)) { seen.add(f.flow); for (const s of handshake(f.flow, seg.link, f.t, e)) out.push({ s, i: out.length }); }
+    out.push({ s: seg, i: out.length });
   }
-  const total = chunks.reduce((n, c) => n + c.length, 0);
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const c of chunks) { out.set(c, o); o += c.length; }
-  return out;
+  return out.sort((a, z) => a.s.t - z.s.t || a.i - z.i).map(({ s }) => s);
+}
+
+/** The captured links: one interface per NIC and its cable to the external client. */
+export function interfacesOf(e: Endpoints, snaplen = PCAP_SNAPLEN): Interface[] {
+  return e.nics.map((nic, i) => ({ name: `nic${i}-wire`, description: `${nic} <-> client${i}: the physical link`, snaplen, tsresolExp: 9 }));
+}
+
+/** A complete pcapng file: one interface per link, a handshake per flow, every frame with its link's interface id. */
+export function toPcapngCapture(frames: readonly WireFrame[], e: Endpoints, snaplen = PCAP_SNAPLEN): Uint8Array {
+  const ipIds = new Map<string, number>();
+  const epoch = BigInt(CAPTURE_EPOCH_S) * 1_000_000_000n;
+  function* records(): Generator<PacketRecord> {
+    for (const s of captureSegments(frames, e)) {
+      const dir = `${s.flow}${s.fromServer ? '>' : '<'}`;
+      const id = (ipIds.get(dir) ?? 0) + 1;
+      ipIds.set(dir, id);
+      const { header, frameLen } = segmentHeader(s, e, id);
+      const data = new Uint8Array(Math.min(snaplen, frameLen));
+      data.set(header.subarray(0, Math.min(header.length, data.length)));
+      yield { iface: s.link, ts: epoch + BigInt(Math.round(s.t / 1000)), data, origLen: frameLen };
+    }
+  }
+  return toPcapng(interfacesOf(e, snaplen), records(), `xennet capture: virtual time 0 is ${new Date(CAPTURE_EPOCH_S * 1000).toISOString()}`);
 }

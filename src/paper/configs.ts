@@ -5,7 +5,7 @@
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadScenario, parseScenario, type Override, type Scenario } from '../scenario/schema.js';
+import { loadScenario, parseScenario, setPath, type Override, type Scenario } from '../scenario/schema.js';
 
 export type Opt = Partial<Scenario['optimizations']>;
 export interface PaperConfig {
@@ -49,17 +49,16 @@ export function scenarioDir(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'scenarios');
 }
 
-export function scenarioFor(c: PaperConfig, seed?: number, durationMs?: number): Scenario {
+/** The configuration's scenario, with command-line values (--seed, --duration) applied and validated like values in a file. */
+export function scenarioFor(c: PaperConfig, overrides: Override[] = []): Scenario {
   const sc = loadScenario(join(scenarioDir(), `${c.base}.yaml`));
   sc.name = c.id;
   Object.assign(sc.optimizations, c.opt);
   if (!c.nicOffload) Object.assign(sc.machine.nic, { csumOffload: false, tso: false });
   sc.paper = c.paperMbps ? { mbps: c.paperMbps, source: 'Menon et al. ATC 2006' } : undefined;
-  // Command-line values meet the scenario schema like values in a file.
-  const overrides: Override[] = [];
-  if (seed !== undefined) { sc.seed = seed; overrides.push({ path: 'seed', value: seed, flag: `--seed ${seed}` }); }
-  if (durationMs !== undefined) { sc.run.durationMs = durationMs; overrides.push({ path: 'run.durationMs', value: durationMs, flag: `--duration ${durationMs / 1000}` }); }
-  return overrides.length ? parseScenario(sc, `configuration ${c.id}`, overrides) : sc;
+  if (!overrides.length) return sc;
+  for (const o of overrides) setPath(sc as unknown as Record<string, unknown>, o.path, o.value);
+  return parseScenario(sc, `configuration ${c.id}`, overrides);
 }
 
 /** Cost categories grouped the way the paper's breakdowns group them. */

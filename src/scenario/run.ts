@@ -10,7 +10,10 @@ export interface RunResult {
   topology: string;
   direction: string;
   seed: number;
-  simulatedMs: number;
+  /** Length of the warm-up before the window (virtual ms): run, then forgotten. */
+  warmupMs: number;
+  /** Length of the measured window (virtual ms) every rate and utilisation is over. */
+  measuredMs: number;
   throughputMbps: number;
   paperMbps: number | null;
   errorPct: number | null;
@@ -26,14 +29,16 @@ const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
 
 export function runBuilt(b: Built): RunResult {
   const sc = b.sc;
-  b.start();
   const warm = Math.round(sc.run.warmupMs * PS_PER_MS);
+  const end = warm + Math.round(sc.run.durationMs * PS_PER_MS);
+  // Busy time counts only inside [warm, end): slices straddling either edge are clipped.
+  for (const c of b.cpus) c.measureWindow(warm, end);
+  b.start();
   b.sys.sched.run(warm);
   // Measurement window starts: forget warm-up costs and counts.
   for (const c of b.cpus) c.resetLedger();
   Object.assign(b.counters, newCounters());
   const bytes0 = b.goodputBytes();
-  const end = warm + Math.round(sc.run.durationMs * PS_PER_MS);
   b.sys.sched.run(end);
   const secs = (end - warm) / PS_PER_S;
   const bytes = b.goodputBytes() - bytes0;
@@ -66,7 +71,8 @@ export function runBuilt(b: Built): RunResult {
     topology: sc.topology,
     direction: sc.direction,
     seed: sc.seed,
-    simulatedMs: sc.run.durationMs,
+    warmupMs: sc.run.warmupMs,
+    measuredMs: sc.run.durationMs,
     throughputMbps: round(mbps),
     paperMbps: paper,
     errorPct: paper ? round((100 * (mbps - paper)) / paper) : null,

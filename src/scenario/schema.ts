@@ -158,6 +158,31 @@ export class ScenarioError extends Error {}
 /** A value given on the command line for a scenario field (`run.durationMs` from `--duration 0.5`). */
 export interface Override { path: string; value: unknown; flag: string }
 
+/**
+ * A time given on the command line: a number with a unit (`10ms`, `0.5s`, `250us`, `40ns`), or a
+ * bare number in the flag's historical unit (`bare`). Converted to milliseconds, the unit every
+ * scenario time field uses, so the value then meets the scenario schema like a value in a file.
+ */
+export const TIME_FORMS = '10ms, 0.5s, 250us';
+const TIME_UNITS: Record<string, (v: number) => number> = {
+  s: (v) => v * 1000, ms: (v) => v, us: (v) => v / 1e3, 'µs': (v) => v / 1e3, ns: (v) => v / 1e6,
+};
+const TIME_RE = /^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*(s|ms|us|µs|ns)?$/;
+export const timeMs = (bare: 's' | 'ms') => z.string().trim().transform((v, ctx) => {
+  const m = TIME_RE.exec(v);
+  if (!m || !Number.isFinite(Number(m[1]))) {
+    ctx.addIssue({ code: 'custom', message: `expected a time such as ${TIME_FORMS} (units s, ms, us, ns; a bare number is ${bare === 's' ? 'seconds' : 'milliseconds'})` });
+    return z.NEVER;
+  }
+  return TIME_UNITS[m[2] ?? bare](Number(m[1]));
+});
+/** Parse the time a flag was given, in ms; a bad value is a ScenarioError naming the flag and the accepted forms. */
+export function flagTimeMs(flag: string, raw: string, bare: 's' | 'ms'): number {
+  const r = timeMs(bare).safeParse(raw);
+  if (!r.success) throw new ScenarioError(`${flag} ${raw}: ${r.error.issues[0].message}`);
+  return r.data;
+}
+
 export function formatZodError(err: z.ZodError, where: string, overrides: Override[] = []): string {
   const i = err.issues[0];
   const path = i.path.length ? i.path.join('.') : '(top level)';
