@@ -1,9 +1,8 @@
 /** `xennet paper`: run every configuration of the paper and report. */
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
-import { PAPER_CONFIGS, scenarioFor } from '../paper/configs.js';
-import { contributions, toRow } from '../paper/report.js';
-import { runMany, defaultWorkers } from '../workers/pool.js';
+import type { PaperConfig } from '../paper/configs.js';
+import { runPaper, selectConfigs } from '../paper/run.js';
 import { table } from './format.js';
 import { commonOverrides } from './overrides.js';
 import { writePlots } from '../paper/plot.js';
@@ -23,21 +22,15 @@ export function paperCommand(program: Command, p: Parsers): void {
     .option('--plot <dir>', 'write SVG bar charts to this directory')
     .addOption(interpreterOption())
     .action(async (o: { seed?: number; duration?: string; workers?: number; only?: string; json?: boolean; plot?: string; interpreter?: Interpreter }) => {
-      let cfgs = PAPER_CONFIGS;
-      if (o.only) {
-        const want = o.only.split(',').map((s) => s.trim());
-        const bad = want.filter((w) => !cfgs.some((c) => c.id === w));
-        if (bad.length) { console.error(`error: --only: unknown configuration ${bad[0]} (known: ${cfgs.map((c) => c.id).join(', ')})`); process.exit(2); }
-        cfgs = cfgs.filter((c) => want.includes(c.id));
-      }
-      const overrides = commonOverrides(o);
-      const scs = cfgs.map((c) => scenarioFor(c, overrides));
+      let cfgs: PaperConfig[];
+      try { cfgs = selectConfigs(o.only?.split(',').map((s) => s.trim())); } catch (e) { console.error(`error: --only: ${(e as Error).message}`); process.exit(2); }
       const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: 'paper [{bar}] {value}/{total} {last}', stream: process.stderr }, Presets.shades_classic) : null;
-      bar?.start(scs.length, 0, { last: '' });
-      const results = await runMany(scs, o.workers ?? defaultWorkers(), (_i, r) => bar?.increment(1, { last: r.scenario }), o.interpreter);
+      bar?.start(cfgs.length, 0, { last: '' });
+      const { configurations: rows, contributions: contrib } = await runPaper({
+        only: o.only ? cfgs.map((c) => c.id) : undefined, workers: o.workers, overrides: commonOverrides(o), interpreter: o.interpreter,
+        onDone: (_c, r) => bar?.increment(1, { last: r.scenario }),
+      });
       bar?.stop();
-      const rows = cfgs.map((c, i) => toRow(c, results[i]));
-      const contrib = contributions(rows);
       const plots = o.plot ? await writePlots(rows, o.plot) : [];
       if (o.json) { console.log(JSON.stringify({ configurations: rows, contributions: contrib, plots })); return; }
       console.log(table(['configuration', 'Mb/s', 'CPU %', 'paper Mb/s', 'error %', 'cycles/pkt'], rows.map((r) => [
