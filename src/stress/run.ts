@@ -42,8 +42,8 @@ export const HONEST_SHARE = 1 / 3;
 export const HONEST_GUEST_SHARE = 0.2;
 /** ... applied when the control run moved at least this many MSS segments (smaller samples are noise). */
 export const HONEST_MIN_SEGMENTS = 20;
-/** Virtual time allowed for draining after the sources stop. */
-const DRAIN_PS = 3000 * PS_PER_MS;
+/** Virtual time allowed for draining after the sources stop: long enough for TCP to repair a loss by many timeouts (200 ms each, backed off). */
+const DRAIN_PS = 30_000 * PS_PER_MS;
 
 export interface CaseResult {
   ok: boolean;
