@@ -35,7 +35,8 @@ import type { SharedRing } from '../channels/ring.js';
 import { createHostile, type Hostile } from '../hostile/netfront.js';
 import { defaultCosts, type CostTable } from '../model/costs.js';
 import { newCounters, note, type Counters } from '../model/counters.js';
-import { resetPacketIds } from '../domains/packet.js';
+import { HDR_LEN, resetPacketIds } from '../domains/packet.js';
+import { PAGE_SIZE } from '../hardware/memory.js';
 import type { Dispatcher } from '../hardware/dispatch.js';
 import type { Scenario } from './schema.js';
 
@@ -67,6 +68,8 @@ export interface Built {
   ringPages: Map<number, SharedRing<unknown, unknown>>;
   /** The first stale translations the TLBs hit (counted as violations `stale-translation`), described. */
   staleTranslations: string[];
+  /** The TCP MSS the flows use (the scenario's, capped in receive scenarios to what one receive buffer holds). */
+  mss: number;
   /** Goodput bytes so far at the receiving application. */
   goodputBytes(): number;
   /** Goodput bytes so far of one flow. */
@@ -134,8 +137,12 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   const timerFor = (k: Kernel) => (delayUs: number, fn: (x: Exec) => void) => {
     sys.sched.after(delayUs * PS_PER_US, sys.rankOf(k.name), () => k.post({ name: 'timer', run: fn }, 'irq'));
   };
+  // TCP MSS negotiation: a receiver advertises what fits its MTU. Receive buffers here are one page
+  // each (a NIC rx buffer, a netfront RX slot: multi-slot receive is not modelled), so a frame bigger
+  // than a page could not be received whole; in receive scenarios the sender's MSS is capped to fit.
+  const mss = sc.direction === 'rx' ? Math.min(sc.tcp.mss, PAGE_SIZE - HDR_LEN) : sc.tcp.mss;
   const stackCfg = {
-    mss: sc.tcp.mss, sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024,
+    mss, sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024,
     appChunk: sc.tcp.appChunkKiB * 1024, delAckUs: 40_000,
   };
   const stacks = new Map<Kernel, NetStack>();
@@ -273,7 +280,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   const clients: ClientModel[] = [];
   for (let n = 0; n < m.nics; n++) {
     const c = new ClientModel(`client${n}`, sc.direction === 'tx' ? 'receiver' : 'sender', {
-      mbps: m.nic.mbps, latencyUs: m.nic.latencyUs, turnaroundUs: 2, mss: sc.tcp.mss,
+      mbps: m.nic.mbps, latencyUs: m.nic.latencyUs, turnaroundUs: 2, mss,
       sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024, rtoUs: 200_000, delAckUs: 40_000,
     }, sys, counters);
     for (let f = n; f < flows; f += m.nics) c.addFlow(f);
@@ -324,7 +331,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   };
   return {
     sc, sys, cpus, mem, counters, costs, host, kernels, endpoint, stacks, clients, nics, netfronts, netbacks, xenstore,
-    vifs, qdiscs, drivers, pending, xen, ringPages, flowGoodput, staleTranslations,
+    vifs, qdiscs, drivers, pending, xen, ringPages, flowGoodput, staleTranslations, mss,
     goodputBytes: () => sc.direction === 'tx'
       ? clients.reduce((n, c) => n + c.received, 0)
       : [...stacks.values()].reduce((n, s) => n + s.delivered(), 0),

@@ -38,7 +38,7 @@ export function runBuilt(b: Built): RunResult {
   const secs = (end - warm) / PS_PER_S;
   const bytes = b.goodputBytes() - bytes0;
   const mbps = (bytes * 8) / secs / 1e6;
-  const segs = bytes / sc.tcp.mss;
+  const segs = bytes / b.mss;
 
   const byAccount: Record<string, number> = {};
   const byCategory: Record<string, number> = {};
