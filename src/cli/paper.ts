@@ -7,6 +7,7 @@ import { runMany, defaultWorkers } from '../workers/pool.js';
 import { table } from './format.js';
 import { writePlots } from '../paper/plot.js';
 import { interpreterOption } from './interpreter-option.js';
+import { integrityFailures } from '../scenario/run.js';
 import type { Interpreter } from '../actors/runtime.js';
 
 type Parsers = { intArg: (n: string, min: number) => (v: string) => number; posArg: (n: string) => (v: string) => number };
@@ -35,6 +36,10 @@ export function paperCommand(program: Command, p: Parsers): void {
       const results = await runMany(scs, o.workers ?? defaultWorkers(), (_i, r) => bar?.increment(1, { last: r.scenario }), o.interpreter);
       bar?.stop();
       const rows = cfgs.map((c, i) => toRow(c, results[i]));
+      // Numbers from a model that corrupted a stream are not results: say so, and fail.
+      const corrupt = integrityFailures(results);
+      for (const l of corrupt) console.error(`error: ${l}`);
+      if (corrupt.length) process.exitCode = 1;
       const contrib = contributions(rows);
       const plots = o.plot ? await writePlots(rows, o.plot) : [];
       if (o.json) { console.log(JSON.stringify({ configurations: rows, contributions: contrib, plots })); return; }

@@ -35,6 +35,7 @@ import type { SharedRing } from '../channels/ring.js';
 import { createHostile, type Hostile } from '../hostile/netfront.js';
 import { defaultCosts, type CostTable } from '../model/costs.js';
 import { newCounters, note, type Counters } from '../model/counters.js';
+import { StreamCheck } from '../model/integrity.js';
 import { HDR_LEN, resetPacketIds } from '../domains/packet.js';
 import { PAGE_SIZE } from '../hardware/memory.js';
 import type { Dispatcher } from '../hardware/dispatch.js';
@@ -70,6 +71,8 @@ export interface Built {
   staleTranslations: string[];
   /** The TCP MSS the flows use (the scenario's, capped in receive scenarios to what one receive buffer holds). */
   mss: number;
+  /** The end-to-end data check of every TCP receiver (mismatches on honest flows count as violations `data-integrity`). */
+  streams: StreamCheck;
   /** Goodput bytes so far at the receiving application. */
   goodputBytes(): number;
   /** Goodput bytes so far of one flow. */
@@ -107,6 +110,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
       }
     },
   };
+  const streams = new StreamCheck(counters, () => sys.sched.now);
   const cpus = Array.from({ length: m.cpus }, (_, i) => new Cpu(i, m.cpuGhz * 1e9, m.tlbEntries, frameOracle));
   const opt = sc.optimizations;
   const xenstore = new XenStore(sys);
@@ -148,7 +152,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   const stacks = new Map<Kernel, NetStack>();
   const stackOf = (k: Kernel) => {
     let s = stacks.get(k);
-    if (!s) { s = new NetStack(k, mem, counters, stackCfg, timerFor(k)); stacks.set(k, s); }
+    if (!s) { s = new NetStack(k, mem, counters, stackCfg, timerFor(k), streams); stacks.set(k, s); }
     return s;
   };
 
@@ -159,7 +163,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
     const nic = new NicModel(`eth${i}`, {
       mbps: m.nic.mbps, ringSize: m.nic.ringSize, itrUs: m.nic.itrUs, latencyUs: m.nic.latencyUs,
       features: { csum: m.nic.csumOffload, tso: m.nic.tso && m.nic.sg, sg: m.nic.sg },
-    }, counters);
+    }, counters, mem);
     sys.spawn(nic.name, 'nic', nicMachine, { model: nic, sys });
     let eoi: ((x: Exec) => void) | null = null;
     if (xen) eoi = (x) => x.hypercall(() => {}); // PHYSDEVOP_eoi re-enables the line
@@ -225,6 +229,8 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
     const hostile = spec ? createHostile(spec, name, guest, xen!, gt, 0, rings, feat, chan, counters, 8 + vif * refs) : null;
     const nf = hostile ? hostile.nf : new Netfront(name, guest, xen!, gt, 0, rings, feat, chan, counters, 8 + vif * refs);
     nf.flows = new Set([f]);
+    // Every flow an adversary's own stack ends: it may write what it likes into its own buffers.
+    if (sc.hostile.some((h) => h.guest === guest.domid)) streams.adversaryFlows.add(f);
     const nb = new Netback(`vif${guest.domid}.${vif}`, dom0, xen!, guest.domid, rings, feat, opt.txNoRemap ? 'noremap' : 'map', opt.rxCopyVia, chan, counters, pending!);
     nb.clock = clockFor(dom0);
     nb.opts = { ...nbOpts };
@@ -282,7 +288,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
     const c = new ClientModel(`client${n}`, sc.direction === 'tx' ? 'receiver' : 'sender', {
       mbps: m.nic.mbps, latencyUs: m.nic.latencyUs, turnaroundUs: 2, mss,
       sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024, rtoUs: 200_000, delAckUs: 40_000,
-    }, sys, counters);
+    }, sys, counters, streams);
     for (let f = n; f < flows; f += m.nics) c.addFlow(f);
     c.peerNic = nics[n].name;
     nics[n].peer = c.name;
@@ -331,7 +337,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   };
   return {
     sc, sys, cpus, mem, counters, costs, host, kernels, endpoint, stacks, clients, nics, netfronts, netbacks, xenstore,
-    vifs, qdiscs, drivers, pending, xen, ringPages, flowGoodput, staleTranslations, mss,
+    vifs, qdiscs, drivers, pending, xen, ringPages, flowGoodput, staleTranslations, mss, streams,
     goodputBytes: () => sc.direction === 'tx'
       ? clients.reduce((n, c) => n + c.received, 0)
       : [...stacks.values()].reduce((n, s) => n + s.delivered(), 0),

@@ -20,6 +20,8 @@ export interface RunResult {
   counters: Counters & { tlbMisses: number; goodputSegments: number };
   traceHash: string;
   events: number;
+  /** Present only when a TCP receiver of an honest flow got wrong bytes (warm-up included): the first mismatches. */
+  dataIntegrity?: string[];
 }
 
 const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
@@ -84,7 +86,14 @@ export function runBuilt(b: Built): RunResult {
     },
     traceHash: b.sys.traceHash(),
     events: b.sys.sched.delivered,
+    // The end-to-end data check (src/model/integrity.ts): a broken model must not report throughput quietly.
+    ...(b.streams.mismatches.length ? { dataIntegrity: [...b.streams.mismatches] } : {}),
   };
+}
+
+/** The runs whose receivers got wrong bytes, one line each (for the CLI to fail loudly). */
+export function integrityFailures(rs: RunResult[]): string[] {
+  return rs.filter((r) => r.dataIntegrity).map((r) => `${r.scenario}: data integrity violated: ${r.dataIntegrity!.join('; ')}`);
 }
 
 export function runScenario(sc: Scenario, opts: { interpreter?: Interpreter } = {}): RunResult {
