@@ -197,3 +197,37 @@ describe('data integrity: a broken mechanism is caught (mutants injected through
     corrupted(r);
   });
 });
+
+describe('data integrity: an adversary rewriting the pages it lent (H5 variants 2 and 3)', function () {
+  this.timeout(120_000);
+  const hostile = (direction: 'tx' | 'rx', variant: number): CaseScenario => ({
+    ...scenario({ direction, guests: 2 }),
+    run: { durationMs: 5, warmupMs: 2 }, machine: { ...scenario({ direction }).machine, cpus: 2 },
+    hostile: [{ guest: 1, vif: 0, behaviour: 'H5', variant, startUs: 100, periodUs: 100 }],
+  });
+
+  it('transmit: its own stream reaches the client rewritten; the honest guest\'s stream arrives exactly', () => {
+    for (const v of [2, 3]) {
+      const { r, b } = run(hostile('tx', v));
+      expect(r.failures, r.failures.join('\n')).to.deep.equal([]);
+      expect(b.streams.adversaryMismatches, `variant ${v}`).to.be.greaterThan(0);
+      expect(b.streams.mismatches).to.deep.equal([]);
+      expect(b.streams.checked).to.be.greaterThan(b.streams.adversaryMismatches);
+    }
+  });
+
+  it('receive: rewriting a posted buffer before the backend fills it changes nothing; after, only its own stream', () => {
+    const early = run(hostile('rx', 2));
+    expect(early.r.failures).to.deep.equal([]);
+    expect(early.b.streams.adversaryMismatches).to.equal(0);
+    const late = run(hostile('rx', 3));
+    expect(late.r.failures).to.deep.equal([]);
+    expect(late.b.streams.adversaryMismatches).to.be.greaterThan(0);
+    expect(late.b.streams.mismatches).to.deep.equal([]);
+  });
+
+  it('without the exemption for its own flows the same run fails: the check sees the rewrites', () => {
+    const { r } = run(hostile('tx', 2), (b) => { b.streams.adversaryFlows.clear(); });
+    corrupted(r);
+  });
+});

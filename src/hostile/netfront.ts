@@ -167,6 +167,8 @@ export class HostileNetfront extends Netfront {
   pushRx(x: Exec): void { this.notify(x, this.rxr.pushRequests()); }
   /** Room the honest accounting thinks the ring has. */
   txRoom(): number { return this.tx.freeRequests(); }
+  /** Pages of our TX packets the backend has not answered yet. */
+  txFramesInFlight(): number[] { return [...new Set(this.txById.values())].flatMap((f) => f.pkt.frames); }
 }
 
 /** The adversary of one vif: the netfront, the behaviour, and its timers. */
