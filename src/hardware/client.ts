@@ -10,7 +10,7 @@ import type { Rng } from '../actors/rng.js';
 import { PS_PER_US, type Ps } from '../actors/scheduler.js';
 import { TcpReceiver, TcpSender } from '../domains/tcp.js';
 import { HDR_LEN, MIN_FRAME, WIRE_OVERHEAD, newPacketId, type Packet } from '../domains/packet.js';
-import { drop, newCounters, type Counters } from '../model/counters.js';
+import { drop, type Counters } from '../model/counters.js';
 import { wirePayload } from './payload.js';
 import type { StreamCheck } from '../model/integrity.js';
 
@@ -35,9 +35,9 @@ export class ClientModel {
   peerNic = '';
   private readonly rng: Rng;
   constructor(
-    readonly name: string, readonly role: 'sender' | 'receiver', readonly cfg: ClientConfig, readonly sys: ActorSystem, readonly counters: Counters = newCounters(),
+    readonly name: string, readonly role: 'sender' | 'receiver', readonly cfg: ClientConfig, readonly sys: ActorSystem, readonly counters: Counters,
     /** The end-to-end data check (this machine's memory is not modelled: a frame's payload is what came off the wire). */
-    readonly streams: StreamCheck | null = null,
+    readonly streams: StreamCheck,
   ) {
     this.rng = sys.rng.for(name);
   }
@@ -136,7 +136,7 @@ export class ClientModel {
       const at = r.rcvNxt;
       const { accepted, ackNow } = r.onData(p.seq, p.len);
       if (accepted) {
-        this.streams?.deliver(this.name, e.flow, at, p.len, wirePayload(p, 0, p.len));
+        this.streams.deliver(this.name, e.flow, at, p.len, wirePayload(p, 0, p.len));
         e.received += p.len; r.read(p.len); // the client application keeps up
       }
       if (ackNow || !accepted) this.sendAck(e);
