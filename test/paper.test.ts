@@ -33,6 +33,13 @@ describe('reproducing the paper', function () {
     for (const r of rows) expect(r.cpuPct, r.id).to.be.at.most(100);
   });
 
+  it('every configuration delivered exactly the streams its senders wrote (data integrity end to end)', () => {
+    for (const r of rows) {
+      expect(r.dataIntegrity, r.id).to.equal(undefined);
+      expect(r.counters.violations['data-integrity'] ?? 0, r.id).to.equal(0);
+    }
+  });
+
   it('headline ratios: guest transmit about fourfold, driver-domain receive up by a fifth or more, guest receive up modestly', () => {
     const mbps = (id: string) => rows.find((x) => x.id === id)!.throughputMbps;
     expect(mbps('guest-tx-all') / mbps('guest-tx')).to.be.greaterThan(3.7);

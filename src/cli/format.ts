@@ -34,6 +34,7 @@ export function formatRun(r: RunResult): string {
   out.push(`drops: ${d.length ? d.map(([k, v]) => `${k} ${v}`).join(', ') : 'none'}`);
   const v = Object.entries(violations ?? {});
   if (v.length) out.push(`protocol violations: ${v.map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  if (r.dataIntegrity) out.push(`DATA INTEGRITY VIOLATED: ${r.dataIntegrity.join('; ')}`);
   out.push(`trace hash ${r.traceHash} (${r.events} events)`);
   return out.join('\n');
 }

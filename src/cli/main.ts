@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { ScenarioError } from '../scenario/schema.js';
 import { loadWith, timeHelp, type CommonOpts } from './overrides.js';
-import { runScenario } from '../scenario/run.js';
+import { integrityFailures, runScenario } from '../scenario/run.js';
 import { runMany, defaultWorkers } from '../workers/pool.js';
 import { formatRun, table } from './format.js';
 import { scenarioDir } from '../paper/configs.js';
@@ -49,6 +49,7 @@ program.command('run')
     if (inspectRun(sc, o)) return;
     const r = runScenario(sc, { interpreter: o.interpreter });
     console.log(o.json ? JSON.stringify(r) : formatRun(r));
+    for (const l of integrityFailures([r])) { console.error(`error: ${l}`); process.exitCode = 1; }
   });
 
 program.command('all')
@@ -60,6 +61,7 @@ program.command('all')
   .action(async (o: CommonOpts & { workers?: number; json?: boolean }) => {
     const scs = SIX.map((n) => loadWith(join(scenarioDir(), `${n}.yaml`), o));
     const rs = await runMany(scs, o.workers ?? defaultWorkers());
+    for (const l of integrityFailures(rs)) { console.error(`error: ${l}`); process.exitCode = 1; }
     if (o.json) { console.log(JSON.stringify(rs)); return; }
     console.log(table(['scenario', 'emulated Mb/s', 'paper Mb/s', 'error %', 'CPU %'], rs.map((r) => [
       r.scenario, r.throughputMbps.toFixed(1), r.paperMbps ?? '', r.errorPct === null ? '' : r.errorPct.toFixed(1), r.cpuUtilPct.total.toFixed(1),

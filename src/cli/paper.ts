@@ -7,6 +7,7 @@ import { table } from './format.js';
 import { commonOverrides } from './overrides.js';
 import { writePlots } from '../paper/plot.js';
 import { interpreterOption } from './interpreter-option.js';
+import { integrityFailures } from '../scenario/run.js';
 import type { Interpreter } from '../actors/runtime.js';
 
 type Parsers = { intArg: (n: string, min: number) => (v: string) => number; timeHelp: (what: string, bare: 's' | 'ms') => string };
@@ -31,6 +32,10 @@ export function paperCommand(program: Command, p: Parsers): void {
         onDone: (_c, r) => bar?.increment(1, { last: r.scenario }),
       });
       bar?.stop();
+      // Numbers from a model that corrupted a stream are not results: say so, and fail.
+      const corrupt = rows.filter((r) => r.dataIntegrity).map((r) => `${r.id}: data integrity violated: ${r.dataIntegrity!.join('; ')}`);
+      for (const l of corrupt) console.error(`error: ${l}`);
+      if (corrupt.length) process.exitCode = 1;
       const plots = o.plot ? await writePlots(rows, o.plot) : [];
       if (o.json) { console.log(JSON.stringify({ configurations: rows, contributions: contrib, plots })); return; }
       console.log(table(['configuration', 'Mb/s', 'CPU %', 'paper Mb/s', 'error %', 'cycles/pkt'], rows.map((r) => [

@@ -10,6 +10,8 @@ import { TcpReceiver, TcpSender } from './tcp.js';
 import { HDR_LEN, newPacketId, pagesFor, type Packet } from './packet.js';
 import { drop, type Counters } from '../model/counters.js';
 import type { MachineMemory } from '../hardware/memory.js';
+import { readPayload, writePayload } from '../hardware/payload.js';
+import type { StreamCheck } from '../model/integrity.js';
 
 export interface StackConfig {
   mss: number; sndBuf: number; rcvBuf: number; appChunk: number; delAckUs: number;
@@ -45,6 +47,8 @@ export class NetStack {
     readonly cfg: StackConfig,
     /** Kernel timer: run fn (as interrupt-level work) after delay us. */
     readonly timer: (delayUs: number, fn: (x: Exec) => void) => KernelTimer,
+    /** The end-to-end data check every segment handed to the application passes through. */
+    readonly streams: StreamCheck,
   ) {}
 
   attach(flow: number, dev: NetDevice, q: Qdisc, role: 'sender' | 'receiver'): void {
@@ -136,9 +140,10 @@ export class NetStack {
       x.touchFrames(frames);
       const p: Packet = {
         id: newPacketId(), flow: s.flow, kind: 'data', seq: seg.seq, len: seg.len, ack: 0, wnd: this.cfg.rcvBuf,
-        mss: this.cfg.mss, csum: feat.csum ? 'partial' : 'done', frames, owner: this.kernel.domid, cold: undefined, release: undefined,
+        mss: this.cfg.mss, csum: feat.csum ? 'partial' : 'done', frames, owner: this.kernel.domid, cold: undefined, release: undefined, data: undefined,
       };
       this.own(p);
+      writePayload(this.mem, frames, s.flow, seg.seq, seg.len); // tcp_sendmsg: the application's bytes into the skb
       this.counters.packetsTx++;
       this.counters.pkt.created++;
       s.q.enqueue(x, p);
@@ -177,7 +182,7 @@ export class NetStack {
     const p: Packet = {
       id: newPacketId(), flow: s.flow, kind: 'ack', seq: 0, len: 0, ack: r.rcvNxt, wnd: r.window(),
       mss: this.cfg.mss, csum: s.dev.features().csum ? 'partial' : 'done', frames: [this.kernel.allocFrame()], owner: this.kernel.domid,
-      cold: undefined, release: undefined,
+      cold: undefined, release: undefined, data: undefined,
     };
     if (!s.dev.features().csum) x.checksum(HDR_LEN);
     this.own(p);
@@ -209,8 +214,11 @@ export class NetStack {
     let cold = p.cold === true;
     if (p.csum !== 'verified') { x.checksum(p.len + HDR_LEN, cold); cold = false; }
     const r = s.receiver;
+    const at = r.rcvNxt;
     const { accepted, ackNow } = r.onData(p.seq, p.len);
     if (accepted) {
+      // These bytes go to the application in order: they must be the stream's, from where it stands.
+      this.streams.deliver(this.kernel.name, s.flow, at, p.len, readPayload(this.mem, p, 0, p.len));
       this.counters.packetsRx++;
       s.rxFrames.push(...p.frames);
       if (cold) s.coldBytes += p.len;

@@ -10,6 +10,7 @@ import type { NetDevice, NetFeatures } from './netdev.js';
 import type { NicModel } from '../hardware/nic.js';
 import type { Counters } from '../model/counters.js';
 import { HDR_LEN, type Packet } from './packet.js';
+import { payloadFrom } from '../hardware/payload.js';
 
 export class NicDriver implements NetDevice {
   rx: (x: Exec, p: Packet) => void = () => {};
@@ -100,6 +101,7 @@ export class NicDriver implements NetDevice {
         id: p.id, flow: p.flow, kind: p.kind, seq: p.seq + i * p.mss, len, ack: p.ack, wnd: p.wnd, mss: p.mss, csum: p.csum,
         frames: [p.frames[Math.min(p.frames.length - 1, Math.floor((i * p.mss) / 4096))]], owner: p.owner, cold: p.cold,
         release: (rx) => { if (--left === 0) p.release?.(rx); },
+        data: payloadFrom(p, i * p.mss), // its MSS of the super-segment's bytes, where they are
       });
     }
     return out;

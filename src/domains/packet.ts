@@ -23,6 +23,8 @@ export interface Packet {
   cold: boolean | undefined;
   /** Whoever lent the buffer gets it back here once the packet is done with (driver tx clean, stack consume). */
   release: ((x: import('./kernel.js').Exec) => void) | undefined;
+  /** Where the payload bytes are (src/hardware/payload.ts): undefined = in `frames`, after the header. */
+  data: import('../hardware/payload.js').PacketData | undefined;
 }
 // Every packet is written with all of its fields in the order above (copies field by field, no
 // spreads): the per-packet paths then see one object shape.

@@ -10,7 +10,9 @@ import type { Rng } from '../actors/rng.js';
 import { PS_PER_US, type Ps } from '../actors/scheduler.js';
 import { TcpReceiver, TcpSender } from '../domains/tcp.js';
 import { HDR_LEN, MIN_FRAME, WIRE_OVERHEAD, newPacketId, type Packet } from '../domains/packet.js';
-import { drop, newCounters, type Counters } from '../model/counters.js';
+import { drop, type Counters } from '../model/counters.js';
+import { wirePayload } from './payload.js';
+import type { StreamCheck } from '../model/integrity.js';
 
 export interface ClientConfig {
   mbps: number; latencyUs: number; turnaroundUs: number;
@@ -38,7 +40,11 @@ export class ClientModel {
   private txWake = false;
   peerNic = '';
   private readonly rng: Rng;
-  constructor(readonly name: string, readonly role: 'sender' | 'receiver', readonly cfg: ClientConfig, readonly sys: ActorSystem, readonly counters: Counters = newCounters()) {
+  constructor(
+    readonly name: string, readonly role: 'sender' | 'receiver', readonly cfg: ClientConfig, readonly sys: ActorSystem, readonly counters: Counters,
+    /** The end-to-end data check (this machine's memory is not modelled: a frame's payload is what came off the wire). */
+    readonly streams: StreamCheck,
+  ) {
     this.rng = sys.rng.for(name);
   }
 
@@ -74,7 +80,8 @@ export class ClientModel {
   }
 
   private packet(flow: number, kind: 'data' | 'ack', seq: number, len: number, ack: number, wnd: number): Packet {
-    return { id: newPacketId(), flow, kind, seq, len, ack, wnd, mss: this.cfg.mss, csum: 'done', frames: [], owner: -1, cold: undefined, release: undefined };
+    return { id: newPacketId(), flow, kind, seq, len, ack, wnd, mss: this.cfg.mss, csum: 'done', frames: [], owner: -1, cold: undefined, release: undefined,
+      data: kind === 'data' && len > 0 ? { flow, off: seq, len, gen: 0 } : undefined };
   }
 
   /** Senders keep their windows full (netperf always has data to send). */
@@ -162,8 +169,12 @@ export class ClientModel {
       this.pump(e);
     } else if (e.receiver && p.kind === 'data') {
       const r = e.receiver;
+      const at = r.rcvNxt;
       const { accepted, ackNow } = r.onData(p.seq, p.len);
-      if (accepted) { e.received += p.len; r.read(p.len); } // the client application keeps up
+      if (accepted) {
+        this.streams.deliver(this.name, e.flow, at, p.len, wirePayload(p, 0, p.len));
+        e.received += p.len; r.read(p.len); // the client application keeps up
+      }
       if (ackNow || !accepted) this.sendAck(e);
       else if (!e.delAck) {
         // Delayed ACK for a lone segment (Linux's minimum ATO).

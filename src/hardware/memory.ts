@@ -3,8 +3,13 @@
  * (grant-table invariant, xen-protocol.md 3.6). Ownership moves only by
  * allocation, release and page transfer (flip).
  */
+import type { Run } from '../model/integrity.js';
+
 export const DOMID_FREE = 0x7ff4; // DOMID_INVALID: "no owner"
 export const PAGE_SIZE = 4096;
+
+/** Payload bytes in a frame: a stream run at bytes [at, at + len) of the page. */
+export interface Placed extends Run { at: number }
 
 export class MachineMemory {
   private owner: Int32Array;
@@ -19,6 +24,11 @@ export class MachineMemory {
   readonly maxPages = new Map<number, number>();
   /** What each frame holds (packet bytes are modelled by the packet they carry); moves with flips, duplicated by copies. */
   readonly contents = new Map<number, import('../domains/packet.js').Packet>();
+  /**
+   * The payload bytes each frame holds, as a stream run (src/model/integrity.ts): one run per frame,
+   * written by stacks and DMA, moved with flips, duplicated by copies, gone when the frame is freed.
+   */
+  readonly payload = new Map<number, Placed>();
 
   constructor(readonly frames: number) {
     this.owner = new Int32Array(frames).fill(DOMID_FREE);
@@ -54,6 +64,7 @@ export class MachineMemory {
     this.counts.set(dom, this.pages(dom) - 1);
     this.owner[mfn] = DOMID_FREE;
     this.contents.delete(mfn);
+    this.payload.delete(mfn);
     if (this.highInList.has(mfn)) this.highInList.delete(mfn); // its original entry is still in the free list
     else this.free.push(mfn);
   }
@@ -101,6 +112,22 @@ export class MachineMemory {
   belowMax(dom: number): boolean {
     const max = this.maxPages.get(dom);
     return max === undefined || this.pages(dom) < max;
+  }
+  /** Write `len` bytes of a stream at byte `at` of a frame (what does not fit in the page is not written). */
+  write(mfn: number, at: number, flow: number, off: number, len: number, gen: number): void {
+    const n = Math.min(len, PAGE_SIZE - at);
+    if (n > 0) this.payload.set(mfn, { flow, off, len: n, gen, at });
+  }
+  /**
+   * memcpy of bytes [sOff, sOff + len) of frame src to byte dOff of frame dst. A frame keeps one run:
+   * the payload the copy brought, or, if it brought none, its own unless the copy wrote over it.
+   */
+  copy(src: number, sOff: number, dst: number, dOff: number, len: number): void {
+    const s = this.payload.get(src);
+    const lo = s ? Math.max(s.at, sOff) : 0, hi = s ? Math.min(s.at + s.len, sOff + len) : 0;
+    if (s && hi > lo) { this.payload.set(dst, { flow: s.flow, off: s.off + (lo - s.at), len: hi - lo, gen: s.gen, at: dOff + (lo - sOff) }); return; }
+    const d = this.payload.get(dst);
+    if (d && d.at < dOff + len && dOff < d.at + d.len) this.payload.delete(dst);
   }
   freeFrames(): number { return this.free.length + (this.frames - this.fresh) - this.highInList.size; }
 }

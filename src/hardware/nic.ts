@@ -11,6 +11,8 @@ import type { ActorSystem } from '../actors/runtime.js';
 import { PS_PER_US, type Ps } from '../actors/scheduler.js';
 import { drop, type Counters } from '../model/counters.js';
 import { HDR_LEN, MIN_FRAME, WIRE_OVERHEAD, type Packet } from '../domains/packet.js';
+import type { MachineMemory } from './memory.js';
+import { dmaToBuffer, readPayload } from './payload.js';
 
 export interface NicFeatures { csum: boolean; tso: boolean; sg: boolean }
 
@@ -44,7 +46,8 @@ export class NicModel {
   txFramesLeft = 0;
   /** Frames of txRing[0] still to start (the TX state machine's counter). */
   segsLeft = 0;
-  constructor(readonly name: string, readonly cfg: NicConfig, readonly counters: Counters) {}
+  /** `mem`: the host memory the NIC DMAs packet bytes from and into. */
+  constructor(readonly name: string, readonly cfg: NicConfig, readonly counters: Counters, readonly mem: MachineMemory) {}
 
   /** Packet-ledger units inside the device: queued frames not yet on the wire, and received frames not yet taken by the driver. */
   unitsHeld(): number {
@@ -126,9 +129,10 @@ export const nicMachine = setup({
       if (buf === undefined) { drop(m.counters, 'nic-rx-overflow'); return; }
       if (m.dmaFaults > 0) { m.dmaFaults--; m.rxBuffers.push(buf); drop(m.counters, 'nic-dma-error'); return; }
       // DMA into the posted buffer; with checksum offload the NIC validates it.
+      dmaToBuffer(m.mem, buf, p);
       m.rxDone.push({
         id: p.id, flow: p.flow, kind: p.kind, seq: p.seq, len: p.len, ack: p.ack, wnd: p.wnd, mss: p.mss,
-        csum: m.cfg.features.csum ? 'verified' : 'done', frames: [buf], owner: -1, cold: true, release: p.release,
+        csum: m.cfg.features.csum ? 'verified' : 'done', frames: [buf], owner: -1, cold: true, release: p.release, data: undefined,
       });
       m.causePending = true;
     },
@@ -213,6 +217,8 @@ function sendFrame(ctx: NicInput, p: Packet, index: number, segs: number): void 
   const frame: Packet = {
     id: p.id, flow: p.flow, kind: p.kind, seq, len: payload, ack: p.ack, wnd: p.wnd, mss: p.mss,
     csum: 'done', frames: [], owner: p.owner, cold: p.cold, release: undefined,
+    // The DMA reads the payload out of the packet's pages as they are now (TSO: this frame's MSS of it).
+    data: p.kind === 'data' && payload > 0 ? readPayload(m.mem, p, segs === 1 ? 0 : index * p.mss, payload) : undefined,
   };
   ctx.sys.wireTap?.(ctx.sys.sched.now, m.name, m.peer, frame);
   ctx.sys.send(m.name, m.peer, { type: 'WIRE_RX', pkt: frame, detail: `${frame.kind}:${frame.flow}:${seq}` }, t + m.cfg.latencyUs * PS_PER_US);

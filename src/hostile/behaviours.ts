@@ -18,6 +18,7 @@ import { DOMID_SELF, GNTMAP, GNTST, GTF } from '../hypervisor/grant-table.js';
 import type { Counters } from '../model/counters.js';
 import type { VifInfo } from '../scenario/build.js';
 import type { Hostile } from './netfront.js';
+import { PAGE_SIZE } from '../hardware/memory.js';
 
 /** What the expectations see of a finished run (the oracle's view, not the adversary's). */
 export interface Outcome {
@@ -189,9 +190,39 @@ function tocttou<T extends object>(slot: T, reads: Map<string, number>, poison: 
   }
   return out;
 }
+/**
+ * TOCTOU on the data (H5 variants 2, 3): the adversary's own stack sends and receives as usual, and the
+ * adversary writes over the pages it lent the backend: TX pages once the request is posted, RX buffers
+ * once posted (2: at once; 3: again on every step, while the backend still holds them). Whatever the
+ * backend reads or writes later, only the adversary's own streams may change (the stream check, I1).
+ */
+function scribble(h: Hostile, frame: number): void {
+  const gen = (h.state.gen = ((h.state.gen as number | undefined) ?? 0) + 1) as number;
+  h.kernel.mem.write(frame, 0, h.flow(), 0, PAGE_SIZE, gen); // the whole page, header bytes too
+  h.record('rewrites', frame);
+}
+function dataToctouSetup(h: Hostile): void {
+  const xmit = h.nf.xmit.bind(h.nf);
+  h.nf.xmit = (x, p) => {
+    const ok = xmit(x, p);
+    if (ok) for (const f of p.frames) scribble(h, f);
+    return ok;
+  };
+  afterRxPost(h.nf, (s) => {
+    const e = s.req ? h.gt.entries[s.req.gref] : undefined;
+    if (e && (e.flags & 3) === GTF.permit_access) scribble(h, e.frame); // copying receive: a page of ours the backend writes into
+  });
+}
+function dataToctouStep(h: Hostile): void {
+  if (h.variant !== 3) return;
+  for (const f of h.nf.txFramesInFlight()) scribble(h, f);
+  for (const f of h.nf.postedRxFrames()) scribble(h, f);
+}
+
 const H5: Behaviour = {
-  id: 'H5', title: 'double fetch / TOCTOU', invariants: 'I7 I1', variants: 2,
+  id: 'H5', title: 'double fetch / TOCTOU', invariants: 'I7 I1', variants: 4,
   setup(h) {
+    if (h.variant >= 2) { dataToctouSetup(h); return; }
     ownRing(h);
     const reads = new Map<string, number>();
     h.state.reads = reads;
@@ -201,11 +232,13 @@ const H5: Behaviour = {
     }
   },
   step(h, x) {
+    if (h.variant >= 2) { dataToctouStep(h); return; }
     const reads = h.state.reads as Map<string, number>;
     const slots = h.packet({ sizes: [900, 300] }).map((s) => tocttou(s, reads, { size: 65535, offset: 4095, gref: 0, flags: NETTXF.more_data | NETTXF.extra_info, id: 0xffff, type: 0, gsoSize: 0 }));
     inject(h, x, slots);
   },
   expect: (o) => {
+    if (o.h.variant >= 2) return [...attacked(o), ...notDisabled(o), ...((o.h.log.rewrites ?? []).length ? [] : ['the adversary never rewrote a page it lent'])];
     const reads = o.h.state.reads as Map<string, number>;
     const worst = Math.max(0, ...reads.values());
     return [...attacked(o), ...notDisabled(o), ...(worst <= 1 ? [] : [`a shared slot field was read ${worst} times in one consumption (${[...reads].filter(([, n]) => n > 1).map(([k]) => k).join(', ')})`])];

@@ -167,6 +167,8 @@ export class HostileNetfront extends Netfront {
   pushRx(x: Exec): void { this.notify(x, this.rxr.pushRequests()); }
   /** Room the honest accounting thinks the ring has. */
   txRoom(): number { return this.tx.freeRequests(); }
+  /** Pages of our TX packets the backend has not answered yet. */
+  txFramesInFlight(): number[] { return [...new Set(this.txById.values())].flatMap((f) => f.pkt.frames); }
 }
 
 /** The adversary of one vif: the netfront, the behaviour, and its timers. */
@@ -278,7 +280,7 @@ export class Hostile {
     const slots: TxSlot[] = [];
     for (let i = 0; i < n; i++) {
       const fr = this.frame(i);
-      if (i === 0) this.kernel.mem.contents.set(fr, { id: 0, flow: o.flow ?? this.flow(), kind: 'data', seq: 0, len, ack: 0, wnd: 65535, mss, csum: 'done', frames: [], owner: this.kernel.domid, cold: undefined, release: undefined });
+      if (i === 0) this.kernel.mem.contents.set(fr, { id: 0, flow: o.flow ?? this.flow(), kind: 'data', seq: 0, len, ack: 0, wnd: 65535, mss, csum: 'done', frames: [], owner: this.kernel.domid, cold: undefined, release: undefined, data: undefined });
       const gref = o.grefs?.[i] ?? this.grant(fr);
       const more = i < n - 1 || o.truncate ? NETTXF.more_data : 0;
       const req: TxRequest = {

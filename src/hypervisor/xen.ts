@@ -284,7 +284,10 @@ export class Xen extends Dispatcher {
       this.counters.grantCopies++;
       x.cost('grantCopyPerOp');
       const r = this.grants.copy(caller.domid, op);
-      if (r.status === GNTST.okay) x.copy(op.len, op.cold, op.dstCold);
+      if (r.status === GNTST.okay) {
+        x.copy(op.len, op.cold, op.dstCold);
+        if (r.srcFrame !== undefined && r.destFrame !== undefined) this.mem.copy(r.srcFrame, op.source.offset, r.destFrame, op.dest.offset, op.len);
+      }
       return r;
     }));
   }

@@ -13,6 +13,8 @@ export interface PaperRow {
   /** account ("guest", "xen", "driver domain") -> component group -> cycles per MSS segment */
   breakdown: Record<string, Record<string, number>>;
   counters: RunResult['counters'];
+  /** Only when a receiver got wrong bytes (see RunResult). */
+  dataIntegrity?: string[];
 }
 
 export interface Contribution { direction: 'tx' | 'rx'; optimization: string; aloneGainPct: number }
@@ -33,6 +35,7 @@ export function toRow(c: PaperConfig, r: RunResult): PaperRow {
   return {
     id: c.id, label: c.label, throughputMbps: r.throughputMbps, cpuPct: r.cpuUtilPct.total,
     paperMbps: c.paperMbps, errorPct: r.errorPct, cyclesPerPacket: r.cyclesPerPacket.total, breakdown, counters: r.counters,
+    ...(r.dataIntegrity ? { dataIntegrity: r.dataIntegrity } : {}),
   };
 }
 

@@ -35,7 +35,9 @@ import type { SharedRing } from '../channels/ring.js';
 import { createHostile, type Hostile } from '../hostile/netfront.js';
 import { defaultCosts, type CostTable } from '../model/costs.js';
 import { newCounters, note, type Counters } from '../model/counters.js';
-import { resetPacketIds } from '../domains/packet.js';
+import { StreamCheck } from '../model/integrity.js';
+import { HDR_LEN, resetPacketIds } from '../domains/packet.js';
+import { PAGE_SIZE } from '../hardware/memory.js';
 import type { Dispatcher } from '../hardware/dispatch.js';
 import type { Scenario } from './schema.js';
 
@@ -67,6 +69,10 @@ export interface Built {
   ringPages: Map<number, SharedRing<unknown, unknown>>;
   /** The first stale translations the TLBs hit (counted as violations `stale-translation`), described. */
   staleTranslations: string[];
+  /** The TCP MSS the flows use (the scenario's, capped in receive scenarios to what one receive buffer holds). */
+  mss: number;
+  /** The end-to-end data check of every TCP receiver (mismatches on honest flows count as violations `data-integrity`). */
+  streams: StreamCheck;
   /** Goodput bytes so far at the receiving application. */
   goodputBytes(): number;
   /** Goodput bytes so far of one flow. */
@@ -104,6 +110,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
       }
     },
   };
+  const streams = new StreamCheck(counters, () => sys.sched.now);
   const cpus = Array.from({ length: m.cpus }, (_, i) => new Cpu(i, m.cpuGhz * 1e9, m.tlbEntries, frameOracle));
   const opt = sc.optimizations;
   const xenstore = new XenStore(sys);
@@ -133,14 +140,18 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
 
   const timerFor = (k: Kernel) => (delayUs: number, fn: (x: Exec) => void) =>
     sys.sched.after(delayUs * PS_PER_US, sys.rankOf(k.name), () => k.post({ name: 'timer', run: fn }, 'irq'));
+  // TCP MSS negotiation: a receiver advertises what fits its MTU. Receive buffers here are one page
+  // each (a NIC rx buffer, a netfront RX slot: multi-slot receive is not modelled), so a frame bigger
+  // than a page could not be received whole; in receive scenarios the sender's MSS is capped to fit.
+  const mss = sc.direction === 'rx' ? Math.min(sc.tcp.mss, PAGE_SIZE - HDR_LEN) : sc.tcp.mss;
   const stackCfg = {
-    mss: sc.tcp.mss, sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024,
+    mss, sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024,
     appChunk: sc.tcp.appChunkKiB * 1024, delAckUs: 40_000, rtoUs: 200_000,
   };
   const stacks = new Map<Kernel, NetStack>();
   const stackOf = (k: Kernel) => {
     let s = stacks.get(k);
-    if (!s) { s = new NetStack(k, mem, counters, stackCfg, timerFor(k)); stacks.set(k, s); }
+    if (!s) { s = new NetStack(k, mem, counters, stackCfg, timerFor(k), streams); stacks.set(k, s); }
     return s;
   };
 
@@ -151,7 +162,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
     const nic = new NicModel(`eth${i}`, {
       mbps: m.nic.mbps, ringSize: m.nic.ringSize, itrUs: m.nic.itrUs, latencyUs: m.nic.latencyUs,
       features: { csum: m.nic.csumOffload, tso: m.nic.tso && m.nic.sg, sg: m.nic.sg },
-    }, counters);
+    }, counters, mem);
     sys.spawn(nic.name, 'nic', nicMachine, { model: nic, sys });
     let eoi: ((x: Exec) => void) | null = null;
     if (xen) eoi = (x) => x.hypercall(() => {}); // PHYSDEVOP_eoi re-enables the line
@@ -217,6 +228,8 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
     const hostile = spec ? createHostile(spec, name, guest, xen!, gt, 0, rings, feat, chan, counters, 8 + vif * refs) : null;
     const nf = hostile ? hostile.nf : new Netfront(name, guest, xen!, gt, 0, rings, feat, chan, counters, 8 + vif * refs);
     nf.flows = new Set([f]);
+    // Every flow an adversary's own stack ends: it may write what it likes into its own buffers.
+    if (sc.hostile.some((h) => h.guest === guest.domid)) streams.adversaryFlows.add(f);
     const nb = new Netback(`vif${guest.domid}.${vif}`, dom0, xen!, guest.domid, rings, feat, opt.txNoRemap ? 'noremap' : 'map', opt.rxCopyVia, chan, counters, pending!);
     nb.clock = clockFor(dom0);
     nb.opts = { ...nbOpts };
@@ -272,9 +285,9 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   const clients: ClientModel[] = [];
   for (let n = 0; n < m.nics; n++) {
     const c = new ClientModel(`client${n}`, sc.direction === 'tx' ? 'receiver' : 'sender', {
-      mbps: m.nic.mbps, latencyUs: m.nic.latencyUs, turnaroundUs: 2, mss: sc.tcp.mss,
+      mbps: m.nic.mbps, latencyUs: m.nic.latencyUs, turnaroundUs: 2, mss,
       sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024, rtoUs: 200_000, delAckUs: 40_000,
-    }, sys, counters);
+    }, sys, counters, streams);
     for (let f = n; f < flows; f += m.nics) c.addFlow(f);
     c.peerNic = nics[n].name;
     nics[n].peer = c.name;
@@ -323,7 +336,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   };
   return {
     sc, sys, cpus, mem, counters, costs, host, kernels, endpoint, stacks, clients, nics, netfronts, netbacks, xenstore,
-    vifs, qdiscs, drivers, pending, xen, ringPages, flowGoodput, staleTranslations,
+    vifs, qdiscs, drivers, pending, xen, ringPages, flowGoodput, staleTranslations, mss, streams,
     goodputBytes: () => sc.direction === 'tx'
       ? clients.reduce((n, c) => n + c.received, 0)
       : [...stacks.values()].reduce((n, s) => n + s.delivered(), 0),

@@ -23,6 +23,8 @@ export interface RunResult {
   counters: Counters & { tlbMisses: number; goodputSegments: number };
   traceHash: string;
   events: number;
+  /** Present only when a TCP receiver of an honest flow got wrong bytes (warm-up included): the first mismatches. */
+  dataIntegrity?: string[];
 }
 
 const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
@@ -43,7 +45,7 @@ export function runBuilt(b: Built): RunResult {
   const secs = (end - warm) / PS_PER_S;
   const bytes = b.goodputBytes() - bytes0;
   const mbps = (bytes * 8) / secs / 1e6;
-  const segs = bytes / sc.tcp.mss;
+  const segs = bytes / b.mss;
 
   const byAccount: Record<string, number> = {};
   const byCategory: Record<string, number> = {};
@@ -90,7 +92,14 @@ export function runBuilt(b: Built): RunResult {
     },
     traceHash: b.sys.traceHash(),
     events: b.sys.sched.delivered,
+    // The end-to-end data check (src/model/integrity.ts): a broken model must not report throughput quietly.
+    ...(b.streams.mismatches.length ? { dataIntegrity: [...b.streams.mismatches] } : {}),
   };
+}
+
+/** The runs whose receivers got wrong bytes, one line each (for the CLI to fail loudly). */
+export function integrityFailures(rs: RunResult[]): string[] {
+  return rs.filter((r) => r.dataIntegrity).map((r) => `${r.scenario}: data integrity violated: ${r.dataIntegrity!.join('; ')}`);
 }
 
 export function runScenario(sc: Scenario, opts: { interpreter?: Interpreter } = {}): RunResult {

@@ -19,6 +19,8 @@
  *   - honest vifs never disabled, packets never cross to another guest (I1, I2);
  *   - no stale translation: no TLB hit through an entry for a data frame its domain no longer owns
  *     or maps by grant (a flush missing after a page flip or a grant unmap) (I1);
+ *   - data integrity end to end: every segment an honest TCP receiver hands its application holds
+ *     its own stream's bytes from the offset delivered (src/model/integrity.ts);
  *   - the adversary's own expectations (src/hostile) and the honest guests' progress;
  *   - determinism: a replay gives the same result hash (I12).
  */
@@ -211,6 +213,9 @@ function checkAlways(b: Built, out: string[]): void {
   // I1: no access through a TLB entry for a frame the domain no longer owns or maps (a flush missing after a flip or an unmap).
   const stale = b.counters.violations['stale-translation'] ?? 0;
   if (stale) out.push(`I1: ${stale} stale translation${stale > 1 ? 's' : ''}: ${b.staleTranslations.join('; ')}`);
+  // End to end: every byte an honest TCP receiver handed its application was its stream's (an adversary's own flows excepted).
+  const corrupt = b.counters.violations['data-integrity'] ?? 0;
+  if (corrupt) out.push(`data integrity: ${corrupt} segment${corrupt > 1 ? 's' : ''} delivered with the wrong bytes: ${b.streams.mismatches.join('; ')}`);
   for (const v of b.vifs) {
     const nb = v.nb;
     const size = nb.tx.size;

@@ -112,6 +112,7 @@ export function xenvif_rx_action(vif: Netback, x: Exec): void {
       if (ok) {
         x.touchTransient(tlbTag(vif.kernel.domid, TAG.grantMap, res[i].handle! & 255), res[i].frame!);
         x.copy(Math.min(PAGE, p.len + HDR_LEN), p.cold, true); // the guest's buffer page is not in our cache
+        vif.kernel.mem.copy(p.frames[0], 0, res[i].frame!, 0, Math.min(PAGE, p.len + HDR_LEN));
         vif.kernel.mem.contents.set(res[i].frame!, packetBytes(p));
       }
       status.push(ok ? p.len + HDR_LEN : NETIF_RSP.ERROR);

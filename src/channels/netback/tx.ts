@@ -19,6 +19,8 @@ import { COPY_LEN, PAGE, asExtra, asRequest, type PendingTx } from './common.js'
 import { notify, xenvif_unmap_frontend_data_rings } from './interface.js';
 import { xenvif_rx_queue_purge } from './rx.js';
 import { NB, type NetbackEvent } from './machine.js';
+import { readPayload } from '../../hardware/payload.js';
+import type { Run } from '../../model/integrity.js';
 
 
 /**
@@ -244,10 +246,18 @@ export function xenvif_tx_submit(vif: Netback, x: Exec, pkts: PendingTx[]): void
   // No-remap: only the header is copied into the driver domain (the bridge needs it); the NIC DMAs the rest.
   // The copy takes the first COPY_LEN bytes of the packet, from as many slots as they span (XSA-423),
   // and never reads outside a slot's [offset, offset + size).
+  // What the copy brought is the packet's first bytes (the skb's linear area); the NIC reads the rest from the guest's pages.
+  const heads = new Map<PendingTx, Run>();
   if (headerCopies.length) {
     const hdr = headerCopies.flatMap((h) => h.ops.map((o) => ({ source: { dom: vif.guestDom, ref: o.ref, offset: o.offset }, dest: { dom: vif.kernel.domid, frame: vif.kernel.allocFrame(), offset: 0 }, len: o.len })));
     grantOps += hdr.length;
     vif.xen.grantCopy(x, vif.kernel, hdr);
+    let k = 0;
+    for (const h of headerCopies) {
+      const ops = hdr.slice(k, k += h.ops.length);
+      const copied = ops.reduce((n, o) => n + o.len, 0);
+      if (copied > HDR_LEN) heads.set(h.pkt, readPayload(vif.kernel.mem, linear(ops), 0, copied - HDR_LEN));
+    }
     for (const h of hdr) vif.kernel.freeFrame(h.dest.frame);
   }
   if (grantOps > vif.stats.maxGrantOpsPerPass) vif.stats.maxGrantOpsPerPass = grantOps;
@@ -267,10 +277,23 @@ export function xenvif_tx_submit(vif: Netback, x: Exec, pkts: PendingTx[]): void
       id: data.id, flow: data.flow, kind: data.kind, seq: data.seq, len, ack: data.ack, wnd: data.wnd, mss,
       csum: first.flags & NETTXF.csum_blank ? 'partial' : 'done', frames, owner: vif.guestDom, cold: data.cold,
       release: (rx) => xenvif_zerocopy_callback(vif, rx, pkt),
+      // The bytes are the slots' [offset, offset + size), in order (the first slot's own part of the total).
+      data: {
+        pages: frames, offsets: pkt.map.map((s) => s.offset), sizes: pkt.map.map((s, i) => (i === 0 ? pkt.own : s.size)),
+        head: heads.get(pkt) ?? null, skip: 0,
+      },
     };
     tx_unit(vif);
     vif.rx(x, out); // into the bridge
   }
+}
+
+/** A packet made of the header copy's destinations, one after the other, to read what they hold. */
+function linear(ops: Array<{ dest: { frame: number }; len: number }>): Packet {
+  return {
+    id: 0, flow: -1, kind: 'data', seq: 0, len: 0, ack: 0, wnd: 0, mss: 0, csum: 'done', frames: [], owner: -1, cold: undefined, release: undefined,
+    data: { pages: ops.map((o) => o.dest.frame), offsets: null, sizes: ops.map((o) => o.len), head: null, skip: 0 },
+  };
 }
 
 /** Header copy ops: the first min(COPY_LEN, packet) bytes, slot by slot. */
