@@ -40,6 +40,10 @@ describe('reproducing the paper', function () {
     }
   });
 
+  it('no configuration reached a page through a stale translation (every flip and unmap flushed the TLBs)', () => {
+    for (const r of rows) expect(r.counters.violations['stale-translation'] ?? 0, r.id).to.equal(0);
+  });
+
   it('headline ratios: guest transmit about fourfold, driver-domain receive up by a fifth or more, guest receive up modestly', () => {
     const mbps = (id: string) => rows.find((x) => x.id === id)!.throughputMbps;
     expect(mbps('guest-tx-all') / mbps('guest-tx')).to.be.greaterThan(3.7);

@@ -33,7 +33,10 @@ export function paperCommand(program: Command, p: Parsers): void {
       });
       bar?.stop();
       // Numbers from a model that corrupted a stream are not results: say so, and fail.
-      const corrupt = rows.filter((r) => r.dataIntegrity).map((r) => `${r.id}: data integrity violated: ${r.dataIntegrity!.join('; ')}`);
+      const corrupt = [
+        ...rows.filter((r) => r.dataIntegrity).map((r) => `${r.id}: data integrity violated: ${r.dataIntegrity!.join('; ')}`),
+        ...rows.filter((r) => r.counters.violations['stale-translation']).map((r) => `${r.id}: ${r.counters.violations['stale-translation']} access(es) through a stale translation (isolation violated)`),
+      ];
       for (const l of corrupt) console.error(`error: ${l}`);
       if (corrupt.length) process.exitCode = 1;
       const plots = o.plot ? await writePlots(rows, o.plot) : [];
