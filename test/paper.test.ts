@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { PAPER_CONFIGS, scenarioFor } from '../src/paper/configs.js';
+import { paperConfigs, scenarioFor } from '../src/paper/configs.js';
 import { runMany } from '../src/workers/pool.js';
 import { contributions, toRow } from '../src/paper/report.js';
 
@@ -12,7 +12,7 @@ const BOUNDS: Record<string, number> = {
 
 describe('reproducing the paper', function () {
   this.timeout(300_000);
-  const cfgs = PAPER_CONFIGS.filter((c) => c.id in BOUNDS || ['guest-tx-vnic', 'guest-tx-io', 'guest-tx-mem', 'driver-rx'].includes(c.id));
+  const cfgs = paperConfigs().filter((c) => c.id in BOUNDS || ['guest-tx-vnic', 'guest-tx-io', 'guest-tx-mem', 'driver-rx'].includes(c.id));
   let rows: ReturnType<typeof toRow>[] = [];
 
   before(async () => {

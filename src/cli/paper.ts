@@ -1,7 +1,7 @@
 /** `xennet paper`: run every configuration of the paper and report. */
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
-import { PAPER_CONFIGS, scenarioFor } from '../paper/configs.js';
+import { paperConfigs, scenarioFor } from '../paper/configs.js';
 import { contributions, toRow } from '../paper/report.js';
 import { runMany, defaultWorkers } from '../workers/pool.js';
 import { table } from './format.js';
@@ -22,7 +22,7 @@ export function paperCommand(program: Command, p: Parsers): void {
     .option('--plot <dir>', 'write SVG bar charts to this directory')
     .addOption(interpreterOption())
     .action(async (o: { seed?: number; duration?: number; workers?: number; only?: string; json?: boolean; plot?: string; interpreter?: Interpreter }) => {
-      let cfgs = PAPER_CONFIGS;
+      let cfgs = paperConfigs();
       if (o.only) {
         const want = o.only.split(',').map((s) => s.trim());
         const bad = want.filter((w) => !cfgs.some((c) => c.id === w));
