@@ -7,7 +7,7 @@ export { loadScenario, parseScenario, ScenarioSchema, type Scenario, type Overri
 export { runScenario, runBuilt, type RunResult } from './scenario/run.js';
 export { build, type Built } from './scenario/build.js';
 export { runPaper, selectConfigs, type PaperOptions, type PaperResult } from './paper/run.js';
-export { PAPER_CONFIGS, scenarioFor, type PaperConfig } from './paper/configs.js';
+export { paperConfigs, scenarioFor, type PaperConfig } from './paper/configs.js';
 export type { PaperRow, Contribution } from './paper/report.js';
 export type { DeliveredMessage, StateChange, WireFrame } from './actors/observe.js';
 export { PS_PER_MS, PS_PER_US, PS_PER_S, type Ps } from './actors/scheduler.js';

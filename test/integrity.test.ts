@@ -8,7 +8,7 @@ import { build, type Built } from '../src/scenario/build.js';
 import { integrityFailures, runBuilt } from '../src/scenario/run.js';
 import { parseScenario } from '../src/scenario/schema.js';
 import { formatRun } from '../src/cli/format.js';
-import { PAPER_CONFIGS, scenarioFor } from '../src/paper/configs.js';
+import { paperConfigs, scenarioFor } from '../src/paper/configs.js';
 import type { CaseScenario } from '../src/stress/case.js';
 import type { NicDriver } from '../src/domains/nic-driver.js';
 
@@ -108,7 +108,7 @@ describe('data integrity: every path carries the streams', function () {
   }
 
   it('every paper configuration (a short run): the receivers check their streams and find them whole', () => {
-    for (const c of PAPER_CONFIGS) {
+    for (const c of paperConfigs()) {
       const sc = scenarioFor(c);
       sc.run.warmupMs = 1;
       sc.run.durationMs = 3;

@@ -3,7 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseScenario, ScenarioError } from '../src/scenario/schema.js';
+import { loadScenario, parseScenario, ScenarioError } from '../src/scenario/schema.js';
+import { didYouMean } from '../src/scenario/issues.js';
+import { planSweep } from '../src/sweep/sweep.js';
 
 const bin = join(process.cwd(), 'bin', 'xennet.js');
 const xennet = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
@@ -31,6 +33,43 @@ describe('scenario files', () => {
       .to.throw(ScenarioError, /costs/);
   });
 
+  describe('all problems at once, with lines', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xennet-issues-'));
+    const file = (name: string, text: string) => { const f = join(dir, name); writeFileSync(f, text); return f; };
+    const message = (f: () => unknown) => { try { f(); } catch (e) { expect(e).to.be.instanceOf(ScenarioError); return (e as Error).message; } throw new Error('no error'); };
+
+    it('points at a missing field\'s mapping and a bad list entry by line', () => {
+      const f = file('m.yaml', 'name: m\ndirection: tx\nfaults:\n  - { atUs: 10, nic: 0, kind: link-sideways }\n');
+      const lines = message(() => loadScenario(f)).split('\n');
+      expect(lines[0]).to.equal(`${f}: 2 problems`);
+      expect(lines[1]).to.equal(`  ${f}:1:1: field topology: Invalid option: expected one of "native"|"driver"|"guest"`);
+      expect(lines[2]).to.match(new RegExp(`^  ${f}:4:31: field faults\\.0\\.kind: `));
+    });
+
+    it('suggests a key only when one is close', () => {
+      expect(didYouMean('optimisations', ['optimizations', 'tcp'])).to.equal('optimizations');
+      expect(didYouMean('durationMS', ['durationMs', 'warmupMs'])).to.equal('durationMs');
+      expect(didYouMean('colour', ['nics', 'mbps', 'tso'])).to.equal(undefined);
+      const f = file('c.yaml', 'name: c\ntopology: guest\ndirection: tx\ncosts:\n  sycall: 3\n  warpDrive: 1\n');
+      expect(message(() => loadScenario(f)).split('\n').slice(1)).to.deep.equal([
+        `  ${f}:5:3: unknown field costs.sycall (did you mean syscall?)`,
+        `  ${f}:6:3: unknown field costs.warpDrive`,
+      ]);
+    });
+
+    it('reports a YAML syntax error with its line', () => {
+      const f = file('y.yaml', 'name: y\ntopology: guest\ndirection: tx\nmachine: { nics: 4\n');
+      expect(message(() => loadScenario(f))).to.match(new RegExp(`^${f}:\\d+:\\d+: invalid YAML: `));
+    });
+
+    it('a sweep file\'s unknown key is matched against the sweep\'s own fields', () => {
+      const f = file('s.yaml', `name: s\nbase: ${join(process.cwd(), 'scenarios', 'guest-tx.yaml')}\nvray:\n  seed: [1, 2]\n`);
+      const m = message(() => planSweep(f));
+      expect(m).to.include(`${f}:3:1: unknown field vray (did you mean vary?)`);
+      expect(m).to.include(`${f}:1:1: field vary: `);
+    });
+  });
+
   describe('CLI', function () {
     this.timeout(60_000);
     const dir = mkdtempSync(join(tmpdir(), 'xennet-'));
@@ -45,6 +84,35 @@ describe('scenario files', () => {
       expect(lines).to.have.length(1);
       expect(lines[0]).to.match(/machine\.nics/);
       expect(r.stderr).to.not.match(/at .*\.js:\d+/); // no stack trace
+    });
+
+    it('a scenario with several mistakes gets all of them in one block, with lines and suggestions', () => {
+      const f = join(dir, 'several.yaml');
+      writeFileSync(f, [
+        '# yaml-language-server: $schema=../xennet.schema.json',
+        'name: several',
+        'topology: guest',
+        'direction: tx',
+        'machine:',
+        '  nicz: 4',
+        '  nic:',
+        '    mbps: fast',
+        'tcp:',
+        '  mss: 100',
+        'optimisations:',
+        '  rxCopy: true',
+        '',
+      ].join('\n'));
+      const r = xennet('run', f);
+      expect(r.status).to.equal(2);
+      expect(r.stdout).to.equal('');
+      expect(r.stderr.trimEnd().split('\n')).to.deep.equal([
+        `error: ${f}: 4 problems`,
+        `  ${f}:6:3: unknown field machine.nicz (did you mean nics?)`,
+        `  ${f}:8:11: field machine.nic.mbps: Invalid input: expected number, received string`,
+        `  ${f}:10:8: field tcp.mss: Too small: expected number to be >=536`,
+        `  ${f}:11:1: unknown field optimisations (did you mean optimizations?)`,
+      ]);
     });
 
     it('a missing file and a bad flag are one-line errors too', () => {

@@ -12,7 +12,7 @@ import { eventChannelMachine } from '../src/hypervisor/event-channel.js';
 import { hypervisorMachine } from '../src/hypervisor/xen.js';
 import { pcpuMachine } from '../src/hypervisor/pcpu.js';
 import { cpuMachine } from '../src/domains/native.js';
-import { PAPER_CONFIGS, scenarioFor } from '../src/paper/configs.js';
+import { paperConfigs, scenarioFor } from '../src/paper/configs.js';
 import { runScenario } from '../src/scenario/run.js';
 import { EXTERNAL, machineOf, randomSpec, type NodeSpec } from './support/random-machine.js';
 
@@ -148,7 +148,7 @@ describe('compiled statecharts', () => {
 
   it('every paper configuration gives byte-identical results and trace hash on both interpreters', function () {
     this.timeout(300_000);
-    for (const c of PAPER_CONFIGS) {
+    for (const c of paperConfigs()) {
       const sc = scenarioFor(c);
       sc.run = { warmupMs: 6, durationMs: 4 };
       const a = JSON.stringify(runScenario(sc, { interpreter: 'compiled' }));

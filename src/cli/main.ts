@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { ScenarioError } from '../scenario/schema.js';
 import { loadWith, timeHelp, type CommonOpts } from './overrides.js';
 import { integrityFailures, runScenario } from '../scenario/run.js';
+import { scenarioJsonSchemaText } from '../scenario/json-schema.js';
 import { runMany, defaultWorkers } from '../workers/pool.js';
 import { formatRun, table } from './format.js';
 import { scenarioDir } from '../paper/configs.js';
@@ -68,13 +69,18 @@ program.command('all')
     ])));
   });
 
+program.command('schema')
+  .description('print the JSON Schema of scenario files (the repository keeps a copy as xennet.schema.json)')
+  .action(() => { process.stdout.write(scenarioJsonSchemaText()); });
+
 paperCommand(program, { intArg, timeHelp });
 registerInspect(program, { intArg, timeHelp }, loadWith);
 sweepCommand(program, { intArg });
 stressCommand(program, { intArg });
 
 /**
- * The last word on errors: a user mistake (ScenarioError) is one line and status 2; anything else
+ * The last word on errors: a user mistake (ScenarioError) is one block (one line, or one per
+ * problem of a scenario file) and status 2; anything else
  * is an internal error: one line, with the full report (stack, command line) written to a file.
  */
 function onError(e: unknown): never {

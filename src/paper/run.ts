@@ -1,5 +1,5 @@
 /** Run the paper's configurations (the library side of `xennet paper`). */
-import { PAPER_CONFIGS, scenarioFor, type PaperConfig } from './configs.js';
+import { paperConfigs, scenarioFor, type PaperConfig } from './configs.js';
 import { contributions, toRow, type Contribution, type PaperRow } from './report.js';
 import { runMany, defaultWorkers } from '../workers/pool.js';
 import type { Override } from '../scenario/schema.js';
@@ -22,10 +22,11 @@ export interface PaperResult { configurations: PaperRow[]; contributions: Contri
 
 /** Unknown ids are refused with the list of known ones. */
 export function selectConfigs(only?: string[]): PaperConfig[] {
-  if (!only?.length) return PAPER_CONFIGS;
-  const bad = only.filter((w) => !PAPER_CONFIGS.some((c) => c.id === w));
-  if (bad.length) throw new RangeError(`unknown configuration ${bad[0]} (known: ${PAPER_CONFIGS.map((c) => c.id).join(', ')})`);
-  return PAPER_CONFIGS.filter((c) => only.includes(c.id));
+  const all = paperConfigs();
+  if (!only?.length) return all;
+  const bad = only.filter((w) => !all.some((c) => c.id === w));
+  if (bad.length) throw new RangeError(`unknown configuration ${bad[0]} (known: ${all.map((c) => c.id).join(', ')})`);
+  return all.filter((c) => only.includes(c.id));
 }
 
 export async function runPaper(o: PaperOptions = {}): Promise<PaperResult> {

@@ -1,8 +1,8 @@
-/** Scenario files (YAML), validated with zod; errors name the offending field. */
+/** Scenario files (YAML), validated with zod; errors name every offending field with its line. */
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { COSTS, type CostName } from '../model/costs.js';
+import { formatIssues, joinProblems, parseYamlSource, type YamlSource } from './issues.js';
 
 const costNames = Object.keys(COSTS) as [CostName, ...CostName[]];
 
@@ -11,78 +11,81 @@ export const BEHAVIOURS = Array.from({ length: 26 }, (_, i) => `H${i + 1}`) as [
 const pow2 = (v: number) => v > 0 && (v & (v - 1)) === 0;
 
 export const ScenarioSchema = z.strictObject({
-  name: z.string().min(1),
-  description: z.string().default(''),
-  topology: z.enum(['native', 'driver', 'guest']),
-  direction: z.enum(['tx', 'rx']),
-  seed: z.number().int().nonnegative().default(1),
+  name: z.string().min(1).describe('Name of the run, reported as `scenario` in results.'),
+  description: z.string().default('').describe('Free text: what this scenario models. Does not affect the run.'),
+  topology: z.enum(['native', 'driver', 'guest']).describe('Where the TCP endpoint runs: `native` Linux on the bare machine; `driver` in the driver domain (dom0, owns the NICs); `guest` in unprivileged guests reaching the NICs through netfront/netback.'),
+  direction: z.enum(['tx', 'rx']).describe('`tx`: the endpoint sends (netperf TCP_STREAM out of the machine); `rx`: external clients send to it.'),
+  seed: z.number().int().nonnegative().default(1).describe('Seed of every random choice; the same scenario and seed give byte-identical results. Default 1.'),
   run: z.strictObject({
-    durationMs: z.number().positive().max(60_000).default(150),
-    warmupMs: z.number().nonnegative().max(60_000).default(30),
-  }).prefault({}),
+    durationMs: z.number().positive().max(60_000).default(150).describe('Measured window of virtual time, ms (after the warm-up). Default 150.'),
+    warmupMs: z.number().nonnegative().max(60_000).default(30).describe('Virtual time run before measuring, ms; its costs and counts are discarded. Default 30.'),
+  }).prefault({}).describe('How long to simulate.'),
   machine: z.strictObject({
-    cpus: z.number().int().min(1).max(64).default(1),
-    cpuGhz: z.number().positive().max(10).default(2.4),
-    tlbEntries: z.number().int().min(1).max(4096).default(64),
-    memoryMiB: z.number().int().min(16).max(1 << 20).default(2048),
-    nics: z.number().int().min(1).max(64).default(4),
-    /** Entries of each vif's TX and RX ring (one 4 KiB page holds 256 netif slots). */
-    vifRingSize: z.number().int().min(32).max(256).refine(pow2, 'must be a power of two').default(256),
+    cpus: z.number().int().min(1).max(64).default(1).describe('Physical CPUs. Default 1 (the paper\'s 2.4 GHz Pentium 4 Xeon).'),
+    cpuGhz: z.number().positive().max(10).default(2.4).describe('CPU clock, GHz: converts the cost table\'s cycles into time. Default 2.4.'),
+    tlbEntries: z.number().int().min(1).max(4096).default(64).describe('Entries of each CPU\'s data TLB (LRU). Default 64 (Pentium 4 DTLB).'),
+    memoryMiB: z.number().int().min(16).max(1 << 20).default(2048).describe('Machine memory, MiB; must hold every kernel\'s buffer pool, rings and TCP buffers. Default 2048.'),
+    nics: z.number().int().min(1).max(64).default(4).describe('Physical NICs (one TCP flow and one external client each, or more flows with more guests). Default 4.'),
+    vifRingSize: z.number().int().min(32).max(256).refine(pow2, 'must be a power of two').default(256)
+      .describe('Entries of each vif\'s TX and RX ring (NET_TX_RING_SIZE/NET_RX_RING_SIZE); a power of two, one 4 KiB page holds 256 netif slots. Default 256.'),
     nic: z.strictObject({
-      mbps: z.number().positive().default(1000),
-      ringSize: z.number().int().min(8).max(4096).default(256),
-      itrUs: z.number().nonnegative().default(125),
-      latencyUs: z.number().nonnegative().default(2),
-      csumOffload: z.boolean().default(true),
-      tso: z.boolean().default(true),
-      sg: z.boolean().default(true),
-    }).prefault({}),
-  }).prefault({}),
+      mbps: z.number().positive().default(1000).describe('Link rate of each NIC, Mb/s. Default 1000 (gigabit Ethernet, Intel e1000).'),
+      ringSize: z.number().int().min(8).max(4096).default(256).describe('Descriptors in each NIC\'s TX and RX ring (ethtool -G). Default 256.'),
+      itrUs: z.number().nonnegative().default(125).describe('Interrupt throttling: minimum interval between two NIC interrupts, us (e1000 InterruptThrottleRate 8000/s). Default 125.'),
+      latencyUs: z.number().nonnegative().default(2).describe('One-way latency of the cable and the far end, us. Default 2.'),
+      csumOffload: z.boolean().default(true).describe('The NIC computes TCP checksums (NETIF_F_HW_CSUM, ethtool tx/rx). Default true.'),
+      tso: z.boolean().default(true).describe('The NIC segments large TCP sends (TCP segmentation offload, NETIF_F_TSO). Default true.'),
+      sg: z.boolean().default(true).describe('The NIC gathers a packet from several buffers (scatter-gather, NETIF_F_SG). Default true.'),
+    }).prefault({}).describe('Each physical NIC.'),
+  }).prefault({}).describe('The physical machine.'),
   xen: z.strictObject({
-    ctxAllowUs: z.number().nonnegative().default(50),
-    sliceUs: z.number().positive().default(10_000),
-  }).prefault({}),
-  guests: z.number().int().min(1).max(1024).default(1),
+    ctxAllowUs: z.number().nonnegative().default(50).describe('Scheduler: how long a domain keeps the CPU while others are runnable before a switch, us (Xen context-switch allowance). Default 50.'),
+    sliceUs: z.number().positive().default(10_000).describe('Scheduler time slice, us. Default 10000.'),
+  }).prefault({}).describe('The hypervisor (driver and guest topologies).'),
+  guests: z.number().int().min(1).max(1024).default(1).describe('Guest domains (topology guest); flow f belongs to guest f mod guests, with max(nics, guests) flows. Default 1.'),
   optimizations: z.strictObject({
-    vnicOffload: z.boolean().default(false),
-    txNoRemap: z.boolean().default(false),
-    rxCopy: z.boolean().default(false),
-    rxCopyVia: z.enum(['map', 'gnttab']).default('map'),
-    superpages: z.boolean().default(false),
-    globalPages: z.boolean().default(false),
-  }).prefault({}),
+    vnicOffload: z.boolean().default(false).describe('High-level virtual NIC: the vif offers scatter-gather, checksum offload and TSO (feature-sg, feature-no-csum-offload=0, feature-gso-tcpv4). Default false.'),
+    txNoRemap: z.boolean().default(false).describe('I/O channel, transmit: netback does not map the guest\'s packet pages into the driver domain: it copies the header and pins the data pages for the NIC\'s DMA. Default false.'),
+    rxCopy: z.boolean().default(false).describe('I/O channel, receive: the driver domain copies packets into guest buffers instead of flipping pages (feature-rx-copy rather than feature-rx-flip). Default false.'),
+    rxCopyVia: z.enum(['map', 'gnttab']).default('map').describe('How rxCopy copies: `map` maps the granted guest page and copies on the driver domain\'s CPU (the paper\'s design); `gnttab` asks Xen to copy (GNTTABOP_copy, as Linux netback does today). Default map.'),
+    superpages: z.boolean().default(false).describe('Guest and driver-domain kernels map their memory with 4 MiB superpages (PSE). Default false.'),
+    globalPages: z.boolean().default(false).describe('Kernel mappings are global (PGE) so they survive address-space switches within a domain. Default false.'),
+  }).prefault({}).describe('The paper\'s optimizations (all off is Xen 2.0). Native Linux always uses superpages and global pages.'),
   tcp: z.strictObject({
-    mss: z.number().int().min(536).max(9000).default(1448),
-    sndBufKiB: z.number().int().min(8).max(16384).default(128),
-    rcvBufKiB: z.number().int().min(8).max(16384).default(128),
-    appChunkKiB: z.number().int().min(1).max(1024).default(16),
-  }).prefault({}),
-  /** Linux netback timeouts (defaults as Linux: 10 s drain, 60 s stall, 30 ms polling without rx-notify, 1 ms jiffy). */
+    mss: z.number().int().min(536).max(9000).default(1448).describe('TCP maximum segment size, bytes. Default 1448 (1500-byte MTU with timestamps).'),
+    sndBufKiB: z.number().int().min(8).max(16384).default(128).describe('Socket send buffer of each flow, KiB (SO_SNDBUF). Default 128.'),
+    rcvBufKiB: z.number().int().min(8).max(16384).default(128).describe('Socket receive buffer of each flow, KiB (SO_RCVBUF). Default 128.'),
+    appChunkKiB: z.number().int().min(1).max(1024).default(16).describe('Bytes the application passes to each send or receive call, KiB (netperf -m). Default 16.'),
+  }).prefault({}).describe('The TCP flows.'),
   netback: z.strictObject({
-    rxDrainMs: z.number().positive().default(10_000),
-    rxStallMs: z.number().positive().default(60_000),
-    rxPollMs: z.number().positive().default(30),
-    lateEoiTickUs: z.number().positive().default(1000),
-  }).prefault({}),
-  /** NIC fault injection: link down/up, and DMA errors on the next `count` received frames. */
+    rxDrainMs: z.number().positive().default(10_000).describe('Packets queued for a guest longer than this are dropped, ms (Linux netback rx_drain_timeout_msecs). Default 10000.'),
+    rxStallMs: z.number().positive().default(60_000).describe('A guest RX queue that cannot deliver for this long loses its carrier, ms (Linux netback rx_stall_timeout_msecs). Default 60000.'),
+    rxPollMs: z.number().positive().default(30).describe('Without feature-rx-notify netback re-checks the RX ring this often while packets wait, ms. Default 30.'),
+    lateEoiTickUs: z.number().positive().default(1000).describe('Delay unit of the late EOI for spurious events (xen_irq_lateeoi), us: one jiffy. Default 1000.'),
+  }).prefault({}).describe('Linux netback timeouts.'),
   faults: z.array(z.strictObject({
-    atUs: z.number().nonnegative(),
-    nic: z.number().int().nonnegative(),
-    kind: z.enum(['link-down', 'link-up', 'dma-error']),
-    count: z.number().int().min(1).max(1_000_000).default(1),
-  })).default([]),
-  /** Guests whose vif runs an adversary from the hostile catalogue instead of an honest netfront. */
+    atUs: z.number().nonnegative().describe('When, in virtual time from the start of the run (warm-up included), us.'),
+    nic: z.number().int().nonnegative().describe('Which NIC, 0-based (below machine.nics).'),
+    kind: z.enum(['link-down', 'link-up', 'dma-error']).describe('`link-down`/`link-up`: carrier lost or back; `dma-error`: the next `count` received frames fail their DMA.'),
+    count: z.number().int().min(1).max(1_000_000).default(1).describe('Frames hit by a dma-error. Default 1.'),
+  })).default([]).describe('NIC fault injection. Default none.'),
   hostile: z.array(z.strictObject({
-    guest: z.number().int().min(1),
-    vif: z.number().int().nonnegative().default(0),
-    behaviour: z.enum(BEHAVIOURS),
-    variant: z.number().int().nonnegative().default(0),
-    startUs: z.number().nonnegative().default(300),
-    periodUs: z.number().positive().default(200),
-  })).default([]),
-  costs: z.partialRecord(z.enum(costNames), z.number().nonnegative()).default({}),
-  paper: z.strictObject({ mbps: z.number().positive(), source: z.string() }).optional(),
+    guest: z.number().int().min(1).describe('Guest domain id, 1-based (at most `guests`).'),
+    vif: z.number().int().nonnegative().default(0).describe('Which of the guest\'s vifs is hostile, 0-based. Default 0.'),
+    behaviour: z.enum(BEHAVIOURS).describe('Adversary from the hostile-guest catalogue H1-H26 (xen-protocol.md 5.2, src/hostile/behaviours.ts).'),
+    variant: z.number().int().nonnegative().default(0).describe('Sub-case of the behaviour, taken modulo its number of variants. Default 0.'),
+    startUs: z.number().nonnegative().default(300).describe('When the adversary starts acting, virtual us. Default 300.'),
+    periodUs: z.number().positive().default(200).describe('Interval between the adversary\'s steps, us. Default 200.'),
+  })).default([]).describe('Guests whose vif runs an adversary instead of an honest netfront (topology guest). Default none.'),
+  costs: z.partialRecord(z.enum(costNames), z.number().nonnegative().describe('CPU cycles per operation of this row (its unit is in src/model/costs.ts).')).default({})
+    .describe('Overrides of rows of the cost table (src/model/costs.ts), CPU cycles per operation. Default: none, the table as documented in docs/cost-model.md.'),
+  paper: z.strictObject({
+    label: z.string().min(1).optional().describe('Name of the configuration in the paper\'s terms, as `xennet paper` prints it.'),
+    mbps: z.number().positive().optional().describe('Throughput the paper measured for this configuration, Mb/s: results report the error against it.'),
+    source: z.string().min(1).optional().describe('Where in the paper `mbps` comes from (table or figure).'),
+  }).optional().describe('Metadata: the paper configuration this scenario reproduces. Does not affect the run.'),
 }).superRefine((sc, ctx) => {
+  if (sc.paper?.mbps !== undefined && sc.paper.source === undefined) ctx.addIssue({ code: 'custom', path: ['paper', 'source'], message: 'say where the paper\'s figure comes from (table or figure)' });
   // The measured window must cover at least one event: a minimum Ethernet frame on the wire
   // (64 bytes + 8 preamble + 12 inter-frame gap) at the NIC's rate.
   const frameMs = minFrameMs(sc.machine.nic.mbps);
@@ -183,17 +186,14 @@ export function flagTimeMs(flag: string, raw: string, bare: 's' | 'ms'): number 
   return r.data;
 }
 
-export function formatZodError(err: z.ZodError, where: string, overrides: Override[] = []): string {
-  const i = err.issues[0];
-  const path = i.path.length ? i.path.join('.') : '(top level)';
-  if (i.code === 'unrecognized_keys') return `${where}: unknown field ${[...i.path, ...i.keys].join('.')}`;
-  const o = overrides.find((x) => x.path === path);
-  return `${where}: field ${path}${o ? ` (set by ${o.flag})` : ''}: ${i.message}`;
+/** Every problem of a failed parse, with line:column when the input came from a YAML file. */
+export function formatZodError(err: z.ZodError, where: string, overrides: Override[] = [], src?: YamlSource, schema: z.ZodType = ScenarioSchema): string {
+  return formatIssues(err.issues, { where, schema, src, overrides });
 }
 
-export function parseScenario(obj: unknown, where = 'scenario', overrides: Override[] = []): Scenario {
+export function parseScenario(obj: unknown, where = 'scenario', overrides: Override[] = [], src?: YamlSource): Scenario {
   const r = ScenarioSchema.safeParse(obj);
-  if (!r.success) throw new ScenarioError(formatZodError(r.error, where, overrides));
+  if (!r.success) throw new ScenarioError(formatZodError(r.error, where, overrides, src));
   return r.data;
 }
 
@@ -213,13 +213,19 @@ export function setPath(obj: Record<string, unknown>, path: string, v: unknown):
  * before validation, so they meet exactly the checks a value in the file meets.
  */
 export function loadScenario(path: string, overrides: Override[] = []): Scenario {
-  let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch { throw new ScenarioError(`${path}: cannot read scenario file`); }
-  let obj: unknown;
-  try { obj = parseYaml(text); } catch (e) { throw new ScenarioError(`${path}: invalid YAML: ${(e as Error).message.split('\n')[0]}`); }
+  const { value: obj, src } = readYamlFile(path);
   if (overrides.length) {
     if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new ScenarioError(`${path}: field (top level): expected a mapping`);
     for (const o of overrides) setPath(obj as Record<string, unknown>, o.path, o.value);
   }
-  return parseScenario(obj, path, overrides);
+  return parseScenario(obj, path, overrides, src);
+}
+
+/** Read a YAML file; a missing file or a syntax error is a user mistake. */
+export function readYamlFile(path: string, what = 'scenario file'): { value: unknown; src: YamlSource } {
+  let text: string;
+  try { text = readFileSync(path, 'utf8'); } catch { throw new ScenarioError(`${path}: cannot read ${what}`); }
+  const r = parseYamlSource(text, path);
+  if ('errors' in r) throw new ScenarioError(joinProblems(path, r.errors));
+  return r;
 }

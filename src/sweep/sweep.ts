@@ -3,11 +3,9 @@
  * the cartesian product, in a fixed order (fields in file order, values in
  * list order), run on worker threads and reported in that order.
  */
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { formatZodError, loadScenario, parseScenario, setPath, ScenarioError, type Scenario } from '../scenario/schema.js';
+import { formatZodError, loadScenario, parseScenario, readYamlFile, setPath, ScenarioError, type Scenario } from '../scenario/schema.js';
 
 export const SweepSchema = z.strictObject({
   name: z.string().default('sweep'),
@@ -32,12 +30,9 @@ export interface SweepPlan {
 
 /** Read and check a sweep file without expanding it: the runs are generated lazily. */
 export function planSweep(file: string): SweepPlan {
-  let obj: unknown;
-  try { obj = parseYaml(readFileSync(file, 'utf8')); } catch (e) {
-    throw new ScenarioError(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'cannot read sweep file' : `invalid YAML: ${(e as Error).message.split('\n')[0]}`}`);
-  }
+  const { value: obj, src } = readYamlFile(file, 'sweep file');
   const r = SweepSchema.safeParse(obj);
-  if (!r.success) throw new ScenarioError(formatZodError(r.error, file));
+  if (!r.success) throw new ScenarioError(formatZodError(r.error, file, [], src, SweepSchema));
   const sw = r.data;
   const base = loadScenario(resolve(dirname(file), sw.base));
   const fields = Object.keys(sw.vary);
