@@ -7,7 +7,7 @@
  *
  * tcp-sender, once established, has two regions:
  *   ca      Linux tcp_ca_state: open; disorder (duplicate ACKs seen, fewer
- *           than 3); recovery (fast retransmit: go-back-N from snd_una, once per recovery point);
+ *           than 3); recovery (fast retransmit: go-back-N from snd_una);
  *           loss (the retransmission timer fired: go-back-N, timeout backed off).
  *   chrono  Linux tcp_chrono: busy (the window lets segments out) or
  *           rwndLimited (data waits beyond the receiver's window).
@@ -48,16 +48,15 @@ export const tcpSenderMachine = setup({
       states: {
         ca: {
           initial: 'open',
-          // A third duplicate ACK starts recovery from open or disorder; a timeout in any phase goes back
-          // to snd_una (again). Duplicates start no new recovery until snd_una passes high_seq (RFC 6582).
+          // A third duplicate ACK, or a timeout, in any phase goes back to snd_una (again).
           states: {
             open: { on: { ACK_DUP: 'disorder', FAST_RETRANSMIT: 'recovery', RTO: 'loss' } },
             disorder: { on: { ACK_NEW: 'open', FAST_RETRANSMIT: 'recovery', RTO: 'loss' } },
             recovery: {
-              on: { ACK_NEW: { guard: 'recovered', target: 'open' }, RTO: 'loss' },
+              on: { ACK_NEW: { guard: 'recovered', target: 'open' }, FAST_RETRANSMIT: { target: 'recovery', reenter: true }, RTO: 'loss' },
             },
             loss: {
-              on: { ACK_NEW: { guard: 'recovered', target: 'open' }, RTO: { target: 'loss', reenter: true } },
+              on: { ACK_NEW: { guard: 'recovered', target: 'open' }, FAST_RETRANSMIT: 'recovery', RTO: { target: 'loss', reenter: true } },
             },
           },
         },

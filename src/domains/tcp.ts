@@ -92,11 +92,8 @@ export class TcpSender {
     }
     // A duplicate ACK repeats both the ack and the window; a pure window update is not one.
     if (ack === this.sndUna && wnd === prevWnd && this.sndNxt > this.sndUna) {
-      // tcp_fastretrans_alert: the third duplicate starts recovery, but not while one is under way: not
-      // before snd_una passes the recovery point of the last recovery or timeout (RFC 6582 3.2 step 1;
-      // Linux stays in Recovery/Loss). Re-entering on every third duplicate resent the whole window
-      // again and again behind its own backlog, and an overloaded receiver never saw the hole filled.
-      if (++this.dupAcks === 3 && this.sndUna >= this.highSeq) { this.goBack(); this.fsm?.send(FAST_RETRANSMIT); } else this.fsm?.send(ACK_DUP);
+      // tcp_fastretrans_alert: the third duplicate starts recovery.
+      if (++this.dupAcks === 3) { this.goBack(); this.fsm?.send(FAST_RETRANSMIT); } else this.fsm?.send(ACK_DUP);
     }
     return 0;
   }

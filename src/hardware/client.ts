@@ -28,6 +28,8 @@ interface Endpoint {
   delAck: { cancel(): void } | null;
   received: number;     // payload bytes accepted in order (tx experiments' goodput)
   aborted?: boolean;
+  /** Data segments by sequence number, and when their latest copy starts on the wire. */
+  queuedTill: Map<number, Ps>;
 }
 
 /** Linux's default txqueuelen: frames the client's qdisc holds before TCP is told to wait. */
@@ -52,7 +54,7 @@ export class ClientModel {
   addFlow(flow: number): void {
     const s = this.role === 'sender';
     this.eps.set(flow, {
-      flow, rtoTimer: null, delAck: null, received: 0,
+      flow, rtoTimer: null, delAck: null, received: 0, queuedTill: new Map(),
       sender: s ? new TcpSender(this.cfg.mss, this.cfg.sndBuf, this.cfg.rcvBuf) : null,
       receiver: s ? null : new TcpReceiver(this.cfg.mss, this.cfg.rcvBuf),
     });
@@ -64,8 +66,8 @@ export class ClientModel {
   get received(): number { let n = 0; for (const e of this.eps.values()) n += e.received; return n; }
   endpoint(flow: number): { sender: TcpSender | null; receiver: TcpReceiver | null } | undefined { return this.eps.get(flow); }
 
-  /** Put a frame on our transmit link (queued behind earlier frames). */
-  private transmit(p: Packet): void {
+  /** Put a frame on our transmit link (queued behind earlier frames); returns when it starts on the wire. */
+  private transmit(p: Packet): Ps {
     const now = this.sys.sched.now;
     // The client's turnaround varies a little (interrupt and scheduling jitter); drawn from its own stream.
     const jitter = this.rng.int(0, 1000) * (this.cfg.turnaroundUs * PS_PER_US / 1000);
@@ -77,6 +79,7 @@ export class ClientModel {
     this.counters.pkt.created++;
     this.counters.wire.sent++;
     this.sys.send(this.name, this.peerNic, { type: 'WIRE_RX', pkt: p, detail: `${p.kind}:${p.flow}:${p.kind === 'ack' ? p.ack : p.seq}` }, arrive);
+    return start;
   }
 
   private packet(flow: number, kind: 'data' | 'ack', seq: number, len: number, ack: number, wnd: number): Packet {
@@ -113,8 +116,14 @@ export class ClientModel {
     while (!this.queueFull()) {
       const seg = s.nextSegment(this.cfg.mss);
       if (!seg) break;
-      this.transmit(this.packet(e.flow, 'data', seg.seq, seg.len, 0, this.cfg.rcvBuf));
+      // skb_still_in_host_queue: a retransmission of a segment whose previous copy has not left the
+      // host yet is skipped (it is still going out); without it every go-back-N burst queued the whole
+      // window again behind the last one, and an overloaded receiver never got the hole in time.
+      if (seg.retransmit && (e.queuedTill.get(seg.seq) ?? -1) > this.sys.sched.now) continue;
+      e.queuedTill.set(seg.seq, this.transmit(this.packet(e.flow, 'data', seg.seq, seg.len, 0, this.cfg.rcvBuf)));
     }
+    // Forget copies that have left (the map holds at most what the queue holds).
+    if (e.queuedTill.size > 64) for (const [q, t] of e.queuedTill) if (t <= this.sys.sched.now) e.queuedTill.delete(q);
     if (this.queueFull() && s.unsent() > 0) this.wakeWhenQueueDrains();
     this.armRto(e);
   }

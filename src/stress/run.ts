@@ -252,20 +252,34 @@ function goodputByGuest(b: Built): Record<string, number> {
 }
 
 /**
- * Work one case may do: events (a normal case takes under 100 000) and TX ring slots taken by the
- * driver domain (a few tens of thousands). Beyond either, something livelocks (unbounded work, I3).
+ * Work one case may do without progress (no byte delivered to any application): events (a normal
+ * case takes under 100 000 in all), CPU slices, and TX ring slots taken by the driver domain (a few
+ * tens of thousands). Beyond any, something livelocks (unbounded work, I3). Counted from the last
+ * progress, so a slow but live drain (TCP repairing losses at an overloaded receiver) is not one.
  */
 export const EVENT_BUDGET = 1_000_000;
 export const SLOT_BUDGET = 1_000_000;
 class Livelock extends Error {}
+/** The work counters at the last progress. */
+interface Progress { goodput: number; events: number; slots: number; slices: number; sliceCount: number }
+function noteProgress(b: Built, p: Progress): void {
+  const g = b.goodputBytes();
+  if (g === p.goodput) return;
+  p.goodput = g;
+  p.events = b.sys.sched.delivered;
+  p.slots = sum(b.netbacks.map((nb) => nb.stats.slotsTaken));
+  p.slices = p.sliceCount;
+}
 /** Run the scheduler to `until` in small steps, so a livelock is caught by the work budget rather than hanging. */
-function runFor(b: Built, until: number): void {
+function runFor(b: Built, until: number, p: Progress): void {
   const s = b.sys.sched;
   while (s.now < until) {
     s.run(Math.min(until, s.now + 0.05 * PS_PER_MS));
-    if (s.delivered > EVENT_BUDGET) throw new Livelock(`I3: livelock: more than ${EVENT_BUDGET} events by ${(s.now / PS_PER_MS).toFixed(3)} ms`);
-    const slots = sum(b.netbacks.map((nb) => nb.stats.slotsTaken));
-    if (slots > SLOT_BUDGET) throw new Livelock(`I3: livelock: the driver domain took ${slots} TX slots by ${(s.now / PS_PER_MS).toFixed(3)} ms`);
+    noteProgress(b, p);
+    const at = `by ${(s.now / PS_PER_MS).toFixed(3)} ms`;
+    if (s.delivered - p.events > EVENT_BUDGET) throw new Livelock(`I3: livelock: more than ${EVENT_BUDGET} events without progress ${at}`);
+    const slots = sum(b.netbacks.map((nb) => nb.stats.slotsTaken)) - p.slots;
+    if (slots > SLOT_BUDGET) throw new Livelock(`I3: livelock: the driver domain took ${slots} TX slots without progress ${at}`);
     if (s.pendingCount() === 0) { s.run(until); break; }
   }
 }
@@ -278,9 +292,9 @@ function execute(sc: Scenario, checks: boolean, mutate?: (b: Built) => void, int
   const failures: string[] = [];
   // Count CPU slices: a livelock that burns no virtual time never returns from the scheduler otherwise.
   const complete = b.host.complete.bind(b.host);
-  let slices = 0;
+  const progress: Progress = { goodput: 0, events: 0, slots: 0, slices: 0, sliceCount: 0 };
   b.host.complete = (c: number) => {
-    if (++slices > EVENT_BUDGET) throw new Livelock(`I3: livelock: more than ${EVENT_BUDGET} CPU slices by ${(b.sys.sched.now / PS_PER_MS).toFixed(3)} ms`);
+    if (++progress.sliceCount - progress.slices > EVENT_BUDGET) throw new Livelock(`I3: livelock: more than ${EVENT_BUDGET} CPU slices without progress by ${(b.sys.sched.now / PS_PER_MS).toFixed(3)} ms`);
     complete(c);
   };
   try {
@@ -288,17 +302,17 @@ function execute(sc: Scenario, checks: boolean, mutate?: (b: Built) => void, int
     b.start();
     // Traffic: warm-up, then the measured window (goodput is what each guest moved in the window).
     const warm = Math.round(sc.run.warmupMs * PS_PER_MS);
-    runFor(b, warm);
+    runFor(b, warm, progress);
     const before = goodputByGuest(b);
     const trafficEnd = warm + Math.round(sc.run.durationMs * PS_PER_MS);
-    runFor(b, trafficEnd);
+    runFor(b, trafficEnd, progress);
     const goodput = goodputByGuest(b);
     for (const k of Object.keys(goodput)) goodput[k] -= before[k] ?? 0;
     if (!checks) return { b, goodput, quiescent: false, failures };
     checkConservation(b, 'end of traffic', failures);
     b.stopSources();
     const limit = trafficEnd + DRAIN_PS;
-    while (b.sys.sched.pendingCount() > 0 && b.sys.sched.now < limit) runFor(b, Math.min(limit, b.sys.sched.now + 100 * PS_PER_MS));
+    while (b.sys.sched.pendingCount() > 0 && b.sys.sched.now < limit) runFor(b, Math.min(limit, b.sys.sched.now + 100 * PS_PER_MS), progress);
     const quiescent = b.sys.sched.pendingCount() === 0;
     checkConservation(b, 'after drain', failures);
     checkAlways(b, failures);
