@@ -19,7 +19,7 @@ describe('mechanisms behind the optimizations', function () {
   it('Xen 2.0 receive flips pages; copying receive flips none', () => {
     const flip = runScenario(base('guest-rx'));
     const copy = runScenario(base('guest-rx', { rxCopy: true }));
-    expect(perSeg(flip, flip.counters.pageFlips)).to.be.closeTo(1, 0.05); // one flip per data packet
+    expect(flip.counters.pageFlips).to.equal(flip.counters.packetsRx); // one flip per data packet
     expect(copy.counters.pageFlips).to.equal(0);
     expect(copy.counters.grantMaps).to.be.greaterThan(0); // the driver domain maps the guest's buffer to copy into it
   });
@@ -30,7 +30,10 @@ describe('mechanisms behind the optimizations', function () {
     expect(perSeg(orig, orig.counters.txDataMaps)).to.be.at.least(1);
     expect(noremap.counters.txDataMaps).to.equal(0);
     expect(noremap.counters.grantDeviceMaps).to.be.greaterThan(0);
-    expect(noremap.throughputMbps).to.be.greaterThan(orig.throughputMbps);
+    // Faster on average: Xen 2.0 guest transmit sits between two operating points a seed picks
+    // (README, run-to-run variation), and the gain of this change alone is no larger than their gap.
+    const mean = (opt: Partial<Scenario['optimizations']>) => [1, 2, 3, 4, 5].reduce((a, seed) => a + runScenario({ ...base('guest-tx', opt), seed }).throughputMbps, 0) / 5;
+    expect(mean({ txNoRemap: true })).to.be.greaterThan(mean({}));
   });
 
   it('TSO in the virtual NIC cuts the I/O-channel requests per byte', () => {

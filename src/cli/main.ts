@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { ScenarioError } from '../scenario/schema.js';
 import { loadWith, timeHelp, type CommonOpts } from './overrides.js';
 import { integrityFailures, runScenario } from '../scenario/run.js';
+import { repSeeds, summarizeReps } from '../scenario/reps.js';
 import { scenarioJsonSchemaText } from '../scenario/json-schema.js';
 import { runMany, defaultWorkers } from '../workers/pool.js';
 import { formatRun, table } from './format.js';
@@ -44,9 +45,24 @@ program.command('run')
   .option('--trace <file>', 'write a Chrome/Perfetto trace-event JSON file of the run')
   .option('--pcap <file>', 'write the frames put on the wires as a pcapng capture (one interface per link)')
   .option('--top [time]', timeHelp('print a xentop-style table every so much virtual time (default 10ms) and a per-domain summary', 'ms'))
+  .option('--reps <n>', 'repeat with seeds seed, seed+1, ... (see the scenario\'s variability) and report mean, std and 95% CI of each figure', intArg('--reps', 2))
+  .option('--workers <n>', 'worker threads for --reps', intArg('--workers', 1))
   .addOption(interpreterOption())
-  .action((file: string, o: CommonOpts & RunInspectOpts & { interpreter?: Interpreter }) => {
+  .action(async (file: string, o: CommonOpts & RunInspectOpts & { interpreter?: Interpreter; reps?: number; workers?: number }) => {
     const sc = loadWith(file, o);
+    if (o.reps !== undefined) {
+      if (o.trace || o.pcap || o.top !== undefined) throw new ScenarioError('--reps cannot be combined with --trace, --pcap or --top (they inspect one run)');
+      const rs = await runMany(repSeeds(sc.seed, o.reps).map((seed) => ({ ...structuredClone(sc), seed })), o.workers ?? defaultWorkers(), undefined, o.interpreter);
+      for (const l of integrityFailures(rs)) { console.error(`error: ${l}`); process.exitCode = 1; }
+      const stats = summarizeReps(rs);
+      if (o.json) { console.log(JSON.stringify({ scenario: sc.name, seeds: rs.map((r) => r.seed), stats, runs: rs })); return; }
+      console.log(`scenario ${sc.name}: ${o.reps} repetitions, seeds ${sc.seed}..${sc.seed + o.reps - 1}`);
+      console.log(table(['figure', 'mean', 'std', '95% CI', 'n'], (Object.keys(stats) as Array<keyof typeof stats>).map((k) => {
+        const s = stats[k];
+        return [k, s.mean.toFixed(1), s.std.toFixed(2), `[${s.ci95[0].toFixed(1)}, ${s.ci95[1].toFixed(1)}]`, s.n];
+      })));
+      return;
+    }
     if (inspectRun(sc, o)) return;
     const r = runScenario(sc, { interpreter: o.interpreter });
     console.log(o.json ? JSON.stringify(r) : formatRun(r));

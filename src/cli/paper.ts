@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import type { PaperConfig } from '../paper/configs.js';
 import { runPaper, selectConfigs } from '../paper/run.js';
+import { fmtStat } from '../scenario/reps.js';
 import { table } from './format.js';
 import { commonOverrides } from './overrides.js';
 import { writePlots } from '../paper/plot.js';
@@ -21,14 +22,15 @@ export function paperCommand(program: Command, p: Parsers): void {
     .option('--only <ids>', 'comma-separated configuration ids')
     .option('--json', 'print one JSON object')
     .option('--plot <dir>', 'write SVG bar charts to this directory')
+    .option('--reps <n>', 'run each configuration under n seeds (seed, seed+1, ...) and report mean and 95% CI', p.intArg('--reps', 2))
     .addOption(interpreterOption())
-    .action(async (o: { seed?: number; duration?: string; workers?: number; only?: string; json?: boolean; plot?: string; interpreter?: Interpreter }) => {
+    .action(async (o: { seed?: number; duration?: string; workers?: number; only?: string; json?: boolean; plot?: string; interpreter?: Interpreter; reps?: number }) => {
       let cfgs: PaperConfig[];
       try { cfgs = selectConfigs(o.only?.split(',').map((s) => s.trim())); } catch (e) { console.error(`error: --only: ${(e as Error).message}`); process.exit(2); }
       const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: 'paper [{bar}] {value}/{total} {last}', stream: process.stderr }, Presets.shades_classic) : null;
-      bar?.start(cfgs.length, 0, { last: '' });
+      bar?.start(cfgs.length * (o.reps ?? 1), 0, { last: '' });
       const { configurations: rows, contributions: contrib } = await runPaper({
-        only: o.only ? cfgs.map((c) => c.id) : undefined, workers: o.workers, overrides: commonOverrides(o), interpreter: o.interpreter,
+        only: o.only ? cfgs.map((c) => c.id) : undefined, workers: o.workers, overrides: commonOverrides(o), interpreter: o.interpreter, reps: o.reps,
         onDone: (_c, r) => bar?.increment(1, { last: r.scenario }),
       });
       bar?.stop();
@@ -41,9 +43,17 @@ export function paperCommand(program: Command, p: Parsers): void {
       if (corrupt.length) process.exitCode = 1;
       const plots = o.plot ? await writePlots(rows, o.plot) : [];
       if (o.json) { console.log(JSON.stringify({ configurations: rows, contributions: contrib, plots })); return; }
-      console.log(table(['configuration', 'Mb/s', 'CPU %', 'paper Mb/s', 'error %', 'cycles/pkt'], rows.map((r) => [
-        r.id, r.throughputMbps.toFixed(1), r.cpuPct.toFixed(1), r.paperMbps ?? '', r.errorPct === null ? '' : r.errorPct.toFixed(1), r.cyclesPerPacket,
-      ]), 1));
+      if (o.reps !== undefined) {
+        // Mean ± half-width of the 95% confidence interval over the repetitions.
+        console.log(`${o.reps} repetitions per configuration (seeds ${rows[0].reps!.seeds[0]}..${rows[0].reps!.seeds.at(-1)}); mean ± 95% CI`);
+        console.log(table(['configuration', 'Mb/s', 'CPU %', 'paper Mb/s', 'cycles/pkt'], rows.map((r) => [
+          r.id, fmtStat(r.reps!.stats.throughputMbps), fmtStat(r.reps!.stats.cpuPct), r.paperMbps ?? '', fmtStat(r.reps!.stats.cyclesPerPacket, 0),
+        ]), 1));
+      } else {
+        console.log(table(['configuration', 'Mb/s', 'CPU %', 'paper Mb/s', 'error %', 'cycles/pkt'], rows.map((r) => [
+          r.id, r.throughputMbps.toFixed(1), r.cpuPct.toFixed(1), r.paperMbps ?? '', r.errorPct === null ? '' : r.errorPct.toFixed(1), r.cyclesPerPacket,
+        ]), 1));
+      }
       console.log('\ncontribution of each optimization alone (guest, over Xen 2.0)');
       console.log(table(['direction', 'optimization', 'gain %'], contrib.map((c) => [c.direction, c.optimization, c.aloneGainPct.toFixed(1)]), 2));
       console.log('\ncycles per packet by domain and component');

@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { planSweep } from '../sweep/sweep.js';
-import { ScenarioError } from '../scenario/schema.js';
+import { ScenarioError, type Scenario } from '../scenario/schema.js';
+import { fmtStat, repSeeds, summarizeReps } from '../scenario/reps.js';
 import { runStream, defaultWorkers } from '../workers/pool.js';
 import { table } from './format.js';
 
@@ -17,25 +18,52 @@ export function sweepCommand(program: Command, p: Parsers): void {
     .argument('<sweep>', 'sweep YAML file: base scenario + fields to vary')
     .option('--workers <n>', 'worker threads', p.intArg('--workers', 1))
     .option('--max-runs <n>', `refuse a sweep of more runs than this (default ${DEFAULT_MAX_RUNS})`, p.intArg('--max-runs', 1))
+    .option('--reps <n>', 'run each point under n seeds (seed, seed+1, ...) and report mean and 95% CI', p.intArg('--reps', 2))
     .option('--json', 'print JSON')
-    .action(async (file: string, o: { workers?: number; maxRuns?: number; json?: boolean }) => {
+    .action(async (file: string, o: { workers?: number; maxRuns?: number; json?: boolean; reps?: number }) => {
       const plan = planSweep(file);
       const max = o.maxRuns ?? DEFAULT_MAX_RUNS;
-      if (plan.count > max) {
-        throw new ScenarioError(`${file}: the sweep has ${plan.count} runs (${plan.fields.length} fields, the product of their value counts); at most ${max} without --max-runs ${plan.count}`);
+      const n = o.reps ?? 1;
+      if (plan.count * n > max) {
+        throw new ScenarioError(`${file}: the sweep has ${plan.count * n} runs (${plan.fields.length} fields, the product of their value counts${n > 1 ? `, times ${n} repetitions` : ''}); at most ${max} without --max-runs ${plan.count * n}`);
       }
       // Check every run against the schema before any runs (one at a time, nothing kept).
       for (const _ of plan.runs()) { /* parse errors throw */ }
       const labels: Array<Record<string, unknown>> = [];
       const it = plan.runs();
-      const scenarios = { next: () => { const n = it.next(); if (n.done) return n; labels.push(n.value.label); return { done: false as const, value: n.value.scenario }; } };
+      // Point i's repetition k is run i * n + k, with seed = the point's seed + k.
+      let queue: Scenario[] = [];
+      const scenarios = {
+        next: (): IteratorResult<Scenario> => {
+          if (!queue.length) {
+            const p = it.next();
+            if (p.done) return p;
+            labels.push(p.value.label);
+            queue = repSeeds(p.value.scenario.seed, n).map((seed) => ({ ...structuredClone(p.value.scenario), seed }));
+          }
+          return { done: false, value: queue.shift()! };
+        },
+      };
       const bar = process.stderr.isTTY ? new SingleBar({ format: 'sweep [{bar}] {value}/{total} runs, {eta_formatted} left', stream: process.stderr }, Presets.shades_classic) : null;
-      bar?.start(plan.count, 0);
+      bar?.start(plan.count * n, 0);
       const t0 = performance.now();
-      const workers = Math.min(o.workers ?? defaultWorkers(), Math.max(1, plan.count));
+      const workers = Math.min(o.workers ?? defaultWorkers(), Math.max(1, plan.count * n));
       let rs;
       try { rs = await runStream(scenarios, workers, () => bar?.increment(1)); } finally { bar?.stop(); }
       const wallMs = Math.round(performance.now() - t0);
+      if (o.reps !== undefined) {
+        const reps = labels.map((_, i) => rs.slice(i * n, i * n + n));
+        if (o.json) console.log(JSON.stringify(labels.map((label, i) => ({ ...label, seeds: reps[i].map((r) => r.seed), stats: summarizeReps(reps[i]), results: reps[i] }))));
+        else {
+          console.log(`${n} repetitions per point; mean ± 95% CI`);
+          console.log(table([...plan.fields, 'Mb/s', 'CPU %', 'cycles/pkt'], labels.map((label, i) => {
+            const s = summarizeReps(reps[i]);
+            return [...plan.fields.map((f) => String(label[f])), fmtStat(s.throughputMbps), fmtStat(s.cpuPct), fmtStat(s.cyclesPerPacket, 0)];
+          }), plan.fields.length));
+        }
+        console.error(`sweep: ${plan.count * n} runs in ${wallMs} ms wall`);
+        return;
+      }
       if (o.json) {
         // Wall time goes to stderr so stdout stays identical for any worker count.
         console.log(JSON.stringify(labels.map((label, i) => ({ ...label, result: rs[i] }))));

@@ -12,6 +12,7 @@ import { PS_PER_US, type Ps } from '../actors/scheduler.js';
 import { drop, type Counters } from '../model/counters.js';
 import { HDR_LEN, MIN_FRAME, WIRE_OVERHEAD, type Packet } from '../domains/packet.js';
 import type { MachineMemory } from './memory.js';
+import type { Rng } from '../actors/rng.js';
 import { dmaToBuffer, readPayload } from './payload.js';
 
 export interface NicFeatures { csum: boolean; tso: boolean; sg: boolean }
@@ -22,6 +23,9 @@ export interface NicConfig {
   itrUs: number;           // minimum interval between interrupts
   latencyUs: number;       // cable + far-end PHY latency
   features: NicFeatures;
+  /** Run-to-run variation (scenario `variability`): interrupt latency jitter, us; frame arrival jitter, ns. */
+  irqJitterUs: number;
+  wireJitterNs: number;
 }
 
 /** Plain state of the device (registers + rings in host memory). */
@@ -46,8 +50,24 @@ export class NicModel {
   txFramesLeft = 0;
   /** Frames of txRing[0] still to start (the TX state machine's counter). */
   segsLeft = 0;
-  /** `mem`: the host memory the NIC DMAs packet bytes from and into. */
-  constructor(readonly name: string, readonly cfg: NicConfig, readonly counters: Counters, readonly mem: MachineMemory) {}
+  /** When the last frame sent reaches the far end (jittered arrivals never overtake one another). */
+  lastArrival: Ps = 0;
+  /** `mem`: the host memory the NIC DMAs packet bytes from and into; `rng`: this device's random stream. */
+  constructor(readonly name: string, readonly cfg: NicConfig, readonly counters: Counters, readonly mem: MachineMemory, readonly rng: Rng) {}
+
+  /** The moderation interval plus this interrupt's delivery jitter, in ms (xstate delays are ms). */
+  itrDelayMs(): number {
+    const j = this.cfg.irqJitterUs;
+    return (this.cfg.itrUs + (j > 0 ? this.rng.float() * j : 0)) / 1000;
+  }
+  /** Delay from now until a frame that finishes serialising after `serialize` ps arrives at the far end. */
+  arrivalDelay(now: Ps, serialize: Ps): Ps {
+    const j = this.cfg.wireJitterNs;
+    let at = now + serialize + this.cfg.latencyUs * PS_PER_US + (j > 0 ? Math.round(this.rng.float() * j * 1000) : 0);
+    if (at < this.lastArrival) at = this.lastArrival;
+    this.lastArrival = at;
+    return at - now;
+  }
 
   /** Packet-ledger units inside the device: queued frames not yet on the wire, and received frames not yet taken by the driver. */
   unitsHeld(): number {
@@ -78,7 +98,7 @@ export const nicMachine = setup({
     events: {} as NicEvent,
   },
   delays: {
-    itr: ({ context }) => context.model.cfg.itrUs / 1000, // xstate delays are ms
+    itr: ({ context }) => context.model.itrDelayMs(),
   },
   guards: {
     hasTx: ({ context }) => context.model.txRing.length > 0 && context.model.linkUp,
@@ -221,6 +241,6 @@ function sendFrame(ctx: NicInput, p: Packet, index: number, segs: number): void 
     data: p.kind === 'data' && payload > 0 ? readPayload(m.mem, p, segs === 1 ? 0 : index * p.mss, payload) : undefined,
   };
   ctx.sys.wireTap?.(ctx.sys.sched.now, m.name, m.peer, frame);
-  ctx.sys.send(m.name, m.peer, { type: 'WIRE_RX', pkt: frame, detail: `${frame.kind}:${frame.flow}:${seq}` }, t + m.cfg.latencyUs * PS_PER_US);
+  ctx.sys.send(m.name, m.peer, { type: 'WIRE_RX', pkt: frame, detail: `${frame.kind}:${frame.flow}:${seq}` }, m.arrivalDelay(ctx.sys.sched.now, t));
 }
 

@@ -24,7 +24,11 @@ const RUN = { type: 'RUN' } as const;
 const EINVAL = -22;
 const ESRCH = -3;
 
-export interface XenConfig { ctxAllowUs: number; sliceUs: number }
+export interface XenConfig {
+  ctxAllowUs: number; sliceUs: number;
+  /** Run-to-run variation of the cache refill after a domain switch, +-% (scenario `variability`). */
+  cacheRefillPct?: number;
+}
 /** Maptrack handles per mapping domain: Xen's default opt_max_maptrack_frames (1024) frames of 256 16-byte entries. */
 export const MAPTRACK_PER_DOMAIN = 1024 * 256;
 
@@ -232,6 +236,8 @@ export class Xen extends Dispatcher {
   }
 
   private last: (Kernel | null)[] = [];
+  /** Xen's own random stream for the cache-refill variation. */
+  private readonly refillRng = this.sys.rng.for('xen-cache-refill');
   /** Domains pinned to each CPU, in creation order (the round-robin order), and each one's index there. */
   private readonly perCpu: Kernel[][] = [];
   private readonly indexOnCpu = new Map<Kernel, number>();
@@ -248,7 +254,10 @@ export class Xen extends Dispatcher {
       if (next.vm.globalPages || (prev?.vm.globalPages ?? false)) this.cpus[c].tlb.flushAll();
       else this.cpus[c].tlb.flushNonGlobal();
     });
-    x.cost('cacheRefillPerSwitch'); // charged to the incoming domain, which does the refetching
+    // Charged to the incoming domain, which does the refetching; how much was evicted varies.
+    const v = (this.cfg.cacheRefillPct ?? 0) / 100;
+    if (v > 0) x.charge('cacheRefillPerSwitch', Math.round(x.costs.cacheRefillPerSwitch * (1 + v * (2 * this.refillRng.float() - 1))));
+    else x.cost('cacheRefillPerSwitch');
     if (cur && cur !== next) this.setRunState(cur, this.canRun(cur) ? 'runnable' : 'blocked');
     this.last[c] = next;
     this.sliceStart[c] = this.sys.sched.now;

@@ -5,6 +5,7 @@ import { runMany, defaultWorkers } from '../workers/pool.js';
 import type { Override } from '../scenario/schema.js';
 import type { Interpreter } from '../actors/runtime.js';
 import type { RunResult } from '../scenario/run.js';
+import { repSeeds, summarizeReps, type Figure, type Stat } from '../scenario/reps.js';
 
 export interface PaperOptions {
   /** Configuration ids to run (default: all, in the paper's order). */
@@ -14,11 +15,14 @@ export interface PaperOptions {
   /** Changes applied to every configuration's scenario, e.g. `{ path: 'seed', value: 2, flag: 'my-sweep' }`. */
   overrides?: Override[];
   interpreter?: Interpreter;
-  /** Called as each configuration finishes (in completion order). */
+  /** Called as each run finishes (in completion order). */
   onDone?: (config: PaperConfig, result: RunResult) => void;
+  /** Run each configuration under this many seeds (its own, then +1, +2, ...): rows gain `reps` statistics. */
+  reps?: number;
 }
 
-export interface PaperResult { configurations: PaperRow[]; contributions: Contribution[] }
+export interface PaperResult { configurations: Array<PaperRow & { reps?: RepStats }>; contributions: Contribution[] }
+export interface RepStats { seeds: number[]; stats: Record<Figure, Stat> }
 
 /** Unknown ids are refused with the list of known ones. */
 export function selectConfigs(only?: string[]): PaperConfig[] {
@@ -31,8 +35,16 @@ export function selectConfigs(only?: string[]): PaperConfig[] {
 
 export async function runPaper(o: PaperOptions = {}): Promise<PaperResult> {
   const cfgs = selectConfigs(o.only);
-  const scs = cfgs.map((c) => scenarioFor(c, o.overrides ?? []));
-  const results = await runMany(scs, o.workers ?? defaultWorkers(), (i, r) => o.onDone?.(cfgs[i], r), o.interpreter);
-  const rows = cfgs.map((c, i) => toRow(c, results[i]));
+  const n = o.reps ?? 1;
+  // Configuration i's repetition k is run i * n + k; repetition 0 is the configuration as given.
+  const scs = cfgs.flatMap((c) => { const sc = scenarioFor(c, o.overrides ?? []); return repSeeds(sc.seed, n).map((seed) => ({ ...structuredClone(sc), seed })); });
+  const results = await runMany(scs, o.workers ?? defaultWorkers(), (i, r) => o.onDone?.(cfgs[Math.floor(i / n)], r), o.interpreter);
+  const rows: PaperResult['configurations'] = cfgs.map((c, i) => toRow(c, results[i * n]));
+  if (o.reps !== undefined) {
+    rows.forEach((row, i) => {
+      const rs = results.slice(i * n, i * n + n);
+      row.reps = { seeds: rs.map((r) => r.seed), stats: summarizeReps(rs) };
+    });
+  }
   return { configurations: rows, contributions: contributions(rows) };
 }

@@ -117,7 +117,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   const poolPages = 1024;
 
   const native = sc.topology === 'native';
-  const host: Dispatcher = native ? new BareMetal(sys, cpus, costs, counters) : new Xen(sys, cpus, costs, counters, mem, sc.xen);
+  const host: Dispatcher = native ? new BareMetal(sys, cpus, costs, counters) : new Xen(sys, cpus, costs, counters, mem, { ...sc.xen, cacheRefillPct: sc.variability.cacheRefillPct });
   sys.spawn(host.actorName, 'hypervisor', hypervisorMachine, { host });
   const xen = native ? null : (host as Xen);
   xenGrants = xen?.grants ?? null;
@@ -162,7 +162,8 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
     const nic = new NicModel(`eth${i}`, {
       mbps: m.nic.mbps, ringSize: m.nic.ringSize, itrUs: m.nic.itrUs, latencyUs: m.nic.latencyUs,
       features: { csum: m.nic.csumOffload, tso: m.nic.tso && m.nic.sg, sg: m.nic.sg },
-    }, counters, mem);
+      irqJitterUs: sc.variability.irqJitterUs, wireJitterNs: sc.variability.wireJitterNs,
+    }, counters, mem, sys.rng.for(`eth${i}-timing`));
     sys.spawn(nic.name, 'nic', nicMachine, { model: nic, sys });
     let eoi: ((x: Exec) => void) | null = null;
     if (xen) eoi = (x) => x.hypercall(() => {}); // PHYSDEVOP_eoi re-enables the line
@@ -285,7 +286,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   const clients: ClientModel[] = [];
   for (let n = 0; n < m.nics; n++) {
     const c = new ClientModel(`client${n}`, sc.direction === 'tx' ? 'receiver' : 'sender', {
-      mbps: m.nic.mbps, latencyUs: m.nic.latencyUs, turnaroundUs: 2, mss,
+      mbps: m.nic.mbps, latencyUs: m.nic.latencyUs, turnaroundUs: sc.variability.clientTurnaroundUs, mss,
       sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024, rtoUs: 200_000, delAckUs: 40_000,
     }, sys, counters, streams);
     for (let f = n; f < flows; f += m.nics) c.addFlow(f);

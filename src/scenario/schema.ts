@@ -42,6 +42,12 @@ export const ScenarioSchema = z.strictObject({
     ctxAllowUs: z.number().nonnegative().default(50).describe('Scheduler: how long a domain keeps the CPU while others are runnable before a switch, us (Xen context-switch allowance). Default 50.'),
     sliceUs: z.number().positive().default(10_000).describe('Scheduler time slice, us. Default 10000.'),
   }).prefault({}).describe('The hypervisor (driver and guest topologies).'),
+  variability: z.strictObject({
+    irqJitterUs: z.number().nonnegative().max(1000).default(2).describe('Interrupt delivery latency varies uniformly in [0, x] us on top of the NIC\'s moderation interval (interrupt controller and PCI posting latency, timer granularity). Default 2.'),
+    wireJitterNs: z.number().nonnegative().max(100_000).default(200).describe('Each frame\'s arrival from a NIC at the far end varies uniformly in [0, x] ns (DMA fetch and bus contention on the NIC side; frames stay in order). Default 200.'),
+    cacheRefillPct: z.number().nonnegative().max(100).default(10).describe('The cache refill after each domain switch costs its cost-table value times a factor uniform in [1 - x%, 1 + x%] (how much of the working set was evicted varies). Default 10.'),
+    clientTurnaroundUs: z.number().nonnegative().max(1000).default(2).describe('The external client answers after a delay uniform in [0, x] us (its interrupt and scheduling jitter: the client\'s think time). Default 2.'),
+  }).prefault({}).describe('Sources of run-to-run variation a real testbed has. Each is drawn from the run\'s seed on its own device\'s stream (one actor\'s draws never shift another\'s), so a seed gives one exact result and different seeds give a distribution (see --reps). All zero makes the run independent of the seed except the client\'s ACK timing.'),
   guests: z.number().int().min(1).max(1024).default(1).describe('Guest domains (topology guest); flow f belongs to guest f mod guests, with max(nics, guests) flows. Default 1.'),
   optimizations: z.strictObject({
     vnicOffload: z.boolean().default(false).describe('High-level virtual NIC: the vif offers scatter-gather, checksum offload and TSO (feature-sg, feature-no-csum-offload=0, feature-gso-tcpv4). Default false.'),
