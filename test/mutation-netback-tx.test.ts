@@ -1,19 +1,13 @@
 import { expect } from 'chai';
-import { createActor } from 'xstate';
-import type { Exec, Kernel, Task } from '../src/domains/kernel.js';
-import { ETH_HLEN, HDR_LEN, type Packet } from '../src/domains/packet.js';
-import type { Xen } from '../src/hypervisor/xen.js';
-import { GNTST } from '../src/hypervisor/grant-table.js';
+import { ETH_HLEN, HDR_LEN } from '../src/domains/packet.js';
 import { Netback, PendingPool, COPY_LEN } from '../src/channels/netback.js';
-import { netbackMachine } from '../src/channels/netback/machine.js';
 import { xenvif_tx_copy_ops } from '../src/channels/netback/tx.js';
 import { asExtra, asRequest, type PendingTx } from '../src/channels/netback/common.js';
 import {
   FATAL_SKB_SLOTS, NETIF_RSP, NETTXF, VifRings, XEN_NETBK_MCAST_MAX, XEN_NETIF_EXTRA_FLAG_MORE, XEN_NETIF_EXTRA_TYPE,
-  XEN_NETIF_GSO_TYPE, XEN_NETIF_NR_SLOTS_MIN, type TxExtra, type TxRequest, type TxResponse, type TxSlot,
+  XEN_NETIF_GSO_TYPE, XEN_NETIF_NR_SLOTS_MIN, type TxExtra, type TxRequest, type TxSlot,
 } from '../src/channels/netif.js';
-import { FrontRing } from '../src/channels/ring.js';
-import { newCounters } from '../src/model/counters.js';
+import { GUEST, bytes, harness } from './support/netback-double.js';
 
 /**
  * Netback's transmit path on its own (found by mutation testing, issue 14): a vif built over test
@@ -22,67 +16,6 @@ import { newCounters } from '../src/model/counters.js';
  * xen-protocol.md 2.1, 2.2, 2.5 and the validation table of 2.10 and checks the responses on the
  * ring, the packets handed to the bridge, the grant operations and whether the vif was disabled.
  */
-
-const GUEST = 3;
-const DOM0 = 0;
-
-/** A guest page holding a packet (the bytes netback's memory model reads: flow, seq, mss...). */
-const bytes = (over: Partial<Packet> = {}): Packet => ({
-  id: 1, flow: 7, kind: 'data', seq: 1000, len: 1448, ack: 0, wnd: 65535, mss: 1448, csum: 'done', frames: [], owner: GUEST, cold: false, release: undefined, ...over,
-});
-
-function harness(opts: { txMode?: 'map' | 'noremap'; budget?: number; size?: number; pool?: PendingPool; badRefs?: Set<number> } = {}) {
-  const size = opts.size ?? 64;
-  const rings = new VifRings(size);
-  const counters = newCounters();
-  const posted: string[] = [];
-  const queue: Task[] = [];
-  const contents = new Map<number, Packet>();
-  let nextFrame = 10_000;
-  const kernel = {
-    domid: DOM0,
-    post: (t: Task) => { posted.push(t.name); queue.push(t); },
-    allocFrame: () => nextFrame++,
-    freeFrame: () => {},
-    mem: { contents, ownerOf: () => DOM0 },
-  } as unknown as Kernel;
-  // Guest frame of gref r: 500 + r. Handles are numbered from 1.
-  const frameOf = (ref: number) => 500 + ref;
-  let nextHandle = 1;
-  const calls = { maps: [] as Array<{ ref: number; readonly: boolean; device: boolean }>, unmaps: [] as number[][], copies: [] as Array<{ ref: number; offset: number; len: number }>, sends: 0, flushes: 0 };
-  const mapOne = (device: boolean) => (op: { ref: number; readonly?: boolean }) => {
-    calls.maps.push({ ref: op.ref, readonly: op.readonly ?? true, device });
-    if (opts.badRefs?.has(op.ref)) return { status: GNTST.general_error };
-    return { status: GNTST.okay, handle: nextHandle++, frame: frameOf(op.ref) };
-  };
-  const xen = {
-    grantMap: (_x: Exec, _k: Kernel, ops: Array<{ ref: number; readonly: boolean }>) => ops.map(mapOne(false)),
-    grantDeviceMap: (_x: Exec, _k: Kernel, ops: Array<{ ref: number }>) => ops.map(mapOne(true)),
-    grantUnmap: (_x: Exec, _k: Kernel, handles: number[]) => { calls.unmaps.push([...handles]); return handles.map(() => ({ status: GNTST.okay })); },
-    grantCopy: (_x: Exec, _k: Kernel, ops: Array<{ source: { ref: number; offset: number }; len: number }>) => {
-      for (const o of ops) calls.copies.push({ ref: o.source.ref, offset: o.source.offset, len: o.len });
-      return ops.map(() => ({ status: GNTST.okay }));
-    },
-    evtchnSend: () => { calls.sends++; },
-    grants: { unmap: () => ({ status: GNTST.okay }) },
-  } as unknown as Xen;
-  const x = { touch() {}, cost() {}, touchTransient() {}, copy() {}, flushTlb() { calls.flushes++; } } as unknown as Exec;
-  const pool = opts.pool ?? new PendingPool();
-  const vif = new Netback('vif3.0', kernel, xen, GUEST, rings, { sg: true, csum: true, tso: true, rxCopy: true }, opts.txMode ?? 'map', 'gnttab', 'evtchn-vif3.0', counters, pool, opts.budget ?? 64);
-  vif.actor = createActor(netbackMachine, { input: { name: 'vif3.0' } }).start();
-  vif.connected = true;
-  const forwarded: Packet[] = [];
-  vif.rx = (_x, p) => { forwarded.push(p); };
-  const front = new FrontRing<TxSlot, TxResponse>(rings.tx);
-  const responses = (): TxResponse[] => { const out: TxResponse[] = []; while (front.unconsumedResponses() > 0) out.push(front.takeResponse()); return out; };
-  /** The driver domain's kernel runs the work items queued so far (and those they queue). */
-  const drain = () => { for (let n = 0; queue.length && n < 100; n++) queue.shift()!.run(x); };
-  /** The guest writes slots, pushes them and sends an event; the driver domain does the work. */
-  const send = (...slots: TxSlot[]) => { for (const s of slots) front.putRequest(s); front.pushRequests(); vif.onEvent(x); drain(); };
-  /** The NIC is done with every forwarded packet: release them and run the dealloc work. */
-  const complete = () => { for (const p of forwarded.splice(0)) p.release?.(x); drain(); };
-  return { vif, x, front, rings, counters, posted, queue, drain, contents, calls, forwarded, responses, send, complete, frameOf, pool };
-}
 
 const req = (over: Partial<TxRequest>): TxRequest => ({ gref: 1, offset: 0, flags: 0, id: 0, size: 100, ...over });
 const extra = (over: Partial<TxExtra>): TxExtra => ({ extra: true, type: XEN_NETIF_EXTRA_TYPE.GSO, flags: 0, gsoSize: 1448, gsoType: XEN_NETIF_GSO_TYPE.TCPV4, ...over });
@@ -101,7 +34,7 @@ describe('netback TX (mutation): a well-formed packet', () => {
     expect(h.vif.txInflight).to.equal(1);
     h.complete();
     expect(h.responses()).to.deep.equal([{ id: 11, status: NETIF_RSP.OKAY }]);
-    expect(h.calls.unmaps).to.deep.equal([[1]]);
+    expect(h.calls.unmaps).to.deep.equal([{ handles: [1], host: true }]);
     expect(h.vif.txInflight).to.equal(0);
     expect(h.vif.txUnits).to.equal(1);
     expect(h.vif.disabled).to.equal(null);
@@ -255,7 +188,7 @@ describe('netback TX (mutation): packets dropped with error responses (2.10)', (
       req({ gref: 2, id: 2, size: 100 }),
       req({ gref: 5, id: 5, size: HDR_LEN + 10 }),
     );
-    expect(h.calls.unmaps[0]).to.deep.equal([1]); // gref 1's handle, undone at once
+    expect(h.calls.unmaps[0]).to.deep.equal({ handles: [1], host: true }); // gref 1's handle, undone at once
     expect(h.counters.drops['tx-grant-error']).to.equal(1);
     expect(h.forwarded.map((p) => p.frames)).to.deep.equal([[h.frameOf(5)]]);
     expect(h.responses()).to.deep.equal([{ id: 1, status: NETIF_RSP.ERROR }, { id: 2, status: NETIF_RSP.ERROR }]);
@@ -425,10 +358,11 @@ describe('netback TX (mutation): no-remap transmit copies only the header (XSA-4
     expect(h.calls.maps.map((m) => m.device)).to.deep.equal([true, true]);
     expect(h.counters.txDataMaps).to.equal(0);
     // First slot holds 100 - 60 = 40 bytes at offset 64; the rest of the 128 come from the next slot (60 of them).
-    expect(h.calls.copies).to.deep.equal([{ ref: 1, offset: 64, len: 40 }, { ref: 2, offset: 8, len: 60 }]);
+    expect(h.calls.copies.map((c) => ({ ref: c.source.ref, offset: c.source.offset, len: c.len }))).to.deep.equal([{ ref: 1, offset: 64, len: 40 }, { ref: 2, offset: 8, len: 60 }]);
+    expect(h.calls.copies.every((c) => c.source.dom === GUEST && c.dest.offset === 0)).to.equal(true);
     expect(h.forwarded).to.have.length(1);
     h.complete();
-    expect(h.calls.flushes).to.equal(0);
+    expect(h.calls.unmaps).to.deep.equal([{ handles: [1, 2], host: false }]); // device pins: no host unmap, so no TLB flush
   });
 
   it('copy ops: stop once COPY_LEN bytes are covered, skip empty slots', () => {
