@@ -2,12 +2,13 @@
 // Stryker mutates the TypeScript sources in a sandbox with all mutants switched in (mutant schemata),
 // `tsc` compiles the sandbox once, and mocha runs the compiled unit-level tests from dist/test.
 // See docs/mutation.md for the score, the accepted survivors and how to run one module at a time.
-// The fast test subset: unit tests of the mutated modules first (so most mutants die on a
-// millisecond test), then the short system-level suites that drive netback, netfront and Xen
-// through real runs with every invariant of src/stress as the oracle (hostile guests H1-H26,
-// the vif machines, domain lifecycle, the XenBus handshake). The 2-minute stress suite and the
-// throughput-shape suites (mechanisms, paper) are left out. MUTATE_TESTS=unit keeps only the unit
-// tests, for quick iteration on ring/tlb/event-channel/grant-table (a lower bound on the score).
+// The fast test subset: the unit tests of the mutated modules, including the ones that drive
+// netback, netfront and Xen's hypercalls over test doubles or a built (not running) machine
+// (test/mutation-*.test.ts). The simulation suites are left out (XenBus through xenstored, domain
+// lifecycle, vif machines, hostile guests H1-H26, stress, mechanisms, paper): every TLB, ring,
+// netback or Xen mutant is covered by every simulation, so a survivor or a hang reruns all of them
+// (seconds each on a loaded 2-core machine); with only the lifecycle and xenstored suites added, a
+// full run projected two hours. MUTATE_TESTS=system adds those two suites back.
 const UNIT = [
   'dist/test/ring.test.js',
   'dist/test/tlb.test.js',
@@ -18,10 +19,8 @@ const UNIT = [
 const SYSTEM = [
   'dist/test/xenstore.test.js',
   'dist/test/lifecycle.test.js',
-  'dist/test/vif-machines.test.js',
-  'dist/test/hostile.test.js',
 ];
-const SPEC = process.env.MUTATE_TESTS === 'unit' ? UNIT : [...UNIT, ...SYSTEM];
+const SPEC = process.env.MUTATE_TESTS === 'system' ? [...UNIT, ...SYSTEM] : UNIT;
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
@@ -37,8 +36,8 @@ export default {
   ignorePatterns: ['dist', 'reports', 'out', '.stryker-tmp', '*.log'],
   tempDirName: '.stryker-tmp',
   concurrency: 2,
-  timeoutMS: 10000,
-  timeoutFactor: 2,
+  timeoutMS: 5000,
+  timeoutFactor: 1.5,
   incremental: true,
   incrementalFile: 'reports/stryker-incremental.json',
   reporters: ['html', 'json', 'clear-text', 'progress'],

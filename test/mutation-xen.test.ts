@@ -196,3 +196,52 @@ describe('Xen (mutation): grant batch hypercalls', () => {
     expect(m.xen.grantSetVersion(m.exec(m.g1), m.g1, 1)).to.equal(0);
   });
 });
+
+describe('Xen (mutation): domain lifecycle control operations', () => {
+  it('pause nests; unpause drops one pause at a time; dom0 and unknown domains are refused', () => {
+    const m = machine(); // built, not booted: every guest still holds its creation pause
+    const g = m.g1.domid;
+    expect(m.xen.pauseDomain(0)).to.equal(-22);
+    expect(m.xen.unpauseDomain(0)).to.equal(-22);
+    expect(m.xen.pauseDomain(99)).to.equal(-3);
+    expect(m.xen.unpauseDomain(99)).to.equal(-3);
+    expect(m.xen.pauseDomain(g)).to.equal(0);
+    expect(m.xen.unpauseDomain(g)).to.equal(0);
+    expect(m.xen.unpauseDomain(g)).to.equal(0); // the creation pause
+    expect(m.xen.unpauseDomain(g)).to.equal(-22); // not paused any more
+    expect(m.xen.pauseDomain(g)).to.equal(0);
+    expect(m.xen.unpauseDomain(g)).to.equal(0);
+  });
+
+  it('destroy closes the domain\'s ports (peers revert to unbound), drops its queued work, and refuses everything after', () => {
+    const m = machine();
+    const g = m.g2;
+    g.evtchn.upcallPending = true;
+    g.post({ name: 'pending-work', run: () => {} }, 'irq');
+    expect(m.xen.destroyDomain(0)).to.equal(-22);
+    expect(m.xen.destroyDomain(99)).to.equal(-3);
+    expect(m.xen.destroyDomain(g.domid)).to.equal(0);
+    expect(g.evtchn.ports.every((p) => p.closed)).to.equal(true);
+    expect(g.evtchn.upcallPending).to.equal(false);
+    expect(g.irqQ).to.have.length(0);
+    m.b.sys.sched.run(m.b.sys.sched.now);
+    expect(m.b.sys.entry(`evtchn-${m.vif(g).nb.name}`).actor.getSnapshot().value).to.equal('unbound');
+    expect(m.b.sys.entry(`evtchn-${m.vif(m.g1).nb.name}`).actor.getSnapshot().value).to.equal('interdomain');
+    expect(m.xen.destroyDomain(g.domid)).to.equal(-3);
+    expect(m.xen.pauseDomain(g.domid)).to.equal(-3);
+    expect(m.xen.unpauseDomain(g.domid)).to.equal(-3);
+  });
+
+  it('destroy releases the grant mappings the dying domain holds on others\' grants', () => {
+    const m = machine();
+    const x = m.exec(m.g2);
+    const gt = m.xen.grantTables.get(m.g1.domid)!;
+    gt.grantAccess(200, m.g2.domid, m.g1.allocFrame(), false);
+    const r = m.xen.grantMap(x, m.g2, [{ dom: m.g1.domid, ref: 200, readonly: false }]);
+    expect(r[0].status).to.equal(GNTST.okay);
+    expect(m.xen.grants.activeMappings(m.g2.domid)).to.equal(1);
+    m.xen.destroyDomain(m.g2.domid);
+    expect(m.xen.grants.activeMappings(m.g2.domid)).to.equal(0);
+    expect(gt.pinCount(200)).to.equal(0);
+  });
+});
