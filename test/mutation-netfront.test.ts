@@ -317,3 +317,26 @@ describe('netfront (mutation): XenBus', () => {
     expect(s.nf.control.xenbus).to.equal('Connected');
   });
 });
+
+describe('netfront (mutation): before its actor is spawned', () => {
+  it('transmits, stops on a full ring, takes responses, refills and receives without one', () => {
+    const s = setup({ size: 2 });
+    s.nf.actor = null;
+    s.nf.switchState(XenbusState.Initialised);
+    expect(s.nf.xmit(s.x, s.pkt({ len: 100 }))).to.equal(true);
+    expect(s.nf.xmit(s.x, s.pkt({ len: 5000, mss: 9000, frames: [1, 2] }))).to.equal(false);
+    const [q] = s.txSlots() as Array<{ id: number }>;
+    s.tx.putResponse({ id: q.id, status: NETIF_RSP.OKAY });
+    s.tx.pushResponses();
+    s.nf.refill(s.x);
+    const [r] = s.rxReqs();
+    s.contents.set(s.gt.entries[r.gref].frame, s.pkt());
+    s.rx.putResponse({ id: r.id, offset: 0, flags: 0, status: 100 });
+    s.rx.pushResponses();
+    s.nf.onEvent(s.x);
+    s.drain();
+    expect(s.wakes()).to.equal(1);
+    expect(s.delivered).to.have.length(1);
+    expect(s.nf.xenbusStates).to.deep.equal([XenbusState.Initialised]);
+  });
+});

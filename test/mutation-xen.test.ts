@@ -245,3 +245,28 @@ describe('Xen (mutation): domain lifecycle control operations', () => {
     expect(gt.pinCount(200)).to.equal(0);
   });
 });
+
+describe('Xen (mutation): the domain scheduler in a short run', () => {
+  it('every domain with work gets the CPU, each switch is a context switch with a TLB flush, and a paused guest gets none', function () {
+    this.timeout(30_000);
+    const m = machine();
+    m.b.start();
+    const cycles = (name: string) => m.b.cpus.reduce((n, c) => n + [...(c.ledger.get(name)?.values() ?? [])].reduce((a, v) => a + v, 0), 0);
+    m.b.sys.sched.run(2e9); // 2 ms
+    for (const k of m.b.kernels) expect(cycles(k.name), k.name).to.be.greaterThan(0);
+    expect(m.b.counters.domainSwitches).to.be.greaterThan(2);
+    expect(m.b.counters.tlbFlushes + m.b.cpus.reduce((n, c) => n + c.tlb.stats.flushes + c.tlb.stats.fullFlushes, 0)).to.be.greaterThan(m.b.counters.domainSwitches - 1);
+    const pcpu = m.b.sys.entry('cpu0').actor.getSnapshot() as { value: string; context: { switches: number; loaded: string | null } };
+    expect(pcpu.context.switches).to.equal(m.b.counters.domainSwitches);
+    expect(m.b.kernels.map((k) => k.name)).to.include(pcpu.context.loaded);
+    expect(m.xen.pauseDomain(m.g2.domid)).to.equal(0);
+    m.b.sys.sched.run(2.5e9);
+    const c2 = cycles(m.g2.name);
+    m.b.sys.sched.run(5e9);
+    expect(cycles(m.g2.name)).to.equal(c2);
+    expect(cycles(m.g1.name)).to.be.greaterThan(0);
+    expect(m.xen.unpauseDomain(m.g2.domid)).to.equal(0);
+    m.b.sys.sched.run(7e9);
+    expect(cycles(m.g2.name)).to.be.greaterThan(c2);
+  });
+});

@@ -49,7 +49,8 @@ export function harness(opts: HarnessOptions = {}) {
   let nextFrame = 10_000;
   const kernel = {
     domid: DOM0,
-    post: (t: Task) => { posted.push(t.name); queue.push(t); },
+    // Every netback work item runs as a bottom half (Linux: NAPI poll / tasklet / kthread woken from the IRQ).
+    post: (t: Task, kind: string) => { if (kind !== 'irq') throw new Error(`${t.name} queued as ${kind}`); posted.push(t.name); queue.push(t); },
     allocFrame: () => { const f = nextFrame++; owner.set(f, DOM0); return f; },
     freeFrame: (f: number) => { freed.push(f); owner.delete(f); },
     mem: { contents, ownerOf: (f: number) => owner.get(f) },
