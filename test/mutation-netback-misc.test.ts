@@ -152,3 +152,50 @@ describe('netback (mutation): a vif before its actor is spawned', () => {
     void GUEST;
   });
 });
+
+describe('netback (mutation): the CPU work each path charges', () => {
+  it('TX with host mapping: a pass touches netback, each mapped page is touched through the grant-map slot, and per-packet costs are charged', () => {
+    const h = harness();
+    h.contents.set(h.frameOf(1), bytes());
+    h.contents.set(h.frameOf(2), bytes());
+    h.send({ gref: 1, offset: 0, flags: NETTXF.more_data, id: 1, size: 200 }, { gref: 2, offset: 0, flags: 0, id: 2, size: 100 });
+    expect(h.cpu.touches).to.include('netback');
+    expect(h.cpu.transient.map((t) => t.frame)).to.deep.equal([h.frameOf(1), h.frameOf(2)]);
+    expect(h.cpu.costs).to.deep.include({ netbackTxPerPacket: 1, skbAllocFree: 1 });
+    expect(h.cpu.costs.netbackTxDonePerPacket).to.equal(undefined);
+    h.complete();
+    expect(h.cpu.costs.netbackTxDonePerPacket).to.equal(1);
+    expect(h.vif.stats.maxGrantOpsPerPass).to.equal(2);
+  });
+
+  it('TX without remapping touches no mapped page; its grant ops are the pins plus the header copies', () => {
+    const h = harness({ txMode: 'noremap' });
+    h.contents.set(h.frameOf(1), bytes());
+    h.send({ gref: 1, offset: 0, flags: NETTXF.more_data, id: 1, size: 100 }, { gref: 2, offset: 0, flags: 0, id: 2, size: 60 });
+    expect(h.cpu.transient).to.deep.equal([]);
+    expect(h.vif.stats.maxGrantOpsPerPass).to.equal(4); // 2 device pins + 2 header copies
+  });
+
+  it('an answered error costs the examining, and a failed map counts its undo in the pass\'s grant ops', () => {
+    const h = harness({ badRefs: new Set([2]) });
+    h.send({ gref: 1, offset: 0, flags: 0, id: 1, size: 5 });
+    expect(h.cpu.costs.netbackTxDonePerPacket).to.equal(1);
+    h.send({ gref: 1, offset: 0, flags: NETTXF.more_data, id: 2, size: 300 }, { gref: 2, offset: 0, flags: 0, id: 3, size: 100 });
+    expect(h.vif.stats.maxGrantOpsPerPass).to.equal(3); // 2 maps + 1 undo
+  });
+
+  it('RX map-and-copy copies on our CPU into a cold page; grant copy asks Xen for the same; each packet costs the RX path', () => {
+    const m = harness({ rxCopyVia: 'map' });
+    m.vif.xmit(m.x, m.incoming({ len: 100, cold: true }));
+    m.post({ id: 1, gref: 1 });
+    expect(m.cpu.copies).to.deep.equal([{ bytes: 100 + HDR_LEN, srcCold: true, dstCold: true }]);
+    expect(m.cpu.transient.map((t) => t.frame)).to.deep.equal([m.frameOf(1)]);
+    expect(m.cpu.costs.netbackRxPerPacket).to.equal(1);
+    const g = harness();
+    g.vif.xmit(g.x, g.incoming({ len: 100, cold: false }));
+    g.post({ id: 1, gref: 1 });
+    expect(g.calls.copies[0]).to.include({ cold: false, dstCold: true });
+    expect(g.cpu.copies).to.deep.equal([]);
+    expect(g.cpu.touches).to.include('netback');
+  });
+});

@@ -15,6 +15,26 @@ import { VifRings, type RxRequest, type RxResponse, type TxResponse, type TxSlot
 import { FrontRing } from '../../src/channels/ring.js';
 import { newCounters } from '../../src/model/counters.js';
 import { PortTable } from '../../src/hypervisor/event-channel.js';
+import { COSTS, FOOTPRINT } from '../../src/model/costs.js';
+
+/**
+ * The CPU as a double: costs and footprint touches are recorded, and only rows of the real cost
+ * table and real components are accepted (the real Exec would charge NaN cycles for anything else).
+ */
+export function execDouble() {
+  const costs: Record<string, number> = {};
+  const touches: string[] = [];
+  const transient: Array<{ tag: number; frame: number }> = [];
+  const copies: Array<{ bytes: number; srcCold: boolean | undefined; dstCold: boolean | undefined }> = [];
+  const x = {
+    cost: (name: string, times = 1) => { if (!(name in COSTS)) throw new Error(`unknown cost row ${JSON.stringify(name)}`); costs[name] = (costs[name] ?? 0) + times; },
+    touch: (c: string) => { if (!(c in FOOTPRINT)) throw new Error(`unknown component ${JSON.stringify(c)}`); touches.push(c); },
+    touchTransient: (tag: number, frame: number) => { transient.push({ tag, frame }); },
+    copy: (bytes: number, srcCold?: boolean, dstCold?: boolean) => { copies.push({ bytes, srcCold, dstCold }); },
+    flushTlb() {},
+  } as unknown as Exec;
+  return { x, costs, touches, transient, copies };
+}
 
 export const GUEST = 3;
 export const DOM0 = 0;
@@ -61,7 +81,7 @@ export function harness(opts: HarnessOptions = {}) {
   const calls = {
     maps: [] as Array<{ ref: number; readonly: boolean; device: boolean }>,
     unmaps: [] as Array<{ handles: number[]; host: boolean }>,
-    copies: [] as Array<{ source: { dom: number; ref?: number; frame?: number; offset: number }; dest: { dom: number; ref?: number; frame?: number; offset: number }; len: number }>,
+    copies: [] as Array<{ source: { dom: number; ref?: number; frame?: number; offset: number }; dest: { dom: number; ref?: number; frame?: number; offset: number }; len: number; cold?: boolean; dstCold?: boolean }>,
     transfers: [] as Array<{ mfn: number; domid: number; ref: number }>,
     increase: [] as number[],
     mmu: [] as number[],
@@ -78,7 +98,7 @@ export function harness(opts: HarnessOptions = {}) {
     grantDeviceMap: (_x: Exec, _k: Kernel, ops: Array<{ ref: number }>) => ops.map(mapOne(true)),
     grantUnmap: (_x: Exec, _k: Kernel, handles: number[], host: boolean) => { calls.unmaps.push({ handles: [...handles], host }); return handles.map(() => ({ status: GNTST.okay })); },
     grantCopy: (_x: Exec, _k: Kernel, ops: typeof calls.copies) => ops.map((o) => {
-      calls.copies.push({ source: { ...o.source }, dest: { ...o.dest }, len: o.len });
+      calls.copies.push({ source: { ...o.source }, dest: { ...o.dest }, len: o.len, ...(o.cold !== undefined ? { cold: o.cold } : {}), ...(o.dstCold !== undefined ? { dstCold: o.dstCold } : {}) });
       const ref = o.dest.ref ?? o.source.ref;
       if (ref !== undefined && bad(ref)) return { status: GNTST.general_error };
       return { status: GNTST.okay, srcFrame: o.source.frame ?? frameOf(o.source.ref!), destFrame: o.dest.frame ?? frameOf(o.dest.ref!) };
@@ -95,7 +115,8 @@ export function harness(opts: HarnessOptions = {}) {
     evtchnSend: (_x: Exec, _k: Kernel, channel: string, end: string) => { calls.sends.push({ channel, end }); },
     grants: { unmap: (_c: number, h: number) => { calls.unmaps.push({ handles: [h], host: true }); return { status: GNTST.okay }; } },
   } as unknown as Xen;
-  const x = { touch() {}, cost() {}, touchTransient() {}, copy() {}, flushTlb() {} } as unknown as Exec;
+  const cpu = execDouble();
+  const x = cpu.x;
   // Virtual time in ps, with timers.
   let now = 0;
   const timers: Array<{ at: number; fn: () => void }> = [];
@@ -150,7 +171,7 @@ export function harness(opts: HarnessOptions = {}) {
   };
   return {
     vif, x, front, rxFront, rings, counters, posted, queue, drain, contents, calls, forwarded, responses, rxResponses, send, post,
-    complete, frameOf, pool, freed, owner, incoming, clock, advance, timers, withPort, now: () => now,
+    complete, frameOf, pool, freed, owner, incoming, clock, advance, timers, withPort, now: () => now, cpu,
   };
 }
 export type Harness = ReturnType<typeof harness>;
