@@ -12,6 +12,7 @@ import {
 } from '../src/channels/netif.js';
 import { BackRing } from '../src/channels/ring.js';
 import { newCounters } from '../src/model/counters.js';
+import { execDouble } from './support/netback-double.js';
 
 /**
  * netfront on its own (found by mutation testing, issue 14): the guest's kernel, Xen's memory and
@@ -35,7 +36,7 @@ function setup(opts: { rxCopy?: boolean; size?: number; budget?: number } = {}) 
   let next = 2000;
   const kernel = {
     domid: DOM,
-    post: (t: Task) => { queue.push(t); },
+    post: (t: Task, kind: string) => { if (kind !== 'irq') throw new Error(`${t.name} queued as ${kind}`); queue.push(t); },
     allocFrame: () => next++,
     freeFrame: (f: number) => { freed.push(f); },
     mem: { contents },
@@ -46,7 +47,8 @@ function setup(opts: { rxCopy?: boolean; size?: number; budget?: number } = {}) 
     mmuUpdate: (_x: Exec, n: number) => { calls.mmu.push(n); },
     decreaseReservation: (_x: Exec, _k: Kernel, frames: number[]) => { calls.decrease.push([...frames]); },
   } as unknown as Xen;
-  const x = { touch() {}, cost() {} } as unknown as Exec;
+  const cpu = execDouble();
+  const x = cpu.x;
   const nf = new Netfront('vif3.0', kernel, xen, gt, BACKEND, rings, { sg: true, csum: true, tso: true, rxCopy: opts.rxCopy ?? true }, 'ch', counters, REF_BASE, opts.budget ?? 64);
   nf.actor = createActor(netfrontMachine, { input: { name: 'vif3.0' } }).start();
   const delivered: Packet[] = [];
@@ -59,7 +61,7 @@ function setup(opts: { rxCopy?: boolean; size?: number; budget?: number } = {}) 
   const rxReqs = (): RxRequest[] => { const out: RxRequest[] = []; while (rx.unconsumedRequests() > 0) out.push(rx.takeRequest()); return out; };
   const drain = () => { for (let n = 0; queue.length && n < 100; n++) queue.shift()!.run(x); };
   const pkt = (over: Partial<Packet> = {}): Packet => ({ id: 1, flow: 1, kind: 'data', seq: 0, len: 1000, ack: 0, wnd: 0, mss: 1448, csum: 'done', frames: [100], owner: DOM, cold: false, release: undefined, ...over });
-  return { nf, gt, rings, counters, queue, contents, freed, calls, x, tx, rx, txSlots, rxReqs, drain, pkt, delivered, wakes: () => wakes };
+  return { cpu, nf, gt, rings, counters, queue, contents, freed, calls, x, tx, rx, txSlots, rxReqs, drain, pkt, delivered, wakes: () => wakes };
 }
 
 describe('netfront (mutation): transmit', () => {
@@ -338,5 +340,59 @@ describe('netfront (mutation): before its actor is spawned', () => {
     expect(s.wakes()).to.equal(1);
     expect(s.delivered).to.have.length(1);
     expect(s.nf.xenbusStates).to.deep.equal([XenbusState.Initialised]);
+  });
+});
+
+describe('netfront (mutation): costs, notifications and limits', () => {
+  it('transmit charges per packet and per extra slot and touches netfront; a push the backend did not ask for is suppressed', () => {
+    const s = setup();
+    s.nf.xmit(s.x, s.pkt({ len: 6000, mss: 9000, frames: [100, 101, 102] }));
+    expect(s.cpu.costs).to.deep.equal({ netfrontTxPerPacket: 1, netfrontTxPerSlot: 2 });
+    expect(s.cpu.touches).to.deep.equal(['netfront']);
+    expect(s.counters.notificationsSuppressed).to.equal(0);
+    s.nf.xmit(s.x, s.pkt({ len: 100 })); // the backend has not re-armed req_event
+    expect(s.calls.sends).to.have.length(1);
+    expect(s.counters.notificationsSuppressed).to.equal(1);
+  });
+
+  it('a packet exactly one MSS long is not GSO', () => {
+    const s = setup();
+    s.nf.xmit(s.x, s.pkt({ len: 1448, mss: 1448 }));
+    expect(s.txSlots()).to.have.length(1);
+  });
+
+  it('grant refs: 2 x ring size for buffers from refBase, distinct; a frontend out of refs or ids stops its queue', () => {
+    const s = setup({ size: 2 });
+    s.nf.refill(s.x);
+    const rx = s.rxReqs().map((r) => r.gref);
+    s.nf.xmit(s.x, s.pkt({ len: 100, frames: [100] }));
+    s.nf.xmit(s.x, s.pkt({ len: 100, frames: [101] }));
+    const tx = (s.txSlots() as Array<{ gref: number }>).map((q) => q.gref);
+    const all = [...rx, ...tx];
+    expect(new Set(all).size).to.equal(4);
+    for (const r of all) expect(r).to.be.within(REF_BASE, REF_BASE + 3);
+    expect(Math.min(...all)).to.equal(REF_BASE);
+  });
+
+  it('receive charges per packet delivered, touches netfront once per poll and refill', () => {
+    const s = setup({ size: 2 });
+    s.nf.refill(s.x);
+    const [a] = s.rxReqs();
+    s.contents.set(s.gt.entries[a.gref].frame, s.pkt());
+    s.rx.putResponse({ id: a.id, offset: 0, flags: 0, status: 100 });
+    s.rx.pushResponses();
+    s.nf.onEvent(s.x);
+    s.drain();
+    expect(s.cpu.costs).to.deep.equal({ netfrontRxPerPacket: 1, skbAllocFree: 1 });
+    expect(s.cpu.touches).to.deep.equal(['netfront', 'netfront', 'netfront']); // refill, poll, refill
+  });
+
+  it('nothing to refill sends nothing', () => {
+    const s = setup({ size: 2 });
+    s.nf.refill(s.x);
+    const sends = s.calls.sends.length;
+    s.nf.refill(s.x);
+    expect(s.calls.sends).to.have.length(sends);
+    expect(s.cpu.touches).to.deep.equal(['netfront']);
   });
 });
