@@ -137,3 +137,42 @@ describe('netback control ring (mutation): the pass', () => {
     expect(front.unconsumedResponses()).to.equal(0);
   });
 });
+
+describe('netback control ring (mutation): pass bookkeeping', () => {
+  it('an empty pass answers and signals nothing; the per-pass maximum keeps the largest pass; more than a ring claimed queues another pass', () => {
+    const h = harness();
+    const s = new SharedRing<CtrlRequest, CtrlResponse>(NET_CTRL_RING_SIZE);
+    const front = new FrontRing(s);
+    h.vif.ctrl = new BackRing(s, 0, ZERO_CTRL);
+    h.vif.ctrlTask.run(h.x);
+    expect(h.counters.notificationsSuppressed).to.equal(0);
+    expect(h.calls.sends).to.deep.equal([]);
+    expect(h.cpu.touches).to.deep.equal(['netback']);
+    for (let i = 0; i < 3; i++) front.putRequest({ id: i, type: T.GET_HASH_FLAGS, data: [0, 0, 0] });
+    front.pushRequests();
+    h.vif.ctrlTask.run(h.x);
+    while (front.unconsumedResponses() > 0) front.takeResponse();
+    front.putRequest({ id: 9, type: T.GET_HASH_FLAGS, data: [0, 0, 0] });
+    front.pushRequests();
+    h.vif.ctrlTask.run(h.x);
+    expect(h.vif.stats.maxCtrlPerPass).to.equal(3);
+    expect(h.queue).to.deep.equal([]);
+    s.reqProd = (s.reqProd + 2 * NET_CTRL_RING_SIZE) >>> 0;
+    h.vif.ctrlTask.run(h.x);
+    expect(h.queue.map((t) => t.name)).to.deep.equal(['vif3.0-ctrl']);
+    expect(h.vif.control.ctrl).to.equal('scheduled');
+  });
+
+  it('a disabled vif answers nothing on its control ring', () => {
+    const h = harness();
+    const s = new SharedRing<CtrlRequest, CtrlResponse>(NET_CTRL_RING_SIZE);
+    const front = new FrontRing(s);
+    h.vif.ctrl = new BackRing(s, 0, ZERO_CTRL);
+    h.send({ gref: 1, offset: 4000, flags: 0, id: 1, size: 200 });
+    expect(h.vif.disabled).to.equal('slot-crosses-page');
+    front.putRequest({ id: 1, type: T.GET_HASH_FLAGS, data: [0, 0, 0] });
+    front.pushRequests();
+    h.vif.ctrlTask.run(h.x);
+    expect(front.unconsumedResponses()).to.equal(0);
+  });
+});

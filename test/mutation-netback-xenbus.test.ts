@@ -254,3 +254,72 @@ describe('netback XenBus (mutation): frontend state changes and the state path',
     expect(gops.map(DOM0, { dom: GUEST, ref: 9, flags: 2 }).status).to.equal(GNTST.general_error);
   });
 });
+
+describe('netback XenBus (mutation): key parsing details', () => {
+  it('numbers of several digits and up to u32 max are numbers; past it they are not', () => {
+    const { h, gt, connect } = setup({ 'tx-ring-ref': '12' });
+    gt.grantAccess(12, DOM0, TXF, false);
+    expect(connect()).to.equal(true);
+    const max = setup({ 'event-channel': '4294967295' });
+    expect(max.connect()).to.equal(false);
+    expect(max.h.vif.error).to.equal('binding event channel'); // read fine, just not our port
+    void h;
+  });
+
+  it('no request-rx-copy key means flipping: fine for a flipping vif; a value other than 0/1 is unreadable', () => {
+    const { h, connect } = setup({ 'request-rx-copy': undefined });
+    (h.vif as unknown as { feat: { rxCopy: boolean } }).feat = { ...h.vif.feat, rxCopy: false };
+    expect(connect()).to.equal(true);
+    const bad = setup({ 'request-rx-copy': '2' });
+    expect(bad.connect()).to.equal(false);
+    expect(bad.h.vif.error).to.equal('reading request-rx-copy');
+  });
+
+  it('no mac key is fine', () => {
+    expect(setup({ mac: undefined }).connect()).to.equal(true);
+  });
+
+  it('rings of another size than the vif\'s, or a control ring of another size, are refused', () => {
+    const { h, xs, gops } = setup();
+    const ringAt = (f: number) => (f === TXF ? new SharedRing(h.rings.size / 2) : f === RXF ? h.rings.rx : undefined) as SharedRing<unknown, unknown> | undefined;
+    expect(h.vif.connect(xs, FRONT, BACK, gops, ringAt, PORT)).to.equal(false);
+    expect(h.vif.error).to.match(/more requests than its size/);
+    const c = setup({ 'ctrl-ring-ref': '3' });
+    const ringAtC = (f: number) => (f === TXF ? c.h.rings.tx : f === RXF ? c.h.rings.rx : f === CTRLF ? new SharedRing(NET_CTRL_RING_SIZE / 2) : undefined) as SharedRing<unknown, unknown> | undefined;
+    expect(c.h.vif.connect(c.xs, FRONT, BACK, c.gops, ringAtC, PORT)).to.equal(false);
+    expect(c.gops.activeMappings(DOM0)).to.equal(0);
+    const full = setup({ 'ctrl-ring-ref': '3' });
+    full.ctrl.reqProd = NET_CTRL_RING_SIZE;
+    expect(full.connect()).to.equal(true);
+  });
+
+  it('a new connection re-enables a vif disabled by a fatal error and turns its carrier back on', () => {
+    const { h, connect } = setup();
+    h.vif.actor!.send({ type: 'NAPI_SCHEDULE' });
+    h.vif.actor!.send({ type: 'TX_ACTION' });
+    h.vif.actor!.send({ type: 'TX_FATAL_ERR', reason: 'x' } as { type: string });
+    h.vif.actor!.send({ type: 'CARRIER_OFF' });
+    expect(connect()).to.equal(true);
+    expect(h.vif.control.tx).to.equal('idle');
+    expect(h.vif.control.rx).to.equal('idle');
+    const plain = setup();
+    expect(plain.connect()).to.equal(true);
+    expect(plain.h.vif.control).to.include({ tx: 'idle', rx: 'idle' });
+  });
+
+  it('a frontend saying Initialising to a connected backend changes nothing', () => {
+    const { h, xs, connect } = setup();
+    expect(connect()).to.equal(true);
+    h.vif.frontendChanged(xs, BACK, XenbusState.Initialising, connect, h.x);
+    expect(h.vif.state).to.equal(XenbusState.Connected);
+    expect(h.vif.connected).to.equal(true);
+  });
+
+  it('driver state: a number of several digits reads as itself; anything with other characters is Unknown', () => {
+    const { xs } = setup();
+    xs.kv.set('/a/state', '12');
+    xs.kv.set('/b/state', 'x4');
+    expect(xenbus_read_driver_state(xs, '/a')).to.equal(12);
+    expect(xenbus_read_driver_state(xs, '/b')).to.equal(XenbusState.Unknown);
+  });
+});
