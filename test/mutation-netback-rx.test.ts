@@ -20,7 +20,7 @@ describe('netback RX (mutation): delivery into posted buffers', () => {
     expect(h.queue.map((t) => t.name)).to.deep.equal(['vif3.0-rx']);
     expect(h.vif.control.rx).to.equal('working');
     h.post({ id: 0x1_0007, gref: 9 });
-    expect(h.calls.copies).to.deep.equal([{ source: { dom: DOM0, frame: p.frames[0], offset: 0 }, dest: { dom: GUEST, ref: 9, offset: 0 }, len: 1000 + HDR_LEN }]);
+    expect(h.calls.copies).to.deep.equal([{ source: { dom: DOM0, frame: p.frames[0], offset: 0 }, dest: { dom: GUEST, ref: 9, offset: 0 }, len: 1000 + HDR_LEN, cold: false, dstCold: true }]);
     expect(h.rxResponses()).to.deep.equal([{ id: 7, offset: 0, flags: 0, status: 1000 + HDR_LEN }]);
     expect(h.contents.get(h.frameOf(9))).to.include({ flow: p.flow, seq: p.seq, len: 1000 });
     expect(h.freed).to.include(p.frames[0]); // our frame goes back to the pool
