@@ -92,7 +92,7 @@ export function registerInspect(program: Command, p: Parsers, loadWith: LoadWith
     }));
 
   program.command('report')
-    .description('run a scenario and write one self-contained HTML page: state charts, time slider, message sequence, plots')
+    .description('run a scenario and write one self-contained HTML page (state charts, time slider, message sequence, plots) and the run\'s files: result JSON, breakdown CSV, trace, pcapng')
     .argument('<scenario>', 'scenario YAML file')
     .requiredOption('--out <dir>', 'output directory (index.html is written there)')
     .option('--seed <n>', 'random seed (overrides the file)', p.intArg('--seed', 0))
@@ -105,9 +105,9 @@ export function registerInspect(program: Command, p: Parsers, loadWith: LoadWith
       if (sampleMs !== undefined) checkSampling('--sample', sampleMs, sc);
       const r = await writeReport(sc, o.out, { sampleMs });
       if (o.json) {
-        console.log(JSON.stringify({ out: o.out, files: [{ path: r.file, kind: 'html', bytes: r.bytes }], scenario: sc.name, messages: r.messages, stateChanges: r.stateChanges }));
+        console.log(JSON.stringify({ out: o.out, files: r.files, scenario: sc.name, messages: r.messages, stateChanges: r.stateChanges }));
         return;
       }
-      console.log(`wrote ${r.file} (${(r.bytes / 1024).toFixed(0)} KiB; ${r.messages} messages, ${r.stateChanges} state changes)`);
+      console.log(`wrote ${r.file} (${(r.bytes / 1024).toFixed(0)} KiB; ${r.messages} messages, ${r.stateChanges} state changes) and ${r.files.slice(1).map((f) => f.path.slice(o.out.length).replace(/^[\\/]/, '')).join(', ')}`);
     }));
 }
