@@ -12,6 +12,7 @@ import { runInspected } from '../inspect/inspect-run.js';
 import { formatTop, formatSummaries } from '../inspect/top.js';
 import { writeReport } from '../inspect/report.js';
 import type { Interpreter } from '../actors/runtime.js';
+import { runProgress } from './progress.js';
 
 type Parsers = { intArg: (n: string, min: number) => (v: string) => number; timeHelp: (what: string, bare: 's' | 'ms') => string };
 interface CommonOpts { seed?: number; duration?: string }
@@ -54,7 +55,9 @@ export function inspectRun(sc: Scenario, o: RunInspectOpts): boolean {
   if (!o.trace && !o.pcap && o.top === undefined) return false;
   const topMs = o.top === undefined ? undefined : o.top === true ? 10 : flagTimeMs('--top', o.top, 'ms');
   if (topMs !== undefined) checkSampling('--top', topMs, sc);
-  const ins = guard(() => runInspected(sc, { trace: o.trace, pcap: o.pcap, topMs, interpreter: o.interpreter }));
+  const bar = runProgress(sc, o.json);
+  let ins;
+  try { ins = guard(() => runInspected(sc, { trace: o.trace, pcap: o.pcap, topMs, interpreter: o.interpreter, onProgress: bar.onProgress })); } finally { bar.done(); }
   if (o.json) {
     const out: Record<string, unknown> = { ...ins.result };
     if (ins.top) out.top = { everyMs: topMs, samples: ins.top, domains: ins.summaries };
@@ -103,7 +106,9 @@ export function registerInspect(program: Command, p: Parsers, loadWith: LoadWith
       const sc = loadWith(file, o);
       const sampleMs = o.sample === undefined ? undefined : flagTimeMs('--sample', o.sample, 'ms');
       if (sampleMs !== undefined) checkSampling('--sample', sampleMs, sc);
-      const r = await writeReport(sc, o.out, { sampleMs });
+      const bar = runProgress(sc, o.json);
+      let r;
+      try { r = await writeReport(sc, o.out, { sampleMs, onProgress: bar.onProgress }); } finally { bar.done(); }
       if (o.json) {
         console.log(JSON.stringify({ out: o.out, files: r.files, scenario: sc.name, messages: r.messages, stateChanges: r.stateChanges }));
         return;

@@ -29,7 +29,7 @@ export function sweepCommand(program: Command, p: Parsers): void {
       const labels: Array<Record<string, unknown>> = [];
       const it = plan.runs();
       const scenarios = { next: () => { const n = it.next(); if (n.done) return n; labels.push(n.value.label); return { done: false as const, value: n.value.scenario }; } };
-      const bar = process.stderr.isTTY ? new SingleBar({ format: 'sweep [{bar}] {value}/{total} runs, {eta_formatted} left', stream: process.stderr }, Presets.shades_classic) : null;
+      const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: 'sweep [{bar}] {value}/{total} runs, {eta_formatted} left', stream: process.stderr }, Presets.shades_classic) : null;
       bar?.start(plan.count, 0);
       const t0 = performance.now();
       const workers = Math.min(o.workers ?? defaultWorkers(), Math.max(1, plan.count));

@@ -22,7 +22,7 @@ import { runstateOf } from '../domains/domain.js';
 import type { TraceRecord } from '../actors/runtime.js';
 import { PS_PER_MS, type Ps } from '../actors/scheduler.js';
 import type { Built } from '../scenario/build.js';
-import { runBuilt, type RunResult } from '../scenario/run.js';
+import { runBuilt, type OnProgress, type RunResult } from '../scenario/run.js';
 import { Xen } from '../hypervisor/xen.js';
 import { DOMID_SELF } from '../hypervisor/grant-table.js';
 import { ringDiff } from '../channels/ring.js';
@@ -76,6 +76,8 @@ export interface RecordOptions {
   wire?: boolean;
   /** Sample on each of these grids (every so many ps), plus at the warm-up boundary and the end. */
   samplePs?: Ps[];
+  /** Told how far the run is (see runBuilt). */
+  onProgress?: OnProgress;
 }
 
 export interface DomainInfo { name: string; domid: number; cpu: number; vifs: string[] }
@@ -249,7 +251,7 @@ export class Recorder {
       if (++i < times.length) sched.at(times[i], rank, step);
     };
     if (times.length) sched.at(times[0], rank, step);
-    this.result = runBuilt(b);
+    this.result = runBuilt(b, this.opts.onProgress);
     return this.result;
   }
 

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { PS_PER_MS } from '../actors/scheduler.js';
 import { build } from '../scenario/build.js';
 import type { Scenario } from '../scenario/schema.js';
+import type { OnProgress } from '../scenario/run.js';
 import { formatRun } from '../cli/format.js';
 import { Recorder } from './recorder.js';
 import { allCharts } from './charts.js';
@@ -56,12 +57,12 @@ function breakdownCsv(result: { cyclesPerPacket: { byAccountCategory: Record<str
   return lines.join('\n') + '\n';
 }
 
-export async function writeReport(sc: Scenario, outDir: string, o: { sampleMs?: number } = {}): Promise<ReportInfo> {
+export async function writeReport(sc: Scenario, outDir: string, o: { sampleMs?: number; onProgress?: OnProgress } = {}): Promise<ReportInfo> {
   const file = join(outDir, 'index.html');
   writeText(file, ''); // fail on a bad path before the run
   const samplePs = Math.round((o.sampleMs ?? 1) * PS_PER_MS);
   const b = build(sc);
-  const rec = new Recorder(b, { messages: true, wire: true, samplePs: [samplePs] });
+  const rec = new Recorder(b, { messages: true, wire: true, samplePs: [samplePs], onProgress: o.onProgress });
   let result;
   try { result = rec.run(); } finally { b.sys.stop(); }
 
