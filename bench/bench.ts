@@ -12,7 +12,7 @@
  * checkout (e.g. the previous main), paired in one process.
  * `node dist/bench/bench.js phold-peer [interpreter]` prints one line in the peers' format
  * (`events=N events_per_s=N`), for /work/shared/peers/phold/compare.sh.
- * Absolute times on shared machines are noisy; compare ratios from one run.
+ * A progress bar goes to stderr on a terminal. Absolute times on shared machines are noisy; compare ratios from one run.
  */
 import { cpus } from 'node:os';
 import { pholdPart, pholdPeerLine } from './phold.js';
@@ -23,6 +23,7 @@ import { paperPart } from './paper.js';
 import { observePart } from './observe.js';
 import { previousPart } from './previous.js';
 import { DEFAULT_INTERPRETER, parseInterpreter } from './interpreters.js';
+import { progressBar } from '../src/cli/progress.js';
 
 const PARTS: Record<string, () => unknown> = {
   phold: pholdPart,
@@ -46,7 +47,15 @@ if (only === 'phold-peer') {
 } else {
   const out: Record<string, unknown> = { node: process.version, cpus: cpus().length, defaultInterpreter: DEFAULT_INTERPRETER };
   const t0 = performance.now();
-  for (const [name, part] of Object.entries(PARTS)) if (!only || only === name) out[name] = part();
+  const parts = Object.entries(PARTS).filter(([name]) => !only || only === name);
+  const bar = progressBar('bench [{bar}] {value}/{total} parts, running {part}');
+  bar?.start(parts.length, 0, { part: parts[0][0] });
+  for (const [name, part] of parts) {
+    bar?.update({ part: name });
+    out[name] = part();
+    bar?.increment(1);
+  }
+  bar?.stop();
   out.benchWallS = +((performance.now() - t0) / 1000).toFixed(1);
   console.log(JSON.stringify(out, null, 2));
 }

@@ -362,24 +362,43 @@ describe('inspection', function () {
   describe('report', () => {
     const out = join(dir, 'report');
 
-    it('is one self-contained, reproducible HTML file', () => {
+    it('is one self-contained, reproducible HTML file, with the run\'s files beside it', () => {
       const r = xennet('report', guestTx, '--out', out);
       expect(r.status, r.stderr).to.equal(0);
       const html = readFileSync(join(out, 'index.html'), 'utf8');
-      expect(html).to.not.match(/<script[^>]+src=|<link[^>]+href=|https?:\/\/(?!www\.w3\.org)/);
+      // The vega runtime is inline; apart from it, the page refers to nothing on the network.
+      const runtime = /<script id="vega-runtime">([\s\S]*?)<\/script>/.exec(html);
+      expect(runtime && runtime[1].length, 'inline vega runtime').to.be.greaterThan(100_000);
+      expect(html.replace(runtime![0], '')).to.not.match(/<script[^>]+src=|<link[^>]+href=|https?:\/\/(?!www\.w3\.org)/);
       // --json: what was written, as one JSON object.
       const r2 = xennet('report', guestTx, '--out', join(dir, 'report2'), '--json');
       expect(r2.status, r2.stderr).to.equal(0);
       expect(readFileSync(join(dir, 'report2', 'index.html'), 'utf8')).to.equal(html);
       const j = JSON.parse(r2.stdout);
       expect(j.out).to.equal(join(dir, 'report2'));
-      expect(j.files).to.deep.equal([{ path: join(dir, 'report2', 'index.html'), kind: 'html', bytes: Buffer.byteLength(html) }]);
+      const names = ['index.html', 'result.json', 'breakdown.csv', 'trace.json', 'wire.pcapng'];
+      expect(j.files.map((f: { path: string; kind: string }) => [f.path, f.kind])).to.deep.equal(
+        names.map((n, i) => [join(dir, 'report2', n), ['html', 'result-json', 'breakdown-csv', 'trace', 'pcapng'][i]]));
+      for (const f of j.files as Array<{ path: string; bytes: number }>) {
+        expect(readFileSync(f.path).length, f.path).to.equal(f.bytes);
+        expect(readFileSync(f.path).equals(readFileSync(join(out, f.path.slice(join(dir, 'report2').length + 1)))), `${f.path} reproducible`).to.equal(true);
+      }
       expect(j.scenario).to.equal('small-guest-tx');
       expect(j.messages).to.be.greaterThan(0);
       expect(j.stateChanges).to.be.greaterThan(0);
+      // The run's files are the run's: its result is what `run --json` prints, the CSV adds up to its cycles per packet,
+      // the trace validates and the capture is a pcapng section.
+      const res = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
+      expect(res).to.deep.equal(JSON.parse(xennet('run', guestTx, '--json').stdout));
+      const csv = readFileSync(join(out, 'breakdown.csv'), 'utf8').trim().split('\n');
+      expect(csv[0]).to.equal('domain,category,group,cycles_per_packet');
+      const sum = csv.slice(1).reduce((a, l) => a + Number(l.split(',')[3]), 0);
+      expect(sum).to.be.closeTo(res.cyclesPerPacket.total, csv.length * 0.1);
+      expect(traceFileSchema.safeParse(JSON.parse(readFileSync(join(out, 'trace.json'), 'utf8'))).success).to.equal(true);
+      expect(readFileSync(join(out, 'wire.pcapng')).readUInt32LE(0)).to.equal(0x0a0d0d0a);
     });
 
-    it('in headless Chromium, moving the time slider changes the shown states to those the run had', async function () {
+    it('in headless Chromium: the slider shows the states the run had; every plot renders, follows the slider and zooms; the file links resolve', async function () {
       const exe = chromiumPath();
       if (!exe) { console.log('      (skipped: chromium is not installed; apt-get install chromium)'); this.skip(); }
       if (!existsSync(join(out, 'index.html'))) xennet('report', guestTx, '--out', out);
@@ -428,6 +447,45 @@ describe('inspection', function () {
           }, xml);
           expect(n, `${c.kind}.scxml`).to.equal(allStates(c.root).length);
         }
+        // Every plot rendered: an SVG with marks drawn from data, and the legends say what the lines are.
+        const plots = ['plot-tput', 'plot-cpu', 'plot-breakdown', 'plot-rings', 'plot-nic-rings', 'plot-drops', 'plot-notify'];
+        expect(await page.$$eval('.vega-plot', (els) => els.map((e) => e.id))).to.deep.equal(plots);
+        await page.waitForFunction((n) => document.querySelectorAll('.vega-plot[data-rendered="true"]').length === n, plots.length, { timeout: 30_000 });
+        for (const id of plots) {
+          // Time plots: a line per series; the breakdown: a bar per domain and component group.
+          const sel = id === 'plot-breakdown' ? '.mark-rect.role-mark path' : '.mark-line.role-mark path';
+          const marks = await page.$$eval(`#${id} svg ${sel}`, (ps) => ps.filter((p) => (p.getAttribute('d') ?? '').length > 4).length);
+          expect(marks, `${id}: marks drawn`).to.be.at.least(id === 'plot-breakdown' ? 9 : id === 'plot-tput' || id === 'plot-drops' ? 1 : 3);
+        }
+        const legend = (id: string) => page.$$eval(`#${id} svg .role-legend-label text`, (ts) => ts.map((t) => t.textContent));
+        expect(await legend('plot-rings')).to.include.members(['vif1.0', 'TX requests outstanding', 'RX buffers posted']);
+        expect(await legend('plot-nic-rings')).to.include.members(['eth0', 'eth3', 'TX slots in use']);
+        expect(await legend('plot-notify')).to.deep.equal(['notifications sent', 'notifications suppressed', 'upcalls', 'interrupts']);
+        expect(await legend('plot-drops')).to.include('total');
+        expect(await legend('plot-breakdown')).to.include.members(['TCP/IP stack', 'copies', 'grant/page ops']);
+        expect(await page.$$eval('#plot-breakdown svg .role-axis-label text', (ts) => ts.map((t) => t.textContent))).to.include.members(['dom0', 'domU1', 'xen']);
+        // The cursor follows the slider.
+        const cursorX = () => page.$eval('#plot-cpu svg .mark-rule.role-mark line', (l) => l.getAttribute('transform'));
+        await page.$eval('#slider', (el) => { (el as HTMLInputElement).value = '1000000'; el.dispatchEvent(new Event('input', { bubbles: true })); });
+        await page.waitForTimeout(100);
+        const at1 = await cursorX();
+        await page.$eval('#slider', (el) => { (el as HTMLInputElement).value = '6000000'; el.dispatchEvent(new Event('input', { bubbles: true })); });
+        await page.waitForTimeout(100);
+        expect(await cursorX()).to.not.equal(at1);
+        // Zoom: the mouse wheel over a time plot narrows its time axis.
+        const ticks = () => page.$$eval('#plot-tput svg .role-axis-label text', (ts) => ts.map((t) => t.textContent).join(' '));
+        const before = await ticks();
+        const svgEl = (await page.$('#plot-tput svg'))!;
+        await svgEl.scrollIntoViewIfNeeded();
+        const box = (await svgEl.boundingBox())!;
+        await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+        await page.mouse.wheel(0, -400);
+        await page.waitForFunction((b) => [...document.querySelectorAll('#plot-tput svg .role-axis-label text')].map((t) => t.textContent).join(' ') !== b, before, { timeout: 10_000 });
+        expect(await ticks()).to.not.equal(before);
+        // The download links point at the files written beside the page.
+        const links = await page.$$eval('a.download', (as) => as.map((a) => a.getAttribute('href')!));
+        expect(links).to.deep.equal(['result.json', 'breakdown.csv', 'trace.json', 'wire.pcapng']);
+        for (const l of links) expect(existsSync(join(out, l)), l).to.equal(true);
         expect(errors).to.deep.equal([]);
       } finally {
         await browser.close();

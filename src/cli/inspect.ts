@@ -12,6 +12,7 @@ import { runInspected } from '../inspect/inspect-run.js';
 import { formatTop, formatSummaries } from '../inspect/top.js';
 import { writeReport } from '../inspect/report.js';
 import type { Interpreter } from '../actors/runtime.js';
+import { runProgress } from './progress.js';
 
 type Parsers = { intArg: (n: string, min: number) => (v: string) => number; timeHelp: (what: string, bare: 's' | 'ms') => string };
 interface CommonOpts { seed?: number; duration?: string }
@@ -54,7 +55,9 @@ export function inspectRun(sc: Scenario, o: RunInspectOpts): boolean {
   if (!o.trace && !o.pcap && o.top === undefined) return false;
   const topMs = o.top === undefined ? undefined : o.top === true ? 10 : flagTimeMs('--top', o.top, 'ms');
   if (topMs !== undefined) checkSampling('--top', topMs, sc);
-  const ins = guard(() => runInspected(sc, { trace: o.trace, pcap: o.pcap, topMs, interpreter: o.interpreter }));
+  const bar = runProgress(sc, o.json);
+  let ins;
+  try { ins = guard(() => runInspected(sc, { trace: o.trace, pcap: o.pcap, topMs, interpreter: o.interpreter, onProgress: bar.onProgress })); } finally { bar.done(); }
   if (o.json) {
     const out: Record<string, unknown> = { ...ins.result };
     if (ins.top) out.top = { everyMs: topMs, samples: ins.top, domains: ins.summaries };
@@ -92,7 +95,7 @@ export function registerInspect(program: Command, p: Parsers, loadWith: LoadWith
     }));
 
   program.command('report')
-    .description('run a scenario and write one self-contained HTML page: state charts, time slider, message sequence, plots')
+    .description('run a scenario and write one self-contained HTML page (state charts, time slider, message sequence, plots) and the run\'s files: result JSON, breakdown CSV, trace, pcapng')
     .argument('<scenario>', 'scenario YAML file')
     .requiredOption('--out <dir>', 'output directory (index.html is written there)')
     .option('--seed <n>', 'random seed (overrides the file)', p.intArg('--seed', 0))
@@ -103,11 +106,13 @@ export function registerInspect(program: Command, p: Parsers, loadWith: LoadWith
       const sc = loadWith(file, o);
       const sampleMs = o.sample === undefined ? undefined : flagTimeMs('--sample', o.sample, 'ms');
       if (sampleMs !== undefined) checkSampling('--sample', sampleMs, sc);
-      const r = await writeReport(sc, o.out, { sampleMs });
+      const bar = runProgress(sc, o.json);
+      let r;
+      try { r = await writeReport(sc, o.out, { sampleMs, onProgress: bar.onProgress }); } finally { bar.done(); }
       if (o.json) {
-        console.log(JSON.stringify({ out: o.out, files: [{ path: r.file, kind: 'html', bytes: r.bytes }], scenario: sc.name, messages: r.messages, stateChanges: r.stateChanges }));
+        console.log(JSON.stringify({ out: o.out, files: r.files, scenario: sc.name, messages: r.messages, stateChanges: r.stateChanges }));
         return;
       }
-      console.log(`wrote ${r.file} (${(r.bytes / 1024).toFixed(0)} KiB; ${r.messages} messages, ${r.stateChanges} state changes)`);
+      console.log(`wrote ${r.file} (${(r.bytes / 1024).toFixed(0)} KiB; ${r.messages} messages, ${r.stateChanges} state changes) and ${r.files.slice(1).map((f) => f.path.slice(o.out.length).replace(/^[\\/]/, '')).join(', ')}`);
     }));
 }

@@ -21,6 +21,7 @@ import { stressCommand } from './stress.js';
 import { interpreterOption } from './interpreter-option.js';
 import type { Interpreter } from '../actors/runtime.js';
 import { versionString } from './version.js';
+import { progressBar, runProgress } from './progress.js';
 
 const intArg = (name: string, min: number) => (v: string) => {
   const n = Number(v);
@@ -64,7 +65,9 @@ program.command('run')
       return;
     }
     if (inspectRun(sc, o)) return;
-    const r = runScenario(sc, { interpreter: o.interpreter });
+    const bar = runProgress(sc, o.json);
+    let r;
+    try { r = runScenario(sc, { interpreter: o.interpreter, onProgress: bar.onProgress }); } finally { bar.done(); }
     console.log(o.json ? JSON.stringify(r) : formatRun(r));
     for (const l of integrityFailures([r])) { console.error(`error: ${l}`); process.exitCode = 1; }
   });
@@ -77,7 +80,10 @@ program.command('all')
   .option('--json', 'print JSON')
   .action(async (o: CommonOpts & { workers?: number; json?: boolean }) => {
     const scs = SIX.map((n) => loadWith(join(scenarioDir(), `${n}.yaml`), o));
-    const rs = await runMany(scs, o.workers ?? defaultWorkers());
+    const bar = progressBar('all [{bar}] {value}/{total} scenarios, {eta_formatted} left', o.json);
+    bar?.start(scs.length, 0);
+    let rs;
+    try { rs = await runMany(scs, o.workers ?? defaultWorkers(), () => bar?.increment(1)); } finally { bar?.stop(); }
     for (const l of integrityFailures(rs)) { console.error(`error: ${l}`); process.exitCode = 1; }
     if (o.json) { console.log(JSON.stringify(rs)); return; }
     console.log(table(['scenario', 'emulated Mb/s', 'paper Mb/s', 'error %', 'CPU %'], rs.map((r) => [

@@ -44,7 +44,7 @@ export function sweepCommand(program: Command, p: Parsers): void {
           return { done: false, value: queue.shift()! };
         },
       };
-      const bar = process.stderr.isTTY ? new SingleBar({ format: 'sweep [{bar}] {value}/{total} runs, {eta_formatted} left', stream: process.stderr }, Presets.shades_classic) : null;
+      const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: 'sweep [{bar}] {value}/{total} runs, {eta_formatted} left', stream: process.stderr }, Presets.shades_classic) : null;
       bar?.start(plan.count * n, 0);
       const t0 = performance.now();
       const workers = Math.min(o.workers ?? defaultWorkers(), Math.max(1, plan.count * n));

@@ -3,7 +3,7 @@ import type { Interpreter } from '../actors/runtime.js';
 import { PS_PER_MS } from '../actors/scheduler.js';
 import { build } from '../scenario/build.js';
 import type { Scenario } from '../scenario/schema.js';
-import type { RunResult } from '../scenario/run.js';
+import type { OnProgress, RunResult } from '../scenario/run.js';
 import { Recorder } from './recorder.js';
 import { writeTrace } from './trace-events.js';
 import { framesUntil, toPcapngCapture, type Endpoints } from './pcap.js';
@@ -18,6 +18,7 @@ export interface InspectOptions {
   /** Metric sampling period for the trace's counters, in ms. */
   sampleMs?: number;
   interpreter?: Interpreter;
+  onProgress?: OnProgress;
 }
 
 export interface Inspected {
@@ -58,7 +59,7 @@ export function runInspected(sc: Scenario, o: InspectOptions): Inspected {
   if (o.topMs) grids.push(Math.round(o.topMs * PS_PER_MS));
   if (o.trace) grids.push(Math.round((o.sampleMs ?? 1) * PS_PER_MS));
   const b = build(sc, { interpreter: o.interpreter });
-  const rec = new Recorder(b, { messages: !!o.trace, wire: !!(o.trace || o.pcap), samplePs: grids });
+  const rec = new Recorder(b, { messages: !!o.trace, wire: !!(o.trace || o.pcap), samplePs: grids, onProgress: o.onProgress });
   let result: RunResult;
   try { result = rec.run(); } finally { b.sys.stop(); }
   const wrote: Inspected['wrote'] = [];

@@ -22,7 +22,7 @@ import { runstateOf } from '../domains/domain.js';
 import type { TraceRecord } from '../actors/runtime.js';
 import { PS_PER_MS, type Ps } from '../actors/scheduler.js';
 import type { Built } from '../scenario/build.js';
-import { runBuilt, type RunResult } from '../scenario/run.js';
+import { runBuilt, type OnProgress, type RunResult } from '../scenario/run.js';
 import { Xen } from '../hypervisor/xen.js';
 import { DOMID_SELF } from '../hypervisor/grant-table.js';
 import { ringDiff } from '../channels/ring.js';
@@ -61,6 +61,8 @@ export interface Snapshot {
   /** Cycles by account (domain names and "xen"). */
   cycles: Record<string, number>;
   counters: Record<string, number>;
+  /** Packets dropped, by reason. */
+  drops: Record<string, number>;
   /** Per domain: run state, wire bytes sent/received on its flows, memory pages. */
   domains: Record<string, { state: string; txBytes: number; rxBytes: number; pages: number }>;
   /** Occupancy gauges: per vif I/O ring (outstanding TX requests, posted RX buffers), per NIC descriptor rings. */
@@ -74,6 +76,8 @@ export interface RecordOptions {
   wire?: boolean;
   /** Sample on each of these grids (every so many ps), plus at the warm-up boundary and the end. */
   samplePs?: Ps[];
+  /** Told how far the run is (see runBuilt). */
+  onProgress?: OnProgress;
 }
 
 export interface DomainInfo { name: string; domid: number; cpu: number; vifs: string[] }
@@ -95,7 +99,7 @@ export class Recorder {
   result: RunResult | null = null;
   private readonly flowOwner: string[] = [];
   private readonly wireBytes = new Map<string, { tx: number; rx: number }>();
-  private readonly offset = { cycles: {} as Record<string, number>, counters: {} as Record<string, number> };
+  private readonly offset = { cycles: {} as Record<string, number>, counters: {} as Record<string, number>, drops: {} as Record<string, number> };
   private measuring = false;
 
   constructor(readonly b: Built, readonly opts: RecordOptions = {}) {
@@ -194,6 +198,8 @@ export class Recorder {
     }
     const counters: Record<string, number> = { ...this.offset.counters };
     for (const [k, v] of Object.entries(b.counters)) if (typeof v === 'number') counters[k] = (counters[k] ?? 0) + v;
+    const drops: Record<string, number> = { ...this.offset.drops };
+    for (const [k, v] of Object.entries(b.counters.drops)) drops[k] = (drops[k] ?? 0) + v;
     const domains: Snapshot['domains'] = {};
     for (const k of b.kernels) {
       const a = b.sys.actors.get(k.name);
@@ -211,7 +217,7 @@ export class Recorder {
       };
     }
     for (const n of b.nics) rings[n.name] = { tx: n.txSlotsUsed(), rx: n.rxBuffers.length };
-    return { t: b.sys.sched.now, goodputBytes: b.goodputBytes(), cycles, counters, domains, rings };
+    return { t: b.sys.sched.now, goodputBytes: b.goodputBytes(), cycles, counters, drops, domains, rings };
   }
 
   /** Sample times: the grids, the warm-up boundary and the end. */
@@ -239,12 +245,13 @@ export class Recorder {
         // runBuilt resets ledgers and counters right after this instant: carry the totals over.
         this.offset.cycles = { ...s.cycles };
         this.offset.counters = { ...s.counters };
+        this.offset.drops = { ...s.drops };
         this.measuring = true;
       }
       if (++i < times.length) sched.at(times[i], rank, step);
     };
     if (times.length) sched.at(times[0], rank, step);
-    this.result = runBuilt(b);
+    this.result = runBuilt(b, this.opts.onProgress);
     return this.result;
   }
 

@@ -7,35 +7,62 @@
  *  - a time slider (plus event stepping) and each actor's state at that time,
  *  - the message sequence around that time (a sequence diagram of the
  *    messages and hypervisor operations just before and after it),
- *  - goodput and CPU plots with a cursor at that time, xentop at that time,
- *  - the xenalyze-style per-domain summary and the run's usual report.
+ *  - plots (vega, inlined: zoom and pan with the mouse) of goodput, CPU, the
+ *    cycle breakdown, ring occupancy, drops and notifications, with a cursor at
+ *    that time; xentop at that time,
+ *  - the xenalyze-style per-domain summary and the run's usual report,
+ *  - links to the run's files written beside the page: result JSON, cycle
+ *    breakdown CSV, trace-event JSON (Perfetto) and pcapng.
  */
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PS_PER_MS } from '../actors/scheduler.js';
 import { build } from '../scenario/build.js';
 import type { Scenario } from '../scenario/schema.js';
+import type { OnProgress } from '../scenario/run.js';
 import { formatRun } from '../cli/format.js';
 import { Recorder } from './recorder.js';
 import { allCharts } from './charts.js';
 import { leafPaths } from './chart-model.js';
 import { toSvg } from './chart-svg.js';
 import { interactions } from './messages.js';
-import { counterSeries } from './trace-events.js';
+import { writeTrace } from './trace-events.js';
 import { topSamples, domainSummaries, formatSummaries } from './top.js';
-import { lineChart, PALETTE } from './plot.js';
+import { reportPlots } from './report-plots.js';
+import { vegaBrowserRuntime } from '../plot/vega.js';
+import { groupOf } from '../paper/configs.js';
+import { framesUntil, toPcapngCapture } from './pcap.js';
 import { writeText } from './files.js';
-import { runMeta } from './inspect-run.js';
+import { endpointsOf, runMeta } from './inspect-run.js';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-export interface ReportInfo { file: string; bytes: number; messages: number; stateChanges: number }
+export interface ReportFile { path: string; kind: 'html' | 'result-json' | 'breakdown-csv' | 'trace' | 'pcapng'; bytes: number }
+export interface ReportInfo { file: string; bytes: number; messages: number; stateChanges: number; files: ReportFile[] }
 
-export async function writeReport(sc: Scenario, outDir: string, o: { sampleMs?: number } = {}): Promise<ReportInfo> {
+/** The files written beside the page, linked from it. */
+const DOWNLOADS = [
+  { name: 'result.json', kind: 'result-json', what: 'run result (JSON, as `xennet run --json` prints it)' },
+  { name: 'breakdown.csv', kind: 'breakdown-csv', what: 'cycles per packet by domain and cost category (CSV)' },
+  { name: 'trace.json', kind: 'trace', what: 'trace-event JSON (open in ui.perfetto.dev or chrome://tracing)' },
+  { name: 'wire.pcapng', kind: 'pcapng', what: 'frames on the wires (pcapng, for Wireshark/tshark)' },
+] as const;
+
+/** One line per domain and cost category, cycles per MSS segment over the measured window. */
+function breakdownCsv(result: { cyclesPerPacket: { byAccountCategory: Record<string, Record<string, number>> } }): string {
+  const lines = ['domain,category,group,cycles_per_packet'];
+  for (const [acct, cats] of Object.entries(result.cyclesPerPacket.byAccountCategory)) {
+    for (const [cat, v] of Object.entries(cats)) lines.push(`${acct},${cat},${groupOf(cat)},${Math.round(v * 10) / 10}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+export async function writeReport(sc: Scenario, outDir: string, o: { sampleMs?: number; onProgress?: OnProgress } = {}): Promise<ReportInfo> {
   const file = join(outDir, 'index.html');
   writeText(file, ''); // fail on a bad path before the run
   const samplePs = Math.round((o.sampleMs ?? 1) * PS_PER_MS);
   const b = build(sc);
-  const rec = new Recorder(b, { messages: true, wire: true, samplePs: [samplePs] });
+  const rec = new Recorder(b, { messages: true, wire: true, samplePs: [samplePs], onProgress: o.onProgress });
   let result;
   try { result = rec.run(); } finally { b.sys.stop(); }
 
@@ -59,25 +86,7 @@ export async function writeReport(sc: Scenario, outDir: string, o: { sampleMs?: 
     m.t0, m.t1, actorIdx.get(m.from) ?? -1, m.to === null ? -1 : actorIdx.get(m.to) ?? -1, intern(m.name), intern(m.cat),
     (m.detail ?? '') + (m.n !== undefined && m.n > 1 ? ` x${m.n}` : '') + (m.bytes !== undefined ? ` ${m.bytes} B` : ''),
   ]);
-  const snaps = rec.snapshots;
-  const xMs: number[] = [];
-  const tput: number[] = [];
-  const cpuBy = new Map<string, number[]>();
-  for (let i = 1; i < snaps.length; i++) {
-    const series = new Map(counterSeries(rec, snaps[i - 1], snaps[i]));
-    xMs.push(snaps[i].t / PS_PER_MS);
-    tput.push(series.get('goodput Mb/s')?.goodput ?? 0);
-    for (const [acct, v] of Object.entries(series.get('CPU %') ?? {})) {
-      const arr = cpuBy.get(acct) ?? Array(xMs.length - 1).fill(0);
-      arr.push(v);
-      cpuBy.set(acct, arr);
-    }
-    for (const arr of cpuBy.values()) while (arr.length < xMs.length) arr.push(0);
-  }
-  const endMs = rec.endPs / PS_PER_MS, warmMs = rec.warmPs / PS_PER_MS;
-  const tputSvg = lineChart('plot-tput', 'Goodput', 'Mb/s', xMs, [{ name: 'goodput', color: PALETTE[0], values: tput }], endMs, warmMs);
-  const accts = [...cpuBy.keys()].sort((a, z) => (a === 'xen' ? 1 : 0) - (z === 'xen' ? 1 : 0) || a.localeCompare(z));
-  const cpuSvg = lineChart('plot-cpu', 'CPU by account (100% = all CPUs)', '%', xMs, accts.map((a, i) => ({ name: a, color: PALETTE[(i + 1) % PALETTE.length], values: cpuBy.get(a)! })), endMs, warmMs);
+  const plots = await reportPlots(rec, result);
   const top = topSamples(rec, samplePs);
   const sums = domainSummaries(rec);
   const chartSvgs: string[] = [];
@@ -88,6 +97,7 @@ export async function writeReport(sc: Scenario, outDir: string, o: { sampleMs?: 
     warmPs: rec.warmPs, endPs: rec.endPs,
     actors: rec.actors.map((a) => ({ name: a.name, kind: a.kind })),
     rootOf, states, names, msgs, top,
+    plots: Object.fromEntries(plots.map((p) => [p.id, p.vega])),
   };
   const json = JSON.stringify(data).replace(/</g, '\\u003c');
 
@@ -102,6 +112,10 @@ export async function writeReport(sc: Scenario, outDir: string, o: { sampleMs?: 
   const cats = ['msg', 'wire', 'notify', 'irq', 'grant', 'copy', 'flip'];
   const catBoxes = cats.map((c) => `<label class="cat cat-${c}"><input type="checkbox" class="catbox" value="${c}" ${c === 'wire' ? '' : 'checked'}> ${c}</label>`).join(' ');
   const m = data.meta as Record<string, unknown>;
+  const plotBlocks = plots.map((p) => `<div class="plot-box"><div class="vega-plot" id="${p.id}" data-plot="${p.id}" aria-label="${esc(p.title)}"></div><div class="muted">${esc(p.note)}</div></div>`).join('\n');
+  const fileItems = DOWNLOADS.map((d) => `<li><a class="download" href="${d.name}" download>${d.name}</a> — ${esc(d.what)}</li>`).join('\n');
+  // The vega runtime inline (no network); nothing in it may end the script element early.
+  const runtime = vegaBrowserRuntime().replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--');
 
   const html = `<!DOCTYPE html>
 <html lang="en">
@@ -135,6 +149,8 @@ g.state.active-parent > rect:first-of-type { stroke: #b35c00; stroke-width: 2.5;
 pre { font-size: 12px; overflow-x: auto; }
 label.cat { font-size: 13px; margin-right: 6px; }
 .muted { color: #777; font-size: 12px; }
+.plot-box { margin: 8px 0 16px; }
+.vega-plot { min-height: 200px; }
 </style>
 </head>
 <body>
@@ -165,11 +181,15 @@ ${stateRows}
 ${chartBlocks}
 </div></section>
 
-<section id="sec-plots"><h2>Throughput and CPU</h2>
-<p class="muted">Each step is one sampling period (${+(samplePs / PS_PER_MS).toPrecision(4)} ms); the red line is the chosen time.</p>
-${tputSvg}
-${cpuSvg}
+<section id="sec-plots"><h2>Plots</h2>
+<p class="muted">Sampled every ${+(samplePs / PS_PER_MS).toPrecision(4)} ms of virtual time; the red line is the chosen time. Zoom with the mouse wheel, pan by dragging, double-click to reset.</p>
+${plotBlocks}
 </section>
+
+<section id="sec-files"><h2>Files of this run</h2>
+<ul>
+${fileItems}
+</ul></section>
 
 <section id="sec-top"><h2>xentop at the chosen time</h2><div id="top"></div></section>
 
@@ -183,6 +203,9 @@ ${sumRows}
 <p class="muted">${esc(`xennet ${String(m.scenario)} seed ${String(m.seed)}`)}</p></section>
 </main>
 <script type="application/json" id="data">${json}</script>
+<script id="vega-runtime">
+${runtime}
+</script>
 <script>
 ${PAGE_SCRIPT}
 </script>
@@ -190,7 +213,18 @@ ${PAGE_SCRIPT}
 </html>
 `;
   writeText(file, html);
-  return { file, bytes: Buffer.byteLength(html), messages: msgs.length, stateChanges: rec.states.length };
+  const files: ReportFile[] = [{ path: file, kind: 'html', bytes: Buffer.byteLength(html) }];
+  for (const d of DOWNLOADS) {
+    const path = join(outDir, d.name);
+    if (d.kind === 'trace') writeTrace(rec, path, runMeta(sc, result));
+    else {
+      writeText(path, d.kind === 'result-json' ? JSON.stringify(result) + '\n'
+        : d.kind === 'breakdown-csv' ? breakdownCsv(result)
+        : toPcapngCapture(framesUntil(rec.wire, rec.endPs), endpointsOf(rec)));
+    }
+    files.push({ path, kind: d.kind, bytes: statSync(path).size });
+  }
+  return { file, bytes: Buffer.byteLength(html), messages: msgs.length, stateChanges: rec.states.length, files };
 }
 
 /** The page's behaviour (plain browser JavaScript, no dependencies). */
@@ -289,11 +323,19 @@ function updateSeq(t) {
   svg.insertBefore(defs, svg.firstChild);
   box.appendChild(svg);
 }
+// The plots: vega views rendered to SVG; the time plots have a cursor signal (ms).
+const VIEWS = [];
+if (typeof vega !== 'undefined') {
+  for (const el of document.querySelectorAll('.vega-plot')) {
+    const view = new vega.View(vega.parse(D.plots[el.dataset.plot]), { renderer: 'svg', container: el, hover: true });
+    VIEWS.push(view);
+    view.runAsync().then(() => el.setAttribute('data-rendered', 'true'));
+  }
+}
 function updateCursors(t) {
-  for (const p of document.querySelectorAll('svg.plot')) {
-    const x = Number(p.dataset.left) + Number(p.dataset.width) * (t / 1e9) / Number(p.dataset.xmaxMs);
-    const c = p.querySelector('line.cursor');
-    c.setAttribute('x1', x); c.setAttribute('x2', x);
+  for (const v of VIEWS) {
+    try { v.signal('cursor'); } catch (e) { continue; } // plots without a time axis
+    v.signal('cursor', t / 1e9).runAsync();
   }
 }
 function updateTop(t) {

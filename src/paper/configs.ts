@@ -55,3 +55,8 @@ export function groupOf(category: string): string {
   if (/^tcp|skb|syscall|processWakeup/.test(category)) return 'TCP/IP stack';
   return 'drivers/bridge';
 }
+
+/** Every group groupOf returns, in the order plots stack and list them. */
+export const GROUPS = ['TCP/IP stack', 'copies', 'grant/page ops', 'TLB misses', 'domain switches', 'events/interrupts', 'drivers/bridge'] as const;
+/** One distinct colour per group (Tableau 10's first seven), shared by every plot. */
+export const GROUP_COLORS = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1'] as const;

@@ -29,19 +29,33 @@ export interface RunResult {
 
 const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
 
-export function runBuilt(b: Built): RunResult {
+/** Called with the fraction of the run's virtual time done (warm-up included), rising to exactly 1 at the end. */
+export type OnProgress = (fraction: number) => void;
+/** Progress reports per run: the scheduler runs to each checkpoint in turn (the same events, in the same order). */
+const PROGRESS_STEPS = 200;
+
+export function runBuilt(b: Built, onProgress?: OnProgress): RunResult {
   const sc = b.sc;
   const warm = Math.round(sc.run.warmupMs * PS_PER_MS);
   const end = warm + Math.round(sc.run.durationMs * PS_PER_MS);
   // Busy time counts only inside [warm, end): slices straddling either edge are clipped.
   for (const c of b.cpus) c.measureWindow(warm, end);
+  let step = 1;
+  const runTo = (until: number) => {
+    // Running to t1 and then to t2 delivers exactly the events running to t2 does: nothing happens in between.
+    if (onProgress && end > 0) for (let cp = Math.round((end * step) / PROGRESS_STEPS); step <= PROGRESS_STEPS && cp <= until; cp = Math.round((end * ++step) / PROGRESS_STEPS)) {
+      b.sys.sched.run(cp);
+      onProgress(cp / end);
+    }
+    b.sys.sched.run(until);
+  };
   b.start();
-  b.sys.sched.run(warm);
+  runTo(warm);
   // Measurement window starts: forget warm-up costs and counts.
   for (const c of b.cpus) c.resetLedger();
   Object.assign(b.counters, newCounters());
   const bytes0 = b.goodputBytes();
-  b.sys.sched.run(end);
+  runTo(end);
   const secs = (end - warm) / PS_PER_S;
   const bytes = b.goodputBytes() - bytes0;
   const mbps = (bytes * 8) / secs / 1e6;
@@ -102,7 +116,7 @@ export function integrityFailures(rs: RunResult[]): string[] {
   return rs.filter((r) => r.dataIntegrity).map((r) => `${r.scenario}: data integrity violated: ${r.dataIntegrity!.join('; ')}`);
 }
 
-export function runScenario(sc: Scenario, opts: { interpreter?: Interpreter } = {}): RunResult {
+export function runScenario(sc: Scenario, opts: { interpreter?: Interpreter; onProgress?: OnProgress } = {}): RunResult {
   const b = build(sc, opts);
-  try { return runBuilt(b); } finally { b.sys.stop(); }
+  try { return runBuilt(b, opts.onProgress); } finally { b.sys.stop(); }
 }
