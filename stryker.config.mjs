@@ -4,7 +4,8 @@
 // See docs/mutation.md for the score, the accepted survivors and how to run one module at a time.
 // The fast test subset: the unit tests of the mutated modules, including the ones that drive
 // netback, netfront and Xen's hypercalls over test doubles or a built (not running) machine
-// (test/mutation-*.test.ts). The simulation suites are left out (XenBus through xenstored, domain
+// (test/mutation-*.test.ts), and the interleaving campaign over the real ring and port tables
+// (test/interleave.test.ts, seconds). The simulation suites are left out (XenBus through xenstored, domain
 // lifecycle, vif machines, hostile guests H1-H26, stress, mechanisms, paper): every TLB, ring,
 // netback or Xen mutant is covered by every simulation, so a survivor or a hang reruns all of them
 // (seconds each on a loaded 2-core machine); with only the lifecycle and xenstored suites added, a
@@ -14,6 +15,7 @@ const UNIT = [
   'dist/test/tlb.test.js',
   'dist/test/event-channel.test.js',
   'dist/test/grant-table.test.js',
+  'dist/test/interleave.test.js',
   'dist/test/mutation-*.test.js',
 ];
 const SYSTEM = [

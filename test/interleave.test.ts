@@ -1,6 +1,4 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { BackRing, FrontRing, u32 } from '../src/channels/ring.js';
 import { PortTable, type Port } from '../src/hypervisor/event-channel.js';
 import { interleaveCampaign, realDeps, runInterleaveCase, sampleInterleaveCase, type InterleaveDeps } from '../src/stress/interleave.js';
@@ -84,19 +82,4 @@ describe('interleaving mode: PCT over the notification protocol at shared-memory
     }
   });
 
-  it('xennet stress --interleave runs a campaign, replays a case and refuses --hostile with it', () => {
-    const bin = fileURLToPath(new URL('../../bin/xennet.js', import.meta.url));
-    const run = (...a: string[]) => spawnSync(process.execPath, [bin, 'stress', '--interleave', ...a], { encoding: 'utf8', timeout: 60_000 });
-    const r = run('--runs', '500', '--json');
-    expect(r.status, r.stderr).to.equal(0);
-    const out = JSON.parse(r.stdout);
-    expect(out.summary).to.include({ runs: 500, passed: 500, failed: 0 });
-    expect(run('--runs', '500', '--json').stdout).to.equal(r.stdout); // deterministic
-    const one = run('--case', '531');
-    expect(one.status).to.equal(0);
-    expect(one.stdout).to.match(/case 531: ring \d+, .*ok\n\s+schedule \(> = preempted into\): xmit/);
-    const bad = run('--hostile');
-    expect(bad.status).to.equal(2);
-    expect(bad.stderr.trim()).to.equal('error: --interleave cannot be combined with --hostile');
-  });
 });

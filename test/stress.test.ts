@@ -65,7 +65,8 @@ describe('stress: properties over random scenarios', function () {
     const deafTimers = (b: Built) => { for (const st of b.stacks.values()) (st as unknown as { timer: () => { cancel(): void } }).timer = () => ({ cancel() {} }); };
     const r = findsBug(null, deafTimers, 200, 3);
     expect(r.failed).to.equal(true);
-    expect(r.failures.join('\n')).to.match(/progress: flow \d+ .*wrote \d+ bytes/);
+    // Either the drain ends with bytes never delivered, or it spins without delivering any (both: no progress).
+    expect(r.failures.join('\n')).to.match(/progress: flow \d+ .*wrote \d+ bytes|livelock: .* without progress/);
   });
 
   it('fast-check: conservation, ownership, no leaks, one response per request, no lost wakeups, bounded work, replay (in process)', () => {

@@ -1,3 +1,4 @@
+import { MachineMemory } from '../../src/hardware/memory.js';
 /**
  * One netback vif over test doubles: the driver domain's kernel (a work queue, a frame allocator,
  * the memory model's page contents), Xen's grant, memory and event-channel hypercalls (recorded,
@@ -73,7 +74,8 @@ export function harness(opts: HarnessOptions = {}) {
     post: (t: Task, kind: string) => { if (kind !== 'irq') throw new Error(`${t.name} queued as ${kind}`); posted.push(t.name); queue.push(t); },
     allocFrame: () => { const f = nextFrame++; owner.set(f, DOM0); return f; },
     freeFrame: (f: number) => { freed.push(f); owner.delete(f); },
-    mem: { contents, ownerOf: (f: number) => owner.get(f) },
+    // The payload side (data integrity) is MachineMemory's own: one run per frame, moved by write/copy.
+    mem: { contents, payload: new Map(), write: MachineMemory.prototype.write, copy: MachineMemory.prototype.copy, ownerOf: (f: number) => owner.get(f) },
   } as unknown as Kernel;
   /** Guest frame of gref r: 500 + r. Handles are numbered from 1. */
   const frameOf = (ref: number) => 500 + ref;
