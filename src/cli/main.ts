@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { ScenarioError } from '../scenario/schema.js';
-import { loadWith, timeHelp, type CommonOpts } from './overrides.js';
+import { commonOverrides, loadWith, timeHelp, type CommonOpts } from './overrides.js';
 import { integrityFailures, runScenario } from '../scenario/run.js';
 import { scenarioJsonSchemaText } from '../scenario/json-schema.js';
 import { runMany, defaultWorkers } from '../workers/pool.js';
@@ -20,6 +20,8 @@ import { stressCommand } from './stress.js';
 import { interpreterOption } from './interpreter-option.js';
 import type { Interpreter } from '../actors/runtime.js';
 import { versionString } from './version.js';
+import { fingerprintOf } from '../results/result.js';
+import { mergeCommand, OUT_HELP, saveResult } from './results.js';
 
 const intArg = (name: string, min: number) => (v: string) => {
   const n = Number(v);
@@ -44,12 +46,19 @@ program.command('run')
   .option('--trace <file>', 'write a Chrome/Perfetto trace-event JSON file of the run')
   .option('--pcap <file>', 'write the frames put on the wires as a pcapng capture (one interface per link)')
   .option('--top [time]', timeHelp('print a xentop-style table every so much virtual time (default 10ms) and a per-domain summary', 'ms'))
+  .option('--out <dir>', OUT_HELP)
   .addOption(interpreterOption())
-  .action((file: string, o: CommonOpts & RunInspectOpts & { interpreter?: Interpreter }) => {
+  .action(async (file: string, o: CommonOpts & RunInspectOpts & { interpreter?: Interpreter; out?: string }) => {
     const sc = loadWith(file, o);
+    if (o.out !== undefined && (o.trace || o.pcap || o.top !== undefined)) throw new ScenarioError(`--out cannot be combined with --${o.trace ? 'trace' : o.pcap ? 'pcap' : 'top'}`);
     if (inspectRun(sc, o)) return;
+    const t0 = performance.now();
     const r = runScenario(sc, { interpreter: o.interpreter });
+    const wallMs = performance.now() - t0;
     console.log(o.json ? JSON.stringify(r) : formatRun(r));
+    if (o.out !== undefined) {
+      await saveResult(o.out, { command: 'run', inputs: { scenario: file, overrides: commonOverrides(o).map((v) => v.flag) }, fingerprint: fingerprintOf([sc]), total: 1 }, [{ index: 0, id: sc.name, scenario: sc, result: r }], wallMs);
+    }
     for (const l of integrityFailures([r])) { console.error(`error: ${l}`); process.exitCode = 1; }
   });
 
@@ -77,6 +86,7 @@ paperCommand(program, { intArg, timeHelp });
 registerInspect(program, { intArg, timeHelp }, loadWith);
 sweepCommand(program, { intArg });
 stressCommand(program, { intArg });
+mergeCommand(program);
 
 /**
  * The last word on errors: a user mistake (ScenarioError) is one block (one line, or one per

@@ -2,9 +2,13 @@
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { planSweep } from '../sweep/sweep.js';
-import { ScenarioError } from '../scenario/schema.js';
+import { ScenarioError, type Scenario } from '../scenario/schema.js';
 import { runStream, defaultWorkers } from '../workers/pool.js';
 import { table } from './format.js';
+import { basename } from 'node:path';
+import { fingerprintOf } from '../results/result.js';
+import { campaignShard, saveResult, OUT_HELP, SHARD_HELP, type OutOpts } from './results.js';
+import { createHash } from 'node:crypto';
 
 type Parsers = { intArg: (n: string, min: number) => (v: string) => number };
 
@@ -18,34 +22,59 @@ export function sweepCommand(program: Command, p: Parsers): void {
     .option('--workers <n>', 'worker threads', p.intArg('--workers', 1))
     .option('--max-runs <n>', `refuse a sweep of more runs than this (default ${DEFAULT_MAX_RUNS})`, p.intArg('--max-runs', 1))
     .option('--json', 'print JSON')
-    .action(async (file: string, o: { workers?: number; maxRuns?: number; json?: boolean }) => {
+    .option('--out <dir>', OUT_HELP)
+    .option('--shard <i/N>', SHARD_HELP)
+    .action(async (file: string, o: OutOpts & { workers?: number; maxRuns?: number; json?: boolean }) => {
       const plan = planSweep(file);
       const max = o.maxRuns ?? DEFAULT_MAX_RUNS;
       if (plan.count > max) {
         throw new ScenarioError(`${file}: the sweep has ${plan.count} runs (${plan.fields.length} fields, the product of their value counts); at most ${max} without --max-runs ${plan.count}`);
       }
-      // Check every run against the schema before any runs (one at a time, nothing kept).
-      for (const _ of plan.runs()) { /* parse errors throw */ }
+      // Check every run against the schema before any runs (one at a time, nothing kept);
+      // with --out, hash them: the shards of one sweep share the hash.
+      const h = createHash('sha256');
+      for (const r of plan.runs()) { if (o.out !== undefined) h.update(JSON.stringify(r.scenario) + '\n'); }
+      const shard = campaignShard(o, plan.count);
+      const from = shard?.from ?? 0, to = shard?.to ?? plan.count, count = to - from;
       const labels: Array<Record<string, unknown>> = [];
+      const kept: Array<{ label: Record<string, unknown>; scenario: Scenario }> = [];
       const it = plan.runs();
-      const scenarios = { next: () => { const n = it.next(); if (n.done) return n; labels.push(n.value.label); return { done: false as const, value: n.value.scenario }; } };
+      let at = 0;
+      const scenarios = {
+        next: (): IteratorResult<Scenario> => {
+          for (;;) {
+            if (at >= to) return { done: true, value: undefined };
+            const n = it.next();
+            if (n.done) return n;
+            if (at++ < from) continue;
+            labels.push(n.value.label);
+            if (o.out !== undefined) kept.push(n.value);
+            return { done: false as const, value: n.value.scenario };
+          }
+        },
+      };
       const bar = process.stderr.isTTY ? new SingleBar({ format: 'sweep [{bar}] {value}/{total} runs, {eta_formatted} left', stream: process.stderr }, Presets.shades_classic) : null;
-      bar?.start(plan.count, 0);
+      bar?.start(count, 0);
       const t0 = performance.now();
-      const workers = Math.min(o.workers ?? defaultWorkers(), Math.max(1, plan.count));
+      const workers = Math.min(o.workers ?? defaultWorkers(), Math.max(1, count));
       let rs;
       try { rs = await runStream(scenarios, workers, () => bar?.increment(1)); } finally { bar?.stop(); }
       const wallMs = Math.round(performance.now() - t0);
+      if (o.out !== undefined) {
+        await saveResult(o.out, {
+          command: 'sweep', inputs: { sweep: basename(file), name: plan.name, fields: plan.fields }, fingerprint: fingerprintOf(h.digest('hex')), total: plan.count, shard,
+        }, kept.map((k, i) => ({ index: from + i, id: k.scenario.name, label: k.label, scenario: k.scenario, result: rs[i] })), wallMs);
+      }
       if (o.json) {
         // Wall time goes to stderr so stdout stays identical for any worker count.
         console.log(JSON.stringify(labels.map((label, i) => ({ ...label, result: rs[i] }))));
-        console.error(`sweep: ${plan.count} runs in ${wallMs} ms wall`);
+        console.error(`sweep: ${count} runs in ${wallMs} ms wall`);
         return;
       }
       const fields = plan.fields;
       console.log(table([...fields, 'Mb/s', 'CPU %', 'cycles/pkt'], labels.map((label, i) => [
         ...fields.map((f) => String(label[f])), rs[i].throughputMbps.toFixed(1), rs[i].cpuUtilPct.total.toFixed(1), rs[i].cyclesPerPacket.total,
       ]), fields.length));
-      console.error(`sweep: ${plan.count} runs in ${wallMs} ms wall`);
+      console.error(`sweep: ${count} runs in ${wallMs} ms wall`);
     });
 }
