@@ -158,7 +158,7 @@ export function stressCommand(program: Command, p: Parsers): void {
       console.log(`protocol violations seen: ${fmt(s.violations)}`);
       for (const r of bad.slice(0, 5)) printFailure(o, r);
       if (bad.length > 5) console.log(`\n... and ${bad.length - 5} more failing cases: ${bad.slice(5).map((r) => r.index).join(', ')}`);
-      console.log(`summary hash ${s.hash}`);
+      console.log(shard ? `summary hash of this shard's cases ${s.hash} (\`xennet merge\` gives the campaign's)` : `summary hash ${s.hash}`);
       process.exit(bad.length ? 1 : 0);
     });
 }
