@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { ScenarioError } from '../scenario/schema.js';
-import { loadWith, timeHelp, type CommonOpts } from './overrides.js';
+import { commonOverrides, loadWith, timeHelp, type CommonOpts } from './overrides.js';
 import { integrityFailures, runScenario } from '../scenario/run.js';
 import { repSeeds, summarizeReps } from '../scenario/reps.js';
 import { scenarioJsonSchemaText } from '../scenario/json-schema.js';
@@ -22,6 +22,8 @@ import { interpreterOption } from './interpreter-option.js';
 import type { Interpreter } from '../actors/runtime.js';
 import { versionString } from './version.js';
 import { progressBar, runProgress } from './progress.js';
+import { fingerprintOf } from '../results/result.js';
+import { mergeCommand, OUT_HELP, saveResult } from './results.js';
 
 const intArg = (name: string, min: number) => (v: string) => {
   const n = Number(v);
@@ -48,11 +50,12 @@ program.command('run')
   .option('--top [time]', timeHelp('print a xentop-style table every so much virtual time (default 10ms) and a per-domain summary', 'ms'))
   .option('--reps <n>', 'repeat with seeds seed, seed+1, ... (see the scenario\'s variability) and report mean, std and 95% CI of each figure', intArg('--reps', 2))
   .option('--workers <n>', 'worker threads for --reps', intArg('--workers', 1))
+  .option('--out <dir>', OUT_HELP)
   .addOption(interpreterOption())
-  .action(async (file: string, o: CommonOpts & RunInspectOpts & { interpreter?: Interpreter; reps?: number; workers?: number }) => {
+  .action(async (file: string, o: CommonOpts & RunInspectOpts & { interpreter?: Interpreter; reps?: number; workers?: number; out?: string }) => {
     const sc = loadWith(file, o);
     if (o.reps !== undefined) {
-      if (o.trace || o.pcap || o.top !== undefined) throw new ScenarioError('--reps cannot be combined with --trace, --pcap or --top (they inspect one run)');
+      if (o.trace || o.pcap || o.top !== undefined || o.out !== undefined) throw new ScenarioError('--reps cannot be combined with --trace, --pcap, --top (they inspect one run) or --out');
       const rs = await runMany(repSeeds(sc.seed, o.reps).map((seed) => ({ ...structuredClone(sc), seed })), o.workers ?? defaultWorkers(), undefined, o.interpreter);
       for (const l of integrityFailures(rs)) { console.error(`error: ${l}`); process.exitCode = 1; }
       const stats = summarizeReps(rs);
@@ -64,11 +67,17 @@ program.command('run')
       })));
       return;
     }
+    if (o.out !== undefined && (o.trace || o.pcap || o.top !== undefined)) throw new ScenarioError(`--out cannot be combined with --${o.trace ? 'trace' : o.pcap ? 'pcap' : 'top'}`);
     if (inspectRun(sc, o)) return;
+    const t0 = performance.now();
     const bar = runProgress(sc, o.json);
     let r;
     try { r = runScenario(sc, { interpreter: o.interpreter, onProgress: bar.onProgress }); } finally { bar.done(); }
+    const wallMs = performance.now() - t0;
     console.log(o.json ? JSON.stringify(r) : formatRun(r));
+    if (o.out !== undefined) {
+      await saveResult(o.out, { command: 'run', inputs: { scenario: file, overrides: commonOverrides(o).map((v) => v.flag) }, fingerprint: fingerprintOf([sc]), total: 1 }, [{ index: 0, id: sc.name, scenario: sc, result: r }], wallMs);
+    }
     for (const l of integrityFailures([r])) { console.error(`error: ${l}`); process.exitCode = 1; }
   });
 
@@ -99,6 +108,7 @@ paperCommand(program, { intArg, timeHelp });
 registerInspect(program, { intArg, timeHelp }, loadWith);
 sweepCommand(program, { intArg });
 stressCommand(program, { intArg });
+mergeCommand(program);
 
 /**
  * The last word on errors: a user mistake (ScenarioError) is one block (one line, or one per

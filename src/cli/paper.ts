@@ -10,6 +10,10 @@ import { writePlots } from '../paper/plot.js';
 import { interpreterOption } from './interpreter-option.js';
 import { integrityFailures } from '../scenario/run.js';
 import type { Interpreter } from '../actors/runtime.js';
+import type { RunResult } from '../scenario/run.js';
+import { scenarioFor } from '../paper/configs.js';
+import { fingerprintOf } from '../results/result.js';
+import { campaignShard, saveResult, OUT_HELP, SHARD_HELP, type OutOpts } from './results.js';
 
 type Parsers = { intArg: (n: string, min: number) => (v: string) => number; timeHelp: (what: string, bare: 's' | 'ms') => string };
 
@@ -23,17 +27,36 @@ export function paperCommand(program: Command, p: Parsers): void {
     .option('--json', 'print one JSON object')
     .option('--plot <dir>', 'write SVG bar charts to this directory')
     .option('--reps <n>', 'run each configuration under n seeds (seed, seed+1, ...) and report mean and 95% CI', p.intArg('--reps', 2))
+    .option('--out <dir>', OUT_HELP)
+    .option('--shard <i/N>', SHARD_HELP)
     .addOption(interpreterOption())
-    .action(async (o: { seed?: number; duration?: string; workers?: number; only?: string; json?: boolean; plot?: string; interpreter?: Interpreter; reps?: number }) => {
+    .action(async (o: OutOpts & { seed?: number; duration?: string; workers?: number; only?: string; json?: boolean; plot?: string; interpreter?: Interpreter; reps?: number }) => {
+      if (o.reps !== undefined && (o.out !== undefined || o.shard !== undefined)) { console.error('error: --reps cannot be combined with --out or --shard'); process.exit(2); }
       let cfgs: PaperConfig[];
       try { cfgs = selectConfigs(o.only?.split(',').map((s) => s.trim())); } catch (e) { console.error(`error: --only: ${(e as Error).message}`); process.exit(2); }
+      // Result files: the campaign is every selected configuration; a shard runs its block of them.
+      const overrides = commonOverrides(o);
+      const campaign = o.out !== undefined ? cfgs.map((c) => scenarioFor(c, overrides)) : [];
+      const shard = campaignShard(o, cfgs.length);
+      const all = cfgs;
+      if (shard) cfgs = cfgs.slice(shard.from, shard.to);
+      const results = new Map<string, RunResult>();
+      const t0 = performance.now();
       const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: 'paper [{bar}] {value}/{total} {last}', stream: process.stderr }, Presets.shades_classic) : null;
       bar?.start(cfgs.length * (o.reps ?? 1), 0, { last: '' });
-      const { configurations: rows, contributions: contrib } = await runPaper({
-        only: o.only ? cfgs.map((c) => c.id) : undefined, workers: o.workers, overrides: commonOverrides(o), interpreter: o.interpreter, reps: o.reps,
-        onDone: (_c, r) => bar?.increment(1, { last: r.scenario }),
-      });
+      const { configurations: rows, contributions: contrib } = cfgs.length ? await runPaper({
+        only: o.only || shard ? cfgs.map((c) => c.id) : undefined, workers: o.workers, overrides, interpreter: o.interpreter, reps: o.reps,
+        onDone: (c, r) => { results.set(c.id, r); bar?.increment(1, { last: r.scenario }); },
+      }) : { configurations: [], contributions: [] };
       bar?.stop();
+      if (o.out !== undefined) {
+        const base = shard?.from ?? 0;
+        await saveResult(o.out, {
+          command: 'paper',
+          inputs: { configurations: all.map((c) => c.id), overrides: overrides.map((v) => v.flag) },
+          fingerprint: fingerprintOf(campaign), total: all.length, shard,
+        }, cfgs.map((c, k) => ({ index: base + k, id: c.id, scenario: campaign[base + k], result: results.get(c.id)! })), performance.now() - t0);
+      }
       // Numbers from a model that corrupted a stream are not results: say so, and fail.
       const corrupt = [
         ...rows.filter((r) => r.dataIntegrity).map((r) => `${r.id}: data integrity violated: ${r.dataIntegrity!.join('; ')}`),

@@ -15,12 +15,15 @@ import type { StressReport } from '../stress/pool.js';
 import { table } from './format.js';
 import { interpreterOption } from './interpreter-option.js';
 import type { Interpreter } from '../actors/runtime.js';
+import { fingerprintOf, type RunEntry } from '../results/result.js';
+import { campaignShard, saveResult, OUT_HELP, SHARD_HELP } from './results.js';
 
 type Parsers = { intArg: (n: string, min: number) => (v: string) => number };
 
 interface StressOpts {
   runs: number; seed: number; workers?: number; hostile?: boolean; only?: string; case?: number; path?: string;
   replay?: string; shrink: boolean; replayCheck: boolean; json?: boolean; interpreter?: Interpreter; interleave?: boolean;
+  out?: string; shard?: string;
 }
 
 const fail = (msg: string): never => { console.error(`error: ${msg}`); process.exit(2); };
@@ -63,8 +66,14 @@ export function stressCommand(program: Command, p: Parsers): void {
     .option('--no-replay-check', 'do not run each case twice to check determinism')
     .option('--interleave', 'explore interleavings of frontend, backend and event-channel upcalls at shared-memory access points (PCT)')
     .option('--json', 'print the summary (and failures) as JSON')
+    .option('--out <dir>', `${OUT_HELP}; every failing case as failing/case-<index>.yaml (replay: --replay FILE)`)
+    .option('--shard <i/N>', SHARD_HELP)
     .addOption(interpreterOption())
     .action(async (o: StressOpts) => {
+      if (o.out !== undefined || o.shard !== undefined) {
+        const clash = (['interleave', 'replay', 'case'] as const).find((k) => o[k] !== undefined);
+        if (clash) fail(`--${o.shard !== undefined ? 'shard' : 'out'} cannot be combined with --${clash} (result files are written for campaigns)`);
+      }
       if (o.interleave) {
         const clash = (['hostile', 'only', 'replay', 'path'] as const).find((k) => o[k] !== undefined);
         if (clash) fail(`--interleave cannot be combined with --${clash}`);
@@ -105,28 +114,34 @@ export function stressCommand(program: Command, p: Parsers): void {
       }
 
       const workers = o.workers ?? defaultWorkers();
+      const inputs = { seed: o.seed, runs: o.runs, hostile, only: only ?? null, replayCheck: o.replayCheck, shrink: o.shrink };
+      const shard = campaignShard(o, o.runs);
+      const from = shard?.from ?? 0, count = shard ? shard.to - shard.from : o.runs;
+      const kept: RunEntry[] = [];
       const t0 = performance.now();
       const bar = !o.json && process.stderr.isTTY
         ? new SingleBar({ format: 'stress [{bar}] {value}/{total} cases, {failed} failed, {eta_formatted} left', stream: process.stderr, etaBuffer: 50 }, Presets.shades_classic)
         : null;
       // Streaming: reports arrive in index order and only the failing ones are kept.
-      const sum = new Summarizer({ runs: o.runs, hostile, seed: o.seed, only });
+      const sum = new Summarizer({ runs: count, hostile, seed: o.seed, only });
       const bad: StressReport[] = [];
-      bar?.start(o.runs, 0, { failed: 0 });
+      bar?.start(count, 0, { failed: 0 });
       try {
-        await streamStress({ seed: o.seed, runs: o.runs, hostile, only, replay: o.replayCheck, shrink: o.shrink, workers, interpreter: o.interpreter }, (r) => {
+        await streamStress({ seed: o.seed, runs: count, from, hostile, only, replay: o.replayCheck, shrink: o.shrink, workers, interpreter: o.interpreter }, (r) => {
           sum.add(r);
           if (!r.result.ok) bad.push(r);
+          if (o.out !== undefined) kept.push({ index: r.index, id: `case-${r.index}`, caseSeed: r.seed, scenario: r.scenario, result: r.result, ...(r.shrunk ? { shrunk: r.shrunk } : {}) });
           bar?.increment(1, { failed: bad.length });
         });
       } finally { bar?.stop(); }
       const s = sum.done();
-      process.stderr.write(`${o.runs} cases in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${workers} worker(s)\n`);
+      if (o.out !== undefined) await saveResult(o.out, { command: 'stress', inputs, fingerprint: fingerprintOf(inputs), total: o.runs, shard }, kept, performance.now() - t0);
+      process.stderr.write(`${count} cases in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${workers} worker(s)\n`);
       if (o.json) {
         console.log(JSON.stringify({ summary: s, failures: bad.map((r) => ({ index: r.index, seed: r.seed, failures: r.result.failures, replay: replayCmd(o, r.index), shrunk: r.shrunk })) }));
         process.exit(bad.length ? 1 : 0);
       }
-      console.log(`stress: ${o.runs} ${hostile ? 'hostile ' : ''}cases from seed ${o.seed}: ${s.passed} passed, ${s.failed} failed`);
+      console.log(`stress: ${count} ${hostile ? 'hostile ' : ''}cases from seed ${o.seed}${shard ? ` (cases ${shard.from}..${shard.to - 1} of ${o.runs}, shard ${shard.index}/${shard.count})` : ''}: ${s.passed} passed, ${s.failed} failed`);
       if (hostile) {
         const title = (id: string) => BEHAVIOURS.find((b) => b.id === id)?.title ?? '';
         console.log(table(['behaviour', 'title', 'cases', 'failed'], Object.entries(s.byBehaviour).map(([b, e]) => [b, title(b), e.cases, e.failed])));
@@ -143,7 +158,7 @@ export function stressCommand(program: Command, p: Parsers): void {
       console.log(`protocol violations seen: ${fmt(s.violations)}`);
       for (const r of bad.slice(0, 5)) printFailure(o, r);
       if (bad.length > 5) console.log(`\n... and ${bad.length - 5} more failing cases: ${bad.slice(5).map((r) => r.index).join(', ')}`);
-      console.log(`summary hash ${s.hash}`);
+      console.log(shard ? `summary hash of this shard's cases ${s.hash} (\`xennet merge\` gives the campaign's)` : `summary hash ${s.hash}`);
       process.exit(bad.length ? 1 : 0);
     });
 }

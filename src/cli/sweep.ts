@@ -6,6 +6,10 @@ import { ScenarioError, type Scenario } from '../scenario/schema.js';
 import { fmtStat, repSeeds, summarizeReps } from '../scenario/reps.js';
 import { runStream, defaultWorkers } from '../workers/pool.js';
 import { table } from './format.js';
+import { basename } from 'node:path';
+import { fingerprintOf } from '../results/result.js';
+import { campaignShard, saveResult, OUT_HELP, SHARD_HELP, type OutOpts } from './results.js';
+import { createHash } from 'node:crypto';
 
 type Parsers = { intArg: (n: string, min: number) => (v: string) => number };
 
@@ -20,34 +24,48 @@ export function sweepCommand(program: Command, p: Parsers): void {
     .option('--max-runs <n>', `refuse a sweep of more runs than this (default ${DEFAULT_MAX_RUNS})`, p.intArg('--max-runs', 1))
     .option('--reps <n>', 'run each point under n seeds (seed, seed+1, ...) and report mean and 95% CI', p.intArg('--reps', 2))
     .option('--json', 'print JSON')
-    .action(async (file: string, o: { workers?: number; maxRuns?: number; json?: boolean; reps?: number }) => {
+    .option('--reps <n>', 'run each point under n seeds (seed, seed+1, ...) and report mean and 95% CI', p.intArg('--reps', 2))
+    .option('--out <dir>', OUT_HELP)
+    .option('--shard <i/N>', SHARD_HELP)
+    .action(async (file: string, o: OutOpts & { workers?: number; maxRuns?: number; json?: boolean; reps?: number }) => {
       const plan = planSweep(file);
       const max = o.maxRuns ?? DEFAULT_MAX_RUNS;
       const n = o.reps ?? 1;
       if (plan.count * n > max) {
         throw new ScenarioError(`${file}: the sweep has ${plan.count * n} runs (${plan.fields.length} fields, the product of their value counts${n > 1 ? `, times ${n} repetitions` : ''}); at most ${max} without --max-runs ${plan.count * n}`);
       }
-      // Check every run against the schema before any runs (one at a time, nothing kept).
-      for (const _ of plan.runs()) { /* parse errors throw */ }
+      // Check every run against the schema before any runs (one at a time, nothing kept);
+      // with --out, hash them: the shards of one sweep share the hash.
+      const h = createHash('sha256');
+      for (const r of plan.runs()) { if (o.out !== undefined) h.update(JSON.stringify(r.scenario) + '\n'); }
+      const shard = campaignShard(o, plan.count);
+      const from = shard?.from ?? 0, to = shard?.to ?? plan.count, count = to - from;
       const labels: Array<Record<string, unknown>> = [];
+      const kept: Array<{ label: Record<string, unknown>; scenario: Scenario }> = [];
       const it = plan.runs();
+      if (o.reps !== undefined && (o.out !== undefined || o.shard !== undefined)) throw new ScenarioError('--reps cannot be combined with --out or --shard');
       // Point i's repetition k is run i * n + k, with seed = the point's seed + k.
+      let at = 0;
       let queue: Scenario[] = [];
       const scenarios = {
         next: (): IteratorResult<Scenario> => {
-          if (!queue.length) {
+          if (queue.length) return { done: false, value: queue.shift()! };
+          for (;;) {
+            if (at >= to) return { done: true, value: undefined };
             const p = it.next();
             if (p.done) return p;
+            if (at++ < from) continue;
             labels.push(p.value.label);
+            if (o.out !== undefined) kept.push(p.value);
             queue = repSeeds(p.value.scenario.seed, n).map((seed) => ({ ...structuredClone(p.value.scenario), seed }));
+            return { done: false, value: queue.shift()! };
           }
-          return { done: false, value: queue.shift()! };
         },
       };
       const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: 'sweep [{bar}] {value}/{total} runs, {eta_formatted} left', stream: process.stderr }, Presets.shades_classic) : null;
-      bar?.start(plan.count * n, 0);
+      bar?.start(count * n, 0);
       const t0 = performance.now();
-      const workers = Math.min(o.workers ?? defaultWorkers(), Math.max(1, plan.count * n));
+      const workers = Math.min(o.workers ?? defaultWorkers(), Math.max(1, count * n));
       let rs;
       try { rs = await runStream(scenarios, workers, () => bar?.increment(1)); } finally { bar?.stop(); }
       const wallMs = Math.round(performance.now() - t0);
@@ -61,19 +79,24 @@ export function sweepCommand(program: Command, p: Parsers): void {
             return [...plan.fields.map((f) => String(label[f])), fmtStat(s.throughputMbps), fmtStat(s.cpuPct), fmtStat(s.cyclesPerPacket, 0)];
           }), plan.fields.length));
         }
-        console.error(`sweep: ${plan.count * n} runs in ${wallMs} ms wall`);
+        console.error(`sweep: ${count * n} runs in ${wallMs} ms wall`);
         return;
+      }
+      if (o.out !== undefined) {
+        await saveResult(o.out, {
+          command: 'sweep', inputs: { sweep: basename(file), name: plan.name, fields: plan.fields }, fingerprint: fingerprintOf(h.digest('hex')), total: plan.count, shard,
+        }, kept.map((k, i) => ({ index: from + i, id: k.scenario.name, label: k.label, scenario: k.scenario, result: rs[i] })), wallMs);
       }
       if (o.json) {
         // Wall time goes to stderr so stdout stays identical for any worker count.
         console.log(JSON.stringify(labels.map((label, i) => ({ ...label, result: rs[i] }))));
-        console.error(`sweep: ${plan.count} runs in ${wallMs} ms wall`);
+        console.error(`sweep: ${count} runs in ${wallMs} ms wall`);
         return;
       }
       const fields = plan.fields;
       console.log(table([...fields, 'Mb/s', 'CPU %', 'cycles/pkt'], labels.map((label, i) => [
         ...fields.map((f) => String(label[f])), rs[i].throughputMbps.toFixed(1), rs[i].cpuUtilPct.total.toFixed(1), rs[i].cyclesPerPacket.total,
       ]), fields.length));
-      console.error(`sweep: ${plan.count} runs in ${wallMs} ms wall`);
+      console.error(`sweep: ${count} runs in ${wallMs} ms wall`);
     });
 }

@@ -22,8 +22,13 @@ function gitCommit(): string | null {
   return head.stdout.trim() + (dirty ? '-dirty' : '');
 }
 
-export function versionString(): string {
+/** The package version and the checkout's git commit (null outside a checkout of xennet). */
+export function versionInfo(): { version: string; commit: string | null } {
   const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
-  const commit = gitCommit();
+  return { version, commit: gitCommit() };
+}
+
+export function versionString(): string {
+  const { version, commit } = versionInfo();
   return commit ? `xennet ${version} (commit ${commit})` : `xennet ${version}`;
 }
