@@ -24,6 +24,12 @@ describe('sweeps', function () {
     expect(runs[3].scenario.machine.cpuGhz).to.equal(3.2);
   });
 
+  it("keeps the paper's figure only on the point that is the base configuration", () => {
+    const runs = loadSweep(file);
+    expect(runs[0].scenario.paper?.mbps).to.equal(820); // rxCopy false, 2.4 GHz: guest-rx as measured
+    for (const r of runs.slice(1)) expect(r.scenario.paper, JSON.stringify(r.label)).to.equal(undefined);
+  });
+
   it('names a varied value the scenario schema rejects', () => {
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, `base: ${resolve('scenarios/guest-rx.yaml')}\nvary:\n  machine.nics: [0]\n`);

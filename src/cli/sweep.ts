@@ -24,7 +24,6 @@ export function sweepCommand(program: Command, p: Parsers): void {
     .option('--max-runs <n>', `refuse a sweep of more runs than this (default ${DEFAULT_MAX_RUNS})`, p.intArg('--max-runs', 1))
     .option('--reps <n>', 'run each point under n seeds (seed, seed+1, ...) and report mean and 95% CI', p.intArg('--reps', 2))
     .option('--json', 'print JSON')
-    .option('--reps <n>', 'run each point under n seeds (seed, seed+1, ...) and report mean and 95% CI', p.intArg('--reps', 2))
     .option('--out <dir>', OUT_HELP)
     .option('--shard <i/N>', SHARD_HELP)
     .action(async (file: string, o: OutOpts & { workers?: number; maxRuns?: number; json?: boolean; reps?: number }) => {

@@ -48,6 +48,9 @@ export function planSweep(file: string): SweepPlan {
       fields.forEach((f, k) => { label[f] = sw.vary[f][digits[k]]; });
       const raw = structuredClone(base) as unknown as Record<string, unknown>;
       for (const [f, v] of Object.entries(label)) setPath(raw, f, v);
+      // The paper measured the base configuration: a variant that changes it has no paper figure.
+      const at = (o: unknown, path: string) => path.split('.').reduce<unknown>((x, k) => (x as Record<string, unknown> | undefined)?.[k], o);
+      if (Object.entries(label).some(([f, v]) => JSON.stringify(at(base, f)) !== JSON.stringify(v))) delete raw.paper;
       raw.name = `${sw.name}#${i}`;
       if (sw.seed !== undefined) raw.seed = sw.seed;
       if (sw.durationMs !== undefined) (raw.run as Record<string, unknown>).durationMs = sw.durationMs;
