@@ -12,30 +12,11 @@ import {
   type FrameOwnership,
   type Mfn,
 } from '../src/hypervisor/grant-table.js';
+import { GrantMemory } from './support/grant-memory.js';
 
-/** Minimal memory model: one owner per frame; transfer from a non-owner is a bug and throws. */
-class Mem implements FrameOwnership {
-  owner = new Map<Mfn, DomId>();
-  refs = new Map<Mfn, number>();
-  domains = new Set<DomId>();
-  atMax = new Set<DomId>();
-  ownerOf(m: Mfn) {
-    return this.owner.get(m);
-  }
-  refCount(m: Mfn) {
-    return this.refs.get(m) ?? 0;
-  }
-  transfer(m: Mfn, from: DomId, to: DomId) {
-    if (this.owner.get(m) !== from) throw new Error(`transfer of ${m} from non-owner ${from}`);
-    this.owner.set(m, to);
-  }
-  domainExists(d: DomId) {
-    return this.domains.has(d);
-  }
-  belowMaxPages(d: DomId) {
-    return !this.atMax.has(d);
-  }
-}
+/** The memory model double (test/support/grant-memory.ts). */
+const Mem = GrantMemory;
+type Mem = GrantMemory;
 
 const BACK = 0; // driver domain (grantee)
 const GUEST = 1; // granter

@@ -13,6 +13,7 @@ import {
   type FrameOwnership,
   type Mfn,
 } from '../src/hypervisor/grant-table.js';
+import { GrantMemory } from './support/grant-memory.js';
 
 /**
  * Grant-table behaviour the first suite left open (found by mutation testing, issue 14): pin
@@ -21,23 +22,9 @@ import {
  * domain's mappings, and the copy/transfer domain checks (xen-protocol.md 3.3-3.6).
  */
 
-/** Memory model double: one owner per frame, which domains exist, and every put_page it is told of. */
-class Mem implements FrameOwnership {
-  owner = new Map<Mfn, DomId>();
-  refs = new Map<Mfn, number>();
-  domains = new Set<DomId>();
-  atMax = new Set<DomId>();
-  unpins: Mfn[] = [];
-  ownerOf(m: Mfn) { return this.owner.get(m); }
-  refCount(m: Mfn) { return this.refs.get(m) ?? 0; }
-  transfer(m: Mfn, from: DomId, to: DomId) {
-    if (this.owner.get(m) !== from) throw new Error(`transfer of ${m} from non-owner ${from}`);
-    this.owner.set(m, to);
-  }
-  domainExists(d: DomId) { return this.domains.has(d); }
-  belowMaxPages(d: DomId) { return !this.atMax.has(d); }
-  unpinned(m: Mfn) { this.unpins.push(m); }
-}
+/** The memory model double (test/support/grant-memory.ts). */
+const Mem = GrantMemory;
+type Mem = GrantMemory;
 
 const BACK = 0;
 const GUEST = 1;
