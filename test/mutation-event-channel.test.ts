@@ -166,3 +166,24 @@ describe('event channels (mutation): the channel actor (4.3)', () => {
     expect(one.getSnapshot().context.a).to.equal(null);
   });
 });
+
+describe('event channels (mutation): the access points of the pending/mask handshakes', () => {
+  it('set-pending and unmask each stop before their write and between their two halves; dispatch after clearing the upcall flag', async () => {
+    const { PortTable } = await import('../src/hypervisor/event-channel.js');
+    let kicks = 0;
+    const t = new PortTable(() => { kicks++; });
+    const p = t.alloc('p', () => {});
+    const seen: string[] = [];
+    t.onAccess = () => { seen.push(`pending=${p.pending} masked=${p.masked} upcall=${t.upcallPending}`); };
+    t.mask(p);
+    expect(t.setPending(p)).to.equal('masked');
+    expect(seen).to.deep.equal(['pending=false masked=true upcall=false', 'pending=true masked=true upcall=false']);
+    seen.length = 0;
+    t.unmask(p);
+    expect(seen).to.deep.equal(['pending=true masked=true upcall=false', 'pending=true masked=false upcall=false']);
+    expect(kicks).to.equal(1); // the event that became pending while masked is raised on unmask
+    seen.length = 0;
+    t.dispatch(undefined as never);
+    expect(seen).to.deep.equal(['pending=true masked=false upcall=false']);
+  });
+});

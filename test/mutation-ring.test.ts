@@ -113,3 +113,33 @@ describe('ring (mutation): a final check that finds work leaves the event index 
     expect(s.rspEvent).to.equal(u32(front.rspCons + 1));
   });
 });
+
+describe('ring (mutation): the access points sit where the other end may come in', () => {
+  it('push, final check and consumer reads each stop at their shared accesses, in order', () => {
+    const s = new SharedRing<number, number>(4);
+    const f = new FrontRing(s), b = new BackRing(s);
+    const seen: string[] = [];
+    s.onAccess = () => { seen.push(`reqProd=${s.reqProd} reqEvent=${s.reqEvent} rspProd=${s.rspProd} rspEvent=${s.rspEvent}`); };
+    f.putRequest(1);
+    expect(f.pushRequests().notify).to.equal(true);
+    expect(seen).to.deep.equal(['reqProd=0 reqEvent=1 rspProd=0 rspEvent=1', 'reqProd=1 reqEvent=1 rspProd=0 rspEvent=1']);
+    seen.length = 0;
+    expect(b.unconsumedRequests()).to.equal(1);
+    b.takeRequest();
+    expect(b.finalCheckForRequests()).to.equal(false);
+    // unconsumed (1 read), then the final check: read, stop before the event write, read again.
+    expect(seen).to.have.length(4);
+    expect(seen[3]).to.equal('reqProd=1 reqEvent=2 rspProd=0 rspEvent=1');
+    seen.length = 0;
+    b.putResponse(1);
+    expect(b.pushResponses().notify).to.equal(true);
+    expect(seen).to.deep.equal(['reqProd=1 reqEvent=2 rspProd=0 rspEvent=1', 'reqProd=1 reqEvent=2 rspProd=1 rspEvent=1']);
+    seen.length = 0;
+    expect(f.unconsumedResponses()).to.equal(1);
+    f.takeResponse();
+    expect(f.finalCheckForResponses()).to.equal(false);
+    expect(seen).to.have.length(4);
+    expect(seen[2]).to.equal('reqProd=1 reqEvent=2 rspProd=1 rspEvent=1'); // before the event write
+    expect(seen[3]).to.equal('reqProd=1 reqEvent=2 rspProd=1 rspEvent=2');
+  });
+});

@@ -270,3 +270,29 @@ describe('Xen (mutation): the domain scheduler in a short run', () => {
     expect(cycles(m.g2.name)).to.be.greaterThan(c2);
   });
 });
+
+describe('Xen (mutation): the cache refill after a domain switch varies by the scenario\'s cacheRefillPct', () => {
+  /** Cycles charged as cacheRefillPerSwitch over a 2 ms run, and the switches that paid them. */
+  function refill(pct: number) {
+    const sc = loadScenario(join('scenarios', 'guest-tx.yaml'));
+    sc.variability.cacheRefillPct = pct;
+    const b = build(sc);
+    b.start();
+    b.sys.sched.run(2e9);
+    const charged = b.cpus.reduce((n, c) => n + [...c.ledger.values()].reduce((a, m) => a + (m.get('cacheRefillPerSwitch') ?? 0), 0), 0);
+    return { charged, switches: b.counters.domainSwitches, cost: b.costs.cacheRefillPerSwitch };
+  }
+  it('exactly the table value per switch without variation; within +-pct of it, not constant, around it on average with', function () {
+    this.timeout(30_000);
+    const flat = refill(0);
+    expect(flat.switches).to.be.greaterThan(10);
+    expect(flat.charged).to.equal(flat.switches * flat.cost);
+    const v = refill(10);
+    const mean = v.charged / v.switches;
+    expect(mean).to.not.equal(v.cost);
+    expect(mean).to.be.within(0.95 * v.cost, 1.05 * v.cost); // a uniform +-10% factor averages out
+    const wide = refill(100);
+    expect(wide.charged / wide.switches).to.be.within(0.7 * wide.cost, 1.3 * wide.cost);
+    expect(wide.charged / wide.switches).to.not.equal(mean);
+  });
+});
