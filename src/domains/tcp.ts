@@ -43,6 +43,8 @@ export class TcpSender {
   highSeq = 0;
   /** Retransmission timeouts since data was last acknowledged (Linux icsk_backoff). */
   backoff = 0;
+  /** snd_una of the last go-back (fast retransmit or timeout), or -1. */
+  private goBackFrom = -1;
   /** This endpoint's tcp-sender actor (sent to directly, untraced). */
   fsm: ActorLike | null = null;
   constructor(readonly mss: number, readonly sndBuf: number, initialPeerWnd: number) {
@@ -92,13 +94,16 @@ export class TcpSender {
     }
     // A duplicate ACK repeats both the ack and the window; a pure window update is not one.
     if (ack === this.sndUna && wnd === prevWnd && this.sndNxt > this.sndUna) {
-      // tcp_fastretrans_alert: the third duplicate starts recovery.
-      if (++this.dupAcks === 3) { this.goBack(); this.fsm?.send(FAST_RETRANSMIT); } else this.fsm?.send(ACK_DUP);
+      // tcp_fastretrans_alert: the third duplicate starts recovery, but never a second go-back from the
+      // same snd_una: that resend is under way, and repeating it queued the whole window again behind
+      // itself at an overloaded receiver (a livelock). Once snd_una moves, a new hole may start one.
+      if (++this.dupAcks === 3 && this.sndUna !== this.goBackFrom) { this.goBack(); this.fsm?.send(FAST_RETRANSMIT); } else this.fsm?.send(ACK_DUP);
     }
     return 0;
   }
   /** Go-back-N: resend everything from the first unacknowledged byte. */
   goBack(): void {
+    this.goBackFrom = this.sndUna;
     this.retransmits++;
     this.highSeq = this.highestSent;
     this.sndNxt = this.sndUna;
