@@ -131,7 +131,9 @@ describe('result files, shards and merge', function () {
     expect(part.shard).to.deep.equal({ index: 3, count: 3, from: 2, to: 4 });
     expect(part.runs.map((e: { id: string }) => e.id)).to.deep.equal(['guest-tx-vnic', 'guest-tx-all']);
     expect(part).to.not.have.property('summary');
-    ok(['merge', join(dir, 'paper-s'), '--out', join(dir, 'paper-m')]);
+    const merged = JSON.parse(ok(['merge', join(dir, 'paper-s'), '--out', join(dir, 'paper-m'), '--json']).stdout);
+    expect(merged).to.include({ command: 'paper', runs: 4 });
+    expect(merged.shards).to.have.length(3);
     expectSameFiles(join(dir, 'paper-a'), join(dir, 'paper-m'));
     const whole = json(join(dir, 'paper-a'));
     expect(whole.summary.contributions).to.have.length(1);

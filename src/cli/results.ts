@@ -39,11 +39,13 @@ export function mergeCommand(program: Program): void {
     .description("combine the partial results of every shard of a campaign (--shard) into the campaign's result")
     .argument('<results...>', 'result.json files, shard directories, or an --out DIR holding shard-i-of-N/ directories')
     .requiredOption('--out <dir>', 'write the combined result.json and CSV tables here')
-    .action(async (args: string[], o: { out: string }) => {
+    .option('--json', 'print what was merged and written as JSON')
+    .action(async (args: string[], o: { out: string; json?: boolean }) => {
       const parts = args.flatMap(resultFiles).map((file) => ({ file, result: readResult(file) }));
       const r = await mergeResults(parts);
       const files = writeResult(o.out, r);
       const failed = r.command === 'stress' ? (r.summary as { failed: number; hash: string }) : null;
+      if (o.json) { console.log(JSON.stringify({ command: r.command, shards: parts.map((p) => p.file), runs: r.runs.length, files, ...(failed ? { failed: failed.failed, summaryHash: failed.hash } : {}) })); return; }
       console.log(`merge: ${parts.length} shards of a ${r.command} campaign, ${r.runs.length} runs: ${files.length} files in ${o.out}${failed ? `; ${failed.failed} failed, summary hash ${failed.hash}` : ''}`);
     });
 }
