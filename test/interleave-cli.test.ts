@@ -23,3 +23,14 @@ describe('xennet stress --interleave', function () {
     expect(bad.stderr.trim()).to.equal('error: --interleave cannot be combined with --hostile');
   });
 });
+
+describe('xennet stress --hostile summary', function () {
+  this.timeout(120_000);
+  it('names each behaviour with its catalogue title and reports the catalogue coverage', () => {
+    const bin = fileURLToPath(new URL('../../bin/xennet.js', import.meta.url));
+    const r = spawnSync(process.execPath, [bin, 'stress', '--hostile', '--runs', '2', '--workers', '1', '--no-replay-check'], { encoding: 'utf8', timeout: 110_000 });
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/H1 +runaway producer +2 +0/); // the first pairs of the enumeration are H1's
+    expect(r.stdout).to.match(/catalogue coverage: 2 of 134 \(behaviour, variant\) pairs \(a campaign enumerates every pair first: use --runs 134/);
+  });
+});
