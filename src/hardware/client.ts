@@ -122,8 +122,10 @@ export class ClientModel {
       if (seg.retransmit && (e.queuedTill.get(seg.seq) ?? -1) > this.sys.sched.now) continue;
       e.queuedTill.set(seg.seq, this.transmit(this.packet(e.flow, 'data', seg.seq, seg.len, 0, this.cfg.rcvBuf)));
     }
-    // Forget copies that have left (the map holds at most what the queue holds).
-    if (e.queuedTill.size > 64) for (const [q, t] of e.queuedTill) if (t <= this.sys.sched.now) e.queuedTill.delete(q);
+    // Forget copies that have left: all of them once the link is idle, else (rarely) those that started.
+    const now = this.sys.sched.now;
+    if (this.linkFreeAt <= now) e.queuedTill.clear();
+    else if (e.queuedTill.size > 1024) for (const [q, t] of e.queuedTill) if (t <= now) e.queuedTill.delete(q);
     if (this.queueFull() && s.unsent() > 0) this.wakeWhenQueueDrains();
     this.armRto(e);
   }
