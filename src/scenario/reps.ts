@@ -28,7 +28,7 @@ export function stat(xs: number[]): Stat {
 
 /** The figures a run reports that repetitions summarise. */
 export const FIGURES = {
-  throughputMbps: (r: RunResult) => r.throughputMbps ?? NaN,
+  throughputMbps: (r: RunResult) => r.throughputMbps,
   cpuPct: (r: RunResult) => r.cpuUtilPct.total,
   cyclesPerPacket: (r: RunResult) => r.cyclesPerPacket.total,
 } as const;

@@ -38,6 +38,8 @@ export function planSweep(file: string): SweepPlan {
   const fields = Object.keys(sw.vary);
   const sizes = fields.map((f) => sw.vary[f].length);
   const count = sizes.reduce((n, k) => n * k, 1);
+  // The base's value of each varied field, to tell the point that is the base configuration.
+  const baseValue = fields.map((f) => JSON.stringify(f.split('.').reduce<unknown>((x, k) => (x as Record<string, unknown> | undefined)?.[k], base)));
   function* runs(): IterableIterator<SweepRun> {
     for (let i = 0; i < count; i++) {
       // Mixed-radix digits of i, the last field fastest.
@@ -49,8 +51,7 @@ export function planSweep(file: string): SweepPlan {
       const raw = structuredClone(base) as unknown as Record<string, unknown>;
       for (const [f, v] of Object.entries(label)) setPath(raw, f, v);
       // The paper measured the base configuration: a variant that changes it has no paper figure.
-      const at = (o: unknown, path: string) => path.split('.').reduce<unknown>((x, k) => (x as Record<string, unknown> | undefined)?.[k], o);
-      if (Object.entries(label).some(([f, v]) => JSON.stringify(at(base, f)) !== JSON.stringify(v))) delete raw.paper;
+      if (fields.some((f, k) => JSON.stringify(label[f]) !== baseValue[k])) delete raw.paper;
       raw.name = `${sw.name}#${i}`;
       if (sw.seed !== undefined) raw.seed = sw.seed;
       if (sw.durationMs !== undefined) (raw.run as Record<string, unknown>).durationMs = sw.durationMs;
