@@ -77,6 +77,8 @@ export interface Built {
   goodputBytes(): number;
   /** Goodput bytes so far of one flow. */
   flowGoodput(flow: number): number;
+  /** Number of TCP flows (flow f belongs to guest f mod guests in topology guest). */
+  flows: number;
   start(): void;
   /** Stop the traffic sources (applications, clients, adversaries) and the fault injector, so the run can drain. */
   stopSources(): void;
@@ -337,7 +339,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   };
   return {
     sc, sys, cpus, mem, counters, costs, host, kernels, endpoint, stacks, clients, nics, netfronts, netbacks, xenstore,
-    vifs, qdiscs, drivers, pending, xen, ringPages, flowGoodput, staleTranslations, mss, streams,
+    vifs, qdiscs, drivers, pending, xen, ringPages, flowGoodput, flows, staleTranslations, mss, streams,
     goodputBytes: () => sc.direction === 'tx'
       ? clients.reduce((n, c) => n + c.received, 0)
       : [...stacks.values()].reduce((n, s) => n + s.delivered(), 0),

@@ -23,6 +23,12 @@ export interface RunResult {
   counters: Counters & { tlbMisses: number; goodputSegments: number };
   traceHash: string;
   events: number;
+  /**
+   * Several guests (topology guest, guests > 1): each guest's goodput over the window (Mb/s, guest 1
+   * first) and Jain's fairness index of those, (sum x)^2 / (n sum x^2): 1 when all are equal, 1/n
+   * when one guest gets everything (Jain, Chiu, Hawe, DEC-TR-301, 1984).
+   */
+  perGuest?: { mbps: number[]; jainIndex: number };
   /** Present only when a TCP receiver of an honest flow got wrong bytes (warm-up included): the first mismatches. */
   dataIntegrity?: string[];
 }
@@ -55,6 +61,8 @@ export function runBuilt(b: Built, onProgress?: OnProgress): RunResult {
   for (const c of b.cpus) c.resetLedger();
   Object.assign(b.counters, newCounters());
   const bytes0 = b.goodputBytes();
+  const perGuest = sc.topology === 'guest' && sc.guests > 1;
+  const flow0 = perGuest ? Array.from({ length: b.flows }, (_, f) => b.flowGoodput(f)) : [];
   runTo(end);
   const secs = (end - warm) / PS_PER_S;
   const bytes = b.goodputBytes() - bytes0;
@@ -104,11 +112,27 @@ export function runBuilt(b: Built, onProgress?: OnProgress): RunResult {
       tlbMisses: b.cpus.reduce((n, c) => n + c.tlb.stats.misses, 0),
       goodputSegments: Math.round(segs),
     },
+    ...(perGuest ? { perGuest: guestShares(b, sc.guests, flow0, secs) } : {}),
     traceHash: b.sys.traceHash(),
     events: b.sys.sched.delivered,
     // The end-to-end data check (src/model/integrity.ts): a broken model must not report throughput quietly.
     ...(b.streams.mismatches.length ? { dataIntegrity: [...b.streams.mismatches] } : {}),
   };
+}
+
+/** Per-guest goodput over the window and Jain's index of it. */
+function guestShares(b: Built, guests: number, flow0: number[], secs: number): { mbps: number[]; jainIndex: number } {
+  const bytes = new Array<number>(guests).fill(0);
+  for (let f = 0; f < b.flows; f++) bytes[f % guests] += b.flowGoodput(f) - flow0[f];
+  const mbps = bytes.map((v) => (v * 8) / secs / 1e6);
+  return { mbps: mbps.map((v) => round(v)), jainIndex: round(jainIndex(mbps), 4) };
+}
+
+/** Jain's fairness index of non-negative allocations: (sum x)^2 / (n sum x^2); 1 for an empty or all-zero set. */
+export function jainIndex(xs: readonly number[]): number {
+  let s = 0, s2 = 0;
+  for (const x of xs) { s += x; s2 += x * x; }
+  return s2 === 0 ? 1 : (s * s) / (xs.length * s2);
 }
 
 /** The runs whose receivers got wrong bytes, one line each (for the CLI to fail loudly). */
