@@ -18,6 +18,8 @@ import { paperCommand } from './paper.js';
 import { registerInspect, inspectRun, type RunInspectOpts } from './inspect.js';
 import { sweepCommand } from './sweep.js';
 import { stressCommand } from './stress.js';
+import { calibrateCommand } from './calibrate.js';
+import { sensitivityCommand } from './sensitivity.js';
 import { interpreterOption } from './interpreter-option.js';
 import type { Interpreter } from '../actors/runtime.js';
 import { versionString } from './version.js';
@@ -108,6 +110,8 @@ paperCommand(program, { intArg, timeHelp });
 registerInspect(program, { intArg, timeHelp }, loadWith);
 sweepCommand(program, { intArg });
 stressCommand(program, { intArg });
+calibrateCommand(program, { intArg });
+sensitivityCommand(program, { intArg });
 mergeCommand(program);
 
 /**

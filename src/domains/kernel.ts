@@ -5,9 +5,9 @@
  * Work is a Task; running it on an Exec charges cycles and defers effects
  * (messages to other actors) to the moment the work completes.
  */
-import type { Cpu } from '../hardware/cpu.js';
+import { componentTags, type ComponentTags, type Cpu } from '../hardware/cpu.js';
 import type { MachineMemory } from '../hardware/memory.js';
-import { FOOTPRINT, type Component, type CostName, type CostTable } from '../model/costs.js';
+import { FOOTPRINT, type Component, type CostName, type CostTable, type Footprint } from '../model/costs.js';
 import type { Counters } from '../model/counters.js';
 import { PortTable } from '../hypervisor/event-channel.js';
 import { TAG, tlbTag } from '../hardware/tlb.js';
@@ -28,18 +28,6 @@ export interface Host {
 }
 
 const SUPER_SHIFT = 10; // 4 MiB / 4 KiB
-
-/** TLB tags of Xen's own text and data per component: one layout shared by every CPU, mapped global everywhere. */
-const XEN_TAGS = new Map<Component, Float64Array>();
-{
-  let b = 0;
-  for (const c of Object.keys(FOOTPRINT) as Component[]) {
-    const tags = new Float64Array(FOOTPRINT[c]);
-    for (let i = 0; i < tags.length; i++) tags[i] = tlbTag(0, TAG.xen, b + i);
-    XEN_TAGS.set(c, tags);
-    b += FOOTPRINT[c];
-  }
-}
 
 const poolCountsOf = new WeakMap<MachineMemory, Uint8Array>();
 function poolCounts(mem: MachineMemory): Uint8Array {
@@ -65,8 +53,8 @@ export class Kernel {
   private pooled: Uint8Array;
   /** This kernel's ledger account (its name, interned). */
   readonly account: number;
-  /** TLB tags of each component's footprint pages, computed once (the layout never changes). */
-  readonly componentTags = new Map<Component, Float64Array>();
+  /** TLB tags of each component's code and data pages, computed once (the layout never changes). */
+  readonly componentTags: ComponentTags;
   constructor(
     readonly name: string,
     readonly domid: number,
@@ -75,16 +63,11 @@ export class Kernel {
     readonly vm: VmConfig,
     readonly mem: MachineMemory,
     poolPages: number,
+    footprint: Footprint = FOOTPRINT,
   ) {
     this.account = accountId(name);
     this.pooled = poolCounts(mem);
-    let base = 0;
-    for (const c of Object.keys(FOOTPRINT) as Component[]) {
-      const tags = new Float64Array(FOOTPRINT[c]);
-      for (let i = 0; i < tags.length; i++) tags[i] = this.componentTag(c, base + i);
-      this.componentTags.set(c, tags);
-      base += FOOTPRINT[c];
-    }
+    this.componentTags = componentTags(footprint, (c, vpn) => this.componentTag(c, vpn));
     for (let i = 0; i < poolPages; i++) this.freeFrame(mem.alloc(domid));
   }
 
@@ -156,15 +139,17 @@ export class Exec {
   }
   cost(name: CostName, times = 1): void { this.charge(name, this.costs[name] * times); }
 
-  /** Run a kernel component: touch its footprint through the TLB, then charge its costs. */
+  /** Run a kernel component: fetch its code through the ITLB and touch its data through the DTLB, charging the misses. */
   touch(c: Component): void {
     const k = this.kernel;
     if (this.account === XEN_ACCOUNT || !k) { this.touchXen(c); return; }
-    const misses = this.cpu.tlb.accessAll(k.componentTags.get(c)!, k.vm.globalPages && c !== 'app');
+    const global = k.vm.globalPages && c !== 'app', t = k.componentTags, tlb = this.cpu.tlb;
+    const misses = tlb.itlb.accessAll(t.code.get(c)!, global) + tlb.dtlb.accessAll(t.data.get(c)!, global);
     if (misses) this.charge('tlbMiss', misses * this.costs.tlbMiss);
   }
   private touchXen(c: Component): void {
-    const misses = this.cpu.tlb.accessAll(XEN_TAGS.get(c)!, true);
+    const t = this.cpu.xenTags, tlb = this.cpu.tlb;
+    const misses = tlb.itlb.accessAll(t.code.get(c)!, true) + tlb.dtlb.accessAll(t.data.get(c)!, true);
     if (misses) this.charge('tlbMiss', misses * this.costs.tlbMiss);
   }
   /**
@@ -175,7 +160,7 @@ export class Exec {
   touchFrames(frames: readonly number[]): void {
     const k = this.kernel;
     if (!k) return;
-    const tlb = this.cpu.tlb;
+    const tlb = this.cpu.tlb.dtlb;
     const global = k.vm.globalPages, exact = !k.vm.superpages;
     let misses = 0;
     for (const f of frames) if (!tlb.accessFrame(k.frameTag(f), global, f, exact)) misses++;
@@ -183,7 +168,7 @@ export class Exec {
   }
   /** Touch frame mfn through a transient 4 KiB mapping (grant map slot `tag`): never superpage, never global. */
   touchTransient(tag: number, mfn: number): void {
-    if (!this.cpu.tlb.accessFrame(tag, false, mfn, true)) this.charge('tlbMiss', this.costs.tlbMiss);
+    if (!this.cpu.tlb.dtlb.accessFrame(tag, false, mfn, true)) this.charge('tlbMiss', this.costs.tlbMiss);
   }
   /** Copy bytes; each side that is not in the cache (DMA-written source, long-untouched destination) adds misses. */
   copy(bytes: number, srcCold = false, dstCold = false): void {

@@ -9,7 +9,8 @@
  * the window's start or end contributes its share inside), so utilisation
  * over the window can never exceed 100%.
  */
-import { Tlb, type FrameOracle } from './tlb.js';
+import { CpuTlbs, TAG, tlbTag, type FrameOracle, type TlbReplacement } from './tlb.js';
+import { FOOTPRINT, type Component, type Footprint } from '../model/costs.js';
 import { ChargeLog, Ledger } from './ledger.js';
 import { PS_PER_S, type Ps } from '../actors/scheduler.js';
 
@@ -22,7 +23,9 @@ export function shareInside(t0: Ps, t1: Ps, a: Ps, b: Ps): number {
 }
 
 export class Cpu {
-  readonly tlb: Tlb;
+  readonly tlb: CpuTlbs;
+  /** TLB tags of Xen's own text and data per component: one layout on every CPU, mapped global everywhere. */
+  readonly xenTags: ComponentTags;
   private readonly cycles = new Ledger();
   /** The slice being built, and in-window parts of slices booked before the window's ledger reset. */
   private readonly slice = new ChargeLog();
@@ -33,8 +36,10 @@ export class Cpu {
   private measuring = true;
   busy = false;
   /** `frames` answers, on a TLB hit through a data-frame entry, whether its domain may still reach the frame. */
-  constructor(readonly index: number, readonly hz: number, tlbEntries: number, frames: FrameOracle | null = null) {
-    this.tlb = new Tlb(tlbEntries, frames);
+  constructor(readonly index: number, readonly hz: number, dtlbEntries: number, frames: FrameOracle | null = null,
+    itlbEntries = 64, replacement: TlbReplacement = 'plru', footprint: Footprint = FOOTPRINT) {
+    this.tlb = new CpuTlbs(itlbEntries, dtlbEntries, frames, replacement);
+    this.xenTags = componentTags(footprint, (_c, vpn) => tlbTag(0, TAG.xen, vpn));
   }
   psFor(cycles: number): Ps { return Math.round((cycles * PS_PER_S) / this.hz); }
   /** Account and category ids come from accountId() and CATEGORY (ledger.ts). */
@@ -65,7 +70,27 @@ export class Cpu {
     this.carry.bookInto(this.cycles, 1);
     this.carry.clear();
     this.measuring = true;
-    const s = this.tlb.stats;
-    s.hits = s.misses = s.flushes = s.fullFlushes = 0;
+    this.tlb.resetStats();
   }
+}
+
+/** Per component, the TLB tags of the code pages (through the ITLB) and of the data pages (through the DTLB) it touches per run. */
+export interface ComponentTags { code: Map<Component, Float64Array>; data: Map<Component, Float64Array> }
+
+/**
+ * Lay a footprint out in one virtual address space: every component's code pages first (the kernel's
+ * text), then every component's data pages; `tag` names virtual page vpn of component c.
+ */
+export function componentTags(fp: Footprint, tag: (c: Component, vpn: number) => number): ComponentTags {
+  const out: ComponentTags = { code: new Map(), data: new Map() };
+  let vpn = 0;
+  for (const kind of ['code', 'data'] as const) {
+    for (const c of Object.keys(fp) as Component[]) {
+      const tags = new Float64Array(fp[c][kind]);
+      for (let i = 0; i < tags.length; i++) tags[i] = tag(c, vpn + i);
+      out[kind].set(c, tags);
+      vpn += fp[c][kind];
+    }
+  }
+  return out;
 }

@@ -1,8 +1,16 @@
 /**
- * Per-CPU TLB: one fully associative LRU array shared by 4 KiB and superpage
- * entries (the Pentium 4 Xeon DTLB holds 64 entries of either size).
- * x86 of that era has no address-space tags: a CR3 write drops every entry
- * that lacks the global bit; toggling CR4.PGE drops global ones too.
+ * The TLBs of one CPU, as on the paper's 2.4 GHz Pentium 4 Xeon (NetBurst):
+ * an instruction TLB and a data TLB, each fully associative with 64 entries
+ * that hold 4 KiB or 4 MiB pages alike (CPUID leaf 2 descriptors 50h "ITLB:
+ * 4 KByte and 2/4 MByte pages, fully associative, 64 entries" and 5Bh "DTLB:
+ * 4 KByte and 4 MByte pages, fully associative, 64 entries", the descriptors a
+ * Pentium 4 reports: Intel AP-485, Processor Identification and the CPUID
+ * Instruction, Table "Descriptor Formats" and its Pentium 4 example). Intel
+ * does not document the replacement policy; each array here is exact LRU.
+ * x86 of that era has no address-space tags (Intel SDM vol. 3, 3.12 "Translation
+ * Lookaside Buffers"): a CR3 write drops every entry of both arrays that lacks
+ * the global bit, toggling CR4.PGE drops global ones too, and INVLPG drops the
+ * page from both.
  *
  * Tags are numbers (see tlbTag). The tag -> slot index is an open-addressing
  * hash (linear probing) over typed arrays, and the LRU order is a doubly
@@ -35,6 +43,14 @@ export function tagSpace(tag: number): number { return Math.floor(tag / 0x8_0000
 const EMPTY = -1;
 const NO_FRAME = -1;
 
+/**
+ * How a full array picks its victim. `lru`: the least recently used entry. `plru`: tree pseudo-LRU,
+ * a binary tree of capacity - 1 bits over the entries (capacity a power of two), each pointing away
+ * from the half used more recently; a use flips the bits on its path, a miss follows them.
+ */
+export type TlbReplacement = 'lru' | 'plru';
+
+/** One fully associative array of translations (one of a CPU's two, see CpuTlbs). */
 export class Tlb {
   // Per slot: its tag, global bit and LRU neighbours.
   private readonly tags: Float64Array;
@@ -54,10 +70,14 @@ export class Tlb {
   private readonly mask: number;
   private readonly shift: number;
   private count = 0;
+  /** Tree pseudo-LRU: node n (1-based heap order) points to the half to evict from (0 left, 1 right); null for LRU. */
+  private readonly plru: Uint8Array | null;
   readonly stats: TlbStats = { hits: 0, misses: 0, flushes: 0, fullFlushes: 0 };
 
-  constructor(readonly capacity = 64, private readonly oracle: FrameOracle | null = null) {
+  constructor(readonly capacity = 64, private readonly oracle: FrameOracle | null = null, readonly replacement: TlbReplacement = 'lru') {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError('tlb capacity must be a positive integer');
+    if (replacement === 'plru' && (capacity & (capacity - 1)) !== 0) throw new RangeError('a pseudo-LRU tlb needs a power-of-two capacity');
+    this.plru = replacement === 'plru' ? new Uint8Array(capacity) : null;
     this.tags = new Float64Array(capacity);
     this.global = new Uint8Array(capacity);
     this.prev = new Int32Array(capacity);
@@ -78,7 +98,7 @@ export class Tlb {
     const s = this.find(tag);
     if (s !== EMPTY) {
       this.stats.hits++;
-      if (s !== this.tail) { this.unlink(s); this.append(s); }
+      this.used(s);
       return true;
     }
     this.frames[this.fill(tag, global)] = NO_FRAME;
@@ -96,7 +116,7 @@ export class Tlb {
     const s = this.find(tag);
     if (s !== EMPTY) {
       this.stats.hits++;
-      if (s !== this.tail) { this.unlink(s); this.append(s); }
+      this.used(s);
       const f = this.frames[s];
       if (f !== NO_FRAME && this.oracle !== null && ((exact && f !== mfn) || !this.oracle.reachable(tagSpace(tag), f))) {
         this.oracle.stale(tagSpace(tag), f, mfn, tag);
@@ -113,7 +133,7 @@ export class Tlb {
     let n: number;
     if (this.freeTop > 0) n = this.freeSlots[--this.freeTop];
     else {
-      n = this.head;
+      n = this.plru ? this.victim() : this.head;
       this.unlink(n);
       this.remove(this.tags[n]);
     }
@@ -121,7 +141,26 @@ export class Tlb {
     this.global[n] = global ? 1 : 0;
     this.insert(tag, n);
     this.append(n);
+    if (this.plru) this.touchTree(n);
     return n;
+  }
+
+  /** Entry s was used: it becomes the most recently used (LRU), or the tree points away from it (PLRU). */
+  private used(s: number): void {
+    if (this.plru) this.touchTree(s);
+    else if (s !== this.tail) { this.unlink(s); this.append(s); }
+  }
+  private touchTree(s: number): void {
+    const bits = this.plru!;
+    // Leaf s sits at heap position capacity + s; every ancestor points to the other child.
+    for (let node = this.capacity + s; node > 1; node >>= 1) bits[node >> 1] = (node & 1) ^ 1;
+  }
+  /** The entry the tree bits lead to (the array is full, so every leaf holds one). */
+  private victim(): number {
+    const bits = this.plru!, cap = this.capacity;
+    let node = 1;
+    while (node < cap) node = 2 * node + bits[node];
+    return node - cap;
   }
 
   /** Translate every page of a footprint; returns the number of misses. */
@@ -211,5 +250,32 @@ export class Tlb {
     this.next[s] = -1;
     if (this.tail === -1) this.head = s; else this.next[this.tail] = s;
     this.tail = s;
+  }
+}
+
+/**
+ * A CPU's instruction and data TLBs. Code pages are translated through the ITLB, data (and packet
+ * frames) through the DTLB; the flushes an OS or Xen issues act on both, as on the hardware.
+ */
+export class CpuTlbs {
+  readonly itlb: Tlb;
+  readonly dtlb: Tlb;
+  constructor(itlbEntries = 64, dtlbEntries = 64, oracle: FrameOracle | null = null, replacement: TlbReplacement = 'plru') {
+    this.itlb = new Tlb(itlbEntries, null, replacement);
+    this.dtlb = new Tlb(dtlbEntries, oracle, replacement);
+  }
+  /** CR3 reload. */
+  flushNonGlobal(): void { this.itlb.flushNonGlobal(); this.dtlb.flushNonGlobal(); }
+  /** CR4.PGE toggle. */
+  flushAll(): void { this.itlb.flushAll(); this.dtlb.flushAll(); }
+  /** INVLPG. */
+  invalidate(tag: number): void { this.itlb.invalidate(tag); this.dtlb.invalidate(tag); }
+  /** Both arrays' counts added (a flush counts once per array). */
+  get stats(): TlbStats {
+    const i = this.itlb.stats, d = this.dtlb.stats;
+    return { hits: i.hits + d.hits, misses: i.misses + d.misses, flushes: i.flushes + d.flushes, fullFlushes: i.fullFlushes + d.fullFlushes };
+  }
+  resetStats(): void {
+    for (const s of [this.itlb.stats, this.dtlb.stats]) s.hits = s.misses = s.flushes = s.fullFlushes = 0;
   }
 }

@@ -119,7 +119,7 @@ function columns(shape: Shape, prefix: string[], out: string[][]): void {
 
 const at = (v: unknown, path: string[]) => path.reduce<unknown>((x, k) => (isRecord(x) ? x[k] : undefined), v);
 
-function csv(header: string[], rows: unknown[][]): string {
+export function csv(header: string[], rows: unknown[][]): string {
   return [header, ...rows].map((r) => r.map(csvCell).join(',')).join('\n') + '\n';
 }
 

@@ -33,7 +33,7 @@ import { VifRings, XenbusState, negotiate, type VifFeatures } from '../channels/
 import { XenStore, type Xs } from '../domains/xenstored.js';
 import type { SharedRing } from '../channels/ring.js';
 import { createHostile, type Hostile } from '../hostile/netfront.js';
-import { defaultCosts, type CostTable } from '../model/costs.js';
+import { defaultCosts, FOOTPRINT, type CostTable, type Footprint } from '../model/costs.js';
 import { newCounters, note, type Counters } from '../model/counters.js';
 import { StreamCheck } from '../model/integrity.js';
 import { HDR_LEN, resetPacketIds } from '../domains/packet.js';
@@ -95,6 +95,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   const sys = new ActorSystem(sc.seed, opts.interpreter ?? 'compiled');
   const counters = newCounters();
   const costs = { ...defaultCosts(), ...sc.costs } as CostTable;
+  const footprint = { ...FOOTPRINT, ...sc.footprint } as Footprint;
   const m = sc.machine;
   const mem = new MachineMemory((m.memoryMiB * 1024 * 1024) / 4096);
   // A domain may reach a frame it owns or holds a live grant mapping of; a TLB hit through an entry
@@ -113,7 +114,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
     },
   };
   const streams = new StreamCheck(counters, () => sys.sched.now);
-  const cpus = Array.from({ length: m.cpus }, (_, i) => new Cpu(i, m.cpuGhz * 1e9, m.tlbEntries, frameOracle));
+  const cpus = Array.from({ length: m.cpus }, (_, i) => new Cpu(i, m.cpuGhz * 1e9, m.tlbEntries, frameOracle, m.itlbEntries, m.tlbReplacement, footprint));
   const opt = sc.optimizations;
   const xenstore = new XenStore(sys);
   const poolPages = 1024;
@@ -129,7 +130,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   const vm = native ? { superpages: true, globalPages: true } : { superpages: opt.superpages, globalPages: opt.globalPages };
   const kernels: Kernel[] = [];
   const mkKernel = (name: string, domid: number, cpu: number) => {
-    const k = new Kernel(name, domid, cpu % m.cpus, !native, vm, mem, poolPages);
+    const k = new Kernel(name, domid, cpu % m.cpus, !native, vm, mem, poolPages, footprint);
     sys.spawn(name, 'domain', domainMachine, { name });
     if (native) (host as BareMetal).attach(k); else xen!.addDomain(k);
     kernels.push(k);

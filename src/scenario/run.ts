@@ -20,7 +20,7 @@ export interface RunResult {
   cpuUtilPct: { total: number; byAccount: Record<string, number> };
   /** Cycles per measured TCP segment (MSS of goodput), by account and by cost category. */
   cyclesPerPacket: { total: number; byAccount: Record<string, number>; byCategory: Record<string, number>; byAccountCategory: Record<string, Record<string, number>> };
-  counters: Counters & { tlbMisses: number; goodputSegments: number };
+  counters: Counters & { tlbMisses: number; itlbMisses: number; dtlbMisses: number; goodputSegments: number };
   traceHash: string;
   events: number;
   /**
@@ -110,6 +110,8 @@ export function runBuilt(b: Built, onProgress?: OnProgress): RunResult {
     counters: {
       ...b.counters,
       tlbMisses: b.cpus.reduce((n, c) => n + c.tlb.stats.misses, 0),
+      itlbMisses: b.cpus.reduce((n, c) => n + c.tlb.itlb.stats.misses, 0),
+      dtlbMisses: b.cpus.reduce((n, c) => n + c.tlb.dtlb.stats.misses, 0),
       goodputSegments: Math.round(segs),
     },
     ...(perGuest ? { perGuest: guestShares(b, sc.guests, flow0, secs) } : {}),

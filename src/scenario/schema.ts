@@ -1,10 +1,11 @@
 /** Scenario files (YAML), validated with zod; errors name every offending field with its line. */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { COSTS, type CostName } from '../model/costs.js';
+import { COSTS, FOOTPRINT, type Component, type CostName } from '../model/costs.js';
 import { formatIssues, joinProblems, parseYamlSource, type YamlSource } from './issues.js';
 
 const costNames = Object.keys(COSTS) as [CostName, ...CostName[]];
+const componentNames = Object.keys(FOOTPRINT) as [Component, ...Component[]];
 
 /** The hostile-guest catalogue of xen-protocol.md 5.2 (src/hostile). */
 export const BEHAVIOURS = Array.from({ length: 26 }, (_, i) => `H${i + 1}`) as [string, ...string[]];
@@ -23,7 +24,9 @@ export const ScenarioSchema = z.strictObject({
   machine: z.strictObject({
     cpus: z.number().int().min(1).max(64).default(1).describe('Physical CPUs. Default 1 (the paper\'s 2.4 GHz Pentium 4 Xeon).'),
     cpuGhz: z.number().positive().max(10).default(2.4).describe('CPU clock, GHz: converts the cost table\'s cycles into time. Default 2.4.'),
-    tlbEntries: z.number().int().min(1).max(4096).default(64).describe('Entries of each CPU\'s data TLB (LRU). Default 64 (Pentium 4 DTLB).'),
+    tlbEntries: z.number().int().min(1).max(4096).default(64).describe('Entries of each CPU\'s data TLB (fully associative, LRU; 4 KiB and 4 MiB pages share them). Default 64 (Pentium 4 DTLB, CPUID descriptor 5Bh).'),
+    tlbReplacement: z.enum(['plru', 'lru']).default('plru').describe('Which entry a full TLB evicts: `plru` tree pseudo-LRU (needs power-of-two entries), `lru` the least recently used. Intel does not publish the Pentium 4\'s policy (docs/cost-model.md). Default plru.'),
+    itlbEntries: z.number().int().min(1).max(4096).default(64).describe('Entries of each CPU\'s instruction TLB (fully associative, LRU; 4 KiB and 4 MiB pages share them). Default 64 (Pentium 4 ITLB, CPUID descriptor 50h).'),
     memoryMiB: z.number().int().min(16).max(1 << 20).default(2048).describe('Machine memory, MiB; must hold every kernel\'s buffer pool, rings and TCP buffers. Default 2048.'),
     nics: z.number().int().min(1).max(64).default(4).describe('Physical NICs (one TCP flow and one external client each, or more flows with more guests). Default 4.'),
     vifRingSize: z.number().int().min(32).max(256).refine(pow2, 'must be a power of two').default(256)
@@ -85,12 +88,21 @@ export const ScenarioSchema = z.strictObject({
   })).default([]).describe('Guests whose vif runs an adversary instead of an honest netfront (topology guest). Default none.'),
   costs: z.partialRecord(z.enum(costNames), z.number().nonnegative().describe('CPU cycles per operation of this row (its unit is in src/model/costs.ts).')).default({})
     .describe('Overrides of rows of the cost table (src/model/costs.ts), CPU cycles per operation. Default: none, the table as documented in docs/cost-model.md.'),
+  footprint: z.partialRecord(z.enum(componentNames), z.strictObject({
+    code: z.number().int().nonnegative().max(4096).describe('Code pages (translated through the instruction TLB) the component touches per invocation.'),
+    data: z.number().int().nonnegative().max(4096).describe('Data pages (translated through the data TLB) the component touches per invocation.'),
+  })).default({}).describe('Overrides of the page footprints of the TLB model (FOOTPRINT in src/model/costs.ts), per component. Default: none.'),
   paper: z.strictObject({
     label: z.string().min(1).optional().describe('Name of the configuration in the paper\'s terms, as `xennet paper` prints it.'),
     mbps: z.number().positive().optional().describe('Throughput the paper measured for this configuration, Mb/s: results report the error against it.'),
     source: z.string().min(1).optional().describe('Where in the paper `mbps` comes from (table or figure).'),
   }).optional().describe('Metadata: the paper configuration this scenario reproduces. Does not affect the run.'),
 }).superRefine((sc, ctx) => {
+  if (sc.machine.tlbReplacement === 'plru') {
+    for (const f of ['tlbEntries', 'itlbEntries'] as const) {
+      if (!pow2(sc.machine[f])) ctx.addIssue({ code: 'custom', path: ['machine', f], message: `${sc.machine[f]} entries: tree pseudo-LRU needs a power of two (or set machine.tlbReplacement: lru)` });
+    }
+  }
   if (sc.paper?.mbps !== undefined && sc.paper.source === undefined) ctx.addIssue({ code: 'custom', path: ['paper', 'source'], message: 'say where the paper\'s figure comes from (table or figure)' });
   // The measured window must cover at least one event: a minimum Ethernet frame on the wire
   // (64 bytes + 8 preamble + 12 inter-frame gap) at the NIC's rate.

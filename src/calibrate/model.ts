@@ -1,0 +1,75 @@
+/**
+ * What calibration fits and what it fits to. The parameters are the cost rows with a `prior` in the
+ * cost table plus one common scale of the TLB footprints; the targets are the paper's baseline
+ * figures only (native Linux, the driver domain and a guest under Xen 2.0), never an optimized
+ * configuration, whose figures stay predictions.
+ */
+import { COSTS, FOOTPRINT_PRIOR, FOOTPRINT_UNCERTAINTY, scaleFootprint, type CostName, type CostTable, type Footprint } from '../model/costs.js';
+import { CALIBRATION } from '../model/calibration.js';
+import { paperConfigs, scenarioFor } from '../paper/configs.js';
+import type { Override, Scenario } from '../scenario/schema.js';
+import { runMany } from '../workers/pool.js';
+import type { RunResult } from '../scenario/run.js';
+
+export interface Param {
+  name: string;
+  /** The value the source alone gives (natural units: cycles, or the footprint scale). */
+  prior: number;
+  /** Relative standard deviation of the prior (the spread of ln value). */
+  uncertainty: number;
+  /** The committed (calibrated) value. */
+  value: number;
+}
+
+/** The fitted parameters, in a fixed order: the cost rows with a prior (table order), then the footprint scale. */
+export function fittedParams(): Param[] {
+  const out: Param[] = [];
+  for (const [name, row] of Object.entries(COSTS) as Array<[CostName, (typeof COSTS)[CostName]]>) {
+    if ('prior' in row && row.prior !== undefined) out.push({ name, prior: row.prior, uncertainty: row.uncertainty, value: row.cycles });
+  }
+  out.push({ name: 'footprintScale', prior: 1, uncertainty: FOOTPRINT_UNCERTAINTY, value: CALIBRATION.values.footprintScale });
+  return out;
+}
+
+/** The baseline figures: paper configurations without any of the paper's optimizations. */
+export const BASELINE_IDS = ['linux-tx', 'linux-rx', 'driver-rx', 'guest-tx', 'guest-rx'] as const;
+
+/** Relative uncertainty of each measured figure of the paper (single testbed runs; see docs/cost-model.md). */
+export const FIGURE_UNCERTAINTY = 0.05;
+
+export interface Target { id: string; mbps: number; scenario: Scenario }
+
+export function baselineTargets(overrides: Override[] = []): Target[] {
+  const cfgs = paperConfigs();
+  return BASELINE_IDS.map((id) => {
+    const c = cfgs.find((x) => x.id === id);
+    if (!c || c.paperMbps === null) throw new Error(`paper configuration ${id} with a measured figure is missing from scenarios/paper`);
+    return { id, mbps: c.paperMbps, scenario: scenarioFor(c, overrides) };
+  });
+}
+
+/** A change to the model: cost rows and footprints replaced (everything else as the table has it). */
+export interface ModelChange { costs?: Partial<CostTable>; footprint?: Partial<Footprint> }
+
+/** The scenario with the change applied on top of its own overrides. */
+export function withChange(sc: Scenario, ch: ModelChange): Scenario {
+  return { ...sc, costs: { ...sc.costs, ...ch.costs }, footprint: { ...sc.footprint, ...ch.footprint } };
+}
+
+/** The model change that sets the fitted parameters to `values` (same order as fittedParams()). */
+export function changeFor(params: Param[], values: number[]): ModelChange {
+  const costs: Partial<CostTable> = {};
+  let footprint: Footprint | undefined;
+  params.forEach((p, i) => {
+    if (p.name === 'footprintScale') footprint = scaleFootprint(FOOTPRINT_PRIOR, values[i]);
+    else costs[p.name as CostName] = values[i];
+  });
+  return { costs, ...(footprint ? { footprint } : {}) };
+}
+
+/** Run every scenario under every change on workers; results[c][s] (input order, so worker-count independent). */
+export async function runChanges(scenarios: Scenario[], changes: ModelChange[], workers: number, onDone?: () => void): Promise<RunResult[][]> {
+  const all = changes.flatMap((ch) => scenarios.map((sc) => withChange(sc, ch)));
+  const rs = await runMany(all, workers, onDone ? () => onDone() : undefined);
+  return changes.map((_, c) => rs.slice(c * scenarios.length, (c + 1) * scenarios.length));
+}
