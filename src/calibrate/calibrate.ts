@@ -56,6 +56,11 @@ export interface CalibrationResult {
 }
 
 export const DEFAULT_TOL = 0.01;
+/**
+ * A parameter's value from its log, to 12 significant digits: the values written to the cost table
+ * are these, so reading them back (ln, then this) gives exactly the runs the fit saw.
+ */
+export const valueOf = (p: number): number => Number(Math.exp(p).toPrecision(12));
 export const DEFAULT_STEP = 0.05;
 
 interface Point { p: number[]; y: number[]; r: number[]; cost: number }
@@ -68,7 +73,7 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult>
   const scenarios = targets.map((t) => t.scenario);
   const prior = params.map((q) => Math.log(q.prior));
   const evalAt = async (ps: number[][]): Promise<number[][]> => {
-    const rs = await runChanges(scenarios, ps.map((p) => changeFor(params, p.map(Math.exp))), o.workers, o.onRun);
+    const rs = await runChanges(scenarios, ps.map((p) => changeFor(params, p.map(valueOf))), o.workers, o.onRun);
     return rs.map((row) => row.map((r) => r.throughputMbps));
   };
   const residuals = (p: number[], y: number[]): number[] => [
@@ -106,7 +111,7 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult>
   // local step cannot find a far better scale: try a grid of it first.
   const si = params.findIndex((q) => q.name === 'footprintScale');
   if (o.scaleGrid?.length && si >= 0) {
-    const cands = o.scaleGrid.map((s) => p.map((v, i) => (i === si ? Math.log(s) : v)));
+    const cands = [p, ...o.scaleGrid.map((s) => p.map((v, i) => (i === si ? Math.log(s) : v)))];
     const ys = await evalAt(cands);
     const best = cands.map((c, k) => point(c, ys[k])).reduce((a, b) => (b.cost < a.cost ? b : a));
     p = best.p;
@@ -126,7 +131,7 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult>
       const [y] = await evalAt([cand]);
       const c = point(cand, y);
       moved = c.cost < pt.cost;
-      iterations.push({ iteration: it, objective: moved ? c.cost : pt.cost, values: cand.map(Math.exp), lambda, maxStep: maxAbs(d), accepted: moved });
+      iterations.push({ iteration: it, objective: moved ? c.cost : pt.cost, values: cand.map(valueOf), lambda, maxStep: maxAbs(d), accepted: moved });
       o.onIteration?.(iterations[iterations.length - 1]);
       if (moved) { p = cand; lambda = Math.max(lambda / 3, 1e-6); } else lambda *= 4;
     }
@@ -134,7 +139,7 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult>
       const best = probes.reduce((a, b) => (b.cost < a.cost ? b : a), pt);
       if (best === pt) { criterion = 'mesh'; break; }
       p = best.p; // a compass step: the best probe
-      iterations.push({ iteration: it, objective: best.cost, values: p.map(Math.exp), lambda, maxStep: h, accepted: true });
+      iterations.push({ iteration: it, objective: best.cost, values: p.map(valueOf), lambda, maxStep: h, accepted: true });
       o.onIteration?.(iterations[iterations.length - 1]);
     }
     ({ pt, J, probes } = await linearise(p));
@@ -145,7 +150,7 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult>
   const { JtJ } = normalEquations(J, pt.r);
   const covariance = inverse(JtJ);
   return {
-    params: params.map((q, i) => ({ name: q.name, prior: q.prior, uncertainty: q.uncertainty, value: Math.exp(pt.p[i]), posteriorSd: Math.sqrt(covariance[i][i]) })),
+    params: params.map((q, i) => ({ name: q.name, prior: q.prior, uncertainty: q.uncertainty, value: valueOf(pt.p[i]), posteriorSd: Math.sqrt(covariance[i][i]) })),
     figures: targets.map((t, f) => ({ id: t.id, paperMbps: t.mbps, modelMbps: pt.y[f], errorPct: (100 * (pt.y[f] - t.mbps)) / t.mbps, used: used[f] })),
     objective: pt.cost,
     finalStep: gn,

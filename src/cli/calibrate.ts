@@ -95,9 +95,13 @@ function writeFiles(dir: string, fit: CalibrationResult, loo: LeaveOneOut[] | nu
   process.stderr.write(`calibration: files in ${dir}\n`);
 }
 
-/** The source of src/model/calibration.ts for a fit: cost rows in whole cycles, the scale to 3 decimals. */
+/**
+ * The source of src/model/calibration.ts for a fit. Values are written exactly as the fit ran them
+ * (12 significant digits): the response to the footprint scale has steps (page counts round), so a
+ * rounded value could land on the other side of one.
+ */
 export function calibrationSource(fit: CalibrationResult, tol: number): string {
-  const v = (name: string, x: number) => (name === 'footprintScale' ? Math.round(x * 1000) / 1000 : Math.round(x));
+  const v = (_name: string, x: number) => x;
   const lines = [
     '/**',
     ' * Written by `xennet calibrate --write`: the fitted cost rows and footprint scale, and the fit that',
