@@ -53,6 +53,10 @@ export const COSTS = {
   evtchnSend: { cycles: 350, unit: 'per event channel send (beyond the hypercall)', source: 'evtchn_send + evtchn_set_pending' },
   evtchnUpcall: { cycles: 1300, unit: 'per upcall delivered to a domain (bounce frame, handler dispatch, iret)', source: 'Xen event upcall + evtchn_do_upcall' },
   pirqRoute: { cycles: 1500, unit: 'per physical interrupt Xen routes to the driver domain (do_IRQ, guest action, EOI)', source: '__do_IRQ_guest + pirq_guest_eoi hypercall' },
+  // ---- Xen on a multi-CPU host (only charged when a notification crosses CPUs) ----
+  ipiSend: { cycles: 1200, unit: 'per inter-processor interrupt sent by Xen (vcpu_kick / cpu_raise_softirq -> smp_send_event_check_mask), on the sender\'s CPU', source: 'send_IPI_mask_flat: apic_wait_icr_idle + ICR2 and ICR writes to the xAPIC (uncached MMIO, ~250 cycles each on a P4 Xeon) with interrupts off, plus the cpumask walk; ~0.5 us at 2.4 GHz' },
+  ipiReceive: { cycles: 1000, unit: 'per IPI taken by the target CPU (event_check_interrupt: entry, ack_APIC_irq, exit into the softirq that reschedules)', source: 'P4 interrupt entry + iret ~ 0.4 us (cf. interruptEntry, which adds do_IRQ and the driver kick); Xen arch/x86/smp.c event_check_interrupt' },
+  ipiLatency: { cycles: 2400, unit: 'per IPI: virtual time from the ICR write on the sender until the target CPU takes the interrupt, in cycles of the CPU clock (a delay, never charged to an account)', source: 'xAPIC message over the P4 front-side bus: IPI one-way latency ~1 us on Netburst/Core-era Xeons (e.g. Linux smp_call_function round trips of 2-3 us)' },
 } satisfies Record<string, CostRow>;
 
 export type CostName = keyof typeof COSTS;

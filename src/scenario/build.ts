@@ -20,7 +20,8 @@ import { NicDriver } from '../domains/nic-driver.js';
 import { Qdisc } from '../domains/netdev.js';
 import { Bridge } from '../domains/bridge.js';
 import { BareMetal, cpuMachine } from '../domains/native.js';
-import { Xen, hypervisorMachine } from '../hypervisor/xen.js';
+import { Xen, hypervisorMachine, type XenConfig } from '../hypervisor/xen.js';
+import { CSCHED_DEFAULT_WEIGHT } from '../hypervisor/sched-credit.js';
 import type { GrantOps } from '../hypervisor/grant-table.js';
 import { pcpuMachine } from '../hypervisor/pcpu.js';
 import { eventChannelMachine } from '../hypervisor/event-channel.js';
@@ -90,6 +91,32 @@ export interface VifInfo {
   stackQ: Qdisc; bridgeQ: Qdisc;
 }
 
+/**
+ * The CPU domain `domid`'s one vCPU is pinned to (scenario `placement`): dom0 (or native Linux) on
+ * `placement.dom0`; guest domid on `placement.guests[domid - 1]`, or round robin, domid mod cpus.
+ */
+export function cpuOf(sc: Scenario, domid: number): number {
+  const p = sc.placement;
+  if (domid === 0) return p.dom0;
+  return p.guests === 'round-robin' ? domid % sc.machine.cpus : p.guests[domid - 1];
+}
+
+/** The hypervisor's configuration from the scenario. */
+function xenConfig(sc: Scenario): XenConfig {
+  const cr = sc.xen.credit;
+  return {
+    ctxAllowUs: sc.xen.ctxAllowUs, sliceUs: sc.xen.sliceUs, cacheRefillPct: sc.variability.cacheRefillPct,
+    scheduler: sc.xen.scheduler,
+    ...(sc.placement.irqCpu !== undefined ? { irqCpu: sc.placement.irqCpu } : {}),
+    ...(sc.xen.scheduler === 'credit' ? {
+      credit: {
+        tickUs: cr.tickUs, ticksPerAcct: cr.ticksPerAcct, tsliceUs: cr.tsliceUs,
+        params: (domid: number) => (domid === 0 ? cr.dom0 : cr.guests[domid - 1]) ?? { weight: CSCHED_DEFAULT_WEIGHT, cap: 0 },
+      },
+    } : {}),
+  };
+}
+
 export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): Built {
   resetPacketIds();
   const sys = new ActorSystem(sc.seed, opts.interpreter ?? 'compiled');
@@ -119,7 +146,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   const poolPages = 1024;
 
   const native = sc.topology === 'native';
-  const host: Dispatcher = native ? new BareMetal(sys, cpus, costs, counters) : new Xen(sys, cpus, costs, counters, mem, { ...sc.xen, cacheRefillPct: sc.variability.cacheRefillPct });
+  const host: Dispatcher = native ? new BareMetal(sys, cpus, costs, counters) : new Xen(sys, cpus, costs, counters, mem, xenConfig(sc));
   sys.spawn(host.actorName, 'hypervisor', hypervisorMachine, { host });
   const xen = native ? null : (host as Xen);
   xenGrants = xen?.grants ?? null;
@@ -129,15 +156,15 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   const vm = native ? { superpages: true, globalPages: true } : { superpages: opt.superpages, globalPages: opt.globalPages };
   const kernels: Kernel[] = [];
   const mkKernel = (name: string, domid: number, cpu: number) => {
-    const k = new Kernel(name, domid, cpu % m.cpus, !native, vm, mem, poolPages);
+    const k = new Kernel(name, domid, cpu, !native, vm, mem, poolPages);
     sys.spawn(name, 'domain', domainMachine, { name });
     if (native) (host as BareMetal).attach(k); else xen!.addDomain(k);
     kernels.push(k);
     return k;
   };
-  const dom0 = mkKernel(native ? 'linux' : 'dom0', 0, 0);
+  const dom0 = mkKernel(native ? 'linux' : 'dom0', 0, cpuOf(sc, 0));
   const guests = sc.topology === 'guest'
-    ? Array.from({ length: sc.guests }, (_, g) => mkKernel(`domU${g + 1}`, g + 1, (g + 1) % m.cpus))
+    ? Array.from({ length: sc.guests }, (_, g) => mkKernel(`domU${g + 1}`, g + 1, cpuOf(sc, g + 1)))
     : [];
 
   const timerFor = (k: Kernel) => (delayUs: number, fn: (x: Exec) => void) =>

@@ -20,7 +20,8 @@ export interface RunResult {
   cpuUtilPct: { total: number; byAccount: Record<string, number> };
   /** Cycles per measured TCP segment (MSS of goodput), by account and by cost category. */
   cyclesPerPacket: { total: number; byAccount: Record<string, number>; byCategory: Record<string, number>; byAccountCategory: Record<string, Record<string, number>> };
-  counters: Counters & { tlbMisses: number; goodputSegments: number };
+  /** `ipis` only on machines of more than one CPU. */
+  counters: Omit<Counters, 'ipis'> & { ipis?: number; tlbMisses: number; goodputSegments: number };
   traceHash: string;
   events: number;
   /**
@@ -108,7 +109,7 @@ export function runBuilt(b: Built, onProgress?: OnProgress): RunResult {
       byAccountCategory: Object.fromEntries(Object.entries(byAccountCategory).map(([a, o]) => [a, mapVals(o)])),
     },
     counters: {
-      ...b.counters,
+      ...countersOf(b),
       tlbMisses: b.cpus.reduce((n, c) => n + c.tlb.stats.misses, 0),
       goodputSegments: Math.round(segs),
     },
@@ -118,6 +119,13 @@ export function runBuilt(b: Built, onProgress?: OnProgress): RunResult {
     // The end-to-end data check (src/model/integrity.ts): a broken model must not report throughput quietly.
     ...(b.streams.mismatches.length ? { dataIntegrity: [...b.streams.mismatches] } : {}),
   };
+}
+
+/** The run's counters; IPIs only exist on a machine of more than one CPU, so only such runs report them. */
+function countersOf(b: Built): Omit<Counters, 'ipis'> & { ipis?: number } {
+  if (b.cpus.length > 1) return b.counters;
+  const { ipis: _, ...rest } = b.counters;
+  return rest;
 }
 
 /** Per-guest goodput over the window and Jain's index of it. */

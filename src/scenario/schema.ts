@@ -21,7 +21,7 @@ export const ScenarioSchema = z.strictObject({
     warmupMs: z.number().nonnegative().max(60_000).default(30).describe('Virtual time run before measuring, ms; its costs and counts are discarded. Default 30.'),
   }).prefault({}).describe('How long to simulate.'),
   machine: z.strictObject({
-    cpus: z.number().int().min(1).max(64).default(1).describe('Physical CPUs. Default 1 (the paper\'s 2.4 GHz Pentium 4 Xeon).'),
+    cpus: z.number().int().min(1).max(64).default(1).describe('Physical CPUs, each with its own TLB and run queue; which domain runs where is `placement`. Default 1 (the paper\'s 2.4 GHz Pentium 4 Xeon).'),
     cpuGhz: z.number().positive().max(10).default(2.4).describe('CPU clock, GHz: converts the cost table\'s cycles into time. Default 2.4.'),
     tlbEntries: z.number().int().min(1).max(4096).default(64).describe('Entries of each CPU\'s data TLB (LRU). Default 64 (Pentium 4 DTLB).'),
     memoryMiB: z.number().int().min(16).max(1 << 20).default(2048).describe('Machine memory, MiB; must hold every kernel\'s buffer pool, rings and TCP buffers. Default 2048.'),
@@ -38,9 +38,29 @@ export const ScenarioSchema = z.strictObject({
       sg: z.boolean().default(true).describe('The NIC gathers a packet from several buffers (scatter-gather, NETIF_F_SG). Default true.'),
     }).prefault({}).describe('Each physical NIC.'),
   }).prefault({}).describe('The physical machine.'),
+  placement: z.strictObject({
+    dom0: z.number().int().nonnegative().default(0).describe('CPU the driver domain\'s vCPU is pinned to (native Linux\'s CPU in topology native), 0-based, below machine.cpus. Default 0.'),
+    guests: z.union([z.literal('round-robin'), z.array(z.number().int().nonnegative())]).default('round-robin')
+      .describe('CPU each guest\'s vCPU is pinned to, guest 1 first (one entry per guest, each below machine.cpus), or `round-robin`: guest d on CPU d mod machine.cpus. Default round-robin.'),
+    irqCpu: z.number().int().nonnegative().optional().describe('CPU the physical NICs\' interrupts arrive on (IRQ affinity), below machine.cpus. Default: the driver domain\'s CPU (pirq_guest_bind); elsewhere, Xen routes the interrupt there and wakes the driver domain with an IPI.'),
+  }).prefault({}).describe('Which physical CPU each domain\'s single vCPU is pinned to (vcpu-pin); a notification to a domain on another CPU takes an IPI.'),
   xen: z.strictObject({
-    ctxAllowUs: z.number().nonnegative().default(50).describe('Scheduler: how long a domain keeps the CPU while others are runnable before a switch, us (Xen context-switch allowance). Default 50.'),
+    ctxAllowUs: z.number().nonnegative().default(50).describe('BVT scheduler: how long a domain keeps the CPU while others are runnable before a switch, us (Xen context-switch allowance). Default 50.'),
     sliceUs: z.number().positive().default(10_000).describe('Scheduler time slice, us. Default 10000.'),
+    scheduler: z.enum(['bvt', 'credit']).default('bvt').describe('Domain scheduler: `bvt`, the BVT-like round robin with a context-switch allowance of Xen 2.0 (the paper); `credit`, Xen 3\'s credit scheduler (sched_credit.c: weights, caps, UNDER/OVER/BOOST priorities). Default bvt.'),
+    credit: z.strictObject({
+      tickUs: z.number().positive().max(1_000_000).default(10_000).describe('Credit scheduler tick, us: the running vCPU loses BOOST and joins accounting (CSCHED_MSECS_PER_TICK). Default 10000.'),
+      ticksPerAcct: z.number().int().min(1).max(1000).default(3).describe('Ticks per accounting period, when credit is handed out by weight (CSCHED_TICKS_PER_ACCT). Default 3.'),
+      tsliceUs: z.number().positive().max(10_000_000).default(30_000).describe('Credit scheduler time slice, us: the running vCPU keeps the CPU this long while others of its priority wait (CSCHED_MSECS_PER_TSLICE). Default 30000.'),
+      dom0: z.strictObject({
+        weight: z.number().int().min(1).max(65535).default(256).describe('Relative share of CPU time (xl sched-credit -w). Default 256.'),
+        cap: z.number().int().min(0).max(100).default(0).describe('Most CPU the domain may use, % of one CPU; 0 = no cap (xl sched-credit -c). Default 0.'),
+      }).prefault({}).describe('The driver domain\'s weight and cap.'),
+      guests: z.array(z.strictObject({
+        weight: z.number().int().min(1).max(65535).default(256).describe('Relative share of CPU time (xl sched-credit -w). Default 256.'),
+        cap: z.number().int().min(0).max(100).default(0).describe('Most CPU the domain may use, % of one CPU; 0 = no cap (xl sched-credit -c). Default 0.'),
+      })).default([]).describe('Each guest\'s weight and cap, guest 1 first (at most `guests` entries; guests not listed get weight 256, no cap). Default none.'),
+    }).prefault({}).describe('Xen 3\'s credit scheduler (used with scheduler credit); periods default to Xen\'s and may be scaled down for short runs.'),
   }).prefault({}).describe('The hypervisor (driver and guest topologies).'),
   variability: z.strictObject({
     irqJitterUs: z.number().nonnegative().max(1000).default(2).describe('Interrupt delivery latency varies uniformly in [0, x] us on top of the NIC\'s moderation interval (interrupt controller and PCI posting latency, timer granularity). Default 2.'),
@@ -115,6 +135,7 @@ export const ScenarioSchema = z.strictObject({
   sc.faults.forEach((f, i) => {
     if (f.nic >= sc.machine.nics) ctx.addIssue({ code: 'custom', path: ['faults', i, 'nic'], message: `no NIC ${f.nic} (machine.nics is ${sc.machine.nics})` });
   });
+  checkPlacement(sc, ctx);
   const seen = new Set<string>();
   sc.hostile.forEach((h, i) => {
     if (sc.topology !== 'guest') ctx.addIssue({ code: 'custom', path: ['hostile', i], message: 'hostile guests need topology guest' });
@@ -127,6 +148,25 @@ export const ScenarioSchema = z.strictObject({
 });
 
 export type Scenario = z.infer<typeof ScenarioSchema>;
+
+type Ctx = { addIssue(i: { code: 'custom'; path: PropertyKey[]; message: string }): void };
+/** Every pinned CPU exists, one pin per guest, and credit parameters name existing guests. */
+function checkPlacement(sc: z.infer<typeof ScenarioSchema>, ctx: Ctx): void {
+  const cpus = sc.machine.cpus;
+  const p = sc.placement;
+  const noCpu = (v: number) => `no CPU ${v} (machine.cpus is ${cpus}: CPUs 0..${cpus - 1})`;
+  if (p.dom0 >= cpus) ctx.addIssue({ code: 'custom', path: ['placement', 'dom0'], message: noCpu(p.dom0) });
+  if (p.irqCpu !== undefined && p.irqCpu >= cpus) ctx.addIssue({ code: 'custom', path: ['placement', 'irqCpu'], message: noCpu(p.irqCpu) });
+  if (p.irqCpu !== undefined && sc.topology === 'native') ctx.addIssue({ code: 'custom', path: ['placement', 'irqCpu'], message: 'IRQ routing by Xen needs topology driver or guest' });
+  if (Array.isArray(p.guests)) {
+    if (sc.topology !== 'guest') ctx.addIssue({ code: 'custom', path: ['placement', 'guests'], message: 'guest placement needs topology guest' });
+    else if (p.guests.length !== sc.guests) ctx.addIssue({ code: 'custom', path: ['placement', 'guests'], message: `${p.guests.length} CPU(s) for ${sc.guests} guest(s): give one per guest, or round-robin` });
+    p.guests.forEach((c, i) => { if (c >= cpus) ctx.addIssue({ code: 'custom', path: ['placement', 'guests', i], message: `guest ${i + 1}: ${noCpu(c)}` }); });
+  }
+  const cg = sc.xen.credit.guests;
+  if (cg.length > 0 && sc.topology !== 'guest') ctx.addIssue({ code: 'custom', path: ['xen', 'credit', 'guests'], message: 'per-guest credit parameters need topology guest' });
+  else if (cg.length > sc.guests) ctx.addIssue({ code: 'custom', path: ['xen', 'credit', 'guests'], message: `${cg.length} entries for ${sc.guests} guest(s)` });
+}
 
 /** Grant entries of each domain's table (src/hypervisor/xen.ts). */
 const GRANT_ENTRIES = 4096;
