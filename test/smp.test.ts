@@ -14,6 +14,7 @@ import type { SchedView } from '../src/hypervisor/sched.js';
 import { build } from '../src/scenario/build.js';
 import { runBuilt, runScenario } from '../src/scenario/run.js';
 import { loadScenario, parseScenario, ScenarioError, type Scenario } from '../src/scenario/schema.js';
+import { columnHeader, columnValue, loadSweep, showValue } from '../src/sweep/sweep.js';
 
 const smp = (f: string) => join(process.cwd(), 'scenarios', 'smp', f);
 const short = (sc: Scenario, durationMs = 20, warmupMs = 10): Scenario => ({ ...sc, run: { durationMs, warmupMs } });
@@ -157,6 +158,21 @@ describe('SMP hosts', function () {
     expect(a.stdout).to.equal(b.stdout);
     const rows = JSON.parse(a.stdout) as Array<{ result: { counters: { ipis: number } } }>;
     expect(rows.map((r) => r.result.counters.ipis > 0)).to.deep.equal([false, false, true, true]);
+  });
+
+  it('the own-core sweep varies whole fields (all optimizations at once, the guest\'s pin) and reports per-packet columns', () => {
+    const runs = loadSweep(join(process.cwd(), 'scenarios', 'sweeps', 'smp-own-core.yaml'));
+    expect(runs).to.have.length(8);
+    const allOpt = runs.find((r) => r.label.direction === 'rx' && showValue(r.label.optimizations) !== '{}' && showValue(r.label['placement.guests']) === '[1]')!;
+    expect(allOpt.scenario.optimizations).to.include({ vnicOffload: true, txNoRemap: true, rxCopy: true, superpages: true, globalPages: true });
+    expect(allOpt.scenario.placement).to.deep.include({ dom0: 0, guests: [1] });
+    expect(runs.filter((r) => showValue(r.label.optimizations) === '{}').every((r) => !r.scenario.optimizations.vnicOffload)).to.equal(true);
+    const result = { counters: { ipis: 30, goodputSegments: 120 }, cpuUtilPct: { byAccount: { dom0: 12.5 } } };
+    expect(columnValue(result, 'counters.ipis/pkt')).to.equal('0.250');
+    expect(columnValue(result, 'cpuUtilPct.byAccount.dom0')).to.equal('12.5');
+    expect(columnValue(result, 'counters.nothing')).to.equal('');
+    expect(columnHeader('cpuUtilPct.byAccount.domU1')).to.equal('CPU% domU1');
+    expect(columnHeader('counters.ipis/pkt')).to.equal('ipis/pkt');
   });
 
   it('refuses pins to CPUs the machine does not have, naming the field', () => {
