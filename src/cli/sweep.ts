@@ -5,7 +5,7 @@ import { planSweep } from '../sweep/sweep.js';
 import { ScenarioError, type Scenario } from '../scenario/schema.js';
 import { fmtStat, repSeeds, summarizeReps } from '../scenario/reps.js';
 import { runStream, defaultWorkers } from '../workers/pool.js';
-import { table } from './format.js';
+import { runsTable, table } from './format.js';
 import { basename } from 'node:path';
 import { fingerprintOf } from '../results/result.js';
 import { campaignShard, saveResult, OUT_HELP, SHARD_HELP, type OutOpts } from './results.js';
@@ -93,9 +93,7 @@ export function sweepCommand(program: Command, p: Parsers): void {
         return;
       }
       const fields = plan.fields;
-      console.log(table([...fields, 'Mb/s', 'CPU %', 'cycles/pkt'], labels.map((label, i) => [
-        ...fields.map((f) => String(label[f])), rs[i].throughputMbps.toFixed(1), rs[i].cpuUtilPct.total.toFixed(1), rs[i].cyclesPerPacket.total,
-      ]), fields.length));
+      console.log(runsTable(rs, fields, (_, i) => fields.map((f) => String(labels[i][f]))));
       console.error(`sweep: ${count} runs in ${wallMs} ms wall`);
     });
 }

@@ -28,6 +28,8 @@ export class RrFlow {
   /** Stream offset of the next datagram this end sends / expects (UDP_RR: each datagram's bytes are its flow's stream at that offset). */
   txOff = 0;
   rxOff = 0;
+  /** Response bytes netperf has read (UDP_RR; TCP_RR counts them in its receiver). */
+  delivered = 0;
   constructor(readonly flow: number, readonly cfg: RrConfig) {}
 }
 

@@ -93,9 +93,9 @@ export class NetStack {
   }
 
   /** Bytes the receiving application has consumed on one flow. */
-  flowDelivered(flow: number): number { return this.socks.get(flow)?.receiver?.delivered ?? 0; }
+  flowDelivered(flow: number): number { const s = this.socks.get(flow); return s?.receiver?.delivered ?? s?.rr?.delivered ?? 0; }
   /** Bytes the receiving application has consumed (rx goodput). */
-  delivered(): number { let n = 0; for (const s of this.socks.values()) n += s.receiver?.delivered ?? 0; return n; }
+  delivered(): number { let n = 0; for (const s of this.socks.values()) n += s.receiver?.delivered ?? s.rr?.delivered ?? 0; return n; }
 
   private queueApp(s: Socket, wakeup = true): void {
     if (s.appQueued) return;
@@ -158,6 +158,7 @@ export class NetStack {
     } else {
       bytes = rr.unread;
       rr.unread = 0;
+      rr.delivered += bytes;
       this.copyOut(x, s, bytes, s.rxFrames.length);
     }
     rr.got += bytes;

@@ -36,7 +36,7 @@ export interface RunResult {
    * and the I/O-channel notifications and interrupts the mechanism spent.
    */
   latency?: LatencySummary & {
-    perTransaction: { cycles: number; byAccount: Record<string, number>; byCategory: Record<string, number>; notificationsSent: number; notificationsSuppressed: number; interrupts: number; upcalls: number };
+    perTransaction: { cycles: number; byAccount: Record<string, number>; byCategory: Record<string, number>; byAccountCategory: Record<string, Record<string, number>>; notificationsSent: number; notificationsSuppressed: number; interrupts: number; upcalls: number };
   };
   /** Present only when a TCP receiver of an honest flow got wrong bytes (warm-up included): the first mismatches. */
   dataIntegrity?: string[];
@@ -123,7 +123,7 @@ export function runBuilt(b: Built, onProgress?: OnProgress): RunResult {
       goodputSegments: Math.round(segs),
     },
     ...(perGuest ? { perGuest: guestShares(b, sc.guests, flow0, secs) } : {}),
-    ...(b.rr ? { latency: latencyBlock(b, secs, cycles, byAccount, byCategory) } : {}),
+    ...(b.rr ? { latency: latencyBlock(b, secs, cycles, byAccount, byCategory, byAccountCategory) } : {}),
     traceHash: b.sys.traceHash(),
     events: b.sys.sched.delivered,
     // The end-to-end data check (src/model/integrity.ts): a broken model must not report throughput quietly.
@@ -132,7 +132,9 @@ export function runBuilt(b: Built, onProgress?: OnProgress): RunResult {
 }
 
 /** The RR block: the latency summary, and what one transaction cost (cycles, notifications, interrupts). */
-function latencyBlock(b: Built, secs: number, cycles: number, byAccount: Record<string, number>, byCategory: Record<string, number>): NonNullable<RunResult['latency']> {
+function latencyBlock(
+  b: Built, secs: number, cycles: number, byAccount: Record<string, number>, byCategory: Record<string, number>, byAccountCategory: Record<string, Record<string, number>>,
+): NonNullable<RunResult['latency']> {
   const s = summarize(b.rr!.samplesPs, secs);
   const n = s.transactions;
   const per = (v: number, d = 0) => (n > 0 ? round(v / n, d) : 0);
@@ -142,6 +144,7 @@ function latencyBlock(b: Built, secs: number, cycles: number, byAccount: Record<
     ...s,
     perTransaction: {
       cycles: per(cycles), byAccount: perMap(byAccount), byCategory: perMap(byCategory),
+      byAccountCategory: Object.fromEntries(Object.entries(byAccountCategory).map(([a, o]) => [a, perMap(o)])),
       notificationsSent: per(c.notificationsSent, 2), notificationsSuppressed: per(c.notificationsSuppressed, 2),
       interrupts: per(c.interrupts, 2), upcalls: per(c.upcalls, 2),
     },
