@@ -54,7 +54,9 @@ const r3 = (v: number) => Math.round(v * 1000) / 1000;
 /** Nearest-rank percentile of sorted values: the smallest value with at least p% of them at or below it. */
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1];
+  // The rank rounded to 1e-9 first: 99.9 % of 1000 is rank 999, not the 1000 binary floating point makes of it.
+  const rank = Math.ceil(Number(((p / 100) * sorted.length).toFixed(9)));
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
 }
 
 export function summarize(samplesPs: readonly number[], secs: number): LatencySummary {
