@@ -8,6 +8,8 @@ import { runScenario, type RunResult } from '../src/scenario/run.js';
 import { runMany } from '../src/workers/pool.js';
 import { runCase } from '../src/stress/run.js';
 import { percentile } from '../src/domains/netperf-rr.js';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 
 type Kind = 'tcp_rr' | 'udp_rr';
 const rr = (topology: Scenario['topology'], kind: Kind, extra: Record<string, unknown> = {}, itrUs = 0): Scenario => parseScenario({
@@ -108,6 +110,24 @@ describe('request/response latency (netperf TCP_RR, UDP_RR)', function () {
     expect(lat(r).transactions).to.be.greaterThan(0).and.lessThan(0.3 * base);
     // TCP_RR waits for its 200 ms retransmission timeout in the same place.
     expect(lat(runScenario({ ...sc, workload: { kind: 'tcp_rr' } })).transactions).to.be.lessThan(0.3 * base);
+  });
+
+  it('`xennet run` prints the latency block, and one table row per scenario when given several', () => {
+    const bin = join(process.cwd(), 'bin', 'xennet.js');
+    const lib = (f: string) => join(process.cwd(), 'scenarios', 'latency', f);
+    const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 30_000 });
+    const one = cli('run', lib('linux-udp-rr.yaml'), '--duration', '2ms');
+    expect(one.status).to.equal(0);
+    expect(one.stdout).to.match(/latency {9}mean [\d.]+ us {3}p50 [\d.]+ {3}p99 [\d.]+ {3}p99\.9 [\d.]+ us/);
+    expect(one.stdout).to.match(/cycles per transaction \(\d+ transactions\)/);
+    const two = cli('run', lib('linux-tcp-rr.yaml'), lib('guest-tcp-rr.yaml'), '--duration', '2ms');
+    expect(two.status).to.equal(0);
+    const lines = two.stdout.trim().split('\n');
+    expect(lines[0]).to.match(/^scenario +workload +Mb\/s +CPU % +tps +mean us +p50 us +p99 us +p99\.9 us +cycles\/txn$/);
+    expect(lines.slice(2).map((l) => l.split(/\s+/)[0])).to.deep.equal(['linux-tcp-rr', 'guest-tcp-rr']);
+    const bad = cli('run', lib('linux-tcp-rr.yaml'), lib('guest-tcp-rr.yaml'), '--trace', 'x.json');
+    expect(bad.status).to.equal(2);
+    expect(bad.stderr).to.equal('error: --trace takes one scenario (2 given)\n');
   });
 
   describe('scenario checks', () => {
