@@ -25,9 +25,8 @@ export class RrFlow {
   pendingSends = 0;
   /** Datagram bytes received and not yet read by netperf (UDP_RR; TCP keeps them in its receiver). */
   unread = 0;
-  /** Stream offset of the next datagram this end sends / expects (UDP_RR: each datagram's bytes are its flow's stream at that offset). */
+  /** Stream offset of the next request datagram (UDP_RR: each datagram's bytes are its flow's stream from that offset). */
   txOff = 0;
-  rxOff = 0;
   /** Response bytes netperf has read (UDP_RR; TCP_RR counts them in its receiver). */
   delivered = 0;
   constructor(readonly flow: number, readonly cfg: RrConfig) {}

@@ -215,7 +215,6 @@ export class NetStack {
     if (p.csum !== 'verified') { x.checksum(p.len + HDR_LEN, cold); cold = false; }
     // A datagram's bytes are its flow's stream from its own offset; an earlier lost one is a gap, not a mismatch.
     this.streams.deliver(this.kernel.name, s.flow, p.seq, p.len, readPayload(this.mem, p, 0, p.len));
-    rr.rxOff = p.seq + p.len;
     this.counters.packetsRx++;
     s.rxFrames.push(...p.frames);
     if (cold) s.coldBytes += p.len;
