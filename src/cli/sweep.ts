@@ -5,7 +5,7 @@ import { columnHeader, columnValue, planSweep, showValue } from '../sweep/sweep.
 import { ScenarioError, type Scenario } from '../scenario/schema.js';
 import { fmtStat, repSeeds, summarizeReps } from '../scenario/reps.js';
 import { runStream, defaultWorkers } from '../workers/pool.js';
-import { table } from './format.js';
+import { runsTable, table } from './format.js';
 import { basename } from 'node:path';
 import { fingerprintOf } from '../results/result.js';
 import { campaignShard, saveResult, OUT_HELP, SHARD_HELP, type OutOpts } from './results.js';
@@ -93,10 +93,8 @@ export function sweepCommand(program: Command, p: Parsers): void {
         return;
       }
       const fields = plan.fields;
-      console.log(table([...fields, 'Mb/s', 'CPU %', 'cycles/pkt', ...plan.columns.map(columnHeader)], labels.map((label, i) => [
-        ...fields.map((f) => showValue(label[f])), rs[i].throughputMbps.toFixed(1), rs[i].cpuUtilPct.total.toFixed(1), rs[i].cyclesPerPacket.total,
-        ...plan.columns.map((c) => columnValue(rs[i], c)),
-      ]), fields.length));
+      console.log(runsTable(rs, fields, (_, i) => fields.map((f) => showValue(labels[i][f])),
+        { headers: plan.columns.map(columnHeader), cells: (r) => plan.columns.map((c) => columnValue(r, c)) }));
       console.error(`sweep: ${count} runs in ${wallMs} ms wall`);
     });
 }

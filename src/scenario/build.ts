@@ -16,6 +16,7 @@ import { Kernel, type Exec } from '../domains/kernel.js';
 import { domainMachine } from '../domains/domain.js';
 import { NetStack } from '../domains/netstack.js';
 import { spawnTcpEndpoint } from '../domains/tcp-machine.js';
+import type { TcpReceiver, TcpSender } from '../domains/tcp.js';
 import { NicDriver } from '../domains/nic-driver.js';
 import { Qdisc } from '../domains/netdev.js';
 import { Bridge } from '../domains/bridge.js';
@@ -40,7 +41,8 @@ import { StreamCheck } from '../model/integrity.js';
 import { HDR_LEN, resetPacketIds } from '../domains/packet.js';
 import { PAGE_SIZE } from '../hardware/memory.js';
 import type { Dispatcher } from '../hardware/dispatch.js';
-import type { Scenario } from './schema.js';
+import { rrWorkload, type Scenario } from './schema.js';
+import { RrLog } from '../domains/netperf-rr.js';
 
 export interface Built {
   sc: Scenario;
@@ -78,6 +80,8 @@ export interface Built {
   goodputBytes(): number;
   /** Goodput bytes so far of one flow. */
   flowGoodput(flow: number): number;
+  /** The transactions of a request/response workload (netperf TCP_RR / UDP_RR), or null for a stream. */
+  rr: RrLog | null;
   /** Number of TCP flows (flow f belongs to guest f mod guests in topology guest). */
   flows: number;
   start(): void;
@@ -172,7 +176,10 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   // TCP MSS negotiation: a receiver advertises what fits its MTU. Receive buffers here are one page
   // each (a NIC rx buffer, a netfront RX slot: multi-slot receive is not modelled), so a frame bigger
   // than a page could not be received whole; in receive scenarios the sender's MSS is capped to fit.
-  const mss = sc.direction === 'rx' ? Math.min(sc.tcp.mss, PAGE_SIZE - HDR_LEN) : sc.tcp.mss;
+  const rr = rrWorkload(sc);
+  const rrLog = rr ? new RrLog() : null;
+  // RR responses come back to the endpoint: its receive buffers are as in an rx stream.
+  const mss = sc.direction === 'rx' || rr ? Math.min(sc.tcp.mss, PAGE_SIZE - HDR_LEN) : sc.tcp.mss;
   const stackCfg = {
     mss, sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024,
     appChunk: sc.tcp.appChunkKiB * 1024, delAckUs: 40_000, rtoUs: 200_000,
@@ -180,7 +187,11 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   const stacks = new Map<Kernel, NetStack>();
   const stackOf = (k: Kernel) => {
     let s = stacks.get(k);
-    if (!s) { s = new NetStack(k, mem, counters, stackCfg, timerFor(k), streams); stacks.set(k, s); }
+    if (!s) {
+      s = new NetStack(k, mem, counters, stackCfg, timerFor(k), streams);
+      if (rr) s.rr = { cfg: rr, log: rrLog!, now: () => sys.sched.now };
+      stacks.set(k, s);
+    }
     return s;
   };
 
@@ -238,7 +249,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
     const drv = drivers[n];
     if (sc.topology !== 'guest') {
       const q = nicQ[n];
-      stackOf(dom0).attach(f, drv, q, sc.direction === 'tx' ? 'sender' : 'receiver');
+      stackOf(dom0).attach(f, drv, q, rr ? 'rr' : sc.direction === 'tx' ? 'sender' : 'receiver');
       continue;
     }
     const guest = guests[f % guests.length];
@@ -278,7 +289,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
     const bq = new Qdisc(nb, counters);
     bridge!.addVif(f, nb, bq);
     const sq = new Qdisc(nf, counters);
-    stackOf(guest).attach(f, nf, sq, sc.direction === 'tx' ? 'sender' : 'receiver');
+    stackOf(guest).attach(f, nf, sq, rr ? 'rr' : sc.direction === 'tx' ? 'sender' : 'receiver');
     qdiscs.push(bq, sq);
     netfronts.push(nf);
     netbacks.push(nb);
@@ -318,6 +329,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
       mbps: m.nic.mbps, latencyUs: m.nic.latencyUs, turnaroundUs: sc.variability.clientTurnaroundUs, mss,
       sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024, rtoUs: 200_000, delAckUs: 40_000,
     }, sys, counters, streams);
+    c.rr = rr;
     for (let f = n; f < flows; f += m.nics) c.addFlow(f);
     c.peerNic = nics[n].name;
     nics[n].peer = c.name;
@@ -326,8 +338,13 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   }
 
   // One actor per TCP flow endpoint, holding its control state; spawned after every other actor.
-  for (const [k, st] of stacks) for (const s of st.socks.values()) spawnTcpEndpoint(sys, `${k.name}-tcp${s.flow}`, (s.sender ?? s.receiver)!);
-  for (const c of clients) for (const f of c.flows()) { const e = c.endpoint(f)!; spawnTcpEndpoint(sys, `${c.name}-tcp${f}`, (e.sender ?? e.receiver)!); }
+  // A TCP_RR end has both halves (its receiver's actor is `...-tcpN-rx`); a UDP_RR end has none.
+  const spawnEnds = (name: string, e: { sender?: TcpSender | null; receiver?: TcpReceiver | null }) => {
+    if (e.sender && e.receiver) { spawnTcpEndpoint(sys, name, e.sender); spawnTcpEndpoint(sys, `${name}-rx`, e.receiver); }
+    else if (e.sender ?? e.receiver) spawnTcpEndpoint(sys, name, (e.sender ?? e.receiver)!);
+  };
+  for (const [k, st] of stacks) for (const s of st.socks.values()) spawnEnds(`${k.name}-tcp${s.flow}`, s);
+  for (const c of clients) for (const f of c.flows()) spawnEnds(`${c.name}-tcp${f}`, c.endpoint(f)!);
 
   // The vifs' control state as actors, spawned after every other actor (ranks of the rest unchanged).
   // Each is the watcher of its XenBus driver's watch on the other end's state node.
@@ -366,7 +383,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   };
   return {
     sc, sys, cpus, mem, counters, costs, host, kernels, endpoint, stacks, clients, nics, netfronts, netbacks, xenstore,
-    vifs, qdiscs, drivers, pending, xen, ringPages, flowGoodput, flows, staleTranslations, mss, streams,
+    vifs, qdiscs, drivers, pending, xen, ringPages, flowGoodput, flows, rr: rrLog, staleTranslations, mss, streams,
     goodputBytes: () => sc.direction === 'tx'
       ? clients.reduce((n, c) => n + c.received, 0)
       : [...stacks.values()].reduce((n, s) => n + s.delivered(), 0),

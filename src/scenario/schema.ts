@@ -14,7 +14,13 @@ export const ScenarioSchema = z.strictObject({
   name: z.string().min(1).describe('Name of the run, reported as `scenario` in results.'),
   description: z.string().default('').describe('Free text: what this scenario models. Does not affect the run.'),
   topology: z.enum(['native', 'driver', 'guest']).describe('Where the TCP endpoint runs: `native` Linux on the bare machine; `driver` in the driver domain (dom0, owns the NICs); `guest` in unprivileged guests reaching the NICs through netfront/netback.'),
-  direction: z.enum(['tx', 'rx']).describe('`tx`: the endpoint sends (netperf TCP_STREAM out of the machine); `rx`: external clients send to it.'),
+  direction: z.enum(['tx', 'rx']).optional().describe('Stream workload only (required there): `tx`: the endpoint sends (netperf TCP_STREAM out of the machine); `rx`: external clients send to it. Request/response workloads go both ways and take none.'),
+  workload: z.strictObject({
+    kind: z.enum(['stream', 'tcp_rr', 'udp_rr']).default('stream').describe('`stream`: netperf TCP_STREAM in `direction`; `tcp_rr` / `udp_rr`: netperf TCP_RR / UDP_RR, netperf on the endpoint sends a request and waits for the response that netserver on the external client sends back at once; results then carry a `latency` block. Default stream.'),
+    requestBytes: z.number().int().min(1).max(65536).optional().describe('Request size, bytes (netperf -r, first value). RR workloads only; default 1. A UDP_RR request must fit one frame.'),
+    responseBytes: z.number().int().min(1).max(65536).optional().describe('Response size, bytes (netperf -r, second value). RR workloads only; default 1. A UDP_RR response must fit one frame.'),
+    transactionsInFlight: z.number().int().min(1).max(256).optional().describe('Transactions each flow keeps outstanding (netperf -b burst plus one; TCP_NODELAY as netperf -D, so requests are not coalesced). RR workloads only; default 1.'),
+  }).prefault({}).describe('What netperf runs on every flow. Default: stream.'),
   seed: z.number().int().nonnegative().default(1).describe('Seed of every random choice; the same scenario and seed give byte-identical results. Default 1.'),
   run: z.strictObject({
     durationMs: z.number().positive().max(60_000).default(150).describe('Measured window of virtual time, ms (after the warm-up). Default 150.'),
@@ -111,6 +117,7 @@ export const ScenarioSchema = z.strictObject({
     source: z.string().min(1).optional().describe('Where in the paper `mbps` comes from (table or figure).'),
   }).optional().describe('Metadata: the paper configuration this scenario reproduces. Does not affect the run.'),
 }).superRefine((sc, ctx) => {
+  checkWorkload(sc, ctx);
   if (sc.paper?.mbps !== undefined && sc.paper.source === undefined) ctx.addIssue({ code: 'custom', path: ['paper', 'source'], message: 'say where the paper\'s figure comes from (table or figure)' });
   // The measured window must cover at least one event: a minimum Ethernet frame on the wire
   // (64 bytes + 8 preamble + 12 inter-frame gap) at the NIC's rate.
@@ -166,6 +173,34 @@ function checkPlacement(sc: z.infer<typeof ScenarioSchema>, ctx: Ctx): void {
   const cg = sc.xen.credit.guests;
   if (cg.length > 0 && sc.topology !== 'guest') ctx.addIssue({ code: 'custom', path: ['xen', 'credit', 'guests'], message: 'per-guest credit parameters need topology guest' });
   else if (cg.length > sc.guests) ctx.addIssue({ code: 'custom', path: ['xen', 'credit', 'guests'], message: `${cg.length} entries for ${sc.guests} guest(s)` });
+}
+
+/** A UDP_RR datagram goes in one frame: IP fragmentation is not modelled; frames hold one page (build.ts caps the MSS the same way). */
+const UDP_MAX = 4096 - 66;
+/** `direction` belongs to streams, the RR sizes to RR workloads; a UDP_RR datagram fits one frame. */
+function checkWorkload(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx): void {
+  const w = sc.workload;
+  if (w.kind === 'stream') {
+    if (sc.direction === undefined) ctx.addIssue({ code: 'custom', path: ['direction'], message: 'required for workload stream: tx or rx' });
+    for (const f of ['requestBytes', 'responseBytes', 'transactionsInFlight'] as const) {
+      if (w[f] !== undefined) ctx.addIssue({ code: 'custom', path: ['workload', f], message: `only for workload tcp_rr or udp_rr (kind is stream)` });
+    }
+    return;
+  }
+  if (sc.direction !== undefined) ctx.addIssue({ code: 'custom', path: ['direction'], message: `not used by workload ${w.kind}: a transaction goes both ways; remove it` });
+  if (w.kind === 'udp_rr') {
+    const max = Math.min(sc.tcp.mss, UDP_MAX);
+    for (const f of ['requestBytes', 'responseBytes'] as const) {
+      if ((w[f] ?? 1) > max) ctx.addIssue({ code: 'custom', path: ['workload', f], message: `${w[f]} bytes do not fit one frame (at most ${max}: tcp.mss, and one page; IP fragmentation is not modelled)` });
+    }
+  }
+}
+
+/** The workload's RR parameters with their defaults, or null for a stream. */
+export function rrWorkload(sc: Scenario): { kind: 'tcp_rr' | 'udp_rr'; requestBytes: number; responseBytes: number; burst: number } | null {
+  const w = sc.workload;
+  if (w.kind === 'stream') return null;
+  return { kind: w.kind, requestBytes: w.requestBytes ?? 1, responseBytes: w.responseBytes ?? 1, burst: w.transactionsInFlight ?? 1 };
 }
 
 /** Grant entries of each domain's table (src/hypervisor/xen.ts). */
