@@ -177,7 +177,8 @@ describe('stress: mutation checks (a missing TLB flush is caught as a stale tran
   };
   // Guest receive by page flipping with superpages (+ global pages): the driver domain's direct-map entry
   // for the extent of a flipped frame is hit again for the next frame in it.
-  const flipCase = (): CaseScenario => sampleCase(1, 71, false);
+  // (placement and scheduler as the case was drawn before those were: round robin, BVT)
+  const flipCase = (): CaseScenario => ({ ...sampleCase(1, 71, false), placement: { dom0: 0, guests: 'round-robin' }, xen: undefined });
   // Guest receive copying through grant maps, one guest, the driver domain alone on its CPU, no faults,
   // long enough for the map handles to come round (a map slot is handle & 255), and a TLB big enough
   // to keep a slot's entry until then: the next map in that slot hits the old frame's translation.

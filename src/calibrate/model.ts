@@ -34,8 +34,8 @@ export function fittedParams(): Param[] {
 /** The baseline figures: paper configurations without any of the paper's optimizations. */
 export const BASELINE_IDS = ['linux-tx', 'linux-rx', 'driver-rx', 'guest-tx', 'guest-rx'] as const;
 
-/** Relative uncertainty of each measured figure of the paper (single testbed runs; see docs/cost-model.md). */
-export const FIGURE_UNCERTAINTY = 0.05;
+/** Relative uncertainty (1 sigma) of each measured figure of the paper: netperf on a LAN testbed varies by a few percent between runs and the paper gives no error bars (docs/cost-model.md). */
+export const FIGURE_UNCERTAINTY = 0.03;
 
 export interface Target { id: string; mbps: number; scenario: Scenario }
 

@@ -14,18 +14,52 @@ export function table(headers: string[], rows: Array<Array<string | number>>, ri
 
 const fmtPct = (v: number | null) => (v === null ? '' : `${v > 0 ? '+' : ''}${v.toFixed(1)}%`);
 
+type Latency = NonNullable<RunResult['latency']>;
+
+/** The RR block of `xennet run`: rate, latency percentiles, and what one transaction cost. */
+function formatLatency(l: Latency): string[] {
+  const t = l.perTransaction;
+  return [
+    `transactions    ${l.transactions} (${l.tps.toFixed(1)}/s)`,
+    `latency         mean ${l.meanUs.toFixed(1)} us   p50 ${l.p50Us.toFixed(1)}   p99 ${l.p99Us.toFixed(1)}   p99.9 ${l.p999Us.toFixed(1)} us`,
+    `per transaction ${t.cycles} cycles, ${t.interrupts} NIC interrupts, ${t.upcalls} upcalls, ${t.notificationsSent} ring notifications sent, ${t.notificationsSuppressed} held off`,
+  ];
+}
+
+/** Columns of a latency table row (empty cells for a stream run). */
+export const LATENCY_HEADERS = ['tps', 'mean us', 'p50 us', 'p99 us', 'p99.9 us', 'cycles/txn'];
+export function latencyCells(r: RunResult): string[] {
+  const l = r.latency;
+  if (!l) return LATENCY_HEADERS.map(() => '');
+  return [l.tps.toFixed(0), l.meanUs.toFixed(1), l.p50Us.toFixed(1), l.p99Us.toFixed(1), l.p999Us.toFixed(1), String(l.perTransaction.cycles)];
+}
+
+/** One row per run: throughput and CPU, and the latency columns when any run is a request/response one. */
+export function runsTable(rs: RunResult[], lead: string[] = ['scenario'], leadCells: (r: RunResult, i: number) => string[] = (r) => [r.scenario],
+  extra: { headers: string[]; cells: (r: RunResult, i: number) => Array<string | number> } = { headers: [], cells: () => [] }): string {
+  const rr = rs.some((r) => r.latency);
+  const headers = [...lead, ...(rr ? ['workload'] : []), 'Mb/s', 'CPU %', ...(rr ? LATENCY_HEADERS : ['cycles/pkt']), ...extra.headers];
+  return table(headers, rs.map((r, i) => [
+    ...leadCells(r, i), ...(rr ? [r.direction] : []), r.throughputMbps.toFixed(1), r.cpuUtilPct.total.toFixed(1), ...(rr ? latencyCells(r) : [String(r.cyclesPerPacket.total)]),
+    ...extra.cells(r, i),
+  ]), lead.length);
+}
+
 export function formatRun(r: RunResult): string {
   const out: string[] = [];
   out.push(`scenario ${r.scenario}: ${r.topology} ${r.direction}, seed ${r.seed}, ${r.measuredMs} ms measured after ${r.warmupMs} ms warm-up`);
   out.push(`throughput      ${r.throughputMbps.toFixed(1)} Mb/s` + (r.paperMbps ? `   (paper ${r.paperMbps} Mb/s, ${fmtPct(r.errorPct)})` : ''));
   out.push(`CPU utilization ${r.cpuUtilPct.total.toFixed(1)}%   ` + Object.entries(r.cpuUtilPct.byAccount).map(([a, v]) => `${a} ${v.toFixed(1)}%`).join('  '));
   out.push('');
-  out.push(`cycles per packet (per ${r.counters.goodputSegments} MSS segments of goodput): ${r.cyclesPerPacket.total}`);
-  const accts = Object.keys(r.cyclesPerPacket.byAccount);
-  const cats = Object.entries(r.cyclesPerPacket.byCategory).sort((a, b) => b[1] - a[1]).map(([c]) => c);
+  if (r.latency) out.push(...formatLatency(r.latency), '');
+  // A request/response run is read per transaction; a stream per MSS segment of goodput.
+  const cp = r.latency ? { ...r.latency.perTransaction, total: r.latency.perTransaction.cycles } : r.cyclesPerPacket;
+  out.push(r.latency ? `cycles per transaction (${r.latency.transactions} transactions): ${cp.total}` : `cycles per packet (per ${r.counters.goodputSegments} MSS segments of goodput): ${cp.total}`);
+  const accts = Object.keys(cp.byAccount);
+  const cats = Object.entries(cp.byCategory).sort((a, b) => b[1] - a[1]).map(([c]) => c);
   out.push(table(['component', ...accts, 'total'], cats.map((c) => [
-    c, ...accts.map((a) => r.cyclesPerPacket.byAccountCategory[a]?.[c] ?? 0), r.cyclesPerPacket.byCategory[c],
-  ]).concat([['total', ...accts.map((a) => r.cyclesPerPacket.byAccount[a]), r.cyclesPerPacket.total]])));
+    c, ...accts.map((a) => cp.byAccountCategory[a]?.[c] ?? 0), cp.byCategory[c],
+  ]).concat([['total', ...accts.map((a) => cp.byAccount[a]), cp.total]])));
   out.push('');
   const { drops, violations, ...c } = r.counters;
   out.push('counters');

@@ -12,7 +12,7 @@ import { integrityFailures, runScenario } from '../scenario/run.js';
 import { repSeeds, summarizeReps } from '../scenario/reps.js';
 import { scenarioJsonSchemaText } from '../scenario/json-schema.js';
 import { runMany, defaultWorkers } from '../workers/pool.js';
-import { formatRun, table } from './format.js';
+import { formatRun, runsTable, table } from './format.js';
 import { scenarioDir } from '../paper/configs.js';
 import { paperCommand } from './paper.js';
 import { registerInspect, inspectRun, type RunInspectOpts } from './inspect.js';
@@ -42,8 +42,8 @@ program.option('-V, --version', 'print the version (and the git commit when run 
 program.configureOutput({ outputError: (s, write) => write(s.split('\n')[0] + '\n') });
 
 program.command('run')
-  .description('run one scenario and print throughput, CPU use, cycles per packet and counters')
-  .argument('<scenario>', 'scenario YAML file')
+  .description('run one scenario and print throughput, CPU use, cycles per packet and counters (and latency for TCP_RR/UDP_RR); several scenarios: one table row each')
+  .argument('<scenario...>', 'scenario YAML file(s)')
   .option('--seed <n>', 'random seed (overrides the file)', intArg('--seed', 0))
   .option('--duration <time>', timeHelp('virtual time to measure', 's'))
   .option('--json', 'print one JSON object')
@@ -54,7 +54,9 @@ program.command('run')
   .option('--workers <n>', 'worker threads for --reps', intArg('--workers', 1))
   .option('--out <dir>', OUT_HELP)
   .addOption(interpreterOption())
-  .action(async (file: string, o: CommonOpts & RunInspectOpts & { interpreter?: Interpreter; reps?: number; workers?: number; out?: string }) => {
+  .action(async (files: string[], o: CommonOpts & RunInspectOpts & { interpreter?: Interpreter; reps?: number; workers?: number; out?: string }) => {
+    if (files.length > 1) { await runTable(files, o); return; }
+    const file = files[0];
     const sc = loadWith(file, o);
     if (o.reps !== undefined) {
       if (o.trace || o.pcap || o.top !== undefined || o.out !== undefined) throw new ScenarioError('--reps cannot be combined with --trace, --pcap, --top (they inspect one run) or --out');
@@ -82,6 +84,19 @@ program.command('run')
     }
     for (const l of integrityFailures([r])) { console.error(`error: ${l}`); process.exitCode = 1; }
   });
+
+/** `xennet run a.yaml b.yaml ...`: every scenario once (on --workers threads), one table row each (--json: an array of results). */
+async function runTable(files: string[], o: CommonOpts & RunInspectOpts & { interpreter?: Interpreter; reps?: number; workers?: number; out?: string }): Promise<void> {
+  const one = o.trace ? '--trace' : o.pcap ? '--pcap' : o.top !== undefined ? '--top' : o.reps !== undefined ? '--reps' : o.out !== undefined ? '--out' : null;
+  if (one) throw new ScenarioError(`${one} takes one scenario (${files.length} given)`);
+  const scs = files.map((f) => loadWith(f, o));
+  const bar = progressBar('run [{bar}] {value}/{total} scenarios, {eta_formatted} left', o.json);
+  bar?.start(scs.length, 0);
+  let rs;
+  try { rs = await runMany(scs, o.workers ?? 1, () => bar?.increment(1), o.interpreter); } finally { bar?.stop(); }
+  for (const l of integrityFailures(rs)) { console.error(`error: ${l}`); process.exitCode = 1; }
+  console.log(o.json ? JSON.stringify(rs) : runsTable(rs));
+}
 
 program.command('all')
   .description('run the six base scenarios (Xen 2.0 and native Linux) and compare with the paper')

@@ -1,11 +1,11 @@
 /** `xennet sweep`: run a parameter sweep on worker threads, generating the runs as they are needed. */
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
-import { planSweep } from '../sweep/sweep.js';
+import { columnHeader, columnValue, planSweep, showValue } from '../sweep/sweep.js';
 import { ScenarioError, type Scenario } from '../scenario/schema.js';
 import { fmtStat, repSeeds, summarizeReps } from '../scenario/reps.js';
 import { runStream, defaultWorkers } from '../workers/pool.js';
-import { table } from './format.js';
+import { runsTable, table } from './format.js';
 import { basename } from 'node:path';
 import { fingerprintOf } from '../results/result.js';
 import { campaignShard, saveResult, OUT_HELP, SHARD_HELP, type OutOpts } from './results.js';
@@ -75,7 +75,7 @@ export function sweepCommand(program: Command, p: Parsers): void {
           console.log(`${n} repetitions per point; mean ± 95% CI`);
           console.log(table([...plan.fields, 'Mb/s', 'CPU %', 'cycles/pkt'], labels.map((label, i) => {
             const s = summarizeReps(reps[i]);
-            return [...plan.fields.map((f) => String(label[f])), fmtStat(s.throughputMbps), fmtStat(s.cpuPct), fmtStat(s.cyclesPerPacket, 0)];
+            return [...plan.fields.map((f) => showValue(label[f])), fmtStat(s.throughputMbps), fmtStat(s.cpuPct), fmtStat(s.cyclesPerPacket, 0)];
           }), plan.fields.length));
         }
         console.error(`sweep: ${count * n} runs in ${wallMs} ms wall`);
@@ -93,9 +93,8 @@ export function sweepCommand(program: Command, p: Parsers): void {
         return;
       }
       const fields = plan.fields;
-      console.log(table([...fields, 'Mb/s', 'CPU %', 'cycles/pkt'], labels.map((label, i) => [
-        ...fields.map((f) => String(label[f])), rs[i].throughputMbps.toFixed(1), rs[i].cpuUtilPct.total.toFixed(1), rs[i].cyclesPerPacket.total,
-      ]), fields.length));
+      console.log(runsTable(rs, fields, (_, i) => fields.map((f) => showValue(labels[i][f])),
+        { headers: plan.columns.map(columnHeader), cells: (r) => plan.columns.map((c) => columnValue(r, c)) }));
       console.error(`sweep: ${count} runs in ${wallMs} ms wall`);
     });
 }

@@ -24,7 +24,8 @@ export interface VmConfig {
 
 /** Something that decides when a kernel runs: bare metal, or Xen's domain scheduler. */
 export interface Host {
-  wake(k: Kernel): void;
+  /** k has something to do; `from` names the CPU whose work caused it (an event sent from there), if known. */
+  wake(k: Kernel, from?: number): void;
 }
 
 const SUPER_SHIFT = 10; // 4 MiB / 4 KiB
@@ -43,7 +44,7 @@ export class Kernel {
   /** The scheduler's view of this kernel's vCPU (mirrored by its domain actor). */
   runState: 'blocked' | 'runnable' | 'running' = 'blocked';
   /** shared_info event bits; a pending upcall is handled before queued work. */
-  readonly evtchn = new PortTable(() => this.host.wake(this));
+  readonly evtchn = new PortTable((from) => this.host.wake(this, from));
   private pool: number[] = [];
   /**
    * Copies of each frame in the pools of all kernels on this machine (255: that many or more, count

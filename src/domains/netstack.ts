@@ -12,6 +12,7 @@ import { drop, type Counters } from '../model/counters.js';
 import type { MachineMemory } from '../hardware/memory.js';
 import { readPayload, writePayload } from '../hardware/payload.js';
 import type { StreamCheck } from '../model/integrity.js';
+import { RrFlow, type RrConfig, type RrLog } from './netperf-rr.js';
 
 export interface StackConfig {
   mss: number; sndBuf: number; rcvBuf: number; appChunk: number; delAckUs: number;
@@ -34,12 +35,18 @@ interface Socket {
   rto: KernelTimer | null;
   /** The connection was given up (no more segments). */
   aborted?: boolean;
+  /** netperf TCP_RR / UDP_RR on this socket (it then has both a sender and a receiver, or neither for UDP). */
+  rr?: RrFlow;
+  /** The delayed-ACK timer of an RR socket, stopped when an ACK rides on a request (inet_csk_clear_xmit_timer). */
+  delAck?: KernelTimer | null;
 }
 
 const TSO_MAX = 65535 - HDR_LEN;
 
 export class NetStack {
   readonly socks = new Map<number, Socket>();
+  /** Request/response workload (netperf TCP_RR / UDP_RR): its parameters, the run's latency log and virtual time now (ps). */
+  rr: { cfg: RrConfig; log: RrLog; now: () => number } | null = null;
   constructor(
     readonly kernel: Kernel,
     readonly mem: MachineMemory,
@@ -51,9 +58,17 @@ export class NetStack {
     readonly streams: StreamCheck,
   ) {}
 
-  attach(flow: number, dev: NetDevice, q: Qdisc, role: 'sender' | 'receiver'): void {
+  attach(flow: number, dev: NetDevice, q: Qdisc, role: 'sender' | 'receiver' | 'rr'): void {
     const s: Socket = { flow, dev, q, appQueued: false, rxFrames: [], coldBytes: 0, rto: null };
-    if (role === 'sender') s.sender = new TcpSender(this.cfg.mss, this.cfg.sndBuf, this.cfg.rcvBuf);
+    if (role === 'rr') {
+      s.rr = new RrFlow(flow, this.rr!.cfg);
+      s.delAck = null;
+      // TCP_RR: one connection carries requests out and responses back; UDP_RR: a datagram socket.
+      if (this.rr!.cfg.kind === 'tcp_rr') {
+        s.sender = new TcpSender(this.cfg.mss, this.cfg.sndBuf, this.cfg.rcvBuf);
+        s.receiver = new TcpReceiver(this.cfg.mss, this.cfg.rcvBuf);
+      }
+    } else if (role === 'sender') s.sender = new TcpSender(this.cfg.mss, this.cfg.sndBuf, this.cfg.rcvBuf);
     else s.receiver = new TcpReceiver(this.cfg.mss, this.cfg.rcvBuf);
     this.socks.set(flow, s);
     dev.rx = (x, p) => this.receive(x, p);
@@ -61,8 +76,8 @@ export class NetStack {
 
   /** netperf starts: senders begin writing. */
   start(): void {
-    for (const s of this.socks.values()) (s.sender ?? s.receiver)!.connect();
-    for (const s of this.socks.values()) if (s.sender) this.queueApp(s);
+    for (const s of this.socks.values()) { s.sender?.connect(); s.receiver?.connect(); }
+    for (const s of this.socks.values()) if (s.sender || s.rr) this.queueApp(s);
   }
   /** netperf stops writing (data already in the socket still goes out); used to let a run drain. */
   stopped = false;
@@ -78,14 +93,14 @@ export class NetStack {
   }
 
   /** Bytes the receiving application has consumed on one flow. */
-  flowDelivered(flow: number): number { return this.socks.get(flow)?.receiver?.delivered ?? 0; }
+  flowDelivered(flow: number): number { const s = this.socks.get(flow); return s?.receiver?.delivered ?? s?.rr?.delivered ?? 0; }
   /** Bytes the receiving application has consumed (rx goodput). */
-  delivered(): number { let n = 0; for (const s of this.socks.values()) n += s.receiver?.delivered ?? 0; return n; }
+  delivered(): number { let n = 0; for (const s of this.socks.values()) n += s.receiver?.delivered ?? s.rr?.delivered ?? 0; return n; }
 
   private queueApp(s: Socket, wakeup = true): void {
     if (s.appQueued) return;
     s.appQueued = true;
-    this.kernel.post({ name: s.sender ? 'netperf-send' : 'netperf-recv', run: (x) => {
+    this.kernel.post({ name: s.rr ? 'netperf-rr' : s.sender ? 'netperf-send' : 'netperf-recv', run: (x) => {
       // A blocked netperf has to be woken and switched to; one that just ran keeps going.
       if (wakeup) { x.touch('sched'); x.cost('processWakeup'); }
       this.app(x, s);
@@ -96,7 +111,8 @@ export class NetStack {
     s.appQueued = false;
     x.touch('app'); x.touch('syscall'); x.touch('socket');
     x.cost('syscall');
-    if (s.sender) {
+    if (s.rr) this.rrApp(x, s, s.rr);
+    else if (s.sender) {
       const n = this.stopped ? 0 : Math.min(s.sender.sndBufSpace(), this.cfg.appChunk);
       if (n <= 0) return; // blocks until ACKs free socket buffer space
       s.sender.write(n);
@@ -109,18 +125,101 @@ export class NetStack {
       if (s.sender.sndBufSpace() > 0) this.queueApp(s, false);
     } else if (s.receiver) {
       const { bytes, windowUpdate } = s.receiver.read(this.cfg.appChunk);
-      const cold = Math.min(bytes, s.coldBytes);
-      s.coldBytes -= cold;
-      x.copy(cold, true);
-      x.copy(bytes - cold);
-      // The copy walks the frames that held the data; they go back to the slab after.
-      const nFrames = Math.min(s.rxFrames.length, Math.ceil(bytes / this.cfg.mss));
-      const frames = s.rxFrames.splice(0, nFrames);
-      x.touchFrames(frames);
-      for (const f of frames) this.kernel.freeFrame(f);
+      this.copyOut(x, s, bytes, Math.ceil(bytes / this.cfg.mss));
       if (windowUpdate) this.sendAck(x, s);
       if (s.receiver.unread > 0) this.queueApp(s, false);
     }
+  }
+
+  /** recvmsg's copy to user space: it walks the frames that held the data; they go back to the slab after. */
+  private copyOut(x: Exec, s: Socket, bytes: number, frameCount: number): void {
+    const cold = Math.min(bytes, s.coldBytes);
+    s.coldBytes -= cold;
+    x.copy(cold, true);
+    x.copy(bytes - cold);
+    const nFrames = Math.min(s.rxFrames.length, frameCount);
+    const frames = s.rxFrames.splice(0, nFrames);
+    x.touchFrames(frames);
+    for (const f of frames) this.kernel.freeFrame(f);
+  }
+
+  /**
+   * netperf's RR loop: recv() what has come back; each whole response ends the oldest transaction;
+   * then send() requests until `burst` are in flight. Times are taken when the slice ends.
+   */
+  private rrApp(x: Exec, s: Socket, rr: RrFlow): void {
+    const cfg = rr.cfg;
+    let bytes: number;
+    if (s.receiver) {
+      const rd = s.receiver.read(s.receiver.unread);
+      bytes = rd.bytes;
+      this.copyOut(x, s, bytes, s.rxFrames.length); // everything unread: every frame held
+      if (rd.windowUpdate) this.sendAck(x, s);
+    } else {
+      bytes = rr.unread;
+      rr.unread = 0;
+      rr.delivered += bytes;
+      this.copyOut(x, s, bytes, s.rxFrames.length);
+    }
+    rr.got += bytes;
+    let done = 0;
+    while (rr.got >= cfg.responseBytes && rr.sentAt.length - done > 0) { rr.got -= cfg.responseBytes; done++; }
+    let sends = 0;
+    while (!this.stopped && !s.aborted && rr.sentAt.length - done + sends < cfg.burst) {
+      x.cost('syscall');
+      x.copy(cfg.requestBytes);
+      if (s.sender) {
+        s.sender.write(cfg.requestBytes);
+        if (!s.dev.features().csum) { this.counters.bytesChecksummed += cfg.requestBytes; x.charge('checksum', cfg.requestBytes * x.costs.csumCopyExtraPerByte); }
+        this.output(x, s);
+      } else this.udpSend(x, s, rr);
+      sends++;
+    }
+    if (done === 0 && sends === 0) return;
+    const log = this.rr!;
+    x.later(() => {
+      const now = log.now();
+      for (let i = 0; i < done; i++) log.log.record(now - rr.sentAt.shift()!);
+      for (let i = 0; i < sends; i++) rr.sentAt.push(now);
+    });
+  }
+
+  /** udp_sendmsg: one datagram per request, straight to the device queue (no retransmission: a lost one stalls netperf). */
+  private udpSend(x: Exec, s: Socket, rr: RrFlow): void {
+    const feat = s.dev.features();
+    const len = rr.cfg.requestBytes;
+    x.touch('udp'); x.touch('ip'); x.touch('skb');
+    x.cost('udpTxPerDatagram');
+    x.cost('skbAllocFree');
+    if (!feat.csum) { this.counters.bytesChecksummed += len; x.charge('checksum', len * x.costs.csumCopyExtraPerByte); }
+    const frames: number[] = [];
+    for (let i = 0; i < pagesFor(len); i++) frames.push(this.kernel.allocFrame());
+    x.touchFrames(frames);
+    const p: Packet = {
+      id: newPacketId(), flow: s.flow, kind: 'data', seq: rr.txOff, len, ack: 0, wnd: 0,
+      mss: this.cfg.mss, csum: feat.csum ? 'partial' : 'done', frames, owner: this.kernel.domid, cold: undefined, release: undefined, data: undefined,
+    };
+    this.own(p);
+    writePayload(this.mem, frames, s.flow, rr.txOff, len);
+    rr.txOff += len;
+    this.counters.packetsTx++;
+    this.counters.pkt.created++;
+    s.q.enqueue(x, p);
+  }
+
+  /** __udp4_lib_rcv -> sock_queue_rcv_skb: the datagram waits on the socket and netperf is woken. */
+  private udpRcv(x: Exec, s: Socket, p: Packet, rr: RrFlow): void {
+    x.touch('udp');
+    x.cost('udpRxPerDatagram');
+    let cold = p.cold === true;
+    if (p.csum !== 'verified') { x.checksum(p.len + HDR_LEN, cold); cold = false; }
+    // A datagram's bytes are its flow's stream from its own offset; an earlier lost one is a gap, not a mismatch.
+    this.streams.deliver(this.kernel.name, s.flow, p.seq, p.len, readPayload(this.mem, p, 0, p.len));
+    this.counters.packetsRx++;
+    s.rxFrames.push(...p.frames);
+    if (cold) s.coldBytes += p.len;
+    rr.unread += p.len;
+    this.queueApp(s);
   }
 
   /** tcp_write_xmit: segments as the window allows. */
@@ -138,8 +237,11 @@ export class NetStack {
       const frames: number[] = [];
       for (let i = 0; i < pagesFor(seg.len); i++) frames.push(this.kernel.allocFrame());
       x.touchFrames(frames);
+      // An RR socket's segments carry its receiver's ACK and window (tcp_transmit_skb: tcp_event_ack_sent).
+      const r = s.rr ? s.receiver : undefined;
+      if (r) this.ackRides(s, r);
       const p: Packet = {
-        id: newPacketId(), flow: s.flow, kind: 'data', seq: seg.seq, len: seg.len, ack: 0, wnd: this.cfg.rcvBuf,
+        id: newPacketId(), flow: s.flow, kind: 'data', seq: seg.seq, len: seg.len, ack: r ? r.rcvNxt : 0, wnd: r ? r.window() : this.cfg.rcvBuf,
         mss: this.cfg.mss, csum: feat.csum ? 'partial' : 'done', frames, owner: this.kernel.domid, cold: undefined, release: undefined, data: undefined,
       };
       this.own(p);
@@ -150,6 +252,12 @@ export class NetStack {
     }
     // tcp_event_new_data_sent: the first segment in flight starts the timer.
     if (!s.rto && !s.aborted && snd.inFlight() > 0) this.rearmRto(s);
+  }
+
+  /** An ACK goes out with data: nothing is pending any more and the delayed-ACK timer stops. */
+  private ackRides(s: Socket, r: TcpReceiver): void {
+    r.ackSent();
+    if (s.delAck) { s.delAck.cancel(); s.delAck = null; r.clearDelAck(); }
   }
 
   /** inet_csk_reset_xmit_timer: restart the retransmission timer, or stop it when nothing is in flight. */
@@ -196,6 +304,7 @@ export class NetStack {
     const free = () => { if (p.release) p.release(x); else for (const f of p.frames) this.kernel.freeFrame(f); };
     if (!s) { drop(this.counters, 'stack-no-socket'); free(); return; }
     this.counters.pkt.delivered++;
+    if (s.rr && !s.sender) { x.touch('ip'); this.udpRcv(x, s, p, s.rr); return; }
     x.touch('ip'); x.touch('tcp');
     if (p.kind === 'ack') {
       x.cost('tcpAckRx');
@@ -205,11 +314,18 @@ export class NetStack {
       // tcp_rearm_rto: new data acknowledged restarts the timer (or stops it once nothing is in flight).
       if (acked > 0) this.rearmRto(s);
       this.output(x, s);
-      if (s.sender.sndBufSpace() > 0) this.queueApp(s);
+      // sk_write_space wakes a writer waiting for buffer space; netperf RR waits in recv(), not send().
+      if (s.sender.sndBufSpace() > 0 && !s.rr) this.queueApp(s);
       return;
     }
     if (!s.receiver) { free(); return; }
     x.cost('tcpRxPerSegment', Math.max(1, Math.ceil(p.len / this.cfg.mss)));
+    // TCP_RR: a response carries the ACK of the request (tcp_ack on a data segment: never a duplicate).
+    if (s.rr && s.sender && p.ack > s.sender.sndUna) {
+      x.cost('tcpAckRx');
+      s.sender.onAck(p.ack, p.wnd);
+      this.rearmRto(s);
+    }
     // Software checksum verification is the first pass over DMA'd data and pulls it into the cache.
     let cold = p.cold === true;
     if (p.csum !== 'verified') { x.checksum(p.len + HDR_LEN, cold); cold = false; }
@@ -227,10 +343,12 @@ export class NetStack {
     if (ackNow) this.sendAck(x, s);
     else if (r.pendingAck() && !r.delAckArmed) {
       r.armDelAck();
-      this.timer(this.cfg.delAckUs, (tx) => {
+      const t = this.timer(this.cfg.delAckUs, (tx) => {
+        if (s.rr) s.delAck = null;
         r.clearDelAck();
         if (r.pendingAck()) this.sendAck(tx, s);
       });
+      if (s.rr) s.delAck = t;
     }
   }
 }

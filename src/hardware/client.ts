@@ -13,6 +13,7 @@ import { HDR_LEN, MIN_FRAME, WIRE_OVERHEAD, newPacketId, type Packet } from '../
 import { drop, type Counters } from '../model/counters.js';
 import { wirePayload } from './payload.js';
 import type { StreamCheck } from '../model/integrity.js';
+import type { RrConfig } from '../domains/netperf-rr.js';
 
 export interface ClientConfig {
   mbps: number; latencyUs: number; turnaroundUs: number;
@@ -30,6 +31,8 @@ interface Endpoint {
   aborted?: boolean;
   /** Data segments by sequence number, and when their latest copy starts on the wire. */
   queuedTill: Map<number, Ps>;
+  /** netserver (TCP_RR / UDP_RR): request bytes toward the next whole request, and the next response datagram's stream offset. */
+  rr?: { reqGot: number; txOff: number };
 }
 
 /** Linux's default txqueuelen: frames the client's qdisc holds before TCP is told to wait. */
@@ -42,6 +45,8 @@ export class ClientModel {
   private txWake = false;
   peerNic = '';
   private readonly rng: Rng;
+  /** netserver of netperf's TCP_RR / UDP_RR instead of a stream end (set before flows are added). */
+  rr: RrConfig | null = null;
   constructor(
     readonly name: string, readonly role: 'sender' | 'receiver', readonly cfg: ClientConfig, readonly sys: ActorSystem, readonly counters: Counters,
     /** The end-to-end data check (this machine's memory is not modelled: a frame's payload is what came off the wire). */
@@ -53,6 +58,17 @@ export class ClientModel {
   /** Add the far end of one flow (one netperf connection through this NIC). */
   addFlow(flow: number): void {
     const s = this.role === 'sender';
+    if (this.rr) {
+      // netserver: a TCP connection both ways, or a datagram socket (no TCP state at all).
+      const tcp = this.rr.kind === 'tcp_rr';
+      this.eps.set(flow, {
+        flow, rtoTimer: null, delAck: null, received: 0, queuedTill: new Map(),
+        sender: tcp ? new TcpSender(this.cfg.mss, this.cfg.sndBuf, this.cfg.rcvBuf) : null,
+        receiver: tcp ? new TcpReceiver(this.cfg.mss, this.cfg.rcvBuf) : null,
+        rr: { reqGot: 0, txOff: 0 },
+      });
+      return;
+    }
     this.eps.set(flow, {
       flow, rtoTimer: null, delAck: null, received: 0, queuedTill: new Map(),
       sender: s ? new TcpSender(this.cfg.mss, this.cfg.sndBuf, this.cfg.rcvBuf) : null,
@@ -89,7 +105,7 @@ export class ClientModel {
 
   /** Senders keep their windows full (netperf always has data to send). */
   start(): void {
-    for (const e of this.eps.values()) (e.sender ?? e.receiver)!.connect();
+    for (const e of this.eps.values()) { e.sender?.connect(); e.receiver?.connect(); }
     for (const e of this.eps.values()) this.pump(e);
   }
   /**
@@ -111,7 +127,7 @@ export class ClientModel {
   private pump(e: Endpoint): void {
     const s = e.sender;
     if (!s || e.aborted) return;
-    if (!this.stopped && s.sndBufSpace() > 0) s.write(s.sndBufSpace());
+    if (!this.stopped && !e.rr && s.sndBufSpace() > 0) s.write(s.sndBufSpace());
     // The qdisc pushes back (tcp_write_xmit stops on a full queue): go-back-N cannot pile up unbounded backlog.
     while (!this.queueFull()) {
       const seg = s.nextSegment(this.cfg.mss);
@@ -120,7 +136,10 @@ export class ClientModel {
       // host yet is skipped (it is still going out); without it every go-back-N burst queued the whole
       // window again behind the last one, and an overloaded receiver never got the hole in time.
       if (seg.retransmit && (e.queuedTill.get(seg.seq) ?? -1) > this.sys.sched.now) continue;
-      e.queuedTill.set(seg.seq, this.transmit(this.packet(e.flow, 'data', seg.seq, seg.len, 0, this.cfg.rcvBuf)));
+      // A TCP_RR response carries the ACK of its request (and stops the delayed-ACK timer).
+      const r = e.rr ? e.receiver : null;
+      if (r) this.ackRides(e, r);
+      e.queuedTill.set(seg.seq, this.transmit(this.packet(e.flow, 'data', seg.seq, seg.len, r ? r.rcvNxt : 0, r ? r.window() : this.cfg.rcvBuf)));
     }
     // Forget copies that have left: all of them once the link is idle, else (rarely) those that started.
     const now = this.sys.sched.now;
@@ -159,10 +178,29 @@ export class ClientModel {
   }
   private sendAck(e: Endpoint): void {
     const r = e.receiver!;
-    if (e.delAck) { e.delAck.cancel(); e.delAck = null; r.clearDelAck(); }
-    r.ackSent();
+    this.ackRides(e, r);
     this.transmit(this.packet(e.flow, 'ack', 0, 0, r.rcvNxt, r.window()));
   }
+  /** An ACK leaves (alone or with data): nothing pending, the delayed-ACK timer stops. */
+  private ackRides(e: Endpoint, r: TcpReceiver): void {
+    if (e.delAck) { e.delAck.cancel(); e.delAck = null; r.clearDelAck(); }
+    r.ackSent();
+  }
+
+  /** netserver: every whole request is answered at once with a response of responseBytes. */
+  private answer(e: Endpoint, bytes: number): void {
+    const rr = e.rr!, cfg = this.rr!;
+    rr.reqGot += bytes;
+    let n = 0;
+    while (rr.reqGot >= cfg.requestBytes) { rr.reqGot -= cfg.requestBytes; n++; }
+    if (n === 0 || e.aborted) return;
+    if (e.sender) { e.sender.write(n * cfg.responseBytes); this.pump(e); return; }
+    for (let i = 0; i < n; i++) {
+      this.transmit(this.packet(e.flow, 'data', rr.txOff, cfg.responseBytes, 0, 0));
+      rr.txOff += cfg.responseBytes;
+    }
+  }
+
   onRto(flow: number): void {
     const e = this.eps.get(flow);
     if (!e?.sender || e.aborted) return;
@@ -175,19 +213,30 @@ export class ClientModel {
     const e = this.eps.get(p.flow);
     if (!e) { drop(this.counters, 'client-no-flow'); return; } // not ours: a switch would not have forwarded it here
     this.counters.pkt.delivered++;
+    if (e.rr && !e.receiver) {
+      // UDP_RR request: its bytes are the flow's stream from the datagram's own offset.
+      if (p.kind !== 'data') return;
+      this.streams.deliver(this.name, e.flow, p.seq, p.len, wirePayload(p, 0, p.len));
+      e.received += p.len;
+      this.answer(e, p.len);
+      return;
+    }
     if (e.sender && p.kind === 'ack') {
       e.sender.onAck(p.ack, p.wnd);
       this.pump(e);
     } else if (e.receiver && p.kind === 'data') {
+      // TCP_RR: the request carries the ACK of the last response (tcp_ack on a data segment: never a duplicate).
+      if (e.sender && p.ack > e.sender.sndUna) e.sender.onAck(p.ack, p.wnd);
       const r = e.receiver;
       const at = r.rcvNxt;
       const { accepted, ackNow } = r.onData(p.seq, p.len);
       if (accepted) {
         this.streams.deliver(this.name, e.flow, at, p.len, wirePayload(p, 0, p.len));
         e.received += p.len; r.read(p.len); // the client application keeps up
+        if (e.rr) this.answer(e, p.len);
       }
       if (ackNow || !accepted) this.sendAck(e);
-      else if (!e.delAck) {
+      else if (!e.delAck && r.pendingAck()) {
         // Delayed ACK for a lone segment (Linux's minimum ATO).
         r.armDelAck();
         e.delAck = this.sys.sched.after(this.cfg.delAckUs * PS_PER_US, this.sys.rankOf(this.name), () => {

@@ -37,7 +37,8 @@ export abstract class Dispatcher implements Host {
   /** Boot done: the owning actor starts taking CPU completions and the first kernel is unpaused. */
   boot(): void { this.sys.entry(this.actorName).actor.send({ type: 'BOOTED' }); }
 
-  wake(k: Kernel): void {
+  /** `from`: the CPU whose work woke k, when known (Xen's cross-CPU notification; bare metal ignores it). */
+  wake(k: Kernel, _from?: number): void {
     this.noteWake(k);
     this.kick(k.cpuIndex);
   }

@@ -34,8 +34,8 @@ export class PortTable {
    * interleave. Null except in the interleaving mode (src/stress/interleave.ts).
    */
   onAccess: (() => void) | null = null;
-  /** Called when an upcall must be injected (Xen marks the vCPU and kicks it). */
-  constructor(private readonly kick: () => void, readonly limit = NR_EVTCHN_2L) {}
+  /** Called when an upcall must be injected (Xen marks the vCPU and kicks it), with the CPU the event came from if known. */
+  constructor(private readonly kick: (from?: number) => void, readonly limit = NR_EVTCHN_2L) {}
   alloc(name: string, handler: (x: Exec) => void): Port {
     const p = this.tryAlloc(name, handler);
     if (!p) throw new Error(`event channel ports exhausted (${this.limit - 1})`);
@@ -68,15 +68,15 @@ export class PortTable {
     p.handler = () => {};
   }
   mask(p: Port): void { p.masked = true; }
-  /** evtchn_set_pending (4.2): one bit per port, repeats coalesce, masked edges wait for unmask. */
-  setPending(p: Port): 'raised' | 'coalesced' | 'masked' {
+  /** evtchn_set_pending (4.2): one bit per port, repeats coalesce, masked edges wait for unmask. `from`: the sender's CPU. */
+  setPending(p: Port, from?: number): 'raised' | 'coalesced' | 'masked' {
     if (p.closed) return 'masked';
     if (p.pending) { this.coalesced++; return 'coalesced'; }
     if (this.onAccess !== null) this.onAccess();
     p.pending = true;
     if (this.onAccess !== null) this.onAccess();
     if (p.masked) return 'masked';
-    if (!this.upcallPending) { this.upcallPending = true; this.kick(); }
+    if (!this.upcallPending) { this.upcallPending = true; this.kick(from); }
     return 'raised';
   }
   unmask(p: Port): void {
@@ -108,14 +108,14 @@ export const eventChannelMachine = setup({
     input: {} as EventChannelInput,
     events: {} as
       | { type: 'BIND'; end: ChannelEnd }
-      | { type: 'SEND'; from: 'a' | 'b' }
+      | { type: 'SEND'; from: 'a' | 'b'; cpu?: number }
       | { type: 'CLOSE'; from?: 'a' | 'b' },
   },
   actions: {
     deliver: ({ context, event }) => {
       if (event.type !== 'SEND') return;
       const target = event.from === 'a' ? context.b : context.a;
-      if (target) target.table.setPending(target.port);
+      if (target) target.table.setPending(target.port, event.cpu);
     },
     detach: assign(({ context, event }) => {
       if (event.type !== 'CLOSE') return {};

@@ -1,15 +1,16 @@
 /**
  * The Xen hypervisor: domain lifecycle (created paused, unpause, pause,
- * destroy), domain scheduler (BVT-like: round robin among runnable
- * domains, a woken domain preempts once the running one has had its context
- * switch allowance), physical interrupt routing to the driver domain, and
+ * destroy), the scheduling mechanism of each physical CPU (what runs, context
+ * switches, idle; the policy that chooses is a module of its own:
+ * sched-bvt.ts, Xen 2.0's BVT-like default, or sched-credit.ts), cross-CPU
+ * notification by IPI, physical interrupt routing to the driver domain, and
  * the hypercalls the network path uses (grant table, mmu_update, memory
  * reservation, event channel send). Each hypercall charges its cost rows to
  * the "xen" account on the calling CPU.
  */
 import { setup } from 'xstate';
 import type { ActorSystem } from '../actors/runtime.js';
-import { PS_PER_US, type Ps } from '../actors/scheduler.js';
+import type { Ps } from '../actors/scheduler.js';
 import type { Cpu } from '../hardware/cpu.js';
 import { Dispatcher } from '../hardware/dispatch.js';
 import type { MachineMemory } from '../hardware/memory.js';
@@ -18,6 +19,9 @@ import type { CostTable } from '../model/costs.js';
 import type { Counters } from '../model/counters.js';
 import { GrantOps, GrantTable, GNTMAP, GNTST } from './grant-table.js';
 import type { Port } from './event-channel.js';
+import type { SchedPolicy, SchedView } from './sched.js';
+import { BvtPolicy } from './sched-bvt.js';
+import { CreditPolicy, type CreditConfig } from './sched-credit.js';
 
 const ENTER_XEN = { type: 'ENTER_XEN' } as const;
 const RUN = { type: 'RUN' } as const;
@@ -28,6 +32,12 @@ export interface XenConfig {
   ctxAllowUs: number; sliceUs: number;
   /** Run-to-run variation of the cache refill after a domain switch, +-% (scenario `variability`). */
   cacheRefillPct?: number;
+  /** Scheduling policy (default bvt). */
+  scheduler?: 'bvt' | 'credit';
+  /** The credit scheduler's periods and each domain's weight and cap (scheduler credit). */
+  credit?: CreditConfig;
+  /** The CPU physical interrupts are delivered to (default: the driver domain's). */
+  irqCpu?: number;
 }
 /** Maptrack handles per mapping domain: Xen's default opt_max_maptrack_frames (1024) frames of 256 16-byte entries. */
 export const MAPTRACK_PER_DOMAIN = 1024 * 256;
@@ -39,7 +49,15 @@ export class Xen extends Dispatcher {
   private readonly current: (Kernel | null)[];
   private readonly sliceStart: Ps[];
   private readonly xenQ: Array<Array<(x: Exec) => void>>;
-  private readonly rr: number[];
+  /** The scheduling policy (what each CPU runs next); this class is the mechanism. */
+  readonly policy: SchedPolicy;
+  /** More than one CPU: notifications may cross CPUs (IPIs). */
+  private readonly smp: boolean;
+  /** Per CPU: an IPI is on its way (a second one coalesces, as cpu_raise_softirq does). */
+  private readonly ipiPending: boolean[];
+  /** Per CPU: the domain whose vCPU time is being burnt, and since when (credit accounting). */
+  private readonly burning: (Kernel | null)[];
+  private readonly burnFrom: Ps[];
   /** Controller pause count per domain (a domain is created with one, and runs when it drops to zero). */
   private readonly pauseCount = new Map<Kernel, number>();
   /** Domains whose vCPU may not run (RUNSTATE_offline): created, paused, dying or dead. */
@@ -55,7 +73,21 @@ export class Xen extends Dispatcher {
     this.current = cpus.map(() => null);
     this.sliceStart = cpus.map(() => 0);
     this.xenQ = cpus.map(() => []);
-    this.rr = cpus.map(() => 0);
+    this.smp = cpus.length > 1;
+    this.ipiPending = cpus.map(() => false);
+    this.burning = cpus.map(() => null);
+    this.burnFrom = cpus.map(() => 0);
+    const view: SchedView = {
+      now: () => this.sys.sched.now,
+      onCpu: (c) => this.perCpu[c] ?? [],
+      canRun: (k) => this.canRun(k),
+      current: (c) => this.current[c],
+      sliceStart: (c) => this.sliceStart[c],
+      recheckAt: (c, t) => { this.sys.sched.at(Math.max(t, this.sys.sched.now), this.sys.rankOf(this.actorName), () => this.kick(c)); },
+    };
+    this.policy = cfg.scheduler === 'credit' && cfg.credit
+      ? new CreditPolicy(view, cpus.length, cfg.credit)
+      : new BvtPolicy(view, cpus.length, cfg.ctxAllowUs);
     this.grants = new GrantOps(this.grantTables, {
       ownerOf: (m) => mem.ownerOf(m),
       refCount: (m) => mem.refCount(m),
@@ -69,9 +101,7 @@ export class Xen extends Dispatcher {
   addDomain(k: Kernel): void {
     k.host = this;
     this.domains.push(k);
-    const onCpu = (this.perCpu[k.cpuIndex] ??= []);
-    this.indexOnCpu.set(k, onCpu.length);
-    onCpu.push(k);
+    (this.perCpu[k.cpuIndex] ??= []).push(k);
     this.grantTables.set(k.domid, new GrantTable(k.domid, 4096, MAPTRACK_PER_DOMAIN));
     // domain_create: built paused; Xen unpauses dom0 at the end of boot, the toolstack the others.
     this.pauseCount.set(k, 1);
@@ -175,19 +205,65 @@ export class Xen extends Dispatcher {
     this.grantTables.delete(domid!);
   }
 
-  /** A physical NIC interrupt: Xen acks the line and sets the driver domain's PIRQ port pending. */
+  /**
+   * A physical NIC interrupt: Xen acks the line and sets the driver domain's PIRQ port pending. It
+   * arrives on the driver domain's CPU (pirq_guest_bind points the IRQ's affinity there) unless the
+   * scenario sends it elsewhere (`placement.irqCpu`), and then waking dom0 takes an IPI.
+   */
   physicalIrq(dom0: Kernel, port: Port): void {
-    const c = dom0.cpuIndex;
+    const c = this.cfg.irqCpu ?? dom0.cpuIndex;
+    const from = this.cfg.irqCpu === undefined ? undefined : c;
     this.xenQ[c].push((x) => {
       this.counters.interrupts++;
       x.touch('xen');
       x.cost('pirqRoute');
-      dom0.evtchn.setPending(port);
+      dom0.evtchn.setPending(port, from);
     });
     this.kick(c);
   }
 
+  /**
+   * vcpu_kick / vcpu_wake of k by something running on CPU `from` (an event-channel send, a routed
+   * interrupt). On k's own CPU, or with no CPU named, the CPU just looks at its run queue. From
+   * another CPU, Xen interrupts k's CPU with an IPI when that CPU must act now: it is idle, it runs
+   * k (which must notice the event), or the woken k preempts what it runs (the policy's tickle);
+   * otherwise k waits in the run queue for that CPU's next decision.
+   */
+  wake(k: Kernel, from?: number): void {
+    const c = k.cpuIndex;
+    if (from === undefined || from === c) { super.wake(k); return; }
+    const wasBlocked = k.runState === 'blocked';
+    const running = k.runState === 'running';
+    this.noteWake(k);
+    if (!this.canRun(k)) return;
+    if (running || !this.cpus[c].busy || (wasBlocked && this.policy.preempts(k, c))) this.sendIpi(from, c);
+  }
+
+  /** smp_send_event_check_cpu: charged on the sender's CPU; the target takes it after the IPI latency. */
+  private sendIpi(from: number, to: number): void {
+    if (this.ipiPending[to]) return;
+    this.ipiPending[to] = true;
+    this.counters.ipis++;
+    this.xenQ[from].push((x) => { x.touch('xen'); x.cost('ipiSend'); });
+    this.kick(from);
+    this.sys.send(this.actorName, this.actorName, { type: 'IPI', cpu: to }, this.cpus[from].psFor(this.costs.ipiLatency));
+  }
+  /** The IPI reaches CPU c (event_check_interrupt): Xen's entry, then c's scheduler looks at its run queue. */
+  ipiArrived(c: number): void {
+    this.ipiPending[c] = false;
+    this.xenQ[c].push((x) => { x.touch('xen'); x.cost('ipiReceive'); });
+    this.kick(c);
+  }
+
   protected fill(c: number): Exec | null {
+    const now = this.sys.sched.now;
+    const policy = this.policy;
+    if (policy.ran !== undefined) {
+      // The vCPU time since the last decision on c goes to the domain that had it (Xen's slices don't).
+      const b = this.burning[c];
+      if (b) policy.ran(b, c, this.burnFrom[c], now);
+      this.burning[c] = null;
+    }
     const job = this.xenQ[c].shift();
     if (job) {
       const x = this.newExec(c, null);
@@ -196,26 +272,13 @@ export class Xen extends Dispatcher {
       return x;
     }
     const cur = this.current[c];
-    const mine = this.perCpu[c] ?? [];
-    let anyWork = false;
-    let othersWork = false;
-    for (const d of mine) if (this.canRun(d)) { anyWork = true; if (d !== cur) { othersWork = true; break; } }
-    if (!anyWork) {
-      if (cur) this.setRunState(cur, 'blocked');
+    const next = policy.pick(c);
+    if (!next) {
+      if (cur) this.setRunState(cur, this.canRun(cur) ? 'runnable' : 'blocked');
       this.current[c] = null; // the idle domain runs; it keeps the last CR3 (lazy switch)
       return null;
     }
-    const now = this.sys.sched.now;
-    const ran = now - this.sliceStart[c];
-    let next = cur!;
-    if (!(cur && this.canRun(cur) && (!othersWork || ran < this.cfg.ctxAllowUs * PS_PER_US))) {
-      // Round robin from the last domain that ran, so equal domains share the CPU fairly.
-      const start = this.rr[c];
-      for (let i = 1; i <= mine.length; i++) {
-        const d = mine[(start + i) % mine.length];
-        if (this.canRun(d) && (d !== cur || !othersWork)) { next = d; break; }
-      }
-    }
+    if (policy.ran !== undefined) { this.burning[c] = next; this.burnFrom[c] = now; }
     const x = this.newExec(c, next);
     if (next !== this.lastRun(c)) {
       this.switchTo(x, c, cur, next);
@@ -224,7 +287,6 @@ export class Xen extends Dispatcher {
     this.tellCpu(c, RUN);
     this.setRunState(next, 'running');
     this.current[c] = next;
-    this.rr[c] = this.indexOnCpu.get(next)!;
     this.runKernel(x, next);
     return x;
   }
@@ -232,15 +294,15 @@ export class Xen extends Dispatcher {
   /** vcpu_wake: a paused or destroyed domain's vCPU stays offline (its events stay pending). */
   protected noteWake(k: Kernel): void {
     if (this.offline.size !== 0 && this.offline.has(k)) return;
+    if (k.runState === 'blocked' && this.policy.wake !== undefined) this.policy.wake(k);
     super.noteWake(k);
   }
 
   private last: (Kernel | null)[] = [];
   /** Xen's own random stream for the cache-refill variation. */
   private readonly refillRng = this.sys.rng.for('xen-cache-refill');
-  /** Domains pinned to each CPU, in creation order (the round-robin order), and each one's index there. */
+  /** Each CPU's run queue: the domains whose vCPU is pinned to it, in creation order (the round-robin order). */
   private readonly perCpu: Kernel[][] = [];
-  private readonly indexOnCpu = new Map<Kernel, number>();
   private lastRun(c: number): Kernel | null { return this.last[c] ?? null; }
 
   private switchTo(x: Exec, c: number, cur: Kernel | null, next: Kernel): void {
@@ -339,7 +401,7 @@ export class Xen extends Dispatcher {
   evtchnSend(x: Exec, from: Kernel, channel: string, end: 'a' | 'b'): void {
     this.counters.notificationsSent++;
     x.hypercall(() => x.cost('evtchnSend'));
-    x.later(() => this.sys.send(from.name, channel, { type: 'SEND', from: end }));
+    x.later(() => this.sys.send(from.name, channel, this.smp ? { type: 'SEND', from: end, cpu: x.cpu.index } : { type: 'SEND', from: end }));
   }
 
   // ------- the rest of the guest-visible hypercall surface (used by adversarial guests) -------
@@ -360,7 +422,7 @@ export class Xen extends Dispatcher {
       const b = this.bound.get(p);
       if (!b) return 0; // unbound: silently dropped
       this.counters.notificationsSent++;
-      x.later(() => this.sys.send(caller.name, b.channel, { type: 'SEND', from: b.end }));
+      x.later(() => this.sys.send(caller.name, b.channel, this.smp ? { type: 'SEND', from: b.end, cpu: x.cpu.index } : { type: 'SEND', from: b.end }));
       return 0;
     });
   }
@@ -444,7 +506,7 @@ export class Xen extends Dispatcher {
 }
 
 /**
- * The hypervisor actor: it owns the CPUs' completion events. `booting` while
+ * The hypervisor actor: it owns the CPUs' completion events and the IPIs between CPUs. `booting` while
  * the machine is put together (Xen's SYS_STATE_boot: domains are built, dom0
  * is constructed paused); `running` (SYS_STATE_active) from the end of boot,
  * when dom0 is unpaused and the CPUs start taking slices.
@@ -453,10 +515,11 @@ export const hypervisorMachine = setup({
   types: {
     context: {} as { host: Dispatcher },
     input: {} as { host: Dispatcher },
-    events: {} as { type: 'CPU_DONE'; cpu: number } | { type: 'BOOTED' },
+    events: {} as { type: 'CPU_DONE'; cpu: number } | { type: 'IPI'; cpu: number } | { type: 'BOOTED' },
   },
   actions: {
     complete: ({ context, event }) => { if (event.type === 'CPU_DONE') context.host.complete(event.cpu); },
+    ipi: ({ context, event }) => { if (event.type === 'IPI' && context.host instanceof Xen) context.host.ipiArrived(event.cpu); },
   },
 }).createMachine({
   id: 'hypervisor',
@@ -464,6 +527,6 @@ export const hypervisorMachine = setup({
   initial: 'booting',
   states: {
     booting: { on: { BOOTED: 'running' } },
-    running: { on: { CPU_DONE: { actions: 'complete' } } },
+    running: { on: { CPU_DONE: { actions: 'complete' }, IPI: { actions: 'ipi' } } },
   },
 });

@@ -38,7 +38,7 @@ export function endpointsOf(rec: Recorder): Endpoints {
     domidOf: (f) => domid.get(rec.ownerOfFlow(f) ?? '') ?? 0,
     bridged: rec.b.sc.topology === 'guest',
     nics: rec.b.nics.map((n) => n.name),
-    serverSends: rec.b.sc.direction === 'tx',
+    serverSends: rec.b.sc.direction !== 'rx', // netperf on the server opens the connection (tx streams, RR)
     mss: rec.b.sc.tcp.mss,
   };
 }
@@ -46,7 +46,7 @@ export function endpointsOf(rec: Recorder): Endpoints {
 /** Metadata that identifies the run in output files (no wall-clock time: outputs are reproducible). */
 export function runMeta(sc: Scenario, r: RunResult): Record<string, unknown> {
   return {
-    tool: 'xennet', scenario: sc.name, topology: sc.topology, direction: sc.direction, seed: sc.seed,
+    tool: 'xennet', scenario: sc.name, topology: sc.topology, direction: sc.direction ?? sc.workload.kind, seed: sc.seed,
     warmupMs: sc.run.warmupMs, durationMs: sc.run.durationMs, throughputMbps: r.throughputMbps, traceHash: r.traceHash,
   };
 }

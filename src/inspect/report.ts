@@ -156,7 +156,7 @@ label.cat { font-size: 13px; margin-right: 6px; }
 <body>
 <header>
 <h1>xennet — ${esc(sc.name)}</h1>
-<div class="sub">${esc(`${sc.topology} ${sc.direction}, seed ${sc.seed}, warm-up ${sc.run.warmupMs} ms + ${sc.run.durationMs} ms measured — goodput ${result.throughputMbps.toFixed(1)} Mb/s, CPU ${result.cpuUtilPct.total.toFixed(1)}%, trace hash ${result.traceHash}`)}</div>
+<div class="sub">${esc(`${sc.topology} ${sc.direction ?? sc.workload.kind}, seed ${sc.seed}, warm-up ${sc.run.warmupMs} ms + ${sc.run.durationMs} ms measured — goodput ${result.throughputMbps.toFixed(1)} Mb/s, CPU ${result.cpuUtilPct.total.toFixed(1)}%, trace hash ${result.traceHash}`)}</div>
 </header>
 <div id="controls">
 <button id="prev" title="previous message">◀ event</button>

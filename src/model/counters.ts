@@ -18,6 +18,8 @@ export function newCounters() {
     notificationsSent: 0,
     notificationsSuppressed: 0,
     domainSwitches: 0,
+    /** Inter-processor interrupts Xen sent to make another CPU notice an event (reported on machines of more than one CPU). */
+    ipis: 0,
     tlbFlushes: 0,
     ioRequests: 0,         // I/O-channel ring requests (tx + rx) produced
     txRingRequests: 0,     // of which on TX rings (packet slots + extra-info slots)

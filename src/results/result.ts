@@ -91,7 +91,7 @@ export function makeResult(h: ResultHeader, runs: RunEntry[], wallMs: number, su
 
 function csvCell(v: unknown): string {
   if (v === undefined || v === null) return '';
-  const s = Array.isArray(v) ? v.join('; ') : String(v);
+  const s = Array.isArray(v) ? v.join('; ') : isRecord(v) ? JSON.stringify(v).replace(/"/g, '') : String(v);
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

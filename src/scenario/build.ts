@@ -16,11 +16,13 @@ import { Kernel, type Exec } from '../domains/kernel.js';
 import { domainMachine } from '../domains/domain.js';
 import { NetStack } from '../domains/netstack.js';
 import { spawnTcpEndpoint } from '../domains/tcp-machine.js';
+import type { TcpReceiver, TcpSender } from '../domains/tcp.js';
 import { NicDriver } from '../domains/nic-driver.js';
 import { Qdisc } from '../domains/netdev.js';
 import { Bridge } from '../domains/bridge.js';
 import { BareMetal, cpuMachine } from '../domains/native.js';
-import { Xen, hypervisorMachine } from '../hypervisor/xen.js';
+import { Xen, hypervisorMachine, type XenConfig } from '../hypervisor/xen.js';
+import { CSCHED_DEFAULT_WEIGHT } from '../hypervisor/sched-credit.js';
 import type { GrantOps } from '../hypervisor/grant-table.js';
 import { pcpuMachine } from '../hypervisor/pcpu.js';
 import { eventChannelMachine } from '../hypervisor/event-channel.js';
@@ -39,7 +41,8 @@ import { StreamCheck } from '../model/integrity.js';
 import { HDR_LEN, resetPacketIds } from '../domains/packet.js';
 import { PAGE_SIZE } from '../hardware/memory.js';
 import type { Dispatcher } from '../hardware/dispatch.js';
-import type { Scenario } from './schema.js';
+import { rrWorkload, type Scenario } from './schema.js';
+import { RrLog } from '../domains/netperf-rr.js';
 
 export interface Built {
   sc: Scenario;
@@ -77,6 +80,8 @@ export interface Built {
   goodputBytes(): number;
   /** Goodput bytes so far of one flow. */
   flowGoodput(flow: number): number;
+  /** The transactions of a request/response workload (netperf TCP_RR / UDP_RR), or null for a stream. */
+  rr: RrLog | null;
   /** Number of TCP flows (flow f belongs to guest f mod guests in topology guest). */
   flows: number;
   start(): void;
@@ -88,6 +93,32 @@ export interface VifInfo {
   guest: Kernel; vif: number; flow: number; nf: Netfront; nb: Netback; rings: VifRings; front: string; back: string; hostile: Hostile | null;
   /** The guest stack's queue in front of netfront, and the bridge port's queue in front of netback. */
   stackQ: Qdisc; bridgeQ: Qdisc;
+}
+
+/**
+ * The CPU domain `domid`'s one vCPU is pinned to (scenario `placement`): dom0 (or native Linux) on
+ * `placement.dom0`; guest domid on `placement.guests[domid - 1]`, or round robin, domid mod cpus.
+ */
+export function cpuOf(sc: Scenario, domid: number): number {
+  const p = sc.placement;
+  if (domid === 0) return p.dom0;
+  return p.guests === 'round-robin' ? domid % sc.machine.cpus : p.guests[domid - 1];
+}
+
+/** The hypervisor's configuration from the scenario. */
+function xenConfig(sc: Scenario): XenConfig {
+  const cr = sc.xen.credit;
+  return {
+    ctxAllowUs: sc.xen.ctxAllowUs, sliceUs: sc.xen.sliceUs, cacheRefillPct: sc.variability.cacheRefillPct,
+    scheduler: sc.xen.scheduler,
+    ...(sc.placement.irqCpu !== undefined ? { irqCpu: sc.placement.irqCpu } : {}),
+    ...(sc.xen.scheduler === 'credit' ? {
+      credit: {
+        tickUs: cr.tickUs, ticksPerAcct: cr.ticksPerAcct, tsliceUs: cr.tsliceUs,
+        params: (domid: number) => (domid === 0 ? cr.dom0 : cr.guests[domid - 1]) ?? { weight: CSCHED_DEFAULT_WEIGHT, cap: 0 },
+      },
+    } : {}),
+  };
 }
 
 export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): Built {
@@ -120,7 +151,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   const poolPages = 1024;
 
   const native = sc.topology === 'native';
-  const host: Dispatcher = native ? new BareMetal(sys, cpus, costs, counters) : new Xen(sys, cpus, costs, counters, mem, { ...sc.xen, cacheRefillPct: sc.variability.cacheRefillPct });
+  const host: Dispatcher = native ? new BareMetal(sys, cpus, costs, counters) : new Xen(sys, cpus, costs, counters, mem, xenConfig(sc));
   sys.spawn(host.actorName, 'hypervisor', hypervisorMachine, { host });
   const xen = native ? null : (host as Xen);
   xenGrants = xen?.grants ?? null;
@@ -130,15 +161,15 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   const vm = native ? { superpages: true, globalPages: true } : { superpages: opt.superpages, globalPages: opt.globalPages };
   const kernels: Kernel[] = [];
   const mkKernel = (name: string, domid: number, cpu: number) => {
-    const k = new Kernel(name, domid, cpu % m.cpus, !native, vm, mem, poolPages, footprint);
+    const k = new Kernel(name, domid, cpu, !native, vm, mem, poolPages, footprint);
     sys.spawn(name, 'domain', domainMachine, { name });
     if (native) (host as BareMetal).attach(k); else xen!.addDomain(k);
     kernels.push(k);
     return k;
   };
-  const dom0 = mkKernel(native ? 'linux' : 'dom0', 0, 0);
+  const dom0 = mkKernel(native ? 'linux' : 'dom0', 0, cpuOf(sc, 0));
   const guests = sc.topology === 'guest'
-    ? Array.from({ length: sc.guests }, (_, g) => mkKernel(`domU${g + 1}`, g + 1, (g + 1) % m.cpus))
+    ? Array.from({ length: sc.guests }, (_, g) => mkKernel(`domU${g + 1}`, g + 1, cpuOf(sc, g + 1)))
     : [];
 
   const timerFor = (k: Kernel) => (delayUs: number, fn: (x: Exec) => void) =>
@@ -146,7 +177,10 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   // TCP MSS negotiation: a receiver advertises what fits its MTU. Receive buffers here are one page
   // each (a NIC rx buffer, a netfront RX slot: multi-slot receive is not modelled), so a frame bigger
   // than a page could not be received whole; in receive scenarios the sender's MSS is capped to fit.
-  const mss = sc.direction === 'rx' ? Math.min(sc.tcp.mss, PAGE_SIZE - HDR_LEN) : sc.tcp.mss;
+  const rr = rrWorkload(sc);
+  const rrLog = rr ? new RrLog() : null;
+  // RR responses come back to the endpoint: its receive buffers are as in an rx stream.
+  const mss = sc.direction === 'rx' || rr ? Math.min(sc.tcp.mss, PAGE_SIZE - HDR_LEN) : sc.tcp.mss;
   const stackCfg = {
     mss, sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024,
     appChunk: sc.tcp.appChunkKiB * 1024, delAckUs: 40_000, rtoUs: 200_000,
@@ -154,7 +188,11 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   const stacks = new Map<Kernel, NetStack>();
   const stackOf = (k: Kernel) => {
     let s = stacks.get(k);
-    if (!s) { s = new NetStack(k, mem, counters, stackCfg, timerFor(k), streams); stacks.set(k, s); }
+    if (!s) {
+      s = new NetStack(k, mem, counters, stackCfg, timerFor(k), streams);
+      if (rr) s.rr = { cfg: rr, log: rrLog!, now: () => sys.sched.now };
+      stacks.set(k, s);
+    }
     return s;
   };
 
@@ -212,7 +250,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
     const drv = drivers[n];
     if (sc.topology !== 'guest') {
       const q = nicQ[n];
-      stackOf(dom0).attach(f, drv, q, sc.direction === 'tx' ? 'sender' : 'receiver');
+      stackOf(dom0).attach(f, drv, q, rr ? 'rr' : sc.direction === 'tx' ? 'sender' : 'receiver');
       continue;
     }
     const guest = guests[f % guests.length];
@@ -252,7 +290,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
     const bq = new Qdisc(nb, counters);
     bridge!.addVif(f, nb, bq);
     const sq = new Qdisc(nf, counters);
-    stackOf(guest).attach(f, nf, sq, sc.direction === 'tx' ? 'sender' : 'receiver');
+    stackOf(guest).attach(f, nf, sq, rr ? 'rr' : sc.direction === 'tx' ? 'sender' : 'receiver');
     qdiscs.push(bq, sq);
     netfronts.push(nf);
     netbacks.push(nb);
@@ -292,6 +330,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
       mbps: m.nic.mbps, latencyUs: m.nic.latencyUs, turnaroundUs: sc.variability.clientTurnaroundUs, mss,
       sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024, rtoUs: 200_000, delAckUs: 40_000,
     }, sys, counters, streams);
+    c.rr = rr;
     for (let f = n; f < flows; f += m.nics) c.addFlow(f);
     c.peerNic = nics[n].name;
     nics[n].peer = c.name;
@@ -300,8 +339,13 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   }
 
   // One actor per TCP flow endpoint, holding its control state; spawned after every other actor.
-  for (const [k, st] of stacks) for (const s of st.socks.values()) spawnTcpEndpoint(sys, `${k.name}-tcp${s.flow}`, (s.sender ?? s.receiver)!);
-  for (const c of clients) for (const f of c.flows()) { const e = c.endpoint(f)!; spawnTcpEndpoint(sys, `${c.name}-tcp${f}`, (e.sender ?? e.receiver)!); }
+  // A TCP_RR end has both halves (its receiver's actor is `...-tcpN-rx`); a UDP_RR end has none.
+  const spawnEnds = (name: string, e: { sender?: TcpSender | null; receiver?: TcpReceiver | null }) => {
+    if (e.sender && e.receiver) { spawnTcpEndpoint(sys, name, e.sender); spawnTcpEndpoint(sys, `${name}-rx`, e.receiver); }
+    else if (e.sender ?? e.receiver) spawnTcpEndpoint(sys, name, (e.sender ?? e.receiver)!);
+  };
+  for (const [k, st] of stacks) for (const s of st.socks.values()) spawnEnds(`${k.name}-tcp${s.flow}`, s);
+  for (const c of clients) for (const f of c.flows()) spawnEnds(`${c.name}-tcp${f}`, c.endpoint(f)!);
 
   // The vifs' control state as actors, spawned after every other actor (ranks of the rest unchanged).
   // Each is the watcher of its XenBus driver's watch on the other end's state node.
@@ -340,7 +384,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   };
   return {
     sc, sys, cpus, mem, counters, costs, host, kernels, endpoint, stacks, clients, nics, netfronts, netbacks, xenstore,
-    vifs, qdiscs, drivers, pending, xen, ringPages, flowGoodput, flows, staleTranslations, mss, streams,
+    vifs, qdiscs, drivers, pending, xen, ringPages, flowGoodput, flows, rr: rrLog, staleTranslations, mss, streams,
     goodputBytes: () => sc.direction === 'tx'
       ? clients.reduce((n, c) => n + c.received, 0)
       : [...stacks.values()].reduce((n, s) => n + s.delivered(), 0),

@@ -4,6 +4,7 @@ import { build, type Built } from './build.js';
 import type { Interpreter } from '../actors/runtime.js';
 import type { Scenario } from './schema.js';
 import { newCounters, type Counters } from '../model/counters.js';
+import { summarize, type LatencySummary } from '../domains/netperf-rr.js';
 
 export interface RunResult {
   scenario: string;
@@ -20,7 +21,8 @@ export interface RunResult {
   cpuUtilPct: { total: number; byAccount: Record<string, number> };
   /** Cycles per measured TCP segment (MSS of goodput), by account and by cost category. */
   cyclesPerPacket: { total: number; byAccount: Record<string, number>; byCategory: Record<string, number>; byAccountCategory: Record<string, Record<string, number>> };
-  counters: Counters & { tlbMisses: number; itlbMisses: number; dtlbMisses: number; goodputSegments: number };
+  /** `ipis` only on machines of more than one CPU. */
+  counters: Omit<Counters, 'ipis'> & { ipis?: number; tlbMisses: number; itlbMisses: number; dtlbMisses: number; goodputSegments: number };
   traceHash: string;
   events: number;
   /**
@@ -29,6 +31,14 @@ export interface RunResult {
    * when one guest gets everything (Jain, Chiu, Hawe, DEC-TR-301, 1984).
    */
   perGuest?: { mbps: number[]; jainIndex: number };
+  /**
+   * Request/response workloads only (netperf TCP_RR / UDP_RR): transactions completed in the window,
+   * their rate and round-trip latency, and per transaction the CPU cycles (by account and category)
+   * and the I/O-channel notifications and interrupts the mechanism spent.
+   */
+  latency?: LatencySummary & {
+    perTransaction: { cycles: number; byAccount: Record<string, number>; byCategory: Record<string, number>; byAccountCategory: Record<string, Record<string, number>>; notificationsSent: number; notificationsSuppressed: number; interrupts: number; upcalls: number };
+  };
   /** Present only when a TCP receiver of an honest flow got wrong bytes (warm-up included): the first mismatches. */
   dataIntegrity?: string[];
 }
@@ -60,6 +70,7 @@ export function runBuilt(b: Built, onProgress?: OnProgress): RunResult {
   // Measurement window starts: forget warm-up costs and counts.
   for (const c of b.cpus) c.resetLedger();
   Object.assign(b.counters, newCounters());
+  b.rr?.reset();
   const bytes0 = b.goodputBytes();
   const perGuest = sc.topology === 'guest' && sc.guests > 1;
   const flow0 = perGuest ? Array.from({ length: b.flows }, (_, f) => b.flowGoodput(f)) : [];
@@ -93,7 +104,7 @@ export function runBuilt(b: Built, onProgress?: OnProgress): RunResult {
   return {
     scenario: sc.name,
     topology: sc.topology,
-    direction: sc.direction,
+    direction: sc.direction ?? sc.workload.kind,
     seed: sc.seed,
     warmupMs: sc.run.warmupMs,
     measuredMs: sc.run.durationMs,
@@ -108,17 +119,45 @@ export function runBuilt(b: Built, onProgress?: OnProgress): RunResult {
       byAccountCategory: Object.fromEntries(Object.entries(byAccountCategory).map(([a, o]) => [a, mapVals(o)])),
     },
     counters: {
-      ...b.counters,
+      ...countersOf(b),
       tlbMisses: b.cpus.reduce((n, c) => n + c.tlb.stats.misses, 0),
       itlbMisses: b.cpus.reduce((n, c) => n + c.tlb.itlb.stats.misses, 0),
       dtlbMisses: b.cpus.reduce((n, c) => n + c.tlb.dtlb.stats.misses, 0),
       goodputSegments: Math.round(segs),
     },
     ...(perGuest ? { perGuest: guestShares(b, sc.guests, flow0, secs) } : {}),
+    ...(b.rr ? { latency: latencyBlock(b, secs, cycles, byAccount, byCategory, byAccountCategory) } : {}),
     traceHash: b.sys.traceHash(),
     events: b.sys.sched.delivered,
     // The end-to-end data check (src/model/integrity.ts): a broken model must not report throughput quietly.
     ...(b.streams.mismatches.length ? { dataIntegrity: [...b.streams.mismatches] } : {}),
+  };
+}
+
+/** The run's counters; IPIs only exist on a machine of more than one CPU, so only such runs report them. */
+function countersOf(b: Built): Omit<Counters, 'ipis'> & { ipis?: number } {
+  if (b.cpus.length > 1) return b.counters;
+  const { ipis: _, ...rest } = b.counters;
+  return rest;
+}
+
+/** The RR block: the latency summary, and what one transaction cost (cycles, notifications, interrupts). */
+function latencyBlock(
+  b: Built, secs: number, cycles: number, byAccount: Record<string, number>, byCategory: Record<string, number>, byAccountCategory: Record<string, Record<string, number>>,
+): NonNullable<RunResult['latency']> {
+  const s = summarize(b.rr!.samplesPs, secs);
+  const n = s.transactions;
+  const per = (v: number, d = 0) => (n > 0 ? round(v / n, d) : 0);
+  const perMap = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, per(v)]));
+  const c = b.counters;
+  return {
+    ...s,
+    perTransaction: {
+      cycles: per(cycles), byAccount: perMap(byAccount), byCategory: perMap(byCategory),
+      byAccountCategory: Object.fromEntries(Object.entries(byAccountCategory).map(([a, o]) => [a, perMap(o)])),
+      notificationsSent: per(c.notificationsSent, 2), notificationsSuppressed: per(c.notificationsSuppressed, 2),
+      interrupts: per(c.interrupts, 2), upcalls: per(c.upcalls, 2),
+    },
   };
 }
 

@@ -15,18 +15,24 @@ export const ScenarioSchema = z.strictObject({
   name: z.string().min(1).describe('Name of the run, reported as `scenario` in results.'),
   description: z.string().default('').describe('Free text: what this scenario models. Does not affect the run.'),
   topology: z.enum(['native', 'driver', 'guest']).describe('Where the TCP endpoint runs: `native` Linux on the bare machine; `driver` in the driver domain (dom0, owns the NICs); `guest` in unprivileged guests reaching the NICs through netfront/netback.'),
-  direction: z.enum(['tx', 'rx']).describe('`tx`: the endpoint sends (netperf TCP_STREAM out of the machine); `rx`: external clients send to it.'),
+  direction: z.enum(['tx', 'rx']).optional().describe('Stream workload only (required there): `tx`: the endpoint sends (netperf TCP_STREAM out of the machine); `rx`: external clients send to it. Request/response workloads go both ways and take none.'),
+  workload: z.strictObject({
+    kind: z.enum(['stream', 'tcp_rr', 'udp_rr']).default('stream').describe('`stream`: netperf TCP_STREAM in `direction`; `tcp_rr` / `udp_rr`: netperf TCP_RR / UDP_RR, netperf on the endpoint sends a request and waits for the response that netserver on the external client sends back at once; results then carry a `latency` block. Default stream.'),
+    requestBytes: z.number().int().min(1).max(65536).optional().describe('Request size, bytes (netperf -r, first value). RR workloads only; default 1. A UDP_RR request must fit one frame.'),
+    responseBytes: z.number().int().min(1).max(65536).optional().describe('Response size, bytes (netperf -r, second value). RR workloads only; default 1. A UDP_RR response must fit one frame.'),
+    transactionsInFlight: z.number().int().min(1).max(256).optional().describe('Transactions each flow keeps outstanding (netperf -b burst plus one; TCP_NODELAY as netperf -D, so requests are not coalesced). RR workloads only; default 1.'),
+  }).prefault({}).describe('What netperf runs on every flow. Default: stream.'),
   seed: z.number().int().nonnegative().default(1).describe('Seed of every random choice; the same scenario and seed give byte-identical results. Default 1.'),
   run: z.strictObject({
     durationMs: z.number().positive().max(60_000).default(150).describe('Measured window of virtual time, ms (after the warm-up). Default 150.'),
     warmupMs: z.number().nonnegative().max(60_000).default(30).describe('Virtual time run before measuring, ms; its costs and counts are discarded. Default 30.'),
   }).prefault({}).describe('How long to simulate.'),
   machine: z.strictObject({
-    cpus: z.number().int().min(1).max(64).default(1).describe('Physical CPUs. Default 1 (the paper\'s 2.4 GHz Pentium 4 Xeon).'),
+    cpus: z.number().int().min(1).max(64).default(1).describe('Physical CPUs, each with its own TLB and run queue; which domain runs where is `placement`. Default 1 (the paper\'s 2.4 GHz Pentium 4 Xeon).'),
     cpuGhz: z.number().positive().max(10).default(2.4).describe('CPU clock, GHz: converts the cost table\'s cycles into time. Default 2.4.'),
-    tlbEntries: z.number().int().min(1).max(4096).default(64).describe('Entries of each CPU\'s data TLB (fully associative, LRU; 4 KiB and 4 MiB pages share them). Default 64 (Pentium 4 DTLB, CPUID descriptor 5Bh).'),
+    tlbEntries: z.number().int().min(1).max(4096).default(64).describe('Entries of each CPU\'s data TLB (fully associative, replacement as tlbReplacement; 4 KiB and 4 MiB pages share them). Default 64 (Pentium 4 DTLB, CPUID descriptor 5Bh).'),
     tlbReplacement: z.enum(['plru', 'lru']).default('plru').describe('Which entry a full TLB evicts: `plru` tree pseudo-LRU (needs power-of-two entries), `lru` the least recently used. Intel does not publish the Pentium 4\'s policy (docs/cost-model.md). Default plru.'),
-    itlbEntries: z.number().int().min(1).max(4096).default(64).describe('Entries of each CPU\'s instruction TLB (fully associative, LRU; 4 KiB and 4 MiB pages share them). Default 64 (Pentium 4 ITLB, CPUID descriptor 50h).'),
+    itlbEntries: z.number().int().min(1).max(4096).default(64).describe('Entries of each CPU\'s instruction TLB (fully associative, replacement as tlbReplacement; 4 KiB and 4 MiB pages share them). Default 64 (Pentium 4 ITLB, CPUID descriptor 50h).'),
     memoryMiB: z.number().int().min(16).max(1 << 20).default(2048).describe('Machine memory, MiB; must hold every kernel\'s buffer pool, rings and TCP buffers. Default 2048.'),
     nics: z.number().int().min(1).max(64).default(4).describe('Physical NICs (one TCP flow and one external client each, or more flows with more guests). Default 4.'),
     vifRingSize: z.number().int().min(32).max(256).refine(pow2, 'must be a power of two').default(256)
@@ -41,9 +47,29 @@ export const ScenarioSchema = z.strictObject({
       sg: z.boolean().default(true).describe('The NIC gathers a packet from several buffers (scatter-gather, NETIF_F_SG). Default true.'),
     }).prefault({}).describe('Each physical NIC.'),
   }).prefault({}).describe('The physical machine.'),
+  placement: z.strictObject({
+    dom0: z.number().int().nonnegative().default(0).describe('CPU the driver domain\'s vCPU is pinned to (native Linux\'s CPU in topology native), 0-based, below machine.cpus. Default 0.'),
+    guests: z.union([z.literal('round-robin'), z.array(z.number().int().nonnegative())]).default('round-robin')
+      .describe('CPU each guest\'s vCPU is pinned to, guest 1 first (one entry per guest, each below machine.cpus), or `round-robin`: guest d on CPU d mod machine.cpus. Default round-robin.'),
+    irqCpu: z.number().int().nonnegative().optional().describe('CPU the physical NICs\' interrupts arrive on (IRQ affinity), below machine.cpus. Default: the driver domain\'s CPU (pirq_guest_bind); elsewhere, Xen routes the interrupt there and wakes the driver domain with an IPI.'),
+  }).prefault({}).describe('Which physical CPU each domain\'s single vCPU is pinned to (vcpu-pin); a notification to a domain on another CPU takes an IPI.'),
   xen: z.strictObject({
-    ctxAllowUs: z.number().nonnegative().default(50).describe('Scheduler: how long a domain keeps the CPU while others are runnable before a switch, us (Xen context-switch allowance). Default 50.'),
+    ctxAllowUs: z.number().nonnegative().default(50).describe('BVT scheduler: how long a domain keeps the CPU while others are runnable before a switch, us (Xen context-switch allowance). Default 50.'),
     sliceUs: z.number().positive().default(10_000).describe('Scheduler time slice, us. Default 10000.'),
+    scheduler: z.enum(['bvt', 'credit']).default('bvt').describe('Domain scheduler: `bvt`, the BVT-like round robin with a context-switch allowance of Xen 2.0 (the paper); `credit`, Xen 3\'s credit scheduler (sched_credit.c: weights, caps, UNDER/OVER/BOOST priorities). Default bvt.'),
+    credit: z.strictObject({
+      tickUs: z.number().positive().max(1_000_000).default(10_000).describe('Credit scheduler tick, us: the running vCPU loses BOOST and joins accounting (CSCHED_MSECS_PER_TICK). Default 10000.'),
+      ticksPerAcct: z.number().int().min(1).max(1000).default(3).describe('Ticks per accounting period, when credit is handed out by weight (CSCHED_TICKS_PER_ACCT). Default 3.'),
+      tsliceUs: z.number().positive().max(10_000_000).default(30_000).describe('Credit scheduler time slice, us: the running vCPU keeps the CPU this long while others of its priority wait (CSCHED_MSECS_PER_TSLICE). Default 30000.'),
+      dom0: z.strictObject({
+        weight: z.number().int().min(1).max(65535).default(256).describe('Relative share of CPU time (xl sched-credit -w). Default 256.'),
+        cap: z.number().int().min(0).max(100).default(0).describe('Most CPU the domain may use, % of one CPU; 0 = no cap (xl sched-credit -c). Default 0.'),
+      }).prefault({}).describe('The driver domain\'s weight and cap.'),
+      guests: z.array(z.strictObject({
+        weight: z.number().int().min(1).max(65535).default(256).describe('Relative share of CPU time (xl sched-credit -w). Default 256.'),
+        cap: z.number().int().min(0).max(100).default(0).describe('Most CPU the domain may use, % of one CPU; 0 = no cap (xl sched-credit -c). Default 0.'),
+      })).default([]).describe('Each guest\'s weight and cap, guest 1 first (at most `guests` entries; guests not listed get weight 256, no cap). Default none.'),
+    }).prefault({}).describe('Xen 3\'s credit scheduler (used with scheduler credit); periods default to Xen\'s and may be scaled down for short runs.'),
   }).prefault({}).describe('The hypervisor (driver and guest topologies).'),
   variability: z.strictObject({
     irqJitterUs: z.number().nonnegative().max(1000).default(2).describe('Interrupt delivery latency varies uniformly in [0, x] us on top of the NIC\'s moderation interval (interrupt controller and PCI posting latency, timer granularity). Default 2.'),
@@ -98,6 +124,7 @@ export const ScenarioSchema = z.strictObject({
     source: z.string().min(1).optional().describe('Where in the paper `mbps` comes from (table or figure).'),
   }).optional().describe('Metadata: the paper configuration this scenario reproduces. Does not affect the run.'),
 }).superRefine((sc, ctx) => {
+  checkWorkload(sc, ctx);
   if (sc.machine.tlbReplacement === 'plru') {
     for (const f of ['tlbEntries', 'itlbEntries'] as const) {
       if (!pow2(sc.machine[f])) ctx.addIssue({ code: 'custom', path: ['machine', f], message: `${sc.machine[f]} entries: tree pseudo-LRU needs a power of two (or set machine.tlbReplacement: lru)` });
@@ -127,6 +154,7 @@ export const ScenarioSchema = z.strictObject({
   sc.faults.forEach((f, i) => {
     if (f.nic >= sc.machine.nics) ctx.addIssue({ code: 'custom', path: ['faults', i, 'nic'], message: `no NIC ${f.nic} (machine.nics is ${sc.machine.nics})` });
   });
+  checkPlacement(sc, ctx);
   const seen = new Set<string>();
   sc.hostile.forEach((h, i) => {
     if (sc.topology !== 'guest') ctx.addIssue({ code: 'custom', path: ['hostile', i], message: 'hostile guests need topology guest' });
@@ -139,6 +167,53 @@ export const ScenarioSchema = z.strictObject({
 });
 
 export type Scenario = z.infer<typeof ScenarioSchema>;
+
+type Ctx = { addIssue(i: { code: 'custom'; path: PropertyKey[]; message: string }): void };
+/** Every pinned CPU exists, one pin per guest, and credit parameters name existing guests. */
+function checkPlacement(sc: z.infer<typeof ScenarioSchema>, ctx: Ctx): void {
+  const cpus = sc.machine.cpus;
+  const p = sc.placement;
+  const noCpu = (v: number) => `no CPU ${v} (machine.cpus is ${cpus}: CPUs 0..${cpus - 1})`;
+  if (p.dom0 >= cpus) ctx.addIssue({ code: 'custom', path: ['placement', 'dom0'], message: noCpu(p.dom0) });
+  if (p.irqCpu !== undefined && p.irqCpu >= cpus) ctx.addIssue({ code: 'custom', path: ['placement', 'irqCpu'], message: noCpu(p.irqCpu) });
+  if (p.irqCpu !== undefined && sc.topology === 'native') ctx.addIssue({ code: 'custom', path: ['placement', 'irqCpu'], message: 'IRQ routing by Xen needs topology driver or guest' });
+  if (Array.isArray(p.guests)) {
+    if (sc.topology !== 'guest') ctx.addIssue({ code: 'custom', path: ['placement', 'guests'], message: 'guest placement needs topology guest' });
+    else if (p.guests.length !== sc.guests) ctx.addIssue({ code: 'custom', path: ['placement', 'guests'], message: `${p.guests.length} CPU(s) for ${sc.guests} guest(s): give one per guest, or round-robin` });
+    p.guests.forEach((c, i) => { if (c >= cpus) ctx.addIssue({ code: 'custom', path: ['placement', 'guests', i], message: `guest ${i + 1}: ${noCpu(c)}` }); });
+  }
+  const cg = sc.xen.credit.guests;
+  if (cg.length > 0 && sc.topology !== 'guest') ctx.addIssue({ code: 'custom', path: ['xen', 'credit', 'guests'], message: 'per-guest credit parameters need topology guest' });
+  else if (cg.length > sc.guests) ctx.addIssue({ code: 'custom', path: ['xen', 'credit', 'guests'], message: `${cg.length} entries for ${sc.guests} guest(s)` });
+}
+
+/** A UDP_RR datagram goes in one frame: IP fragmentation is not modelled; frames hold one page (build.ts caps the MSS the same way). */
+const UDP_MAX = 4096 - 66;
+/** `direction` belongs to streams, the RR sizes to RR workloads; a UDP_RR datagram fits one frame. */
+function checkWorkload(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx): void {
+  const w = sc.workload;
+  if (w.kind === 'stream') {
+    if (sc.direction === undefined) ctx.addIssue({ code: 'custom', path: ['direction'], message: 'required for workload stream: tx or rx' });
+    for (const f of ['requestBytes', 'responseBytes', 'transactionsInFlight'] as const) {
+      if (w[f] !== undefined) ctx.addIssue({ code: 'custom', path: ['workload', f], message: `only for workload tcp_rr or udp_rr (kind is stream)` });
+    }
+    return;
+  }
+  if (sc.direction !== undefined) ctx.addIssue({ code: 'custom', path: ['direction'], message: `not used by workload ${w.kind}: a transaction goes both ways; remove it` });
+  if (w.kind === 'udp_rr') {
+    const max = Math.min(sc.tcp.mss, UDP_MAX);
+    for (const f of ['requestBytes', 'responseBytes'] as const) {
+      if ((w[f] ?? 1) > max) ctx.addIssue({ code: 'custom', path: ['workload', f], message: `${w[f]} bytes do not fit one frame (at most ${max}: tcp.mss, and one page; IP fragmentation is not modelled)` });
+    }
+  }
+}
+
+/** The workload's RR parameters with their defaults, or null for a stream. */
+export function rrWorkload(sc: Scenario): { kind: 'tcp_rr' | 'udp_rr'; requestBytes: number; responseBytes: number; burst: number } | null {
+  const w = sc.workload;
+  if (w.kind === 'stream') return null;
+  return { kind: w.kind, requestBytes: w.requestBytes ?? 1, responseBytes: w.responseBytes ?? 1, burst: w.transactionsInFlight ?? 1 };
+}
 
 /** Grant entries of each domain's table (src/hypervisor/xen.ts). */
 const GRANT_ENTRIES = 4096;

@@ -23,6 +23,10 @@ export interface CaseScenario {
     nic: { ringSize: number; csumOffload: boolean; tso: boolean; sg: boolean };
   };
   guests: number;
+  /** Which CPU each domain's vCPU is pinned to (drawn on 2-CPU cases). */
+  placement?: { dom0: number; guests: number[] | 'round-robin' };
+  /** The domain scheduler: BVT-like, or credit with short periods and random weights and caps. */
+  xen?: { scheduler: 'bvt' | 'credit'; credit: { tickUs: number; ticksPerAcct: number; tsliceUs: number; guests: Array<{ weight: number; cap: number }> } };
   optimizations: { vnicOffload: boolean; txNoRemap: boolean; rxCopy: boolean; rxCopyVia: 'map' | 'gnttab'; superpages: boolean; globalPages: boolean };
   tcp: { mss: number; sndBufKiB: number; rcvBufKiB: number; appChunkKiB: number };
   netback: { rxDrainMs: number; rxStallMs: number; rxPollMs: number; lateEoiTickUs: number };
@@ -84,6 +88,11 @@ export function caseArb(hostile: boolean, only?: string[], pin?: HostilePair): f
       periodUs: fc.integer({ min: 100, max: 400 }),
     }),
     lateEoiTickUs: fc.constantFrom(250, 500, 1000),
+    // Drawn last, so the draws above are those of the cases before placement and scheduler were drawn.
+    pins: fc.array(fc.nat(1), { minLength: 17, maxLength: 17 }),
+    roundRobin: fc.boolean(),
+    scheduler: fc.constantFrom('bvt' as const, 'bvt' as const, 'credit' as const),
+    credit: fc.array(fc.record({ weight: fc.constantFrom(128, 256, 512), cap: fc.constantFrom(0, 0, 0, 40) }), { minLength: 16, maxLength: 16 }),
   }).map((r): CaseScenario => ({
     name: 'stress',
     topology: r.topology,
@@ -96,6 +105,18 @@ export function caseArb(hostile: boolean, only?: string[], pin?: HostilePair): f
       nic: { ringSize: r.nicRing, csumOffload: r.nic.csumOffload, tso: r.nic.tso, sg: r.nic.sg },
     },
     guests: r.topology === 'guest' ? r.guests : 1,
+    placement: {
+      dom0: r.pins[0] % r.cpus,
+      guests: r.topology !== 'guest' || r.roundRobin ? 'round-robin' : r.pins.slice(1, 1 + r.guests).map((c) => c % r.cpus),
+    },
+    xen: {
+      scheduler: r.scheduler,
+      // Credit periods scaled to a run of a few milliseconds; caps only on hostile-free cases' guests.
+      credit: {
+        tickUs: 250, ticksPerAcct: 3, tsliceUs: 750,
+        guests: r.scheduler === 'credit' && r.topology === 'guest' ? r.credit.slice(0, r.guests).map((c) => ({ weight: c.weight, cap: hostile ? 0 : c.cap })) : [],
+      },
+    },
     optimizations: r.opt,
     tcp: { mss: r.mss, sndBufKiB: r.sndBufKiB, rcvBufKiB: r.sndBufKiB, appChunkKiB: 16 },
     // Linux's timeouts scaled to a run of a few milliseconds.

@@ -200,12 +200,31 @@ function checkStreams(b: Built, out: string[]): void {
   for (const { flow, k } of flows) {
     if (hostileDoms.has(k.domid)) continue;
     const client = b.clients[flow % sc.machine.nics].endpoint(flow);
+    if (b.rr) { checkRr(b, flow, k, out); continue; }
     const snd = sc.direction === 'tx' ? b.stacks.get(k)?.socks.get(flow)?.sender : client?.sender;
     if (!snd) { out.push(`progress: flow ${flow} has no sender`); continue; }
     const got = b.flowGoodput(flow);
     if (snd.sndUna !== snd.written || got !== snd.written) {
       out.push(`progress: flow ${flow} (${k.name}): the application wrote ${snd.written} bytes; ${snd.sndUna} acknowledged, ${got} delivered after draining`);
     }
+  }
+}
+
+/**
+ * The same bound for netperf RR: after draining, every request netperf wrote reached netserver and
+ * every response netserver wrote reached netperf, each acknowledged (TCP_RR). UDP_RR has no
+ * retransmission: with no packet dropped, every datagram arrived.
+ */
+function checkRr(b: Built, flow: number, k: Built['kernels'][number], out: string[]): void {
+  const client = b.clients[flow % b.sc.machine.nics];
+  const sock = b.stacks.get(k)?.socks.get(flow);
+  const req = sock?.sender, resp = client.endpoint(flow)?.sender;
+  if (req && resp) {
+    if (req.sndUna !== req.written || client.flowReceived(flow) !== req.written) out.push(`progress: flow ${flow} (${k.name}): netperf wrote ${req.written} request bytes; ${req.sndUna} acknowledged, ${client.flowReceived(flow)} at netserver after draining`);
+    const got = b.flowGoodput(flow);
+    if (resp.sndUna !== resp.written || got !== resp.written) out.push(`progress: flow ${flow} (${k.name}): netserver wrote ${resp.written} response bytes; ${resp.sndUna} acknowledged, ${got} at netperf after draining`);
+  } else if (b.counters.pkt.dropped === 0 && sock?.rr && sock.rr.sentAt.length > 0) {
+    out.push(`progress: flow ${flow} (${k.name}): ${sock.rr.sentAt.length} UDP_RR transaction(s) open after draining with no packet dropped`);
   }
 }
 

@@ -12,7 +12,14 @@ export const SweepSchema = z.strictObject({
   base: z.string().min(1),
   seed: z.number().int().nonnegative().optional(),
   durationMs: z.number().positive().optional(),
-  vary: z.record(z.string().regex(/^[A-Za-z][\w.]*$/, 'expected a dotted field path'), z.array(z.union([z.number(), z.boolean(), z.string()])).min(1)),
+  /** A value may be a mapping or a list: it replaces the whole field (e.g. every optimization at once). */
+  vary: z.record(z.string().regex(/^[A-Za-z][\w.]*$/, 'expected a dotted field path'), z.array(z.union([z.number(), z.boolean(), z.string(), z.array(z.unknown()), z.record(z.string(), z.unknown())])).min(1)),
+  /**
+   * Extra columns of the printed table, each a dotted path into a run's result
+   * (`cpuUtilPct.byAccount.dom0`, `counters.ipis`); `/pkt` after a path divides it by the
+   * goodput in segments (`counters.domainSwitches/pkt`).
+   */
+  columns: z.array(z.string().regex(/^[A-Za-z][\w.]*(\/pkt)?$/, 'expected a dotted result path, optionally followed by /pkt')).default([]),
 });
 export type Sweep = z.infer<typeof SweepSchema>;
 export interface SweepRun { label: Record<string, unknown>; scenario: Scenario }
@@ -22,6 +29,8 @@ export interface SweepPlan {
   name: string;
   /** Varied fields, in file order. */
   fields: string[];
+  /** Extra table columns (result paths, `/pkt` per segment of goodput). */
+  columns: string[];
   /** Number of runs: the product of the value counts. */
   count: number;
   /** The runs, generated one at a time in order (first field slowest, values in list order). */
@@ -58,7 +67,29 @@ export function planSweep(file: string): SweepPlan {
       yield { label, scenario: parseScenario(raw, `${file} (vary ${Object.entries(label).map(([k, v]) => `${k}=${v}`).join(', ')})`) };
     }
   }
-  return { file, name: sw.name, fields, count, runs };
+  return { file, name: sw.name, fields, count, runs, columns: sw.columns };
+}
+
+/** A varied value as a table or CSV cell: scalars as they are, a mapping or list as compact JSON. */
+export function showValue(v: unknown): string {
+  return v !== null && typeof v === 'object' ? JSON.stringify(v).replace(/"/g, '') : String(v);
+}
+
+/** An extra column's table header: its last path segment (`CPU% dom0` for a CPU account). */
+export function columnHeader(column: string): string {
+  const m = /^cpuUtilPct\.byAccount\.(.+)$/.exec(column);
+  return m ? `CPU% ${m[1]}` : column.slice(column.lastIndexOf('.') + 1);
+}
+
+/** One extra column's value in a run's result (see SweepSchema `columns`); '' when the result has no such field. */
+export function columnValue(result: unknown, column: string): string {
+  const perPkt = column.endsWith('/pkt');
+  const path = (perPkt ? column.slice(0, -4) : column).split('.');
+  const v = path.reduce<unknown>((x, k) => (x !== null && typeof x === 'object' ? (x as Record<string, unknown>)[k] : undefined), result);
+  if (typeof v !== 'number') return v === undefined ? '' : showValue(v);
+  if (!perPkt) return String(v);
+  const segs = (result as { counters?: { goodputSegments?: number } }).counters?.goodputSegments ?? 0;
+  return segs > 0 ? (v / segs).toFixed(3) : '';
 }
 
 /** Every run of a sweep, expanded (small sweeps and tests; the CLI streams planSweep's runs). */

@@ -7,7 +7,7 @@ type Schema = Record<string, unknown>;
 
 const ANNOTATIONS = new Set(['$schema', '$id', 'title', 'description', 'default']);
 const KNOWN = new Set([...ANNOTATIONS, 'type', 'properties', 'required', 'additionalProperties', 'propertyNames', 'items',
-  'enum', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minLength']);
+  'enum', 'const', 'anyOf', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minLength']);
 
 function typeOk(t: string, v: unknown): boolean {
   switch (t) {
@@ -24,8 +24,13 @@ function typeOk(t: string, v: unknown): boolean {
 /** The violations of `v` against `s`, as `path: problem` strings (empty when valid). */
 export function jsonSchemaErrors(s: Schema, v: unknown, path = '$'): string[] {
   for (const k of Object.keys(s)) if (!KNOWN.has(k)) throw new Error(`json-schema-check: keyword ${k} at ${path} not supported`);
+  if (s.anyOf) {
+    const branches = (s.anyOf as Schema[]).map((b) => jsonSchemaErrors(b, v, path));
+    if (!branches.some((e) => e.length === 0)) return [`${path}: matches none of anyOf (${branches.map((e) => e.join('; ')).join(' | ')})`];
+  }
   if (s.type !== undefined && !typeOk(s.type as string, v)) return [`${path}: not ${s.type}`];
   const out: string[] = [];
+  if (s.const !== undefined && v !== s.const) out.push(`${path}: not ${JSON.stringify(s.const)}`);
   if (s.enum && !(s.enum as unknown[]).includes(v)) out.push(`${path}: not one of ${JSON.stringify(s.enum)}`);
   if (typeof v === 'number') {
     if (s.minimum !== undefined && v < (s.minimum as number)) out.push(`${path}: below ${s.minimum}`);

@@ -1,0 +1,75 @@
+/**
+ * netperf's request/response tests (TCP_RR, UDP_RR): what one flow's netperf does and what a run
+ * measures of it. netperf runs on the measured endpoint (native Linux, the driver domain or a guest)
+ * and sends a request of `requestBytes`, then receives until `responseBytes` came back; netserver on
+ * the external client answers each whole request at once. `burst` transactions are kept in flight
+ * (netperf's -b; 1 is netperf's default: one request, wait, the next).
+ *
+ * A transaction's latency is virtual time from the end of the netperf slice that sent its request
+ * to the end of the slice whose recv() completed its response: the moment send() returned and the
+ * moment recv() returned. With one transaction in flight the next request goes out in the slice that
+ * finished the last response, so consecutive transactions tile time and tps x mean latency = flows.
+ */
+import { PS_PER_US } from '../actors/scheduler.js';
+
+export type RrKind = 'tcp_rr' | 'udp_rr';
+export interface RrConfig { kind: RrKind; requestBytes: number; responseBytes: number; burst: number }
+
+/** One netperf flow's transactions: bytes of the current response so far and when each open request was sent. */
+export class RrFlow {
+  /** Response bytes received toward the oldest open transaction. */
+  got = 0;
+  /** Send times (ps) of the transactions in flight, oldest first (responses come back in order). */
+  readonly sentAt: number[] = [];
+  /** Requests the current slice sent (their send time is the slice's end). */
+  pendingSends = 0;
+  /** Datagram bytes received and not yet read by netperf (UDP_RR; TCP keeps them in its receiver). */
+  unread = 0;
+  /** Stream offset of the next request datagram (UDP_RR: each datagram's bytes are its flow's stream from that offset). */
+  txOff = 0;
+  /** Response bytes netperf has read (UDP_RR; TCP_RR counts them in its receiver). */
+  delivered = 0;
+  constructor(readonly flow: number, readonly cfg: RrConfig) {}
+}
+
+/** The run's transactions: every latency sample since the last reset (the measured window's). */
+export class RrLog {
+  samplesPs: number[] = [];
+  reset(): void { this.samplesPs = []; }
+  record(latencyPs: number): void { this.samplesPs.push(latencyPs); }
+}
+
+export interface LatencySummary {
+  /** Transactions completed in the measured window, over all flows. */
+  transactions: number;
+  /** Transactions per second over the window (netperf's result). */
+  tps: number;
+  /** Round-trip latency of those transactions, us: mean and exact nearest-rank percentiles. */
+  meanUs: number; p50Us: number; p99Us: number; p999Us: number;
+}
+
+const r3 = (v: number) => Math.round(v * 1000) / 1000;
+
+/** Nearest-rank percentile of sorted values: the smallest value with at least p% of them at or below it. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  // The rank rounded to 1e-9 first: 99.9 % of 1000 is rank 999, not the 1000 binary floating point makes of it.
+  const rank = Math.ceil(Number(((p / 100) * sorted.length).toFixed(9)));
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+}
+
+export function summarize(samplesPs: readonly number[], secs: number): LatencySummary {
+  const s = Float64Array.from(samplesPs).sort();
+  const arr = Array.from(s);
+  let sum = 0;
+  for (const v of arr) sum += v;
+  const us = (ps: number) => r3(ps / PS_PER_US);
+  return {
+    transactions: arr.length,
+    tps: Math.round((10 * arr.length) / secs) / 10,
+    meanUs: arr.length ? us(sum / arr.length) : 0,
+    p50Us: us(percentile(arr, 50)),
+    p99Us: us(percentile(arr, 99)),
+    p999Us: us(percentile(arr, 99.9)),
+  };
+}
