@@ -148,7 +148,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   const mss = sc.direction === 'rx' ? Math.min(sc.tcp.mss, PAGE_SIZE - HDR_LEN) : sc.tcp.mss;
   const stackCfg = {
     mss, sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024,
-    appChunk: sc.tcp.appChunkKiB * 1024, delAckUs: 40_000, rtoUs: 200_000,
+    appChunk: sc.tcp.appChunkKiB * 1024, delAckUs: 40_000, rtoUs: 200_000, congestionControl: sc.tcp.congestionControl,
   };
   const stacks = new Map<Kernel, NetStack>();
   const stackOf = (k: Kernel) => {
@@ -290,6 +290,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
     const c = new ClientModel(`client${n}`, sc.direction === 'tx' ? 'receiver' : 'sender', {
       mbps: m.nic.mbps, latencyUs: m.nic.latencyUs, turnaroundUs: sc.variability.clientTurnaroundUs, mss,
       sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024, rtoUs: 200_000, delAckUs: 40_000,
+      congestionControl: sc.tcp.congestionControl,
     }, sys, counters, streams);
     for (let f = n; f < flows; f += m.nics) c.addFlow(f);
     c.peerNic = nics[n].name;

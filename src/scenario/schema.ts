@@ -62,6 +62,7 @@ export const ScenarioSchema = z.strictObject({
     sndBufKiB: z.number().int().min(8).max(16384).default(128).describe('Socket send buffer of each flow, KiB (SO_SNDBUF). Default 128.'),
     rcvBufKiB: z.number().int().min(8).max(16384).default(128).describe('Socket receive buffer of each flow, KiB (SO_RCVBUF). Default 128.'),
     appChunkKiB: z.number().int().min(1).max(1024).default(16).describe('Bytes the application passes to each send or receive call, KiB (netperf -m). Default 16.'),
+    congestionControl: z.enum(['newreno', 'none']).default('newreno').describe('Loss recovery of every TCP sender (guest, driver domain, native and the external clients): `newreno` is congestion control with slow start, congestion avoidance, fast retransmit and NewReno fast recovery (RFC 5681, RFC 6582; initial window per RFC 3390), receivers keeping an out-of-order queue; `none` has no congestion window: go-back-N from the first unacknowledged byte on 3 duplicate ACKs or a timeout, receivers dropping segments beyond a hole. Default newreno (see docs/tcp.md).'),
   }).prefault({}).describe('The TCP flows.'),
   netback: z.strictObject({
     rxDrainMs: z.number().positive().default(10_000).describe('Packets queued for a guest longer than this are dropped, ms (Linux netback rx_drain_timeout_msecs). Default 10000.'),
