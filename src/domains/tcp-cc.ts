@@ -12,8 +12,9 @@
  *                   L limit, as Linux >= 3.x tcp_slow_start counts every acked packet), so a receiver
  *                   that ACKs every second segment or a GRO super-segment still doubles cwnd per RTT;
  *   avoidance       one MSS per cwnd of bytes acknowledged (RFC 3465 CA, Linux snd_cwnd_cnt);
- *   growth          only while cwnd limits the sender (tcp_is_cwnd_limited, RFC 7661's idea):
- *                   a receive-window-limited flow does not inflate cwnd without bound;
+ *   growth          only while cwnd limits the sender (tcp_is_cwnd_limited of Linux >= 4.x, RFC
+ *                   7661's idea; decided in TcpSender): a receive-window-limited flow does not
+ *                   inflate cwnd without bound;
  *   loss            ssthresh = max(FlightSize / 2, 2 MSS) (RFC 5681 eq. 4); fast retransmit sets
  *                   cwnd = ssthresh + 3 MSS, inflates it by an MSS per further duplicate, deflates it on
  *                   a partial ACK (RFC 6582 3.2 step 5) and leaves recovery with

@@ -94,13 +94,35 @@ export class TcpSender {
     const seg = { seq: this.sndNxt, len, retransmit: this.sndNxt < this.highestSent };
     this.sndNxt += len;
     this.highestSent = Math.max(this.highestSent, this.sndNxt);
+    if (this.newReno) this.noteSent(this.cwndFullNow(this.sndNxt - this.sndUna));
     this.fsm?.send(XMIT);
     return seg;
   }
   /** Nothing goes out now; if data is waiting beyond the usable window, the receiver's window is the limit. */
   private held(wndLeft: number): undefined {
-    if (this.unsent() > wndLeft && this.peerWnd <= this.cc.cwnd) this.fsm?.send(RWND_LIMITED);
+    if (this.unsent() > wndLeft) {
+      if (this.peerWnd <= this.cc.cwnd) this.fsm?.send(RWND_LIMITED);
+      else this.noteSent(true); // the congestion window holds data back
+    }
     return undefined;
+  }
+  /** Largest flight of the current round trip, the snd_nxt that ends it, and whether cwnd was the limit in it (Linux max_packets_out, max_packets_seq, is_cwnd_limited). */
+  private maxOut = 0;
+  private maxOutSeq = 0;
+  private cwndFull = false;
+  /** tcp_cwnd_validate: after a send, or when cwnd held data back. */
+  private noteSent(limited: boolean): void {
+    const flight = this.sndNxt - this.sndUna;
+    if (this.sndUna >= this.maxOutSeq || flight > this.maxOut) {
+      this.maxOut = flight;
+      this.maxOutSeq = this.sndNxt;
+      this.cwndFull = limited;
+    } else if (limited) this.cwndFull = true;
+  }
+  /** The flight fills cwnd: less than a segment left, or (TSO) less than a third of it (tcp_tso_should_defer's divisor). */
+  private cwndFullNow(flight: number): boolean {
+    const left = this.cc.cwnd - flight;
+    return this.tso ? left * 3 < this.cc.cwnd : left < this.mss;
   }
   /** tcp_retransmit_skb of the head: one MSS from snd_una, whatever the window (RFC 5681 3.2 step 2, RFC 6582 step 5). */
   private retransmitHead(): Segment | undefined {
@@ -142,7 +164,6 @@ export class TcpSender {
     this.peerWnd = wnd;
     if (ack > this.sndUna) {
       const n = ack - this.sndUna;
-      const flightBefore = this.sndNxt - this.sndUna;
       this.sndUna = ack;
       if (this.sndNxt < ack) this.sndNxt = ack;
       this.dupAcks = 0;
@@ -150,7 +171,7 @@ export class TcpSender {
       if (this.inRecovery) {
         if (ack >= this.recover) { this.inRecovery = false; this.cc.exitRecovery(this.highestSent - ack); } // full ACK
         else { this.cc.deflate(n); this.rtxHead = true; this.retransmits++; } // partial ACK: the next hole was lost too
-      } else if (this.cwndLimited(flightBefore)) this.cc.grow(n);
+      } else if (this.cwndLimited()) this.cc.grow(n);
       this.fsm?.send(ACK_NEW);
       return n;
     }
@@ -170,10 +191,13 @@ export class TcpSender {
     }
     return 0;
   }
-  /** tcp_is_cwnd_limited: the window was full, or (TSO) less than a third of it was left. */
-  private cwndLimited(flight: number): boolean {
-    const left = this.cc.cwnd - flight;
-    return this.tso ? left * 3 < this.cc.cwnd : left < this.mss;
+  /**
+   * tcp_is_cwnd_limited (Linux >= 4.x, RFC 7661's idea): in slow start while cwnd is below twice the
+   * largest flight of the last round trip, in congestion avoidance when cwnd held data back in it. A
+   * flow limited by the receiver's window, the CPU or the application does not inflate cwnd.
+   */
+  private cwndLimited(): boolean {
+    return this.cc.slowStart ? this.cc.cwnd < 2 * this.maxOut : this.cwndFull;
   }
   /** Go-back-N: resend everything from the first unacknowledged byte. */
   goBack(): void {
