@@ -24,8 +24,11 @@ export interface CaseScenario {
   };
   guests: number;
   optimizations: { vnicOffload: boolean; txNoRemap: boolean; rxCopy: boolean; rxCopyVia: 'map' | 'gnttab'; superpages: boolean; globalPages: boolean };
-  tcp: { mss: number; sndBufKiB: number; rcvBufKiB: number; appChunkKiB: number };
-  netback: { rxDrainMs: number; rxStallMs: number; rxPollMs: number; lateEoiTickUs: number };
+  tcp: { mss: number; sndBufKiB: number; rcvBufKiB: number; appChunkKiB: number; congestionControl?: 'newreno' | 'none' };
+  netback: {
+    rxDrainMs: number; rxStallMs: number; rxPollMs: number; lateEoiTickUs: number;
+    pendingRing?: 'shared' | 'per-vif'; rateLimits?: Array<{ guest: number; mbps: number; intervalMs: number }>;
+  };
   faults: Array<{ atUs: number; nic: number; kind: 'link-down' | 'link-up' | 'dma-error'; count: number }>;
   hostile: Array<{ guest: number; vif: number; behaviour: string; variant: number; startUs: number; periodUs: number }>;
 }
