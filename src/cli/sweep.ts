@@ -93,8 +93,11 @@ export function sweepCommand(program: Command, p: Parsers): void {
         return;
       }
       const fields = plan.fields;
-      console.log(table([...fields, 'Mb/s', 'CPU %', 'cycles/pkt'], labels.map((label, i) => [
+      // Runs with several guests add how evenly they shared (Jain's index) and the least-served guest.
+      const fair = rs.some((r) => r.perGuest);
+      console.log(table([...fields, 'Mb/s', 'CPU %', 'cycles/pkt', ...(fair ? ['Jain', 'min guest Mb/s'] : [])], labels.map((label, i) => [
         ...fields.map((f) => String(label[f])), rs[i].throughputMbps.toFixed(1), rs[i].cpuUtilPct.total.toFixed(1), rs[i].cyclesPerPacket.total,
+        ...(fair ? [rs[i].perGuest?.jainIndex.toFixed(4) ?? '', rs[i].perGuest ? Math.min(...rs[i].perGuest!.mbps).toFixed(1) : ''] : []),
       ]), fields.length));
       console.error(`sweep: ${count} runs in ${wallMs} ms wall`);
     });

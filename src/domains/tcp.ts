@@ -69,8 +69,15 @@ export class TcpSender {
     this.newReno = cc === 'newreno';
     this.cc = new RenoWindow(mss, this.newReno);
   }
-  /** The usable window: the receiver's, and the congestion window's. */
-  private wnd(): number { return Math.min(this.peerWnd, this.cc.cwnd); }
+  /**
+   * The usable window: the receiver's, and the congestion window's; the first two duplicate ACKs
+   * each let one more new segment out (limited transmit, RFC 3042: Linux gets it from counting each
+   * duplicate as a segment that left the network), so a small window still gets its three duplicates.
+   */
+  private wnd(): number {
+    const limited = this.newReno && !this.inRecovery && this.dupAcks > 0 ? Math.min(this.dupAcks, 2) * this.mss : 0;
+    return Math.min(this.peerWnd, this.cc.cwnd + limited);
+  }
   /** Bytes the application may still write without blocking. */
   sndBufSpace(): number { return this.sndBuf - (this.written - this.sndUna); }
   write(bytes: number): void { this.written += bytes; }

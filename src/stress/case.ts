@@ -87,6 +87,10 @@ export function caseArb(hostile: boolean, only?: string[], pin?: HostilePair): f
       periodUs: fc.integer({ min: 100, max: 400 }),
     }),
     lateEoiTickUs: fc.constantFrom(250, 500, 1000),
+    // TCP loss recovery, netback's pending-slot pools, and (honest cases) a transmit rate limit on guest 1.
+    cc: fc.constantFrom('newreno' as const, 'newreno' as const, 'none' as const),
+    pendingRing: fc.constantFrom('shared' as const, 'per-vif' as const),
+    rate: hostile ? fc.constant(null) : fc.option(fc.record({ mbps: fc.integer({ min: 20, max: 800 }), intervalUs: fc.integer({ min: 200, max: 2000 }) }), { freq: 4 }),
   }).map((r): CaseScenario => ({
     name: 'stress',
     topology: r.topology,
@@ -100,9 +104,12 @@ export function caseArb(hostile: boolean, only?: string[], pin?: HostilePair): f
     },
     guests: r.topology === 'guest' ? r.guests : 1,
     optimizations: r.opt,
-    tcp: { mss: r.mss, sndBufKiB: r.sndBufKiB, rcvBufKiB: r.sndBufKiB, appChunkKiB: 16 },
+    tcp: { mss: r.mss, sndBufKiB: r.sndBufKiB, rcvBufKiB: r.sndBufKiB, appChunkKiB: 16, congestionControl: r.cc },
     // Linux's timeouts scaled to a run of a few milliseconds.
-    netback: { rxDrainMs: 1, rxStallMs: 2, rxPollMs: 0.5, lateEoiTickUs: r.lateEoiTickUs },
+    netback: {
+      rxDrainMs: 1, rxStallMs: 2, rxPollMs: 0.5, lateEoiTickUs: r.lateEoiTickUs, pendingRing: r.pendingRing,
+      rateLimits: r.topology === 'guest' && r.rate ? [{ guest: 1, mbps: r.rate.mbps, intervalMs: r.rate.intervalUs / 1000 }] : [],
+    },
     faults: r.faults.map((f) => ({ atUs: Math.round(f.at * r.trafficUs), nic: f.nic % r.nics, kind: f.kind, count: f.count })).sort((a, b) => a.atUs - b.atUs),
     hostile: hostile ? [{
       guest: 1 + (r.adversary.guest % r.guests), vif: 0, behaviour: r.adversary.behaviour, variant: r.adversary.variant,
