@@ -9,6 +9,7 @@ import { HDR_LEN } from '../src/domains/packet.js';
 import { build } from '../src/scenario/build.js';
 import { runScenario } from '../src/scenario/run.js';
 import { parseScenario, ScenarioError } from '../src/scenario/schema.js';
+import { runCase } from '../src/stress/run.js';
 
 const twoGuests = (over: Record<string, unknown> = {}) => ({
   name: 'rate', topology: 'guest', direction: 'tx', guests: 2,
@@ -43,6 +44,21 @@ describe('netback transmit credit', function () {
     expect(free).to.be.greaterThan(5 * limited);
     const unlimited = runScenario(parseScenario(twoGuests()));
     expect(unlimited.perGuest!.mbps[0]).to.be.greaterThan(5 * limited);
+  });
+
+  it('a rate-limited vif first in line for the shared pending pool steps aside: the others go on, nothing livelocks', () => {
+    // Sixteen guests behind one NIC whose link goes down for good: the shared pool runs dry and vifs
+    // queue for it; guest 1, limited to 25 Mb/s, is out of credit when its turn comes (stress case 139 of seed 11).
+    const r = runCase({
+      name: 'credit-and-shared-pool', topology: 'guest', direction: 'tx', seed: 7235, run: { durationMs: 1.941, warmupMs: 0 },
+      machine: { cpus: 1, nics: 1, vifRingSize: 128, memoryMiB: 2048, nic: { ringSize: 32, csumOffload: false, tso: false, sg: false } },
+      guests: 16,
+      optimizations: { vnicOffload: false, txNoRemap: true, rxCopy: false, rxCopyVia: 'map', superpages: true, globalPages: false },
+      tcp: { mss: 1000, sndBufKiB: 128, rcvBufKiB: 128, appChunkKiB: 16 },
+      netback: { rxDrainMs: 1, rxStallMs: 2, rxPollMs: 0.5, lateEoiTickUs: 250, pendingRing: 'shared', rateLimits: [{ guest: 1, mbps: 25, intervalMs: 1.522 }] },
+      faults: [{ atUs: 1314, nic: 0, kind: 'link-down', count: 1 }], hostile: [],
+    });
+    expect(r.failures).to.deep.equal([]);
   });
 
   it('refuses a limit for a guest that does not exist, a guest listed twice, or a topology without guests', () => {

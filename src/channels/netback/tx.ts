@@ -99,6 +99,9 @@ export function xenvif_tx_action(vif: Netback, x: Exec): void {
   end_pass(vif);
   if (pkts.length) xenvif_tx_submit(vif, x, pkts);
   if (blocked) { vif.actor?.send(NB.TX_WAIT_PENDING); return; } // PendingPool.give wakes us
+  // Out of credit, the vif waits for its timer, not for pending slots: it leaves the pool's queue
+  // (else, first in line, it would be kicked again at once and keep every other vif waiting).
+  if (rateLimited) vif.pending.forget(vif, x);
   vif.pending.give(0, x); // let the next waiting vif have a go if slots remain
   // Rate limited: no re-check of the ring and no events until the credit timer fires (xenvif_poll).
   if (rateLimited) { vif.actor?.send(NB.TX_CREDIT_WAIT); return; }
