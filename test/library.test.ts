@@ -24,6 +24,7 @@ const FAULT_DROPS: Record<string, string> = {
   'faults/link-flap.yaml': 'link-down',
   'faults/dma-errors.yaml': 'nic-dma-error',
   'faults/rx-overflow.yaml': 'nic-rx-overflow',
+  'faults/rx-overflow-sustained.yaml': 'nic-rx-overflow',
 };
 
 describe('scenario library', function () {

@@ -93,15 +93,15 @@ describe('TCP endpoints as machines', () => {
   describe('tcp-receiver', () => {
     it('a hole makes it out of order until rcv_nxt arrives; the delayed-ACK timer is pending while armed', () => {
       const { tcp: r, state } = endpoint(new TcpReceiver(1000, 8000));
-      expect(r.onData(0, 1000)).to.deep.equal({ accepted: true, ackNow: false });
+      expect(r.onData(0, 1000, undefined)).to.include({ accepted: true, ackNow: false });
       r.armDelAck();
       expect(state()).to.deep.equal(['established.queue.inOrder', 'established.delack.pending']);
-      expect(r.onData(2000, 1000).accepted).to.equal(false);
+      expect(r.onData(2000, 1000, undefined).accepted).to.equal(false);
       expect(state()).to.include('established.queue.outOfOrder');
-      expect(r.onData(500, 500).accepted).to.equal(false); // an old duplicate fills nothing
+      expect(r.onData(500, 500, undefined).accepted).to.equal(false); // an old duplicate fills nothing
       expect(state()).to.include('established.queue.outOfOrder');
       r.clearDelAck();
-      expect(r.onData(1000, 1000)).to.deep.equal({ accepted: true, ackNow: true });
+      expect(r.onData(1000, 1000, undefined)).to.include({ accepted: true, ackNow: true });
       expect(state()).to.deep.equal(['established.queue.inOrder', 'established.delack.idle']);
     });
   });

@@ -14,8 +14,10 @@ import { runCase } from '../src/stress/run.js';
  * control ring), every non-initial state of both machines is entered, read from the actors' own
  * state changes (states$). Each run must also pass every stress invariant and the behaviour's expectations.
  */
+/** Long enough for the TCP senders' slow start to open their windows before anything happens. */
+const WARM_MS = 10;
 const base = (name: string, over: Partial<CaseScenario>): CaseScenario => ({
-  name, topology: 'guest', direction: 'tx', seed: 1, run: { durationMs: 3, warmupMs: 2 },
+  name, topology: 'guest', direction: 'tx', seed: 1, run: { durationMs: 3, warmupMs: WARM_MS },
   machine: { cpus: 1, nics: 2, vifRingSize: 64, memoryMiB: 2048, nic: { ringSize: 256, csumOffload: true, tso: true, sg: true } },
   guests: 3,
   optimizations: { vnicOffload: true, txNoRemap: false, rxCopy: true, rxCopyVia: 'gnttab', superpages: false, globalPages: false },
@@ -24,23 +26,28 @@ const base = (name: string, over: Partial<CaseScenario>): CaseScenario => ({
   faults: [], hostile: [], ...over,
 });
 const hostile = (behaviour: string, variant: number, over: Partial<CaseScenario> = {}): CaseScenario =>
-  base(`${behaviour}-${variant}`, { hostile: [{ guest: 2, vif: 0, behaviour, variant, startUs: 300, periodUs: 200 }], ...over });
+  base(`${behaviour}-${variant}`, { hostile: [{ guest: 2, vif: 0, behaviour, variant, startUs: WARM_MS * 1000 + 300, periodUs: 200 }], ...over });
 
 const CASES: CaseScenario[] = [
-  // Eight senders without offload on 32-slot rings, and the NIC's link down for 2 ms: the shared
+  // Eight senders without offload on 32-slot rings, and the NIC's link down for 2 ms once their
+  // windows are open: the shared
   // pending-slot pool runs dry (tx.waitingForPendingSlots) and the guests' TX rings fill (txQueue.stopped).
   base('link-flap', {
     guests: 8,
     machine: { cpus: 1, nics: 1, vifRingSize: 32, memoryMiB: 2048, nic: { ringSize: 256, csumOffload: true, tso: true, sg: true } },
     optimizations: { vnicOffload: false, txNoRemap: true, rxCopy: true, rxCopyVia: 'gnttab', superpages: false, globalPages: false },
     tcp: { mss: 1448, sndBufKiB: 128, rcvBufKiB: 128, appChunkKiB: 16 },
-    faults: [{ atUs: 500, nic: 0, kind: 'link-down', count: 1 }, { atUs: 2500, nic: 0, kind: 'link-up', count: 1 }],
+    faults: [{ atUs: WARM_MS * 1000 + 500, nic: 0, kind: 'link-down', count: 1 }, { atUs: WARM_MS * 1000 + 2500, nic: 0, kind: 'link-up', count: 1 }],
   }),
   hostile('H1', 0), // runaway producer: the vif is disabled (tx.disabled)
   // No RX buffers, and a stall timeout shorter than the drain timeout: rx.stalled, then rx.carrierOff.
   hostile('H14', 0, { direction: 'rx', netback: { rxDrainMs: 5, rxStallMs: 1, rxPollMs: 0.5, lateEoiTickUs: 500 } }),
   hostile('H17', 0), // event storm: late EOI (lateEoi.backoff)
-  hostile('H21', 0), // the frontend closes with I/O in flight (Closing, Closed on both ends)
+  // The frontend closes with I/O in flight (Closing, Closed on both ends); receiving, packets are
+  // queued for it then and are purged (rx.draining).
+  hostile('H21', 0, { direction: 'rx' }),
+  // Guest 1's vif is limited to 50 Mb/s in 1 ms windows: a 64 KiB packet waits for credit (tx.creditWait).
+  base('rate-limit', { netback: { rxDrainMs: 1, rxStallMs: 2, rxPollMs: 0.5, lateEoiTickUs: 500, rateLimits: [{ guest: 1, mbps: 50, intervalMs: 1 }] } }),
   hostile('H22', 0), // control-ring requests (ctrl.scheduled)
 ];
 

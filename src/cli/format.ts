@@ -45,11 +45,17 @@ export function runsTable(rs: RunResult[], lead: string[] = ['scenario'], leadCe
   ]), lead.length);
 }
 
+/** Each guest's goodput and Jain's fairness index of them (runs with several guests). */
+export function formatPerGuest(g: NonNullable<RunResult['perGuest']>): string {
+  return `per guest       ${g.mbps.map((v, i) => `domU${i + 1} ${v.toFixed(1)}`).join('  ')} Mb/s   (Jain's fairness index ${g.jainIndex.toFixed(4)})`;
+}
+
 export function formatRun(r: RunResult): string {
   const out: string[] = [];
   out.push(`scenario ${r.scenario}: ${r.topology} ${r.direction}, seed ${r.seed}, ${r.measuredMs} ms measured after ${r.warmupMs} ms warm-up`);
   out.push(`throughput      ${r.throughputMbps.toFixed(1)} Mb/s` + (r.paperMbps ? `   (paper ${r.paperMbps} Mb/s, ${fmtPct(r.errorPct)})` : ''));
   out.push(`CPU utilization ${r.cpuUtilPct.total.toFixed(1)}%   ` + Object.entries(r.cpuUtilPct.byAccount).map(([a, v]) => `${a} ${v.toFixed(1)}%`).join('  '));
+  if (r.perGuest) out.push(formatPerGuest(r.perGuest));
   out.push('');
   if (r.latency) out.push(...formatLatency(r.latency), '');
   // A request/response run is read per transaction; a stream per MSS segment of goodput.

@@ -93,8 +93,12 @@ export function sweepCommand(program: Command, p: Parsers): void {
         return;
       }
       const fields = plan.fields;
-      console.log(runsTable(rs, fields, (_, i) => fields.map((f) => showValue(labels[i][f])),
-        { headers: plan.columns.map(columnHeader), cells: (r) => plan.columns.map((c) => columnValue(r, c)) }));
+      // Runs with several guests add how evenly they shared (Jain's index) and the least-served guest.
+      const fair = rs.some((r) => r.perGuest);
+      console.log(runsTable(rs, fields, (_, i) => fields.map((f) => showValue(labels[i][f])), {
+        headers: [...plan.columns.map(columnHeader), ...(fair ? ['Jain', 'min guest Mb/s'] : [])],
+        cells: (r) => [...plan.columns.map((c) => columnValue(r, c)), ...(fair ? [r.perGuest?.jainIndex.toFixed(4) ?? '', r.perGuest ? Math.min(...r.perGuest.mbps).toFixed(1) : ''] : [])],
+      }));
       console.error(`sweep: ${count} runs in ${wallMs} ms wall`);
     });
 }

@@ -7,6 +7,7 @@
 import type { Exec, Kernel } from './kernel.js';
 import type { NetDevice, Qdisc } from './netdev.js';
 import { TcpReceiver, TcpSender } from './tcp.js';
+import type { CongestionControl } from './tcp-cc.js';
 import { HDR_LEN, newPacketId, pagesFor, type Packet } from './packet.js';
 import { drop, type Counters } from '../model/counters.js';
 import type { MachineMemory } from '../hardware/memory.js';
@@ -18,6 +19,8 @@ export interface StackConfig {
   mss: number; sndBuf: number; rcvBuf: number; appChunk: number; delAckUs: number;
   /** Base retransmission timeout (Linux TCP_RTO_MIN, 200 ms on a LAN), doubled per expiry. */
   rtoUs: number;
+  /** Loss recovery: NewReno with an out-of-order queue, or go-back-N (tcp-cc.ts). */
+  congestionControl: CongestionControl;
 }
 /** A kernel timer that can be stopped before it fires (mod_timer / del_timer). */
 export interface KernelTimer { cancel(): void }
@@ -27,7 +30,8 @@ interface Socket {
   dev: NetDevice;
   q: Qdisc;
   sender?: TcpSender;
-  receiver?: TcpReceiver;
+  /** Segments wait in its out-of-order queue with their packet and whether their data is still cold in the cache. */
+  receiver?: TcpReceiver<RxSeg>;
   appQueued: boolean;
   rxFrames: number[];
   coldBytes: number;
@@ -42,6 +46,7 @@ interface Socket {
 }
 
 const TSO_MAX = 65535 - HDR_LEN;
+interface RxSeg { p: Packet; cold: boolean }
 
 export class NetStack {
   readonly socks = new Map<number, Socket>();
@@ -60,16 +65,17 @@ export class NetStack {
 
   attach(flow: number, dev: NetDevice, q: Qdisc, role: 'sender' | 'receiver' | 'rr'): void {
     const s: Socket = { flow, dev, q, appQueued: false, rxFrames: [], coldBytes: 0, rto: null };
+    const cc = this.cfg.congestionControl;
     if (role === 'rr') {
       s.rr = new RrFlow(flow, this.rr!.cfg);
       s.delAck = null;
       // TCP_RR: one connection carries requests out and responses back; UDP_RR: a datagram socket.
       if (this.rr!.cfg.kind === 'tcp_rr') {
-        s.sender = new TcpSender(this.cfg.mss, this.cfg.sndBuf, this.cfg.rcvBuf);
-        s.receiver = new TcpReceiver(this.cfg.mss, this.cfg.rcvBuf);
+        s.sender = new TcpSender(this.cfg.mss, this.cfg.sndBuf, this.cfg.rcvBuf, cc);
+        s.receiver = new TcpReceiver<RxSeg>(this.cfg.mss, this.cfg.rcvBuf, cc === 'newreno');
       }
-    } else if (role === 'sender') s.sender = new TcpSender(this.cfg.mss, this.cfg.sndBuf, this.cfg.rcvBuf);
-    else s.receiver = new TcpReceiver(this.cfg.mss, this.cfg.rcvBuf);
+    } else if (role === 'sender') s.sender = new TcpSender(this.cfg.mss, this.cfg.sndBuf, this.cfg.rcvBuf, cc);
+    else s.receiver = new TcpReceiver<RxSeg>(this.cfg.mss, this.cfg.rcvBuf, cc === 'newreno');
     this.socks.set(flow, s);
     dev.rx = (x, p) => this.receive(x, p);
   }
@@ -255,7 +261,7 @@ export class NetStack {
   }
 
   /** An ACK goes out with data: nothing is pending any more and the delayed-ACK timer stops. */
-  private ackRides(s: Socket, r: TcpReceiver): void {
+  private ackRides(s: Socket, r: TcpReceiver<RxSeg>): void {
     r.ackSent();
     if (s.delAck) { s.delAck.cancel(); s.delAck = null; r.clearDelAck(); }
   }
@@ -298,10 +304,12 @@ export class NetStack {
     s.q.enqueue(x, p);
   }
 
+  private freePacket(x: Exec, p: Packet): void { if (p.release) p.release(x); else for (const f of p.frames) this.kernel.freeFrame(f); }
+
   /** netif_receive_skb -> ip_rcv -> tcp_v4_rcv. */
   receive(x: Exec, p: Packet): void {
     const s = this.socks.get(p.flow);
-    const free = () => { if (p.release) p.release(x); else for (const f of p.frames) this.kernel.freeFrame(f); };
+    const free = () => this.freePacket(x, p);
     if (!s) { drop(this.counters, 'stack-no-socket'); free(); return; }
     this.counters.pkt.delivered++;
     if (s.rr && !s.sender) { x.touch('ip'); this.udpRcv(x, s, p, s.rr); return; }
@@ -330,16 +338,17 @@ export class NetStack {
     let cold = p.cold === true;
     if (p.csum !== 'verified') { x.checksum(p.len + HDR_LEN, cold); cold = false; }
     const r = s.receiver;
-    const at = r.rcvNxt;
-    const { accepted, ackNow } = r.onData(p.seq, p.len);
-    if (accepted) {
+    const { ready, queued, dropped, ackNow } = r.onData(p.seq, p.len, { p, cold });
+    for (const { item, off, at, len } of ready) {
       // These bytes go to the application in order: they must be the stream's, from where it stands.
-      this.streams.deliver(this.kernel.name, s.flow, at, p.len, readPayload(this.mem, p, 0, p.len));
+      this.streams.deliver(this.kernel.name, s.flow, at, len, readPayload(this.mem, item.p, off, len));
       this.counters.packetsRx++;
-      s.rxFrames.push(...p.frames);
-      if (cold) s.coldBytes += p.len;
-      this.queueApp(s);
-    } else free();
+      s.rxFrames.push(...item.p.frames);
+      if (item.cold) s.coldBytes += len;
+    }
+    if (ready.length) this.queueApp(s);
+    else if (!queued) free();
+    for (const d of dropped) this.freePacket(x, d.p);
     if (ackNow) this.sendAck(x, s);
     else if (r.pendingAck() && !r.delAckArmed) {
       r.armDelAck();

@@ -7,13 +7,17 @@
  *
  * tcp-sender, once established, has two regions:
  *   ca      Linux tcp_ca_state: open; disorder (duplicate ACKs seen, fewer
- *           than 3); recovery (fast retransmit: go-back-N from snd_una);
- *           loss (the retransmission timer fired: go-back-N, timeout backed off).
+ *           than 3); recovery (the third duplicate: with NewReno, fast retransmit
+ *           of the segment at snd_una and fast recovery, each partial ACK
+ *           retransmitting the next hole; without congestion control, go-back-N
+ *           from snd_una); loss (the retransmission timer fired: back to snd_una
+ *           with a one-segment window, timeout backed off).
  *   chrono  Linux tcp_chrono: busy (the window lets segments out) or
  *           rwndLimited (data waits beyond the receiver's window).
  * tcp-receiver, once established, has two regions:
- *   queue   inOrder, or outOfOrder (a hole at rcv_nxt: later segments are
- *           dropped and answered with duplicate ACKs until it is filled).
+ *   queue   inOrder, or outOfOrder (a hole at rcv_nxt: later segments wait in
+ *           the out-of-order queue, or without one are dropped, and are answered
+ *           with duplicate ACKs until the hole is filled).
  *   delack  idle, or pending (the delayed-ACK timer runs: ICSK_ACK_TIMER).
  */
 import { setup } from 'xstate';
@@ -21,7 +25,7 @@ import type { ActorSystem } from '../actors/runtime.js';
 import { TcpSender, type TcpReceiver } from './tcp.js';
 
 export interface TcpSenderInput { tcp: TcpSender }
-export interface TcpReceiverInput { tcp: TcpReceiver }
+export interface TcpReceiverInput { tcp: TcpReceiver<unknown> }
 
 type SenderEvent =
   | { type: 'CONNECT' } | { type: 'XMIT' } | { type: 'RWND_LIMITED' }
@@ -103,7 +107,7 @@ export const tcpReceiverMachine = setup({
 });
 
 /** Run one flow endpoint's machine as its own actor `name`; the endpoint reports to it directly (not traced). */
-export function spawnTcpEndpoint(sys: ActorSystem, name: string, tcp: TcpSender | TcpReceiver): void {
+export function spawnTcpEndpoint(sys: ActorSystem, name: string, tcp: TcpSender | TcpReceiver<unknown>): void {
   tcp.fsm = tcp instanceof TcpSender
     ? sys.spawn(name, 'tcp-sender', tcpSenderMachine, { tcp })
     : sys.spawn(name, 'tcp-receiver', tcpReceiverMachine, { tcp });

@@ -9,6 +9,7 @@ import type { ActorSystem } from '../actors/runtime.js';
 import type { Rng } from '../actors/rng.js';
 import { PS_PER_US, type Ps } from '../actors/scheduler.js';
 import { TcpReceiver, TcpSender } from '../domains/tcp.js';
+import type { CongestionControl } from '../domains/tcp-cc.js';
 import { HDR_LEN, MIN_FRAME, WIRE_OVERHEAD, newPacketId, type Packet } from '../domains/packet.js';
 import { drop, type Counters } from '../model/counters.js';
 import { wirePayload } from './payload.js';
@@ -18,13 +19,15 @@ import type { RrConfig } from '../domains/netperf-rr.js';
 export interface ClientConfig {
   mbps: number; latencyUs: number; turnaroundUs: number;
   mss: number; sndBuf: number; rcvBuf: number; rtoUs: number; delAckUs: number;
+  /** Loss recovery of its TCP (tcp-cc.ts): NewReno with an out-of-order queue, or go-back-N. */
+  congestionControl: CongestionControl;
 }
 
 /** One netperf connection's far end. */
 interface Endpoint {
   flow: number;
   sender: TcpSender | null;
-  receiver: TcpReceiver | null;
+  receiver: TcpReceiver<Packet> | null;
   rtoTimer: { cancel(): void } | null;
   delAck: { cancel(): void } | null;
   received: number;     // payload bytes accepted in order (tx experiments' goodput)
@@ -71,8 +74,8 @@ export class ClientModel {
     }
     this.eps.set(flow, {
       flow, rtoTimer: null, delAck: null, received: 0, queuedTill: new Map(),
-      sender: s ? new TcpSender(this.cfg.mss, this.cfg.sndBuf, this.cfg.rcvBuf) : null,
-      receiver: s ? null : new TcpReceiver(this.cfg.mss, this.cfg.rcvBuf),
+      sender: s ? new TcpSender(this.cfg.mss, this.cfg.sndBuf, this.cfg.rcvBuf, this.cfg.congestionControl) : null,
+      receiver: s ? null : new TcpReceiver<Packet>(this.cfg.mss, this.cfg.rcvBuf, this.cfg.congestionControl === 'newreno'),
     });
   }
   flows(): number[] { return [...this.eps.keys()]; }
@@ -80,7 +83,7 @@ export class ClientModel {
   flowReceived(flow: number): number { return this.eps.get(flow)?.received ?? 0; }
   /** Payload bytes received in order, over all flows. */
   get received(): number { let n = 0; for (const e of this.eps.values()) n += e.received; return n; }
-  endpoint(flow: number): { sender: TcpSender | null; receiver: TcpReceiver | null } | undefined { return this.eps.get(flow); }
+  endpoint(flow: number): { sender: TcpSender | null; receiver: TcpReceiver<Packet> | null } | undefined { return this.eps.get(flow); }
 
   /** Put a frame on our transmit link (queued behind earlier frames); returns when it starts on the wire. */
   private transmit(p: Packet): Ps {
@@ -182,7 +185,7 @@ export class ClientModel {
     this.transmit(this.packet(e.flow, 'ack', 0, 0, r.rcvNxt, r.window()));
   }
   /** An ACK leaves (alone or with data): nothing pending, the delayed-ACK timer stops. */
-  private ackRides(e: Endpoint, r: TcpReceiver): void {
+  private ackRides(e: Endpoint, r: TcpReceiver<Packet>): void {
     if (e.delAck) { e.delAck.cancel(); e.delAck = null; r.clearDelAck(); }
     r.ackSent();
   }
@@ -228,12 +231,11 @@ export class ClientModel {
       // TCP_RR: the request carries the ACK of the last response (tcp_ack on a data segment: never a duplicate).
       if (e.sender && p.ack > e.sender.sndUna) e.sender.onAck(p.ack, p.wnd);
       const r = e.receiver;
-      const at = r.rcvNxt;
-      const { accepted, ackNow } = r.onData(p.seq, p.len);
-      if (accepted) {
-        this.streams.deliver(this.name, e.flow, at, p.len, wirePayload(p, 0, p.len));
-        e.received += p.len; r.read(p.len); // the client application keeps up
-        if (e.rr) this.answer(e, p.len);
+      const { accepted, ackNow, ready } = r.onData(p.seq, p.len, p);
+      for (const { item, off, at, len } of ready) {
+        this.streams.deliver(this.name, e.flow, at, len, wirePayload(item, off, len));
+        e.received += len; r.read(len); // the client application keeps up
+        if (e.rr) this.answer(e, len);
       }
       if (ackNow || !accepted) this.sendAck(e);
       else if (!e.delAck && r.pendingAck()) {

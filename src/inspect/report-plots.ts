@@ -110,6 +110,23 @@ export async function reportPlots(rec: Recorder, result: RunResult): Promise<Rep
       },
     } });
 
+  // Several guests: each one's goodput over the measured window, and how evenly they shared (Jain's index).
+  if (result.perGuest) {
+    const g = result.perGuest;
+    plots.push({ id: 'plot-guests', title: 'Goodput per guest', note: `Measured window. Jain's fairness index ${g.jainIndex.toFixed(4)} (1: equal shares, 1/${g.mbps.length}: one guest gets everything).`,
+      spec: {
+        $schema: VL_SCHEMA,
+        title: `Goodput per guest (Jain's index ${g.jainIndex.toFixed(4)})`,
+        width: 640,
+        data: { values: g.mbps.map((mbps, i) => ({ guest: `domU${i + 1}`, order: i, mbps })) },
+        mark: { type: 'bar', tooltip: true },
+        encoding: {
+          y: { field: 'guest', type: 'nominal', title: null, sort: { field: 'order' }, axis: { labelLimit: 0 } },
+          x: { field: 'mbps', type: 'quantitative', title: 'Mb/s' },
+        },
+      } });
+  }
+
   // Ring occupancy: gauges read at each sample (the first sample is time 0); TX solid, RX dashed.
   const vifs = new Set(rec.domains.flatMap((d) => d.vifs));
   const ringPoints = (pick: (name: string) => boolean, tx: string, rx: string): Point[] => snaps.flatMap((s) =>

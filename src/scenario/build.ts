@@ -28,6 +28,7 @@ import { pcpuMachine } from '../hypervisor/pcpu.js';
 import { eventChannelMachine } from '../hypervisor/event-channel.js';
 import { Netfront } from '../channels/netfront.js';
 import { Netback, PendingPool, type NetbackClock } from '../channels/netback.js';
+import { TxCredit, creditFor } from '../channels/netback/credit.js';
 import { netbackMachine } from '../channels/netback/machine.js';
 import { netback_probe, xenbus_read_driver_state } from '../channels/netback/xenbus.js';
 import { netfrontMachine } from '../channels/netfront-machine.js';
@@ -66,7 +67,8 @@ export interface Built {
   /** Every transmit queue in the machine (stacks, bridge ports, NIC drivers). */
   qdiscs: Qdisc[];
   drivers: NicDriver[];
-  pending: PendingPool | null;
+  /** The pending-slot pools: one shared by every vif, or one per vif (none without guests). */
+  pending: PendingPool[];
   xen: Xen | null;
   /** Shared memory pages that hold rings, by machine frame. */
   ringPages: Map<number, SharedRing<unknown, unknown>>;
@@ -183,7 +185,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   const mss = sc.direction === 'rx' || rr ? Math.min(sc.tcp.mss, PAGE_SIZE - HDR_LEN) : sc.tcp.mss;
   const stackCfg = {
     mss, sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024,
-    appChunk: sc.tcp.appChunkKiB * 1024, delAckUs: 40_000, rtoUs: 200_000,
+    appChunk: sc.tcp.appChunkKiB * 1024, delAckUs: 40_000, rtoUs: 200_000, congestionControl: sc.tcp.congestionControl,
   };
   const stacks = new Map<Kernel, NetStack>();
   const stackOf = (k: Kernel) => {
@@ -239,7 +241,10 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   const nicQ = drivers.map((d) => new Qdisc(d, counters));
   const qdiscs: Qdisc[] = [...nicQ];
   const vifsOf = new Map<Kernel, number>();
-  const pending = sc.topology === 'guest' ? new PendingPool() : null;
+  // One pending-slot pool for every vif (Xen 2.0), or one each (netback.pendingRing per-vif).
+  const shared = sc.topology === 'guest' && sc.netback.pendingRing === 'shared' ? new PendingPool() : null;
+  const pending: PendingPool[] = shared ? [shared] : [];
+  const poolFor = (): PendingPool => { if (shared) return shared; const p = new PendingPool(); pending.push(p); return p; };
   const clockFor = (k: Kernel): NetbackClock => ({ now: () => sys.sched.now, after: (ps, fn) => { sys.sched.after(ps, sys.rankOf(k.name), fn); } });
   const nbOpts = {
     rxDrainUs: sc.netback.rxDrainMs * 1000, rxStallUs: sc.netback.rxStallMs * 1000,
@@ -272,8 +277,10 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
     nf.flows = new Set([f]);
     // Every flow an adversary's own stack ends: it may write what it likes into its own buffers.
     if (sc.hostile.some((h) => h.guest === guest.domid)) streams.adversaryFlows.add(f);
-    const nb = new Netback(`vif${guest.domid}.${vif}`, dom0, xen!, guest.domid, rings, feat, opt.txNoRemap ? 'noremap' : 'map', opt.rxCopyVia, chan, counters, pending!);
+    const nb = new Netback(`vif${guest.domid}.${vif}`, dom0, xen!, guest.domid, rings, feat, opt.txNoRemap ? 'noremap' : 'map', opt.rxCopyVia, chan, counters, poolFor());
     nb.clock = clockFor(dom0);
+    const rate = sc.netback.rateLimits.find((r) => r.guest === guest.domid);
+    if (rate) { const c = creditFor(rate.mbps, rate.intervalMs * 1000); nb.credit = new TxCredit(c.bytes, c.usec, 0); }
     nb.opts = { ...nbOpts };
     nb.adversary = hostile !== null;
     const gPort = guest.evtchn.alloc(`${nf.name}`, (x) => nf.onEvent(x));
@@ -329,6 +336,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
     const c = new ClientModel(`client${n}`, sc.direction === 'tx' ? 'receiver' : 'sender', {
       mbps: m.nic.mbps, latencyUs: m.nic.latencyUs, turnaroundUs: sc.variability.clientTurnaroundUs, mss,
       sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024, rtoUs: 200_000, delAckUs: 40_000,
+      congestionControl: sc.tcp.congestionControl,
     }, sys, counters, streams);
     c.rr = rr;
     for (let f = n; f < flows; f += m.nics) c.addFlow(f);
@@ -340,7 +348,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
 
   // One actor per TCP flow endpoint, holding its control state; spawned after every other actor.
   // A TCP_RR end has both halves (its receiver's actor is `...-tcpN-rx`); a UDP_RR end has none.
-  const spawnEnds = (name: string, e: { sender?: TcpSender | null; receiver?: TcpReceiver | null }) => {
+  const spawnEnds = (name: string, e: { sender?: TcpSender | null; receiver?: TcpReceiver<unknown> | null }) => {
     if (e.sender && e.receiver) { spawnTcpEndpoint(sys, name, e.sender); spawnTcpEndpoint(sys, `${name}-rx`, e.receiver); }
     else if (e.sender ?? e.receiver) spawnTcpEndpoint(sys, name, (e.sender ?? e.receiver)!);
   };

@@ -91,13 +91,20 @@ export const ScenarioSchema = z.strictObject({
     sndBufKiB: z.number().int().min(8).max(16384).default(128).describe('Socket send buffer of each flow, KiB (SO_SNDBUF). Default 128.'),
     rcvBufKiB: z.number().int().min(8).max(16384).default(128).describe('Socket receive buffer of each flow, KiB (SO_RCVBUF). Default 128.'),
     appChunkKiB: z.number().int().min(1).max(1024).default(16).describe('Bytes the application passes to each send or receive call, KiB (netperf -m). Default 16.'),
+    congestionControl: z.enum(['newreno', 'none']).default('newreno').describe('Loss recovery of every TCP sender (guest, driver domain, native and the external clients): `newreno` is congestion control with slow start, congestion avoidance, fast retransmit and NewReno fast recovery (RFC 5681, RFC 6582; initial window per RFC 3390), receivers keeping an out-of-order queue; `none` has no congestion window: go-back-N from the first unacknowledged byte on 3 duplicate ACKs or a timeout, receivers dropping segments beyond a hole. Default newreno (see docs/tcp.md).'),
   }).prefault({}).describe('The TCP flows.'),
   netback: z.strictObject({
     rxDrainMs: z.number().positive().default(10_000).describe('Packets queued for a guest longer than this are dropped, ms (Linux netback rx_drain_timeout_msecs). Default 10000.'),
     rxStallMs: z.number().positive().default(60_000).describe('A guest RX queue that cannot deliver for this long loses its carrier, ms (Linux netback rx_stall_timeout_msecs). Default 60000.'),
     rxPollMs: z.number().positive().default(30).describe('Without feature-rx-notify netback re-checks the RX ring this often while packets wait, ms. Default 30.'),
     lateEoiTickUs: z.number().positive().default(1000).describe('Delay unit of the late EOI for spurious events (xen_irq_lateeoi), us: one jiffy. Default 1000.'),
-  }).prefault({}).describe('Linux netback timeouts.'),
+    pendingRing: z.enum(['shared', 'per-vif']).default('shared').describe('Pending-request slots (MAX_PENDING_REQS = 256, a slot per guest TX data slot in flight to the NIC): `shared` is one pool for every vif, as in the single-threaded netback of Xen 2.0/3.0; `per-vif` gives each vif its own, as Linux\'s multi-queue xen-netback does. Default shared.'),
+    rateLimits: z.array(z.strictObject({
+      guest: z.number().int().min(1).describe('Guest domain id, 1-based (at most `guests`); the limit applies to each of its vifs.'),
+      mbps: z.number().positive().max(1_000_000).describe('Transmit credit of each of the guest\'s vifs, Mb/s of the packets the guest sends (txreq.size: headers included).'),
+      intervalMs: z.number().positive().max(10_000).default(50).describe('Credit window, ms (credit_usec): every window the vif may send mbps x window bytes (credit_bytes); unused credit is kept up to one window or 128 KiB. Default 50 (the toolstack\'s default).'),
+    })).default([]).describe('Per-vif transmit rate limits set by the toolstack (the vif\'s `rate` key: xen-netback credit_bytes / credit_usec with a credit timer). Default none: unlimited.'),
+  }).prefault({}).describe('Linux netback timeouts, pending-slot pool and transmit rate limits.'),
   faults: z.array(z.strictObject({
     atUs: z.number().nonnegative().describe('When, in virtual time from the start of the run (warm-up included), us.'),
     nic: z.number().int().nonnegative().describe('Which NIC, 0-based (below machine.nics).'),
@@ -155,6 +162,13 @@ export const ScenarioSchema = z.strictObject({
     if (f.nic >= sc.machine.nics) ctx.addIssue({ code: 'custom', path: ['faults', i, 'nic'], message: `no NIC ${f.nic} (machine.nics is ${sc.machine.nics})` });
   });
   checkPlacement(sc, ctx);
+  const limited = new Set<number>();
+  sc.netback.rateLimits.forEach((r, i) => {
+    if (sc.topology !== 'guest') ctx.addIssue({ code: 'custom', path: ['netback', 'rateLimits', i], message: 'rate limits apply to guests\' vifs: they need topology guest' });
+    else if (r.guest > sc.guests) ctx.addIssue({ code: 'custom', path: ['netback', 'rateLimits', i, 'guest'], message: `no guest ${r.guest} (guests is ${sc.guests})` });
+    if (limited.has(r.guest)) ctx.addIssue({ code: 'custom', path: ['netback', 'rateLimits', i, 'guest'], message: `guest ${r.guest} listed twice` });
+    limited.add(r.guest);
+  });
   const seen = new Set<string>();
   sc.hostile.forEach((h, i) => {
     if (sc.topology !== 'guest') ctx.addIssue({ code: 'custom', path: ['hostile', i], message: 'hostile guests need topology guest' });

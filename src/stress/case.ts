@@ -28,8 +28,11 @@ export interface CaseScenario {
   /** The domain scheduler: BVT-like, or credit with short periods and random weights and caps. */
   xen?: { scheduler: 'bvt' | 'credit'; credit: { tickUs: number; ticksPerAcct: number; tsliceUs: number; guests: Array<{ weight: number; cap: number }> } };
   optimizations: { vnicOffload: boolean; txNoRemap: boolean; rxCopy: boolean; rxCopyVia: 'map' | 'gnttab'; superpages: boolean; globalPages: boolean };
-  tcp: { mss: number; sndBufKiB: number; rcvBufKiB: number; appChunkKiB: number };
-  netback: { rxDrainMs: number; rxStallMs: number; rxPollMs: number; lateEoiTickUs: number };
+  tcp: { mss: number; sndBufKiB: number; rcvBufKiB: number; appChunkKiB: number; congestionControl?: 'newreno' | 'none' };
+  netback: {
+    rxDrainMs: number; rxStallMs: number; rxPollMs: number; lateEoiTickUs: number;
+    pendingRing?: 'shared' | 'per-vif'; rateLimits?: Array<{ guest: number; mbps: number; intervalMs: number }>;
+  };
   faults: Array<{ atUs: number; nic: number; kind: 'link-down' | 'link-up' | 'dma-error'; count: number }>;
   hostile: Array<{ guest: number; vif: number; behaviour: string; variant: number; startUs: number; periodUs: number }>;
 }
@@ -93,6 +96,10 @@ export function caseArb(hostile: boolean, only?: string[], pin?: HostilePair): f
     roundRobin: fc.boolean(),
     scheduler: fc.constantFrom('bvt' as const, 'bvt' as const, 'credit' as const),
     credit: fc.array(fc.record({ weight: fc.constantFrom(128, 256, 512), cap: fc.constantFrom(0, 0, 0, 40) }), { minLength: 16, maxLength: 16 }),
+    // TCP loss recovery, netback's pending-slot pools, and (honest cases) a transmit rate limit on guest 1.
+    cc: fc.constantFrom('newreno' as const, 'newreno' as const, 'none' as const),
+    pendingRing: fc.constantFrom('shared' as const, 'per-vif' as const),
+    rate: hostile ? fc.constant(null) : fc.option(fc.record({ mbps: fc.integer({ min: 20, max: 800 }), intervalUs: fc.integer({ min: 200, max: 2000 }) }), { freq: 4 }),
   }).map((r): CaseScenario => ({
     name: 'stress',
     topology: r.topology,
@@ -118,9 +125,12 @@ export function caseArb(hostile: boolean, only?: string[], pin?: HostilePair): f
       },
     },
     optimizations: r.opt,
-    tcp: { mss: r.mss, sndBufKiB: r.sndBufKiB, rcvBufKiB: r.sndBufKiB, appChunkKiB: 16 },
+    tcp: { mss: r.mss, sndBufKiB: r.sndBufKiB, rcvBufKiB: r.sndBufKiB, appChunkKiB: 16, congestionControl: r.cc },
     // Linux's timeouts scaled to a run of a few milliseconds.
-    netback: { rxDrainMs: 1, rxStallMs: 2, rxPollMs: 0.5, lateEoiTickUs: r.lateEoiTickUs },
+    netback: {
+      rxDrainMs: 1, rxStallMs: 2, rxPollMs: 0.5, lateEoiTickUs: r.lateEoiTickUs, pendingRing: r.pendingRing,
+      rateLimits: r.topology === 'guest' && r.rate ? [{ guest: 1, mbps: r.rate.mbps, intervalMs: r.rate.intervalUs / 1000 }] : [],
+    },
     faults: r.faults.map((f) => ({ atUs: Math.round(f.at * r.trafficUs), nic: f.nic % r.nics, kind: f.kind, count: f.count })).sort((a, b) => a.atUs - b.atUs),
     hostile: hostile ? [{
       guest: 1 + (r.adversary.guest % r.guests), vif: 0, behaviour: r.adversary.behaviour, variant: r.adversary.variant,

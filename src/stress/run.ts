@@ -146,7 +146,7 @@ function checkGrants(b: Built, out: string[]): void {
   const dom0Maps = gops.activeMappings(0);
   if (dom0Maps !== rings) out.push(`grant leak: the driver domain holds ${dom0Maps} mappings, ${rings} of them ring pages`);
   for (const k of b.kernels.slice(1)) if (!b.vifs.some((v) => v.hostile && v.guest === k) && gops.activeMappings(k.domid) !== 0) out.push(`grant leak: ${k.name} holds ${gops.activeMappings(k.domid)} mappings`);
-  if (b.pending && b.pending.free !== b.pending.size) out.push(`pending slots leaked: ${b.pending.size - b.pending.free}`);
+  for (const p of b.pending) if (p.free !== p.size) out.push(`pending slots leaked: ${p.size - p.free}`);
   const hostileDoms = new Set(b.vifs.filter((v) => v.hostile).map((v) => v.guest.domid));
   for (const [dom, t] of xen.grantTables) {
     if (hostileDoms.has(dom)) continue; // the adversary scribbles on its own entries

@@ -11,7 +11,8 @@
  *   frontend's state node delivers XS_WATCH_EVENT here (from xenstored); its action is Linux's
  *   frontend_changed, which decides the next state (connect, close) and tells this actor.
  * - tx: the TX work item: idle, scheduled on the driver domain's kernel, inside a pass, parked on
- *   the shared pending-slot pool, or disabled after a fatal protocol violation (2.10).
+ *   the pending-slot pool, waiting for the credit timer (rate limited: tx_credit_exceeded), or
+ *   disabled after a fatal protocol violation (2.10).
  * - rx: the receive queue: idle, working (the RX work item is queued), stalled (packets wait for
  *   buffers the frontend has not posted), draining (expired or purged packets are dropped),
  *   carrierOff (the queue stalled for the stall timeout: XSA-392).
@@ -23,7 +24,7 @@ import { stateValue, type ActorLike } from '../../actors/runtime.js';
 
 export type NetbackEvent =
   | { type: 'XENBUS_INITWAIT' } | { type: 'XENBUS_CONNECTED' } | { type: 'XENBUS_CLOSING' } | { type: 'XENBUS_CLOSED' }
-  | { type: 'NAPI_SCHEDULE' } | { type: 'TX_ACTION' } | { type: 'TX_DONE' } | { type: 'TX_WAIT_PENDING' } | { type: 'TX_STOP' } | { type: 'TX_FATAL_ERR'; reason: string } | { type: 'TX_ENABLE' }
+  | { type: 'NAPI_SCHEDULE' } | { type: 'TX_ACTION' } | { type: 'TX_DONE' } | { type: 'TX_WAIT_PENDING' } | { type: 'TX_CREDIT_WAIT' } | { type: 'TX_STOP' } | { type: 'TX_FATAL_ERR'; reason: string } | { type: 'TX_ENABLE' }
   | { type: 'RX_KICK' } | { type: 'RX_DONE' } | { type: 'RX_STALL' } | { type: 'RX_DRAIN' } | { type: 'RX_DRAINED' } | { type: 'CARRIER_OFF' } | { type: 'CARRIER_ON' }
   | { type: 'LATE_EOI_MASK' } | { type: 'LATE_EOI' }
   | { type: 'CTRL_SCHEDULE' } | { type: 'CTRL_DONE' }
@@ -35,7 +36,7 @@ export interface NetbackInput { name: string; frontendChanged?: (path: string) =
 type Plain = Exclude<NetbackEvent['type'], 'XS_WATCH_EVENT' | 'TX_FATAL_ERR'>;
 /** One event object per type without a payload, made once (the hot paths send them without allocating). */
 export const NB = Object.fromEntries(
-  ['XENBUS_INITWAIT', 'XENBUS_CONNECTED', 'XENBUS_CLOSING', 'XENBUS_CLOSED', 'NAPI_SCHEDULE', 'TX_ACTION', 'TX_DONE', 'TX_WAIT_PENDING', 'TX_STOP',
+  ['XENBUS_INITWAIT', 'XENBUS_CONNECTED', 'XENBUS_CLOSING', 'XENBUS_CLOSED', 'NAPI_SCHEDULE', 'TX_ACTION', 'TX_DONE', 'TX_WAIT_PENDING', 'TX_CREDIT_WAIT', 'TX_STOP',
     'TX_ENABLE', 'RX_KICK', 'RX_DONE', 'RX_STALL', 'RX_DRAIN', 'RX_DRAINED', 'CARRIER_OFF', 'CARRIER_ON', 'LATE_EOI_MASK',
     'LATE_EOI', 'CTRL_SCHEDULE', 'CTRL_DONE'].map((t) => [t, Object.freeze({ type: t })]),
 ) as { [K in Plain]: Readonly<{ type: K }> };
@@ -48,7 +49,7 @@ interface NetbackContext { name: string; frontendChanged: ((path: string) => voi
 /** The vif's state value: one state per region. */
 export interface NetbackValue {
   xenbus: 'InitWait' | 'Connected' | 'Closing' | 'Closed';
-  tx: 'idle' | 'scheduled' | 'inPass' | 'waitingForPendingSlots' | 'disabled';
+  tx: 'idle' | 'scheduled' | 'inPass' | 'waitingForPendingSlots' | 'creditWait' | 'disabled';
   rx: 'idle' | 'working' | 'stalled' | 'draining' | 'carrierOff';
   lateEoi: 'normal' | 'backoff';
   ctrl: 'idle' | 'scheduled';
@@ -95,9 +96,11 @@ export const netbackMachine = setup({
         idle: { on: { NAPI_SCHEDULE: 'scheduled' } },
         scheduled: { on: { TX_ACTION: 'inPass', TX_DONE: 'idle' } },
         // A fatal protocol violation is only ever found while reading the ring in a pass; the reason stays in the context.
-        inPass: { on: { NAPI_SCHEDULE: 'scheduled', TX_DONE: 'idle', TX_WAIT_PENDING: 'waitingForPendingSlots', TX_FATAL_ERR: { target: 'disabled', actions: 'xenvif_fatal_tx_err' } } },
+        inPass: { on: { NAPI_SCHEDULE: 'scheduled', TX_DONE: 'idle', TX_WAIT_PENDING: 'waitingForPendingSlots', TX_CREDIT_WAIT: 'creditWait', TX_FATAL_ERR: { target: 'disabled', actions: 'xenvif_fatal_tx_err' } } },
         // Parked on the pending pool; PendingPool.give kicks the first waiter (or the vif disconnects).
         waitingForPendingSlots: { on: { NAPI_SCHEDULE: 'scheduled', TX_STOP: 'idle' } },
+        // Out of credit (rate_limited): the credit timer, or a guest event, schedules the next pass.
+        creditWait: { on: { NAPI_SCHEDULE: 'scheduled', TX_DONE: 'idle', TX_STOP: 'idle' } },
         disabled: { on: { TX_ENABLE: 'idle' } },
       },
     },

@@ -24,9 +24,10 @@ import type { Run } from '../../model/integrity.js';
 
 
 /**
- * The driver domain's pending-request slots (MAX_PENDING_REQS = 256), shared by
- * every vif as in the single-threaded netback of Xen 2.0/3.0: a slot holds one
- * in-flight TX data slot (and its grant handle) until the NIC is done with it.
+ * Pending-request slots (MAX_PENDING_REQS = 256): a slot holds one in-flight TX data slot (and its
+ * grant handle) until the NIC is done with it. By default one pool is shared by every vif, as in the
+ * single-threaded netback of Xen 2.0/3.0; `netback.pendingRing: per-vif` gives each vif its own, as
+ * Linux's multi-queue netback has one per queue.
  */
 export class PendingPool {
   free: number;
@@ -85,8 +86,9 @@ export function xenvif_tx_action(vif: Netback, x: Exec): void {
   vif.avail = inFlight >= size ? 0 : Math.min(ringDiff(prod, vif.tx.reqCons), size - inFlight);
   vif.passSlots = 0;
   const pkts: PendingTx[] = [];
-  let blocked = false;
+  let blocked = false, rateLimited = false;
   while (pkts.length < vif.budget && vif.avail > 0) {
+    if (vif.credit && !tx_credit_ok(vif)) { rateLimited = true; break; }
     // Wait for pending slots before consuming (at most 1 + 20 slots for one packet).
     if (!vif.pending.take(FATAL_SKB_SLOTS + 1, vif)) { blocked = true; break; }
     const p = xenvif_tx_build_gops(vif, x);
@@ -97,10 +99,45 @@ export function xenvif_tx_action(vif: Netback, x: Exec): void {
   end_pass(vif);
   if (pkts.length) xenvif_tx_submit(vif, x, pkts);
   if (blocked) { vif.actor?.send(NB.TX_WAIT_PENDING); return; } // PendingPool.give wakes us
+  // Out of credit, the vif waits for its timer, not for pending slots: it leaves the pool's queue
+  // (else, first in line, it would be kicked again at once and keep every other vif waiting).
+  if (rateLimited) vif.pending.forget(vif, x);
   vif.pending.give(0, x); // let the next waiting vif have a go if slots remain
+  // Rate limited: no re-check of the ring and no events until the credit timer fires (xenvif_poll).
+  if (rateLimited) { vif.actor?.send(NB.TX_CREDIT_WAIT); return; }
   if (tx_work_todo(vif)) {
     vif.kernel.post(vif.txTask, 'irq');
     vif.actor?.send(NB.NAPI_SCHEDULE);
+  } else vif.actor?.send(NB.TX_DONE);
+}
+
+/**
+ * Credit-based scheduling (xenvif_tx_build_gops): the next packet's size (its first request, read
+ * again on the next pass if it cannot go now) against the vif's credit; false ends the pass.
+ */
+function tx_credit_ok(vif: Netback): boolean {
+  const c = vif.credit!;
+  const slot = vif.tx.sring.slots[vif.tx.reqCons & (vif.tx.size - 1)];
+  const size = slot?.req === undefined ? 0 : asRequest(slot.req).size;
+  if (size > c.remaining) {
+    const delay = c.exceeded(size, vif.clock!.now());
+    if (delay === null) return false;
+    if (delay >= 0) { vif.clock!.after(delay, () => xenvif_tx_credit_callback(vif)); return false; }
+  }
+  c.remaining -= size;
+  return true;
+}
+
+/** The credit timer: more credit, and the TX work goes on if the vif was waiting for it. */
+export function xenvif_tx_credit_callback(vif: Netback): void {
+  const c = vif.credit!;
+  c.timerPending = false;
+  c.add();
+  if (vif.control.tx !== 'creditWait') return; // a pass is already queued, or the vif went away
+  if (tx_work_todo(vif)) {
+    // Scheduled before it is posted: from a timer, outside any task, the post may run the pass at once.
+    vif.actor?.send(NB.NAPI_SCHEDULE);
+    vif.kernel.post(vif.txTask, 'irq');
   } else vif.actor?.send(NB.TX_DONE);
 }
 
