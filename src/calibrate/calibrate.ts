@@ -31,7 +31,7 @@ export interface CalibrateOptions {
   exclude?: string[];
   /** Start from these values instead of the committed ones. */
   start?: number[];
-  /** Before the first step, try these footprint scales (others held) and start from the best. */
+  /** Before the first step, try these footprint scales (code and data alike, others held) and start from the best. */
   scaleGrid?: number[];
   onRun?: () => void;
   onIteration?: (it: IterationLog) => void;
@@ -107,11 +107,11 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult>
   let p = (o.start ?? params.map((q) => q.value)).map(Math.log);
   let lambda = 1e-2;
   const iterations: IterationLog[] = [];
-  // The footprint scale acts through a threshold (a path's pages fit the TLBs or they thrash), so a
-  // local step cannot find a far better scale: try a grid of it first.
-  const si = params.findIndex((q) => q.name === 'footprintScale');
-  if (o.scaleGrid?.length && si >= 0) {
-    const cands = [p, ...o.scaleGrid.map((s) => p.map((v, i) => (i === si ? Math.log(s) : v)))];
+  // The footprint scales act through a threshold (a path's pages fit the TLBs or they thrash), so a
+  // local step cannot find a far better scale: try a grid first.
+  const scales = params.map((q) => q.name.startsWith('footprint'));
+  if (o.scaleGrid?.length && scales.some(Boolean)) {
+    const cands = [p, ...o.scaleGrid.map((s) => p.map((v, i) => (scales[i] ? Math.log(s) : v)))];
     const ys = await evalAt(cands);
     const best = cands.map((c, k) => point(c, ys[k])).reduce((a, b) => (b.cost < a.cost ? b : a));
     p = best.p;

@@ -1,6 +1,6 @@
 /**
  * What calibration fits and what it fits to. The parameters are the cost rows with a `prior` in the
- * cost table plus one common scale of the TLB footprints; the targets are the paper's baseline
+ * cost table plus two scales of the TLB footprints (all code pages, all data pages); the targets are the paper's baseline
  * figures only (native Linux, the driver domain and a guest under Xen 2.0), never an optimized
  * configuration, whose figures stay predictions.
  */
@@ -21,13 +21,14 @@ export interface Param {
   value: number;
 }
 
-/** The fitted parameters, in a fixed order: the cost rows with a prior (table order), then the footprint scale. */
+/** The fitted parameters, in a fixed order: the cost rows with a prior (table order), then the footprints' code and data scales. */
 export function fittedParams(): Param[] {
   const out: Param[] = [];
   for (const [name, row] of Object.entries(COSTS) as Array<[CostName, (typeof COSTS)[CostName]]>) {
     if ('prior' in row && row.prior !== undefined) out.push({ name, prior: row.prior, uncertainty: row.uncertainty, value: row.cycles });
   }
-  out.push({ name: 'footprintScale', prior: 1, uncertainty: FOOTPRINT_UNCERTAINTY, value: CALIBRATION.values.footprintScale });
+  out.push({ name: 'footprintCodeScale', prior: 1, uncertainty: FOOTPRINT_UNCERTAINTY, value: CALIBRATION.values.footprintCodeScale });
+  out.push({ name: 'footprintDataScale', prior: 1, uncertainty: FOOTPRINT_UNCERTAINTY, value: CALIBRATION.values.footprintDataScale });
   return out;
 }
 
@@ -59,12 +60,13 @@ export function withChange(sc: Scenario, ch: ModelChange): Scenario {
 /** The model change that sets the fitted parameters to `values` (same order as fittedParams()). */
 export function changeFor(params: Param[], values: number[]): ModelChange {
   const costs: Partial<CostTable> = {};
-  let footprint: Footprint | undefined;
+  let code = 1, data = 1, scaled = false;
   params.forEach((p, i) => {
-    if (p.name === 'footprintScale') footprint = scaleFootprint(FOOTPRINT_PRIOR, values[i]);
+    if (p.name === 'footprintCodeScale') { code = values[i]; scaled = true; }
+    else if (p.name === 'footprintDataScale') { data = values[i]; scaled = true; }
     else costs[p.name as CostName] = values[i];
   });
-  return { costs, ...(footprint ? { footprint } : {}) };
+  return { costs, ...(scaled ? { footprint: scaleFootprint(FOOTPRINT_PRIOR, code, data) } : {}) };
 }
 
 /** Run every scenario under every change on workers; results[c][s] (input order, so worker-count independent). */

@@ -8,10 +8,11 @@
  * is reported (a footprint's x is its page count after rounding, so e uses the change that really
  * happened). The uncertainty band of a figure propagates the inputs' uncertainties linearly:
  * independent rows contribute (e u)^2 each; the fitted parameters (src/model/calibration.ts)
- * contribute eᵀ C e with C their posterior covariance from the calibration, where the footprint
- * scale's elasticity is the sum of every component's.
+ * contribute eᵀ C e with C their posterior covariance from the calibration (the footprints' code and
+ * data scales through the inputs footprint.code and footprint.data, which scale every component's
+ * code or data pages at once; per-component footprints are reported but carry no uncertainty of their own).
  */
-import { COSTS, FOOTPRINT, type Component, type CostName, type Footprint } from '../model/costs.js';
+import { COSTS, FOOTPRINT, scaleFootprint, type Component, type CostName, type Footprint } from '../model/costs.js';
 import { CALIBRATION } from '../model/calibration.js';
 import type { RunResult } from '../scenario/run.js';
 import type { Scenario } from '../scenario/schema.js';
@@ -34,6 +35,13 @@ export function sensitivityInputs(step: number, only?: readonly string[]): Input
       name: `footprint.${c}`, kind: 'footprint', base: pages(f), minus: pages(lo), plus: pages(hi),
       change: [{ footprint: { [c]: lo } as Partial<Footprint> }, { footprint: { [c]: hi } as Partial<Footprint> }],
     });
+  }
+  // Every component's code pages, or data pages, at once: the directions the calibration's two scales move.
+  for (const kind of ['code', 'data'] as const) {
+    const at = (k: number) => scaleFootprint(FOOTPRINT, kind === 'code' ? k : 1, kind === 'data' ? k : 1);
+    const pages = (fp: Footprint) => Object.values(fp).reduce((n, x) => n + x[kind], 0);
+    const lo = at(1 - step), hi = at(1 + step);
+    out.push({ name: `footprint.${kind}`, kind: 'footprint', base: pages(FOOTPRINT), minus: pages(lo), plus: pages(hi), change: [{ footprint: lo }, { footprint: hi }] });
   }
   if (!only) return out;
   const unknown = only.filter((n) => !out.some((i) => i.name === n));
@@ -88,10 +96,9 @@ export function bandOf(config: string, figure: string, value: number, es: Map<st
     const row = COSTS[name as CostName];
     if (row) contrib.set(name, (e * row.uncertainty) ** 2);
   }
-  // Fitted parameters: their elasticities (the scale's is the sum over the components) against the posterior covariance.
-  const ef = fitted.map((p) => (p.name === 'footprintScale'
-    ? [...es].filter(([n]) => n.startsWith('footprint.')).reduce((a, [, e]) => a + e, 0)
-    : es.get(p.name) ?? 0));
+  // Fitted parameters: their elasticities (the footprint scales' are footprint.code and footprint.data) against the posterior covariance.
+  const fittedInput = (name: string) => (name === 'footprintCodeScale' ? 'footprint.code' : name === 'footprintDataScale' ? 'footprint.data' : name);
+  const ef = fitted.map((p) => es.get(fittedInput(p.name)) ?? 0);
   const C = CALIBRATION.covariance as readonly (readonly number[])[];
   let fittedVar = 0;
   for (let i = 0; i < ef.length; i++) for (let j = 0; j < ef.length; j++) fittedVar += ef[i] * (C[i]?.[j] ?? 0) * ef[j];

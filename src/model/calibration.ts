@@ -5,31 +5,33 @@
  */
 export const CALIBRATION = {
   values: {
-    tcpRxPerSegment: 3467.99289298,
-    netfrontRxPerPacket: 1190.14242487,
-    netbackRxPerPacket: 1713.24085052,
-    tlbMiss: 115.38394806,
-    cacheRefillPerSwitch: 27333.6991047,
-    footprintScale: 1.70011119347,
+    tcpRxPerSegment: 3467.78472307,
+    netfrontRxPerPacket: 1131.01594911,
+    netbackRxPerPacket: 1711.70402432,
+    tlbMiss: 115.361912625,
+    cacheRefillPerSwitch: 27339.4403875,
+    footprintCodeScale: 1.70001687151,
+    footprintDataScale: 1.70001687151,
   },
   /** Convergence tolerance of the fit (largest relative Gauss-Newton step). */
   tol: 0.01,
   /** The baseline figures at these values: paper and model throughput, Mb/s. */
   figures: {
     'linux-tx': { paper: 3760, model: 3765.9 },
-    'linux-rx': { paper: 2508, model: 2492.1 },
-    'driver-rx': { paper: 1738, model: 1711.8 },
-    'guest-tx': { paper: 750, model: 748.5 },
-    'guest-rx': { paper: 820, model: 872.1 },
+    'linux-rx': { paper: 2508, model: 2488.6 },
+    'driver-rx': { paper: 1738, model: 1712.7 },
+    'guest-tx': { paper: 750, model: 757.4 },
+    'guest-rx': { paper: 820, model: 868.3 },
   },
-  objective: 13.7828,
+  objective: 13.3892,
   /** Posterior covariance of ln(value) of the parameters above, in their order (for uncertainty bands). */
   covariance: [
-    [0.007459, -0.001043, -0.001511, -0.004353, -0.005151, 0.0003316],
-    [-0.001043, 0.08554, -0.00716, -0.001106, -0.02386, 0.0004853],
-    [-0.001511, -0.00716, 0.07825, 0.003769, -0.03899, -0.0008941],
-    [-0.004353, -0.001106, 0.003769, 0.01652, 0.008722, -0.001177],
-    [-0.005151, -0.02386, -0.03899, 0.008722, 0.1205, -0.001821],
-    [0.0003316, 0.0004853, -0.0008941, -0.001177, -0.001821, 0.0001409],
+    [0.007361, 0.002796, 0.0009712, -0.005083, -0.004683, 0.0002966, 0.0002966],
+    [0.002796, 0.07246, -0.005871, 0.0004241, 0.03344, -0.0008274, -0.0008274],
+    [0.0009712, -0.005871, 0.08803, 0.001135, 0.01104, -0.000625, -0.000625],
+    [-0.005083, 0.0004241, 0.001135, 0.01538, 0.01743, -0.001123, -0.001123],
+    [-0.004683, 0.03344, 0.01104, 0.01743, 0.1835, -0.004813, -0.004813],
+    [0.0002966, -0.0008274, -0.000625, -0.001123, -0.004813, 0.0001871, 0.0001871],
+    [0.0002966, -0.0008274, -0.000625, -0.001123, -0.004813, 0.0001871, 0.0001871],
   ],
 } as const;

@@ -99,13 +99,13 @@ export const FOOTPRINT_PRIOR = {
 export type Component = keyof typeof FOOTPRINT_PRIOR;
 export type Footprint = Record<Component, { readonly code: number; readonly data: number }>;
 
-/** The footprint prior scaled by a factor, each count rounded to whole pages. */
-export function scaleFootprint(fp: Footprint, scale: number): Footprint {
+/** A footprint with every component's code pages scaled by one factor and its data pages by another, rounded to whole pages. */
+export function scaleFootprint(fp: Footprint, codeScale: number, dataScale = codeScale): Footprint {
   const out = {} as Record<Component, { code: number; data: number }>;
-  for (const c of Object.keys(fp) as Component[]) out[c] = { code: Math.round(fp[c].code * scale), data: Math.round(fp[c].data * scale) };
+  for (const c of Object.keys(fp) as Component[]) out[c] = { code: Math.round(fp[c].code * codeScale), data: Math.round(fp[c].data * dataScale) };
   return out;
 }
-/** Relative uncertainty (1 sigma) of the footprints' common scale: page counts of code paths are estimates. */
+/** Relative uncertainty (1 sigma) of each of the footprints' two scales (code, data): page counts of code paths are estimates. */
 export const FOOTPRINT_UNCERTAINTY = 0.3;
-/** The footprints the TLB model uses: the prior scaled by the calibrated factor (`xennet calibrate`). */
-export const FOOTPRINT: Footprint = scaleFootprint(FOOTPRINT_PRIOR, CALIBRATED.footprintScale);
+/** The footprints the TLB model uses: the prior with its code and data pages scaled by the calibrated factors (`xennet calibrate`). */
+export const FOOTPRINT: Footprint = scaleFootprint(FOOTPRINT_PRIOR, CALIBRATED.footprintCodeScale, CALIBRATED.footprintDataScale);
