@@ -31,6 +31,8 @@ export interface CalibrateOptions {
   exclude?: string[];
   /** Start from these values instead of the committed ones. */
   start?: number[];
+  /** Coarser differences to search with before `step` (default 0.2, 0.1). */
+  meshes?: number[];
   /** Before the first step, try these footprint scales (code and data alike, others held) and start from the best. */
   scaleGrid?: number[];
   onRun?: () => void;
@@ -66,7 +68,7 @@ export const DEFAULT_STEP = 0.05;
 interface Point { p: number[]; y: number[]; r: number[]; cost: number }
 
 export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult> {
-  const tol = o.tol ?? DEFAULT_TOL, h = o.step ?? DEFAULT_STEP, maxIter = o.maxIter ?? 12;
+  const tol = o.tol ?? DEFAULT_TOL, h = o.step ?? DEFAULT_STEP, maxIter = o.maxIter ?? 6;
   const params = fittedParams();
   const targets = baselineTargets(o.overrides);
   const used = targets.map((t) => !(o.exclude ?? []).includes(t.id));
@@ -85,7 +87,7 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult>
     return { p, y, r, cost: r.reduce((s, v) => s + v * v, 0) };
   };
   /** The point, its Jacobian, and the 2 x params probe points (p +- h on each axis) it came from, in one batch. */
-  const linearise = async (p: number[]): Promise<{ pt: Point; J: Matrix; probes: Point[] }> => {
+  const linearise = async (p: number[], h: number): Promise<{ pt: Point; J: Matrix; probes: Point[] }> => {
     const shifted = params.flatMap((_, i) => [-1, 1].map((sgn) => p.map((v, k) => (k === i ? v + sgn * h : v))));
     const ys = await evalAt([p, ...shifted]);
     const pt = point(p, ys[0]);
@@ -109,43 +111,53 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult>
   const iterations: IterationLog[] = [];
   // The footprint scales act through a threshold (a path's pages fit the TLBs or they thrash), so a
   // local step cannot find a far better scale: try a grid first.
-  const scales = params.map((q) => q.name.startsWith('footprint'));
-  if (o.scaleGrid?.length && scales.some(Boolean)) {
-    const cands = [p, ...o.scaleGrid.map((s) => p.map((v, i) => (scales[i] ? Math.log(s) : v)))];
+  // With two scales (code, data) the grid is their product.
+  const scaleIdx = params.flatMap((q, i) => (q.name.startsWith('footprint') ? [i] : []));
+  if (o.scaleGrid?.length && scaleIdx.length) {
+    let combos: number[][] = [[]];
+    for (let k = 0; k < scaleIdx.length; k++) combos = combos.flatMap((c) => o.scaleGrid!.map((g) => [...c, g]));
+    const cands = [p, ...combos.map((c) => p.map((v, i) => (scaleIdx.includes(i) ? Math.log(c[scaleIdx.indexOf(i)]) : v)))];
     const ys = await evalAt(cands);
     const best = cands.map((c, k) => point(c, ys[k])).reduce((a, b) => (b.cost < a.cost ? b : a));
     p = best.p;
   }
-  let { pt, J, probes } = await linearise(p);
+  // Coarse to fine: compass/LM at differences of 20% and 10% first (the objective is rough: runs
+  // change in steps where a packet changes pass), then at `step`, where convergence is judged.
+  const meshes = maxIter === 0 ? [h] : [...(o.meshes ?? [0.2, 0.1]).filter((m) => m > h), h];
+  let { pt, J, probes } = await linearise(p, meshes[0]);
   let gn = stepOf(J, pt.r, 0);
-  // Converged when the Gauss-Newton step is below tol, or (the objective is a simulation's, with
-  // small steps where a packet changes pass) when no damped step and no probe at +-h lowers it: a
-  // local optimum at the resolution of the differences.
+  // Converged when the Gauss-Newton step is below tol, or when no damped step and no probe at +-h
+  // lowers the objective: a local optimum at the resolution of the differences.
   const meshOptimal = () => probes.every((q) => q.cost >= pt.cost);
-  let criterion: 'step' | 'mesh' | null = maxAbs(gn) < tol ? 'step' : (maxIter === 0 && meshOptimal() ? 'mesh' : null);
-  for (let it = 1; it <= maxIter && criterion === null; it++) {
-    let moved = false;
-    for (let tries = 0; tries < 4 && !moved; tries++) {
-      const d = stepOf(J, pt.r, lambda);
-      const cand = pt.p.map((v, i) => v + d[i]);
-      const [y] = await evalAt([cand]);
-      const c = point(cand, y);
-      moved = c.cost < pt.cost;
-      iterations.push({ iteration: it, objective: moved ? c.cost : pt.cost, values: cand.map(valueOf), lambda, maxStep: maxAbs(d), accepted: moved });
-      o.onIteration?.(iterations[iterations.length - 1]);
-      if (moved) { p = cand; lambda = Math.max(lambda / 3, 1e-6); } else lambda *= 4;
+  let criterion: 'step' | 'mesh' | null = null;
+  for (let m = 0; m < meshes.length; m++) {
+    const hm = meshes[m], last = m === meshes.length - 1;
+    if (m > 0) { ({ pt, J, probes } = await linearise(p, hm)); gn = stepOf(J, pt.r, 0); }
+    let done = maxAbs(gn) < tol || (maxIter === 0 && meshOptimal());
+    for (let it = 1; it <= maxIter && !done; it++) {
+      let moved = false;
+      for (let tries = 0; tries < 3 && !moved; tries++) {
+        const d = stepOf(J, pt.r, lambda);
+        const cand = pt.p.map((v, i) => v + d[i]);
+        const [y] = await evalAt([cand]);
+        const c = point(cand, y);
+        moved = c.cost < pt.cost;
+        iterations.push({ iteration: iterations.length + 1, objective: moved ? c.cost : pt.cost, values: cand.map(valueOf), lambda, maxStep: maxAbs(d), accepted: moved });
+        o.onIteration?.(iterations[iterations.length - 1]);
+        if (moved) { p = cand; lambda = Math.max(lambda / 3, 1e-6); } else lambda *= 4;
+      }
+      if (!moved) {
+        const best = probes.reduce((a, b) => (b.cost < a.cost ? b : a), pt);
+        if (best === pt) break; // optimal at this mesh
+        p = best.p; // a compass step: the best probe
+        iterations.push({ iteration: iterations.length + 1, objective: best.cost, values: p.map(valueOf), lambda, maxStep: hm, accepted: true });
+        o.onIteration?.(iterations[iterations.length - 1]);
+      }
+      ({ pt, J, probes } = await linearise(p, hm));
+      gn = stepOf(J, pt.r, 0);
+      done = maxAbs(gn) < tol;
     }
-    if (!moved) {
-      const best = probes.reduce((a, b) => (b.cost < a.cost ? b : a), pt);
-      if (best === pt) { criterion = 'mesh'; break; }
-      p = best.p; // a compass step: the best probe
-      iterations.push({ iteration: it, objective: best.cost, values: p.map(valueOf), lambda, maxStep: h, accepted: true });
-      o.onIteration?.(iterations[iterations.length - 1]);
-    }
-    ({ pt, J, probes } = await linearise(p));
-    gn = stepOf(J, pt.r, 0);
-    if (maxAbs(gn) < tol) criterion = 'step';
-    else if (meshOptimal() && it === maxIter) criterion = 'mesh';
+    if (last) criterion = maxAbs(gn) < tol ? 'step' : meshOptimal() ? 'mesh' : null;
   }
   const { JtJ } = normalEquations(J, pt.r);
   const covariance = inverse(JtJ);

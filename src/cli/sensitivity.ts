@@ -69,7 +69,7 @@ function report(r: SensitivityResult, top: number): string {
 }
 
 function topOf(es: Elasticity[], config: string, figure: string, n: number): Elasticity[] {
-  return es.filter((e) => e.config === config && e.figure === figure)
+  return es.filter((e) => e.config === config && e.figure === figure && e.elasticity !== 0)
     .sort((a, b) => Math.abs(b.elasticity) - Math.abs(a.elasticity) || a.input.localeCompare(b.input)).slice(0, n);
 }
 

@@ -5,33 +5,33 @@
  */
 export const CALIBRATION = {
   values: {
-    tcpRxPerSegment: 3467.78472307,
-    netfrontRxPerPacket: 1131.01594911,
-    netbackRxPerPacket: 1711.70402432,
-    tlbMiss: 115.361912625,
-    cacheRefillPerSwitch: 27339.4403875,
-    footprintCodeScale: 1.70001687151,
-    footprintDataScale: 1.70001687151,
+    tcpRxPerSegment: 3408.76843942,
+    netfrontRxPerPacket: 1724.22763853,
+    netbackRxPerPacket: 1742.99560164,
+    tlbMiss: 129.319437766,
+    cacheRefillPerSwitch: 24166.7973836,
+    footprintCodeScale: 1.91694771163,
+    footprintDataScale: 0.981937411567,
   },
   /** Convergence tolerance of the fit (largest relative Gauss-Newton step). */
   tol: 0.01,
   /** The baseline figures at these values: paper and model throughput, Mb/s. */
   figures: {
     'linux-tx': { paper: 3760, model: 3765.9 },
-    'linux-rx': { paper: 2508, model: 2488.6 },
-    'driver-rx': { paper: 1738, model: 1712.7 },
-    'guest-tx': { paper: 750, model: 757.4 },
-    'guest-rx': { paper: 820, model: 868.3 },
+    'linux-rx': { paper: 2508, model: 2504.3 },
+    'driver-rx': { paper: 1738, model: 1740.6 },
+    'guest-tx': { paper: 750, model: 750.1 },
+    'guest-rx': { paper: 820, model: 854.7 },
   },
-  objective: 13.3892,
+  objective: 12.5545,
   /** Posterior covariance of ln(value) of the parameters above, in their order (for uncertainty bands). */
   covariance: [
-    [0.007361, 0.002796, 0.0009712, -0.005083, -0.004683, 0.0002966, 0.0002966],
-    [0.002796, 0.07246, -0.005871, 0.0004241, 0.03344, -0.0008274, -0.0008274],
-    [0.0009712, -0.005871, 0.08803, 0.001135, 0.01104, -0.000625, -0.000625],
-    [-0.005083, 0.0004241, 0.001135, 0.01538, 0.01743, -0.001123, -0.001123],
-    [-0.004683, 0.03344, 0.01104, 0.01743, 0.1835, -0.004813, -0.004813],
-    [0.0002966, -0.0008274, -0.000625, -0.001123, -0.004813, 0.0001871, 0.0001871],
-    [0.0002966, -0.0008274, -0.000625, -0.001123, -0.004813, 0.0001871, 0.0001871],
+    [0.008291, 0.0005511, 0.0009724, 0.0003906, 0.002806, -0.003181, 0.0007261],
+    [0.0005511, 0.08169, 0.004199, -0.007416, -0.007486, -0.0001086, -0.02213],
+    [0.0009724, 0.004199, 0.0795, -0.02402, -0.01169, 0.009958, 0.01716],
+    [0.0003906, -0.007416, -0.02402, 0.03285, -0.05795, -0.01235, 0.003989],
+    [0.002806, -0.007486, -0.01169, -0.05795, 0.2147, 0.01819, -0.008909],
+    [-0.003181, -0.0001086, 0.009958, -0.01235, 0.01819, 0.006809, -0.001086],
+    [0.0007261, -0.02213, 0.01716, 0.003989, -0.008909, -0.001086, 0.02623],
   ],
 } as const;
