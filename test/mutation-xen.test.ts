@@ -286,7 +286,8 @@ describe('Xen (mutation): the cache refill after a domain switch varies by the s
     this.timeout(30_000);
     const flat = refill(0);
     expect(flat.switches).to.be.greaterThan(10);
-    expect(flat.charged).to.equal(flat.switches * flat.cost);
+    // Equal up to floating-point summation order (the calibrated row is not a whole number of cycles).
+    expect(flat.charged).to.be.closeTo(flat.switches * flat.cost, 1e-9 * flat.charged);
     const v = refill(10);
     const mean = v.charged / v.switches;
     expect(mean).to.not.equal(v.cost);

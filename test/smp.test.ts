@@ -58,15 +58,17 @@ describe('SMP hosts', function () {
   });
 
   it('a weighted credit scheduler splits CPU-bound guests\' goodput in proportion to their weights', () => {
-    // A 30 ms warm-up: with NewReno both flows must be out of slow start before the window opens.
-    const r = runScenario(short(loadScenario(smp('credit-weights.yaml')), 40, 30));
+    // A 30 ms warm-up (both flows out of slow start) and 100 ms measured (about 17 accounting periods).
+    const r = runScenario(short(loadScenario(smp('credit-weights.yaml')), 100, 30));
     const [a, b] = r.perGuest!.mbps;
     expect(a).to.be.greaterThan(50);
     expect(b / a).to.be.within(2 * 0.9, 2 * 1.1);
+    // ... because the scheduler splits the CPU that way.
+    expect(r.cpuUtilPct.byAccount.domU2 / r.cpuUtilPct.byAccount.domU1).to.be.within(2 * 0.9, 2 * 1.1);
     // Equal weights: equal shares.
     const eq = loadScenario(smp('credit-weights.yaml'));
     eq.xen.credit.guests = [{ weight: 256, cap: 0 }, { weight: 256, cap: 0 }];
-    const [c, d] = runScenario(short(eq, 40, 30)).perGuest!.mbps;
+    const [c, d] = runScenario(short(eq, 100, 30)).perGuest!.mbps;
     expect(d / c).to.be.within(0.9, 1.1);
   });
 

@@ -108,7 +108,7 @@ export function bandOf(config: string, figure: string, value: number, es: Map<st
   for (const [n, v] of contrib) if (!fittedNames.has(n)) rel2 += v;
   const sdRel = Math.sqrt(Math.max(rel2, 0));
   const total = [...contrib.values()].reduce((a, b) => a + b, 0) || 1;
-  const contributors = [...contrib].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 5)
+  const contributors = [...contrib].filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 5)
     .map(([input, v]) => ({ input, sharePct: Math.round((1000 * v) / total) / 10 }));
   return { config, figure, value, sd: value * sdRel, sdPct: 100 * sdRel, lo95: value * (1 - 1.96 * sdRel), hi95: value * (1 + 1.96 * sdRel), contributors };
 }

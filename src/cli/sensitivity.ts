@@ -76,7 +76,7 @@ function topOf(es: Elasticity[], config: string, figure: string, n: number): Ela
 /** A tornado plot: one bar per input from its -step value of the figure to its +step value, around the base. */
 export function tornadoSpec(es: Elasticity[], config: string, figure: string, step: number): vl.TopLevelSpec {
   const rows = topOf(es, config, figure, TORNADO_BARS).map((e, i) => ({ input: e.input, order: i, minus: e.minus, plus: e.plus, base: e.base, elasticity: Number(e.elasticity.toFixed(3)) }));
-  const base = rows[0]?.base ?? 0;
+  const base = es.find((e) => e.config === config && e.figure === figure)?.base ?? 0;
   return {
     $schema: VL_SCHEMA,
     title: { text: `${config}: ${figure}`, subtitle: `each input at -${(100 * step).toFixed(0)}% (light) and +${(100 * step).toFixed(0)}% (dark); base ${fmt(base)}` },
