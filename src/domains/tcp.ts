@@ -140,17 +140,22 @@ export class TcpSender {
     return { seq: this.sndUna, len, retransmit: true };
   }
   private highestSent = 0;
+  /** New data acknowledged: snd_una moves to `ack`, duplicates and the timeout's back-off reset (RFC 6298 5.7). Returns the bytes acknowledged. */
+  private advance(ack: number): number {
+    const n = ack - this.sndUna;
+    this.sndUna = ack;
+    if (this.sndNxt < ack) this.sndNxt = ack;
+    this.dupAcks = 0;
+    this.backoff = 0;
+    return n;
+  }
   /** Process a cumulative ACK; returns bytes newly acknowledged. */
   onAck(ack: number, wnd: number): number {
     if (this.newReno) return this.onAckNewReno(ack, wnd);
     const prevWnd = this.peerWnd;
     this.peerWnd = wnd;
     if (ack > this.sndUna) {
-      const n = ack - this.sndUna;
-      this.sndUna = ack;
-      if (this.sndNxt < ack) this.sndNxt = ack;
-      this.dupAcks = 0;
-      this.backoff = 0; // new data acknowledged: the timeout collapses back (RFC 6298 5.7)
+      const n = this.advance(ack);
       this.fsm?.send(ACK_NEW);
       return n;
     }
@@ -170,11 +175,7 @@ export class TcpSender {
     const prevWnd = this.peerWnd;
     this.peerWnd = wnd;
     if (ack > this.sndUna) {
-      const n = ack - this.sndUna;
-      this.sndUna = ack;
-      if (this.sndNxt < ack) this.sndNxt = ack;
-      this.dupAcks = 0;
-      this.backoff = 0;
+      const n = this.advance(ack);
       if (this.inRecovery) {
         if (ack >= this.recover) { this.inRecovery = false; this.cc.exitRecovery(this.highestSent - ack); } // full ACK
         else { this.cc.deflate(n); this.rtxHead = true; this.retransmits++; } // partial ACK: the next hole was lost too
