@@ -62,7 +62,7 @@ export const DEFAULT_TOL = 0.01;
  * A parameter's value from its log, to 12 significant digits: the values written to the cost table
  * are these, so reading them back (ln, then this) gives exactly the runs the fit saw.
  */
-export const valueOf = (p: number): number => Number(Math.exp(p).toPrecision(12));
+export const fromLog = (p: number): number => Number(Math.exp(p).toPrecision(12));
 export const DEFAULT_STEP = 0.05;
 
 interface Point { p: number[]; y: number[]; r: number[]; cost: number }
@@ -75,7 +75,7 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult>
   const scenarios = targets.map((t) => t.scenario);
   const prior = params.map((q) => Math.log(q.prior));
   const evalAt = async (ps: number[][]): Promise<number[][]> => {
-    const rs = await runChanges(scenarios, ps.map((p) => changeFor(params, p.map(valueOf))), o.workers, o.onRun);
+    const rs = await runChanges(scenarios, ps.map((p) => changeFor(params, p.map(fromLog))), o.workers, o.onRun);
     return rs.map((row) => row.map((r) => r.throughputMbps));
   };
   const residuals = (p: number[], y: number[]): number[] => [
@@ -142,7 +142,7 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult>
         const [y] = await evalAt([cand]);
         const c = point(cand, y);
         moved = c.cost < pt.cost;
-        iterations.push({ iteration: iterations.length + 1, objective: moved ? c.cost : pt.cost, values: cand.map(valueOf), lambda, maxStep: maxAbs(d), accepted: moved });
+        iterations.push({ iteration: iterations.length + 1, objective: moved ? c.cost : pt.cost, values: cand.map(fromLog), lambda, maxStep: maxAbs(d), accepted: moved });
         o.onIteration?.(iterations[iterations.length - 1]);
         if (moved) { p = cand; lambda = Math.max(lambda / 3, 1e-6); } else lambda *= 4;
       }
@@ -150,7 +150,7 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult>
         const best = probes.reduce((a, b) => (b.cost < a.cost ? b : a), pt);
         if (best === pt) break; // optimal at this mesh
         p = best.p; // a compass step: the best probe
-        iterations.push({ iteration: iterations.length + 1, objective: best.cost, values: p.map(valueOf), lambda, maxStep: hm, accepted: true });
+        iterations.push({ iteration: iterations.length + 1, objective: best.cost, values: p.map(fromLog), lambda, maxStep: hm, accepted: true });
         o.onIteration?.(iterations[iterations.length - 1]);
       }
       ({ pt, J, probes } = await linearise(p, hm));
@@ -162,7 +162,7 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult>
   const { JtJ } = normalEquations(J, pt.r);
   const covariance = inverse(JtJ);
   return {
-    params: params.map((q, i) => ({ name: q.name, prior: q.prior, uncertainty: q.uncertainty, value: valueOf(pt.p[i]), posteriorSd: Math.sqrt(covariance[i][i]) })),
+    params: params.map((q, i) => ({ name: q.name, prior: q.prior, uncertainty: q.uncertainty, value: fromLog(pt.p[i]), posteriorSd: Math.sqrt(covariance[i][i]) })),
     figures: targets.map((t, f) => ({ id: t.id, paperMbps: t.mbps, modelMbps: pt.y[f], errorPct: (100 * (pt.y[f] - t.mbps)) / t.mbps, used: used[f] })),
     objective: pt.cost,
     finalStep: gn,

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as vl from 'vega-lite';
-import { sensitivity, type Band, type Elasticity, type SensitivityResult } from '../calibrate/sensitivity.js';
+import { sensitivity, sensitivityInputs, type Band, type Elasticity, type SensitivityResult } from '../calibrate/sensitivity.js';
 import { selectConfigs } from '../paper/run.js';
 import { scenarioFor } from '../paper/configs.js';
 import { ScenarioError, flagTimeMs } from '../scenario/schema.js';
@@ -42,9 +42,8 @@ export function sensitivityCommand(program: Command, p: Parsers): void {
       let r: SensitivityResult;
       try {
         const configs = cfgs.map((c) => ({ id: c.id, scenario: scenarioFor(c, overrides) }));
-        const inputsCount = only?.length;
-        bar?.start(cfgs.length * (1 + 2 * (inputsCount ?? 0)), 0);
-        r = await sensitivity(configs, { step, workers: o.workers ?? defaultWorkers(), only, onRun: () => { done++; if (bar) { bar.setTotal(Math.max(done, bar.getTotal())); bar.update(done); } } });
+        bar?.start(cfgs.length * (1 + 2 * sensitivityInputs(step, only).length), 0);
+        r = await sensitivity(configs, { step, workers: o.workers ?? defaultWorkers(), only, onRun: () => bar?.update(++done) });
       } catch (e) {
         if (e instanceof RangeError) throw new ScenarioError(`--inputs: ${e.message}`);
         throw e;
