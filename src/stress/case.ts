@@ -118,10 +118,11 @@ export function caseArb(hostile: boolean, only?: string[], pin?: HostilePair): f
     },
     xen: {
       scheduler: r.scheduler,
-      // Credit periods scaled to a run of a few milliseconds; caps only on hostile-free cases' guests.
+      // Credit periods scaled to a run of a few milliseconds; weights and caps only on hostile-free cases' guests.
       credit: {
         tickUs: 250, ticksPerAcct: 3, tsliceUs: 750,
-        guests: r.scheduler === 'credit' && r.topology === 'guest' ? r.credit.slice(0, r.guests).map((c) => ({ weight: c.weight, cap: hostile ? 0 : c.cap })) : [],
+        // Hostile cases keep equal weights and no caps: invariant I2 measures the honest guests against an equal share.
+        guests: r.scheduler === 'credit' && r.topology === 'guest' ? r.credit.slice(0, r.guests).map((c) => ({ weight: hostile ? 256 : c.weight, cap: hostile ? 0 : c.cap })) : [],
       },
     },
     optimizations: r.opt,
