@@ -28,7 +28,7 @@ export function sensitivityInputs(step: number, only?: readonly string[]): Input
     out.push({ name, kind: 'cost', base, minus, plus, change: [{ costs: { [name]: minus } }, { costs: { [name]: plus } }] });
   }
   for (const c of Object.keys(FOOTPRINT) as Component[]) {
-    const f = FOOTPRINT[c], scaled = (k: number) => ({ code: Math.round(f.code * k), data: Math.round(f.data * k) });
+    const f = FOOTPRINT[c], scaled = (k: number) => scaleFootprint(FOOTPRINT, k)[c];
     const lo = scaled(1 - step), hi = scaled(1 + step);
     const pages = (x: { code: number; data: number }) => x.code + x.data;
     out.push({

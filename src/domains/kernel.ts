@@ -144,13 +144,13 @@ export class Exec {
   touch(c: Component): void {
     const k = this.kernel;
     if (this.account === XEN_ACCOUNT || !k) { this.touchXen(c); return; }
-    const global = k.vm.globalPages && c !== 'app', t = k.componentTags, tlb = this.cpu.tlb;
-    const misses = tlb.itlb.accessAll(t.code.get(c)!, global) + tlb.dtlb.accessAll(t.data.get(c)!, global);
-    if (misses) this.charge('tlbMiss', misses * this.costs.tlbMiss);
+    this.touchLayout(k.componentTags, c, k.vm.globalPages && c !== 'app');
   }
-  private touchXen(c: Component): void {
-    const t = this.cpu.xenTags, tlb = this.cpu.tlb;
-    const misses = tlb.itlb.accessAll(t.code.get(c)!, true) + tlb.dtlb.accessAll(t.data.get(c)!, true);
+  private touchXen(c: Component): void { this.touchLayout(this.cpu.xenTags, c, true); }
+  /** Component c's code pages of address-space layout t through the ITLB, its data pages through the DTLB. */
+  private touchLayout(t: ComponentTags, c: Component, global: boolean): void {
+    const tlb = this.cpu.tlb;
+    const misses = tlb.itlb.accessAll(t.code.get(c)!, global) + tlb.dtlb.accessAll(t.data.get(c)!, global);
     if (misses) this.charge('tlbMiss', misses * this.costs.tlbMiss);
   }
   /**
