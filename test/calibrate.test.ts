@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { calibrate, leaveOneOut } from '../src/calibrate/calibrate.js';
-import { BASELINE_IDS, fittedParams } from '../src/calibrate/model.js';
+import { BASELINE_IDS, baselineTargets, fittedParams, runChanges } from '../src/calibrate/model.js';
 import { CALIBRATION } from '../src/model/calibration.js';
 import { COSTS } from '../src/model/costs.js';
 import { inverse, solve } from '../src/calibrate/linalg.js';
@@ -32,6 +32,20 @@ describe('calibration', function () {
       expect(COSTS[p.name as keyof typeof COSTS].cycles, p.name).to.equal((CALIBRATION.values as Record<string, number>)[p.name]);
       expect(p.prior, p.name).to.be.greaterThan(0);
     }
+  });
+
+  it('every cost row left unfitted is one no baseline figure depends on (so the fit cannot inform it)', async () => {
+    // The fitted figures are throughputs at the scenarios' own window; a row they do not depend on
+    // has a zero column in the Jacobian and would stay at its source anyway.
+    const unfitted = (Object.keys(COSTS) as Array<keyof typeof COSTS>).filter((n) => !('prior' in COSTS[n]));
+    expect(unfitted, 'some rows stay at their source').to.not.be.empty;
+    const scenarios = baselineTargets().map((t) => t.scenario);
+    const mbps = (rs: Array<{ throughputMbps: number }>) => rs.map((r) => r.throughputMbps);
+    const rs = await runChanges(scenarios, [{}, ...unfitted.map((n) => ({ costs: { [n]: COSTS[n].cycles * 2 } }))], 2);
+    unfitted.forEach((n, k) => expect(mbps(rs[1 + k]), `${n} doubled (${BASELINE_IDS.join(', ')})`).to.deep.equal(mbps(rs[0])));
+    // ... while a fitted row with little weight does move one (the check can fail).
+    const [moved] = await runChanges(scenarios, [{ costs: { evtchnSend: COSTS.evtchnSend.cycles * 2 } }], 2);
+    expect(mbps(moved)).to.not.deep.equal(mbps(rs[0]));
   });
 
   it('leave-one-out refits without the figure: it is then not in the objective and is predicted', async () => {

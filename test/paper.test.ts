@@ -5,13 +5,11 @@ import { contributions, toRow } from '../src/paper/report.js';
 
 // The paper's measured figures are external data; the model must land near them
 // without any per-configuration constant (Xen 2.0/native, which `xennet calibrate` fits: ±10%;
-// optimized headline figures, predictions: ±15%). Guest transmit with all optimizations is the
-// exception at ±20%: the reproducible fit to the baseline figures with the Pentium 4's split,
-// pseudo-LRU TLBs puts the per-switch cache refill 2 sigma above its source (24k cycles), which costs
-// the optimized path ~1000 cycles per packet; it predicts -19% (docs/cost-model.md, error budget).
+// optimized headline figures, predictions: ±15%). Every cost row a baseline figure depends on is
+// fitted, each pulled toward its source by its stated uncertainty (docs/cost-model.md, "Calibration").
 const BOUNDS: Record<string, number> = {
   'linux-tx': 0.10, 'linux-rx': 0.10, 'driver-rx': 0.10, 'guest-tx': 0.10, 'guest-rx': 0.10,
-  'guest-tx-all': 0.20, 'driver-rx-mem': 0.15, 'guest-rx-all': 0.15,
+  'guest-tx-all': 0.15, 'driver-rx-mem': 0.15, 'guest-rx-all': 0.15,
 };
 
 describe('reproducing the paper', function () {
@@ -48,9 +46,9 @@ describe('reproducing the paper', function () {
     for (const r of rows) expect(r.counters.violations['stale-translation'] ?? 0, r.id).to.equal(0);
   });
 
-  it('headline ratios: guest transmit three- to fourfold or more, driver-domain receive up by a fifth or more, guest receive up modestly', () => {
+  it('headline ratios: guest transmit about fourfold, driver-domain receive up by a fifth or more, guest receive up modestly', () => {
     const mbps = (id: string) => rows.find((x) => x.id === id)!.throughputMbps;
-    expect(mbps('guest-tx-all') / mbps('guest-tx')).to.be.greaterThan(3.4);
+    expect(mbps('guest-tx-all') / mbps('guest-tx')).to.be.greaterThan(3.7);
     expect(mbps('driver-rx-mem') / mbps('driver-rx')).to.be.greaterThan(1.2);
     expect(mbps('guest-rx-all') / mbps('guest-rx')).to.be.within(1.05, 1.4);
   });

@@ -1,6 +1,7 @@
 /**
  * What calibration fits and what it fits to. The parameters are the cost rows with a `prior` in the
- * cost table plus two scales of the TLB footprints (all code pages, all data pages); the targets are the paper's baseline
+ * cost table (every row a baseline figure depends on) plus two scales of the TLB footprints (all code
+ * pages, all data pages); the targets are the paper's baseline
  * figures only (native Linux, the driver domain and a guest under Xen 2.0), never an optimized
  * configuration, whose figures stay predictions.
  */
