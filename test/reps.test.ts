@@ -42,7 +42,10 @@ describe('run-to-run variability and repetitions', function () {
     it(`${source} jitter alone makes different seeds give different runs, and the same seed the same run`, () => {
       const sc = short(name, v);
       const a = runScenario(withSeed(sc, 1));
-      expect(body(a)).to.not.equal(body(runScenario(withSeed(sc, 2))));
+      // Two seeds may draw jitter that changes nothing in a short window (a delay absorbed while the
+      // CPU is busy elsewhere); among four, some must differ.
+      const others = [2, 3, 4].map((seed) => body(runScenario(withSeed(sc, seed))));
+      expect(new Set([body(a), ...others]).size).to.be.greaterThan(1);
       expect(JSON.stringify(runScenario(withSeed(sc, 1)))).to.equal(JSON.stringify(a));
     });
   }
