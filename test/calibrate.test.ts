@@ -4,10 +4,10 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { calibrate, leaveOneOut } from '../src/calibrate/calibrate.js';
-import { BASELINE_IDS, baselineTargets, fittedParams, runChanges } from '../src/calibrate/model.js';
+import { calibrate, fittedSubset, leaveOneOut } from '../src/calibrate/calibrate.js';
+import { BASELINE_IDS, baselineTargets, changeFor, fittedParams, runChanges } from '../src/calibrate/model.js';
 import { CALIBRATION } from '../src/model/calibration.js';
-import { COSTS } from '../src/model/costs.js';
+import { COSTS, FOOTPRINT_PRIOR, scaleFootprint } from '../src/model/costs.js';
 import { inverse, solve } from '../src/calibrate/linalg.js';
 
 const bin = fileURLToPath(new URL('../../bin/xennet.js', import.meta.url));
@@ -23,6 +23,15 @@ describe('calibration', function () {
     expect(r.converged, `criterion ${r.criterion}, step ${r.finalStep.map((v) => v.toFixed(3))}`).to.equal(true);
     // ... and the fit the file records is what the model gives now.
     for (const f of r.figures) expect(f.modelMbps, f.id).to.equal((CALIBRATION.figures as Record<string, { model: number }>)[f.id].model);
+  });
+
+  it('a parameter that is not fitted stays at its committed value (a footprint scale too)', () => {
+    const params = fittedParams().filter((p) => p.name === 'footprintCodeScale' || p.name === 'tlbMiss');
+    const ch = changeFor(params, [150, 1.5]);
+    expect(ch.costs).to.deep.equal({ tlbMiss: 150 });
+    expect(ch.footprint).to.deep.equal(scaleFootprint(FOOTPRINT_PRIOR, 1.5, CALIBRATION.values.footprintDataScale));
+    expect(() => fittedSubset(['tlbMiss', 'ipiSend'])).to.throw(RangeError, /not a fitted parameter: ipiSend/);
+    expect(fittedSubset(['footprintCodeScale', 'tlbMiss']).map((p) => p.name)).to.deep.equal(['tlbMiss', 'footprintCodeScale']);
   });
 
   it('fits only the baseline figures, and the cost table uses the calibrated values', () => {
@@ -49,21 +58,25 @@ describe('calibration', function () {
   });
 
   it('leave-one-out refits without the figure: it is then not in the objective and is predicted', async () => {
-    const full = await calibrate({ workers: 2, maxIter: 0, overrides: short });
-    const [l] = await leaveOneOut(full, { workers: 2, maxIter: 0, overrides: short }, ['guest-rx']);
+    // A few parameters only (the rest held at the committed values): the mechanics are the same, and 35 would take minutes.
+    const only = ['tlbMiss', 'cacheRefillPerSwitch', 'footprintDataScale'];
+    const full = await calibrate({ workers: 2, maxIter: 0, overrides: short, only });
+    expect(full.params.map((p) => p.name)).to.deep.equal(only);
+    const [l] = await leaveOneOut(full, { workers: 2, maxIter: 0, overrides: short, only }, ['guest-rx']);
     expect(l.id).to.equal('guest-rx');
     expect(l.predictedMbps).to.be.greaterThan(0);
     // With no iterations the refit stays where it started: the prediction is the full fit's value.
     expect(l.predictedMbps).to.equal(full.figures.find((f) => f.id === 'guest-rx')!.modelMbps);
-    const r = await calibrate({ workers: 2, maxIter: 0, overrides: short, exclude: ['guest-rx'] });
+    const r = await calibrate({ workers: 2, maxIter: 0, overrides: short, exclude: ['guest-rx'], only });
     expect(r.figures.find((f) => f.id === 'guest-rx')!.used).to.equal(false);
     expect(r.objective).to.be.lessThan(full.objective + 1e-9);
   });
 
   it('a fit from a start away from the optimum lowers the objective', async () => {
-    const start = fittedParams().map((p) => p.value * (p.name === 'tlbMiss' ? 1.5 : 1));
-    const r0 = await calibrate({ workers: 2, maxIter: 0, overrides: short, start });
-    const r1 = await calibrate({ workers: 2, maxIter: 1, overrides: short, start, meshes: [] });
+    const only = ['tlbMiss', 'cacheRefillPerSwitch', 'netfrontRxPerPacket'];
+    const start = fittedParams().filter((p) => only.includes(p.name)).map((p) => p.value * (p.name === 'tlbMiss' ? 1.5 : 1));
+    const r0 = await calibrate({ workers: 2, maxIter: 0, overrides: short, start, only });
+    const r1 = await calibrate({ workers: 2, maxIter: 1, overrides: short, start, meshes: [], only });
     expect(r1.objective).to.be.lessThan(r0.objective);
     expect(r1.iterations.some((it) => it.accepted)).to.equal(true);
   });
@@ -80,7 +93,7 @@ describe('calibration', function () {
 
   it('xennet calibrate --check writes the fit, the parameters and the residuals', () => {
     const dir = mkdtempSync(join(tmpdir(), 'xennet-cal-'));
-    const r = spawnSync(process.execPath, [bin, 'calibrate', '--check', '--duration', '10ms', '--workers', '2', '--out', dir], { encoding: 'utf8', timeout: 300_000 });
+    const r = spawnSync(process.execPath, [bin, 'calibrate', '--check', '--only', 'tlbMiss,cacheRefillPerSwitch', '--duration', '10ms', '--workers', '2', '--out', dir], { encoding: 'utf8', timeout: 300_000 });
     expect([0, 1], r.stderr).to.include(r.status);
     expect(r.stdout).to.match(/baseline figures/).and.to.match(/fitted parameters/).and.to.match(/objective/);
     for (const f of ['calibration.json', 'fit.csv', 'params.csv', 'iterations.csv']) expect(existsSync(join(dir, f)), f).to.equal(true);
@@ -88,5 +101,11 @@ describe('calibration', function () {
     const bad = spawnSync(process.execPath, [bin, 'calibrate', '--tol', '2'], { encoding: 'utf8', timeout: 30_000 });
     expect(bad.status).to.equal(2);
     expect(bad.stderr).to.match(/--tol 2/);
+    const unknown = spawnSync(process.execPath, [bin, 'calibrate', '--only', 'tlbMiss,ipiSend'], { encoding: 'utf8', timeout: 30_000 });
+    expect(unknown.status).to.equal(2);
+    expect(unknown.stderr).to.match(/--only tlbMiss,ipiSend: not a fitted parameter: ipiSend/);
+    const partial = spawnSync(process.execPath, [bin, 'calibrate', '--only', 'tlbMiss', '--write'], { encoding: 'utf8', timeout: 30_000 });
+    expect(partial.status).to.equal(2);
+    expect(partial.stderr).to.match(/--write with --only/);
   });
 });

@@ -29,6 +29,8 @@ export interface CalibrateOptions {
   overrides?: Override[];
   /** Leave these baseline figures out of the objective (leave-one-out). */
   exclude?: string[];
+  /** Fit only these parameters (names as in fittedParams()); the others stay at their committed values. */
+  only?: string[];
   /** Start from these values instead of the committed ones. */
   start?: number[];
   /** Coarser differences to search with before `step` (default 0.2, 0.1). */
@@ -69,7 +71,7 @@ interface Point { p: number[]; y: number[]; r: number[]; cost: number }
 
 export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult> {
   const tol = o.tol ?? DEFAULT_TOL, h = o.step ?? DEFAULT_STEP, maxIter = o.maxIter ?? 6;
-  const params = fittedParams();
+  const params = fittedSubset(o.only);
   const targets = baselineTargets(o.overrides);
   const used = targets.map((t) => !(o.exclude ?? []).includes(t.id));
   const scenarios = targets.map((t) => t.scenario);
@@ -171,6 +173,15 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult>
     iterations,
     covariance,
   };
+}
+
+/** The fitted parameters, or those of them named (unknown names are refused). */
+export function fittedSubset(only?: readonly string[]): Param[] {
+  const all = fittedParams();
+  if (!only) return all;
+  const unknown = only.filter((n) => !all.some((p) => p.name === n));
+  if (unknown.length) throw new RangeError(`not a fitted parameter: ${unknown.join(', ')} (fitted: the cost rows with a prior, footprintCodeScale, footprintDataScale)`);
+  return all.filter((p) => only.includes(p.name));
 }
 
 export interface LeaveOneOut { id: string; paperMbps: number; predictedMbps: number; errorPct: number; fittedErrorPct: number; values: Record<string, number> }

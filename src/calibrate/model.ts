@@ -61,7 +61,8 @@ export function withChange(sc: Scenario, ch: ModelChange): Scenario {
 /** The model change that sets the fitted parameters to `values` (same order as fittedParams()). */
 export function changeFor(params: Param[], values: number[]): ModelChange {
   const costs: Partial<CostTable> = {};
-  let code = 1, data = 1, scaled = false;
+  // A scale that is not among the parameters stays at its committed value.
+  let code: number = CALIBRATION.values.footprintCodeScale, data: number = CALIBRATION.values.footprintDataScale, scaled = false;
   params.forEach((p, i) => {
     if (p.name === 'footprintCodeScale') { code = values[i]; scaled = true; }
     else if (p.name === 'footprintDataScale') { data = values[i]; scaled = true; }

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { calibrate, leaveOneOut, DEFAULT_STEP, DEFAULT_TOL, type CalibrationResult, type LeaveOneOut } from '../calibrate/calibrate.js';
+import { calibrate, fittedSubset, leaveOneOut, DEFAULT_STEP, DEFAULT_TOL, type CalibrationResult, type LeaveOneOut } from '../calibrate/calibrate.js';
 import { BASELINE_IDS } from '../calibrate/model.js';
 import { scenarioDir } from '../paper/configs.js';
 import { ScenarioError, flagTimeMs } from '../scenario/schema.js';
@@ -13,7 +13,7 @@ import { progressBar } from './progress.js';
 
 type Parsers = { intArg: (n: string, min: number) => (v: string) => number };
 
-interface Opts { workers?: number; out?: string; write?: boolean; leaveOneOut?: boolean; maxIter?: number; tol?: string; duration?: string; check?: boolean; json?: boolean }
+interface Opts { only?: string; workers?: number; out?: string; write?: boolean; leaveOneOut?: boolean; maxIter?: number; tol?: string; duration?: string; check?: boolean; json?: boolean }
 
 /** The footprint scales tried (code x data) before the first step (the TLB thresholds lie between them). */
 export const SCALE_GRID = [1, 1.3, 1.5, 1.7, 1.9, 2.2];
@@ -29,6 +29,7 @@ export function calibrateCommand(program: Command, p: Parsers): void {
     .option('--check', 'do not fit: report whether the committed values are the optimum (the Gauss-Newton step there is below the tolerance); exit 1 if not')
     .option('--write', 'rewrite src/model/calibration.ts (the values the cost table uses) with the fitted values')
     .option('--out <dir>', 'write calibration.json, fit.csv, params.csv, iterations.csv (and loo.csv) to this directory')
+    .option('--only <names>', 'fit only these parameters (comma-separated cost rows with a prior, footprintCodeScale, footprintDataScale); the others stay at their committed values')
     .option('--max-iter <n>', 'iterations at most at each difference step (default 6)', p.intArg('--max-iter', 0))
     .option('--tol <x>', `converged when no parameter would change by more than this fraction (default ${DEFAULT_TOL})`)
     .option('--duration <time>', 'measured window of every run (default: the scenarios\' own, 150 ms); fitting to another window fits another objective')
@@ -38,11 +39,16 @@ export function calibrateCommand(program: Command, p: Parsers): void {
       if (!(tol > 0 && tol < 1)) throw new ScenarioError(`--tol ${o.tol}: must be a number between 0 and 1`);
       if (o.write && o.duration !== undefined) throw new ScenarioError('--write with --duration: the committed values must fit the scenarios\' own window');
       if (o.write && o.check) throw new ScenarioError('--write with --check: --check does not fit');
+      if (o.write && o.only !== undefined) throw new ScenarioError('--write with --only: the committed table is the fit of every parameter');
+      const only = o.only?.split(',').map((x) => x.trim()).filter((x) => x !== '');
+      if (only) {
+        try { fittedSubset(only); } catch (e) { throw new ScenarioError(`--only ${o.only}: ${(e as Error).message}`); }
+      }
       const overrides = o.duration === undefined ? [] : [{ path: 'run.durationMs', value: flagTimeMs('--duration', o.duration, 'ms'), flag: `--duration ${o.duration}` }];
       const workers = o.workers ?? defaultWorkers();
       const bar = progressBar('calibrate: {value} runs', o.json);
       let runs = 0;
-      const base = { workers, tol, overrides, onRun: () => { runs++; bar?.update(runs); } };
+      const base = { workers, tol, overrides, only, onRun: () => { runs++; bar?.update(runs); } };
       bar?.start(0, 0);
       const t0 = Date.now();
       const fit = await calibrate({ ...base, maxIter: o.check ? 0 : o.maxIter, scaleGrid: o.check ? undefined : SCALE_GRID });
