@@ -71,7 +71,7 @@ interface Point { p: number[]; y: number[]; r: number[]; cost: number }
 
 export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult> {
   const tol = o.tol ?? DEFAULT_TOL, h = o.step ?? DEFAULT_STEP, maxIter = o.maxIter ?? 6;
-  const params = fittedSubset(o.only);
+  const params = fittedParams(o.only);
   const targets = baselineTargets(o.overrides);
   const used = targets.map((t) => !(o.exclude ?? []).includes(t.id));
   const scenarios = targets.map((t) => t.scenario);
@@ -111,6 +111,11 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult>
   let p = (o.start ?? params.map((q) => q.value)).map(Math.log);
   let lambda = 1e-2;
   const iterations: IterationLog[] = [];
+  const log = (it: Omit<IterationLog, 'iteration'>): void => {
+    const e = { iteration: iterations.length + 1, ...it };
+    iterations.push(e);
+    o.onIteration?.(e);
+  };
   // The footprint scales act through a threshold (a path's pages fit the TLBs or they thrash), so a
   // local step cannot find a far better scale: try a grid first.
   // With two scales (code, data) the grid is their product.
@@ -144,16 +149,14 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult>
         const [y] = await evalAt([cand]);
         const c = point(cand, y);
         moved = c.cost < pt.cost;
-        iterations.push({ iteration: iterations.length + 1, objective: moved ? c.cost : pt.cost, values: cand.map(fromLog), lambda, maxStep: maxAbs(d), accepted: moved });
-        o.onIteration?.(iterations[iterations.length - 1]);
+        log({ objective: moved ? c.cost : pt.cost, values: cand.map(fromLog), lambda, maxStep: maxAbs(d), accepted: moved });
         if (moved) { p = cand; lambda = Math.max(lambda / 3, 1e-6); } else lambda *= 4;
       }
       if (!moved) {
         const best = probes.reduce((a, b) => (b.cost < a.cost ? b : a), pt);
         if (best === pt) break; // optimal at this mesh
         p = best.p; // a compass step: the best probe
-        iterations.push({ iteration: iterations.length + 1, objective: best.cost, values: p.map(fromLog), lambda, maxStep: hm, accepted: true });
-        o.onIteration?.(iterations[iterations.length - 1]);
+        log({ objective: best.cost, values: p.map(fromLog), lambda, maxStep: hm, accepted: true });
       }
       ({ pt, J, probes } = await linearise(p, hm));
       gn = stepOf(J, pt.r, 0);
@@ -173,15 +176,6 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult>
     iterations,
     covariance,
   };
-}
-
-/** The fitted parameters, or those of them named (unknown names are refused). */
-export function fittedSubset(only?: readonly string[]): Param[] {
-  const all = fittedParams();
-  if (!only) return all;
-  const unknown = only.filter((n) => !all.some((p) => p.name === n));
-  if (unknown.length) throw new RangeError(`not a fitted parameter: ${unknown.join(', ')} (fitted: the cost rows with a prior, footprintCodeScale, footprintDataScale)`);
-  return all.filter((p) => only.includes(p.name));
 }
 
 export interface LeaveOneOut { id: string; paperMbps: number; predictedMbps: number; errorPct: number; fittedErrorPct: number; values: Record<string, number> }

@@ -1,4 +1,4 @@
-/** Small dense linear algebra for the calibration's normal equations (a handful of unknowns). */
+/** Small dense linear algebra for the calibration's normal equations (a few dozen unknowns at most). */
 
 export type Matrix = number[][];
 

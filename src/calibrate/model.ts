@@ -22,15 +22,21 @@ export interface Param {
   value: number;
 }
 
-/** The fitted parameters, in a fixed order: the cost rows with a prior (table order), then the footprints' code and data scales. */
-export function fittedParams(): Param[] {
+/**
+ * The fitted parameters, in a fixed order: the cost rows with a prior (table order), then the
+ * footprints' code and data scales; with `only`, just those named (unknown names are refused).
+ */
+export function fittedParams(only?: readonly string[]): Param[] {
   const out: Param[] = [];
   for (const [name, row] of Object.entries(COSTS) as Array<[CostName, (typeof COSTS)[CostName]]>) {
     if ('prior' in row && row.prior !== undefined) out.push({ name, prior: row.prior, uncertainty: row.uncertainty, value: row.cycles });
   }
   out.push({ name: 'footprintCodeScale', prior: 1, uncertainty: FOOTPRINT_UNCERTAINTY, value: CALIBRATION.values.footprintCodeScale });
   out.push({ name: 'footprintDataScale', prior: 1, uncertainty: FOOTPRINT_UNCERTAINTY, value: CALIBRATION.values.footprintDataScale });
-  return out;
+  if (!only) return out;
+  const unknown = only.filter((n) => !out.some((p) => p.name === n));
+  if (unknown.length) throw new RangeError(`not a fitted parameter: ${unknown.join(', ')} (fitted: the cost rows with a prior, footprintCodeScale, footprintDataScale)`);
+  return out.filter((p) => only.includes(p.name));
 }
 
 /** The baseline figures: paper configurations without any of the paper's optimizations. */

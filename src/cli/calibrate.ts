@@ -2,16 +2,16 @@
 import type { Command } from 'commander';
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { calibrate, fittedSubset, leaveOneOut, DEFAULT_STEP, DEFAULT_TOL, type CalibrationResult, type LeaveOneOut } from '../calibrate/calibrate.js';
-import { BASELINE_IDS } from '../calibrate/model.js';
+import { calibrate, leaveOneOut, DEFAULT_STEP, DEFAULT_TOL, type CalibrationResult, type LeaveOneOut } from '../calibrate/calibrate.js';
+import { BASELINE_IDS, fittedParams } from '../calibrate/model.js';
 import { scenarioDir } from '../paper/configs.js';
-import { ScenarioError, flagTimeMs } from '../scenario/schema.js';
+import { ScenarioError } from '../scenario/schema.js';
 import { defaultWorkers } from '../workers/pool.js';
 import { csv } from '../results/result.js';
 import { table } from './format.js';
 import { progressBar } from './progress.js';
+import { durationOverride, type Parsers } from './overrides.js';
 
-type Parsers = { intArg: (n: string, min: number) => (v: string) => number };
 
 interface Opts { only?: string; workers?: number; out?: string; write?: boolean; leaveOneOut?: boolean; maxIter?: number; tol?: string; duration?: string; check?: boolean; json?: boolean }
 
@@ -21,7 +21,7 @@ export const SCALE_GRID = [1, 1.3, 1.5, 1.7, 1.9, 2.2];
 const sig = (v: number) => Number(v.toPrecision(4));
 const pct = (v: number) => `${v > 0 ? '+' : ''}${v.toFixed(1)}%`;
 
-export function calibrateCommand(program: Command, p: Parsers): void {
+export function calibrateCommand(program: Command, p: Pick<Parsers, 'intArg'>): void {
   program.command('calibrate')
     .description('fit the cost rows marked as fitted (and the TLB footprint scale) to the paper\'s baseline figures; print the fit and residuals')
     .option('--workers <n>', 'worker threads', p.intArg('--workers', 1))
@@ -42,9 +42,9 @@ export function calibrateCommand(program: Command, p: Parsers): void {
       if (o.write && o.only !== undefined) throw new ScenarioError('--write with --only: the committed table is the fit of every parameter');
       const only = o.only?.split(',').map((x) => x.trim()).filter((x) => x !== '');
       if (only) {
-        try { fittedSubset(only); } catch (e) { throw new ScenarioError(`--only ${o.only}: ${(e as Error).message}`); }
+        try { fittedParams(only); } catch (e) { throw new ScenarioError(`--only ${o.only}: ${(e as Error).message}`); }
       }
-      const overrides = o.duration === undefined ? [] : [{ path: 'run.durationMs', value: flagTimeMs('--duration', o.duration, 'ms'), flag: `--duration ${o.duration}` }];
+      const overrides = o.duration === undefined ? [] : [durationOverride(o.duration, 'ms')];
       const workers = o.workers ?? defaultWorkers();
       const bar = progressBar('calibrate: {value} runs', o.json);
       let runs = 0;

@@ -13,8 +13,8 @@ import { formatTop, formatSummaries } from '../inspect/top.js';
 import { writeReport } from '../inspect/report.js';
 import type { Interpreter } from '../actors/runtime.js';
 import { runProgress } from './progress.js';
+import type { Parsers } from './overrides.js';
 
-type Parsers = { intArg: (n: string, min: number) => (v: string) => number; timeHelp: (what: string, bare: 's' | 'ms') => string };
 interface CommonOpts { seed?: number; duration?: string }
 type LoadWith = (file: string, o: CommonOpts) => Scenario;
 

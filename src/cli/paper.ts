@@ -5,7 +5,7 @@ import type { PaperConfig } from '../paper/configs.js';
 import { runPaper, selectConfigs } from '../paper/run.js';
 import { fmtStat } from '../scenario/reps.js';
 import { table } from './format.js';
-import { commonOverrides } from './overrides.js';
+import { commonOverrides, type Parsers } from './overrides.js';
 import { writePlots } from '../paper/plot.js';
 import { interpreterOption } from './interpreter-option.js';
 import { integrityFailures } from '../scenario/run.js';
@@ -15,7 +15,6 @@ import { scenarioFor } from '../paper/configs.js';
 import { fingerprintOf } from '../results/result.js';
 import { campaignShard, saveResult, OUT_HELP, SHARD_HELP, type OutOpts } from './results.js';
 
-type Parsers = { intArg: (n: string, min: number) => (v: string) => number; timeHelp: (what: string, bare: 's' | 'ms') => string };
 
 export function paperCommand(program: Command, p: Parsers): void {
   program.command('paper')

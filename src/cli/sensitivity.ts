@@ -6,20 +6,20 @@ import type * as vl from 'vega-lite';
 import { sensitivity, sensitivityInputs, type Band, type Elasticity, type SensitivityResult } from '../calibrate/sensitivity.js';
 import { selectConfigs } from '../paper/run.js';
 import { scenarioFor } from '../paper/configs.js';
-import { ScenarioError, flagTimeMs } from '../scenario/schema.js';
+import { ScenarioError } from '../scenario/schema.js';
 import { defaultWorkers } from '../workers/pool.js';
 import { csv } from '../results/result.js';
 import { renderSvg, VL_SCHEMA } from '../plot/vega.js';
 import { table } from './format.js';
 import { progressBar } from './progress.js';
+import { durationOverride, type Parsers } from './overrides.js';
 
-type Parsers = { intArg: (n: string, min: number) => (v: string) => number };
 interface Opts { workers?: number; only?: string; inputs?: string; step?: string; out?: string; duration?: string; json?: boolean; top?: number }
 
 /** Bars per tornado plot: the inputs with the largest elasticities. */
 const TORNADO_BARS = 15;
 
-export function sensitivityCommand(program: Command, p: Parsers): void {
+export function sensitivityCommand(program: Command, p: Pick<Parsers, 'intArg'>): void {
   program.command('sensitivity')
     .description('elasticity of every figure (throughput, CPU, cycles per packet per domain) of the paper configurations to every cost row and footprint (central differences), with tornado plots and an uncertainty band per figure')
     .option('--only <ids>', 'comma-separated paper configuration ids (default: all)')
@@ -35,7 +35,7 @@ export function sensitivityCommand(program: Command, p: Parsers): void {
       if (!(step > 0 && step < 1)) throw new ScenarioError(`--step ${o.step}: must be a number between 0 and 1`);
       let cfgs;
       try { cfgs = selectConfigs(o.only?.split(',').map((s) => s.trim()).filter(Boolean)); } catch (e) { throw new ScenarioError(`--only: ${(e as Error).message}`); }
-      const overrides = o.duration === undefined ? [] : [{ path: 'run.durationMs', value: flagTimeMs('--duration', o.duration, 'ms'), flag: `--duration ${o.duration}` }];
+      const overrides = o.duration === undefined ? [] : [durationOverride(o.duration, 'ms')];
       const only = o.inputs?.split(',').map((s) => s.trim()).filter(Boolean);
       const bar = progressBar('sensitivity [{bar}] {value}/{total} runs, {eta_formatted} left', o.json);
       let done = 0;

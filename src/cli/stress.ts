@@ -17,8 +17,8 @@ import { interpreterOption } from './interpreter-option.js';
 import type { Interpreter } from '../actors/runtime.js';
 import { fingerprintOf, type RunEntry } from '../results/result.js';
 import { campaignShard, saveResult, OUT_HELP, SHARD_HELP } from './results.js';
+import type { Parsers } from './overrides.js';
 
-type Parsers = { intArg: (n: string, min: number) => (v: string) => number };
 
 interface StressOpts {
   runs: number; seed: number; workers?: number; hostile?: boolean; only?: string; case?: number; path?: string;
@@ -51,7 +51,7 @@ function printFailure(o: StressOpts, r: StressReport): void {
   }
 }
 
-export function stressCommand(program: Command, p: Parsers): void {
+export function stressCommand(program: Command, p: Pick<Parsers, 'intArg'>): void {
   program.command('stress')
     .description('property-based stress: random scenarios (and hostile guests) checked against the protocol invariants')
     .option('--runs <n>', 'number of cases', p.intArg('--runs', 1), 100)

@@ -10,13 +10,13 @@ import { basename } from 'node:path';
 import { fingerprintOf } from '../results/result.js';
 import { campaignShard, saveResult, OUT_HELP, SHARD_HELP, type OutOpts } from './results.js';
 import { createHash } from 'node:crypto';
+import type { Parsers } from './overrides.js';
 
-type Parsers = { intArg: (n: string, min: number) => (v: string) => number };
 
 /** Sweeps larger than this are refused unless --max-runs allows them. */
 export const DEFAULT_MAX_RUNS = 1000;
 
-export function sweepCommand(program: Command, p: Parsers): void {
+export function sweepCommand(program: Command, p: Pick<Parsers, 'intArg'>): void {
   program.command('sweep')
     .description('run the cartesian product of a sweep file on worker threads')
     .argument('<sweep>', 'sweep YAML file: base scenario + fields to vary')

@@ -6,7 +6,8 @@
  * 4 KByte and 4 MByte pages, fully associative, 64 entries", the descriptors a
  * Pentium 4 reports: Intel AP-485, Processor Identification and the CPUID
  * Instruction, Table "Descriptor Formats" and its Pentium 4 example). Intel
- * does not document the replacement policy; each array here is exact LRU.
+ * does not document the replacement policy; each array uses tree pseudo-LRU
+ * by default, or exact LRU (`machine.tlbReplacement`).
  * x86 of that era has no address-space tags (Intel SDM vol. 3, 3.12 "Translation
  * Lookaside Buffers"): a CR3 write drops every entry of both arrays that lacks
  * the global bit, toggling CR4.PGE drops global ones too, and INVLPG drops the
