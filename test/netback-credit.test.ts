@@ -11,6 +11,7 @@ import { build } from '../src/scenario/build.js';
 import { runScenario } from '../src/scenario/run.js';
 import { parseScenario, ScenarioError } from '../src/scenario/schema.js';
 import { runCase } from '../src/stress/run.js';
+import { stressCase } from './support/stress-case.js';
 
 const twoGuests = (over: Record<string, unknown> = {}) => ({
   name: 'rate', topology: 'guest', direction: 'tx', guests: 2,
@@ -54,15 +55,15 @@ describe('netback transmit credit', function () {
     // The netbacks' TX regions, read from the runtime's states$ stream.
     const tx: Array<{ t: number; actor: string; tx: string }> = [];
     let limited = '';
-    const r = runCase({
-      name: 'credit-and-shared-pool', topology: 'guest', direction: 'tx', seed: 7235, run: { durationMs: 3, warmupMs: 0 },
-      machine: { cpus: 1, nics: 1, vifRingSize: 128, memoryMiB: 2048, nic: { ringSize: 32, csumOffload: false, tso: false, sg: false } },
+    const r = runCase(stressCase({
+      name: 'credit-and-shared-pool', seed: 7235,
+      machine: { vifRingSize: 128, nic: { ringSize: 32, csumOffload: false, tso: false, sg: false } },
       guests: 16,
-      optimizations: { vnicOffload: false, txNoRemap: true, rxCopy: false, rxCopyVia: 'map', superpages: true, globalPages: false },
-      tcp: { mss: 1000, sndBufKiB: 128, rcvBufKiB: 128, appChunkKiB: 16 },
-      netback: { rxDrainMs: 1, rxStallMs: 2, rxPollMs: 0.5, lateEoiTickUs: 250, pendingRing: 'shared', rateLimits: [{ guest: 1, mbps: 25, intervalMs: 1.522 }] },
-      faults: [{ atUs: 1314, nic: 0, kind: 'link-down', count: 1 }], hostile: [],
-    }, {
+      optimizations: { vnicOffload: false, txNoRemap: true, rxCopy: false, rxCopyVia: 'map', superpages: true },
+      tcp: { mss: 1000, sndBufKiB: 128, rcvBufKiB: 128 },
+      netback: { lateEoiTickUs: 250, pendingRing: 'shared', rateLimits: [{ guest: 1, mbps: 25, intervalMs: 1.522 }] },
+      faults: [{ atUs: 1314, nic: 0, kind: 'link-down', count: 1 }],
+    }), {
       mutate: (b) => {
         limited = `${b.vifs.find((v) => v.guest.domid === 1)!.nb.name}-back`;
         b.sys.states$.pipe(filter((ch) => ch.kind === 'netback')).subscribe((ch) => tx.push({ t: ch.t, actor: ch.actor, tx: (JSON.parse(ch.value) as { tx: string }).tx }));

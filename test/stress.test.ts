@@ -8,6 +8,7 @@ import { runStress, runStressCase, summarize } from '../src/stress/pool.js';
 import type { Built } from '../src/scenario/build.js';
 import type { Netback } from '../src/channels/netback.js';
 import { GNTST } from '../src/hypervisor/grant-table.js';
+import { stressCase, type CaseChanges } from './support/stress-case.js';
 
 /** Run fast-check over stress cases with a broken netback and return whether it found a counterexample. */
 function findsBug(only: string[] | null, mutate: (b: Built) => void, numRuns: number, seed = 7): { failed: boolean; failures: string[] } {
@@ -223,12 +224,11 @@ describe('stress: regressions for mechanism bugs the properties found', function
     expect(r.scenario.guests).to.be.greaterThan(0);
     expect(r.result.failures, r.result.failures.join('\n')).to.deep.equal([]);
   });
-  const base = ({ nic, ...o }: Partial<CaseScenario> & { nic?: Partial<CaseScenario['machine']['nic']> }): CaseScenario => ({
-    name: 'regression', topology: 'guest', direction: 'tx', seed: 3, run: { durationMs: 3, warmupMs: 0 },
-    machine: { cpus: 1, nics: 1, vifRingSize: 256, memoryMiB: 2048, nic: { ringSize: 256, csumOffload: true, tso: true, sg: true, ...nic } },
-    guests: 1, optimizations: { vnicOffload: true, txNoRemap: false, rxCopy: false, rxCopyVia: 'map', superpages: false, globalPages: false },
-    tcp: { mss: 1448, sndBufKiB: 128, rcvBufKiB: 128, appChunkKiB: 16 },
-    netback: { rxDrainMs: 1, rxStallMs: 2, rxPollMs: 0.5, lateEoiTickUs: 500 }, faults: [], hostile: [], ...o,
+  const base = ({ nic, ...o }: CaseChanges & { nic?: Partial<CaseScenario['machine']['nic']> }): CaseScenario => stressCase({
+    name: 'regression', seed: 3, ...o,
+    machine: { ...o.machine, nic: { ...o.machine?.nic, ...nic } },
+    optimizations: { rxCopy: false, rxCopyVia: 'map', ...o.optimizations },
+    tcp: { sndBufKiB: 128, rcvBufKiB: 128, ...o.tcp },
   });
   const ok = (sc: CaseScenario) => { const r = runCase(sc); expect(r.failures, r.failures.join('\n')).to.deep.equal([]); return r; };
 
