@@ -1,10 +1,13 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { loadScenario } from '../src/scenario/schema.js';
+import { loadScenario, type Scenario } from '../src/scenario/schema.js';
 import { build } from '../src/scenario/build.js';
 import { Exec, type Kernel } from '../src/domains/kernel.js';
 import { Xen } from '../src/hypervisor/xen.js';
 import { GNTST } from '../src/hypervisor/grant-table.js';
+import { TAG, tlbTag } from '../src/hardware/tlb.js';
+import { PS_PER_MS } from '../src/actors/scheduler.js';
+import { watchFlushes } from './support/tlb-flushes.js';
 
 /**
  * Xen's guest-visible hypercalls on a built (not started) machine (found by mutation testing, issue
@@ -135,6 +138,48 @@ describe('Xen (mutation): grant batch hypercalls', () => {
     expect(m.b.counters.tlbFlushes).to.equal(flushes + 1);
     expect(m.b.counters.grantUnmaps - c.grantUnmaps).to.equal(2);
     expect(m.xen.grants.activeMappings(m.dom0.domid)).to.equal(m.b.netbacks.reduce((n, nb) => n + nb.ringMappings(), 0));
+  });
+
+  it('unmapping a host mapping removes the map slot\'s translation from the caller\'s TLB, not only the count', () => {
+    const m = machine();
+    const x = m.exec(m.dom0);
+    const gt = m.xen.grantTables.get(m.g1.domid)!;
+    const f1 = m.g1.allocFrame(), f2 = m.g1.allocFrame();
+    gt.grantAccess(100, m.dom0.domid, f1, true);
+    gt.grantAccess(101, m.dom0.domid, f2, true);
+    // Any 4 KiB, non-global tag of dom0's address space stands for the map slot: the check does not depend on how netback picks it.
+    const slot = tlbTag(m.dom0.domid, TAG.grantMap, 42);
+    const dtlb = x.cpu.tlb.dtlb;
+    const [a] = m.xen.grantMap(x, m.dom0, [{ dom: m.g1.domid, ref: 100, readonly: true }]);
+    x.touchTransient(slot, a.frame!);
+    expect(dtlb.has(slot), 'the slot is translated once touched').to.equal(true);
+    m.xen.grantUnmap(x, m.dom0, [a.handle!], true);
+    expect(dtlb.has(slot), 'the unmap dropped the slot\'s translation').to.equal(false);
+    // The slot mapped again, to another frame: a miss, and no stale hit through the old translation.
+    const stale = m.b.counters.violations['stale-translation'] ?? 0;
+    const misses = dtlb.stats.misses;
+    const [b2] = m.xen.grantMap(x, m.dom0, [{ dom: m.g1.domid, ref: 101, readonly: true }]);
+    x.touchTransient(slot, b2.frame!);
+    expect(dtlb.stats.misses).to.equal(misses + 1);
+    expect(m.b.counters.violations['stale-translation'] ?? 0).to.equal(stale);
+  });
+
+  it('in runs through netback (receive by flipping, receive by mapping and copying), no unmap or flip leaves a translation of a frame its caller lost', function () {
+    this.timeout(60_000);
+    const watch = (opt: Partial<Scenario['optimizations']>) => {
+      const sc = loadScenario(join('scenarios', 'guest-rx.yaml'));
+      Object.assign(sc.optimizations, opt);
+      const b = build(sc);
+      const w = watchFlushes(b);
+      b.start();
+      b.sys.sched.run(5 * PS_PER_MS);
+      b.sys.stop();
+      expect(w.leaks, w.leaks.join('\n')).to.deep.equal([]);
+      return w;
+    };
+    // The triggers: frames flipped away, and guest buffers unmapped, while their caller still had them in its DTLB.
+    expect(watch({}).lost.grantTransfer, 'translations a flip took the frame of').to.be.greaterThan(0);
+    expect(watch({ rxCopy: true, rxCopyVia: 'map' }).lost.grantUnmap, 'translations an unmap took the frame of').to.be.greaterThan(0);
   });
 
   it('copy counts every op but copies bytes only for those that succeed', () => {
