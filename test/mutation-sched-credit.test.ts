@@ -131,6 +131,21 @@ describe('credit scheduler (mutation): csched_acct', () => {
     expect(st(d[0])).to.deep.include({ credit: capPs - 1, parked: false, pri: PRI.UNDER });
   });
 
+  it('decides parking on the credit before the lower bound: a cap above one time slice still parks (time slice shorter than the period)', () => {
+    // 10 ms slices, 30 ms periods, cap 50: credit_cap is 15 ms, the lower bound 10 ms.
+    const { p, s, d, st } = setup([0], [{ cap: 50 }], { tsliceUs: 10_000 });
+    Object.assign(st(d[0]), { active: true, credit: -20 * MS - 15 * MS });
+    s.at(30 * MS);
+    p.pick(0);
+    expect(st(d[0])).to.deep.include({ credit: -10 * MS, pri: PRI.OVER, parked: true });
+    // The same with Xen's own periods: cap 100 is one time slice of credit, the lower bound too.
+    const x = setup([0], [{ cap: 100 }]);
+    Object.assign(x.st(x.d[0]), { active: true, credit: -30 * MS - 1 - 30 * MS });
+    x.s.at(30 * MS);
+    x.p.pick(0);
+    expect(x.st(x.d[0])).to.deep.include({ credit: -30 * MS, pri: PRI.OVER, parked: true });
+  });
+
   it('BOOST ends at the tick that finds the vCPU running, or at an accounting that counts it; not before', () => {
     const { p, s, d, st } = setup([0, 0]);
     const [a, b] = d;
