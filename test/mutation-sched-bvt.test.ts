@@ -101,5 +101,12 @@ describe('BVT-like policy (mutation)', () => {
     expect(p.preempts(s.k(d[1]), 0)).to.equal(false);
     s.at(ALLOW_US * US);
     expect(p.preempts(s.k(d[1]), 0)).to.equal(true);
+    // The allowance counts from the start of the running domain's turn, not from time 0.
+    d[1].work = true;
+    expect(s.decide(0, 1000 * US)).to.equal(d[1]);
+    s.at(1000 * US + ALLOW_US * US - 1);
+    expect(p.preempts(s.k(d[0]), 0)).to.equal(false);
+    s.at(1000 * US + ALLOW_US * US);
+    expect(p.preempts(s.k(d[0]), 0)).to.equal(true);
   });
 });

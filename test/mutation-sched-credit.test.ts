@@ -166,6 +166,13 @@ describe('credit scheduler (mutation): csched_acct', () => {
     expect(st(a)).to.deep.include({ pri: PRI.OVER, credit: -19 * MS + 15 * MS }); // from its credit: ran 19 ms, earned 15
   });
 
+  it('a tick finding an OVER vCPU running leaves it OVER (only BOOST drops to UNDER)', () => {
+    const { p, s, d, st } = setup([0, 0]);
+    st(d[0]).pri = PRI.OVER;
+    p.ran(s.k(d[0]), 0, 0, 10 * MS);
+    expect(st(d[0])).to.deep.include({ pri: PRI.OVER, active: true });
+  });
+
   it('burns exactly the time run, split at the ticks inside it', () => {
     const { p, s, d, st } = setup([0, 0]);
     p.ran(s.k(d[0]), 0, 3 * MS, 27 * MS); // ticks at 10 and 20 ms inside
@@ -173,6 +180,12 @@ describe('credit scheduler (mutation): csched_acct', () => {
     p.ran(s.k(d[1]), 0, 27 * MS, 31 * MS); // the accounting at 30 ms: d0 and d1 active, 15 ms each
     expect(st(d[0]).credit).to.equal(-24 * MS + 15 * MS);
     expect(st(d[1]).credit).to.equal(-3 * MS + 15 * MS - 1 * MS);
+  });
+
+  it('ticks that fell before the run began are not paid for by it', () => {
+    const { p, s, d, st } = setup([0]);
+    p.ran(s.k(d[0]), 0, 15 * MS, 16 * MS); // the tick at 10 ms was nobody's
+    expect(st(d[0])).to.deep.include({ credit: -1 * MS, ranPs: 1 * MS });
   });
 });
 
@@ -224,6 +237,25 @@ describe('credit scheduler (mutation): csched_schedule', () => {
     expect(s.decide(0, 3 * MS)).to.equal(d[0]); // work-conserving: OVER runs when nothing else can
     s.block(d[0]);
     expect(s.decide(0, 4 * MS)).to.equal(null);
+  });
+
+  it('vCPUs woken one after the other run in the order they woke', () => {
+    const { s, d } = setup([0, 0, 0]);
+    s.wake(d[2]);
+    s.wake(d[1]);
+    expect(s.decide(0, 0)).to.equal(d[2]);
+    s.block(d[2]);
+    expect(s.decide(0, 1 * MS)).to.equal(d[1]);
+  });
+
+  it('an idle CPU with nothing runnable asks for no recheck, also when its vCPU has just blocked', () => {
+    const { s, d } = setup([0, 0]);
+    expect(s.decide(0, 0)).to.equal(null);
+    d[0].work = true;
+    expect(s.decide(0, 1 * MS)).to.equal(d[0]);
+    s.block(d[0]);
+    expect(s.decide(0, 2 * MS)).to.equal(null);
+    expect(s.rechecks).to.deep.equal([]);
   });
 
   it('the running vCPU keeps its 30 ms slice against an equal priority, then goes to the end of its class', () => {
