@@ -11,7 +11,8 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 
 interface Row { killed: number; timeout: number; survived: number; noCoverage: number }
-interface Report { files: Record<string, { mutants: Array<{ status: string }> }> }
+interface Mutant { status: string; mutatorName?: string; replacement?: string; location?: { start: { line: number; column: number } } }
+interface Report { files: Record<string, { mutants: Mutant[] }> }
 
 const TARGET_TOTAL = 90;
 const TARGET_FILE = 85;
@@ -70,12 +71,28 @@ export function table(files: Map<string, Row>): string {
   return lines.join('\n');
 }
 
+/** One line per mutant that survived or that no test reached: file:line:column, mutator, replacement. */
+export function survivors(report: Report): string {
+  const lines: string[] = [];
+  for (const file of Object.keys(report.files).sort()) {
+    const ms = report.files[file].mutants.filter((m) => m.status === 'Survived' || m.status === 'NoCoverage');
+    ms.sort((a, b) => (a.location?.start.line ?? 0) - (b.location?.start.line ?? 0) || (a.location?.start.column ?? 0) - (b.location?.start.column ?? 0));
+    for (const m of ms) {
+      const at = m.location ? `${m.location.start.line}:${m.location.start.column}` : '?';
+      const repl = (m.replacement ?? '').replace(/\s+/g, ' ').slice(0, 80);
+      lines.push(`| ${file}:${at} | ${m.mutatorName ?? '?'} \`${repl.replace(/`/g, "'").replace(/\|/g, '\\|')}\`${m.status === 'NoCoverage' ? ' (no coverage)' : ''} |`);
+    }
+  }
+  return ['| where | mutant |', '|---|---|', ...lines].join('\n');
+}
+
 const isMain = process.argv[1]?.endsWith('mutation-table.js');
 if (isMain) {
   const cmd = new Command('mutation-table')
     .description('print the per-file table of a Stryker run')
     .argument('[report]', 'Stryker JSON report', 'reports/mutation/mutation.json')
-    .action((file: string) => {
+    .option('--survivors', 'also list every mutant that survived or that no test reached')
+    .action((file: string, opts: { survivors?: boolean }) => {
       let report: Report;
       try {
         report = JSON.parse(readFileSync(file, 'utf8')) as Report;
@@ -85,6 +102,7 @@ if (isMain) {
         process.exit(2);
       }
       process.stdout.write(`${table(countFiles(report))}\n`);
+      if (opts.survivors) process.stdout.write(`\n${survivors(report)}\n`);
     });
   cmd.parse();
 }
