@@ -1,4 +1,12 @@
 /** Human-readable renderings of run results. */
+
+/**
+ * Text for a terminal: control characters (ANSI/OSC escapes in a scenario's name, a path) are
+ * shown as \xNN instead of reaching the terminal; newlines and tabs stay.
+ */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+export const terminalSafe = (s: string): string => s.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 import type { RunResult } from '../scenario/run.js';
 
 export function pad(s: string | number, n: number, right = false): string {
@@ -60,13 +68,20 @@ export function formatRun(r: RunResult): string {
   if (r.latency) out.push(...formatLatency(r.latency), '');
   // A request/response run is read per transaction; a stream per MSS segment of goodput.
   const cp = r.latency ? { ...r.latency.perTransaction, total: r.latency.perTransaction.cycles } : r.cyclesPerPacket;
-  out.push(r.latency ? `cycles per transaction (${r.latency.transactions} transactions): ${cp.total}` : `cycles per packet (per ${r.counters.goodputSegments} MSS segments of goodput): ${cp.total}`);
+  const none = r.latency ? r.latency.transactions === 0 : r.counters.goodputSegments === 0;
+  // Nothing completed in the window: a per-packet figure would be 0/0, not a cost of 0.
+  if (none) {
+    out.push(r.latency ? 'cycles per transaction: none (no transaction completed in the measured window)' : 'cycles per packet: none (no MSS segment of goodput in the measured window)');
+    out.push('');
+  } else out.push(r.latency ? `cycles per transaction (${r.latency.transactions} transactions): ${cp.total}` : `cycles per packet (per ${r.counters.goodputSegments} MSS segments of goodput): ${cp.total}`);
+  if (!none) {
   const accts = Object.keys(cp.byAccount);
   const cats = Object.entries(cp.byCategory).sort((a, b) => b[1] - a[1]).map(([c]) => c);
   out.push(table(['component', ...accts, 'total'], cats.map((c) => [
     c, ...accts.map((a) => cp.byAccountCategory[a]?.[c] ?? 0), cp.byCategory[c],
   ]).concat([['total', ...accts.map((a) => cp.byAccount[a]), cp.total]])));
   out.push('');
+  }
   const { drops, violations, ...c } = r.counters;
   out.push('counters');
   out.push(table(['counter', 'value'], Object.entries(c).filter(([, v]) => typeof v === 'number').map(([k, v]) => [k, v as number])));

@@ -32,7 +32,7 @@ import { reportPlots } from './report-plots.js';
 import { vegaBrowserRuntime } from '../plot/vega.js';
 import { groupOf } from '../paper/configs.js';
 import { framesUntil, toPcapngCapture } from './pcap.js';
-import { writeText } from './files.js';
+import { checkWritable, writeText } from './files.js';
 import { endpointsOf, runMeta } from './inspect-run.js';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -59,7 +59,7 @@ function breakdownCsv(result: { cyclesPerPacket: { byAccountCategory: Record<str
 
 export async function writeReport(sc: Scenario, outDir: string, o: { sampleMs?: number; onProgress?: OnProgress } = {}): Promise<ReportInfo> {
   const file = join(outDir, 'index.html');
-  writeText(file, ''); // fail on a bad path before the run
+  checkWritable(file); // fail on a bad path before the run
   const samplePs = Math.round((o.sampleMs ?? 1) * PS_PER_MS);
   const b = build(sc);
   const rec = new Recorder(b, { messages: true, wire: true, samplePs: [samplePs], onProgress: o.onProgress });

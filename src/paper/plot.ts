@@ -1,5 +1,5 @@
 /** SVG bar charts of the paper reproduction (vega-lite, rendered headless to SVG; the specs are written beside them). */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { ensureDir, writeText } from '../inspect/files.js';
 import { join } from 'node:path';
 import type * as vl from 'vega-lite';
 import type { PaperRow } from './report.js';
@@ -65,13 +65,13 @@ export function breakdownSpec(rows: PaperRow[]): vl.TopLevelSpec {
 }
 
 export async function writePlots(rows: PaperRow[], dir: string): Promise<string[]> {
-  mkdirSync(dir, { recursive: true });
+  ensureDir(dir);
   const files = [['throughput.svg', throughputSpec(rows)], ['cycles-breakdown.svg', breakdownSpec(rows)]] as const;
   const out: string[] = [];
   for (const [name, spec] of files) {
     const path = join(dir, name);
-    writeFileSync(path, await renderSvg(spec));
-    writeFileSync(path.replace(/\.svg$/, '.vl.json'), JSON.stringify(spec, null, 2));
+    writeText(path, await renderSvg(spec));
+    writeText(path.replace(/\.svg$/, '.vl.json'), JSON.stringify(spec, null, 2));
     out.push(path);
   }
   return out;

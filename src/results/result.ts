@@ -8,7 +8,7 @@
  * one piece gives, byte for byte but for the wall time.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { ensureDir, writeText } from '../inspect/files.js';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { Shard } from './shard.js';
@@ -168,15 +168,15 @@ export function shardDir(dir: string, s: { index: number; count: number }): stri
  * with `xennet stress --replay FILE`. Returns the paths written.
  */
 export function writeResult(dir: string, r: ResultFile): string[] {
-  mkdirSync(dir, { recursive: true });
+  ensureDir(dir);
   const out: string[] = [];
-  const put = (name: string, text: string) => { const f = join(dir, name); writeFileSync(f, text); out.push(f); };
+  const put = (name: string, text: string) => { const f = join(dir, name); writeText(f, text); out.push(f); };
   put('result.json', JSON.stringify(r, null, 2) + '\n');
   put('runs.csv', runsCsv(r.runs));
   if (r.command !== 'stress') put('breakdown.csv', breakdownCsv(r.runs));
   const failing = r.command === 'stress' ? r.runs.filter((e) => !(e.result as { ok: boolean }).ok) : [];
   if (failing.length) {
-    mkdirSync(join(dir, 'failing'), { recursive: true });
+    ensureDir(join(dir, 'failing'));
     for (const e of failing) {
       put(join('failing', `case-${e.index}.yaml`), caseYaml(e.scenario, `stress-case-${e.index}`, (e.result as { failures: string[] }).failures));
       if (e.shrunk) put(join('failing', `case-${e.index}-shrunk.yaml`), caseYaml(e.shrunk.scenario, `stress-case-${e.index}-shrunk`, e.shrunk.failures));

@@ -1,0 +1,172 @@
+/**
+ * The cases a hostile (or unlucky) user broke: each gets one line on stderr naming the field or
+ * flag and the limit, exit 2, or an honest result; never an internal error, a hang, a half-written
+ * file or exit 0 with the output lost.
+ */
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { report } from '../src/cli/calibrate.js';
+import type { CalibrationResult } from '../src/calibrate/calibrate.js';
+
+const bin = join(process.cwd(), 'bin', 'xennet.js');
+const dir = mkdtempSync(join(tmpdir(), 'xennet-hostile-user-'));
+const file = (name: string, text: string) => { const f = join(dir, name); writeFileSync(f, text); return f; };
+const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 20_000 });
+/** Through a shell, for redirections of standard output. */
+const sh = (cmd: string) => spawnSync('sh', ['-c', cmd], { encoding: 'utf8', timeout: 20_000 });
+const native = (extra: string) => file(`n${Math.random().toString(36).slice(2)}.yaml`, `name: a\ntopology: native\ndirection: tx\n${extra}`);
+
+function refused(r: ReturnType<typeof cli>, ...want: RegExp[]): void {
+  expect(r.error, 'the command must end by itself').to.equal(undefined);
+  expect(r.status, r.stderr).to.equal(2);
+  const lines = r.stderr.trimEnd().split('\n');
+  expect(lines, r.stderr).to.have.length(1);
+  expect(lines[0]).to.match(/^error: /);
+  for (const w of want) expect(lines[0]).to.match(w);
+}
+
+const BOMB = ['a: &a [x, x, x, x, x, x, x, x, x]', ...'bcdefg'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefg'[i]}`).join(', ')}]`), 'name: bomb', ''].join('\n');
+
+describe('hostile user: every input refused cleanly, every output honest', function () {
+  this.timeout(60_000);
+
+  it('a YAML alias bomb is a user error (run and stress --replay), not an internal error', () => {
+    const f = file('bomb.yaml', BOMB);
+    refused(cli('run', f), /bomb\.yaml: invalid YAML: Excessive alias count/);
+    refused(cli('stress', '--replay', f), /invalid YAML/);
+  });
+
+  it('numeric fields the model cannot honour are refused with their limit', () => {
+    refused(cli('run', native('costs: {tlbMiss: 1e308}\n')), /field costs\.tlbMiss/, /<=10000000/);
+    refused(cli('run', native('costs: {tlbMiss: 1e20}\n')), /field costs\.tlbMiss/);
+    refused(cli('run', native('machine: {cpuGhz: 1e-300}\n')), /field machine\.cpuGhz/, />=0\.1/);
+    refused(cli('run', native('machine: {nic: {mbps: 1e300}}\n')), /field machine\.nic\.mbps/, /<=100000/);
+    refused(cli('run', file('slice.yaml', 'name: a\ntopology: guest\ndirection: tx\nxen: {sliceUs: 1e-300}\n')), /field xen\.sliceUs/, />=1/);
+  });
+
+  it('a window too short to measure is refused (--duration 1e-3ms)', () => {
+    refused(cli('run', 'scenarios/guest-tx.yaml', '--duration', '1e-3ms'), /field run\.durationMs \(set by --duration 1e-3ms\)/, />=1/);
+  });
+
+  it('a run that completes nothing prints no per-packet figure of 0', () => {
+    // The costliest allowed TLB miss: no segment of goodput completes in 2 ms.
+    const r = cli('run', native('costs: {tlbMiss: 1e7}\n'), '--duration', '2ms');
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/goodputSegments\s+0\n/);
+    expect(r.stdout).to.include('cycles per packet: none (no MSS segment of goodput in the measured window)');
+    expect(r.stdout).to.not.match(/per 0 MSS segments/);
+  });
+
+  it('topology native with guests, optimizations or a scheduler is refused, naming the fields', () => {
+    refused(cli('run', native('guests: 4\noptimizations: {rxCopy: true}\nxen: {scheduler: credit}\n')), /field guests: not used by topology native \(nor optimizations, xen\)/);
+    refused(cli('run', file('drv.yaml', 'name: a\ntopology: driver\ndirection: tx\noptimizations: {txNoRemap: true}\n')), /field optimizations\.txNoRemap: not used by topology driver/);
+  });
+
+  it('--out / --plot naming an existing file are refused before the run', () => {
+    const f = file('afile', 'keep me');
+    const r = cli('run', 'scenarios/linux-tx.yaml', '--duration', '2ms', '--out', f);
+    refused(r, /afile is a file, not a directory/);
+    expect(r.stdout, 'refused before running').to.equal('');
+    refused(cli('paper', '--only', 'linux-tx', '--duration', '2ms', '--plot', f), /afile is a file, not a directory/);
+    expect(readFileSync(f, 'utf8')).to.equal('keep me');
+  });
+
+  it('a trace that cannot be written (/dev/full) is an error naming the path', () => {
+    refused(cli('run', 'scenarios/linux-tx.yaml', '--duration', '2ms', '--trace', '/dev/full'), /cannot write \/dev\/full: no space left on device/);
+  });
+
+  it('outputs under /proc are refused at once, not a spinning mkdir', () => {
+    refused(cli('run', 'scenarios/linux-tx.yaml', '--duration', '2ms', '--out', '/proc/xennet-no/such'), /cannot write \/proc\/xennet-no\/such/);
+    refused(cli('run', 'scenarios/linux-tx.yaml', '--duration', '2ms', '--trace', '/proc/xennet-no/t.json'), /cannot write \/proc\/xennet-no/);
+    refused(cli('charts', '--out', '/proc/xennet-no'), /cannot write \/proc\/xennet-no/);
+  });
+
+  it('a FIFO or a device as scenario file is refused, not read for ever', () => {
+    const fifo = join(dir, 'fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).to.equal(0);
+    refused(cli('run', fifo), /fifo: cannot read scenario file: not a regular file/);
+    refused(cli('run', '/dev/zero'), /\/dev\/zero: cannot read scenario file: not a regular file/);
+  });
+
+  it('--reps has a cap with an override, as sweeps do', () => {
+    refused(cli('run', 'scenarios/linux-tx.yaml', '--reps', '1000000'), /--reps 1000000/, /at most 1000 without --max-runs 1000000/);
+    refused(cli('paper', '--reps', '1000000'), /--reps 1000000/, /--max-runs/);
+  });
+
+  it('a traced or reported run longer than the recorder can hold is refused before it starts', () => {
+    refused(cli('run', 'scenarios/guest-tx.yaml', '--duration', '60s', '--trace', join(dir, 't.json')), /--trace records every event in memory/, /at most 1000 ms/);
+    refused(cli('report', 'scenarios/guest-tx.yaml', '--duration', '60s', '--out', join(dir, 'rep')), /^error: report records every event in memory/);
+    expect(existsSync(join(dir, 't.json'))).to.equal(false);
+  });
+
+  it('stress --only without --hostile is refused (it would be ignored)', () => {
+    refused(cli('stress', '--only', 'H1', '--runs', '1'), /--only .*add --hostile/);
+  });
+
+  it('stress --workers beyond the machine is capped, and says so', () => {
+    const r = cli('stress', '--runs', '1', '--workers', '1000', '--no-replay-check', '--json');
+    expect(r.status, r.stderr).to.equal(0);
+    const m = /--workers 1000 capped at (\d+)/.exec(r.stderr);
+    expect(m, r.stderr).to.not.equal(null);
+    expect(r.stderr).to.match(new RegExp(`on ${m![1]} worker\\(s\\)`));
+  });
+
+  it('merge --out into one of its own shards is refused; the shard is left intact', () => {
+    const out = join(dir, 'camp');
+    const s = cli('stress', '--runs', '2', '--workers', '1', '--no-replay-check', '--out', out, '--shard', '1/2');
+    expect(s.status, s.stderr).to.equal(0);
+    const shard = join(out, 'shard-1-of-2');
+    const before = readFileSync(join(shard, 'result.json'), 'utf8');
+    refused(cli('merge', shard, '--out', shard), /one of the shards being merged/);
+    expect(readFileSync(join(shard, 'result.json'), 'utf8')).to.equal(before);
+  });
+
+  it('--shard k/n with fewer runs than shards is explained, and writes nothing', () => {
+    const out = join(dir, 'shard100');
+    refused(cli('stress', '--runs', '1', '--out', out, '--shard', '1/100'), /--shard 1\/100: 100 shards of a campaign of 1 run/, /at most 1 shard/);
+    expect(existsSync(join(out, 'shard-1-of-100'))).to.equal(false);
+  });
+
+  it('sweep given a scenario file suggests run', () => {
+    refused(cli('sweep', 'scenarios/linux-tx.yaml'), /a scenario file, not a sweep file/, /xennet run scenarios\/linux-tx\.yaml/);
+  });
+
+  it('output lost to a full device is an error, never exit 0 (--json > /dev/full)', () => {
+    const r = sh(`${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} run scenarios/linux-tx.yaml --duration 2ms --json > /dev/full`);
+    expect(r.status, r.stderr).to.equal(2);
+    expect(r.stderr.trimEnd()).to.equal('error: cannot write standard output: no space left on device');
+    const s = sh(`${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} schema > /dev/full`);
+    expect(s.status, s.stderr).to.equal(2);
+  });
+
+  it('escape sequences in a scenario name do not reach the terminal', () => {
+    const f = file('esc.yaml', 'name: "x\\e[31mRED\\e]0;pwned\\a"\ntopology: native\ndirection: tx\n');
+    const r = cli('run', f, '--duration', '2ms');
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.not.match(/[\u001b\u0007]/);
+    expect(r.stdout.split('\n')[0]).to.match(/^scenario x\\x1b\[31mRED\\x1b\]0;pwned\\x07: /);
+    // JSON keeps the name exactly (escaped by JSON itself).
+    expect(JSON.parse(cli('run', f, '--duration', '2ms', '--json').stdout).scenario).to.equal('x\u001b[31mRED\u001b]0;pwned\u0007');
+  });
+
+  it('output files are written whole or not at all (no temporary left behind)', () => {
+    const out = join(dir, 'whole');
+    mkdirSync(out);
+    const r = cli('run', 'scenarios/linux-tx.yaml', '--duration', '2ms', '--out', out);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(readdirSync(out).sort()).to.deep.equal(['breakdown.csv', 'result.json', 'runs.csv']);
+  });
+
+  it('calibrate --check says which test passed: a mesh optimum is not called a Gauss-Newton optimum', () => {
+    const help = cli('calibrate', '--help').stdout.replace(/\s+/g, ' ');
+    expect(help).to.match(/--check .*Gauss-Newton step there is below the tolerance, or no ±\d+% change of one parameter lowers the objective/);
+    const fit = {
+      figures: [], params: [], objective: 1, converged: true, criterion: 'mesh', finalStep: [0.364], iterations: [],
+    } as unknown as CalibrationResult;
+    const text = report(fit, null, 0.01, 10, 1);
+    expect(text).to.match(/converged: no parameter changed by ±\d+% lowers the objective: a local optimum at that resolution only, not by the Gauss-Newton test \(its step is 36\.4%, above the tolerance 1\.00%\)/);
+  });
+});
