@@ -37,6 +37,8 @@ export const SIX = ['linux-tx', 'linux-rx', 'driver-tx', 'driver-rx', 'guest-tx'
 
 const program = new Command();
 program.name('xennet').description('Deterministic emulator of Xen split-driver network virtualization').showHelpAfterError(false);
+// A usage mistake commander finds (unknown option, missing argument) is a user error like any other: status 2.
+program.exitOverride((err) => { process.exit(err.exitCode === 0 ? 0 : 2); });
 // Not commander's .version(): the git commit is looked up only when asked for.
 program.option('-V, --version', 'print the version (and the git commit when run from a checkout)')
   .on('option:version', () => { console.log(versionString()); process.exit(0); });
