@@ -160,6 +160,34 @@ describe('hostile user: every input refused cleanly, every output honest', funct
     expect(readdirSync(out).sort()).to.deep.equal(['breakdown.csv', 'result.json', 'runs.csv']);
   });
 
+  it('a latency percentile resting on too few samples is flagged', () => {
+    const r = cli('run', 'scenarios/latency/linux-tcp-rr.yaml', '--duration', '2ms');
+    expect(r.status, r.stderr).to.equal(0);
+    const n = Number(/transactions\s+(\d+)/.exec(r.stdout)![1]);
+    expect(n, 'a 2 ms window holds fewer than 10000 transactions').to.be.below(10_000);
+    expect(r.stdout).to.include(`warning: ${n} transactions are too few for ${n < 1000 ? 'p99 (needs 1000) or ' : ''}p99.9 (needs 10000)`);
+  });
+
+  it('runs.csv is tidy: NA where a figure does not apply, list cells that parse as JSON', () => {
+    // One guest and two: only the second run has per-guest figures (a list of goodputs).
+    const sw = file('mixed.yaml', `name: mixed\nbase: ${join(process.cwd(), 'scenarios', 'guest-tx.yaml')}\ndurationMs: 1\nvary:\n  guests: [1, 2]\n`);
+    const out = join(dir, 'tidy');
+    const r = cli('sweep', sw, '--out', out, '--workers', '1');
+    expect(r.status, r.stderr).to.equal(0);
+    const [head, ...rows] = parseCsv(readFileSync(join(out, 'runs.csv'), 'utf8'));
+    expect(rows).to.have.length(2);
+    for (const row of rows) {
+      expect(row).to.have.length(head.length);
+      expect(row.filter((c) => c === ''), 'no empty cells').to.deep.equal([]);
+    }
+    const mbps = head.indexOf('perGuest.mbps');
+    expect(rows[0][mbps]).to.equal('NA');
+    const two = JSON.parse(rows[1][mbps]) as number[];
+    expect(two).to.have.length(2);
+    const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8')) as { runs: Array<{ result: { perGuest?: { mbps: number[] } } }> };
+    expect(two).to.deep.equal(result.runs[1].result.perGuest!.mbps);
+  });
+
   it('calibrate --check says which test passed: a mesh optimum is not called a Gauss-Newton optimum', () => {
     const help = cli('calibrate', '--help').stdout.replace(/\s+/g, ' ');
     expect(help).to.match(/--check .*Gauss-Newton step there is below the tolerance, or no ±\d+% change of one parameter lowers the objective/);
@@ -170,3 +198,18 @@ describe('hostile user: every input refused cleanly, every output honest', funct
     expect(text).to.match(/converged: no parameter changed by ±\d+% lowers the objective: a local optimum at that resolution only, not by the Gauss-Newton test \(its step is 36\.4%, above the tolerance 1\.00%\)/);
   });
 });
+
+/** RFC 4180 rows: quoted cells may hold commas, doubled quotes and newlines. */
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [], cell = '', quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { cell += '"'; i++; } else if (c === '"') quoted = false; else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') { row.push(cell); cell = ''; } else if (c === '\n') { row.push(cell); rows.push(row); row = []; cell = ''; } else cell += c;
+  }
+  if (cell !== '' || row.length) { row.push(cell); rows.push(row); }
+  return rows;
+}

@@ -24,12 +24,22 @@ const fmtPct = (v: number | null) => (v === null ? '' : `${v > 0 ? '+' : ''}${v.
 
 type Latency = NonNullable<RunResult['latency']>;
 
+/**
+ * A nearest-rank percentile p rests on the samples above it: with fewer than 10 / (1 - p) samples
+ * fewer than ten lie in its tail, and the figure is little more than the largest sample or two.
+ */
+export function thinPercentiles(n: number): string[] {
+  return ([['p99', 0.99], ['p99.9', 0.999]] as const).filter(([, p]) => n < Math.round(10 / (1 - p))).map(([name, p]) => `${name} (needs ${Math.round(10 / (1 - p))})`);
+}
+
 /** The RR block of `xennet run`: rate, latency percentiles, and what one transaction cost. */
 function formatLatency(l: Latency): string[] {
   const t = l.perTransaction;
+  const thin = thinPercentiles(l.transactions);
   return [
     `transactions    ${l.transactions} (${l.tps.toFixed(1)}/s)`,
     `latency         mean ${l.meanUs.toFixed(1)} us   p50 ${l.p50Us.toFixed(1)}   p99 ${l.p99Us.toFixed(1)}   p99.9 ${l.p999Us.toFixed(1)} us`,
+    ...(thin.length ? [`warning: ${l.transactions} transactions are too few for ${thin.join(' or ')}: fewer than 10 samples lie in such a tail; measure longer (--duration)`] : []),
     `per transaction ${t.cycles} cycles, ${t.interrupts} NIC interrupts, ${t.upcalls} upcalls, ${t.notificationsSent} ring notifications sent, ${t.notificationsSuppressed} held off`,
   ];
 }

@@ -89,9 +89,14 @@ export function makeResult(h: ResultHeader, runs: RunEntry[], wallMs: number, su
 
 // ---- CSV ----
 
+/**
+ * Tidy cells: a figure that does not apply (or is null) is an explicit NA, never an empty cell that
+ * reads like a lost value; a list or an object is its JSON, which parses back (CSV-quoted).
+ */
+export const CSV_NA = 'NA';
 function csvCell(v: unknown): string {
-  if (v === undefined || v === null) return '';
-  const s = Array.isArray(v) ? v.join('; ') : isRecord(v) ? JSON.stringify(v).replace(/"/g, '') : String(v);
+  if (v === undefined || v === null) return CSV_NA;
+  const s = Array.isArray(v) || isRecord(v) ? JSON.stringify(v) : String(v);
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
@@ -127,7 +132,7 @@ export function csv(header: string[], rows: unknown[][]): string {
  * runs.csv: one row per run: index, id, the case seed (stress), the varied fields (sweeps,
  * `vary.<field>`), then every field of the result with dotted names (the per-account, per-category
  * cycles are in breakdown.csv instead). A nested object's columns stay together, in the order its
- * keys first appear over the runs in index order; a run without a column leaves it empty.
+ * keys first appear over the runs in index order; a run without a column has NA there.
  */
 export function runsCsv(runs: RunEntry[]): string {
   const rows = runs.map((r) => {
