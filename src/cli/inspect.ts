@@ -13,7 +13,7 @@ import { formatTop, formatSummaries } from '../inspect/top.js';
 import { writeReport } from '../inspect/report.js';
 import type { Interpreter } from '../actors/runtime.js';
 import { runProgress } from './progress.js';
-import type { Parsers } from './overrides.js';
+import { commonOverrides, type Parsers } from './overrides.js';
 
 interface CommonOpts { seed?: number; duration?: string }
 type LoadWith = (file: string, o: CommonOpts) => Scenario;
@@ -122,7 +122,7 @@ export function registerInspect(program: Command, p: Parsers, loadWith: LoadWith
       checkRecorded('report', sc);
       const bar = runProgress(sc, o.json);
       let r;
-      try { r = await writeReport(sc, o.out, { sampleMs, onProgress: bar.onProgress }); } finally { bar.done(); }
+      try { r = await writeReport(sc, o.out, { sampleMs, onProgress: bar.onProgress, inputs: { scenario: file, overrides: commonOverrides(o).map((v) => v.flag) } }); } finally { bar.done(); }
       if (o.json) {
         console.log(JSON.stringify({ out: o.out, files: r.files, scenario: sc.name, messages: r.messages, stateChanges: r.stateChanges }));
         return;

@@ -30,34 +30,32 @@ import { writeTrace } from './trace-events.js';
 import { topSamples, domainSummaries, formatSummaries } from './top.js';
 import { reportPlots } from './report-plots.js';
 import { vegaBrowserRuntime } from '../plot/vega.js';
-import { groupOf } from '../paper/configs.js';
+import { fingerprintOf, makeResult, writeResult } from '../results/result.js';
+import { versionInfo } from '../cli/version.js';
 import { framesUntil, toPcapngCapture } from './pcap.js';
 import { checkWritable, writeText } from './files.js';
 import { endpointsOf, runMeta } from './inspect-run.js';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-export interface ReportFile { path: string; kind: 'html' | 'result-json' | 'breakdown-csv' | 'trace' | 'pcapng'; bytes: number }
+export interface ReportFile { path: string; kind: 'html' | 'result-json' | 'runs-csv' | 'breakdown-csv' | 'trace' | 'pcapng'; bytes: number }
 export interface ReportInfo { file: string; bytes: number; messages: number; stateChanges: number; files: ReportFile[] }
 
 /** The files written beside the page, linked from it. */
 const DOWNLOADS = [
-  { name: 'result.json', kind: 'result-json', what: 'run result (JSON, as `xennet run --json` prints it)' },
-  { name: 'breakdown.csv', kind: 'breakdown-csv', what: 'cycles per packet by domain and cost category (CSV)' },
+  { name: 'result.json', kind: 'result-json', what: 'result file, as `xennet run --out` writes it: versions, inputs, the resolved scenario and the run\'s result (JSON)' },
+  { name: 'runs.csv', kind: 'runs-csv', what: 'the run\'s figures and counters, one column each (CSV, as `run --out`)' },
+  { name: 'breakdown.csv', kind: 'breakdown-csv', what: 'cycles per packet by domain and cost category (CSV, as `run --out`)' },
   { name: 'trace.json', kind: 'trace', what: 'trace-event JSON (open in ui.perfetto.dev or chrome://tracing)' },
   { name: 'wire.pcapng', kind: 'pcapng', what: 'frames on the wires (pcapng, for Wireshark/tshark)' },
 ] as const;
 
-/** One line per domain and cost category, cycles per MSS segment over the measured window. */
-function breakdownCsv(result: { cyclesPerPacket: { byAccountCategory: Record<string, Record<string, number>> } }): string {
-  const lines = ['domain,category,group,cycles_per_packet'];
-  for (const [acct, cats] of Object.entries(result.cyclesPerPacket.byAccountCategory)) {
-    for (const [cat, v] of Object.entries(cats)) lines.push(`${acct},${cat},${groupOf(cat)},${Math.round(v * 10) / 10}`);
-  }
-  return lines.join('\n') + '\n';
-}
-
-export async function writeReport(sc: Scenario, outDir: string, o: { sampleMs?: number; onProgress?: OnProgress } = {}): Promise<ReportInfo> {
+/**
+ * Write the page and the run's files into outDir. The result files are those `run --out` writes
+ * (result.json, runs.csv, breakdown.csv: same schemas, with provenance); `inputs` says what was run.
+ */
+export async function writeReport(sc: Scenario, outDir: string, o: { sampleMs?: number; onProgress?: OnProgress; inputs?: Record<string, unknown> } = {}): Promise<ReportInfo> {
+  const t0 = performance.now();
   const file = join(outDir, 'index.html');
   checkWritable(file); // fail on a bad path before the run
   const samplePs = Math.round((o.sampleMs ?? 1) * PS_PER_MS);
@@ -214,14 +212,13 @@ ${PAGE_SCRIPT}
 `;
   writeText(file, html);
   const files: ReportFile[] = [{ path: file, kind: 'html', bytes: Buffer.byteLength(html) }];
+  const resultFile = makeResult({ xennet: versionInfo(), command: 'run', inputs: o.inputs ?? { scenario: sc.name }, fingerprint: fingerprintOf([sc]), total: 1 },
+    [{ index: 0, id: sc.name, scenario: sc, result }], performance.now() - t0);
+  writeResult(outDir, resultFile);
   for (const d of DOWNLOADS) {
     const path = join(outDir, d.name);
     if (d.kind === 'trace') writeTrace(rec, path, runMeta(sc, result));
-    else {
-      writeText(path, d.kind === 'result-json' ? JSON.stringify(result) + '\n'
-        : d.kind === 'breakdown-csv' ? breakdownCsv(result)
-        : toPcapngCapture(framesUntil(rec.wire, rec.endPs), endpointsOf(rec)));
-    }
+    else if (d.kind === 'pcapng') writeText(path, toPcapngCapture(framesUntil(rec.wire, rec.endPs), endpointsOf(rec)));
     files.push({ path, kind: d.kind, bytes: statSync(path).size });
   }
   return { file, bytes: Buffer.byteLength(html), messages: msgs.length, stateChanges: rec.states.length, files };
