@@ -108,7 +108,7 @@ export function registerInspect(program: Command, p: Parsers, loadWith: LoadWith
     }));
 
   program.command('report')
-    .description('run a scenario and write one self-contained HTML page (state charts, time slider, message sequence, plots) and the run\'s files: result JSON, breakdown CSV, trace, pcapng')
+    .description('run a scenario and write one self-contained HTML page (state charts, time slider, message sequence, plots) and the run\'s files: result.json, runs.csv and breakdown.csv as run --out writes them, trace, pcapng')
     .argument('<scenario>', 'scenario YAML file')
     .requiredOption('--out <dir>', 'output directory (index.html is written there)')
     .option('--seed <n>', 'random seed (overrides the file)', p.intArg('--seed', 0))

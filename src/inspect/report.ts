@@ -111,6 +111,21 @@ export async function writeReport(sc: Scenario, outDir: string, o: { sampleMs?: 
   const catBoxes = cats.map((c) => `<label class="cat cat-${c}"><input type="checkbox" class="catbox" value="${c}" ${c === 'wire' ? '' : 'checked'}> ${c}</label>`).join(' ');
   const m = data.meta as Record<string, unknown>;
   const plotBlocks = plots.map((p) => `<div class="plot-box"><div class="vega-plot" id="${p.id}" data-plot="${p.id}" aria-label="${esc(p.title)}"></div><div class="muted">${esc(p.note)}</div></div>`).join('\n');
+  // The page opens with the key figures and a table of contents; plots come before the long charts.
+  const lat = result.latency;
+  const keyRows: Array<[string, string]> = [
+    ['goodput', `${result.throughputMbps.toFixed(1)} Mb/s${result.paperMbps ? ` (paper ${result.paperMbps} Mb/s, ${result.errorPct! > 0 ? '+' : ''}${result.errorPct!.toFixed(1)}%)` : ''}`],
+    ['CPU', `${result.cpuUtilPct.total.toFixed(1)}% (${Object.entries(result.cpuUtilPct.byAccount).map(([k, v]) => `${k} ${v.toFixed(1)}%`).join(', ')})`],
+    lat ? ['latency', `${lat.transactions} transactions, mean ${lat.meanUs.toFixed(1)} µs, p50 ${lat.p50Us.toFixed(1)}, p99 ${lat.p99Us.toFixed(1)}, p99.9 ${lat.p999Us.toFixed(1)} µs`]
+      : ['cycles per packet', result.counters.goodputSegments ? String(result.cyclesPerPacket.total) : 'none (no segment of goodput in the window)'],
+    ['drops', Object.entries(result.counters.drops).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'],
+    ['trace hash', `${result.traceHash} (${result.events} events)`],
+  ];
+  const toc = [['sec-plots', 'Plots'], ['sec-files', 'Files of this run'], ['sec-states', 'Actor states'], ['sec-seq', 'Message sequence'], ['sec-charts', 'State charts'],
+    ['sec-top', 'xentop'], ['sec-sum', 'Per-domain summary'], ['sec-run', 'Run report']];
+  const summaryBlock = `<section id="sec-summary"><h2>Summary</h2>
+<table><tbody>${keyRows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</tbody></table>
+<nav id="toc"><p class="muted">Contents: ${toc.map(([id, t]) => `<a href="#${id}">${esc(t)}</a>`).join(' · ')}</p></nav></section>`;
   const fileItems = DOWNLOADS.map((d) => `<li><a class="download" href="${d.name}" download>${d.name}</a> — ${esc(d.what)}</li>`).join('\n');
   // The vega runtime inline (no network); nothing in it may end the script element early.
   const runtime = vegaBrowserRuntime().replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--');
@@ -164,6 +179,18 @@ label.cat { font-size: 13px; margin-right: 6px; }
 <label>µs <input id="tinput" type="number" min="0" step="any" style="width:9em"></label>
 </div>
 <main>
+${summaryBlock}
+
+<section id="sec-plots"><h2>Plots</h2>
+<p class="muted">Sampled every ${+(samplePs / PS_PER_MS).toPrecision(4)} ms of virtual time; the red line is the chosen time. Zoom with the mouse wheel, pan by dragging, double-click to reset.</p>
+${plotBlocks}
+</section>
+
+<section id="sec-files"><h2>Files of this run</h2>
+<ul>
+${fileItems}
+</ul></section>
+
 <section id="sec-states"><h2>Actor states at the chosen time</h2>
 <table><thead><tr><th>actor</th><th>kind</th><th>state</th><th>since (µs)</th></tr></thead><tbody>
 ${stateRows}
@@ -178,16 +205,6 @@ ${stateRows}
 <div class="grid">
 ${chartBlocks}
 </div></section>
-
-<section id="sec-plots"><h2>Plots</h2>
-<p class="muted">Sampled every ${+(samplePs / PS_PER_MS).toPrecision(4)} ms of virtual time; the red line is the chosen time. Zoom with the mouse wheel, pan by dragging, double-click to reset.</p>
-${plotBlocks}
-</section>
-
-<section id="sec-files"><h2>Files of this run</h2>
-<ul>
-${fileItems}
-</ul></section>
 
 <section id="sec-top"><h2>xentop at the chosen time</h2><div id="top"></div></section>
 
