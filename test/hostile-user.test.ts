@@ -168,6 +168,24 @@ describe('hostile user: every input refused cleanly, every output honest', funct
     expect(r.stdout).to.include(`warning: ${n} transactions are too few for ${n < 1000 ? 'p99 (needs 1000) or ' : ''}p99.9 (needs 10000)`);
   });
 
+  it('the report opens with a summary of the key figures and a table of contents; plots come before the state charts', function () {
+    this.timeout(180_000);
+    const out = join(dir, 'report-order');
+    const r = cli('report', 'scenarios/latency/linux-tcp-rr.yaml', '--duration', '2ms', '--out', out);
+    expect(r.status, r.stderr).to.equal(0);
+    const html = readFileSync(join(out, 'index.html'), 'utf8');
+    const sections = [...html.matchAll(/<section id="([\w-]+)"/g)].map((m) => m[1]);
+    expect(sections[0]).to.equal('sec-summary');
+    expect(sections.indexOf('sec-plots')).to.be.below(sections.indexOf('sec-charts'));
+    const summary = html.slice(html.indexOf('<section id="sec-summary">'), html.indexOf('<section id="sec-plots">'));
+    const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8')).runs[0].result;
+    expect(summary).to.include(`${result.throughputMbps.toFixed(1)} Mb/s`);
+    expect(summary).to.include(`${result.latency.transactions} transactions`);
+    // Every section but the summary is in the table of contents, in page order.
+    const toc = [...summary.matchAll(/<a href="#([\w-]+)">/g)].map((m) => m[1]);
+    expect(toc).to.deep.equal(sections.slice(1));
+  });
+
   it('runs.csv is tidy: NA where a figure does not apply, list cells that parse as JSON', () => {
     // One guest and two: only the second run has per-guest figures (a list of goodputs).
     const sw = file('mixed.yaml', `name: mixed\nbase: ${join(process.cwd(), 'scenarios', 'guest-tx.yaml')}\ndurationMs: 1\nvary:\n  guests: [1, 2]\n`);
