@@ -147,8 +147,12 @@ describe('hostile user: every input refused cleanly, every output honest', funct
     const r = cli('run', f, '--duration', '2ms');
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout).to.not.match(/[\u001b\u0007]/);
-    expect(r.stdout.split('\n')[0]).to.match(/^scenario x\\x1b\[31mRED\\x1b\]0;pwned\\x07: /);
-    // JSON keeps the name exactly (escaped by JSON itself).
+    expect(r.stdout.split('\n')[0]).to.match(/^scenario x\\u001b\[31mRED\\u001b\]0;pwned\\u0007: /);
+    // JSON keeps the name exactly, C1 controls (which JSON.stringify leaves raw) included.
+    const c1 = file('c1.yaml', 'name: "x\\u0085y\\u009bz\\x7f"\ntopology: native\ndirection: tx\n');
+    const j = cli('run', c1, '--duration', '2ms', '--json');
+    expect(j.stdout).to.not.match(/[\u007f-\u009f]/);
+    expect(JSON.parse(j.stdout).scenario).to.equal('x\u0085y\u009bz\u007f');
     expect(JSON.parse(cli('run', f, '--duration', '2ms', '--json').stdout).scenario).to.equal('x\u001b[31mRED\u001b]0;pwned\u0007');
   });
 

@@ -2,11 +2,12 @@
 
 /**
  * Text for a terminal: control characters (ANSI/OSC escapes in a scenario's name, a path) are
- * shown as \xNN instead of reaching the terminal; newlines and tabs stay.
+ * shown as \uNNNN instead of reaching the terminal; newlines and tabs stay. The same escape is
+ * JSON's, so --json output stays valid (JSON.stringify leaves DEL and C1 characters raw).
  */
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
-export const terminalSafe = (s: string): string => s.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+export const terminalSafe = (s: string): string => s.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 import type { RunResult } from '../scenario/run.js';
 
 export function pad(s: string | number, n: number, right = false): string {
