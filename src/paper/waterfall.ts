@@ -73,8 +73,9 @@ export function waterfall(rows: Array<PaperRow & { reps?: RepStats }>, dir: 'tx'
  * goes into the subtitle: a figure in docs/ says when and on what it was measured.
  */
 export function waterfallSpec(w: Waterfall, stamp?: string): vl.TopLevelSpec {
+  const panelOf = (order: Key[]) => ['Xen 2.0', ...order.map((k) => OPTIMIZATIONS.find((o) => o.key === k)!.label)].join(' ');
   const values = w.orders.flatMap(({ order, steps }) => {
-    const panel = ['Xen 2.0', ...order.map((k) => OPTIMIZATIONS.find((o) => o.key === k)!.label)].join(' ');
+    const panel = panelOf(order);
     return [
       { panel, step: 0, name: 'Xen 2.0', opt: 'Xen 2.0', from: 0, to: w.baseMbps, text: `${Math.round(w.baseMbps)}` },
       ...steps.map((s, i) => ({ panel, step: i + 1, name: `${i + 1}. ${s.label}`, opt: s.label, from: s.fromMbps, to: s.toMbps, text: `${s.gainPct >= 0 ? '+' : ''}${s.gainPct.toFixed(0)}%` })),
@@ -90,7 +91,7 @@ export function waterfallSpec(w: Waterfall, stamp?: string): vl.TopLevelSpec {
         ...(w.statistic === 'mean' ? ['means over the seeds run'] : []), ...(stamp ? [stamp] : [])],
     },
     data: { values },
-    facet: { field: 'panel', type: 'nominal', title: null, sort: null, header: { labelFontSize: 11 } },
+    facet: { field: 'panel', type: 'nominal', title: null, sort: w.orders.map(({ order }) => panelOf(order)), header: { labelFontSize: 11 } },
     columns: 2,
     spec: {
       width: 260,
