@@ -10,7 +10,9 @@ type Key = typeof OPTIMIZATIONS[number]['key'];
 const SUBSETS: Key[][] = [[], ['vnic'], ['io'], ['mem'], ['vnic', 'io'], ['vnic', 'mem'], ['io', 'mem'], ['vnic', 'io', 'mem']];
 const row = (id: string, mbps: number): PaperRow => ({ id, label: id, throughputMbps: mbps, cpuPct: 100, paperMbps: null, errorPct: null, cyclesPerPacket: 0, breakdown: {}, counters: {} as PaperRow['counters'] });
 
-describe('transmit gain step by step (waterfall)', () => {
+describe('transmit gain step by step (waterfall)', function () {
+  // Reading the scenario files and loading vega-lite take seconds on a loaded 2-core machine.
+  this.timeout(120_000);
   it('every subset of the three optimizations is a paper configuration with exactly those optimizations', () => {
     const flags: Record<Key, string[]> = { vnic: ['vnicOffload'], io: ['txNoRemap', 'rxCopy'], mem: ['superpages', 'globalPages'] };
     for (const s of SUBSETS) {
@@ -44,8 +46,7 @@ describe('transmit gain step by step (waterfall)', () => {
     expect(waterfall([row('guest-tx', 750), row('guest-tx-all', 2900)])).to.equal(null);
   });
 
-  it('compiles to a vega spec with one panel per order and the stamp in the subtitle', async function () {
-    this.timeout(60_000);
+  it('compiles to a vega spec with one panel per order and the stamp in the subtitle', async () => {
     const w = waterfall(SUBSETS.map((s) => row(subsetId('tx', s), 100 + 10 * s.length)))!;
     const spec = waterfallSpec(w, 'measured 2026-01-01 on commit abc');
     expect(JSON.stringify((spec as { title: unknown }).title)).to.contain('commit abc');
