@@ -8,7 +8,7 @@
  *   changes and wire frames can be observed through rxjs (observe.ts).
  */
 import { createActor, type AnyStateMachine, type Actor, type EventObject } from 'xstate';
-import { Scheduler, PS_PER_MS, type Ps, type TimerHandle } from './scheduler.js';
+import { Scheduler, PS_PER_MS, type EventQueueKind, type Ps, type TimerHandle } from './scheduler.js';
 import { RngStreams } from './rng.js';
 import { compileMachine, type CompiledMachine } from './compile.js';
 import { CompiledActor } from './compiled-actor.js';
@@ -49,7 +49,7 @@ export function compiledOf(m: AnyStateMachine): CompiledMachine {
 }
 
 export class ActorSystem {
-  readonly sched = new Scheduler();
+  readonly sched: Scheduler;
   readonly actors = new Map<string, ActorEntry>();
   readonly rng: RngStreams;
   private hash = 0x811c9dc5;
@@ -64,7 +64,9 @@ export class ActorSystem {
   /** Every frame put on a wire: when it starts, sender and receiver actors, the frame. */
   readonly wire$ = this.frames.$;
 
-  constructor(seed: number, readonly interpreter: Interpreter = 'compiled') {
+  /** `queue` picks the scheduler's event queue (the default, or the heap it replaced). */
+  constructor(seed: number, readonly interpreter: Interpreter = 'compiled', queue?: EventQueueKind) {
+    this.sched = new Scheduler(queue);
     this.rng = new RngStreams(seed);
   }
 
