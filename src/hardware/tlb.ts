@@ -51,6 +51,22 @@ const NO_FRAME = -1;
  */
 export type TlbReplacement = 'lru' | 'plru';
 
+/**
+ * The pages of one component in one address space, as TLB tags, with what a TLB last learnt walking
+ * them (Tlb.accessSet): which TLB, its removal generation then, each page's slot, and the tree-bit
+ * assignment that walk made (computed on first use).
+ */
+export class PageSet {
+  tlb: Tlb | null = null;
+  gen = -1;
+  readonly slots: Int32Array;
+  effectWords = -1;
+  effectWord = new Int32Array(0);
+  effectMask = new Int32Array(0);
+  effectValue = new Int32Array(0);
+  constructor(readonly tags: Float64Array) { this.slots = new Int32Array(tags.length); }
+}
+
 /** One fully associative array of translations (one of a CPU's two, see CpuTlbs). */
 export class Tlb {
   // Per slot: its tag, global bit and LRU neighbours.
@@ -71,14 +87,16 @@ export class Tlb {
   private readonly mask: number;
   private readonly shift: number;
   private count = 0;
-  /** Tree pseudo-LRU: node n (1-based heap order) points to the half to evict from (0 left, 1 right); null for LRU. */
-  private readonly plru: Uint8Array | null;
+  /** Tree pseudo-LRU: bit n (node n, 1-based heap order) points to the half to evict from (0 left, 1 right); null for LRU. */
+  private readonly plru: Int32Array | null;
+  /** Removal generation: counts evictions, flushes and invalidations that dropped an entry (see accessSet). */
+  private gen = 0;
   readonly stats: TlbStats = { hits: 0, misses: 0, flushes: 0, fullFlushes: 0 };
 
   constructor(readonly capacity = 64, private readonly oracle: FrameOracle | null = null, readonly replacement: TlbReplacement = 'lru') {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError('tlb capacity must be a positive integer');
     if (replacement === 'plru' && (capacity & (capacity - 1)) !== 0) throw new RangeError('a pseudo-LRU tlb needs a power-of-two capacity');
-    this.plru = replacement === 'plru' ? new Uint8Array(capacity) : null;
+    this.plru = replacement === 'plru' ? new Int32Array((capacity >> 5) + 1) : null;
     this.tags = new Float64Array(capacity);
     this.global = new Uint8Array(capacity);
     this.prev = new Int32Array(capacity);
@@ -137,6 +155,7 @@ export class Tlb {
       n = this.plru ? this.victim() : this.head;
       this.unlink(n);
       this.remove(this.tags[n]);
+      this.gen++;
     }
     this.tags[n] = tag;
     this.global[n] = global ? 1 : 0;
@@ -154,13 +173,16 @@ export class Tlb {
   private touchTree(s: number): void {
     const bits = this.plru!;
     // Leaf s sits at heap position capacity + s; every ancestor points to the other child.
-    for (let node = this.capacity + s; node > 1; node >>= 1) bits[node >> 1] = (node & 1) ^ 1;
+    for (let node = this.capacity + s; node > 1; node >>= 1) {
+      const p = node >> 1, b = 1 << (p & 31);
+      if (node & 1) bits[p >> 5] &= ~b; else bits[p >> 5] |= b;
+    }
   }
   /** The entry the tree bits lead to (the array is full, so every leaf holds one). */
   private victim(): number {
     const bits = this.plru!, cap = this.capacity;
     let node = 1;
-    while (node < cap) node = 2 * node + bits[node];
+    while (node < cap) node = 2 * node + ((bits[node >> 5] >>> (node & 31)) & 1);
     return node - cap;
   }
 
@@ -171,20 +193,77 @@ export class Tlb {
     return misses;
   }
 
+  /**
+   * accessAll() of a page set, skipping the walk when it cannot change anything but counts: the last
+   * walk of this set here left every page resident (in the slots it recorded) and no entry has been
+   * dropped since (same removal generation), so every page hits. A hit's only other effect is on the
+   * pseudo-LRU bits, and a run of hits sets each tree node on their paths to the value the last of
+   * them on it gives, whatever the bits were: the skip applies that recorded assignment. Under exact
+   * LRU hits reorder the list, so every access is walked. Returns the number of misses.
+   */
+  accessSet(p: PageSet, global: boolean): number {
+    const bits = this.plru, tags = p.tags, n = tags.length;
+    if (bits !== null && p.tlb === this && p.gen === this.gen) {
+      this.stats.hits += n;
+      if (p.effectWords < 0) this.recordEffect(p);
+      const w = p.effectWord, m = p.effectMask, v = p.effectValue;
+      for (let i = 0; i < p.effectWords; i++) bits[w[i]] = (bits[w[i]] & ~m[i]) | v[i];
+      return 0;
+    }
+    const g0 = this.gen, slots = p.slots;
+    let misses = 0;
+    for (let i = 0; i < n; i++) {
+      const tag = tags[i];
+      let s = this.find(tag);
+      if (s !== EMPTY) { this.stats.hits++; this.used(s); } else { s = this.fill(tag, global); this.frames[s] = NO_FRAME; misses++; }
+      slots[i] = s;
+    }
+    if (bits === null) return misses;
+    // Resident in the recorded slots unless this walk's own misses evicted one of its pages.
+    let resident = true;
+    if (this.gen !== g0) for (let i = 0; i < n && resident; i++) resident = this.tags[slots[i]] === tags[i];
+    p.tlb = resident ? this : null;
+    p.gen = this.gen;
+    p.effectWords = -1;
+    return misses;
+  }
+
+  /** The tree bits a walk touching p's recorded slots in order assigns: for each node, the last touch through it. */
+  private recordEffect(p: PageSet): void {
+    const cap = this.capacity, words = (cap >> 5) + 1;
+    if (p.effectMask.length < words) { p.effectWord = new Int32Array(words); p.effectMask = new Int32Array(words); p.effectValue = new Int32Array(words); }
+    const mask = p.effectMask, val = p.effectValue, slots = p.slots;
+    mask.fill(0, 0, words); val.fill(0, 0, words);
+    for (let i = slots.length - 1; i >= 0; i--) {
+      // A node already assigned by a later touch has all its ancestors assigned too.
+      for (let node = cap + slots[i]; node > 1; node >>= 1) {
+        const q = node >> 1, b = 1 << (q & 31);
+        if (mask[q >> 5] & b) break;
+        mask[q >> 5] |= b;
+        if (!(node & 1)) val[q >> 5] |= b;
+      }
+    }
+    let k = 0;
+    for (let w = 0; w < words; w++) if (mask[w] !== 0) { p.effectWord[k] = w; mask[k] = mask[w]; val[k] = val[w]; k++; }
+    p.effectWords = k;
+  }
+
   /** CR3 reload: non-global entries go, global ones survive. */
   flushNonGlobal(): void {
     this.stats.flushes++;
+    const before = this.freeTop;
     for (let s = this.head; s !== -1;) {
       const nx = this.next[s];
       if (!this.global[s]) { this.unlink(s); this.freeSlots[this.freeTop++] = s; }
       s = nx;
     }
-    this.reindex();
+    if (this.freeTop !== before) { this.gen++; this.reindex(); }
   }
 
   /** CR4.PGE toggle: everything goes. */
   flushAll(): void {
     this.stats.fullFlushes++;
+    if (this.head !== -1) this.gen++;
     for (let s = this.head; s !== -1;) { const nx = this.next[s]; this.unlink(s); this.freeSlots[this.freeTop++] = s; s = nx; }
     this.reindex();
   }
@@ -193,6 +272,7 @@ export class Tlb {
   invalidate(tag: number): void {
     const s = this.find(tag);
     if (s === EMPTY) return;
+    this.gen++;
     this.unlink(s);
     this.remove(tag);
     this.freeSlots[this.freeTop++] = s;
