@@ -60,10 +60,9 @@ export class PageSet {
   tlb: Tlb | null = null;
   gen = -1;
   readonly slots: Int32Array;
-  effectWords = -1;
-  effectWord = new Int32Array(0);
-  effectMask = new Int32Array(0);
-  effectValue = new Int32Array(0);
+  effectCount = -1;
+  effectNode = new Int32Array(0);
+  effectValue = new Uint8Array(0);
   constructor(readonly tags: Float64Array) { this.slots = new Int32Array(tags.length); }
 }
 
@@ -87,8 +86,11 @@ export class Tlb {
   private readonly mask: number;
   private readonly shift: number;
   private count = 0;
-  /** Tree pseudo-LRU: bit n (node n, 1-based heap order) points to the half to evict from (0 left, 1 right); null for LRU. */
-  private readonly plru: Int32Array | null;
+  /** Tree pseudo-LRU: node n (1-based heap order) points to the half to evict from (0 left, 1 right); null for LRU. */
+  private readonly plru: Uint8Array | null;
+  /** Scratch for recordEffect: the stamp of the computation that last assigned each node. */
+  private readonly assigned: Int32Array | null;
+  private stamp = 0;
   /** Removal generation: counts evictions, flushes and invalidations that dropped an entry (see accessSet). */
   private gen = 0;
   readonly stats: TlbStats = { hits: 0, misses: 0, flushes: 0, fullFlushes: 0 };
@@ -96,7 +98,8 @@ export class Tlb {
   constructor(readonly capacity = 64, private readonly oracle: FrameOracle | null = null, readonly replacement: TlbReplacement = 'lru') {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError('tlb capacity must be a positive integer');
     if (replacement === 'plru' && (capacity & (capacity - 1)) !== 0) throw new RangeError('a pseudo-LRU tlb needs a power-of-two capacity');
-    this.plru = replacement === 'plru' ? new Int32Array((capacity >> 5) + 1) : null;
+    this.plru = replacement === 'plru' ? new Uint8Array(capacity) : null;
+    this.assigned = replacement === 'plru' ? new Int32Array(capacity) : null;
     this.tags = new Float64Array(capacity);
     this.global = new Uint8Array(capacity);
     this.prev = new Int32Array(capacity);
@@ -173,16 +176,13 @@ export class Tlb {
   private touchTree(s: number): void {
     const bits = this.plru!;
     // Leaf s sits at heap position capacity + s; every ancestor points to the other child.
-    for (let node = this.capacity + s; node > 1; node >>= 1) {
-      const p = node >> 1, b = 1 << (p & 31);
-      if (node & 1) bits[p >> 5] &= ~b; else bits[p >> 5] |= b;
-    }
+    for (let node = this.capacity + s; node > 1; node >>= 1) bits[node >> 1] = (node & 1) ^ 1;
   }
   /** The entry the tree bits lead to (the array is full, so every leaf holds one). */
   private victim(): number {
     const bits = this.plru!, cap = this.capacity;
     let node = 1;
-    while (node < cap) node = 2 * node + ((bits[node >> 5] >>> (node & 31)) & 1);
+    while (node < cap) node = 2 * node + bits[node];
     return node - cap;
   }
 
@@ -205,9 +205,9 @@ export class Tlb {
     const bits = this.plru, tags = p.tags, n = tags.length;
     if (bits !== null && p.tlb === this && p.gen === this.gen) {
       this.stats.hits += n;
-      if (p.effectWords < 0) this.recordEffect(p);
-      const w = p.effectWord, m = p.effectMask, v = p.effectValue;
-      for (let i = 0; i < p.effectWords; i++) bits[w[i]] = (bits[w[i]] & ~m[i]) | v[i];
+      if (p.effectCount < 0) this.recordEffect(p);
+      const node = p.effectNode, v = p.effectValue;
+      for (let i = 0; i < p.effectCount; i++) bits[node[i]] = v[i];
       return 0;
     }
     const g0 = this.gen, slots = p.slots;
@@ -224,28 +224,28 @@ export class Tlb {
     if (this.gen !== g0) for (let i = 0; i < n && resident; i++) resident = this.tags[slots[i]] === tags[i];
     p.tlb = resident ? this : null;
     p.gen = this.gen;
-    p.effectWords = -1;
+    p.effectCount = -1;
     return misses;
   }
 
   /** The tree bits a walk touching p's recorded slots in order assigns: for each node, the last touch through it. */
   private recordEffect(p: PageSet): void {
-    const cap = this.capacity, words = (cap >> 5) + 1;
-    if (p.effectMask.length < words) { p.effectWord = new Int32Array(words); p.effectMask = new Int32Array(words); p.effectValue = new Int32Array(words); }
-    const mask = p.effectMask, val = p.effectValue, slots = p.slots;
-    mask.fill(0, 0, words); val.fill(0, 0, words);
+    const cap = this.capacity, slots = p.slots, seen = this.assigned!;
+    if (++this.stamp > 0x7fff_ffff) { seen.fill(0); this.stamp = 1; } // stamps stay Int32
+    const stamp = this.stamp;
+    if (p.effectNode.length < cap) { p.effectNode = new Int32Array(cap); p.effectValue = new Uint8Array(cap); }
+    const nodes = p.effectNode, vals = p.effectValue;
+    let k = 0;
     for (let i = slots.length - 1; i >= 0; i--) {
       // A node already assigned by a later touch has all its ancestors assigned too.
       for (let node = cap + slots[i]; node > 1; node >>= 1) {
-        const q = node >> 1, b = 1 << (q & 31);
-        if (mask[q >> 5] & b) break;
-        mask[q >> 5] |= b;
-        if (!(node & 1)) val[q >> 5] |= b;
+        const q = node >> 1;
+        if (seen[q] === stamp) break;
+        seen[q] = stamp;
+        nodes[k] = q; vals[k] = (node & 1) ^ 1; k++;
       }
     }
-    let k = 0;
-    for (let w = 0; w < words; w++) if (mask[w] !== 0) { p.effectWord[k] = w; mask[k] = mask[w]; val[k] = val[w]; k++; }
-    p.effectWords = k;
+    p.effectCount = k;
   }
 
   /** CR3 reload: non-global entries go, global ones survive. */
