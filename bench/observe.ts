@@ -3,12 +3,19 @@
  * subscribed vs with no-op subscribers on messages$, states$ and wire$ (paired, alternating).
  * Unobserved, the hot paths only test a flag; the `previous` part shows the unobserved build is
  * not slower than a build without the streams.
+ * Then the recorder as `xennet report` attaches it (every message, operation, state change and wire
+ * frame kept, a sample every 1 ms): whole runs (the scenario's warm-up, 40 ms measured) with it vs
+ * without, RECORDER_PAIRS alternating pairs, by process CPU time (steadier than wall time on a
+ * shared machine).
  */
 import { join } from 'node:path';
 import { loadScenario } from '../src/scenario/schema.js';
 import { build } from '../src/scenario/build.js';
 import { scenarioDir } from '../src/paper/configs.js';
 import { median, timeWindow } from './interpreters.js';
+import { runBuilt } from '../src/scenario/run.js';
+import { Recorder } from '../src/inspect/recorder.js';
+import { PS_PER_MS } from '../src/actors/scheduler.js';
 
 const WINDOW_MS = 40;
 const PAIRS = 5;
@@ -20,6 +27,35 @@ function window(name: string, observed: boolean): number {
   const wall = timeWindow(b, sc.run.warmupMs, WINDOW_MS);
   b.sys.stop();
   return WINDOW_MS / 1000 / wall;
+}
+
+const RECORDER_PAIRS = 9;
+
+/** CPU seconds of one whole run, plain or with the report's recorder attached. */
+function wholeRun(name: string, recorded: boolean): number {
+  const sc = loadScenario(join(scenarioDir(), `${name}.yaml`));
+  sc.run = { warmupMs: sc.run.warmupMs, durationMs: WINDOW_MS };
+  const b = build(sc);
+  const c0 = process.cpuUsage();
+  if (recorded) {
+    const rec = new Recorder(b, { messages: true, wire: true, samplePs: [PS_PER_MS] });
+    rec.run();
+    if (rec.trace.length === 0 || rec.states.length === 0) throw new Error('recorder saw nothing');
+  } else runBuilt(b);
+  const c = process.cpuUsage(c0);
+  b.sys.stop();
+  return (c.user + c.system) / 1e6;
+}
+
+/** Median over pairs of (CPU with the report's recorder / CPU without): target <= 1.10. */
+function recorderRatio(name: string): number {
+  wholeRun(name, false); wholeRun(name, true);
+  const ratio: number[] = [];
+  for (let p = 0; p < RECORDER_PAIRS; p++) {
+    const [plain, rec] = p % 2 ? [wholeRun(name, true), wholeRun(name, false)].reverse() : [wholeRun(name, false), wholeRun(name, true)];
+    ratio.push(rec / plain);
+  }
+  return +median(ratio).toFixed(3);
 }
 
 export function observePart() {
@@ -34,6 +70,7 @@ export function observePart() {
       unobservedSimSecondsPerWallSecond: +median(quiet).toFixed(4),
       observedSimSecondsPerWallSecond: +median(loud).toFixed(4),
       observedCostPct: +(100 * (1 - median(loud) / median(quiet))).toFixed(1),
+      recorderCpuRatio: recorderRatio(name),
     };
   });
 }

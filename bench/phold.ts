@@ -7,8 +7,9 @@
  */
 import { setup } from 'xstate';
 import { ActorSystem } from '../src/actors/runtime.js';
+import { DEFAULT_EVENT_QUEUE, EVENT_QUEUES, type EventQueueKind } from '../src/actors/scheduler.js';
 import type { Rng } from '../src/actors/rng.js';
-import { DEFAULT_INTERPRETER, INTERPRETERS, gc, type Interpreter } from './interpreters.js';
+import { DEFAULT_INTERPRETER, INTERPRETERS, gc, median, type Interpreter } from './interpreters.js';
 
 export interface PholdModel { lps: number; initialPerLp: number; lookahead: number; endUnits: number; seed: number }
 export const PEER_MODEL: PholdModel = { lps: 1024, initialPerLp: 4, lookahead: 0.1, endUnits: 200, seed: 1 };
@@ -30,9 +31,9 @@ export function expectedEvents(m: PholdModel = PEER_MODEL): { mean: number; sd: 
   return { mean: Math.round(chains * per), sd: Math.round(Math.sqrt((chains * m.endUnits) / mu ** 3)) };
 }
 
-export function phold(interpreter: Interpreter, m: PholdModel = PEER_MODEL) {
+export function phold(interpreter: Interpreter, m: PholdModel = PEER_MODEL, queue: EventQueueKind = DEFAULT_EVENT_QUEUE) {
   const { lps, initialPerLp, lookahead, endUnits, seed } = m;
-  const sys = new ActorSystem(seed, interpreter);
+  const sys = new ActorSystem(seed, interpreter, queue);
   const rngs: Rng[] = [];
   let processed = 0;
   const EV = { type: 'EV' } as const;
@@ -54,7 +55,7 @@ export function phold(interpreter: Interpreter, m: PholdModel = PEER_MODEL) {
   const t0 = performance.now();
   sys.sched.run(endUnits * UNIT);
   const wall = (performance.now() - t0) / 1000;
-  return { interpreter, lps, initialPerLp, endTimeUnits: endUnits, seed, events: processed, wallS: +wall.toFixed(3), eventsPerS: Math.round(processed / wall), traceHash: sys.traceHash() };
+  return { interpreter, queue, lps, initialPerLp, endTimeUnits: endUnits, seed, events: processed, wallS: +wall.toFixed(3), eventsPerS: Math.round(processed / wall), traceHash: sys.traceHash() };
 }
 
 /**
@@ -62,8 +63,8 @@ export function phold(interpreter: Interpreter, m: PholdModel = PEER_MODEL) {
  * no delivery, no trace hash, no interpreter), so the part of an event that is the event queue
  * itself can be told from the actor path.
  */
-export function pholdSchedulerOnly(m: PholdModel = PEER_MODEL) {
-  const sys = new ActorSystem(m.seed);
+export function pholdSchedulerOnly(m: PholdModel = PEER_MODEL, queue: EventQueueKind = DEFAULT_EVENT_QUEUE) {
+  const sys = new ActorSystem(m.seed, undefined, queue);
   const sched = sys.sched;
   const rngs = Array.from({ length: m.lps }, (_, i) => sys.rng.for(`lp${i}`));
   let processed = 0;
@@ -76,20 +77,48 @@ export function pholdSchedulerOnly(m: PholdModel = PEER_MODEL) {
   const t0 = performance.now();
   sched.run(m.endUnits * UNIT);
   const wall = (performance.now() - t0) / 1000;
-  return { events: processed, wallS: +wall.toFixed(3), eventsPerS: Math.round(processed / wall) };
+  return { queue, events: processed, wallS: +wall.toFixed(3), eventsPerS: Math.round(processed / wall) };
 }
 
 /** A quarter-length run with another seed: warms the JIT on the same code path. */
-function warmUp(interpreter: Interpreter): void {
-  phold(interpreter, { ...PEER_MODEL, endUnits: PEER_MODEL.endUnits / 4, seed: PEER_MODEL.seed + 1 });
+function warmUp(interpreter: Interpreter, queue: EventQueueKind = DEFAULT_EVENT_QUEUE): void {
+  phold(interpreter, { ...PEER_MODEL, endUnits: PEER_MODEL.endUnits / 4, seed: PEER_MODEL.seed + 1 }, queue);
   gc();
 }
 
-/** `phold` part: each interpreter, one warm-up run then one measured run. */
+const QUEUE_PAIRS = 5;
+
+/**
+ * The event queues against each other on the default interpreter, and on the bare scheduler:
+ * QUEUE_PAIRS alternating pairs after a warm-up of each; median rates and the median paired ratio
+ * (ladder / heap, > 1: the ladder is faster). Both must give the same trace.
+ */
+function queuePairs() {
+  const [a, b] = EVENT_QUEUES;
+  for (const q of EVENT_QUEUES) { warmUp(DEFAULT_INTERPRETER, q); pholdSchedulerOnly({ ...PEER_MODEL, endUnits: PEER_MODEL.endUnits / 4 }, q); }
+  const actor: Record<string, number[]> = { [a]: [], [b]: [] }, bare: Record<string, number[]> = { [a]: [], [b]: [] };
+  const traces = new Set<string>();
+  for (let p = 0; p < QUEUE_PAIRS; p++) {
+    for (const q of p % 2 ? [b, a] : [a, b]) {
+      gc(); const r = phold(DEFAULT_INTERPRETER, PEER_MODEL, q); actor[q].push(r.eventsPerS); traces.add(r.traceHash);
+      gc(); bare[q].push(pholdSchedulerOnly(PEER_MODEL, q).eventsPerS);
+    }
+  }
+  const ratio = (x: Record<string, number[]>) => +median(x[a].map((v, i) => v / x[b][i])).toFixed(3);
+  const med = (x: Record<string, number[]>) => Object.fromEntries(EVENT_QUEUES.map((q) => [q, Math.round(median(x[q]))]));
+  return {
+    pairs: QUEUE_PAIRS, sameTrace: traces.size === 1,
+    actorEventsPerS: med(actor), [`actor${a[0].toUpperCase()}${a.slice(1)}Over${b[0].toUpperCase()}${b.slice(1)}`]: ratio(actor),
+    schedulerOnlyEventsPerS: med(bare), [`schedulerOnly${a[0].toUpperCase()}${a.slice(1)}Over${b[0].toUpperCase()}${b.slice(1)}`]: ratio(bare),
+  };
+}
+
+/** `phold` part: each interpreter, one warm-up run then one measured run; then the event queues paired. */
 export function pholdPart() {
   const runs = INTERPRETERS.map((i) => { warmUp(i); const r = phold(i); gc(); return r; });
   pholdSchedulerOnly({ ...PEER_MODEL, endUnits: PEER_MODEL.endUnits / 4 });
   const schedulerOnly = pholdSchedulerOnly();
+  const queues = queuePairs();
   const exp = expectedEvents();
   return {
     model: 'peers (1024 LPs x 4 at Exp(1), delay 0.1 + Exp(1), end 200)',
@@ -98,12 +127,13 @@ export function pholdPart() {
     sameTrace: runs.every((r) => r.traceHash === runs[0].traceHash),
     runs,
     schedulerOnly,
+    queues,
   };
 }
 
 /** `phold-peer` part: one line in the peers' format, for compare.sh. */
-export function pholdPeerLine(interpreter: Interpreter = DEFAULT_INTERPRETER): string {
-  warmUp(interpreter);
-  const r = phold(interpreter);
-  return `xennet phold interpreter=${r.interpreter} N=${r.lps} P=${r.initialPerLp} events=${r.events} wall_s=${r.wallS.toFixed(3)} events_per_s=${r.eventsPerS} trace=${r.traceHash}`;
+export function pholdPeerLine(interpreter: Interpreter = DEFAULT_INTERPRETER, queue: EventQueueKind = DEFAULT_EVENT_QUEUE): string {
+  warmUp(interpreter, queue);
+  const r = phold(interpreter, PEER_MODEL, queue);
+  return `xennet phold interpreter=${r.interpreter} queue=${r.queue} N=${r.lps} P=${r.initialPerLp} events=${r.events} wall_s=${r.wallS.toFixed(3)} events_per_s=${r.eventsPerS} trace=${r.traceHash}`;
 }

@@ -6,6 +6,7 @@ import { build } from '../src/scenario/build.js';
 import { runBuilt, runScenario } from '../src/scenario/run.js';
 import type { Packet } from '../src/domains/packet.js';
 import { PS_PER_MS } from '../src/actors/scheduler.js';
+import { Recorder } from '../src/inspect/recorder.js';
 
 const scenario = () => {
   const sc = loadScenario(join('scenarios', 'guest-tx.yaml'));
@@ -62,5 +63,27 @@ describe('observing a run through rxjs', () => {
     s2.unsubscribe();
     expect(sys.delivered.observed).to.equal(false);
     b.sys.stop();
+  });
+  it('the recorder\'s tap keeps what the streams show: every message, state change and frame, built when read', function () {
+    this.timeout(60_000); // two runs of a scenario on a loaded machine
+    const b = build(scenario());
+    const msgs: unknown[] = [], states: unknown[] = [], frames: unknown[] = [];
+    b.sys.messages$.subscribe(({ t, from, to, type, detail }) => msgs.push({ t, from, to, type, detail }));
+    b.sys.states$.subscribe(({ t, actor, value }) => states.push({ t, actor, value }));
+    b.sys.wire$.subscribe(({ t, from, to, frame }) => {
+      const p = frame as Packet;
+      frames.push({ t, from, to, kind: p.kind, flow: p.flow, seq: p.seq, len: p.len, ack: p.ack, wnd: p.wnd });
+    });
+    const rec = new Recorder(b, { messages: true, wire: true });
+    const r = rec.run();
+    b.sys.stop();
+    expect(JSON.stringify(r)).to.equal(JSON.stringify(runScenario(scenario())));
+    expect(msgs.length).to.be.greaterThan(1000);
+    expect(new Set(states.map((s) => (s as { actor: string }).actor)).size).to.be.greaterThan(5);
+    expect(frames.length).to.be.greaterThan(100);
+    expect(rec.trace).to.deep.equal(msgs);
+    expect(rec.states).to.deep.equal(states);
+    expect(rec.wire).to.deep.equal(frames);
+    expect(rec.trace).to.equal(rec.trace); // built once, then the same array
   });
 });

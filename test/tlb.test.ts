@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { TAG, Tlb, tlbTag } from '../src/hardware/tlb.js';
+import fc from 'fast-check';
+import { PageSet, TAG, Tlb, tlbTag } from '../src/hardware/tlb.js';
 
 describe('TLB', () => {
   it('hits after a miss and evicts the least recently used entry when full', () => {
@@ -167,5 +168,71 @@ describe('TLB: stale translations of data frames', () => {
     const t = new Tlb(4);
     t.accessFrame(tag(0, TAG.direct, 1), false, 1, true);
     expect(t.accessFrame(tag(0, TAG.direct, 1), false, 1, true)).to.equal(true);
+  });
+});
+
+describe('TLB: skipping the walk of a page set that cannot change', () => {
+  // Two TLBs driven by the same operations: one walks every page (accessAll), the other may skip
+  // (accessSet). Every return value, every count and which tags are resident must agree after every
+  // step; evictions follow the replacement state, so a wrong tree bit shows up as a different victim.
+  type Op =
+    | { op: 'set'; which: number; global: boolean }
+    | { op: 'one'; tag: number; global: boolean }
+    | { op: 'frame'; tag: number; mfn: number }
+    | { op: 'flush' } | { op: 'flushAll' } | { op: 'invlpg'; tag: number };
+  const TAGS = 40; // a universe of tags a bit larger than some capacities: resident sets and evictions mix
+  const pageSets = fc.array(fc.array(fc.nat(TAGS - 1), { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 6 });
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    { weight: 12, arbitrary: fc.record({ op: fc.constant('set' as const), which: fc.nat(5), global: fc.boolean() }) },
+    { weight: 3, arbitrary: fc.record({ op: fc.constant('one' as const), tag: fc.nat(TAGS + 10), global: fc.boolean() }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('frame' as const), tag: fc.nat(TAGS + 10), mfn: fc.nat(3) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('flush' as const) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('flushAll' as const) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('invlpg' as const), tag: fc.nat(TAGS - 1) }) },
+  );
+
+  it('gives the walk\'s hits, misses, evictions and replacement state (property)', function () {
+    this.timeout(120_000); // a property: sized for a loaded 2-core machine
+    let skipped = 0;
+    fc.assert(fc.property(fc.constantFrom(4, 8, 16, 32), fc.constantFrom('plru' as const, 'lru' as const), pageSets, fc.array(op, { maxLength: 150 }), (cap, repl, sets, ops) => {
+      const walk = new Tlb(cap, null, repl), fast = new Tlb(cap, null, repl);
+      const ps = sets.map((s) => new PageSet(Float64Array.from(s)));
+      const state = (t: Tlb) => ({ stats: { ...t.stats }, size: t.size, resident: Array.from({ length: TAGS + 11 }, (_, i) => t.has(i)) });
+      for (const o of ops) {
+        let a: unknown, b: unknown;
+        if (o.op === 'set') {
+          const p = ps[o.which % ps.length];
+          const hits = fast.stats.hits;
+          a = walk.accessAll(p.tags, o.global); b = fast.accessSet(p, o.global);
+          if (b === 0 && fast.stats.hits === hits + p.tags.length && repl === 'plru') skipped++;
+        } else if (o.op === 'one') { a = walk.access(o.tag, o.global); b = fast.access(o.tag, o.global); }
+        else if (o.op === 'frame') { a = walk.accessFrame(o.tag, false, o.mfn, true); b = fast.accessFrame(o.tag, false, o.mfn, true); }
+        else if (o.op === 'flush') { walk.flushNonGlobal(); fast.flushNonGlobal(); }
+        else if (o.op === 'flushAll') { walk.flushAll(); fast.flushAll(); }
+        else { walk.invalidate(o.tag); fast.invalidate(o.tag); }
+        expect(b).to.equal(a);
+        expect(state(fast)).to.deep.equal(state(walk));
+      }
+      // Probe the replacement state: fill fresh tags one by one and compare what each evicts.
+      for (let i = 0; i < 2 * cap; i++) {
+        expect(fast.access(1000 + i, false)).to.equal(walk.access(1000 + i, false));
+        expect(state(fast)).to.deep.equal(state(walk));
+      }
+    }), { numRuns: 400 });
+    expect(skipped).to.be.greaterThan(100); // the fast path was taken, not just the walk
+  });
+
+  it('skips when nothing was dropped since the set was last fully resident, and walks again after an eviction', () => {
+    const t = new Tlb(4, null, 'plru');
+    const p = new PageSet(Float64Array.from([1, 2]));
+    expect(t.accessSet(p, false)).to.equal(2);
+    t.access(3, false); t.access(4, false); // full now, nothing evicted
+    expect(t.accessSet(p, false)).to.equal(0);
+    expect(t.stats.hits).to.equal(2);
+    t.access(5, false); // evicts one entry: the set is walked again, and misses what was evicted from it
+    expect(t.stats.misses).to.equal(5);
+    const missing = [1, 2].filter((x) => !t.has(x)).length;
+    expect(t.accessSet(p, false)).to.equal(missing);
+    expect(t.has(1) && t.has(2)).to.equal(true);
   });
 });

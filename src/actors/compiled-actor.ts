@@ -182,6 +182,8 @@ export class CompiledActor {
   private timerOps: Array<() => void> | null = null;
   private timers: Map<string, unknown> | null = null;
   private listeners: Array<(s: { value: StateValue; context: unknown; status: string }) => void> | null = null;
+  /** Told the state value where subscribers get a snapshot, without one (see watchValue). */
+  private valueWatchers: Array<(v: StateValue) => void> | null = null;
   private internal: EventObject[] | null = null;
   private timerIds = 0;
   /** Reused for every guard and action call (see ActionArgs), and the selected transitions of the current microstep. */
@@ -227,6 +229,12 @@ export class CompiledActor {
       },
     };
   }
+
+  /**
+   * Call l with the state value after every macrostep, as subscribe() would with a snapshot, but with
+   * no object per step; an empty macrostep (the value cannot change) may be skipped, as unsubscribed.
+   */
+  watchValue(l: (v: StateValue) => void): void { (this.valueWatchers ??= []).push(l); }
 
   start(): this {
     if (this.status !== NOT_STARTED) return this;
@@ -374,6 +382,8 @@ export class CompiledActor {
   }
 
   private notify(): void {
+    const w = this.valueWatchers;
+    if (w !== null) for (let i = 0; i < w.length; i++) w[i](this.config.value);
     if (!this.listeners) return;
     const s = this.getSnapshot();
     for (const l of this.listeners) l(s);

@@ -59,3 +59,54 @@ export class Stream<T> {
   }
   next(v: T): void { this.subject?.next(v); }
 }
+
+/**
+ * A direct listener on the runtime, for a consumer that keeps everything (the recorder): called with
+ * plain arguments, so watching a run allocates nothing per message, state change or frame; the
+ * consumer builds records only when asked for them. One tap per system.
+ */
+export interface Tap {
+  /** A message delivered at t between the actors of these ranks. */
+  message(t: Ps, from: number, to: number, type: string, detail: string | undefined): void;
+  /** The actor of this rank changed state; the value is interned (StateValues). */
+  state(t: Ps, actor: number, value: number): void;
+  /** A frame starts on a wire. */
+  wire(t: Ps, from: string, to: string, frame: unknown): void;
+}
+
+/**
+ * State values as JSON, interned: an id per distinct value. A value object is serialised once (a
+ * compiled actor keeps one value object per configuration); string values are looked up as they are.
+ */
+export class StateValues {
+  private readonly byObject = new WeakMap<object, number>();
+  private readonly byPrimitive = new Map<unknown, number>();
+  private readonly byJson = new Map<string, number>();
+  readonly json: string[] = [];
+  idOf(v: unknown): number {
+    if (typeof v === 'object' && v !== null) {
+      let id = this.byObject.get(v);
+      if (id === undefined) { id = this.intern(JSON.stringify(v)); this.byObject.set(v, id); }
+      return id;
+    }
+    let id = this.byPrimitive.get(v);
+    if (id === undefined) { id = this.intern(JSON.stringify(v)); this.byPrimitive.set(v, id); }
+    return id;
+  }
+  private intern(s: string): number {
+    let id = this.byJson.get(s);
+    if (id === undefined) { id = this.json.length; this.json.push(s); this.byJson.set(s, id); }
+    return id;
+  }
+}
+
+/** A growable column of numbers (typed storage: appending allocates only when it doubles). */
+export class NumberColumn {
+  private data = new Float64Array(1024);
+  length = 0;
+  push(x: number): void {
+    if (this.length === this.data.length) { const g = new Float64Array(this.length * 2); g.set(this.data); this.data = g; }
+    this.data[this.length++] = x;
+  }
+  at(i: number): number { return this.data[i]; }
+}

@@ -8,11 +8,11 @@
  *   changes and wire frames can be observed through rxjs (observe.ts).
  */
 import { createActor, type AnyStateMachine, type Actor, type EventObject } from 'xstate';
-import { Scheduler, PS_PER_MS, type Ps, type TimerHandle } from './scheduler.js';
+import { Scheduler, PS_PER_MS, type EventQueueKind, type Ps, type TimerHandle } from './scheduler.js';
 import { RngStreams } from './rng.js';
 import { compileMachine, type CompiledMachine } from './compile.js';
 import { CompiledActor } from './compiled-actor.js';
-import { Stream, type DeliveredMessage, type StateChange, type WireFrame } from './observe.js';
+import { StateValues, Stream, type DeliveredMessage, type StateChange, type Tap, type WireFrame } from './observe.js';
 
 /** 'compiled' (default): statecharts compiled once per machine (compile.ts), proven equal to xstate by
  * test/statechart.test.ts; 'xstate': xstate's own interpreter, for comparison. */
@@ -49,7 +49,7 @@ export function compiledOf(m: AnyStateMachine): CompiledMachine {
 }
 
 export class ActorSystem {
-  readonly sched = new Scheduler();
+  readonly sched: Scheduler;
   readonly actors = new Map<string, ActorEntry>();
   readonly rng: RngStreams;
   private hash = 0x811c9dc5;
@@ -63,8 +63,14 @@ export class ActorSystem {
   readonly states$ = this.changes.$;
   /** Every frame put on a wire: when it starts, sender and receiver actors, the frame. */
   readonly wire$ = this.frames.$;
+  /** The direct listener, if one is attached (tap()). */
+  private tapper: Tap | null = null;
+  /** State values seen by watched actors, interned (states$ and the tap report them by this table). */
+  readonly stateValues = new StateValues();
 
-  constructor(seed: number, readonly interpreter: Interpreter = 'compiled') {
+  /** `queue` picks the scheduler's event queue (the default, or the heap it replaced). */
+  constructor(seed: number, readonly interpreter: Interpreter = 'compiled', queue?: EventQueueKind) {
+    this.sched = new Scheduler(queue);
     this.rng = new RngStreams(seed);
   }
 
@@ -81,7 +87,7 @@ export class ActorSystem {
       : (createActor(machine, { input, clock, id: name } as never) as Actor<M>);
     const e: ActorEntry = { name, kind, rank, actor, machine };
     this.actors.set(name, e);
-    if (this.changes.observed) this.watch(e);
+    if (this.changes.observed || this.tapper !== null) this.watch(e);
     actor.start();
     return actor;
   }
@@ -91,21 +97,37 @@ export class ActorSystem {
   private watch(e: ActorEntry): void {
     if (this.watched.has(e)) return;
     this.watched.add(e);
+    const values = this.stateValues;
     let lastValue = (e.actor.getSnapshot() as { value?: unknown }).value;
-    let last = JSON.stringify(lastValue);
-    e.actor.subscribe((s: { value?: unknown }) => {
+    let last = values.idOf(lastValue);
+    const changed = (value: unknown) => {
       // Compiled actors keep one value object per configuration: the same object is the same state.
-      if (!this.changes.observed || s.value === lastValue) return;
-      lastValue = s.value;
-      const v = JSON.stringify(s.value);
+      if (value === lastValue) return;
+      lastValue = value;
+      const v = values.idOf(value);
       if (v === last) return;
       last = v;
-      this.changes.next({ t: this.sched.now, actor: e.name, kind: e.kind, value: v });
-    });
+      if (this.tapper !== null) this.tapper.state(this.sched.now, e.rank, v);
+      if (this.changes.observed) this.changes.next({ t: this.sched.now, actor: e.name, kind: e.kind, value: values.json[v] });
+    };
+    // A compiled actor reports its value without a snapshot object per step.
+    if (e.actor instanceof CompiledActor) e.actor.watchValue(changed);
+    else e.actor.subscribe((s: { value?: unknown }) => changed(s.value));
+  }
+
+  /**
+   * Attach a direct listener (see Tap): messages, state changes of every actor (from now on) and wire
+   * frames, as plain arguments. Attach before the system starts to see everything.
+   */
+  tap(t: Tap): void {
+    if (this.tapper !== null) throw new Error('a tap is already attached');
+    this.tapper = t;
+    for (const a of this.actors.values()) this.watch(a);
   }
 
   /** A frame starts on a wire (called by NICs and clients). */
   wireTap(t: Ps, from: string, to: string, frame: unknown): void {
+    if (this.tapper !== null) this.tapper.wire(t, from, to, frame);
     if (this.frames.observed) this.frames.next({ t, from, to, frame });
   }
 
@@ -159,6 +181,7 @@ export class ActorSystem {
     h = Math.imul(h ^ type, 0x01000193);
     this.hash = h >>> 0;
     if (msg.detail !== undefined) this.mixStr(msg.detail);
+    if (this.tapper !== null) this.tapper.message(t, from.rank, target.rank, msg.type, msg.detail);
     if (this.delivered.observed) this.delivered.next({ t, from: from.name, to: target.name, type: msg.type, detail: msg.detail, msg });
     target.actor.send(msg);
   }

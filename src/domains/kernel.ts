@@ -159,7 +159,7 @@ export class Exec {
   /** Component c's code pages of address-space layout t through the ITLB, its data pages through the DTLB. */
   private touchLayout(t: ComponentTags, c: Component, global: boolean): void {
     const tlb = this.cpu.tlb;
-    const misses = tlb.itlb.accessAll(t.code.get(c)!, global) + tlb.dtlb.accessAll(t.data.get(c)!, global);
+    const misses = tlb.itlb.accessSet(t.code.get(c)!, global) + tlb.dtlb.accessSet(t.data.get(c)!, global);
     if (misses) this.charge('tlbMiss', misses * this.costs.tlbMiss);
   }
   /**

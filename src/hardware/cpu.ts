@@ -9,7 +9,7 @@
  * the window's start or end contributes its share inside), so utilisation
  * over the window can never exceed 100%.
  */
-import { CpuTlbs, TAG, tlbTag, type FrameOracle, type TlbReplacement } from './tlb.js';
+import { CpuTlbs, PageSet, TAG, tlbTag, type FrameOracle, type TlbReplacement } from './tlb.js';
 import { FOOTPRINT, type Component, type Footprint } from '../model/costs.js';
 import { ChargeLog, Ledger } from './ledger.js';
 import { PS_PER_S, type Ps } from '../actors/scheduler.js';
@@ -75,7 +75,7 @@ export class Cpu {
 }
 
 /** Per component, the TLB tags of the code pages (through the ITLB) and of the data pages (through the DTLB) it touches per run. */
-export interface ComponentTags { code: Map<Component, Float64Array>; data: Map<Component, Float64Array> }
+export interface ComponentTags { code: Map<Component, PageSet>; data: Map<Component, PageSet> }
 
 /**
  * Lay a footprint out in one virtual address space: every component's code pages first (the kernel's
@@ -88,7 +88,7 @@ export function componentTags(fp: Footprint, tag: (c: Component, vpn: number) =>
     for (const c of Object.keys(fp) as Component[]) {
       const tags = new Float64Array(fp[c][kind]);
       for (let i = 0; i < tags.length; i++) tags[i] = tag(c, vpn + i);
-      out[kind].set(c, tags);
+      out[kind].set(c, new PageSet(tags));
       vpn += fp[c][kind];
     }
   }

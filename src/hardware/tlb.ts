@@ -51,6 +51,21 @@ const NO_FRAME = -1;
  */
 export type TlbReplacement = 'lru' | 'plru';
 
+/**
+ * The pages of one component in one address space, as TLB tags, with what a TLB last learnt walking
+ * them (Tlb.accessSet): which TLB, its removal generation then, each page's slot, and the tree-bit
+ * assignment that walk made (computed on first use).
+ */
+export class PageSet {
+  tlb: Tlb | null = null;
+  gen = -1;
+  readonly slots: Int32Array;
+  effectCount = -1;
+  effectNode = new Int32Array(0);
+  effectValue = new Uint8Array(0);
+  constructor(readonly tags: Float64Array) { this.slots = new Int32Array(tags.length); }
+}
+
 /** One fully associative array of translations (one of a CPU's two, see CpuTlbs). */
 export class Tlb {
   // Per slot: its tag, global bit and LRU neighbours.
@@ -73,12 +88,18 @@ export class Tlb {
   private count = 0;
   /** Tree pseudo-LRU: node n (1-based heap order) points to the half to evict from (0 left, 1 right); null for LRU. */
   private readonly plru: Uint8Array | null;
+  /** Scratch for recordEffect: the stamp of the computation that last assigned each node. */
+  private readonly assigned: Int32Array | null;
+  private stamp = 0;
+  /** Removal generation: counts evictions, flushes and invalidations that dropped an entry (see accessSet). */
+  private gen = 0;
   readonly stats: TlbStats = { hits: 0, misses: 0, flushes: 0, fullFlushes: 0 };
 
   constructor(readonly capacity = 64, private readonly oracle: FrameOracle | null = null, readonly replacement: TlbReplacement = 'lru') {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError('tlb capacity must be a positive integer');
     if (replacement === 'plru' && (capacity & (capacity - 1)) !== 0) throw new RangeError('a pseudo-LRU tlb needs a power-of-two capacity');
     this.plru = replacement === 'plru' ? new Uint8Array(capacity) : null;
+    this.assigned = replacement === 'plru' ? new Int32Array(capacity) : null;
     this.tags = new Float64Array(capacity);
     this.global = new Uint8Array(capacity);
     this.prev = new Int32Array(capacity);
@@ -137,6 +158,7 @@ export class Tlb {
       n = this.plru ? this.victim() : this.head;
       this.unlink(n);
       this.remove(this.tags[n]);
+      this.gen++;
     }
     this.tags[n] = tag;
     this.global[n] = global ? 1 : 0;
@@ -171,20 +193,77 @@ export class Tlb {
     return misses;
   }
 
+  /**
+   * accessAll() of a page set, skipping the walk when it cannot change anything but counts: the last
+   * walk of this set here left every page resident (in the slots it recorded) and no entry has been
+   * dropped since (same removal generation), so every page hits. A hit's only other effect is on the
+   * pseudo-LRU bits, and a run of hits sets each tree node on their paths to the value the last of
+   * them on it gives, whatever the bits were: the skip applies that recorded assignment. Under exact
+   * LRU hits reorder the list, so every access is walked. Returns the number of misses.
+   */
+  accessSet(p: PageSet, global: boolean): number {
+    const bits = this.plru, tags = p.tags, n = tags.length;
+    if (bits !== null && p.tlb === this && p.gen === this.gen) {
+      this.stats.hits += n;
+      if (p.effectCount < 0) this.recordEffect(p);
+      const node = p.effectNode, v = p.effectValue;
+      for (let i = 0; i < p.effectCount; i++) bits[node[i]] = v[i];
+      return 0;
+    }
+    const g0 = this.gen, slots = p.slots;
+    let misses = 0;
+    for (let i = 0; i < n; i++) {
+      const tag = tags[i];
+      let s = this.find(tag);
+      if (s !== EMPTY) { this.stats.hits++; this.used(s); } else { s = this.fill(tag, global); this.frames[s] = NO_FRAME; misses++; }
+      slots[i] = s;
+    }
+    if (bits === null) return misses;
+    // Resident in the recorded slots unless this walk's own misses evicted one of its pages.
+    let resident = true;
+    if (this.gen !== g0) for (let i = 0; i < n && resident; i++) resident = this.tags[slots[i]] === tags[i];
+    p.tlb = resident ? this : null;
+    p.gen = this.gen;
+    p.effectCount = -1;
+    return misses;
+  }
+
+  /** The tree bits a walk touching p's recorded slots in order assigns: for each node, the last touch through it. */
+  private recordEffect(p: PageSet): void {
+    const cap = this.capacity, slots = p.slots, seen = this.assigned!;
+    if (++this.stamp > 0x7fff_ffff) { seen.fill(0); this.stamp = 1; } // stamps stay Int32
+    const stamp = this.stamp;
+    if (p.effectNode.length < cap) { p.effectNode = new Int32Array(cap); p.effectValue = new Uint8Array(cap); }
+    const nodes = p.effectNode, vals = p.effectValue;
+    let k = 0;
+    for (let i = slots.length - 1; i >= 0; i--) {
+      // A node already assigned by a later touch has all its ancestors assigned too.
+      for (let node = cap + slots[i]; node > 1; node >>= 1) {
+        const q = node >> 1;
+        if (seen[q] === stamp) break;
+        seen[q] = stamp;
+        nodes[k] = q; vals[k] = (node & 1) ^ 1; k++;
+      }
+    }
+    p.effectCount = k;
+  }
+
   /** CR3 reload: non-global entries go, global ones survive. */
   flushNonGlobal(): void {
     this.stats.flushes++;
+    const before = this.freeTop;
     for (let s = this.head; s !== -1;) {
       const nx = this.next[s];
       if (!this.global[s]) { this.unlink(s); this.freeSlots[this.freeTop++] = s; }
       s = nx;
     }
-    this.reindex();
+    if (this.freeTop !== before) { this.gen++; this.reindex(); }
   }
 
   /** CR4.PGE toggle: everything goes. */
   flushAll(): void {
     this.stats.fullFlushes++;
+    if (this.head !== -1) this.gen++;
     for (let s = this.head; s !== -1;) { const nx = this.next[s]; this.unlink(s); this.freeSlots[this.freeTop++] = s; s = nx; }
     this.reindex();
   }
@@ -193,6 +272,7 @@ export class Tlb {
   invalidate(tag: number): void {
     const s = this.find(tag);
     if (s === EMPTY) return;
+    this.gen++;
     this.unlink(s);
     this.remove(tag);
     this.freeSlots[this.freeTop++] = s;

@@ -1,6 +1,8 @@
 /**
  * Watch one run without changing it. The recorder attaches to a built
- * system before it starts and collects:
+ * system before it starts (as its runtime's tap: plain arguments into typed
+ * columns, no object per message; records are built when first asked for)
+ * and collects:
  *  - every actor's state changes (xstate subscriptions),
  *  - every delivered message (the runtime's trace),
  *  - the hypervisor operations that are function calls rather than messages
@@ -21,6 +23,7 @@
 import { runstateOf } from '../domains/domain.js';
 import type { TraceRecord } from '../actors/runtime.js';
 import { PS_PER_MS, type Ps } from '../actors/scheduler.js';
+import { NumberColumn, type Tap } from '../actors/observe.js';
 import type { Built } from '../scenario/build.js';
 import { runBuilt, type OnProgress, type RunResult } from '../scenario/run.js';
 import { Xen } from '../hypervisor/xen.js';
@@ -82,12 +85,29 @@ export interface RecordOptions {
 
 export interface DomainInfo { name: string; domid: number; cpu: number; vifs: string[] }
 
+const OPS: ReadonlyArray<OpRecord['op']> = ['irq', 'grantMap', 'grantDeviceMap', 'grantUnmap', 'grantCopy', 'pageFlip', 'notify'];
+const OP_CODE = new Map(OPS.map((o, i) => [o, i]));
+const FRAME_KINDS: ReadonlyArray<WireFrame['kind']> = ['data', 'ack'];
+
+/** Records kept as columns while the run goes, turned into objects on first read. */
+class Columns<R> {
+  readonly num: NumberColumn[];
+  readonly str: Array<Array<string | undefined>>;
+  private built: R[] = [];
+  constructor(nums: number, strs: number, private readonly make: (c: Columns<R>, i: number) => R) {
+    this.num = Array.from({ length: nums }, () => new NumberColumn());
+    this.str = Array.from({ length: strs }, () => []);
+  }
+  get length(): number { return this.num[0].length; }
+  /** Every record so far (the same array while nothing is added). */
+  records(): R[] {
+    for (let i = this.built.length; i < this.length; i++) this.built.push(this.make(this, i));
+    return this.built;
+  }
+}
+
 export class Recorder {
-  readonly states: StateChange[] = [];
-  private readonly messages: TraceRecord[] = [];
   readonly initial = new Map<string, string>();
-  readonly ops: OpRecord[] = [];
-  readonly wire: WireFrame[] = [];
   readonly snapshots: Snapshot[] = [];
   /** Per-domain operation counts over the measured window (always kept). */
   readonly opCounts = new Map<string, Record<string, number>>();
@@ -119,72 +139,122 @@ export class Recorder {
     for (let f = 0; f < flows; f++) this.flowOwner.push(sc.topology === 'guest' ? guests[f % guests.length].name : b.kernels[0].name);
 
     // State changes of every actor (the initial state is read now, at time 0), messages and wire
-    // frames: subscribers of the runtime's streams.
+    // frames: the runtime's tap.
     for (const a of b.sys.actors.values()) this.initial.set(a.name, JSON.stringify((a.actor.getSnapshot() as { value?: unknown }).value));
-    b.sys.states$.subscribe(({ t, actor, value }) => { this.states.push({ t, actor, value }); });
-    if (opts.messages) b.sys.messages$.subscribe(({ t, from, to, type, detail }) => { this.messages.push({ t, from, to, type, detail }); });
     const nicSide = new Set(b.nics.map((n) => n.name));
-    b.sys.wire$.subscribe(({ t, from, to, frame }) => {
-      const p = frame as Packet;
-      const owner = this.flowOwner[p.flow];
-      const bytes = Math.max(60, p.len + 66);
-      const w = owner ? this.wireBytes.get(owner) : undefined;
-      if (w) { if (nicSide.has(from)) w.tx += bytes; else w.rx += bytes; }
-      if (opts.wire) this.wire.push({ t, from, to, kind: p.kind, flow: p.flow, seq: p.seq, len: p.len, ack: p.ack, wnd: p.wnd });
-    });
+    const { stateCols, messageCols, wireCols } = this;
+    const tap: Tap = {
+      state: (t, actor, value) => { stateCols.num[0].push(t); stateCols.num[1].push(actor); stateCols.num[2].push(value); },
+      message: opts.messages
+        ? (t, from, to, type, detail) => { const n = messageCols.num; n[0].push(t); n[1].push(from); n[2].push(to); messageCols.str[0].push(type); messageCols.str[1].push(detail); }
+        : () => {},
+      wire: (t, from, to, frame) => {
+        const p = frame as Packet;
+        const owner = this.flowOwner[p.flow];
+        const bytes = Math.max(60, p.len + 66);
+        const w = owner ? this.wireBytes.get(owner) : undefined;
+        if (w) { if (nicSide.has(from)) w.tx += bytes; else w.rx += bytes; }
+        if (opts.wire) {
+          const n = wireCols.num;
+          n[0].push(t); n[1].push(p.kind === 'ack' ? 1 : 0); n[2].push(p.flow); n[3].push(p.seq); n[4].push(p.len); n[5].push(p.ack); n[6].push(p.wnd);
+          wireCols.str[0].push(from); wireCols.str[1].push(to);
+        }
+      },
+    };
+    b.sys.tap(tap);
     this.instrument();
   }
 
-  /** Every delivered message (with `messages: true`). */
-  get trace(): TraceRecord[] { return this.messages; }
+  /** Actor names by rank (read when records are built: actors spawned later are named too). */
+  private nameOf(rank: number): string {
+    if (this.names.length <= rank) for (const a of this.b.sys.actors.values()) this.names[a.rank] = a.name;
+    return this.names[rank];
+  }
+  private readonly names: string[] = [];
+  private readonly stateCols = new Columns<StateChange>(3, 0, (c, i) =>
+    ({ t: c.num[0].at(i), actor: this.nameOf(c.num[1].at(i)), value: this.b.sys.stateValues.json[c.num[2].at(i)] }));
+  private readonly messageCols = new Columns<TraceRecord>(3, 2, (c, i) =>
+    ({ t: c.num[0].at(i), from: this.nameOf(c.num[1].at(i)), to: this.nameOf(c.num[2].at(i)), type: c.str[0][i]!, detail: c.str[1][i] }));
+  private readonly wireCols = new Columns<WireFrame>(7, 2, (c, i) => {
+    const n = c.num;
+    return { t: n[0].at(i), from: c.str[0][i]!, to: c.str[1][i]!, kind: FRAME_KINDS[n[1].at(i)], flow: n[2].at(i), seq: n[3].at(i), len: n[4].at(i), ack: n[5].at(i), wnd: n[6].at(i) };
+  });
+  private readonly opCols = new Columns<OpRecord>(4, 2, (c, i) => {
+    const n = c.num, op = OPS[n[1].at(i)];
+    const r: OpRecord = { t: n[0].at(i), op, from: c.str[0][i]!, to: c.str[1][i] ?? null, n: n[2].at(i) };
+    if (op === 'grantCopy') r.bytes = n[3].at(i);
+    return r;
+  });
 
-  private note(r: OpRecord): void {
+  /** Every actor's state changes, in order. */
+  get states(): StateChange[] { return this.stateCols.records(); }
+  /** Every delivered message (with `messages: true`). */
+  get trace(): TraceRecord[] { return this.messageCols.records(); }
+  /** Every hypervisor operation noted (with `messages: true`). */
+  get ops(): OpRecord[] { return this.opCols.records(); }
+  /** Every wire frame (with `wire: true`). */
+  get wire(): WireFrame[] { return this.wireCols.records(); }
+
+  private note(op: OpRecord['op'], from: string, to: string | null, n: number, bytes = 0): void {
     if (this.measuring) {
-      const c = this.opCounts.get(r.from) ?? {};
-      c[r.op] = (c[r.op] ?? 0) + r.n;
-      this.opCounts.set(r.from, c);
+      let c = this.opCounts.get(from);
+      if (!c) { c = {}; this.opCounts.set(from, c); }
+      c[op] = (c[op] ?? 0) + n;
     }
-    if (this.opts.messages) this.ops.push(r);
+    if (this.opts.messages) {
+      const num = this.opCols.num;
+      num[0].push(this.b.sys.sched.now); num[1].push(OP_CODE.get(op)!); num[2].push(n); num[3].push(bytes);
+      this.opCols.str[0].push(from); this.opCols.str[1].push(to ?? undefined);
+    }
   }
 
-  /** Wrap the calls that carry the split-driver traffic; each wrapper notes the call and runs the original. */
+  /** Wrap the calls that carry the split-driver traffic; each wrapper notes the call and runs the original (no allocation). */
   private instrument(): void {
     const { b } = this;
-    const now = () => b.sys.sched.now;
     const domName = new Map(b.kernels.map((k) => [k.domid, k.name]));
     const host = b.host;
     const owner = b.kernels[0];
     for (const nic of b.nics) {
       const raise = nic.raiseIrq;
-      nic.raiseIrq = () => {
-        this.note({ t: now(), op: 'irq', from: nic.name, to: host instanceof Xen ? host.actorName : owner.name, n: 1 });
-        raise();
-      };
+      const to = host instanceof Xen ? host.actorName : owner.name;
+      nic.raiseIrq = () => { this.note('irq', nic.name, to, 1); raise(); };
     }
     if (!(host instanceof Xen)) return;
     type K = { name: string; domid: number };
-    const wrap = <A extends unknown[], R>(name: string, before: (...args: A) => void) => {
-      const self = host as unknown as Record<string, (...a: A) => R>;
+    type Before = (x: unknown, k: K, arg: any) => void;
+    const wrap = (name: string, before: Before) => {
+      const self = host as unknown as Record<string, (...a: unknown[]) => unknown>;
       const orig = self[name];
       if (typeof orig !== 'function') return;
-      self[name] = function (this: unknown, ...args: A): R { before(...args); return orig.apply(this, args); };
+      // Fixed arity (every wrapped call takes at most four arguments): no rest array per call.
+      self[name] = function (this: unknown, x: unknown, k: unknown, arg: unknown, d: unknown): unknown {
+        before(x, k as K, arg);
+        return orig.call(this, x, k, arg, d);
+      };
     };
-    const peerOf = (doms: number[], caller: K) => {
-      const d = doms.find((x) => x !== caller.domid && x !== DOMID_SELF);
-      return d === undefined ? null : domName.get(d) ?? null;
+    /** The first domain other than the caller (and DOMID_SELF) among the ops' `key` fields, by name. */
+    const peer = (caller: K, ops: ReadonlyArray<Record<string, unknown>>, key: string): string | null => {
+      for (let i = 0; i < ops.length; i++) {
+        const d = ops[i][key] as number;
+        if (d !== caller.domid && d !== DOMID_SELF) return domName.get(d) ?? null;
+      }
+      return null;
     };
-    wrap('grantMap', (_x: unknown, k: K, ops: Array<{ dom: number }>) =>
-      this.note({ t: now(), op: 'grantMap', from: k.name, to: peerOf(ops.map((o) => o.dom), k), n: ops.length }));
-    wrap('grantDeviceMap', (_x: unknown, k: K, ops: Array<{ dom: number }>) =>
-      this.note({ t: now(), op: 'grantDeviceMap', from: k.name, to: peerOf(ops.map((o) => o.dom), k), n: ops.length }));
-    wrap('grantUnmap', (_x: unknown, k: K, handles: number[]) =>
-      this.note({ t: now(), op: 'grantUnmap', from: k.name, to: null, n: handles.length }));
-    wrap('grantCopy', (_x: unknown, k: K, ops: Array<{ source: { dom: number }; dest: { dom: number }; len: number }>) =>
-      this.note({ t: now(), op: 'grantCopy', from: k.name, to: peerOf(ops.flatMap((o) => [o.source.dom, o.dest.dom]), k), n: ops.length, bytes: ops.reduce((s, o) => s + o.len, 0) }));
-    wrap('grantTransfer', (_x: unknown, k: K, ops: Array<{ domid: number }>) =>
-      this.note({ t: now(), op: 'pageFlip', from: k.name, to: peerOf(ops.map((o) => o.domid), k), n: ops.length }));
-    wrap('evtchnSend', (_x: unknown, k: K, channel: string) =>
-      this.note({ t: now(), op: 'notify', from: k.name, to: channel, n: 1 }));
+    type Copy = { source: { dom: number }; dest: { dom: number }; len: number };
+    wrap('grantMap', (_x, k, ops) => this.note('grantMap', k.name, peer(k, ops, 'dom'), ops.length));
+    wrap('grantDeviceMap', (_x, k, ops) => this.note('grantDeviceMap', k.name, peer(k, ops, 'dom'), ops.length));
+    wrap('grantUnmap', (_x, k, handles: number[]) => this.note('grantUnmap', k.name, null, handles.length));
+    wrap('grantCopy', (_x, k, ops: Copy[]) => {
+      let bytes = 0, peerDom = -1;
+      const other = (d: number) => d !== k.domid && d !== DOMID_SELF;
+      for (let i = 0; i < ops.length; i++) {
+        bytes += ops[i].len;
+        if (peerDom < 0) peerDom = other(ops[i].source.dom) ? ops[i].source.dom : other(ops[i].dest.dom) ? ops[i].dest.dom : -1;
+      }
+      this.note('grantCopy', k.name, peerDom < 0 ? null : domName.get(peerDom) ?? null, ops.length, bytes);
+    });
+    wrap('grantTransfer', (_x, k, ops) => this.note('pageFlip', k.name, peer(k, ops, 'domid'), ops.length));
+    wrap('evtchnSend', (_x, k, channel: string) => this.note('notify', k.name, channel, 1));
   }
 
   /** Read-only look at the system now; quantities the run resets after warm-up continue from their offsets. */
