@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { jainIndex, runScenario } from '../src/scenario/run.js';
 import { loadScenario } from '../src/scenario/schema.js';
-import { formatRun } from '../src/cli/format.js';
+import { formatRun } from '../src/results/format.js';
 
 describe('fairness between guests', function () {
   this.timeout(120_000);

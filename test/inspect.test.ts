@@ -19,7 +19,7 @@ import { toMermaid, toScxml } from '../src/inspect/chart-export.js';
 import { Recorder } from '../src/inspect/recorder.js';
 import { leafPaths } from '../src/inspect/chart-model.js';
 import { CAPTURE_EPOCH_S, handshake, isnOf, segmentHeader, segmentOf, toPcapngCapture, WSCALE, type Endpoints } from '../src/inspect/pcap.js';
-import type { Packet } from '../src/domains/packet.js';
+import type { Packet } from '../src/core/packet.js';
 
 const bin = join(process.cwd(), 'bin', 'xennet.js');
 const xennet = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });

@@ -1,13 +1,13 @@
 import { expect } from 'chai';
 import { MachineMemory } from '../src/hardware/memory.js';
 import { payloadFrom, readPayload, writePayload } from '../src/hardware/payload.js';
-import { HDR_LEN, type Packet } from '../src/domains/packet.js';
+import { HDR_LEN, type Packet } from '../src/core/packet.js';
 import { GARBLED } from '../src/model/integrity.js';
 import { runCase } from '../src/stress/run.js';
 import { build, type Built } from '../src/scenario/build.js';
 import { integrityFailures, runBuilt } from '../src/scenario/run.js';
 import { parseScenario } from '../src/scenario/schema.js';
-import { formatRun } from '../src/cli/format.js';
+import { formatRun } from '../src/results/format.js';
 import { paperConfigs, scenarioFor } from '../src/paper/configs.js';
 import type { CaseScenario } from '../src/stress/case.js';
 import type { NicDriver } from '../src/domains/nic-driver.js';
@@ -63,7 +63,7 @@ describe('data integrity: content tags in memory', () => {
 });
 
 /** A short case: one path through the machine, everything else quiet. */
-const scenario = (o: { topology?: CaseScenario['topology']; direction: 'tx' | 'rx'; mss?: number; guests?: number; nic?: Partial<CaseScenario['machine']['nic']>; opt?: Partial<CaseScenario['optimizations']> }): CaseScenario => ({
+const scenario = (o: { topology?: CaseScenario['topology']; direction: 'tx' | 'rx'; mss?: number; guests?: number; nic?: Partial<NonNullable<NonNullable<CaseScenario['machine']>['nic']>>; opt?: Partial<CaseScenario['optimizations']> }): CaseScenario => ({
   name: 'integrity', topology: o.topology ?? 'guest', direction: o.direction, seed: 5, run: { durationMs: 3, warmupMs: 0 },
   machine: { cpus: 1, nics: 1, vifRingSize: 256, memoryMiB: 2048, nic: { ringSize: 256, csumOffload: true, tso: true, sg: true, ...o.nic } },
   guests: o.guests ?? 1,

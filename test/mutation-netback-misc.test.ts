@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { HDR_LEN } from '../src/domains/packet.js';
+import { HDR_LEN } from '../src/core/packet.js';
 import { NETTXF, NET_CTRL_RING_SIZE, XEN_NETIF_CTRL_TYPE, type CtrlRequest, type CtrlResponse } from '../src/channels/netif.js';
 import { BackRing, FrontRing, SharedRing } from '../src/channels/ring.js';
 import { ZERO_CTRL } from '../src/channels/netback/common.js';

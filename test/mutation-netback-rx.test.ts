@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { HDR_LEN } from '../src/domains/packet.js';
+import { HDR_LEN } from '../src/core/packet.js';
 import { NETIF_RSP, NETRXF } from '../src/channels/netif.js';
 import { DOM0, GUEST, harness } from './support/netback-double.js';
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ETH_HLEN, HDR_LEN } from '../src/domains/packet.js';
+import { ETH_HLEN, HDR_LEN } from '../src/core/packet.js';
 import { Netback, PendingPool, COPY_LEN } from '../src/channels/netback.js';
 import { xenvif_tx_copy_ops } from '../src/channels/netback/tx.js';
 import { asExtra, asRequest, type PendingTx } from '../src/channels/netback/common.js';

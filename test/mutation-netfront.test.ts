@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { createActor } from 'xstate';
-import type { Exec, Kernel, Task } from '../src/domains/kernel.js';
-import { HDR_LEN, type Packet } from '../src/domains/packet.js';
+import type { Kernel } from '../src/domains/kernel.js';
+import type { Exec, Task } from '../src/core/exec.js';
+import { HDR_LEN, type Packet } from '../src/core/packet.js';
 import type { Xen } from '../src/hypervisor/xen.js';
 import { GTF, GrantTable } from '../src/hypervisor/grant-table.js';
 import { Netfront } from '../src/channels/netfront.js';

@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { join } from 'node:path';
 import { loadScenario } from '../src/scenario/schema.js';
 import { build } from '../src/scenario/build.js';
-import { Exec, type Kernel } from '../src/domains/kernel.js';
+import { type Kernel } from '../src/domains/kernel.js';
+import { CpuExec } from '../src/hardware/exec.js';
 import { Xen } from '../src/hypervisor/xen.js';
 import { GNTST } from '../src/hypervisor/grant-table.js';
 
@@ -17,8 +18,8 @@ function machine() {
   sc.guests = 2;
   const b = build(sc);
   const xen = b.xen!;
-  const exec = (k: Kernel) => new Exec(b.cpus[k.cpuIndex], k, b.costs, b.counters);
-  const effects = (x: Exec) => { for (const e of x.effects.splice(0)) e(); b.sys.sched.run(b.sys.sched.now); };
+  const exec = (k: Kernel) => new CpuExec(b.cpus[k.cpuIndex], k, b.costs, b.counters);
+  const effects = (x: CpuExec) => { for (const e of x.effects.splice(0)) e(); b.sys.sched.run(b.sys.sched.now); };
   const dom0 = b.kernels[0];
   const [g1, g2] = [b.kernels[1], b.kernels[2]];
   const vif = (g: Kernel) => b.vifs.find((v) => v.guest === g)!;

@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { PS_PER_MS } from '../src/actors/scheduler.js';
 import { TxCredit, creditFor } from '../src/channels/netback/credit.js';
-import { HDR_LEN } from '../src/domains/packet.js';
+import { HDR_LEN } from '../src/core/packet.js';
 import { build } from '../src/scenario/build.js';
 import { runScenario } from '../src/scenario/run.js';
 import { parseScenario, ScenarioError } from '../src/scenario/schema.js';

@@ -4,7 +4,7 @@ import { filter, map } from 'rxjs';
 import { loadScenario } from '../src/scenario/schema.js';
 import { build } from '../src/scenario/build.js';
 import { runBuilt, runScenario } from '../src/scenario/run.js';
-import type { Packet } from '../src/domains/packet.js';
+import type { Packet } from '../src/core/packet.js';
 import { PS_PER_MS } from '../src/actors/scheduler.js';
 
 const scenario = () => {

@@ -94,7 +94,7 @@ describe('SMP hosts', function () {
     const k1 = { domid: 1, name: 'domU1' } as Kernel, k2 = { domid: 2, name: 'domU2' } as Kernel;
     const setup = () => {
       const st = { now: 0 as Ps, cur: null as Kernel | null, work: new Set<Kernel>([k1]), slice: 0 as Ps };
-      const view: SchedView = {
+      const view: SchedView<Kernel> = {
         now: () => st.now, onCpu: () => [k1, k2], canRun: (k) => st.work.has(k), current: () => st.cur,
         sliceStart: () => st.slice, recheckAt: () => {},
       };

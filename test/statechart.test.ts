@@ -5,7 +5,7 @@ import { compileMachine, UnsupportedMachine } from '../src/actors/compile.js';
 import { CompiledActor, type Clock } from '../src/actors/compiled-actor.js';
 import { Scheduler } from '../src/actors/scheduler.js';
 import { domainMachine } from '../src/domains/domain.js';
-import { clientMachine } from '../src/hardware/client.js';
+import { clientMachine } from '../src/peer/client.js';
 import { tcpReceiverMachine, tcpSenderMachine } from '../src/domains/tcp-machine.js';
 import { nicMachine } from '../src/hardware/nic.js';
 import { eventChannelMachine } from '../src/hypervisor/event-channel.js';

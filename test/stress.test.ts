@@ -45,16 +45,16 @@ describe('stress: properties over random scenarios', function () {
     expect(pairs.length).to.equal(BEHAVIOURS.reduce((n, b) => n + b.variants, 0));
     const seen = new Set<string>();
     for (let i = 0; i < pairs.length; i++) {
-      const h = sampleCase(5, i, true).hostile[0];
+      const h = sampleCase(5, i, true).hostile![0];
       seen.add(`${h.behaviour}/${h.variant}`);
     }
     expect(seen.size).to.equal(pairs.length); // each pair exactly once in the first |pairs| cases
     // Then sampling: the adversary is drawn at random again.
-    const later = new Set(Array.from({ length: 40 }, (_, i) => sampleCase(5, pairs.length + i, true).hostile[0].behaviour));
+    const later = new Set(Array.from({ length: 40 }, (_, i) => sampleCase(5, pairs.length + i, true).hostile![0].behaviour));
     expect(later.size).to.be.greaterThan(5);
     // --only enumerates its own behaviours' variants first.
     const h5 = BEHAVIOURS.find((b) => b.id === 'H5')!;
-    expect(Array.from({ length: h5.variants }, (_, i) => sampleCase(5, i, true, ['H5']).hostile[0].variant)).to.deep.equal([...Array(h5.variants).keys()]);
+    expect(Array.from({ length: h5.variants }, (_, i) => sampleCase(5, i, true, ['H5']).hostile![0].variant)).to.deep.equal([...Array(h5.variants).keys()]);
     // The summary reports the coverage.
     const reports = Array.from({ length: 3 }, (_, i) => ({ index: i, seed: 0, scenario: sampleCase(5, i, true), result: { ok: true, hostile: `${pairs[i].behaviour}/${pairs[i].variant}`, hash: 'x', quiescent: true, drops: {}, violations: {}, disabled: [], honestShare: {} } })) as unknown as Parameters<typeof summarize>[0];
     expect(summarize(reports, { runs: 3, hostile: true, seed: 5 }).coverage).to.deep.equal({ pairs: pairs.length, covered: 3 });
@@ -223,7 +223,7 @@ describe('stress: regressions for mechanism bugs the properties found', function
     expect(r.scenario.guests).to.be.greaterThan(0);
     expect(r.result.failures, r.result.failures.join('\n')).to.deep.equal([]);
   });
-  const base = ({ nic, ...o }: Partial<CaseScenario> & { nic?: Partial<CaseScenario['machine']['nic']> }): CaseScenario => ({
+  const base = ({ nic, ...o }: Partial<CaseScenario> & { nic?: Partial<NonNullable<NonNullable<CaseScenario['machine']>['nic']>> }): CaseScenario => ({
     name: 'regression', topology: 'guest', direction: 'tx', seed: 3, run: { durationMs: 3, warmupMs: 0 },
     machine: { cpus: 1, nics: 1, vifRingSize: 256, memoryMiB: 2048, nic: { ringSize: 256, csumOffload: true, tso: true, sg: true, ...nic } },
     guests: 1, optimizations: { vnicOffload: true, txNoRemap: false, rxCopy: false, rxCopyVia: 'map', superpages: false, globalPages: false },

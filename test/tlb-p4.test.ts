@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { CpuTlbs, Tlb } from '../src/hardware/tlb.js';
 import { Cpu } from '../src/hardware/cpu.js';
-import { Exec, Kernel } from '../src/domains/kernel.js';
+import { Kernel } from '../src/domains/kernel.js';
+import { CpuExec } from '../src/hardware/exec.js';
 import { MachineMemory } from '../src/hardware/memory.js';
 import { defaultCosts, FOOTPRINT, type Footprint } from '../src/model/costs.js';
 import { newCounters } from '../src/model/counters.js';
@@ -90,7 +91,7 @@ describe('the Pentium 4 TLBs (split ITLB/DTLB, pseudo-LRU)', function () {
     const cpu = new Cpu(0, 2.4e9, 64, null, 64, 'plru', fp);
     const mem = new MachineMemory(4096);
     const k = new Kernel('dom0', 0, 0, true, { superpages: false, globalPages: false }, mem, 0, fp);
-    const x = new Exec(cpu, k, defaultCosts(), newCounters());
+    const x = new CpuExec(cpu, k, defaultCosts(), newCounters());
     x.touch('tcp');
     expect([cpu.tlb.itlb.stats.misses, cpu.tlb.dtlb.stats.misses]).to.deep.equal([5, 3]);
     x.touch('tcp');
@@ -99,7 +100,7 @@ describe('the Pentium 4 TLBs (split ITLB/DTLB, pseudo-LRU)', function () {
     // With superpages the kernel's text and data are one 4 MiB entry in each array.
     const cpu2 = new Cpu(0, 2.4e9, 64, null, 64, 'plru', fp);
     const k2 = new Kernel('dom0', 0, 0, true, { superpages: true, globalPages: false }, mem, 0, fp);
-    new Exec(cpu2, k2, defaultCosts(), newCounters()).touch('tcp');
+    new CpuExec(cpu2, k2, defaultCosts(), newCounters()).touch('tcp');
     expect([cpu2.tlb.itlb.stats.misses, cpu2.tlb.dtlb.stats.misses]).to.deep.equal([1, 1]);
   });
 });

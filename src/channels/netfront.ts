@@ -5,10 +5,11 @@
  * pages granted writable (copying receive). Notifications follow the ring's
  * hold-off rule, so most pushes do not cost a hypercall.
  */
-import type { Exec, Kernel, Task } from '../domains/kernel.js';
+import type { Kernel } from '../domains/kernel.js';
+import type { Exec, Task } from '../core/exec.js';
 import type { NetDevice, NetFeatures } from '../domains/netdev.js';
-import type { Packet } from '../domains/packet.js';
-import { HDR_LEN } from '../domains/packet.js';
+import type { Packet } from '../core/packet.js';
+import { HDR_LEN } from '../core/packet.js';
 import type { Xen } from '../hypervisor/xen.js';
 import type { GrantTable } from '../hypervisor/grant-table.js';
 import { drop, note, type Counters } from '../model/counters.js';

@@ -12,7 +12,7 @@ import { integrityFailures, runScenario } from '../scenario/run.js';
 import { repSeeds, summarizeReps } from '../scenario/reps.js';
 import { scenarioJsonSchemaText } from '../scenario/json-schema.js';
 import { runMany, defaultWorkers } from '../workers/pool.js';
-import { formatRun, runsTable, table } from './format.js';
+import { formatRun, runsTable, table } from '../results/format.js';
 import { scenarioDir } from '../paper/configs.js';
 import { paperCommand } from './paper.js';
 import { registerInspect, inspectRun, type RunInspectOpts } from './inspect.js';

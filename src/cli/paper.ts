@@ -4,7 +4,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import type { PaperConfig } from '../paper/configs.js';
 import { runPaper, selectConfigs } from '../paper/run.js';
 import { fmtStat } from '../scenario/reps.js';
-import { table } from './format.js';
+import { table } from '../results/format.js';
 import { commonOverrides, type Parsers } from './overrides.js';
 import { writePlots } from '../paper/plot.js';
 import { interpreterOption } from './interpreter-option.js';

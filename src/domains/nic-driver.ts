@@ -5,11 +5,12 @@
  * domain serves a high-level virtual NIC on a NIC without TSO.
  */
 import type { ActorSystem } from '../actors/runtime.js';
-import type { Exec, Kernel, Task } from './kernel.js';
+import type { Kernel } from './kernel.js';
+import type { Exec, Task } from '../core/exec.js';
 import type { NetDevice, NetFeatures } from './netdev.js';
 import type { NicModel } from '../hardware/nic.js';
 import type { Counters } from '../model/counters.js';
-import { HDR_LEN, type Packet } from './packet.js';
+import { HDR_LEN, type Packet } from '../core/packet.js';
 import { payloadFrom } from '../hardware/payload.js';
 
 export class NicDriver implements NetDevice {

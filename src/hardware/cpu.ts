@@ -11,6 +11,7 @@
  */
 import { CpuTlbs, TAG, tlbTag, type FrameOracle, type TlbReplacement } from './tlb.js';
 import { FOOTPRINT, type Component, type Footprint } from '../model/costs.js';
+import type { ComponentTags } from '../core/exec.js';
 import { ChargeLog, Ledger } from './ledger.js';
 import { PS_PER_S, type Ps } from '../actors/scheduler.js';
 
@@ -73,9 +74,6 @@ export class Cpu {
     this.tlb.resetStats();
   }
 }
-
-/** Per component, the TLB tags of the code pages (through the ITLB) and of the data pages (through the DTLB) it touches per run. */
-export interface ComponentTags { code: Map<Component, Float64Array>; data: Map<Component, Float64Array> }
 
 /**
  * Lay a footprint out in one virtual address space: every component's code pages first (the kernel's

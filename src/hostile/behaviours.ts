@@ -6,7 +6,7 @@
  * it (`expect`, checked on the finished run). The invariants I1-I12 that hold
  * for every run, and the honest guests' progress, are checked by src/stress.
  */
-import type { Exec } from '../domains/kernel.js';
+import type { Exec } from '../core/exec.js';
 import type { Netback } from '../channels/netback.js';
 import { FrontRing, SharedRing } from '../channels/ring.js';
 import {
@@ -16,15 +16,15 @@ import {
 } from '../channels/netif.js';
 import { DOMID_SELF, GNTMAP, GNTST, GTF } from '../hypervisor/grant-table.js';
 import type { Counters } from '../model/counters.js';
-import type { VifInfo } from '../scenario/build.js';
 import type { Hostile } from './netfront.js';
-import { PAGE_SIZE } from '../hardware/memory.js';
+import { PAGE_SIZE } from '../core/packet.js';
 
 /** What the expectations see of a finished run (the oracle's view, not the adversary's). */
 export interface Outcome {
   h: Hostile;
   nb: Netback;
-  vif: VifInfo;
+  /** The vif's backend directory in XenStore. */
+  back: string;
   counters: Counters;
   /** The run reached quiescence (no event pending). */
   quiescent: boolean;
@@ -57,7 +57,7 @@ const attacked = (o: Outcome): string[] => (o.h.steps > 0 || o.h.nf.crashed ? []
 const closedWithError = (o: Outcome): string[] => {
   const out: string[] = [];
   if (o.nb.state !== XenbusState.Closing && o.nb.state !== XenbusState.Closed) out.push(`backend state ${o.nb.state}, expected Closing/Closed`);
-  if (!o.nb.error || !o.h.env.xs.read(`${o.vif.back}/error`)) out.push('no error node');
+  if (!o.nb.error || !o.h.env.xs.read(`${o.back}/error`)) out.push('no error node');
   if (o.nb.connected) out.push('backend connected');
   if (o.nb.ringMappings() !== 0) out.push(`${o.nb.ringMappings()} ring pages still mapped`);
   return out;

@@ -14,10 +14,11 @@ import type { Ps } from '../actors/scheduler.js';
 import type { Cpu } from '../hardware/cpu.js';
 import { Dispatcher } from '../hardware/dispatch.js';
 import type { MachineMemory } from '../hardware/memory.js';
-import type { Exec, Kernel } from '../domains/kernel.js';
+import type { Exec } from '../core/exec.js';
+import type { XenDomain } from './domain.js';
 import type { CostTable } from '../model/costs.js';
 import type { Counters } from '../model/counters.js';
-import { GrantOps, GrantTable, GNTMAP, GNTST } from './grant-table.js';
+import { GrantOps, GrantTable, GNTMAP, GNTST, GNTTAB_ENTRIES } from './grant-table.js';
 import type { Port } from './event-channel.js';
 import type { SchedPolicy, SchedView } from './sched.js';
 import { BvtPolicy } from './sched-bvt.js';
@@ -43,25 +44,25 @@ export interface XenConfig {
 export const MAPTRACK_PER_DOMAIN = 1024 * 256;
 
 export class Xen extends Dispatcher {
-  readonly domains: Kernel[] = [];
+  readonly domains: XenDomain[] = [];
   readonly grantTables = new Map<number, GrantTable>();
   readonly grants: GrantOps;
-  private readonly current: (Kernel | null)[];
+  private readonly current: (XenDomain | null)[];
   private readonly sliceStart: Ps[];
   private readonly xenQ: Array<Array<(x: Exec) => void>>;
   /** The scheduling policy (what each CPU runs next); this class is the mechanism. */
-  readonly policy: SchedPolicy;
+  readonly policy: SchedPolicy<XenDomain>;
   /** More than one CPU: notifications may cross CPUs (IPIs). */
   private readonly smp: boolean;
   /** Per CPU: an IPI is on its way (a second one coalesces, as cpu_raise_softirq does). */
   private readonly ipiPending: boolean[];
   /** Per CPU: the domain whose vCPU time is being burnt, and since when (credit accounting). */
-  private readonly burning: (Kernel | null)[];
+  private readonly burning: (XenDomain | null)[];
   private readonly burnFrom: Ps[];
   /** Controller pause count per domain (a domain is created with one, and runs when it drops to zero). */
-  private readonly pauseCount = new Map<Kernel, number>();
+  private readonly pauseCount = new Map<XenDomain, number>();
   /** Domains whose vCPU may not run (RUNSTATE_offline): created, paused, dying or dead. */
-  private readonly offline = new Set<Kernel>();
+  private readonly offline = new Set<XenDomain>();
   /** Domains destroyed (dying or dead), by domid. */
   private readonly destroyed = new Set<number>();
   /** Dead domains' frames still pinned by others' grant mappings, freed as the mappings go. */
@@ -77,7 +78,7 @@ export class Xen extends Dispatcher {
     this.ipiPending = cpus.map(() => false);
     this.burning = cpus.map(() => null);
     this.burnFrom = cpus.map(() => 0);
-    const view: SchedView = {
+    const view: SchedView<XenDomain> = {
       now: () => this.sys.sched.now,
       onCpu: (c) => this.perCpu[c] ?? [],
       canRun: (k) => this.canRun(k),
@@ -98,11 +99,11 @@ export class Xen extends Dispatcher {
     }, MAPTRACK_PER_DOMAIN);
   }
 
-  addDomain(k: Kernel): void {
+  addDomain(k: XenDomain): void {
     k.host = this;
     this.domains.push(k);
     (this.perCpu[k.cpuIndex] ??= []).push(k);
-    this.grantTables.set(k.domid, new GrantTable(k.domid, 4096, MAPTRACK_PER_DOMAIN));
+    this.grantTables.set(k.domid, new GrantTable(k.domid, GNTTAB_ENTRIES, MAPTRACK_PER_DOMAIN));
     // domain_create: built paused; Xen unpauses dom0 at the end of boot, the toolstack the others.
     this.pauseCount.set(k, 1);
     this.offline.add(k);
@@ -114,9 +115,9 @@ export class Xen extends Dispatcher {
     if (this.domains.length) this.unpause(this.domains[0]);
   }
 
-  private byId(domid: number): Kernel | undefined { return this.domains.find((k) => k.domid === domid); }
+  private byId(domid: number): XenDomain | undefined { return this.domains.find((k) => k.domid === domid); }
   /** May this domain's vCPU run now (it has work and is neither paused nor destroyed)? */
-  private canRun(k: Kernel): boolean { return k.hasWork() && (this.offline.size === 0 || !this.offline.has(k)); }
+  private canRun(k: XenDomain): boolean { return k.hasWork() && (this.offline.size === 0 || !this.offline.has(k)); }
 
   // ---------------- domain lifecycle (XEN_DOMCTL_*, issued by the toolstack in dom0) ----------------
   // Control operations, not on the data path: they charge no cycles. dom0 cannot pause or destroy itself.
@@ -143,7 +144,7 @@ export class Xen extends Dispatcher {
     this.unpause(k);
     return 0;
   }
-  private unpause(k: Kernel): void {
+  private unpause(k: XenDomain): void {
     const n = this.pauseCount.get(k)! - 1;
     this.pauseCount.set(k, n);
     if (n > 0) return;
@@ -210,7 +211,7 @@ export class Xen extends Dispatcher {
    * arrives on the driver domain's CPU (pirq_guest_bind points the IRQ's affinity there) unless the
    * scenario sends it elsewhere (`placement.irqCpu`), and then waking dom0 takes an IPI.
    */
-  physicalIrq(dom0: Kernel, port: Port): void {
+  physicalIrq(dom0: XenDomain, port: Port): void {
     const c = this.cfg.irqCpu ?? dom0.cpuIndex;
     const from = this.cfg.irqCpu === undefined ? undefined : c;
     this.xenQ[c].push((x) => {
@@ -229,7 +230,7 @@ export class Xen extends Dispatcher {
    * k (which must notice the event), or the woken k preempts what it runs (the policy's tickle);
    * otherwise k waits in the run queue for that CPU's next decision.
    */
-  wake(k: Kernel, from?: number): void {
+  wake(k: XenDomain, from?: number): void {
     const c = k.cpuIndex;
     if (from === undefined || from === c) { super.wake(k); return; }
     const wasBlocked = k.runState === 'blocked';
@@ -292,20 +293,20 @@ export class Xen extends Dispatcher {
   }
 
   /** vcpu_wake: a paused or destroyed domain's vCPU stays offline (its events stay pending). */
-  protected noteWake(k: Kernel): void {
+  protected noteWake(k: XenDomain): void {
     if (this.offline.size !== 0 && this.offline.has(k)) return;
     if (k.runState === 'blocked' && this.policy.wake !== undefined) this.policy.wake(k);
     super.noteWake(k);
   }
 
-  private last: (Kernel | null)[] = [];
+  private last: (XenDomain | null)[] = [];
   /** Xen's own random stream for the cache-refill variation. */
   private readonly refillRng = this.sys.rng.for('xen-cache-refill');
   /** Each CPU's run queue: the domains whose vCPU is pinned to it, in creation order (the round-robin order). */
-  private readonly perCpu: Kernel[][] = [];
-  private lastRun(c: number): Kernel | null { return this.last[c] ?? null; }
+  private readonly perCpu: XenDomain[][] = [];
+  private lastRun(c: number): XenDomain | null { return this.last[c] ?? null; }
 
-  private switchTo(x: Exec, c: number, cur: Kernel | null, next: Kernel): void {
+  private switchTo(x: Exec, c: number, cur: XenDomain | null, next: XenDomain): void {
     const prev = this.lastRun(c);
     this.counters.domainSwitches++;
     x.as('xen', () => {
@@ -328,11 +329,11 @@ export class Xen extends Dispatcher {
   // ---------------- hypercalls used by the split drivers ----------------
 
   /** GNTTABOP_map_grant_ref batch (host mapping: installs a PTE per page). */
-  grantMap(x: Exec, caller: Kernel, ops: Array<{ dom: number; ref: number; readonly: boolean }>) {
+  grantMap(x: Exec, caller: XenDomain, ops: Array<{ dom: number; ref: number; readonly: boolean }>) {
     return this.grantMapFlags(x, caller, ops.map((op) => ({ dom: op.dom, ref: op.ref, flags: GNTMAP.host_map | (op.readonly ? GNTMAP.readonly : 0) })));
   }
   /** GNTMAP_device_map only: pin for DMA, no CPU mapping, so no PTE and no TLB flush later. */
-  grantDeviceMap(x: Exec, caller: Kernel, ops: Array<{ dom: number; ref: number }>) {
+  grantDeviceMap(x: Exec, caller: XenDomain, ops: Array<{ dom: number; ref: number }>) {
     return x.hypercall(() => ops.map((op) => {
       this.counters.grantDeviceMaps++;
       x.cost('grantValidatePerOp');
@@ -340,7 +341,7 @@ export class Xen extends Dispatcher {
     }));
   }
   /** GNTTABOP_unmap_grant_ref batch; a batch that removed host mappings ends with a TLB flush. */
-  grantUnmap(x: Exec, caller: Kernel, handles: number[], hostMapped: boolean) {
+  grantUnmap(x: Exec, caller: XenDomain, handles: number[], hostMapped: boolean) {
     const res = x.hypercall(() => handles.map((h) => {
       this.counters.grantUnmaps++;
       x.cost(hostMapped ? 'grantUnmapPerOp' : 'grantValidatePerOp');
@@ -350,7 +351,7 @@ export class Xen extends Dispatcher {
     return res;
   }
   /** GNTTABOP_copy batch: Xen copies the bytes, so the copy cycles are Xen's. */
-  grantCopy(x: Exec, caller: Kernel, ops: Array<Parameters<GrantOps['copy']>[1] & { cold?: boolean; dstCold?: boolean }>) {
+  grantCopy(x: Exec, caller: XenDomain, ops: Array<Parameters<GrantOps['copy']>[1] & { cold?: boolean; dstCold?: boolean }>) {
     return x.hypercall(() => ops.map((op) => {
       this.counters.grantCopies++;
       x.cost('grantCopyPerOp');
@@ -363,7 +364,7 @@ export class Xen extends Dispatcher {
     }));
   }
   /** GNTTABOP_transfer batch (page flip). The caller's TLB is flushed once the frames left its physmap. */
-  grantTransfer(x: Exec, caller: Kernel, ops: Array<{ mfn: number; domid: number; ref: number }>) {
+  grantTransfer(x: Exec, caller: XenDomain, ops: Array<{ mfn: number; domid: number; ref: number }>) {
     const res = x.hypercall(() => ops.map((op) => {
       this.counters.pageFlips++;
       x.cost('pageTransfer');
@@ -380,7 +381,7 @@ export class Xen extends Dispatcher {
     x.hypercall(() => { this.counters.mmuUpdates += n; x.cost('mmuUpdatePerPte', n); });
   }
   /** XENMEM_decrease_reservation: hand frames back to Xen (the balloon side of page flipping). */
-  decreaseReservation(x: Exec, k: Kernel, frames: number[]): void {
+  decreaseReservation(x: Exec, k: XenDomain, frames: number[]): void {
     if (!frames.length) return;
     x.hypercall(() => {
       x.cost('reservationPerPage', frames.length);
@@ -388,7 +389,7 @@ export class Xen extends Dispatcher {
     });
   }
   /** XENMEM_increase_reservation: take fresh frames from Xen. */
-  increaseReservation(x: Exec, k: Kernel, n: number): number[] {
+  increaseReservation(x: Exec, k: XenDomain, n: number): number[] {
     if (n <= 0) return [];
     return x.hypercall(() => {
       x.cost('reservationPerPage', n);
@@ -398,7 +399,7 @@ export class Xen extends Dispatcher {
     });
   }
   /** EVTCHNOP_send: the set-pending happens when the slice completes (message to the channel actor). */
-  evtchnSend(x: Exec, from: Kernel, channel: string, end: 'a' | 'b'): void {
+  evtchnSend(x: Exec, from: XenDomain, channel: string, end: 'a' | 'b'): void {
     this.counters.notificationsSent++;
     x.hypercall(() => x.cost('evtchnSend'));
     x.later(() => this.sys.send(from.name, channel, this.smp ? { type: 'SEND', from: end, cpu: x.cpu.index } : { type: 'SEND', from: end }));
@@ -414,7 +415,7 @@ export class Xen extends Dispatcher {
   static readonly NR_VIRQS = 24;
 
   /** EVTCHNOP_send on a port number: interdomain -> peer pending; unbound -> dropped; closed, out of range, VIRQ/PIRQ -> -EINVAL. */
-  evtchnSendPort(x: Exec, caller: Kernel, port: number): number {
+  evtchnSendPort(x: Exec, caller: XenDomain, port: number): number {
     return x.hypercall(() => {
       x.cost('evtchnSend');
       const p = caller.evtchn.lookup(port);
@@ -427,7 +428,7 @@ export class Xen extends Dispatcher {
     });
   }
   /** EVTCHNOP_close: the peer end of an interdomain channel reverts to unbound. */
-  evtchnClose(x: Exec, caller: Kernel, port: number): number {
+  evtchnClose(x: Exec, caller: XenDomain, port: number): number {
     return x.hypercall(() => {
       const p = caller.evtchn.lookup(port);
       if (!p) return -22;
@@ -437,14 +438,14 @@ export class Xen extends Dispatcher {
     });
   }
   /** Close one of k's ports; returns its interdomain binding, whose channel actor the caller tells. */
-  private closePort(k: Kernel, p: Port) {
+  private closePort(k: XenDomain, p: Port) {
     const b = this.bound.get(p);
     this.bound.delete(p);
     k.evtchn.close(p);
     return b;
   }
   /** EVTCHNOP_unmask: only the caller's own open ports. */
-  evtchnUnmask(x: Exec, caller: Kernel, port: number): number {
+  evtchnUnmask(x: Exec, caller: XenDomain, port: number): number {
     return x.hypercall(() => {
       const p = caller.evtchn.lookup(port);
       if (!p) return -22;
@@ -453,7 +454,7 @@ export class Xen extends Dispatcher {
     });
   }
   /** EVTCHNOP_alloc_unbound in the caller itself (unprivileged): -ENOSPC once every port is in use. */
-  evtchnAllocUnbound(x: Exec, caller: Kernel, remoteDom: number): number {
+  evtchnAllocUnbound(x: Exec, caller: XenDomain, remoteDom: number): number {
     return x.hypercall(() => {
       if (!this.grantTables.has(remoteDom)) return -3; // -ESRCH
       const p = caller.evtchn.tryAlloc(`unbound-${remoteDom}`, () => {});
@@ -461,7 +462,7 @@ export class Xen extends Dispatcher {
     });
   }
   /** EVTCHNOP_bind_virq: virq in range and not yet bound, else -EINVAL/-EEXIST; port exhaustion leaves nothing half-bound (XSA-496). */
-  evtchnBindVirq(x: Exec, caller: Kernel, virq: number): number {
+  evtchnBindVirq(x: Exec, caller: XenDomain, virq: number): number {
     return x.hypercall(() => {
       if (!Number.isInteger(virq) || virq < 0 || virq >= Xen.NR_VIRQS) return -22;
       if (caller.evtchn.ports.some((q) => !q.closed && q.virq === virq)) return -17;
@@ -472,12 +473,12 @@ export class Xen extends Dispatcher {
     });
   }
   /** EVTCHNOP_reset of the caller's own table: every port closed (interdomain peers revert to unbound). */
-  evtchnReset(x: Exec, caller: Kernel): number {
+  evtchnReset(x: Exec, caller: XenDomain): number {
     for (const p of caller.evtchn.ports) if (!p.closed) this.evtchnClose(x, caller, p.port);
     return 0;
   }
   /** GNTTABOP_map_grant_ref with the guest's own flags (host and/or device map, readonly). */
-  grantMapFlags(x: Exec, caller: Kernel, ops: Array<{ dom: number; ref: number; flags: number }>) {
+  grantMapFlags(x: Exec, caller: XenDomain, ops: Array<{ dom: number; ref: number; flags: number }>) {
     return x.hypercall(() => ops.map((op) => {
       this.counters.grantMaps++;
       x.cost('grantMapPerOp');
@@ -485,7 +486,7 @@ export class Xen extends Dispatcher {
     }));
   }
   /** GNTTABOP_set_version. */
-  grantSetVersion(x: Exec, caller: Kernel, version: number): number {
+  grantSetVersion(x: Exec, caller: XenDomain, version: number): number {
     return x.hypercall(() => this.grants.setVersion(caller.domid, version));
   }
   /** Ops per slice before a long grant batch is preempted and continued (hypercall_preempt_check). */
@@ -496,7 +497,7 @@ export class Xen extends Dispatcher {
    * between (XSA-318: every op's status is written; a continuation resumes, it never reports success
    * for work not done). `done` gets every status, in order.
    */
-  grantCopyBatch(x: Exec, caller: Kernel, ops: Array<Parameters<GrantOps['copy']>[1]>, done: (res: Array<{ status: number }>) => void, acc: Array<{ status: number }> = []): void {
+  grantCopyBatch(x: Exec, caller: XenDomain, ops: Array<Parameters<GrantOps['copy']>[1]>, done: (res: Array<{ status: number }>) => void, acc: Array<{ status: number }> = []): void {
     const chunk = ops.slice(0, Xen.GNTTAB_PREEMPT_OPS);
     for (const r of this.grantCopy(x, caller, chunk)) acc.push({ status: r.status });
     const rest = ops.slice(chunk.length);

@@ -20,7 +20,7 @@ import { PS_PER_MS } from '../actors/scheduler.js';
 import { build } from '../scenario/build.js';
 import type { Scenario } from '../scenario/schema.js';
 import type { OnProgress } from '../scenario/run.js';
-import { formatRun } from '../cli/format.js';
+import { formatRun } from '../results/format.js';
 import { Recorder } from './recorder.js';
 import { allCharts } from './charts.js';
 import { leafPaths } from './chart-model.js';

@@ -389,7 +389,7 @@ export function runCase(cs: CaseScenario | Scenario, opts: RunCaseOptions = {}):
       // Mappings of the adversary's grants beyond its (still mapped) ring pages.
       const rings = sum(p.b.vifs.filter((q) => q.guest === v.guest).map((q) => q.nb.ringMappings()));
       const dom0Mappings = p.b.xen ? p.b.xen.grants.mappingsOn(0, v.guest.domid) - rings : 0;
-      const fails = v.hostile.behaviour.expect({ h: v.hostile, nb: v.nb, vif: v, counters: p.b.counters, quiescent: p.quiescent, dom0Mappings });
+      const fails = v.hostile.behaviour.expect({ h: v.hostile, nb: v.nb, back: v.back, counters: p.b.counters, quiescent: p.quiescent, dom0Mappings });
       for (const f of fails) failures.push(`${hostile.behaviour}/${v.hostile.variant}: ${f}`);
     }
     // Honest guests keep making progress: compare with the same case where the adversary is honest.

@@ -2,7 +2,7 @@
  * Types and helpers every part of netback shares (Linux: common.h): transmit and receive modes,
  * the in-flight TX packet, timers and timeouts, and reading guest-written slots at their C widths.
  */
-import type { Packet } from '../../domains/packet.js';
+import type { Packet } from '../../core/packet.js';
 import { isExtra, type CtrlRequest, type RxRequest, type TxExtra, type TxRequest, type TxSlot } from '../netif.js';
 
 export type TxMode = 'map' | 'noremap';

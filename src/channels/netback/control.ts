@@ -2,7 +2,7 @@
  * The control ring (Linux hash.c and the ctrl handlers, xen-protocol.md 2.6, feature-ctrl-ring): hash
  * flags, key, mapping and algorithm, every request validated overflow-safely (XSA-270).
  */
-import type { Exec } from '../../domains/kernel.js';
+import type { Exec } from '../../core/exec.js';
 import { GNTST } from '../../hypervisor/grant-table.js';
 import { ringDiff } from '../ring.js';
 import {

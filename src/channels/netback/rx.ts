@@ -3,8 +3,8 @@
  * frontend posted, by page flipping (Xen 2.0), by mapping and copying (ATC 2006), or by GNTTABOP_copy.
  * Packets that wait too long expire, and a queue that cannot deliver at all drops its carrier (XSA-392).
  */
-import type { Exec } from '../../domains/kernel.js';
-import { HDR_LEN, type Packet } from '../../domains/packet.js';
+import type { Exec } from '../../core/exec.js';
+import { HDR_LEN, type Packet } from '../../core/packet.js';
 import { GNTST } from '../../hypervisor/grant-table.js';
 import { drop, note } from '../../model/counters.js';
 import { TAG, tlbTag } from '../../hardware/tlb.js';

@@ -4,8 +4,8 @@
  * guest's pages in one batched grant operation, and answer once the NIC is done with them. A fatal
  * protocol violation disables the vif (xenvif_fatal_tx_err); the rest of the driver domain goes on.
  */
-import type { Exec } from '../../domains/kernel.js';
-import { HDR_LEN, ETH_HLEN, type Packet } from '../../domains/packet.js';
+import type { Exec } from '../../core/exec.js';
+import { HDR_LEN, ETH_HLEN, type Packet } from '../../core/packet.js';
 import { GNTST } from '../../hypervisor/grant-table.js';
 import { drop, note } from '../../model/counters.js';
 import { TAG, tlbTag } from '../../hardware/tlb.js';

@@ -10,9 +10,9 @@ import type { Rng } from '../actors/rng.js';
 import { PS_PER_US, type Ps } from '../actors/scheduler.js';
 import { TcpReceiver, TcpSender } from '../domains/tcp.js';
 import type { CongestionControl } from '../domains/tcp-cc.js';
-import { HDR_LEN, MIN_FRAME, WIRE_OVERHEAD, newPacketId, type Packet } from '../domains/packet.js';
+import { HDR_LEN, MIN_FRAME, WIRE_OVERHEAD, newPacketId, type Packet } from '../core/packet.js';
 import { drop, type Counters } from '../model/counters.js';
-import { wirePayload } from './payload.js';
+import { wirePayload } from '../hardware/payload.js';
 import type { StreamCheck } from '../model/integrity.js';
 import type { RrConfig } from '../domains/netperf-rr.js';
 
