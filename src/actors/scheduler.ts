@@ -8,7 +8,6 @@
  * Ranks are assigned in actor-creation order, which scenario construction fixes.
  */
 export type Ps = number;
-export const PS_PER_NS = 1_000;
 export const PS_PER_US = 1_000_000;
 export const PS_PER_MS = 1_000_000_000;
 export const PS_PER_S = 1_000_000_000_000;

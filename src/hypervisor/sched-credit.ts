@@ -31,17 +31,14 @@
  * timers would; a priority change at accounting takes effect at the CPU's next
  * decision (slice boundary) rather than at the end of the time slice.
  */
-import { PS_PER_MS, PS_PER_US, type Ps } from '../actors/scheduler.js';
+import { PS_PER_US, type Ps } from '../actors/scheduler.js';
 import type { Vcpu } from '../core/exec.js';
 import type { SchedPolicy, SchedView } from './sched.js';
 
 export const CSCHED_DEFAULT_WEIGHT = 256;
-/** 10 credits per ms of CPU time: credits are kept in picoseconds of CPU time, one credit = 100 us. */
-export const PS_PER_CREDIT = PS_PER_MS / 10;
 
 export const PRI = { BOOST: 0, UNDER: -1, OVER: -2 } as const;
 export type Pri = typeof PRI[keyof typeof PRI];
-export const PRI_NAME: Record<Pri, string> = { 0: 'BOOST', [-1]: 'UNDER', [-2]: 'OVER' } as Record<Pri, string>;
 
 export interface CreditConfig {
   /** Scheduler tick, us (CSCHED_MSECS_PER_TICK: 10 ms). */

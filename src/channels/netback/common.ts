@@ -23,7 +23,6 @@ export interface PendingTx {
 }
 
 export const COPY_LEN = 128; // XEN_NETBACK_TX_COPY_LEN
-export const PAGE = 4096;
 
 /** Reading a slot as the C structs do: every field at its width (a tx request is u32 gref, u16 offset/flags/id/size). */
 export function asRequest(s: TxSlot): TxRequest {
