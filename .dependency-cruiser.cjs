@@ -1,18 +1,10 @@
 /**
  * The layer order of src/, bottom to top, checked by `npm test` (dependency-cruiser). A folder
  * may import its own layer and the layers below it, never one above; and no import cycle may
- * cross a folder boundary. docs/architecture.md explains each layer; `npm run graph` draws it.
+ * cross a folder boundary. The layers are listed in scripts/layers.cjs; docs/architecture.md
+ * explains them, and `npm run graph` draws the import graph there.
  */
-const LAYERS = [
-  ['vocabulary', ['actors', 'model', 'core'], 'time and messages, the cost model, and the types every layer shares (packets, Exec/Task, Vcpu)'],
-  ['hardware', ['hardware'], 'CPUs, TLBs, memory, NICs and the wire'],
-  ['hypervisor', ['hypervisor'], 'Xen: scheduling, grant tables, event channels, domain lifecycle'],
-  ['domains', ['domains', 'channels', 'hostile', 'peer'], 'guest and dom0 kernels, the split drivers, adversarial frontends, peer hosts on the wire'],
-  ['toolstack', ['toolstack'], 'what xl and the hotplug scripts do: build hosts, domains, vifs and links'],
-  ['scenario', ['scenario'], 'a scenario file, its schema, and the run of one scenario'],
-  ['tools', ['plot', 'workers', 'results', 'paper', 'calibrate', 'stress', 'sweep', 'inspect'], 'what runs scenarios in bulk or looks at their results'],
-  ['cli', ['cli'], 'the command line'],
-];
+const { LAYERS } = require('./scripts/layers.cjs');
 
 const folders = (ls) => `^src/(${ls.join('|')})/`;
 
