@@ -134,7 +134,10 @@ export class Netback implements NetDevice {
     this.txDoneTask = { name: `${name}-tx-done`, run: (x) => xenvif_tx_dealloc_action(this, x) };
     this.rxTask = { name: `${name}-rx`, run: (x) => xenvif_rx_action(this, x) };
     this.ctrlTask = { name: `${name}-ctrl`, run: (x) => xenvif_ctrl_action(this, x) };
+    this.rxMmap = kernel.allocMapArea(budget);
   }
+  /** First page of the area where a receive pass maps the guest's buffers (one page per request a pass takes). */
+  readonly rxMmap: number;
   // Work items for our kernel, made once: each is queued at most once at a time (tx/ctrl: the actor's `scheduled`, rxQueued, doneQueued).
   readonly txTask: Task;
   readonly txDoneTask: Task;

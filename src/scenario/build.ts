@@ -237,7 +237,7 @@ function plugGuests(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[
   const vifs: VifInfo[] = [];
   const qdiscs: Qdisc[] = [];
   // One pending-slot pool for every vif (Xen 2.0), or one each (netback.pendingRing per-vif).
-  const shared = sc.netback.pendingRing === 'shared' ? new PendingPool() : null;
+  const shared = sc.netback.pendingRing === 'shared' ? new PendingPool(dom0) : null;
   const pending: PendingPool[] = shared ? [shared] : [];
   const opts = {
     rxDrainUs: sc.netback.rxDrainMs * 1000, rxStallUs: sc.netback.rxStallMs * 1000,
@@ -250,7 +250,7 @@ function plugGuests(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[
     const vif = vifsOf.get(guest) ?? 0;
     vifsOf.set(guest, vif + 1);
     const adversary = sc.hostile.find((a) => a.guest === guest.domid && a.vif === vif) ?? null;
-    const pool = shared ?? new PendingPool();
+    const pool = shared ?? new PendingPool(dom0);
     if (!shared) pending.push(pool);
     const v = attachVif(h, dom0, guest, vif, {
       ringSize: sc.machine.vifRingSize, offload: opt.vnicOffload, rxCopy: opt.rxCopy,
