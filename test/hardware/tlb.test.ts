@@ -1,0 +1,119 @@
+import { expect } from 'chai';
+import { TAG, Tlb, tlbTag } from '../../src/hardware/tlb.js';
+
+describe('TLB', () => {
+  it('hits after a miss and evicts the least recently used entry when full', () => {
+    const t = new Tlb(2);
+    expect(t.access(1, false)).to.equal(false);
+    expect(t.access(1, false)).to.equal(true);
+    t.access(2, false);
+    t.access(1, false); // a is now most recent
+    t.access(3, false); // evicts b
+    expect(t.has(1)).to.equal(true);
+    expect(t.has(2)).to.equal(false);
+    expect(t.stats).to.include({ hits: 2, misses: 3 });
+  });
+
+  it('a CR3 reload keeps global entries and drops the rest', () => {
+    const t = new Tlb(8);
+    t.access(10, true);
+    t.access(11, false);
+    t.flushNonGlobal();
+    expect(t.has(10)).to.equal(true);
+    expect(t.has(11)).to.equal(false);
+    expect(t.access(10, true)).to.equal(true);
+  });
+
+  it('a full flush (CR4.PGE toggle) drops global entries too', () => {
+    const t = new Tlb(8);
+    t.access(10, true);
+    t.flushAll();
+    expect(t.size).to.equal(0);
+    expect(t.access(10, true)).to.equal(false);
+  });
+
+  it('a working set larger than the TLB misses on every access under LRU', () => {
+    const t = new Tlb(4);
+    for (let round = 0; round < 3; round++) for (let i = 0; i < 5; i++) t.access(100 + i, false);
+    expect(t.stats.hits).to.equal(0);
+    const s = new Tlb(4);
+    for (let round = 0; round < 3; round++) for (let i = 0; i < 4; i++) s.access(100 + i, false);
+    expect(s.stats.misses).to.equal(4);
+  });
+
+  it('rejects a non-positive capacity', () => {
+    expect(() => new Tlb(0)).to.throw(RangeError);
+  });
+});
+
+describe('TLB: stale translations of data frames', () => {
+  /** An ownership oracle double: domain -> frames it may reach; records the stale hits it is told about. */
+  const oracle = (reach: Map<number, Set<number>>) => {
+    const stale: Array<[number, number, number]> = [];
+    return { stale, o: { reachable: (d: number, f: number) => reach.get(d)?.has(f) ?? false, stale: (d: number, f: number, m: number) => { stale.push([d, f, m]); } } };
+  };
+  const tag = (dom: number, kind: number, page: number) => tlbTag(dom, kind, page);
+
+  it('a hit through an entry whose frame the domain still reaches is fine; after losing it, it is stale', () => {
+    const reach = new Map([[3, new Set([100])]]);
+    const { stale, o } = oracle(reach);
+    const t = new Tlb(8, o);
+    expect(t.accessFrame(tag(3, TAG.direct, 100), false, 100, true)).to.equal(false);
+    expect(t.accessFrame(tag(3, TAG.direct, 100), false, 100, true)).to.equal(true);
+    expect(stale).to.deep.equal([]);
+    reach.get(3)!.delete(100); // flipped away, no flush
+    expect(t.accessFrame(tag(3, TAG.direct, 100), false, 100, true)).to.equal(true);
+    expect(stale).to.deep.equal([[3, 100, 100]]);
+  });
+
+  it('a flush (or INVLPG) after the loss leaves nothing stale: the next access misses and refills', () => {
+    const reach = new Map([[3, new Set([100, 101])]]);
+    const { stale, o } = oracle(reach);
+    const t = new Tlb(8, o);
+    t.accessFrame(tag(3, TAG.grantMap, 7), false, 100, true);
+    reach.get(3)!.delete(100);
+    t.invalidate(tag(3, TAG.grantMap, 7));
+    expect(t.accessFrame(tag(3, TAG.grantMap, 7), false, 101, true)).to.equal(false);
+    expect(t.accessFrame(tag(3, TAG.grantMap, 7), false, 101, true)).to.equal(true);
+    expect(stale).to.deep.equal([]);
+  });
+
+  it('a 4 KiB entry reused for another frame (a map slot not flushed) is stale even if the old frame is still reachable', () => {
+    const { stale, o } = oracle(new Map([[0, new Set([100, 200])]]));
+    const t = new Tlb(8, o);
+    t.accessFrame(tag(0, TAG.grantMap, 5), false, 100, true);
+    t.accessFrame(tag(0, TAG.grantMap, 5), false, 200, true);
+    expect(stale).to.deep.equal([[0, 100, 200]]);
+  });
+
+  it('a superpage entry covers other frames of its extent, but not once the frame it was filled for is gone', () => {
+    const reach = new Map([[1, new Set([1024, 1025])]]);
+    const { stale, o } = oracle(reach);
+    const t = new Tlb(8, o);
+    t.accessFrame(tag(1, TAG.direct4M, 1), true, 1024, false);
+    expect(t.accessFrame(tag(1, TAG.direct4M, 1), true, 1025, false)).to.equal(true);
+    expect(stale).to.deep.equal([]);
+    reach.get(1)!.delete(1024);
+    t.flushNonGlobal(); // a CR3 reload keeps the global superpage entry
+    t.accessFrame(tag(1, TAG.direct4M, 1), true, 1025, false);
+    expect(stale).to.deep.equal([[1, 1024, 1025]]);
+  });
+
+  it('footprint accesses carry no frame and are never checked; an entry refilled by one forgets its old frame', () => {
+    const { stale, o } = oracle(new Map());
+    const t = new Tlb(1, o);
+    t.access(tag(2, TAG.kernel, 0), true);
+    expect(t.access(tag(2, TAG.kernel, 0), true)).to.equal(true);
+    t.accessFrame(tag(2, TAG.direct, 9), false, 9, true); // evicts the footprint entry; frame 9 unreachable
+    t.access(tag(2, TAG.direct, 9), false); // hit: a plain access does not check
+    t.access(tag(2, TAG.kernel, 0), true); // evicts, refills slot 0 without a frame
+    t.accessFrame(tag(2, TAG.kernel, 0), true, 9, true); // hit on an untracked entry: no check
+    expect(stale).to.deep.equal([]);
+  });
+
+  it('without an oracle nothing is checked', () => {
+    const t = new Tlb(4);
+    t.accessFrame(tag(0, TAG.direct, 1), false, 1, true);
+    expect(t.accessFrame(tag(0, TAG.direct, 1), false, 1, true)).to.equal(true);
+  });
+});
