@@ -8,7 +8,7 @@
  * exchange for a fresh one (Xen 2.0), or grant-copy it into a page the guest
  * granted (the paper's I/O channel).
  *
- * The frontend is not trusted (xen-protocol.md 2.10, 5.2): every ring index
+ * The frontend is not trusted (docs/protocol.md 2.10, 5.2): every ring index
  * and slot is read once into private memory and validated like Linux netback
  * does; a fatal violation disables the vif, and the rest of the driver domain
  * goes on. Spurious events are answered with a late, exponentially delayed EOI

@@ -1,5 +1,5 @@
 /**
- * netif protocol (xen/include/public/io/netif.h; xen-protocol.md 2): request
+ * netif protocol (xen/include/public/io/netif.h; docs/protocol.md 2): request
  * and response layouts, flags, statuses, and the XenStore feature handshake.
  */
 import { SharedRing } from './ring.js';

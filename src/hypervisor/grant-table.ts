@@ -1,6 +1,6 @@
 /**
  * Xen grant tables, v1 semantics (xen/include/public/grant_table.h, xen/common/grant_table.c),
- * see docs section 3. Pure bookkeeping: no memory is copied here; the caller's memory model
+ * see docs/protocol.md section 3. Pure bookkeeping: no memory is copied here; the caller's memory model
  * (FrameOwnership) answers who owns which frame.
  */
 import { PAGE_SIZE } from '../core/packet.js';

@@ -14,7 +14,7 @@ import { GUEST, addressSpace, bytes, harness } from '../support/netback-double.j
  * Netback's transmit path on its own (found by mutation testing, issue 14): a vif built over test
  * doubles of the driver domain's kernel, of Xen's grant hypercalls and of the CPU (Exec), with the
  * guest's side of the TX ring driven through a FrontRing. Each case states a rule of
- * xen-protocol.md 2.1, 2.2, 2.5 and the validation table of 2.10 and checks the responses on the
+ * docs/protocol.md 2.1, 2.2, 2.5 and the validation table of 2.10 and checks the responses on the
  * ring, the packets handed to the bridge, the grant operations and whether the vif was disabled.
  */
 
