@@ -87,8 +87,15 @@ export abstract class Dispatcher implements Host {
     this.sys.send(this.actorName, this.actorName, { type: 'CPU_DONE', cpu: c }, d);
   }
 
+  /**
+   * Told as each slice completes, before its effects (`xennet stress` counts slices against its
+   * livelock budget here: a livelock that burns no virtual time never returns from the scheduler).
+   */
+  onSliceDone: ((c: number) => void) | null = null;
+
   /** Called by the owning actor on CPU_DONE. */
   complete(c: number): void {
+    if (this.onSliceDone !== null) this.onSliceDone(c);
     const x = this.inflight[c];
     this.inflight[c] = null;
     this.cpus[c].busy = false;

@@ -310,11 +310,9 @@ function execute(sc: Scenario, checks: boolean, mutate?: (b: Built) => void, int
   const b = build(sc, { interpreter });
   const failures: string[] = [];
   // Count CPU slices: a livelock that burns no virtual time never returns from the scheduler otherwise.
-  const complete = b.host.complete.bind(b.host);
   const progress: Progress = { goodput: 0, events: 0, slots: 0, slices: 0, sliceCount: 0 };
-  b.host.complete = (c: number) => {
+  b.host.onSliceDone = () => {
     if (++progress.sliceCount - progress.slices > EVENT_BUDGET) throw new Livelock(`I3: livelock: more than ${EVENT_BUDGET} CPU slices without progress by ${(b.sys.sched.now / PS_PER_MS).toFixed(3)} ms`);
-    complete(c);
   };
   try {
     mutate?.(b);
