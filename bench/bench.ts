@@ -11,7 +11,7 @@
  * `node dist/bench/bench.js previous <checkout>` compares scenario speed with another built
  * checkout (e.g. the previous main), paired in one process.
  * `node dist/bench/bench.js phold-peer [interpreter]` prints one line in the peers' format
- * (`events=N events_per_s=N`), for /work/shared/peers/phold/compare.sh.
+ * (`events=N events_per_s=N`), for bench/peers/compare.mjs.
  * A progress bar goes to stderr on a terminal. Absolute times on shared machines are noisy; compare ratios from one run.
  */
 import { cpus } from 'node:os';

@@ -1,5 +1,5 @@
 /**
- * PHOLD, the same model as the peers in /work/shared/peers/phold (ns-3 and SimPy):
+ * PHOLD, the same model as the peers in bench/peers (ns-3 and SimPy):
  * 1024 logical processes, 4 initial events per LP at Exp(1), every event sends one event to a
  * uniformly random LP after 0.1 + Exp(1), run to time 200. Each LP is an actor (an xstate
  * machine run by the chosen interpreter), so events go through the full actor path: scheduler,

@@ -1,6 +1,7 @@
 /** `xennet calibrate`: fit the fitted cost rows to the paper's baseline figures (src/calibrate). */
 import type { Command } from 'commander';
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { ensureDir, writeText } from '../inspect/files.js';
 import { join } from 'node:path';
 import { calibrate, leaveOneOut, DEFAULT_STEP, DEFAULT_TOL, type CalibrationResult, type LeaveOneOut } from '../calibrate/calibrate.js';
 import { BASELINE_IDS, fittedParams } from '../calibrate/model.js';
@@ -26,7 +27,7 @@ export function calibrateCommand(program: Command, p: Pick<Parsers, 'intArg'>): 
     .description('fit the cost rows marked as fitted (and the TLB footprint scale) to the paper\'s baseline figures; print the fit and residuals')
     .option('--workers <n>', 'worker threads', p.intArg('--workers', 1))
     .option('--leave-one-out', 'also refit without each baseline figure and report how well it is then predicted')
-    .option('--check', 'do not fit: report whether the committed values are the optimum (the Gauss-Newton step there is below the tolerance); exit 1 if not')
+    .option('--check', 'do not fit: report whether the committed values are an optimum by the fit\'s own criteria (the Gauss-Newton step there is below the tolerance, or no ±' + `${(100 * DEFAULT_STEP).toFixed(0)}` + '% change of one parameter lowers the objective: a local optimum at that resolution only); say which; exit 1 if neither')
     .option('--write', 'rewrite src/model/calibration.ts (the values the cost table uses) with the fitted values')
     .option('--out <dir>', 'write calibration.json, fit.csv, params.csv, iterations.csv (and loo.csv) to this directory')
     .option('--only <names>', 'fit only these parameters (comma-separated cost rows with a prior, footprintCodeScale, footprintDataScale); the others stay at their committed values')
@@ -62,14 +63,14 @@ export function calibrateCommand(program: Command, p: Pick<Parsers, 'intArg'>): 
       if (o.write) {
         const file = join(scenarioDir(), '..', 'src', 'model', 'calibration.ts');
         if (!existsSync(file)) throw new ScenarioError(`--write: ${file} not found (run from a checkout of xennet)`);
-        writeFileSync(file, calibrationSource(fit, tol));
+        writeText(file, calibrationSource(fit, tol));
         process.stderr.write(`wrote ${file}: rebuild (npm run build) for the cost table to use it\n`);
       }
       if (o.check && !fit.converged) process.exitCode = 1;
     });
 }
 
-function report(fit: CalibrationResult, loo: LeaveOneOut[] | null, tol: number, runs: number, wallS: number): string {
+export function report(fit: CalibrationResult, loo: LeaveOneOut[] | null, tol: number, runs: number, wallS: number): string {
   const out: string[] = [];
   out.push(`baseline figures (${BASELINE_IDS.length}; the optimized configurations are never fitted):`);
   out.push(table(['figure', 'paper Mb/s', 'model Mb/s', 'residual'], fit.figures.map((f) => [f.id, f.paperMbps, f.modelMbps.toFixed(1), pct(f.errorPct)])));
@@ -81,7 +82,7 @@ function report(fit: CalibrationResult, loo: LeaveOneOut[] | null, tol: number, 
   out.push('');
   const worst = Math.max(...fit.finalStep.map(Math.abs));
   const why = fit.criterion === 'step' ? `the next Gauss-Newton step changes a parameter by at most ${(100 * worst).toFixed(2)}% (tolerance ${(100 * tol).toFixed(2)}%)`
-    : fit.criterion === 'mesh' ? `no parameter changed by ±${(100 * DEFAULT_STEP).toFixed(0)}% lowers the objective (local optimum at that resolution; Gauss-Newton step ${(100 * worst).toFixed(1)}%)`
+    : fit.criterion === 'mesh' ? `no parameter changed by ±${(100 * DEFAULT_STEP).toFixed(0)}% lowers the objective: a local optimum at that resolution only, not by the Gauss-Newton test (its step is ${(100 * worst).toFixed(1)}%, above the tolerance ${(100 * tol).toFixed(2)}%)`
       : `the Gauss-Newton step is ${(100 * worst).toFixed(1)}% and a ±${(100 * DEFAULT_STEP).toFixed(0)}% probe lowers the objective`;
   out.push(`objective ${fit.objective.toFixed(3)}; ${fit.converged ? 'converged' : 'NOT converged'}: ${why}; ${fit.iterations.length} steps tried, ${runs} runs, ${wallS.toFixed(0)} s`);
   if (loo) {
@@ -93,12 +94,12 @@ function report(fit: CalibrationResult, loo: LeaveOneOut[] | null, tol: number, 
 }
 
 function writeFiles(dir: string, fit: CalibrationResult, loo: LeaveOneOut[] | null): void {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'calibration.json'), JSON.stringify({ ...fit, ...(loo ? { leaveOneOut: loo } : {}) }, null, 2) + '\n');
-  writeFileSync(join(dir, 'fit.csv'), csv(['figure', 'paperMbps', 'modelMbps', 'errorPct', 'used'], fit.figures.map((f) => [f.id, f.paperMbps, f.modelMbps, f.errorPct, f.used])));
-  writeFileSync(join(dir, 'params.csv'), csv(['parameter', 'prior', 'uncertainty', 'value', 'posteriorSd', 'finalStep'], fit.params.map((q, i) => [q.name, q.prior, q.uncertainty, q.value, q.posteriorSd, fit.finalStep[i]])));
-  writeFileSync(join(dir, 'iterations.csv'), csv(['iteration', 'objective', 'lambda', 'maxStep', 'accepted', ...fit.params.map((q) => q.name)], fit.iterations.map((it) => [it.iteration, it.objective, it.lambda, it.maxStep, it.accepted, ...it.values])));
-  if (loo) writeFileSync(join(dir, 'loo.csv'), csv(['leftOut', 'paperMbps', 'predictedMbps', 'errorPct', 'fittedErrorPct'], loo.map((l) => [l.id, l.paperMbps, l.predictedMbps, l.errorPct, l.fittedErrorPct])));
+  ensureDir(dir);
+  writeText(join(dir, 'calibration.json'), JSON.stringify({ ...fit, ...(loo ? { leaveOneOut: loo } : {}) }, null, 2) + '\n');
+  writeText(join(dir, 'fit.csv'), csv(['figure', 'paperMbps', 'modelMbps', 'errorPct', 'used'], fit.figures.map((f) => [f.id, f.paperMbps, f.modelMbps, f.errorPct, f.used])));
+  writeText(join(dir, 'params.csv'), csv(['parameter', 'prior', 'uncertainty', 'value', 'posteriorSd', 'finalStep'], fit.params.map((q, i) => [q.name, q.prior, q.uncertainty, q.value, q.posteriorSd, fit.finalStep[i]])));
+  writeText(join(dir, 'iterations.csv'), csv(['iteration', 'objective', 'lambda', 'maxStep', 'accepted', ...fit.params.map((q) => q.name)], fit.iterations.map((it) => [it.iteration, it.objective, it.lambda, it.maxStep, it.accepted, ...it.values])));
+  if (loo) writeText(join(dir, 'loo.csv'), csv(['leftOut', 'paperMbps', 'predictedMbps', 'errorPct', 'fittedErrorPct'], loo.map((l) => [l.id, l.paperMbps, l.predictedMbps, l.errorPct, l.fittedErrorPct])));
   process.stderr.write(`calibration: files in ${dir}\n`);
 }
 

@@ -13,7 +13,7 @@ import { formatTop, formatSummaries } from '../inspect/top.js';
 import { writeReport } from '../inspect/report.js';
 import type { Interpreter } from '../actors/runtime.js';
 import { runProgress } from './progress.js';
-import type { Parsers } from './overrides.js';
+import { commonOverrides, type Parsers } from './overrides.js';
 
 interface CommonOpts { seed?: number; duration?: string }
 type LoadWith = (file: string, o: CommonOpts) => Scenario;
@@ -44,6 +44,18 @@ export function checkSampling(flag: string, ms: number, sc: Scenario): void {
   }
 }
 
+/**
+ * The recorder behind --trace, --pcap and `report` keeps every event of the run in memory (about
+ * 1 MB per ms of virtual time for a guest): longer runs are refused before they start.
+ */
+export const MAX_RECORDED_MS = 1000;
+export function checkRecorded(what: string, sc: Scenario): void {
+  const ms = sc.run.warmupMs + sc.run.durationMs;
+  if (ms > MAX_RECORDED_MS) {
+    throw new ScenarioError(`${what} records every event in memory: ${ms} ms of virtual time (warm-up ${sc.run.warmupMs} + window ${sc.run.durationMs}); at most ${MAX_RECORDED_MS} ms (shorten --duration)`);
+  }
+}
+
 /** `top` is the flag's text (a time, a bare number is ms), or true when given without a value. */
 export interface RunInspectOpts { json?: boolean; trace?: string; pcap?: string; top?: string | true; interpreter?: Interpreter }
 
@@ -55,6 +67,7 @@ export function inspectRun(sc: Scenario, o: RunInspectOpts): boolean {
   if (!o.trace && !o.pcap && o.top === undefined) return false;
   const topMs = o.top === undefined ? undefined : o.top === true ? 10 : flagTimeMs('--top', o.top, 'ms');
   if (topMs !== undefined) checkSampling('--top', topMs, sc);
+  if (o.trace || o.pcap) checkRecorded(o.trace ? '--trace' : '--pcap', sc);
   const bar = runProgress(sc, o.json);
   let ins;
   try { ins = guard(() => runInspected(sc, { trace: o.trace, pcap: o.pcap, topMs, interpreter: o.interpreter, onProgress: bar.onProgress })); } finally { bar.done(); }
@@ -95,7 +108,7 @@ export function registerInspect(program: Command, p: Parsers, loadWith: LoadWith
     }));
 
   program.command('report')
-    .description('run a scenario and write one self-contained HTML page (state charts, time slider, message sequence, plots) and the run\'s files: result JSON, breakdown CSV, trace, pcapng')
+    .description('run a scenario and write one self-contained HTML page (state charts, time slider, message sequence, plots) and the run\'s files: result.json, runs.csv and breakdown.csv as run --out writes them, trace, pcapng')
     .argument('<scenario>', 'scenario YAML file')
     .requiredOption('--out <dir>', 'output directory (index.html is written there)')
     .option('--seed <n>', 'random seed (overrides the file)', p.intArg('--seed', 0))
@@ -106,9 +119,10 @@ export function registerInspect(program: Command, p: Parsers, loadWith: LoadWith
       const sc = loadWith(file, o);
       const sampleMs = o.sample === undefined ? undefined : flagTimeMs('--sample', o.sample, 'ms');
       if (sampleMs !== undefined) checkSampling('--sample', sampleMs, sc);
+      checkRecorded('report', sc);
       const bar = runProgress(sc, o.json);
       let r;
-      try { r = await writeReport(sc, o.out, { sampleMs, onProgress: bar.onProgress }); } finally { bar.done(); }
+      try { r = await writeReport(sc, o.out, { sampleMs, onProgress: bar.onProgress, inputs: { scenario: file, overrides: commonOverrides(o).map((v) => v.flag) } }); } finally { bar.done(); }
       if (o.json) {
         console.log(JSON.stringify({ out: o.out, files: r.files, scenario: sc.name, messages: r.messages, stateChanges: r.stateChanges }));
         return;

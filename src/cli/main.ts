@@ -7,22 +7,23 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { ScenarioError } from '../scenario/schema.js';
+import { checkOutDir, explain, InspectError } from '../inspect/files.js';
 import { commonOverrides, loadWith, timeHelp, type CommonOpts } from './overrides.js';
 import { integrityFailures, runScenario } from '../scenario/run.js';
 import { repSeeds, summarizeReps } from '../scenario/reps.js';
 import { scenarioJsonSchemaText } from '../scenario/json-schema.js';
 import { runMany, defaultWorkers } from '../workers/pool.js';
-import { formatRun, runsTable, table } from '../results/format.js';
+import { formatRun, runsTable, table, terminalSafe } from '../results/format.js';
 import { scenarioDir } from '../paper/configs.js';
 import { paperCommand } from './paper.js';
 import { registerInspect, inspectRun, type RunInspectOpts } from './inspect.js';
-import { sweepCommand } from './sweep.js';
+import { sweepCommand, DEFAULT_MAX_RUNS } from './sweep.js';
 import { stressCommand } from './stress.js';
 import { calibrateCommand } from './calibrate.js';
 import { sensitivityCommand } from './sensitivity.js';
 import { interpreterOption } from './interpreter-option.js';
 import type { Interpreter } from '../actors/runtime.js';
-import { versionString } from './version.js';
+import { versionString } from '../results/version.js';
 import { progressBar, runProgress } from './progress.js';
 import { fingerprintOf } from '../results/result.js';
 import { mergeCommand, OUT_HELP, saveResult } from './results.js';
@@ -36,10 +37,25 @@ export const SIX = ['linux-tx', 'linux-rx', 'driver-tx', 'driver-rx', 'guest-tx'
 
 const program = new Command();
 program.name('xennet').description('Deterministic emulator of Xen split-driver network virtualization').showHelpAfterError(false);
+// A usage mistake commander finds (unknown option, missing argument) is a user error like any other: status 2.
+program.exitOverride((err) => { process.exit(err.exitCode === 0 ? 0 : 2); });
 // Not commander's .version(): the git commit is looked up only when asked for.
 program.option('-V, --version', 'print the version (and the git commit when run from a checkout)')
   .on('option:version', () => { console.log(versionString()); process.exit(0); });
-program.configureOutput({ outputError: (s, write) => write(s.split('\n')[0] + '\n') });
+program.configureOutput({ outputError: (s, write) => write(terminalSafe(s.split('\n')[0]) + '\n') });
+// Everything on standard output is for a terminal or a file of text: user strings in it (a scenario's
+// name) cannot carry escapes to the terminal. JSON output escapes control characters by itself.
+// A write that fails (a full disk or a closed pipe behind > FILE) is kept and reported at exit.
+let stdoutError: NodeJS.ErrnoException | null = null;
+const rawStdout = process.stdout.write.bind(process.stdout) as (chunk: unknown, enc?: BufferEncoding, cb?: (e?: Error | null) => void) => boolean;
+process.stdout.write = ((chunk: unknown, a?: unknown, b?: unknown) => {
+  const cb = (typeof a === 'function' ? a : b) as ((e?: Error | null) => void) | undefined;
+  return rawStdout(typeof chunk === 'string' ? terminalSafe(chunk) : chunk, typeof a === 'string' ? a as BufferEncoding : undefined, (e) => {
+    if (e) stdoutError ??= e;
+    cb?.(e);
+  });
+}) as typeof process.stdout.write;
+process.stdout.on('error', (e) => { stdoutError ??= e; });
 
 program.command('run')
   .description('run one scenario and print throughput, CPU use, cycles per packet and counters (and latency for TCP_RR/UDP_RR); several scenarios: one table row each')
@@ -52,9 +68,12 @@ program.command('run')
   .option('--top [time]', timeHelp('print a xentop-style table every so much virtual time (default 10ms) and a per-domain summary', 'ms'))
   .option('--reps <n>', 'repeat with seeds seed, seed+1, ... (see the scenario\'s variability) and report mean, std and 95% CI of each figure', intArg('--reps', 2))
   .option('--workers <n>', 'worker threads for --reps', intArg('--workers', 1))
+  .option('--max-runs <n>', `refuse --reps of more runs than this (default ${DEFAULT_MAX_RUNS})`, intArg('--max-runs', 1))
   .option('--out <dir>', OUT_HELP)
   .addOption(interpreterOption())
-  .action(async (files: string[], o: CommonOpts & RunInspectOpts & { interpreter?: Interpreter; reps?: number; workers?: number; out?: string }) => {
+  .action(async (files: string[], o: CommonOpts & RunInspectOpts & { interpreter?: Interpreter; reps?: number; workers?: number; out?: string; maxRuns?: number }) => {
+    const max = o.maxRuns ?? DEFAULT_MAX_RUNS;
+    if (o.reps !== undefined && o.reps > max) throw new ScenarioError(`--reps ${o.reps}: ${o.reps} runs; at most ${max} without --max-runs ${o.reps}`);
     if (files.length > 1) { await runTable(files, o); return; }
     const file = files[0];
     const sc = loadWith(file, o);
@@ -72,6 +91,7 @@ program.command('run')
       return;
     }
     if (o.out !== undefined && (o.trace || o.pcap || o.top !== undefined)) throw new ScenarioError(`--out cannot be combined with --${o.trace ? 'trace' : o.pcap ? 'pcap' : 'top'}`);
+    if (o.out !== undefined) checkOutDir(o.out);
     if (inspectRun(sc, o)) return;
     const t0 = performance.now();
     const bar = runProgress(sc, o.json);
@@ -135,7 +155,7 @@ mergeCommand(program);
  * is an internal error: one line, with the full report (stack, command line) written to a file.
  */
 function onError(e: unknown): never {
-  if (e instanceof ScenarioError) { console.error(`error: ${e.message}`); process.exit(2); }
+  if (e instanceof ScenarioError || e instanceof InspectError) { console.error(`error: ${terminalSafe(e.message)}`); process.exit(2); }
   const err = e instanceof Error ? e : new Error(String(e));
   let where = '';
   try {
@@ -143,10 +163,18 @@ function onError(e: unknown): never {
     writeFileSync(file, [`xennet ${process.argv.slice(2).join(' ')}`, `node ${process.version}`, '', err.stack ?? String(err), ''].join('\n'));
     where = `; full report in ${file}`;
   } catch { /* the one line still says what happened */ }
-  console.error(`internal error: ${err.message.split('\n')[0]}${where}`);
+  console.error(`internal error: ${terminalSafe(err.message.split('\n')[0])}${where}`);
   process.exit(70);
 }
 process.on('uncaughtException', onError);
+// Output that could not be written is an error, never exit 0, even when a command exits right after.
+process.on('exit', () => {
+  // (process.exit before the write's callback ran: the stream has recorded the error by then.)
+  const e = stdoutError ?? (process.stdout.errored as NodeJS.ErrnoException | null);
+  if (!e) return;
+  process.stderr.write(`error: ${explain(e, 'standard output').message}\n`);
+  process.exitCode = 2;
+});
 process.on('unhandledRejection', onError);
 
 program.parseAsync(process.argv).catch(onError);

@@ -7,6 +7,9 @@ import { fmtStat } from '../scenario/reps.js';
 import { table } from '../results/format.js';
 import { commonOverrides, type Parsers } from './overrides.js';
 import { writePlots } from '../paper/plot.js';
+import { DEFAULT_MAX_RUNS } from './sweep.js';
+import { ScenarioError } from '../scenario/schema.js';
+import { checkOutDir } from '../inspect/files.js';
 import { interpreterOption } from './interpreter-option.js';
 import { integrityFailures } from '../scenario/run.js';
 import type { Interpreter } from '../actors/runtime.js';
@@ -26,13 +29,17 @@ export function paperCommand(program: Command, p: Parsers): void {
     .option('--json', 'print one JSON object')
     .option('--plot <dir>', 'write SVG bar charts to this directory')
     .option('--reps <n>', 'run each configuration under n seeds (seed, seed+1, ...) and report mean and 95% CI', p.intArg('--reps', 2))
+    .option('--max-runs <n>', `refuse --reps of more runs than this (default ${DEFAULT_MAX_RUNS})`, p.intArg('--max-runs', 1))
     .option('--out <dir>', OUT_HELP)
     .option('--shard <i/N>', SHARD_HELP)
     .addOption(interpreterOption())
-    .action(async (o: OutOpts & { seed?: number; duration?: string; workers?: number; only?: string; json?: boolean; plot?: string; interpreter?: Interpreter; reps?: number }) => {
+    .action(async (o: OutOpts & { seed?: number; duration?: string; workers?: number; only?: string; json?: boolean; plot?: string; interpreter?: Interpreter; reps?: number; maxRuns?: number }) => {
       if (o.reps !== undefined && (o.out !== undefined || o.shard !== undefined)) { console.error('error: --reps cannot be combined with --out or --shard'); process.exit(2); }
       let cfgs: PaperConfig[];
       try { cfgs = selectConfigs(o.only?.split(',').map((s) => s.trim())); } catch (e) { console.error(`error: --only: ${(e as Error).message}`); process.exit(2); }
+      const runs = cfgs.length * (o.reps ?? 1), max = o.maxRuns ?? DEFAULT_MAX_RUNS;
+      if (runs > max) throw new ScenarioError(`--reps ${o.reps}: ${runs} runs (${cfgs.length} configurations); at most ${max} without --max-runs ${runs}`);
+      if (o.plot !== undefined) checkOutDir(o.plot);
       // Result files: the campaign is every selected configuration; a shard runs its block of them.
       const overrides = commonOverrides(o);
       const campaign = o.out !== undefined ? cfgs.map((c) => scenarioFor(c, overrides)) : [];

@@ -4,7 +4,9 @@ import { ScenarioError } from '../scenario/schema.js';
 import { makeResult, shardDir, writeResult, type ResultHeader, type RunEntry } from '../results/result.js';
 import { parseShard, shardBlock, SHARD_HELP, type Shard } from '../results/shard.js';
 import { mergeResults, readResult, resultFiles, summaryOf } from '../results/merge.js';
-import { versionInfo } from './version.js';
+import { versionInfo } from '../results/version.js';
+import { checkOutDir } from '../inspect/files.js';
+import { dirname, resolve } from 'node:path';
 
 export const OUT_HELP = 'write result.json (versions, inputs, every run with its resolved scenario, wall time) and CSV tables (runs.csv, breakdown.csv) to this directory';
 export { SHARD_HELP };
@@ -18,8 +20,10 @@ export interface OutOpts { out?: string; shard?: string }
 export function campaignShard(o: OutOpts, total: number): Shard | null {
   if (o.shard !== undefined && o.out === undefined) throw new ScenarioError(`--shard ${o.shard} needs --out DIR (a shard's partial result is written there)`);
   if (o.out === undefined) return null;
+  checkOutDir(o.out);
   const spec = parseShard(o.shard);
   if (!spec) return null;
+  if (spec.count > total) throw new ScenarioError(`${spec.source}: ${spec.count} shards of a campaign of ${total} run${total === 1 ? '' : 's'} would leave shards with nothing to run; use at most ${total} shard${total === 1 ? '' : 's'}`);
   const s = shardBlock(spec, total);
   process.stderr.write(`${spec.source}: runs ${s.from}..${s.to - 1} of ${total}\n`);
   return s;
@@ -42,6 +46,9 @@ export function mergeCommand(program: Program): void {
     .option('--json', 'print what was merged and written as JSON')
     .action(async (args: string[], o: { out: string; json?: boolean }) => {
       const parts = args.flatMap(resultFiles).map((file) => ({ file, result: readResult(file) }));
+      const own = parts.find((p) => resolve(dirname(p.file)) === resolve(o.out));
+      if (own) throw new ScenarioError(`merge --out ${o.out}: that directory holds ${own.file}, one of the shards being merged; write the merged result elsewhere`);
+      checkOutDir(o.out);
       const r = await mergeResults(parts);
       const files = writeResult(o.out, r);
       const failed = r.command === 'stress' ? (r.summary as { failed: number; hash: string }) : null;

@@ -1,6 +1,6 @@
 /** `xennet sensitivity`: elasticity of every figure to every cost row and footprint, tornado plots, uncertainty bands. */
 import type { Command } from 'commander';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { ensureDir, writeText } from '../inspect/files.js';
 import { join } from 'node:path';
 import type * as vl from 'vega-lite';
 import { sensitivity, sensitivityInputs, type Band, type Elasticity, type SensitivityResult } from '../calibrate/sensitivity.js';
@@ -91,16 +91,16 @@ export function tornadoSpec(es: Elasticity[], config: string, figure: string, st
 }
 
 async function writeFiles(dir: string, r: SensitivityResult): Promise<void> {
-  mkdirSync(join(dir, 'tornado'), { recursive: true });
-  writeFileSync(join(dir, 'result.json'), JSON.stringify(r, null, 2) + '\n');
-  writeFileSync(join(dir, 'sensitivity.csv'), csv(['config', 'figure', 'input', 'base', 'minus', 'plus', 'elasticity'], r.elasticities.map((e) => [e.config, e.figure, e.input, e.base, e.minus, e.plus, e.elasticity])));
-  writeFileSync(join(dir, 'bands.csv'), csv(['config', 'figure', 'value', 'sd', 'sdPct', 'lo95', 'hi95', 'contributors'], r.bands.map((b: Band) => [b.config, b.figure, b.value, b.sd, b.sdPct, b.lo95, b.hi95, b.contributors.map((c) => `${c.input} ${c.sharePct}%`)])));
+  ensureDir(join(dir, 'tornado'));
+  writeText(join(dir, 'result.json'), JSON.stringify(r, null, 2) + '\n');
+  writeText(join(dir, 'sensitivity.csv'), csv(['config', 'figure', 'input', 'base', 'minus', 'plus', 'elasticity'], r.elasticities.map((e) => [e.config, e.figure, e.input, e.base, e.minus, e.plus, e.elasticity])));
+  writeText(join(dir, 'bands.csv'), csv(['config', 'figure', 'value', 'sd', 'sdPct', 'lo95', 'hi95', 'contributors'], r.bands.map((b: Band) => [b.config, b.figure, b.value, b.sd, b.sdPct, b.lo95, b.hi95, b.contributors.map((c) => `${c.input} ${c.sharePct}%`)])));
   let n = 0;
   for (const b of r.bands) {
     const spec = tornadoSpec(r.elasticities, b.config, b.figure, r.step);
     const base = join(dir, 'tornado', `${b.config}.${b.figure}`);
-    writeFileSync(`${base}.svg`, await renderSvg(spec));
-    writeFileSync(`${base}.vl.json`, JSON.stringify(spec, null, 2) + '\n');
+    writeText(`${base}.svg`, await renderSvg(spec));
+    writeText(`${base}.vl.json`, JSON.stringify(spec, null, 2) + '\n');
     n++;
   }
   process.stderr.write(`sensitivity: sensitivity.csv, bands.csv, result.json and ${n} tornado plots in ${dir}\n`);

@@ -6,6 +6,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Command } from 'commander';
+import { availableParallelism } from 'node:os';
 import { SingleBar, Presets } from 'cli-progress';
 import { stringify } from 'yaml';
 import { BEHAVIOURS } from '../hostile/behaviours.js';
@@ -28,6 +29,15 @@ interface StressOpts {
 }
 
 const fail = (msg: string): never => { console.error(`error: ${msg}`); process.exit(2); };
+
+/** Worker threads beyond the machine's CPUs (times two) only add memory and start-up time: cap them, and say so. */
+export function stressWorkers(asked: number | undefined): number {
+  if (asked === undefined) return defaultWorkers();
+  const most = 2 * availableParallelism();
+  if (asked <= most) return asked;
+  process.stderr.write(`stress: --workers ${asked} capped at ${most} (twice this machine's ${availableParallelism()} CPUs)\n`);
+  return most;
+}
 
 function replayCmd(o: StressOpts, index: number, path?: string): string {
   const parts = ['npx xennet stress', `--seed ${o.seed}`, `--case ${index}`];
@@ -104,14 +114,14 @@ export function stressCommand(program: Command, p: Pick<Parsers, 'intArg'>): voi
         only = o.only.split(',').map((s) => s.trim().toUpperCase());
         const bad = only.find((b) => !BEHAVIOURS.some((x) => x.id === b));
         if (bad) fail(`--only: unknown behaviour ${bad} (known: H1..H26)`);
-        o.hostile = true;
+        if (!o.hostile) fail('--only picks adversaries of --hostile cases: add --hostile (without it every case is honest)');
       }
       if (o.path !== undefined && o.case === undefined) fail('--path needs --case');
       if (o.path !== undefined && !/^\d+(:\d+)*$/.test(o.path)) fail('--path must look like 0:1:2');
       const hostile = o.hostile ?? false;
 
       if (o.replay) {
-        const sc = loadScenario(o.replay);
+        const sc = loadScenario(o.replay, [], { allowIgnored: true });
         const r = runCase(sc, { replay: o.replayCheck, interpreter: o.interpreter });
         if (o.json) console.log(JSON.stringify(r));
         else {
@@ -130,7 +140,7 @@ export function stressCommand(program: Command, p: Pick<Parsers, 'intArg'>): voi
         process.exit(r.result.ok ? 0 : 1);
       }
 
-      const workers = o.workers ?? defaultWorkers();
+      const workers = stressWorkers(o.workers);
       const inputs = { seed: o.seed, runs: o.runs, hostile, only: only ?? null, replayCheck: o.replayCheck, shrink: o.shrink };
       const shard = campaignShard(o, o.runs);
       const from = shard?.from ?? 0, count = shard ? shard.to - shard.from : o.runs;

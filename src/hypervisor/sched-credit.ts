@@ -13,8 +13,8 @@
  *   capped vCPU below -cap's credit is parked: it may not run until an
  *   accounting leaves it at credit >= 0); credit >= 0 is UNDER; credit above
  *   one time slice's worth makes the vCPU inactive with its credit reset to 0
- *   (it earns nothing until it runs at a tick again); credit is clamped at
- *   minus one time slice.
+ *   (it earns nothing until it runs at a tick again); after the parking
+ *   check, credit is clamped at minus one time slice.
  * - A vCPU woken from blocked while UNDER is BOOSTed (csched_vcpu_wake).
  * - The run queue is ordered by priority BOOST > UNDER > OVER, FIFO within a
  *   priority: a vCPU enters at the end of its class when it wakes and when it
@@ -31,14 +31,17 @@
  * timers would; a priority change at accounting takes effect at the CPU's next
  * decision (slice boundary) rather than at the end of the time slice.
  */
-import { PS_PER_US, type Ps } from '../actors/scheduler.js';
+import { PS_PER_MS, PS_PER_US, type Ps } from '../actors/scheduler.js';
 import type { Vcpu } from '../core/exec.js';
 import type { SchedPolicy, SchedView } from './sched.js';
 
 export const CSCHED_DEFAULT_WEIGHT = 256;
+/** 10 credits per ms of CPU time: credits are kept in picoseconds of CPU time, one credit = 100 us. */
+export const PS_PER_CREDIT = PS_PER_MS / 10;
 
 export const PRI = { BOOST: 0, UNDER: -1, OVER: -2 } as const;
 export type Pri = typeof PRI[keyof typeof PRI];
+export const PRI_NAME: Record<Pri, string> = { 0: 'BOOST', [-1]: 'UNDER', [-2]: 'OVER' } as Record<Pri, string>;
 
 export interface CreditConfig {
   /** Scheduler tick, us (CSCHED_MSECS_PER_TICK: 10 ms). */
@@ -150,10 +153,12 @@ export class CreditPolicy<V extends Vcpu = Vcpu> implements SchedPolicy<V> {
       const capPs = s.cap > 0 ? Math.ceil((this.acctPs * s.cap) / 100) : Infinity;
       if (fair > capPs) fair = capPs;
       s.credit += fair;
-      if (s.credit < -this.tslicePs) s.credit = -this.tslicePs;
       if (s.credit < 0) {
         s.pri = PRI.OVER;
+        // Parking looks at the credit before the lower bound (csched_acct's order): clamped first,
+        // a debt beyond a cap of one time slice or more could never park.
         if (s.cap > 0 && s.credit < -capPs) s.parked = true;
+        if (s.credit < -this.tslicePs) s.credit = -this.tslicePs;
       } else {
         s.pri = PRI.UNDER;
         s.parked = false;

@@ -30,36 +30,34 @@ import { writeTrace } from './trace-events.js';
 import { topSamples, domainSummaries, formatSummaries } from './top.js';
 import { reportPlots } from './report-plots.js';
 import { vegaBrowserRuntime } from '../plot/vega.js';
-import { groupOf } from '../paper/configs.js';
+import { fingerprintOf, makeResult, writeResult } from '../results/result.js';
+import { versionInfo } from '../results/version.js';
 import { framesUntil, toPcapngCapture } from './pcap.js';
-import { writeText } from './files.js';
+import { checkWritable, writeText } from './files.js';
 import { endpointsOf, runMeta } from './inspect-run.js';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-export interface ReportFile { path: string; kind: 'html' | 'result-json' | 'breakdown-csv' | 'trace' | 'pcapng'; bytes: number }
+export interface ReportFile { path: string; kind: 'html' | 'result-json' | 'runs-csv' | 'breakdown-csv' | 'trace' | 'pcapng'; bytes: number }
 export interface ReportInfo { file: string; bytes: number; messages: number; stateChanges: number; files: ReportFile[] }
 
 /** The files written beside the page, linked from it. */
 const DOWNLOADS = [
-  { name: 'result.json', kind: 'result-json', what: 'run result (JSON, as `xennet run --json` prints it)' },
-  { name: 'breakdown.csv', kind: 'breakdown-csv', what: 'cycles per packet by domain and cost category (CSV)' },
+  { name: 'result.json', kind: 'result-json', what: 'result file, as `xennet run --out` writes it: versions, inputs, the resolved scenario and the run\'s result (JSON)' },
+  { name: 'runs.csv', kind: 'runs-csv', what: 'the run\'s figures and counters, one column each (CSV, as `run --out`)' },
+  { name: 'breakdown.csv', kind: 'breakdown-csv', what: 'cycles per packet by domain and cost category (CSV, as `run --out`)' },
   { name: 'trace.json', kind: 'trace', what: 'trace-event JSON (open in ui.perfetto.dev or chrome://tracing)' },
   { name: 'wire.pcapng', kind: 'pcapng', what: 'frames on the wires (pcapng, for Wireshark/tshark)' },
 ] as const;
 
-/** One line per domain and cost category, cycles per MSS segment over the measured window. */
-function breakdownCsv(result: { cyclesPerPacket: { byAccountCategory: Record<string, Record<string, number>> } }): string {
-  const lines = ['domain,category,group,cycles_per_packet'];
-  for (const [acct, cats] of Object.entries(result.cyclesPerPacket.byAccountCategory)) {
-    for (const [cat, v] of Object.entries(cats)) lines.push(`${acct},${cat},${groupOf(cat)},${Math.round(v * 10) / 10}`);
-  }
-  return lines.join('\n') + '\n';
-}
-
-export async function writeReport(sc: Scenario, outDir: string, o: { sampleMs?: number; onProgress?: OnProgress } = {}): Promise<ReportInfo> {
+/**
+ * Write the page and the run's files into outDir. The result files are those `run --out` writes
+ * (result.json, runs.csv, breakdown.csv: same schemas, with provenance); `inputs` says what was run.
+ */
+export async function writeReport(sc: Scenario, outDir: string, o: { sampleMs?: number; onProgress?: OnProgress; inputs?: Record<string, unknown> } = {}): Promise<ReportInfo> {
+  const t0 = performance.now();
   const file = join(outDir, 'index.html');
-  writeText(file, ''); // fail on a bad path before the run
+  checkWritable(file); // fail on a bad path before the run
   const samplePs = Math.round((o.sampleMs ?? 1) * PS_PER_MS);
   const b = build(sc);
   const rec = new Recorder(b, { messages: true, wire: true, samplePs: [samplePs], onProgress: o.onProgress });
@@ -113,6 +111,21 @@ export async function writeReport(sc: Scenario, outDir: string, o: { sampleMs?: 
   const catBoxes = cats.map((c) => `<label class="cat cat-${c}"><input type="checkbox" class="catbox" value="${c}" ${c === 'wire' ? '' : 'checked'}> ${c}</label>`).join(' ');
   const m = data.meta as Record<string, unknown>;
   const plotBlocks = plots.map((p) => `<div class="plot-box"><div class="vega-plot" id="${p.id}" data-plot="${p.id}" aria-label="${esc(p.title)}"></div><div class="muted">${esc(p.note)}</div></div>`).join('\n');
+  // The page opens with the key figures and a table of contents; plots come before the long charts.
+  const lat = result.latency;
+  const keyRows: Array<[string, string]> = [
+    ['goodput', `${result.throughputMbps.toFixed(1)} Mb/s${result.paperMbps ? ` (paper ${result.paperMbps} Mb/s, ${result.errorPct! > 0 ? '+' : ''}${result.errorPct!.toFixed(1)}%)` : ''}`],
+    ['CPU', `${result.cpuUtilPct.total.toFixed(1)}% (${Object.entries(result.cpuUtilPct.byAccount).map(([k, v]) => `${k} ${v.toFixed(1)}%`).join(', ')})`],
+    lat ? ['latency', `${lat.transactions} transactions, mean ${lat.meanUs.toFixed(1)} µs, p50 ${lat.p50Us.toFixed(1)}, p99 ${lat.p99Us.toFixed(1)}, p99.9 ${lat.p999Us.toFixed(1)} µs`]
+      : ['cycles per packet', result.counters.goodputSegments ? String(result.cyclesPerPacket.total) : 'none (no segment of goodput in the window)'],
+    ['drops', Object.entries(result.counters.drops).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'],
+    ['trace hash', `${result.traceHash} (${result.events} events)`],
+  ];
+  const toc = [['sec-plots', 'Plots'], ['sec-files', 'Files of this run'], ['sec-states', 'Actor states'], ['sec-seq', 'Message sequence'], ['sec-charts', 'State charts'],
+    ['sec-top', 'xentop'], ['sec-sum', 'Per-domain summary'], ['sec-run', 'Run report']];
+  const summaryBlock = `<section id="sec-summary"><h2>Summary</h2>
+<table><tbody>${keyRows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</tbody></table>
+<nav id="toc"><p class="muted">Contents: ${toc.map(([id, t]) => `<a href="#${id}">${esc(t)}</a>`).join(' · ')}</p></nav></section>`;
   const fileItems = DOWNLOADS.map((d) => `<li><a class="download" href="${d.name}" download>${d.name}</a> — ${esc(d.what)}</li>`).join('\n');
   // The vega runtime inline (no network); nothing in it may end the script element early.
   const runtime = vegaBrowserRuntime().replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--');
@@ -166,6 +179,18 @@ label.cat { font-size: 13px; margin-right: 6px; }
 <label>µs <input id="tinput" type="number" min="0" step="any" style="width:9em"></label>
 </div>
 <main>
+${summaryBlock}
+
+<section id="sec-plots"><h2>Plots</h2>
+<p class="muted">Sampled every ${+(samplePs / PS_PER_MS).toPrecision(4)} ms of virtual time; the red line is the chosen time. Zoom with the mouse wheel, pan by dragging, double-click to reset.</p>
+${plotBlocks}
+</section>
+
+<section id="sec-files"><h2>Files of this run</h2>
+<ul>
+${fileItems}
+</ul></section>
+
 <section id="sec-states"><h2>Actor states at the chosen time</h2>
 <table><thead><tr><th>actor</th><th>kind</th><th>state</th><th>since (µs)</th></tr></thead><tbody>
 ${stateRows}
@@ -180,16 +205,6 @@ ${stateRows}
 <div class="grid">
 ${chartBlocks}
 </div></section>
-
-<section id="sec-plots"><h2>Plots</h2>
-<p class="muted">Sampled every ${+(samplePs / PS_PER_MS).toPrecision(4)} ms of virtual time; the red line is the chosen time. Zoom with the mouse wheel, pan by dragging, double-click to reset.</p>
-${plotBlocks}
-</section>
-
-<section id="sec-files"><h2>Files of this run</h2>
-<ul>
-${fileItems}
-</ul></section>
 
 <section id="sec-top"><h2>xentop at the chosen time</h2><div id="top"></div></section>
 
@@ -214,14 +229,13 @@ ${PAGE_SCRIPT}
 `;
   writeText(file, html);
   const files: ReportFile[] = [{ path: file, kind: 'html', bytes: Buffer.byteLength(html) }];
+  const resultFile = makeResult({ xennet: versionInfo(), command: 'run', inputs: o.inputs ?? { scenario: sc.name }, fingerprint: fingerprintOf([sc]), total: 1 },
+    [{ index: 0, id: sc.name, scenario: sc, result }], performance.now() - t0);
+  writeResult(outDir, resultFile);
   for (const d of DOWNLOADS) {
     const path = join(outDir, d.name);
     if (d.kind === 'trace') writeTrace(rec, path, runMeta(sc, result));
-    else {
-      writeText(path, d.kind === 'result-json' ? JSON.stringify(result) + '\n'
-        : d.kind === 'breakdown-csv' ? breakdownCsv(result)
-        : toPcapngCapture(framesUntil(rec.wire, rec.endPs), endpointsOf(rec)));
-    }
+    else if (d.kind === 'pcapng') writeText(path, toPcapngCapture(framesUntil(rec.wire, rec.endPs), endpointsOf(rec)));
     files.push({ path, kind: d.kind, bytes: statSync(path).size });
   }
   return { file, bytes: Buffer.byteLength(html), messages: msgs.length, stateChanges: rec.states.length, files };

@@ -1,8 +1,9 @@
 /** SVG bar charts of the paper reproduction (vega-lite, rendered headless to SVG; the specs are written beside them). */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { ensureDir, writeText } from '../inspect/files.js';
 import { join } from 'node:path';
 import type * as vl from 'vega-lite';
 import type { PaperRow } from './report.js';
+import type { RepStats } from './run.js';
 import { GROUPS, GROUP_COLORS } from './configs.js';
 import { renderSvg, VL_SCHEMA } from '../plot/vega.js';
 
@@ -11,24 +12,42 @@ const configAxis = { field: 'config', type: 'nominal', sort: null, title: null, 
 
 /**
  * Paper vs xennet, one pair of bars per configuration the paper gives a figure for, xennet
- * alone for the others.
+ * alone for the others. Under --reps xennet's bar is the mean over the seeds, with its 95%
+ * confidence interval as an error bar (not the first seed's value).
  */
-export function throughputSpec(rows: PaperRow[]): vl.TopLevelSpec {
-  const values = rows.flatMap((r) => [
-    ...(r.paperMbps !== null ? [{ config: r.id, source: 'paper', mbps: r.paperMbps }] : []),
-    { config: r.id, source: 'xennet', mbps: r.throughputMbps },
-  ]);
+export function throughputSpec(rows: Array<PaperRow & { reps?: RepStats }>): vl.TopLevelSpec {
+  const reps = rows.find((r) => r.reps)?.reps;
+  const values = rows.flatMap((r) => {
+    const st = r.reps?.stats.throughputMbps;
+    return [
+      ...(r.paperMbps !== null ? [{ config: r.id, source: 'paper', mbps: r.paperMbps }] : []),
+      { config: r.id, source: 'xennet', mbps: st ? st.mean : r.throughputMbps, ...(st ? { lo: st.ci95[0], hi: st.ci95[1] } : {}) },
+    ];
+  });
+  const yOffset = { field: 'source', sort: ['paper', 'xennet'] };
   return {
     $schema: VL_SCHEMA,
-    title: { text: 'Throughput per configuration: paper vs xennet (Mb/s)', subtitle: 'xennet alone where the paper gives no figure' },
-    data: { values },
-    mark: { type: 'bar', tooltip: true },
-    encoding: {
-      y: configAxis,
-      yOffset: { field: 'source', sort: ['paper', 'xennet'] },
-      x: { field: 'mbps', type: 'quantitative', title: 'Mb/s' },
-      color: { field: 'source', type: 'nominal', title: null, scale: { domain: ['paper', 'xennet'], range: ['#9c9c9c', '#4e79a7'] }, legend: { orient: 'top' } },
+    title: {
+      text: 'Throughput per configuration: paper vs xennet (Mb/s)',
+      subtitle: reps ? `xennet: mean of ${reps.seeds.length} seeds (${reps.seeds[0]}..${reps.seeds.at(-1)}) with its 95% confidence interval; xennet alone where the paper gives no figure`
+        : 'xennet alone where the paper gives no figure',
     },
+    data: { values },
+    layer: [
+      {
+        mark: { type: 'bar', tooltip: true },
+        encoding: {
+          y: configAxis, yOffset,
+          x: { field: 'mbps', type: 'quantitative', title: reps ? 'Mb/s (xennet: mean, 95% CI)' : 'Mb/s' },
+          color: { field: 'source', type: 'nominal', title: null, scale: { domain: ['paper', 'xennet'], range: ['#9c9c9c', '#4e79a7'] }, legend: { orient: 'top' } },
+        },
+      },
+      ...(reps ? [{
+        transform: [{ filter: 'isValid(datum.lo)' }],
+        mark: { type: 'rule' as const, color: '#222', strokeWidth: 1.5 },
+        encoding: { y: configAxis, yOffset, x: { field: 'lo', type: 'quantitative' as const }, x2: { field: 'hi' } },
+      }] : []),
+    ],
     width: 500,
   };
 }
@@ -65,13 +84,13 @@ export function breakdownSpec(rows: PaperRow[]): vl.TopLevelSpec {
 }
 
 export async function writePlots(rows: PaperRow[], dir: string): Promise<string[]> {
-  mkdirSync(dir, { recursive: true });
+  ensureDir(dir);
   const files = [['throughput.svg', throughputSpec(rows)], ['cycles-breakdown.svg', breakdownSpec(rows)]] as const;
   const out: string[] = [];
   for (const [name, spec] of files) {
     const path = join(dir, name);
-    writeFileSync(path, await renderSvg(spec));
-    writeFileSync(path.replace(/\.svg$/, '.vl.json'), JSON.stringify(spec, null, 2));
+    writeText(path, await renderSvg(spec));
+    writeText(path.replace(/\.svg$/, '.vl.json'), JSON.stringify(spec, null, 2));
     out.push(path);
   }
   return out;

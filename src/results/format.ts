@@ -1,4 +1,13 @@
 /** Human-readable renderings of run results. */
+
+/**
+ * Text for a terminal: control characters (ANSI/OSC escapes in a scenario's name, a path) are
+ * shown as \uNNNN instead of reaching the terminal; newlines and tabs stay. The same escape is
+ * JSON's, so --json output stays valid (JSON.stringify leaves DEL and C1 characters raw).
+ */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+export const terminalSafe = (s: string): string => s.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 import type { RunResult } from '../scenario/run.js';
 
 export function pad(s: string | number, n: number, right = false): string {
@@ -16,12 +25,22 @@ const fmtPct = (v: number | null) => (v === null ? '' : `${v > 0 ? '+' : ''}${v.
 
 type Latency = NonNullable<RunResult['latency']>;
 
+/**
+ * A nearest-rank percentile p rests on the samples above it: with fewer than 10 / (1 - p) samples
+ * fewer than ten lie in its tail, and the figure is little more than the largest sample or two.
+ */
+export function thinPercentiles(n: number): string[] {
+  return ([['p99', 0.99], ['p99.9', 0.999]] as const).filter(([, p]) => n < Math.round(10 / (1 - p))).map(([name, p]) => `${name} (needs ${Math.round(10 / (1 - p))})`);
+}
+
 /** The RR block of `xennet run`: rate, latency percentiles, and what one transaction cost. */
 function formatLatency(l: Latency): string[] {
   const t = l.perTransaction;
+  const thin = thinPercentiles(l.transactions);
   return [
     `transactions    ${l.transactions} (${l.tps.toFixed(1)}/s)`,
     `latency         mean ${l.meanUs.toFixed(1)} us   p50 ${l.p50Us.toFixed(1)}   p99 ${l.p99Us.toFixed(1)}   p99.9 ${l.p999Us.toFixed(1)} us`,
+    ...(thin.length ? [`warning: ${l.transactions} transactions are too few for ${thin.join(' or ')}: fewer than 10 samples lie in such a tail; measure longer (--duration)`] : []),
     `per transaction ${t.cycles} cycles, ${t.interrupts} NIC interrupts, ${t.upcalls} upcalls, ${t.notificationsSent} ring notifications sent, ${t.notificationsSuppressed} held off`,
   ];
 }
@@ -60,13 +79,20 @@ export function formatRun(r: RunResult): string {
   if (r.latency) out.push(...formatLatency(r.latency), '');
   // A request/response run is read per transaction; a stream per MSS segment of goodput.
   const cp = r.latency ? { ...r.latency.perTransaction, total: r.latency.perTransaction.cycles } : r.cyclesPerPacket;
-  out.push(r.latency ? `cycles per transaction (${r.latency.transactions} transactions): ${cp.total}` : `cycles per packet (per ${r.counters.goodputSegments} MSS segments of goodput): ${cp.total}`);
+  const none = r.latency ? r.latency.transactions === 0 : r.counters.goodputSegments === 0;
+  // Nothing completed in the window: a per-packet figure would be 0/0, not a cost of 0.
+  if (none) {
+    out.push(r.latency ? 'cycles per transaction: none (no transaction completed in the measured window)' : 'cycles per packet: none (no MSS segment of goodput in the measured window)');
+    out.push('');
+  } else out.push(r.latency ? `cycles per transaction (${r.latency.transactions} transactions): ${cp.total}` : `cycles per packet (per ${r.counters.goodputSegments} MSS segments of goodput): ${cp.total}`);
+  if (!none) {
   const accts = Object.keys(cp.byAccount);
   const cats = Object.entries(cp.byCategory).sort((a, b) => b[1] - a[1]).map(([c]) => c);
   out.push(table(['component', ...accts, 'total'], cats.map((c) => [
     c, ...accts.map((a) => cp.byAccountCategory[a]?.[c] ?? 0), cp.byCategory[c],
   ]).concat([['total', ...accts.map((a) => cp.byAccount[a]), cp.total]])));
   out.push('');
+  }
   const { drops, violations, ...c } = r.counters;
   out.push('counters');
   out.push(table(['counter', 'value'], Object.entries(c).filter(([, v]) => typeof v === 'number').map(([k, v]) => [k, v as number])));

@@ -8,7 +8,7 @@
  * one piece gives, byte for byte but for the wall time.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { ensureDir, writeText } from '../inspect/files.js';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { Shard } from './shard.js';
@@ -89,9 +89,14 @@ export function makeResult(h: ResultHeader, runs: RunEntry[], wallMs: number, su
 
 // ---- CSV ----
 
+/**
+ * Tidy cells: a figure that does not apply (or is null) is an explicit NA, never an empty cell that
+ * reads like a lost value; a list or an object is its JSON, which parses back (CSV-quoted).
+ */
+export const CSV_NA = 'NA';
 function csvCell(v: unknown): string {
-  if (v === undefined || v === null) return '';
-  const s = Array.isArray(v) ? v.join('; ') : isRecord(v) ? JSON.stringify(v).replace(/"/g, '') : String(v);
+  if (v === undefined || v === null) return CSV_NA;
+  const s = Array.isArray(v) || isRecord(v) ? JSON.stringify(v) : String(v);
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
@@ -127,7 +132,7 @@ export function csv(header: string[], rows: unknown[][]): string {
  * runs.csv: one row per run: index, id, the case seed (stress), the varied fields (sweeps,
  * `vary.<field>`), then every field of the result with dotted names (the per-account, per-category
  * cycles are in breakdown.csv instead). A nested object's columns stay together, in the order its
- * keys first appear over the runs in index order; a run without a column leaves it empty.
+ * keys first appear over the runs in index order; a run without a column has NA there.
  */
 export function runsCsv(runs: RunEntry[]): string {
   const rows = runs.map((r) => {
@@ -168,15 +173,15 @@ export function shardDir(dir: string, s: { index: number; count: number }): stri
  * with `xennet stress --replay FILE`. Returns the paths written.
  */
 export function writeResult(dir: string, r: ResultFile): string[] {
-  mkdirSync(dir, { recursive: true });
+  ensureDir(dir);
   const out: string[] = [];
-  const put = (name: string, text: string) => { const f = join(dir, name); writeFileSync(f, text); out.push(f); };
+  const put = (name: string, text: string) => { const f = join(dir, name); writeText(f, text); out.push(f); };
   put('result.json', JSON.stringify(r, null, 2) + '\n');
   put('runs.csv', runsCsv(r.runs));
   if (r.command !== 'stress') put('breakdown.csv', breakdownCsv(r.runs));
   const failing = r.command === 'stress' ? r.runs.filter((e) => !(e.result as { ok: boolean }).ok) : [];
   if (failing.length) {
-    mkdirSync(join(dir, 'failing'), { recursive: true });
+    ensureDir(join(dir, 'failing'));
     for (const e of failing) {
       put(join('failing', `case-${e.index}.yaml`), caseYaml(e.scenario, `stress-case-${e.index}`, (e.result as { failures: string[] }).failures));
       if (e.shrunk) put(join('failing', `case-${e.index}-shrunk.yaml`), caseYaml(e.shrunk.scenario, `stress-case-${e.index}-shrunk`, e.shrunk.failures));

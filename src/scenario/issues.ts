@@ -17,7 +17,10 @@ export function parseYamlSource(text: string, where: string): { src: YamlSource;
   if (doc.errors.length) {
     return { errors: doc.errors.map((e) => `${where}:${at(lines, e.pos[0])}: invalid YAML: ${e.message.split('\n')[0]}`) };
   }
-  return { src: { doc, lines }, value: doc.toJS() };
+  // The yaml library refuses an alias bomb (aliases expanding to millions of nodes) with a ReferenceError.
+  try { return { src: { doc, lines }, value: doc.toJS({ maxAliasCount: 1000 }) }; } catch (e) {
+    return { errors: [`${where}: invalid YAML: ${(e as Error).message.split('\n')[0]}`] };
+  }
 }
 
 const at = (lines: LineCounter, offset: number) => { const p = lines.linePos(offset); return `${p.line}:${p.col}`; };

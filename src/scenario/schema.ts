@@ -1,5 +1,8 @@
 /** Scenario files (YAML), validated with zod; errors name every offending field with its line. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+
+/** The largest scenario or sweep file read (the bundled ones are a few KiB). */
+const MAX_YAML_BYTES = 1 << 20;
 import { z } from 'zod';
 import { COSTS, FOOTPRINT, type Component, type CostName } from '../model/costs.js';
 import { formatIssues, joinProblems, parseYamlSource, type YamlSource } from './issues.js';
@@ -14,6 +17,12 @@ const componentNames = Object.keys(FOOTPRINT) as [Component, ...Component[]];
 /** The hostile-guest catalogue of docs/protocol.md 5.2 (src/hostile/behaviours.ts), by id. */
 const BEHAVIOURS = CATALOGUE.map((b) => b.id) as [string, ...string[]];
 const pow2 = (v: number) => v > 0 && (v & (v - 1)) === 0;
+/** The shortest measured window, ms: about 80 full-size frames on a gigabit link, the least a throughput or CPU figure rests on. */
+export const MIN_WINDOW_MS = 1;
+/** The longest run (warm-up plus window), us: times of events (faults, adversaries) lie within it. */
+const MAX_RUN_US = 120_000_000;
+/** The most cycles a cost row may charge per operation. */
+export const MAX_COST_CYCLES = 10_000_000;
 
 export const ScenarioSchema = z.strictObject({
   name: z.string().min(1).describe('Name of the run, reported as `scenario` in results.'),
@@ -28,12 +37,12 @@ export const ScenarioSchema = z.strictObject({
   }).prefault({}).describe('What netperf runs on every flow. Default: stream.'),
   seed: z.number().int().nonnegative().default(1).describe('Seed of every random choice; the same scenario and seed give byte-identical results. Default 1.'),
   run: z.strictObject({
-    durationMs: z.number().positive().max(60_000).default(150).describe('Measured window of virtual time, ms (after the warm-up). Default 150.'),
+    durationMs: z.number().min(MIN_WINDOW_MS).max(60_000).default(150).describe(`Measured window of virtual time, ms (after the warm-up), ${MIN_WINDOW_MS} to 60000: a shorter window holds too few frames for a throughput or CPU figure to mean anything. Default 150.`),
     warmupMs: z.number().nonnegative().max(60_000).default(30).describe('Virtual time run before measuring, ms; its costs and counts are discarded. Default 30.'),
   }).prefault({}).describe('How long to simulate.'),
   machine: z.strictObject({
     cpus: z.number().int().min(1).max(64).default(1).describe('Physical CPUs, each with its own TLB and run queue; which domain runs where is `placement`. Default 1 (the paper\'s 2.4 GHz Pentium 4 Xeon).'),
-    cpuGhz: z.number().positive().max(10).default(2.4).describe('CPU clock, GHz: converts the cost table\'s cycles into time. Default 2.4.'),
+    cpuGhz: z.number().min(0.1).max(10).default(2.4).describe('CPU clock, GHz, 0.1 to 10: converts the cost table\'s cycles into time (slower clocks make single operations longer than a run). Default 2.4.'),
     tlbEntries: z.number().int().min(1).max(4096).default(64).describe('Entries of each CPU\'s data TLB (fully associative, replacement as tlbReplacement; 4 KiB and 4 MiB pages share them). Default 64 (Pentium 4 DTLB, CPUID descriptor 5Bh).'),
     tlbReplacement: z.enum(['plru', 'lru']).default('plru').describe('Which entry a full TLB evicts: `plru` tree pseudo-LRU (needs power-of-two entries), `lru` the least recently used. Intel does not publish the Pentium 4\'s policy (docs/cost-model.md). Default plru.'),
     itlbEntries: z.number().int().min(1).max(4096).default(64).describe('Entries of each CPU\'s instruction TLB (fully associative, replacement as tlbReplacement; 4 KiB and 4 MiB pages share them). Default 64 (Pentium 4 ITLB, CPUID descriptor 50h).'),
@@ -42,10 +51,10 @@ export const ScenarioSchema = z.strictObject({
     vifRingSize: z.number().int().min(32).max(256).refine(pow2, 'must be a power of two').default(256)
       .describe('Entries of each vif\'s TX and RX ring (NET_TX_RING_SIZE/NET_RX_RING_SIZE); a power of two, one 4 KiB page holds 256 netif slots. Default 256.'),
     nic: z.strictObject({
-      mbps: z.number().positive().default(1000).describe('Link rate of each NIC, Mb/s. Default 1000 (gigabit Ethernet, Intel e1000).'),
+      mbps: z.number().min(1).max(100_000).default(1000).describe('Link rate of each NIC, Mb/s, 1 to 100000: a frame\'s time on the wire is kept in picoseconds, so faster links round to nothing. Default 1000 (gigabit Ethernet, Intel e1000).'),
       ringSize: z.number().int().min(8).max(4096).default(256).describe('Descriptors in each NIC\'s TX and RX ring (ethtool -G). Default 256.'),
-      itrUs: z.number().nonnegative().default(125).describe('Interrupt throttling: minimum interval between two NIC interrupts, us (e1000 InterruptThrottleRate 8000/s). Default 125.'),
-      latencyUs: z.number().nonnegative().default(2).describe('One-way latency of the cable and the far end, us. Default 2.'),
+      itrUs: z.number().nonnegative().max(100_000).default(125).describe('Interrupt throttling: minimum interval between two NIC interrupts, us, at most 100000 (e1000 InterruptThrottleRate 8000/s). Default 125.'),
+      latencyUs: z.number().nonnegative().max(1_000_000).default(2).describe('One-way latency of the cable and the far end, us, at most 1000000 (one second). Default 2.'),
       csumOffload: z.boolean().default(true).describe('The NIC computes TCP checksums (NETIF_F_HW_CSUM, ethtool tx/rx). Default true.'),
       tso: z.boolean().default(true).describe('The NIC segments large TCP sends (TCP segmentation offload, NETIF_F_TSO). Default true.'),
       sg: z.boolean().default(true).describe('The NIC gathers a packet from several buffers (scatter-gather, NETIF_F_SG). Default true.'),
@@ -58,13 +67,13 @@ export const ScenarioSchema = z.strictObject({
     irqCpu: z.number().int().nonnegative().optional().describe('CPU the physical NICs\' interrupts arrive on (IRQ affinity), below machine.cpus. Default: the driver domain\'s CPU (pirq_guest_bind); elsewhere, Xen routes the interrupt there and wakes the driver domain with an IPI.'),
   }).prefault({}).describe('Which physical CPU each domain\'s single vCPU is pinned to (vcpu-pin); a notification to a domain on another CPU takes an IPI.'),
   xen: z.strictObject({
-    ctxAllowUs: z.number().nonnegative().default(50).describe('BVT scheduler: how long a domain keeps the CPU while others are runnable before a switch, us (Xen context-switch allowance). Default 50.'),
-    sliceUs: z.number().positive().default(10_000).describe('Scheduler time slice, us. Default 10000.'),
+    ctxAllowUs: z.number().nonnegative().max(1_000_000).default(50).describe('BVT scheduler: how long a domain keeps the CPU while others are runnable before a switch, us, at most 1000000 (Xen context-switch allowance). Default 50.'),
+    sliceUs: z.number().min(1).max(10_000_000).default(10_000).describe('Scheduler time slice, us, 1 to 10000000 (a slice shorter than a microsecond would switch domains more often than they can run). Default 10000.'),
     scheduler: z.enum(['bvt', 'credit']).default('bvt').describe('Domain scheduler: `bvt`, the BVT-like round robin with a context-switch allowance of Xen 2.0 (the paper); `credit`, Xen 3\'s credit scheduler (sched_credit.c: weights, caps, UNDER/OVER/BOOST priorities). Default bvt.'),
     credit: z.strictObject({
-      tickUs: z.number().positive().max(1_000_000).default(10_000).describe('Credit scheduler tick, us: the running vCPU loses BOOST and joins accounting (CSCHED_MSECS_PER_TICK). Default 10000.'),
+      tickUs: z.number().min(1).max(1_000_000).default(10_000).describe('Credit scheduler tick, us, 1 to 1000000: the running vCPU loses BOOST and joins accounting (CSCHED_MSECS_PER_TICK). Default 10000.'),
       ticksPerAcct: z.number().int().min(1).max(1000).default(3).describe('Ticks per accounting period, when credit is handed out by weight (CSCHED_TICKS_PER_ACCT). Default 3.'),
-      tsliceUs: z.number().positive().max(10_000_000).default(30_000).describe('Credit scheduler time slice, us: the running vCPU keeps the CPU this long while others of its priority wait (CSCHED_MSECS_PER_TSLICE). Default 30000.'),
+      tsliceUs: z.number().min(1).max(10_000_000).default(30_000).describe('Credit scheduler time slice, us, 1 to 10000000: the running vCPU keeps the CPU this long while others of its priority wait (CSCHED_MSECS_PER_TSLICE). Default 30000.'),
       dom0: z.strictObject({
         weight: z.number().int().min(1).max(65535).default(256).describe('Relative share of CPU time (xl sched-credit -w). Default 256.'),
         cap: z.number().int().min(0).max(100).default(0).describe('Most CPU the domain may use, % of one CPU; 0 = no cap (xl sched-credit -c). Default 0.'),
@@ -98,19 +107,19 @@ export const ScenarioSchema = z.strictObject({
     congestionControl: z.enum(['newreno', 'none']).default('newreno').describe('Loss recovery of every TCP sender (guest, driver domain, native and the external clients): `newreno` is congestion control with slow start, congestion avoidance, fast retransmit and NewReno fast recovery (RFC 5681, RFC 6582; initial window per RFC 3390), receivers keeping an out-of-order queue; `none` has no congestion window: go-back-N from the first unacknowledged byte on 3 duplicate ACKs or a timeout, receivers dropping segments beyond a hole. Default newreno (see docs/tcp.md).'),
   }).prefault({}).describe('The TCP flows.'),
   netback: z.strictObject({
-    rxDrainMs: z.number().positive().default(10_000).describe('Packets queued for a guest longer than this are dropped, ms (Linux netback rx_drain_timeout_msecs). Default 10000.'),
-    rxStallMs: z.number().positive().default(60_000).describe('A guest RX queue that cannot deliver for this long loses its carrier, ms (Linux netback rx_stall_timeout_msecs). Default 60000.'),
-    rxPollMs: z.number().positive().default(30).describe('Without feature-rx-notify netback re-checks the RX ring this often while packets wait, ms. Default 30.'),
-    lateEoiTickUs: z.number().positive().default(1000).describe('Delay unit of the late EOI for spurious events (xen_irq_lateeoi), us: one jiffy. Default 1000.'),
+    rxDrainMs: z.number().min(0.001).max(3_600_000).default(10_000).describe('Packets queued for a guest longer than this are dropped, ms, 0.001 to 3600000 (Linux netback rx_drain_timeout_msecs). Default 10000.'),
+    rxStallMs: z.number().min(0.001).max(3_600_000).default(60_000).describe('A guest RX queue that cannot deliver for this long loses its carrier, ms, 0.001 to 3600000 (Linux netback rx_stall_timeout_msecs). Default 60000.'),
+    rxPollMs: z.number().min(0.001).max(60_000).default(30).describe('Without feature-rx-notify netback re-checks the RX ring this often while packets wait, ms, 0.001 to 60000 (a shorter period would be a busy loop of events). Default 30.'),
+    lateEoiTickUs: z.number().min(1).max(1_000_000).default(1000).describe('Delay unit of the late EOI for spurious events (xen_irq_lateeoi), us, 1 to 1000000: one jiffy. Default 1000.'),
     pendingRing: z.enum(['shared', 'per-vif']).default('shared').describe('Pending-request slots (MAX_PENDING_REQS = 256, a slot per guest TX data slot in flight to the NIC): `shared` is one pool for every vif, as in the single-threaded netback of Xen 2.0/3.0; `per-vif` gives each vif its own, as Linux\'s multi-queue xen-netback does. Default shared.'),
     rateLimits: z.array(z.strictObject({
       guest: z.number().int().min(1).describe('Guest domain id, 1-based (at most `guests`); the limit applies to each of its vifs.'),
       mbps: z.number().positive().max(1_000_000).describe('Transmit credit of each of the guest\'s vifs, Mb/s of the packets the guest sends (txreq.size: headers included).'),
-      intervalMs: z.number().positive().max(10_000).default(50).describe('Credit window, ms (credit_usec): every window the vif may send mbps x window bytes (credit_bytes); unused credit is kept up to one window or 128 KiB. Default 50 (the toolstack\'s default).'),
+      intervalMs: z.number().min(0.01).max(10_000).default(50).describe('Credit window, ms, 0.01 to 10000 (credit_usec; a shorter window would be a busy loop of credit timers): every window the vif may send mbps x window bytes (credit_bytes); unused credit is kept up to one window or 128 KiB. Default 50 (the toolstack\'s default).'),
     })).default([]).describe('Per-vif transmit rate limits set by the toolstack (the vif\'s `rate` key: xen-netback credit_bytes / credit_usec with a credit timer). Default none: unlimited.'),
   }).prefault({}).describe('Linux netback timeouts, pending-slot pool and transmit rate limits.'),
   faults: z.array(z.strictObject({
-    atUs: z.number().nonnegative().describe('When, in virtual time from the start of the run (warm-up included), us.'),
+    atUs: z.number().nonnegative().max(MAX_RUN_US).describe('When, in virtual time from the start of the run (warm-up included), us, at most 120000000 (the longest run).'),
     nic: z.number().int().nonnegative().describe('Which NIC, 0-based (below machine.nics).'),
     kind: z.enum(['link-down', 'link-up', 'dma-error']).describe('`link-down`/`link-up`: carrier lost or back; `dma-error`: the next `count` received frames fail their DMA.'),
     count: z.number().int().min(1).max(1_000_000).default(1).describe('Frames hit by a dma-error. Default 1.'),
@@ -120,10 +129,10 @@ export const ScenarioSchema = z.strictObject({
     vif: z.number().int().nonnegative().default(0).describe('Which of the guest\'s vifs is hostile, 0-based. Default 0.'),
     behaviour: z.enum(BEHAVIOURS).describe('Adversary from the hostile-guest catalogue H1-H26 (docs/protocol.md 5.2, src/hostile/behaviours.ts).'),
     variant: z.number().int().nonnegative().default(0).describe('Sub-case of the behaviour, taken modulo its number of variants. Default 0.'),
-    startUs: z.number().nonnegative().default(300).describe('When the adversary starts acting, virtual us. Default 300.'),
-    periodUs: z.number().positive().default(200).describe('Interval between the adversary\'s steps, us. Default 200.'),
+    startUs: z.number().nonnegative().max(MAX_RUN_US).default(300).describe('When the adversary starts acting, virtual us, at most 120000000 (the longest run). Default 300.'),
+    periodUs: z.number().min(1).max(MAX_RUN_US).default(200).describe('Interval between the adversary\'s steps, us, 1 to 120000000 (a shorter period would be a busy loop of steps). Default 200.'),
   })).default([]).describe('Guests whose vif runs an adversary instead of an honest netfront (topology guest). Default none.'),
-  costs: z.partialRecord(z.enum(costNames), z.number().nonnegative().describe('CPU cycles per operation of this row (its unit is in src/model/costs.ts).')).default({})
+  costs: z.partialRecord(z.enum(costNames), z.number().nonnegative().max(MAX_COST_CYCLES).describe(`CPU cycles per operation of this row (its unit is in src/model/costs.ts), at most ${MAX_COST_CYCLES} (about 600 times the largest row: one operation longer than that outlasts any run).`)).default({})
     .describe('Overrides of rows of the cost table (src/model/costs.ts), CPU cycles per operation. Default: none, the table as documented in docs/cost-model.md.'),
   footprint: z.partialRecord(z.enum(componentNames), z.strictObject({
     code: z.number().int().nonnegative().max(4096).describe('Code pages (translated through the instruction TLB) the component touches per invocation.'),
@@ -131,7 +140,7 @@ export const ScenarioSchema = z.strictObject({
   })).default({}).describe('Overrides of the page footprints of the TLB model (FOOTPRINT in src/model/costs.ts), per component. Default: none.'),
   paper: z.strictObject({
     label: z.string().min(1).optional().describe('Name of the configuration in the paper\'s terms, as `xennet paper` prints it.'),
-    mbps: z.number().positive().optional().describe('Throughput the paper measured for this configuration, Mb/s: results report the error against it.'),
+    mbps: z.number().positive().max(1_000_000).optional().describe('Throughput the paper measured for this configuration, Mb/s: results report the error against it.'),
     source: z.string().min(1).optional().describe('Where in the paper `mbps` comes from (table or figure).'),
   }).optional().describe('Metadata: the paper configuration this scenario reproduces. Does not affect the run.'),
 }).superRefine((sc, ctx) => {
@@ -142,12 +151,6 @@ export const ScenarioSchema = z.strictObject({
     }
   }
   if (sc.paper?.mbps !== undefined && sc.paper.source === undefined) ctx.addIssue({ code: 'custom', path: ['paper', 'source'], message: 'say where the paper\'s figure comes from (table or figure)' });
-  // The measured window must cover at least one event: a minimum Ethernet frame on the wire
-  // (64 bytes + 8 preamble + 12 inter-frame gap) at the NIC's rate.
-  const frameMs = minFrameMs(sc.machine.nic.mbps);
-  if (sc.run.durationMs < frameMs) {
-    ctx.addIssue({ code: 'custom', path: ['run', 'durationMs'], message: `${sc.run.durationMs} ms is shorter than one minimum frame on the wire (${frameMs} ms at ${sc.machine.nic.mbps} Mb/s): nothing can be measured` });
-  }
   if (sc.topology === 'guest') {
     // Each vif takes its grant references after the guest's own (the toolstack's layout, src/toolstack/vif.ts).
     const perGuest = vifsOfGuest(sc, 1);
@@ -319,17 +322,46 @@ export function setPath(obj: Record<string, unknown>, path: string, v: unknown):
  * Read and validate a scenario file. Command-line overrides are applied to the raw object
  * before validation, so they meet exactly the checks a value in the file meets.
  */
-export function loadScenario(path: string, overrides: Override[] = []): Scenario {
+export function loadScenario(path: string, overrides: Override[] = [], opts: { allowIgnored?: boolean } = {}): Scenario {
   const { value: obj, src } = readYamlFile(path);
   if (overrides.length) {
     if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new ScenarioError(`${path}: field (top level): expected a mapping`);
     for (const o of overrides) setPath(obj as Record<string, unknown>, o.path, o.value);
   }
-  return parseScenario(obj, path, overrides, src);
+  const sc = parseScenario(obj, path, overrides, src);
+  if (!opts.allowIgnored) {
+    const unused = ignoredByTopology(obj as Record<string, unknown>);
+    if (unused.length) throw new ScenarioError(`${path}: field ${unused[0]}: not used by topology ${sc.topology}${unused.length > 1 ? ` (nor ${unused.slice(1).join(', ')})` : ''}; remove it, or use topology guest`);
+  }
+  return sc;
+}
+
+/**
+ * Fields a file sets that its topology does not model: native Linux has no hypervisor, no guests
+ * and always uses superpages and global pages; the driver domain has no I/O channel. Checked on
+ * the file's own keys, so a default never counts (generated scenarios, such as stress cases, carry
+ * every field and are checked with allowIgnored).
+ */
+export function ignoredByTopology(raw: Record<string, unknown>): string[] {
+  const has = (o: unknown, k: string) => typeof o === 'object' && o !== null && k in o;
+  const out: string[] = [];
+  if (raw.topology !== 'native' && raw.topology !== 'driver') return out;
+  if (has(raw, 'guests')) out.push('guests');
+  if (raw.topology === 'native') {
+    for (const k of ['optimizations', 'xen'] as const) if (has(raw, k)) out.push(k);
+  } else {
+    for (const k of ['vnicOffload', 'txNoRemap', 'rxCopy', 'rxCopyVia']) if (has(raw.optimizations, k)) out.push(`optimizations.${k}`);
+  }
+  return out;
 }
 
 /** Read a YAML file; a missing file or a syntax error is a user mistake. */
 export function readYamlFile(path: string, what = 'scenario file'): { value: unknown; src: YamlSource } {
+  // A FIFO would block for ever and a device (/dev/zero) never ends: only regular files, of a sane size.
+  let st;
+  try { st = statSync(path); } catch { throw new ScenarioError(`${path}: cannot read ${what}: no such file`); }
+  if (!st.isFile()) throw new ScenarioError(`${path}: cannot read ${what}: ${st.isDirectory() ? 'a directory' : 'not a regular file (a FIFO, socket or device)'}`);
+  if (st.size > MAX_YAML_BYTES) throw new ScenarioError(`${path}: ${what} of ${st.size} bytes; at most ${MAX_YAML_BYTES}`);
   let text: string;
   try { text = readFileSync(path, 'utf8'); } catch { throw new ScenarioError(`${path}: cannot read ${what}`); }
   const r = parseYamlSource(text, path);

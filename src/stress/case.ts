@@ -12,7 +12,8 @@ import { BEHAVIOURS } from '../hostile/behaviours.js';
 import type { ScenarioInput } from '../scenario/schema.js';
 
 /** The scenario file a case runs (plain data: it can be printed as YAML and replayed): a scenario file as the schema reads it. */
-export type CaseScenario = ScenarioInput;
+export type CaseScenario = Omit<ScenarioInput, 'machine'> & { machine: Omit<CaseMachine, 'nic'> & { nic: NonNullable<CaseMachine['nic']> } };
+type CaseMachine = NonNullable<ScenarioInput['machine']>;
 
 /** FNV-1a over the base seed and the case index: the case's own seed. */
 export function caseSeed(base: number, index: number): number {

@@ -40,6 +40,10 @@ export interface SweepPlan {
 /** Read and check a sweep file without expanding it: the runs are generated lazily. */
 export function planSweep(file: string): SweepPlan {
   const { value: obj, src } = readYamlFile(file, 'sweep file');
+  const o = obj as Record<string, unknown> | null;
+  if (typeof o === 'object' && o !== null && 'topology' in o && !('base' in o) && !('vary' in o)) {
+    throw new ScenarioError(`${file}: a scenario file, not a sweep file (a sweep has base: and vary:); run it with \`xennet run ${file}\``);
+  }
   const r = SweepSchema.safeParse(obj);
   if (!r.success) throw new ScenarioError(formatZodError(r.error, file, [], src, SweepSchema));
   const sw = r.data;

@@ -1,15 +1,13 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { bandOf, sensitivity, sensitivityInputs } from '../../src/calibrate/sensitivity.js';
 import { paperConfigs, scenarioFor } from '../../src/paper/configs.js';
 import { COSTS } from '../../src/model/costs.js';
 import { runScenario } from '../../src/scenario/run.js';
+import { xennet } from '../support/cli.js';
 
-const bin = fileURLToPath(new URL('../../../bin/xennet.js', import.meta.url));
 const cfg = (id: string, ms = 40) => ({ id, scenario: scenarioFor(paperConfigs().find((c) => c.id === id)!, [{ path: 'run.durationMs', value: ms, flag: 'test' }]) });
 
 describe('sensitivity', function () {
@@ -68,7 +66,7 @@ describe('sensitivity', function () {
 
   it('xennet sensitivity writes the elasticities, the bands and a tornado plot per figure', () => {
     const dir = mkdtempSync(join(tmpdir(), 'xennet-sens-'));
-    const r = spawnSync(process.execPath, [bin, 'sensitivity', '--only', 'guest-tx', '--inputs', 'tlbMiss,copyPerByte', '--duration', '40ms', '--workers', '2', '--out', dir], { encoding: 'utf8', timeout: 240_000 });
+    const r = xennet(['sensitivity', '--only', 'guest-tx', '--inputs', 'tlbMiss,copyPerByte', '--duration', '40ms', '--workers', '2', '--out', dir], { timeout: 240_000 });
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout).to.match(/guest-tx/).and.to.match(/95% band/);
     const csv = readFileSync(join(dir, 'sensitivity.csv'), 'utf8').trim().split('\n');
@@ -77,7 +75,7 @@ describe('sensitivity', function () {
     expect(existsSync(join(dir, 'bands.csv'))).to.equal(true);
     const svg = readFileSync(join(dir, 'tornado', 'guest-tx.throughputMbps.svg'), 'utf8');
     expect(svg).to.match(/^<svg/).and.to.match(/tlbMiss/);
-    const bad = spawnSync(process.execPath, [bin, 'sensitivity', '--inputs', 'nope'], { encoding: 'utf8', timeout: 30_000 });
+    const bad = xennet(['sensitivity', '--inputs', 'nope'], { timeout: 30_000 });
     expect(bad.status).to.equal(2);
     expect(bad.stderr).to.match(/--inputs: unknown input\(s\) nope/);
   });

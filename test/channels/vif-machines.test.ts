@@ -6,6 +6,7 @@ import { netfrontMachine } from '../../src/channels/netfront-machine.js';
 import { BACKEND_EDGES, XenbusState } from '../../src/channels/netif.js';
 import type { CaseScenario } from '../../src/stress/case.js';
 import { runCase } from '../../src/stress/run.js';
+import { stressCase } from '../support/stress-case.js';
 
 /**
  * The netback and netfront statecharts follow what the drivers do: across a few real runs (a link
@@ -16,15 +17,8 @@ import { runCase } from '../../src/stress/run.js';
  */
 /** Long enough for the TCP senders' slow start to open their windows before anything happens. */
 const WARM_MS = 10;
-const base = (name: string, over: Partial<CaseScenario>): CaseScenario => ({
-  name, topology: 'guest', direction: 'tx', seed: 1, run: { durationMs: 3, warmupMs: WARM_MS },
-  machine: { cpus: 1, nics: 2, vifRingSize: 64, memoryMiB: 2048, nic: { ringSize: 256, csumOffload: true, tso: true, sg: true } },
-  guests: 3,
-  optimizations: { vnicOffload: true, txNoRemap: false, rxCopy: true, rxCopyVia: 'gnttab', superpages: false, globalPages: false },
-  tcp: { mss: 1448, sndBufKiB: 64, rcvBufKiB: 64, appChunkKiB: 16 },
-  netback: { rxDrainMs: 1, rxStallMs: 2, rxPollMs: 0.5, lateEoiTickUs: 500 },
-  faults: [], hostile: [], ...over,
-});
+const base = (name: string, over: Partial<CaseScenario>): CaseScenario =>
+  stressCase({ name, run: { durationMs: 3, warmupMs: WARM_MS }, machine: { nics: 2, vifRingSize: 64 }, guests: 3, ...over });
 const hostile = (behaviour: string, variant: number, over: Partial<CaseScenario> = {}): CaseScenario =>
   base(`${behaviour}-${variant}`, { hostile: [{ guest: 2, vif: 0, behaviour, variant, startUs: WARM_MS * 1000 + 300, periodUs: 200 }], ...over });
 

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { xennet } from '../support/cli.js';
 
 // The CLI side of the interleaving mode (its own file: the mutation-testing subset runs the
 // campaign tests of interleave.test.ts, not the processes this one spawns).
@@ -8,8 +7,7 @@ describe('xennet stress --interleave', function () {
   this.timeout(120_000);
 
   it('runs a campaign, replays a case and refuses --hostile with it', () => {
-    const bin = fileURLToPath(new URL('../../../bin/xennet.js', import.meta.url));
-    const run = (...a: string[]) => spawnSync(process.execPath, [bin, 'stress', '--interleave', ...a], { encoding: 'utf8', timeout: 60_000 });
+    const run = (...a: string[]) => xennet(['stress', '--interleave', ...a], { timeout: 60_000 });
     const r = run('--runs', '500', '--json');
     expect(r.status, r.stderr).to.equal(0);
     const out = JSON.parse(r.stdout);
@@ -27,8 +25,7 @@ describe('xennet stress --interleave', function () {
 describe('xennet stress --hostile summary', function () {
   this.timeout(120_000);
   it('names each behaviour with its catalogue title and reports the catalogue coverage', () => {
-    const bin = fileURLToPath(new URL('../../../bin/xennet.js', import.meta.url));
-    const r = spawnSync(process.execPath, [bin, 'stress', '--hostile', '--runs', '2', '--workers', '1', '--no-replay-check'], { encoding: 'utf8', timeout: 110_000 });
+    const r = xennet(['stress', '--hostile', '--runs', '2', '--workers', '1', '--no-replay-check'], { timeout: 110_000 });
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout).to.match(/H1 +runaway producer +2 +0/); // the first pairs of the enumeration are H1's
     expect(r.stdout).to.match(/catalogue coverage: 2 of 134 \(behaviour, variant\) pairs \(a campaign enumerates every pair first: use --runs 134/);

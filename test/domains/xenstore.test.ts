@@ -11,6 +11,7 @@ import { build } from '../../src/scenario/build.js';
 import type { DeliveredMessage, StateChange } from '../../src/actors/observe.js';
 import type { CaseScenario } from '../../src/stress/case.js';
 import { runCase } from '../../src/stress/run.js';
+import { stressCase } from '../support/stress-case.js';
 
 /** An actor that only receives (a domain writing, a driver watching). */
 const sink = setup({}).createMachine({ id: 'sink', initial: 'up', states: { up: {} } });
@@ -168,15 +169,10 @@ describe('XenBus handshake through xenstored', () => {
   });
 
   it('a hostile guest writing Closing, then Closed, makes netback close when the watch fires', () => {
-    const sc: CaseScenario = {
-      name: 'H21-1', topology: 'guest', direction: 'tx', seed: 1, run: { durationMs: 2, warmupMs: 1 },
-      machine: { cpus: 1, nics: 1, vifRingSize: 64, memoryMiB: 2048, nic: { ringSize: 256, csumOffload: true, tso: true, sg: true } },
-      guests: 2,
-      optimizations: { vnicOffload: true, txNoRemap: false, rxCopy: true, rxCopyVia: 'gnttab', superpages: false, globalPages: false },
-      tcp: { mss: 1448, sndBufKiB: 64, rcvBufKiB: 64, appChunkKiB: 16 },
-      netback: { rxDrainMs: 1, rxStallMs: 2, rxPollMs: 0.5, lateEoiTickUs: 500 },
-      faults: [], hostile: [{ guest: 2, vif: 0, behaviour: 'H21', variant: 1, startUs: 300, periodUs: 200 }],
-    };
+    const sc: CaseScenario = stressCase({
+      name: 'H21-1', run: { durationMs: 2, warmupMs: 1 }, machine: { vifRingSize: 64 }, guests: 2,
+      hostile: [{ guest: 2, vif: 0, behaviour: 'H21', variant: 1, startUs: 300, periodUs: 200 }],
+    });
     const log: string[] = [];
     const r = runCase(sc, {
       mutate: (b) => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { TAG, Tlb, tagSpace, tlbTag, type FrameOracle } from '../../src/hardware/tlb.js';
+import { TAG, Tlb, tagSpace, tlbTag, type FrameOracle, type TlbReplacement } from '../../src/hardware/tlb.js';
 
 /**
  * The TLB against a plain reference model (found by mutation testing, issue 14): a fully
@@ -11,24 +11,65 @@ import { TAG, Tlb, tagSpace, tlbTag, type FrameOracle } from '../../src/hardware
  * is a bug in the index (probing, backward-shift deletion, rebuild) or in the LRU bookkeeping.
  */
 
-interface ModelEntry { tag: number; space: number; global: boolean; frame: number | null }
+interface ModelEntry { tag: number; space: number; global: boolean; frame: number | null; filled: number; used: number }
+/**
+ * The reference model in both replacement modes. It keeps its entries in ways (numbered slots), as the
+ * hardware does. A miss takes a free way if there is one, else the victim: under `lru` the entry
+ * used longest ago; under `plru` the way a binary tree of bits leads to (per node, the half used less
+ * recently; every use makes the nodes above its way point to the other half). Which free way a miss
+ * takes decides later pseudo-LRU victims, so the model states the array's rule: the way freed last
+ * (a stack; ways 0, 1, 2... at first), and the ways one flush frees go in the order they were filled,
+ * so the one filled last is taken first. Under `lru` the choice is invisible.
+ */
 class ModelTlb {
-  entries: ModelEntry[] = []; // least recently used first
+  readonly ways: Array<ModelEntry | null>;
+  private readonly free: number[];
+  private readonly half: number[];
+  private clock = 0;
   stats = { hits: 0, misses: 0, flushes: 0, fullFlushes: 0 };
   stale: Array<[number, number, number, number]> = [];
-  constructor(readonly capacity: number, readonly reachable: ((dom: number, f: number) => boolean) | null) {}
-  private hit(tag: number): ModelEntry | undefined {
-    const i = this.entries.findIndex((e) => e.tag === tag);
-    if (i < 0) return undefined;
-    const [e] = this.entries.splice(i, 1);
-    this.entries.push(e);
-    this.stats.hits++;
-    return e;
+  constructor(readonly capacity: number, readonly reachable: ((dom: number, f: number) => boolean) | null, readonly replacement: 'lru' | 'plru' = 'lru') {
+    this.ways = new Array(capacity).fill(null);
+    this.free = Array.from({ length: capacity }, (_, i) => capacity - 1 - i);
+    this.half = new Array(capacity).fill(0);
   }
-  private miss(e: ModelEntry): void {
+  get entries(): ModelEntry[] { return this.ways.filter((e): e is ModelEntry => e !== null); }
+  /** The tree's nodes from the root down to way w, each with the half w lies in (0 lower, 1 upper). */
+  private path(w: number): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    for (let lo = 0, hi = this.capacity, k = 1; hi - lo > 1; ) {
+      const mid = (lo + hi) >> 1, upper = w >= mid ? 1 : 0;
+      out.push([k, upper]);
+      if (upper) { lo = mid; k = 2 * k + 1; } else { hi = mid; k = 2 * k; }
+    }
+    return out;
+  }
+  private use(w: number): void {
+    this.ways[w]!.used = ++this.clock;
+    for (const [k, upper] of this.path(w)) this.half[k] = 1 - upper; // the other half is now the older one
+  }
+  private victim(): number {
+    if (this.replacement === 'lru') {
+      let best = 0;
+      for (let w = 1; w < this.capacity; w++) if (this.ways[w]!.used < this.ways[best]!.used) best = w;
+      return best;
+    }
+    let lo = 0, hi = this.capacity, k = 1;
+    while (hi - lo > 1) { const mid = (lo + hi) >> 1; if (this.half[k]) { lo = mid; k = 2 * k + 1; } else { hi = mid; k = 2 * k; } }
+    return lo;
+  }
+  private hit(tag: number): ModelEntry | undefined {
+    const w = this.ways.findIndex((e) => e?.tag === tag);
+    if (w < 0) return undefined;
+    this.stats.hits++;
+    this.use(w);
+    return this.ways[w]!;
+  }
+  private miss(e: Omit<ModelEntry, 'filled' | 'used'>): void {
     this.stats.misses++;
-    if (this.entries.length === this.capacity) this.entries.shift();
-    this.entries.push(e);
+    const w = this.free.length ? this.free.pop()! : this.victim();
+    this.ways[w] = { ...e, filled: ++this.clock, used: 0 };
+    this.use(w);
   }
   access(tag: number, space: number, global: boolean): boolean {
     if (this.hit(tag)) return true;
@@ -44,9 +85,14 @@ class ModelTlb {
     this.miss({ tag, space, global, frame: mfn });
     return false;
   }
-  flushNonGlobal(): void { this.stats.flushes++; this.entries = this.entries.filter((e) => e.global); }
-  flushAll(): void { this.stats.fullFlushes++; this.entries = []; }
-  invalidate(tag: number): void { this.entries = this.entries.filter((e) => e.tag !== tag); }
+  /** Free the ways whose entry `drop` selects, oldest fill first. */
+  private drop(which: (e: ModelEntry) => boolean): void {
+    const ws = this.ways.flatMap((e, w) => (e !== null && which(e) ? [w] : [])).sort((a, b) => this.ways[a]!.filled - this.ways[b]!.filled);
+    for (const w of ws) { this.ways[w] = null; this.free.push(w); }
+  }
+  flushNonGlobal(): void { this.stats.flushes++; this.drop((e) => !e.global); }
+  flushAll(): void { this.stats.fullFlushes++; this.drop(() => true); }
+  invalidate(tag: number): void { this.drop((e) => e.tag === tag); }
 }
 
 type Op =
@@ -59,12 +105,16 @@ const SPACES = [0, 1, 7, 2047];
 const UNIVERSE = SPACES.flatMap((s) => [TAG.kernel, TAG.direct, TAG.grantMap].flatMap((k) => [0, 1, 2, 255, 0xfffff].map((p) => ({ s, tag: tlbTag(s, k, p) }))));
 const reachableIn = (dom: number, f: number) => (f + dom) % 3 !== 0;
 
-function run(capacity: number, ops: Op[], withOracle: boolean) {
-  const model = new ModelTlb(capacity, withOracle ? reachableIn : null);
+/** What the runs saw: flushes and INVLPGs that hit a full array (the cases a TLB that is never full cannot show). */
+const onFull = { flush: 0, flushAll: 0, invlpg: 0 };
+
+function run(capacity: number, ops: Op[], withOracle: boolean, replacement: TlbReplacement = 'lru') {
+  const model = new ModelTlb(capacity, withOracle ? reachableIn : null, replacement);
   const reported: Array<[number, number, number, number]> = [];
   const oracle: FrameOracle = { reachable: reachableIn, stale: (d, f, m, t) => { reported.push([d, f, m, t]); } };
-  const tlb = new Tlb(capacity, withOracle ? oracle : null);
+  const tlb = new Tlb(capacity, withOracle ? oracle : null, replacement);
   for (const [n, op] of ops.entries()) {
+    if ((op.k === 'flush' || op.k === 'flushAll' || op.k === 'invlpg') && tlb.size === capacity) onFull[op.k]++;
     const at = `op ${n} ${JSON.stringify(op)}`;
     switch (op.k) {
       case 'access': {
@@ -97,7 +147,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ k: fc.constant('invlpg' as const), t }) },
 );
 
-describe('TLB (mutation): against a reference LRU model', function () {
+describe('TLB (mutation): against a reference model (LRU and pseudo-LRU)', function () {
   this.timeout(60_000); // a property: sized for a loaded 2-core machine
 
   it('tags: the address space is recoverable and distinct (space, kind, page) give distinct tags', () => {
@@ -122,6 +172,24 @@ describe('TLB (mutation): against a reference LRU model', function () {
       { numRuns: 150 },
     );
   });
+
+  for (const replacement of ['lru', 'plru'] as const) {
+    it(`${replacement}: full arrays under flushes, INVLPG and global entries give the same answers, contents, statistics and stale reports`, () => {
+      // Each sequence first fills the array with distinct translations, some global, then mixes
+      // accesses (more distinct tags than entries, so it stays full) with CR3 reloads, CR4.PGE toggles and INVLPGs.
+      const caps = replacement === 'plru' ? [1, 2, 4, 8, 16] : [1, 2, 3, 4, 8, 16];
+      const before = { ...onFull };
+      fc.assert(
+        fc.property(fc.constantFrom(...caps), fc.array(opArb, { minLength: 20, maxLength: 120 }), fc.boolean(), fc.nat(), (cap, ops, withOracle, g) => {
+          const fill: Op[] = Array.from({ length: cap }, (_, i) => ({ k: 'access', t: (i * 7) % UNIVERSE.length, g: ((g >> (i % 16)) & 1) === 1 }));
+          run(cap, [...fill, ...ops], withOracle, replacement);
+        }),
+        { numRuns: 120 },
+      );
+      // The property did exercise what it is about.
+      for (const k of ['flush', 'flushAll', 'invlpg'] as const) expect(onFull[k] - before[k], `${k} on a full array`).to.be.greaterThan(10);
+    });
+  }
 
   it('a full 64-entry TLB (the Xeon DTLB) keeps every entry reachable through the index, and keeps LRU order under eviction', () => {
     const tlb = new Tlb(64);

@@ -46,6 +46,58 @@ describe('TLB', () => {
   });
 });
 
+describe('TLB: full arrays, in both replacement modes', () => {
+  /** An 8-entry array filled with tags 1-8, of which 1-3 global. */
+  const full = (replacement: 'lru' | 'plru') => {
+    const t = new Tlb(8, null, replacement);
+    for (let tag = 1; tag <= 8; tag++) t.access(tag, tag <= 3);
+    expect(t.size).to.equal(8);
+    return t;
+  };
+  const present = (t: Tlb, tags: number[]) => tags.filter((x) => t.has(x));
+
+  for (const replacement of ['lru', 'plru'] as const) {
+    it(`${replacement}: a CR3 reload drops every non-global entry and keeps the global ones; the freed slots refill without evicting`, () => {
+      const t = full(replacement);
+      t.flushNonGlobal();
+      expect(present(t, [1, 2, 3, 4, 5, 6, 7, 8])).to.deep.equal([1, 2, 3]);
+      expect(t.size).to.equal(3);
+      for (const tag of [14, 15, 16, 17, 18]) expect(t.access(tag, false), `tag ${tag} after the reload`).to.equal(false);
+      expect(present(t, [1, 2, 3, 14, 15, 16, 17, 18])).to.deep.equal([1, 2, 3, 14, 15, 16, 17, 18]);
+      expect(t.size).to.equal(8);
+      t.flushNonGlobal();
+      expect(t.size).to.equal(3);
+      expect(t.stats.flushes).to.equal(2);
+    });
+
+    it(`${replacement}: a CR4.PGE toggle empties it, global entries too`, () => {
+      const t = full(replacement);
+      t.flushAll();
+      expect(t.size).to.equal(0);
+      expect(present(t, [1, 2, 3, 4, 5, 6, 7, 8])).to.deep.equal([]);
+      expect(t.access(1, true)).to.equal(false);
+      expect(t.stats.fullFlushes).to.equal(1);
+    });
+
+    it(`${replacement}: INVLPG frees one entry, and the next miss takes its slot instead of evicting`, () => {
+      const t = full(replacement);
+      const all = [1, 2, 3, 4, 5, 6, 7, 8];
+      t.invalidate(5);
+      t.invalidate(99); // not present: nothing happens
+      expect(t.size).to.equal(7);
+      expect(t.access(5, false)).to.equal(false);
+      expect(present(t, all)).to.deep.equal(all);
+      t.access(20, false); // full: evicts one
+      const kept = present(t, all);
+      expect(kept).to.have.length(7);
+      t.invalidate(20);
+      t.access(21, false); // takes the freed slot
+      expect(present(t, all)).to.deep.equal(kept);
+      expect([t.has(20), t.has(21), t.size]).to.deep.equal([false, true, 8]);
+    });
+  }
+});
+
 describe('TLB: stale translations of data frames', () => {
   /** An ownership oracle double: domain -> frames it may reach; records the stale hits it is told about. */
   const oracle = (reach: Map<number, Set<number>>) => {

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { BEHAVIOURS } from '../../src/hostile/behaviours.js';
 import type { CaseScenario } from '../../src/stress/case.js';
 import { runCase } from '../../src/stress/run.js';
+import { stressCase } from '../support/stress-case.js';
 
 /**
  * Every behaviour of the catalogue, every variant, next to honest guests on the same driver domain:
@@ -12,20 +13,16 @@ import { runCase } from '../../src/stress/run.js';
  */
 function scenario(behaviour: string, variant: number): CaseScenario {
   const k = variant + Number(behaviour.slice(1));
-  return {
+  return stressCase({
     name: `${behaviour}-${variant}`,
-    topology: 'guest',
     direction: k % 2 ? 'rx' : 'tx',
     seed: 1 + variant,
     run: { durationMs: 3, warmupMs: 2 },
-    machine: { cpus: 1, nics: 2, vifRingSize: k % 3 ? 256 : 64, memoryMiB: 2048, nic: { ringSize: 256, csumOffload: true, tso: true, sg: true } },
+    machine: { nics: 2, vifRingSize: k % 3 ? 256 : 64 },
     guests: 3,
-    optimizations: { vnicOffload: k % 4 < 2, txNoRemap: k % 5 === 1, rxCopy: k % 3 !== 0, rxCopyVia: k % 2 ? 'gnttab' : 'map', superpages: false, globalPages: false },
-    tcp: { mss: 1448, sndBufKiB: 64, rcvBufKiB: 64, appChunkKiB: 16 },
-    netback: { rxDrainMs: 1, rxStallMs: 2, rxPollMs: 0.5, lateEoiTickUs: 500 },
-    faults: [],
+    optimizations: { vnicOffload: k % 4 < 2, txNoRemap: k % 5 === 1, rxCopy: k % 3 !== 0, rxCopyVia: k % 2 ? 'gnttab' : 'map' },
     hostile: [{ guest: 2, vif: 0, behaviour, variant, startUs: 300, periodUs: 200 }],
-  };
+  });
 }
 
 describe('hostile guests H1-H26 (docs/protocol.md 5.2)', function () {

@@ -3,7 +3,6 @@
  * scheduler (weights, caps, BOOST), beside the BVT-like default.
  */
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,6 +14,7 @@ import { build } from '../../src/scenario/build.js';
 import { runBuilt, runScenario } from '../../src/scenario/run.js';
 import { loadScenario, parseScenario, ScenarioError, type Scenario } from '../../src/scenario/schema.js';
 import { columnHeader, columnValue, loadSweep, showValue } from '../../src/sweep/sweep.js';
+import { xennet } from '../support/cli.js';
 
 const smp = (f: string) => join(process.cwd(), 'scenarios', 'smp', f);
 const short = (sc: Scenario, durationMs = 20, warmupMs = 10): Scenario => ({ ...sc, run: { durationMs, warmupMs } });
@@ -154,8 +154,7 @@ describe('SMP hosts', function () {
     const dir = mkdtempSync(join(tmpdir(), 'xennet-smp-'));
     const file = join(dir, 's.yaml');
     writeFileSync(file, `name: smp\nbase: ${resolve(smp('guest-rx-own-core.yaml'))}\ndurationMs: 4\nvary:\n  placement.guests: [[0], [1]]\n  xen.scheduler: [bvt, credit]\n`);
-    const bin = join(process.cwd(), 'bin', 'xennet.js');
-    const run = (w: string) => spawnSync(process.execPath, [bin, 'sweep', file, '--json', '--workers', w], { encoding: 'utf8' });
+    const run = (w: string) => xennet(['sweep', file, '--json', '--workers', w]);
     const a = run('1'), b = run('2');
     expect(a.status, a.stderr).to.equal(0);
     expect(a.stdout).to.equal(b.stdout);

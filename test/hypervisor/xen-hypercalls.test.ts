@@ -1,11 +1,14 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { loadScenario } from '../../src/scenario/schema.js';
+import { loadScenario, type Scenario } from '../../src/scenario/schema.js';
 import { build } from '../../src/scenario/build.js';
 import { type Kernel } from '../../src/domains/kernel.js';
 import { CpuExec } from '../../src/hardware/exec.js';
 import { Xen } from '../../src/hypervisor/xen.js';
 import { GNTST } from '../../src/hypervisor/grant-table.js';
+import { TAG, tlbTag } from '../../src/hardware/tlb.js';
+import { PS_PER_MS } from '../../src/actors/scheduler.js';
+import { watchFlushes } from '../support/tlb-flushes.js';
 
 /**
  * Xen's guest-visible hypercalls on a built (not started) machine (found by mutation testing, issue
@@ -138,6 +141,48 @@ describe('Xen (mutation): grant batch hypercalls', () => {
     expect(m.xen.grants.activeMappings(m.dom0.domid)).to.equal(m.b.netbacks.reduce((n, nb) => n + nb.ringMappings(), 0));
   });
 
+  it('unmapping a host mapping removes the map slot\'s translation from the caller\'s TLB, not only the count', () => {
+    const m = machine();
+    const x = m.exec(m.dom0);
+    const gt = m.xen.grantTables.get(m.g1.domid)!;
+    const f1 = m.g1.allocFrame(), f2 = m.g1.allocFrame();
+    gt.grantAccess(100, m.dom0.domid, f1, true);
+    gt.grantAccess(101, m.dom0.domid, f2, true);
+    // Any 4 KiB, non-global tag of dom0's address space stands for the map slot: the check does not depend on how netback picks it.
+    const slot = tlbTag(m.dom0.domid, TAG.grantMap, 42);
+    const dtlb = x.cpu.tlb.dtlb;
+    const [a] = m.xen.grantMap(x, m.dom0, [{ dom: m.g1.domid, ref: 100, readonly: true }]);
+    x.touchTransient(slot, a.frame!);
+    expect(dtlb.has(slot), 'the slot is translated once touched').to.equal(true);
+    m.xen.grantUnmap(x, m.dom0, [a.handle!], true);
+    expect(dtlb.has(slot), 'the unmap dropped the slot\'s translation').to.equal(false);
+    // The slot mapped again, to another frame: a miss, and no stale hit through the old translation.
+    const stale = m.b.counters.violations['stale-translation'] ?? 0;
+    const misses = dtlb.stats.misses;
+    const [b2] = m.xen.grantMap(x, m.dom0, [{ dom: m.g1.domid, ref: 101, readonly: true }]);
+    x.touchTransient(slot, b2.frame!);
+    expect(dtlb.stats.misses).to.equal(misses + 1);
+    expect(m.b.counters.violations['stale-translation'] ?? 0).to.equal(stale);
+  });
+
+  it('in runs through netback (receive by flipping, receive by mapping and copying), no unmap or flip leaves a translation of a frame its caller lost', function () {
+    this.timeout(60_000);
+    const watch = (opt: Partial<Scenario['optimizations']>) => {
+      const sc = loadScenario(join('scenarios', 'guest-rx.yaml'));
+      Object.assign(sc.optimizations, opt);
+      const b = build(sc);
+      const w = watchFlushes(b);
+      b.start();
+      b.sys.sched.run(5 * PS_PER_MS);
+      b.sys.stop();
+      expect(w.leaks, w.leaks.join('\n')).to.deep.equal([]);
+      return w;
+    };
+    // The triggers: frames flipped away, and guest buffers unmapped, while their caller still had them in its DTLB.
+    expect(watch({}).lost.grantTransfer, 'translations a flip took the frame of').to.be.greaterThan(0);
+    expect(watch({ rxCopy: true, rxCopyVia: 'map' }).lost.grantUnmap, 'translations an unmap took the frame of').to.be.greaterThan(0);
+  });
+
   it('copy counts every op but copies bytes only for those that succeed', () => {
     const m = machine();
     const x = m.exec(m.dom0);
@@ -171,6 +216,30 @@ describe('Xen (mutation): grant batch hypercalls', () => {
     expect(queued()).to.have.length(0);
     expect(m.b.counters.grantCopies - before).to.equal(n);
     expect(got!.map((r) => r.status)).to.deep.equal(ops.map((o) => (o.len > 4096 ? GNTST.bad_copy_arg : GNTST.okay)));
+  });
+
+  it('a page flip drops the flipped frame\'s translation (even a global one) and flushes once per batch; a refused flip keeps it', () => {
+    const m = machine();
+    const x = m.exec(m.dom0);
+    const dtlb = x.cpu.tlb.dtlb;
+    const gt = m.xen.grantTables.get(m.g1.domid)!;
+    const [f, busy] = [m.dom0.allocFrame(), m.dom0.allocFrame()];
+    for (const fr of [f, busy]) dtlb.access(m.dom0.frameTag(fr), true);
+    // busy is pinned by a grant mapping of it, so Xen refuses to flip it (bad_page).
+    m.xen.grantTables.get(m.dom0.domid)!.grantAccess(50, m.g2.domid, busy, false);
+    expect(m.xen.grantMap(m.exec(m.g2), m.g2, [{ dom: m.dom0.domid, ref: 50, readonly: false }])[0].status).to.equal(GNTST.okay);
+    gt.grantTransfer(5, m.dom0.domid, 0);
+    gt.grantTransfer(6, m.dom0.domid, 0);
+    const flushes = m.b.counters.tlbFlushes, flips = m.b.counters.pageFlips;
+    const res = m.xen.grantTransfer(x, m.dom0, [{ mfn: f, domid: m.g1.domid, ref: 5 }, { mfn: busy, domid: m.g1.domid, ref: 6 }]);
+    expect(res.map((r) => r.status)).to.deep.equal([GNTST.okay, GNTST.bad_page]);
+    expect(m.b.mem.ownerOf(f)).to.equal(m.g1.domid);
+    expect(dtlb.has(m.dom0.frameTag(f))).to.equal(false);
+    expect(dtlb.has(m.dom0.frameTag(busy))).to.equal(true);
+    expect(m.b.counters.tlbFlushes).to.equal(flushes + 1);
+    expect(m.b.counters.pageFlips).to.equal(flips + 2);
+    m.xen.grantTransfer(x, m.dom0, []);
+    expect(m.b.counters.tlbFlushes).to.equal(flushes + 1);
   });
 
   it('memory hypercalls with nothing to do are not made', () => {
@@ -247,6 +316,42 @@ describe('Xen (mutation): domain lifecycle control operations', () => {
   });
 });
 
+describe('Xen (mutation): a destroyed domain\'s memory', () => {
+  it('relinquish frees every frame no one maps; a frame another domain still maps keeps the domain a zombie until unmapped', () => {
+    const m = machine();
+    const g = m.g2;
+    const gt = m.xen.grantTables.get(g.domid)!;
+    const shared = g.allocFrame();
+    gt.grantAccess(300, m.dom0.domid, shared, false);
+    const mapped = m.xen.grantMap(m.exec(m.dom0), m.dom0, [{ dom: g.domid, ref: 300, readonly: false }]);
+    expect(mapped[0].status).to.equal(GNTST.okay);
+    const frames = m.b.mem.framesOf(g.domid);
+    expect(frames.length).to.be.greaterThan(1);
+    const pinned = frames.filter((f) => m.xen.grants.pinned(f));
+    expect(pinned).to.include(shared);
+    const sw = m.b.counters.domainSwitches;
+    expect(m.xen.destroyDomain(g.domid)).to.equal(0); // relinquish runs on its CPU (idle: now)
+    expect(m.b.counters.domainSwitches).to.equal(sw);
+    for (const f of frames) expect(m.b.mem.ownerOf(f), `frame ${f}`).to.equal(pinned.includes(f) ? g.domid : undefined);
+    expect(m.xen.grantTables.has(g.domid)).to.equal(true); // a zombie while others map its pages
+    // Another domain's frame unpinned meanwhile is not Xen's to free.
+    const other = m.g1.allocFrame();
+    m.xen.grantTables.get(m.g1.domid)!.grantAccess(301, m.dom0.domid, other, false);
+    const h1 = m.xen.grantMap(m.exec(m.dom0), m.dom0, [{ dom: m.g1.domid, ref: 301, readonly: false }])[0].handle!;
+    m.xen.grantUnmap(m.exec(m.dom0), m.dom0, [h1], true);
+    expect(m.b.mem.ownerOf(other)).to.equal(m.g1.domid);
+    m.xen.grantUnmap(m.exec(m.dom0), m.dom0, [mapped[0].handle!], true);
+    expect(m.b.mem.ownerOf(shared)).to.equal(undefined);
+    const rest = pinned.filter((f) => f !== shared);
+    if (rest.length) expect(m.xen.grantTables.has(g.domid)).to.equal(true);
+    m.xen.grants.releaseMappings(m.dom0.domid); // the driver domain lets go of the vif's rings too
+    for (const f of frames) expect(m.b.mem.ownerOf(f), `frame ${f}`).to.equal(undefined);
+    expect(m.xen.grantTables.has(g.domid)).to.equal(false);
+    expect(m.xen.grantTables.has(m.g1.domid)).to.equal(true);
+    expect(m.b.mem.ownerOf(other)).to.equal(m.g1.domid);
+  });
+});
+
 describe('Xen (mutation): the domain scheduler in a short run', () => {
   it('every domain with work gets the CPU, each switch is a context switch with a TLB flush, and a paused guest gets none', function () {
     this.timeout(30_000);
@@ -269,6 +374,33 @@ describe('Xen (mutation): the domain scheduler in a short run', () => {
     expect(m.xen.unpauseDomain(m.g2.domid)).to.equal(0);
     m.b.sys.sched.run(7e9);
     expect(cycles(m.g2.name)).to.be.greaterThan(c2);
+  });
+});
+
+describe('Xen (mutation): the TLB flush of a domain switch', () => {
+  it('a switch into or out of a domain that maps its kernel global flushes global entries too (CR4.PGE); between others only the CR3 write\'s flush', function () {
+    this.timeout(30_000);
+    const m = machine();
+    // Only g2 maps its kernel with global pages.
+    for (const k of m.b.kernels) (k as { vm: Kernel['vm'] }).vm = { ...k.vm, globalPages: k === m.g2 };
+    const tlb = m.b.cpus[0].tlb;
+    let full = 0;
+    const flushAll = tlb.flushAll.bind(tlb);
+    tlb.flushAll = () => { full++; flushAll(); };
+    const switches: Array<[string | null, string]> = [];
+    let loaded: string | null = null;
+    m.b.sys.entry('cpu0').actor.subscribe((snap) => {
+      const now = (snap as { context: { loaded: string | null } }).context.loaded;
+      if (now !== null && now !== loaded) { switches.push([loaded, now]); loaded = now; }
+    });
+    m.b.start();
+    m.b.sys.sched.run(2e9);
+    const g2 = m.g2.name;
+    const involving = switches.filter(([a, b]) => a === g2 || b === g2).length;
+    expect(switches.length).to.equal(m.b.counters.domainSwitches);
+    expect(involving).to.be.greaterThan(0);
+    expect(involving).to.be.lessThan(switches.length);
+    expect(full).to.equal(involving);
   });
 });
 

@@ -20,9 +20,9 @@ import { Recorder } from '../../src/inspect/recorder.js';
 import { leafPaths } from '../../src/inspect/chart-model.js';
 import { CAPTURE_EPOCH_S, handshake, isnOf, segmentHeader, segmentOf, toPcapngCapture, WSCALE, type Endpoints } from '../../src/inspect/pcap.js';
 import type { Packet } from '../../src/core/packet.js';
+import { xennet } from '../support/cli.js';
 
-const bin = join(process.cwd(), 'bin', 'xennet.js');
-const xennet = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+const cli = (...args: string[]) => xennet(args);
 const dir = mkdtempSync(join(tmpdir(), 'xennet-inspect-'));
 
 /** Short runs: 4 ms warm-up, 4 ms measured. */
@@ -116,7 +116,7 @@ describe('inspection', function () {
   describe('state charts', () => {
     it('`xennet charts` writes Mermaid, SCXML, JSON and SVG for every actor kind', () => {
       const out = join(dir, 'charts');
-      const r = xennet('charts', '--out', out);
+      const r = cli('charts', '--out', out);
       expect(r.status, r.stderr).to.equal(0);
       for (const c of allCharts()) {
         for (const ext of ['mmd', 'scxml', 'json', 'svg']) expect(existsSync(join(out, `${c.kind}.${ext}`)), `${c.kind}.${ext}`).to.equal(true);
@@ -148,7 +148,7 @@ describe('inspection', function () {
 
     it('`charts --json` prints every file written with its kind and machine, and the counts', () => {
       const out = join(dir, 'charts-json');
-      const r = xennet('charts', '--out', out, '--json');
+      const r = cli('charts', '--out', out, '--json');
       expect(r.status, r.stderr).to.equal(0);
       const j = JSON.parse(r.stdout) as { out: string; files: Array<{ path: string; kind: string; machine: string }>; count: number; counts: Record<string, number>; machines: number };
       const kinds = allCharts().map((c) => c.kind);
@@ -176,8 +176,8 @@ describe('inspection', function () {
     let inspected: ReturnType<typeof xennet>;
 
     before(() => {
-      plain = xennet('run', guestTx, '--json').stdout;
-      inspected = xennet('run', guestTx, '--json', '--trace', trace, '--pcap', pcap);
+      plain = cli('run', guestTx, '--json').stdout;
+      inspected = cli('run', guestTx, '--json', '--trace', trace, '--pcap', pcap);
     });
 
     it('observing a run does not change it (same JSON, trace hash and event count)', () => {
@@ -308,7 +308,7 @@ describe('inspection', function () {
     it('receive direction: the clients open the connections and the server\'s ACKs match their data; no warnings', function () {
       if (!have('tshark', ['-v'])) { console.log('      (skipped: tshark is not installed; apt-get install tshark)'); this.skip(); }
       const file = join(dir, 'out', 'rx.pcapng');
-      const r = xennet('run', guestRx, '--pcap', file);
+      const r = cli('run', guestRx, '--pcap', file);
       expect(r.status, r.stderr).to.equal(0);
       expect(r.stderr).to.match(/wrote pcapng \(\d+ frames, 4 links\)/);
       checkCapture(file, wireOf(guestRx), false);
@@ -321,14 +321,14 @@ describe('inspection', function () {
 
     it('trace and pcap are byte-identical for the same scenario and seed', () => {
       const t2 = join(dir, 'out2', 'trace.json'), p2 = join(dir, 'out2', 'wire.pcapng');
-      const r = xennet('run', guestTx, '--trace', t2, '--pcap', p2);
+      const r = cli('run', guestTx, '--trace', t2, '--pcap', p2);
       expect(r.status, r.stderr).to.equal(0);
       expect(readFileSync(t2).equals(readFileSync(trace))).to.equal(true);
       expect(readFileSync(p2).equals(readFileSync(pcap))).to.equal(true);
     });
 
     it('--top prints xentop tables and a per-domain summary before the usual report; --json gets a top key', () => {
-      const r = xennet('run', guestRx, '--top', '2');
+      const r = cli('run', guestRx, '--top', '2');
       expect(r.status, r.stderr).to.equal(0);
       const tables = r.stdout.split('\n').filter((l) => l.startsWith('xentop - '));
       expect(tables).to.have.length(4); // every 2 ms of 8 ms
@@ -336,10 +336,10 @@ describe('inspection', function () {
       expect(r.stdout).to.match(/^domU1\s+(-----r|--b---|------)\s/m);
       expect(r.stdout).to.include('per-domain summary (xenalyze-style)');
       expect(r.stdout.indexOf('xentop - ')).to.be.below(r.stdout.indexOf('scenario small-guest-rx'));
-      const j = JSON.parse(xennet('run', guestRx, '--top', '--json').stdout);
+      const j = JSON.parse(cli('run', guestRx, '--top', '--json').stdout);
       expect(j.top.everyMs).to.equal(10);
       expect(j.top.domains.map((d: { name: string }) => d.name)).to.deep.equal(['dom0', 'domU1']);
-      const plainJ = JSON.parse(xennet('run', guestRx, '--json').stdout);
+      const plainJ = JSON.parse(cli('run', guestRx, '--json').stdout);
       delete j.top;
       expect(j).to.deep.equal(plainJ);
     });
@@ -348,12 +348,12 @@ describe('inspection', function () {
       const blocker = join(dir, 'a-file');
       writeFileSync(blocker, 'x');
       for (const args of [['run', guestTx, '--trace', join(blocker, 't.json')], ['run', guestTx, '--pcap', join(blocker, 'p.pcap')], ['report', guestTx, '--out', join(blocker, 'r')], ['charts', '--out', join(blocker, 'c')]]) {
-        const r = xennet(...args);
+        const r = xennet(args);
         expect(r.status, args.join(' ')).to.not.equal(0);
         expect(r.stderr.trim().split('\n'), args.join(' ')).to.have.length(1);
         expect(r.stderr).to.match(/^error: cannot write /);
       }
-      const bad = xennet('run', guestTx, '--top', 'soon');
+      const bad = cli('run', guestTx, '--top', 'soon');
       expect(bad.status).to.not.equal(0);
       expect(bad.stderr.trim().split('\n')).to.have.length(1);
     });
@@ -362,8 +362,9 @@ describe('inspection', function () {
   describe('report', () => {
     const out = join(dir, 'report');
 
-    it('is one self-contained, reproducible HTML file, with the run\'s files beside it', () => {
-      const r = xennet('report', guestTx, '--out', out);
+    it('is one self-contained, reproducible HTML file, with the run\'s files beside it', function () {
+      this.timeout(180_000); // two reports and two runs, on a loaded 2-core machine
+      const r = cli('report', guestTx, '--out', out);
       expect(r.status, r.stderr).to.equal(0);
       const html = readFileSync(join(out, 'index.html'), 'utf8');
       // The vega runtime is inline; apart from it, the page refers to nothing on the network.
@@ -371,28 +372,36 @@ describe('inspection', function () {
       expect(runtime && runtime[1].length, 'inline vega runtime').to.be.greaterThan(100_000);
       expect(html.replace(runtime![0], '')).to.not.match(/<script[^>]+src=|<link[^>]+href=|https?:\/\/(?!www\.w3\.org)/);
       // --json: what was written, as one JSON object.
-      const r2 = xennet('report', guestTx, '--out', join(dir, 'report2'), '--json');
+      const r2 = cli('report', guestTx, '--out', join(dir, 'report2'), '--json');
       expect(r2.status, r2.stderr).to.equal(0);
       expect(readFileSync(join(dir, 'report2', 'index.html'), 'utf8')).to.equal(html);
       const j = JSON.parse(r2.stdout);
       expect(j.out).to.equal(join(dir, 'report2'));
-      const names = ['index.html', 'result.json', 'breakdown.csv', 'trace.json', 'wire.pcapng'];
+      const names = ['index.html', 'result.json', 'runs.csv', 'breakdown.csv', 'trace.json', 'wire.pcapng'];
       expect(j.files.map((f: { path: string; kind: string }) => [f.path, f.kind])).to.deep.equal(
-        names.map((n, i) => [join(dir, 'report2', n), ['html', 'result-json', 'breakdown-csv', 'trace', 'pcapng'][i]]));
+        names.map((n, i) => [join(dir, 'report2', n), ['html', 'result-json', 'runs-csv', 'breakdown-csv', 'trace', 'pcapng'][i]]));
+      // Reproducible, but for the wall time result.json records.
+      const noWall = (b: Buffer) => b.toString('utf8').replace(/\n\s*"wallTimeS": [\d.]+,/, '');
       for (const f of j.files as Array<{ path: string; bytes: number }>) {
         expect(readFileSync(f.path).length, f.path).to.equal(f.bytes);
-        expect(readFileSync(f.path).equals(readFileSync(join(out, f.path.slice(join(dir, 'report2').length + 1)))), `${f.path} reproducible`).to.equal(true);
+        expect(noWall(readFileSync(f.path)) === noWall(readFileSync(join(out, f.path.slice(join(dir, 'report2').length + 1)))), `${f.path} reproducible`).to.equal(true);
       }
       expect(j.scenario).to.equal('small-guest-tx');
       expect(j.messages).to.be.greaterThan(0);
       expect(j.stateChanges).to.be.greaterThan(0);
       // The run's files are the run's: its result is what `run --json` prints, the CSV adds up to its cycles per packet,
       // the trace validates and the capture is a pcapng section.
-      const res = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
-      expect(res).to.deep.equal(JSON.parse(xennet('run', guestTx, '--json').stdout));
+      // The result files are those of `run --out` for the same scenario, byte for byte but the wall time.
+      const res = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8')).runs[0].result;
+      expect(res).to.deep.equal(JSON.parse(cli('run', guestTx, '--json').stdout));
+      const runOut = join(dir, 'report-run-out');
+      expect(cli('run', guestTx, '--out', runOut).status).to.equal(0);
+      for (const f of ['result.json', 'runs.csv', 'breakdown.csv']) {
+        expect(noWall(readFileSync(join(out, f))), `${f} as run --out writes it`).to.equal(noWall(readFileSync(join(runOut, f))));
+      }
       const csv = readFileSync(join(out, 'breakdown.csv'), 'utf8').trim().split('\n');
-      expect(csv[0]).to.equal('domain,category,group,cycles_per_packet');
-      const sum = csv.slice(1).reduce((a, l) => a + Number(l.split(',')[3]), 0);
+      expect(csv[0]).to.equal('index,id,account,category,cyclesPerPacket');
+      const sum = csv.slice(1).reduce((a, l) => a + Number(l.split(',')[4]), 0);
       expect(sum).to.be.closeTo(res.cyclesPerPacket.total, csv.length * 0.1);
       expect(traceFileSchema.safeParse(JSON.parse(readFileSync(join(out, 'trace.json'), 'utf8'))).success).to.equal(true);
       expect(readFileSync(join(out, 'wire.pcapng')).readUInt32LE(0)).to.equal(0x0a0d0d0a);
@@ -401,7 +410,7 @@ describe('inspection', function () {
     it('in headless Chromium: the slider shows the states the run had; every plot renders, follows the slider and zooms; the file links resolve', async function () {
       const exe = chromiumPath();
       if (!exe) { console.log('      (skipped: chromium is not installed; apt-get install chromium)'); this.skip(); }
-      if (!existsSync(join(out, 'index.html'))) xennet('report', guestTx, '--out', out);
+      if (!existsSync(join(out, 'index.html'))) cli('report', guestTx, '--out', out);
       // The states the actors really had, from an independent recorded run.
       const sc = loadScenario(guestTx);
       const b = build(sc);
@@ -484,7 +493,7 @@ describe('inspection', function () {
         expect(await ticks()).to.not.equal(before);
         // The download links point at the files written beside the page.
         const links = await page.$$eval('a.download', (as) => as.map((a) => a.getAttribute('href')!));
-        expect(links).to.deep.equal(['result.json', 'breakdown.csv', 'trace.json', 'wire.pcapng']);
+        expect(links).to.deep.equal(['result.json', 'runs.csv', 'breakdown.csv', 'trace.json', 'wire.pcapng']);
         for (const l of links) expect(existsSync(join(out, l)), l).to.equal(true);
         expect(errors).to.deep.equal([]);
       } finally {

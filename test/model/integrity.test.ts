@@ -11,6 +11,7 @@ import { formatRun } from '../../src/results/format.js';
 import { paperConfigs, scenarioFor } from '../../src/paper/configs.js';
 import type { CaseScenario } from '../../src/stress/case.js';
 import type { NicDriver } from '../../src/domains/nic-driver.js';
+import { stressCase } from '../support/stress-case.js';
 
 const pkt = (frames: number[], len: number, data: Packet['data'] = undefined): Packet => ({
   id: 1, flow: 7, kind: 'data', seq: 0, len, ack: 0, wnd: 0, mss: 1448, csum: 'done', frames, owner: 1, cold: undefined, release: undefined, data,
@@ -63,13 +64,9 @@ describe('data integrity: content tags in memory', () => {
 });
 
 /** A short case: one path through the machine, everything else quiet. */
-const scenario = (o: { topology?: CaseScenario['topology']; direction: 'tx' | 'rx'; mss?: number; guests?: number; nic?: Partial<NonNullable<NonNullable<CaseScenario['machine']>['nic']>>; opt?: Partial<CaseScenario['optimizations']> }): CaseScenario => ({
-  name: 'integrity', topology: o.topology ?? 'guest', direction: o.direction, seed: 5, run: { durationMs: 3, warmupMs: 0 },
-  machine: { cpus: 1, nics: 1, vifRingSize: 256, memoryMiB: 2048, nic: { ringSize: 256, csumOffload: true, tso: true, sg: true, ...o.nic } },
-  guests: o.guests ?? 1,
-  optimizations: { vnicOffload: true, txNoRemap: false, rxCopy: true, rxCopyVia: 'gnttab', superpages: false, globalPages: false, ...o.opt },
-  tcp: { mss: o.mss ?? 1448, sndBufKiB: 64, rcvBufKiB: 64, appChunkKiB: 16 },
-  netback: { rxDrainMs: 1, rxStallMs: 2, rxPollMs: 0.5, lateEoiTickUs: 500 }, faults: [], hostile: [],
+const scenario = (o: { topology?: CaseScenario['topology']; direction: 'tx' | 'rx'; mss?: number; guests?: number; nic?: Partial<NonNullable<NonNullable<CaseScenario['machine']>['nic']>>; opt?: Partial<CaseScenario['optimizations']> }): CaseScenario => stressCase({
+  name: 'integrity', topology: o.topology ?? 'guest', direction: o.direction, seed: 5, guests: o.guests ?? 1,
+  machine: { nic: o.nic }, optimizations: o.opt, tcp: { mss: o.mss ?? 1448 },
 });
 /** Run a case (optionally broken) and keep the built system for a look at its stream check. */
 function run(sc: CaseScenario, mutate?: (b: Built) => void): { r: ReturnType<typeof runCase>; b: Built } {

@@ -4,7 +4,6 @@
  * the files of the campaign run in one piece.
  */
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,15 +14,15 @@ import { ScenarioError, loadScenario, parseScenario } from '../../src/scenario/s
 import { sampleCase } from '../../src/stress/case.js';
 import { runCase } from '../../src/stress/run.js';
 import type { Built } from '../../src/scenario/build.js';
+import { xennet } from '../support/cli.js';
 
-const bin = join(process.cwd(), 'bin', 'xennet.js');
 const dir = mkdtempSync(join(tmpdir(), 'xennet-results-'));
 const WALL = /^ {2}"wallTimeS": [0-9.e+-]+,\n/m;
 
 function cli(args: string[], env: Record<string, string> = {}) {
   // The array-job variables of the machine running the tests must not leak into the runs.
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(SLURM_ARRAY_|JOB_COMPLETION)/.test(k)));
-  return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...base, ...env }, timeout: 170_000 });
+  return xennet(args, { env: { ...base, ...env }, timeout: 170_000 });
 }
 function ok(args: string[], env: Record<string, string> = {}) {
   const r = cli(args, env);

@@ -8,13 +8,13 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as schema from '../../src/scenario/schema.js';
+import { xennet } from '../support/cli.js';
 
 const { loadScenario, parseScenario, ScenarioError } = schema;
 
-const bin = join(process.cwd(), 'bin', 'xennet.js');
 const dir = mkdtempSync(join(tmpdir(), 'xennet-input-'));
 const file = (name: string, text: string) => { const f = join(dir, name); writeFileSync(f, text); return f; };
-const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 15_000 });
+const cli = (...args: string[]) => xennet(args, { timeout: 15_000 });
 
 /** One line on stderr, no stack frames, a non-zero exit. */
 function expectUserError(r: ReturnType<typeof cli>, ...want: RegExp[]): void {
@@ -74,7 +74,7 @@ describe('input audit', function () {
     if (git.status === 0) expect(r.stdout).to.match(new RegExp(`^xennet ${pkg.replace(/\./g, '\\.')} \\(commit ${git.stdout.trim()}(-dirty)?\\)\n$`));
     else expect(r.stdout).to.equal(`xennet ${pkg}\n`);
     // No git on the PATH: the version alone, no error.
-    const nogit = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8', env: { PATH: join(dir, 'no-such-dir') } });
+    const nogit = xennet(['--version'], { env: { PATH: join(dir, 'no-such-dir') } });
     expect(nogit.status, nogit.stderr).to.equal(0);
     expect(nogit.stdout).to.equal(`xennet ${pkg}\n`);
     expect(nogit.stderr).to.equal('');
@@ -100,9 +100,9 @@ describe('input audit', function () {
     expectUserError(cli('report', 'scenarios/guest-tx.yaml', '--sample', '0.0000001', '--out', join(dir, 'rep')), /--sample/);
   });
 
-  it('refuses a measured window shorter than one frame on the wire', () => {
+  it('refuses a measured window too short to measure anything', () => {
     const r = cli('run', 'scenarios/guest-tx.yaml', '--duration', '1e-13', '--json');
-    expectUserError(r, /field run\.durationMs/, /one minimum frame on the wire/);
+    expectUserError(r, /field run\.durationMs/, />=1\b/);
     expect(r.stdout).to.not.include('null');
     expect(() => parseScenario({ name: 'a', topology: 'native', direction: 'tx', run: { durationMs: 0.0001 } })).to.throw(ScenarioError, /run\.durationMs/);
   });
@@ -121,7 +121,7 @@ describe('input audit', function () {
   it('stress streams its cases: memory does not grow with --runs', () => {
     // 1e8 cases under a small heap: the campaign starts and keeps running (stopped by the timeout)
     // instead of building every task up front and running out of memory.
-    const r = spawnSync(process.execPath, ['--max-old-space-size=96', bin, 'stress', '--runs', '100000000', '--workers', '1', '--no-replay-check', '--json'], { encoding: 'utf8', timeout: 4000 });
+    const r = xennet(['stress', '--runs', '100000000', '--workers', '1', '--no-replay-check', '--json'], { nodeArgs: ['--max-old-space-size=96'], timeout: 4000 });
     expect(r.stderr).to.not.match(/heap out of memory|Invalid array length|RangeError/);
     expect(r.signal, r.stderr).to.equal('SIGTERM');
   });

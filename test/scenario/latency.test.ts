@@ -8,8 +8,8 @@ import { runScenario, type RunResult } from '../../src/scenario/run.js';
 import { runMany } from '../../src/workers/pool.js';
 import { runCase } from '../../src/stress/run.js';
 import { percentile } from '../../src/domains/netperf-rr.js';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { xennet } from '../support/cli.js';
 
 type Kind = 'tcp_rr' | 'udp_rr';
 const rr = (topology: Scenario['topology'], kind: Kind, extra: Record<string, unknown> = {}, itrUs = 0): Scenario => parseScenario({
@@ -122,9 +122,8 @@ describe('request/response latency (netperf TCP_RR, UDP_RR)', function () {
   });
 
   it('`xennet run` prints the latency block, and one table row per scenario when given several', () => {
-    const bin = join(process.cwd(), 'bin', 'xennet.js');
     const lib = (f: string) => join(process.cwd(), 'scenarios', 'latency', f);
-    const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 30_000 });
+    const cli = (...args: string[]) => xennet(args, { timeout: 30_000 });
     const one = cli('run', lib('linux-udp-rr.yaml'), '--duration', '2ms');
     expect(one.status).to.equal(0);
     expect(one.stdout).to.match(/latency {9}mean [\d.]+ us {3}p50 [\d.]+ {3}p99 [\d.]+ {3}p99\.9 [\d.]+ us/);

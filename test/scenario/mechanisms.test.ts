@@ -3,37 +3,62 @@ import { join } from 'node:path';
 import { loadScenario, type Scenario } from '../../src/scenario/schema.js';
 import { runScenario, type RunResult } from '../../src/scenario/run.js';
 import { build } from '../../src/scenario/build.js';
+import { PS_PER_MS } from '../../src/actors/scheduler.js';
 
-const base = (name: string, opt: Partial<Scenario['optimizations']> = {}, nic: Partial<Scenario['machine']['nic']> = {}): Scenario => {
+const base = (name: string, opt: Partial<Scenario['optimizations']> = {}, nic: Partial<Scenario['machine']['nic']> = {}, phase: Phase = { seed: 1, durationMs: 25 }): Scenario => {
   const sc = loadScenario(join('scenarios', `${name}.yaml`));
   Object.assign(sc.optimizations, opt);
   Object.assign(sc.machine.nic, nic);
-  sc.run = { warmupMs: 10, durationMs: 25 };
+  sc.run = { warmupMs: 10, durationMs: phase.durationMs };
+  sc.seed = phase.seed;
   return sc;
 };
 const perSeg = (r: RunResult, v: number) => v / r.counters.goodputSegments;
+/** Where a window starts and ends relative to the bursts: a seed and a window length. */
+interface Phase { seed: number; durationMs: number }
+/** Seeds 1-8, the window 20, 25 or 30 ms in turn: claims about a mechanism must hold at any of them. */
+const PHASES: Phase[] = [1, 2, 3, 4, 5, 6, 7, 8].map((seed) => ({ seed, durationMs: [20, 25, 30][(seed - 1) % 3] }));
+const at = (p: Phase) => `seed ${p.seed}, ${p.durationMs} ms`;
 
 describe('mechanisms behind the optimizations', function () {
   this.timeout(60_000);
 
-  it('Xen 2.0 receive flips pages; copying receive flips none', () => {
-    const flip = runScenario(base('guest-rx'));
+  it('Xen 2.0 receive flips one page per data packet; copying receive flips none', () => {
+    // Counted from time 0 (nothing in flight) until the traffic has drained: every link goes down at the
+    // window's end, so no packet is between its flip and the guest's TCP when the counts are compared.
+    for (const p of PHASES) {
+      const sc = base('guest-rx', {}, {}, p);
+      const end = sc.run.warmupMs + sc.run.durationMs;
+      sc.faults = Array.from({ length: sc.machine.nics }, (_, nic) => ({ atUs: end * 1000, nic, kind: 'link-down' as const, count: 1 }));
+      const b = build(sc);
+      b.start();
+      b.sys.sched.run((end + 3) * PS_PER_MS);
+      const drained = { flips: b.counters.pageFlips, rx: b.counters.packetsRx };
+      b.sys.sched.run((end + 4) * PS_PER_MS);
+      b.sys.stop();
+      expect({ flips: b.counters.pageFlips, rx: b.counters.packetsRx }, `${at(p)}: drained`).to.deep.equal(drained);
+      expect(drained.rx, at(p)).to.be.greaterThan(1000);
+      expect(drained.flips, at(p)).to.equal(drained.rx);
+    }
     const copy = runScenario(base('guest-rx', { rxCopy: true }));
-    expect(flip.counters.pageFlips).to.equal(flip.counters.packetsRx); // one flip per data packet
     expect(copy.counters.pageFlips).to.equal(0);
     expect(copy.counters.grantMaps).to.be.greaterThan(0); // the driver domain maps the guest's buffer to copy into it
   });
 
-  it('transmit without remapping maps no guest data page into the driver domain', () => {
-    const orig = runScenario(base('guest-tx'));
-    const noremap = runScenario(base('guest-tx', { txNoRemap: true }));
-    expect(perSeg(orig, orig.counters.txDataMaps)).to.be.at.least(1);
-    expect(noremap.counters.txDataMaps).to.equal(0);
-    expect(noremap.counters.grantDeviceMaps).to.be.greaterThan(0);
-    // Faster on average: Xen 2.0 guest transmit sits between two operating points a seed picks
-    // (README, run-to-run variation), and the gain of this change alone is no larger than their gap.
-    const mean = (opt: Partial<Scenario['optimizations']>) => [1, 2, 3, 4, 5].reduce((a, seed) => a + runScenario({ ...base('guest-tx', opt), seed }).throughputMbps, 0) / 5;
-    expect(mean({ txNoRemap: true })).to.be.greaterThan(mean({}));
+  it('transmit without remapping maps no guest data page into the driver domain, and spends less in Xen\'s grant operations per segment', () => {
+    const grantCycles = (r: RunResult) => ['grantMapPerOp', 'grantUnmapPerOp', 'grantValidatePerOp', 'grantCopyPerOp', 'copy']
+      .reduce((n, c) => n + (r.cyclesPerPacket.byAccountCategory.xen[c] ?? 0), 0);
+    for (const p of PHASES) {
+      const orig = runScenario(base('guest-tx', {}, {}, p));
+      const noremap = runScenario(base('guest-tx', { txNoRemap: true }, {}, p));
+      expect(perSeg(orig, orig.counters.txDataMaps), at(p)).to.be.at.least(1);
+      expect(noremap.counters.txDataMaps, at(p)).to.equal(0);
+      expect(noremap.counters.grantDeviceMaps, at(p)).to.be.greaterThan(0);
+      // Pinning a page for the NIC and copying its header cost Xen less than mapping and unmapping it.
+      // (Throughput is no test of this: Xen 2.0 guest transmit sits at one of two operating points a
+      // seed picks, README "run-to-run variation", and this change alone moves it less than their gap.)
+      expect(grantCycles(noremap), at(p)).to.be.lessThan(grantCycles(orig));
+    }
   });
 
   it('TSO in the virtual NIC cuts the I/O-channel requests per byte', () => {

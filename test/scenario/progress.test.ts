@@ -1,15 +1,13 @@
 /** Progress: runs report how far they are in virtual time without changing the run; bars appear only on a terminal. */
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadScenario } from '../../src/scenario/schema.js';
 import { runScenario } from '../../src/scenario/run.js';
 import { scenarioDir } from '../../src/paper/configs.js';
+import { xennet } from '../support/cli.js';
 
-const bin = join(process.cwd(), 'bin', 'xennet.js');
-const xennet = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
 const SHORT = [{ path: 'run.warmupMs', value: 3, flag: 'test' }, { path: 'run.durationMs', value: 5, flag: 'test' }];
 
 describe('progress', function () {
@@ -35,7 +33,7 @@ describe('progress', function () {
     const out = mkdtempSync(join(tmpdir(), 'xennet-progress-'));
     try {
       for (const args of [['report', file, '--duration', '1ms', '--out', out], ['run', file, '--duration', '2ms'], ['run', file, '--duration', '2ms', '--top', '1ms'], ['all', '--duration', '1ms', '--workers', '1']]) {
-        const r = xennet(...args);
+        const r = xennet(args);
         expect(r.status, args.join(' ')).to.equal(0);
         expect(r.stderr, args.join(' ')).to.equal('');
       }

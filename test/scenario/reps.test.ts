@@ -1,12 +1,11 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { loadScenario, type Scenario } from '../../src/scenario/schema.js';
 import { runScenario, type RunResult } from '../../src/scenario/run.js';
 import { runMany } from '../../src/workers/pool.js';
 import { repSeeds, stat, summarizeReps, t975 } from '../../src/scenario/reps.js';
+import { xennet } from '../support/cli.js';
 
-const bin = join(process.cwd(), 'bin', 'xennet.js');
 const short = (name: string, variability?: Partial<Scenario['variability']>): Scenario => {
   const sc = loadScenario(join(process.cwd(), 'scenarios', `${name}.yaml`), [
     { path: 'run.durationMs', value: 20, flag: 'test' }, { path: 'run.warmupMs', value: 5, flag: 'test' },
@@ -71,7 +70,7 @@ describe('run-to-run variability and repetitions', function () {
     expect(row.throughputMbps).to.equal(one.configurations[0].throughputMbps);
     expect(row.reps!.stats.throughputMbps.n).to.equal(3);
     const sweep = join(process.cwd(), 'scenarios', 'sweeps', 'guest-tx-opts.yaml');
-    const r = spawnSync(process.execPath, [bin, 'sweep', sweep, '--reps', '2', '--workers', '2', '--json'], { encoding: 'utf8', timeout: 240_000 });
+    const r = xennet(['sweep', sweep, '--reps', '2', '--workers', '2', '--json'], { timeout: 240_000 });
     expect(r.status, r.stderr).to.equal(0);
     const points = JSON.parse(r.stdout);
     expect(points).to.have.length(8);
@@ -83,20 +82,20 @@ describe('run-to-run variability and repetitions', function () {
 
   it('xennet run --reps reports each figure over seeds seed..seed+n-1, and refuses what inspects one run', () => {
     const file = join(process.cwd(), 'scenarios', 'guest-rx.yaml');
-    const r = spawnSync(process.execPath, [bin, 'run', file, '--duration', '10ms', '--seed', '3', '--reps', '3', '--workers', '2', '--json'], { encoding: 'utf8', timeout: 120_000 });
+    const r = xennet(['run', file, '--duration', '10ms', '--seed', '3', '--reps', '3', '--workers', '2', '--json'], { timeout: 120_000 });
     expect(r.status, r.stderr).to.equal(0);
     const out = JSON.parse(r.stdout);
     expect(out.seeds).to.deep.equal([3, 4, 5]);
     expect(out.runs.map((x: RunResult) => x.seed)).to.deep.equal([3, 4, 5]);
     expect(out.stats.throughputMbps.n).to.equal(3);
     expect(out.stats.throughputMbps.mean).to.be.closeTo(out.runs.reduce((a: number, x: RunResult) => a + x.throughputMbps, 0) / 3, 1e-9);
-    const text = spawnSync(process.execPath, [bin, 'run', file, '--duration', '5ms', '--reps', '2'], { encoding: 'utf8', timeout: 120_000 });
+    const text = xennet(['run', file, '--duration', '5ms', '--reps', '2'], { timeout: 120_000 });
     expect(text.stdout).to.match(/2 repetitions, seeds 1\.\.2/).and.to.match(/throughputMbps .*\[/);
-    const bad = spawnSync(process.execPath, [bin, 'run', file, '--reps', '1'], { encoding: 'utf8' });
+    const bad = xennet(['run', file, '--reps', '1']);
     expect(bad.status).to.not.equal(0);
     expect(bad.stderr.trim().split('\n')).to.have.length(1);
     expect(bad.stderr).to.match(/--reps/);
-    const clash = spawnSync(process.execPath, [bin, 'run', file, '--reps', '2', '--trace', '/tmp/x.json'], { encoding: 'utf8' });
+    const clash = xennet(['run', file, '--reps', '2', '--trace', '/tmp/x.json']);
     expect(clash.status).to.equal(2);
     expect(clash.stderr.trim()).to.match(/--reps cannot be combined with --trace/);
   });

@@ -1,14 +1,13 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadScenario, parseScenario, ScenarioError } from '../../src/scenario/schema.js';
 import { didYouMean } from '../../src/scenario/issues.js';
 import { planSweep } from '../../src/sweep/sweep.js';
+import { xennet } from '../support/cli.js';
 
-const bin = join(process.cwd(), 'bin', 'xennet.js');
-const xennet = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+const cli = (...args: string[]) => xennet(args);
 
 describe('scenario files', () => {
   it('fills defaults', () => {
@@ -77,7 +76,7 @@ describe('scenario files', () => {
     it('a scenario with a wrong field prints one line naming it and exits non-zero', () => {
       const f = join(dir, 'bad.yaml');
       writeFileSync(f, 'name: bad\ntopology: guest\ndirection: tx\nmachine:\n  nics: four\n');
-      const r = xennet('run', f);
+      const r = cli('run', f);
       expect(r.status).to.not.equal(0);
       expect(r.stdout).to.equal('');
       const lines = r.stderr.trim().split('\n');
@@ -103,7 +102,7 @@ describe('scenario files', () => {
         '  rxCopy: true',
         '',
       ].join('\n'));
-      const r = xennet('run', f);
+      const r = cli('run', f);
       expect(r.status).to.equal(2);
       expect(r.stdout).to.equal('');
       expect(r.stderr.trimEnd().split('\n')).to.deep.equal([
@@ -116,10 +115,10 @@ describe('scenario files', () => {
     });
 
     it('a missing file and a bad flag are one-line errors too', () => {
-      const a = xennet('run', join(dir, 'nope.yaml'));
+      const a = cli('run', join(dir, 'nope.yaml'));
       expect(a.status).to.not.equal(0);
       expect(a.stderr.trim().split('\n')).to.have.length(1);
-      const b = xennet('run', 'scenarios/guest-tx.yaml', '--seed', 'x');
+      const b = cli('run', 'scenarios/guest-tx.yaml', '--seed', 'x');
       expect(b.status).to.not.equal(0);
       expect(b.stderr.trim()).to.match(/--seed/);
       expect(b.stderr.trim().split('\n')).to.have.length(1);
@@ -127,8 +126,8 @@ describe('scenario files', () => {
 
     it('`run --json` twice with the same seed is byte-identical', () => {
       const args = ['run', 'scenarios/guest-tx.yaml', '--json', '--seed', '7', '--duration', '0.02'];
-      const a = xennet(...args);
-      const b = xennet(...args);
+      const a = cli(...args);
+      const b = cli(...args);
       expect(a.status).to.equal(0);
       expect(a.stdout).to.equal(b.stdout);
       const r = JSON.parse(a.stdout);
@@ -141,7 +140,7 @@ describe('scenario files', () => {
     });
 
     it('the text report says how long the measured window and the warm-up were', () => {
-      const r = xennet('run', 'scenarios/linux-tx.yaml', '--duration', '0.002');
+      const r = cli('run', 'scenarios/linux-tx.yaml', '--duration', '0.002');
       expect(r.status).to.equal(0);
       expect(r.stdout).to.match(/seed 1, 2 ms measured after 30 ms warm-up/);
     });

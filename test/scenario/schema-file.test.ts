@@ -3,7 +3,6 @@
  * field is described, and every bundled scenario names the schema and passes both it and zod.
  */
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -11,6 +10,7 @@ import { scenarioJsonSchema, scenarioJsonSchemaText } from '../../src/scenario/j
 import { loadScenario } from '../../src/scenario/schema.js';
 import { jsonSchemaErrors } from '../support/json-schema-check.js';
 import { bundledScenarios } from '../support/scenarios.js';
+import { xennet } from '../support/cli.js';
 
 const root = process.cwd();
 const committed = join(root, 'xennet.schema.json');
@@ -19,7 +19,7 @@ describe('scenario JSON Schema', function () {
   this.timeout(30_000);
 
   it('the committed xennet.schema.json is what `xennet schema` prints', () => {
-    const r = spawnSync(process.execPath, [join(root, 'bin', 'xennet.js'), 'schema'], { encoding: 'utf8' });
+    const r = xennet(['schema']);
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout).to.equal(scenarioJsonSchemaText());
     expect(readFileSync(committed, 'utf8'), 'xennet.schema.json is stale: run `node bin/xennet.js schema > xennet.schema.json`').to.equal(r.stdout);

@@ -8,6 +8,7 @@ import { runStress, runStressCase, summarize } from '../../src/stress/pool.js';
 import type { Built } from '../../src/scenario/build.js';
 import type { Netback } from '../../src/channels/netback.js';
 import { GNTST } from '../../src/hypervisor/grant-table.js';
+import { stressCase, type CaseChanges } from '../support/stress-case.js';
 
 /** Run fast-check over stress cases with a broken netback and return whether it found a counterexample. */
 function findsBug(only: string[] | null, mutate: (b: Built) => void, numRuns: number, seed = 7): { failed: boolean; failures: string[] } {
@@ -223,12 +224,11 @@ describe('stress: regressions for mechanism bugs the properties found', function
     expect(r.scenario.guests).to.be.greaterThan(0);
     expect(r.result.failures, r.result.failures.join('\n')).to.deep.equal([]);
   });
-  const base = ({ nic, ...o }: Partial<CaseScenario> & { nic?: Partial<NonNullable<NonNullable<CaseScenario['machine']>['nic']>> }): CaseScenario => ({
-    name: 'regression', topology: 'guest', direction: 'tx', seed: 3, run: { durationMs: 3, warmupMs: 0 },
-    machine: { cpus: 1, nics: 1, vifRingSize: 256, memoryMiB: 2048, nic: { ringSize: 256, csumOffload: true, tso: true, sg: true, ...nic } },
-    guests: 1, optimizations: { vnicOffload: true, txNoRemap: false, rxCopy: false, rxCopyVia: 'map', superpages: false, globalPages: false },
-    tcp: { mss: 1448, sndBufKiB: 128, rcvBufKiB: 128, appChunkKiB: 16 },
-    netback: { rxDrainMs: 1, rxStallMs: 2, rxPollMs: 0.5, lateEoiTickUs: 500 }, faults: [], hostile: [], ...o,
+  const base = ({ nic, ...o }: CaseChanges & { nic?: Partial<NonNullable<NonNullable<CaseScenario['machine']>['nic']>> }): CaseScenario => stressCase({
+    name: 'regression', seed: 3, ...o,
+    machine: { ...o.machine, nic: { ...o.machine?.nic, ...nic } },
+    optimizations: { rxCopy: false, rxCopyVia: 'map', ...o.optimizations },
+    tcp: { sndBufKiB: 128, rcvBufKiB: 128, ...o.tcp },
   });
   const ok = (sc: CaseScenario) => { const r = runCase(sc); expect(r.failures, r.failures.join('\n')).to.deep.equal([]); return r; };
 
@@ -237,12 +237,38 @@ describe('stress: regressions for mechanism bugs the properties found', function
     expect(r.drops['link-down']).to.be.greaterThan(0);
   });
 
+  /** What the NIC drivers were handed: the most MSS segments software GSO cut one packet into, and the most fragments of a packet taken. */
+  const watchXmit = (sc: CaseScenario) => {
+    const seen = { segments: 0, fragments: 0 };
+    const r = runCase(sc, {
+      mutate: (b) => {
+        for (const d of b.drivers) {
+          const xmit = d.xmit.bind(d);
+          d.xmit = (x, p) => {
+            const before = b.counters.softwareGsoSegments;
+            const taken = xmit(x, p);
+            seen.segments = Math.max(seen.segments, b.counters.softwareGsoSegments - before);
+            if (taken) seen.fragments = Math.max(seen.fragments, p.frames.length);
+            return taken;
+          };
+        }
+      },
+    });
+    expect(r.failures, r.failures.join('\n')).to.deep.equal([]);
+    return seen;
+  };
+
   it('software GSO on a NIC ring smaller than a super-segment: segments once, posts what fits, never deadlocks', () => {
-    ok(base({ nic: { tso: false, ringSize: 16, sg: true }, tcp: { mss: 536, sndBufKiB: 128, rcvBufKiB: 128, appChunkKiB: 16 } }));
+    const seen = watchXmit(base({ nic: { tso: false, ringSize: 16, sg: true }, tcp: { mss: 536, sndBufKiB: 128, rcvBufKiB: 128, appChunkKiB: 16 } }));
+    // The trigger: one packet was cut into more segments than the ring has descriptors (the rest waited for room).
+    expect(seen.segments, 'most segments from one packet').to.be.greaterThan(16);
   });
 
   it('a packet with more fragments than NIC descriptors is linearized instead of blocking the queue', () => {
-    ok(base({ nic: { tso: true, ringSize: 16, sg: true } }));
+    // (A 64 KiB super-segment spans at most 14 pages here; on a 16-descriptor ring, as first written, none had to be.)
+    const seen = watchXmit(base({ nic: { tso: true, ringSize: 8, sg: true } }));
+    // The trigger: the driver took a packet of more fragments than the ring has descriptors.
+    expect(seen.fragments, 'most fragments of a packet taken').to.be.greaterThan(8);
   });
 
   it('the paper\'s configurations still conserve packets (guest rx, flipping and copying)', () => {

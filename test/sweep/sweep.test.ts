@@ -1,12 +1,11 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadSweep } from '../../src/sweep/sweep.js';
 import { ScenarioError } from '../../src/scenario/schema.js';
+import { xennet } from '../support/cli.js';
 
-const bin = join(process.cwd(), 'bin', 'xennet.js');
 
 describe('sweeps', function () {
   this.timeout(60_000);
@@ -37,7 +36,7 @@ describe('sweeps', function () {
   });
 
   it('gives byte-identical results with one and with two workers', () => {
-    const run = (w: string) => spawnSync(process.execPath, [bin, 'sweep', file, '--json', '--workers', w], { encoding: 'utf8' });
+    const run = (w: string) => xennet(['sweep', file, '--json', '--workers', w]);
     const a = run('1');
     const b = run('2');
     expect(a.status).to.equal(0);

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The package root (dist/src/cli/ is three levels below it). */
+/** The package root (dist/src/results/ is three levels below it). */
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 function gitCommit(): string | null {
