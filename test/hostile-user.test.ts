@@ -216,7 +216,7 @@ describe('hostile user: every input refused cleanly, every output honest', funct
     const fit = {
       figures: [], params: [], objective: 1, converged: true, criterion: 'mesh', finalStep: [0.364], iterations: [],
     } as unknown as CalibrationResult;
-    const text = report(fit, null, 0.01, 10, 1);
+    const text = report(fit, null, 0.01, 10, 1, 'baseline');
     expect(text).to.match(/converged: no parameter changed by ±\d+% lowers the objective: a local optimum at that resolution only, not by the Gauss-Newton test \(its step is 36\.4%, above the tolerance 1\.00%\)/);
   });
 });

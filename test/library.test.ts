@@ -16,7 +16,7 @@ import { bundledScenarios } from './support/scenarios.js';
 const PAPER_IDS = [
   'linux-tx', 'driver-tx', 'driver-tx-mem', 'guest-tx', 'guest-tx-vnic', 'guest-tx-io', 'guest-tx-mem', 'guest-tx-all',
   'guest-tx-vnic-nooffload', 'guest-tx-all-nooffload', 'linux-rx', 'driver-rx', 'driver-rx-mem', 'guest-rx', 'guest-rx-vnic',
-  'guest-rx-io', 'guest-rx-mem', 'guest-rx-all',
+  'guest-rx-io', 'guest-rx-mem', 'guest-rx-all', 'guest-tx-vnic-io', 'guest-tx-vnic-mem', 'guest-tx-io-mem',
 ];
 
 /** What each fault scenario must make the NICs drop. */

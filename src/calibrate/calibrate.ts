@@ -15,7 +15,7 @@
  * a compass-search step).
  */
 import { inverse, normalEquations, solve, type Matrix } from './linalg.js';
-import { baselineTargets, changeFor, FIGURE_UNCERTAINTY, fittedParams, runChanges, type Param, type Target } from './model.js';
+import { baselineTargets, changeFor, FIGURE_UNCERTAINTY, fittedParams, runChanges, type Param, type Target, type TargetSet } from './model.js';
 import type { Override } from '../scenario/schema.js';
 
 export interface CalibrateOptions {
@@ -27,7 +27,9 @@ export interface CalibrateOptions {
   step?: number;
   /** Scenario overrides for every run (e.g. a shorter window, for tests). */
   overrides?: Override[];
-  /** Leave these baseline figures out of the objective (leave-one-out). */
+  /** The figures fitted to: the five baselines (default, the committed table) or those and the three optimized ones of the abstract. */
+  targets?: TargetSet;
+  /** Leave these figures out of the objective (leave-one-out). */
   exclude?: string[];
   /** Fit only these parameters (names as in fittedParams()); the others stay at their committed values. */
   only?: string[];
@@ -72,7 +74,7 @@ interface Point { p: number[]; y: number[]; r: number[]; cost: number }
 export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult> {
   const tol = o.tol ?? DEFAULT_TOL, h = o.step ?? DEFAULT_STEP, maxIter = o.maxIter ?? 6;
   const params = fittedParams(o.only);
-  const targets = baselineTargets(o.overrides);
+  const targets = baselineTargets(o.overrides, o.targets);
   const used = targets.map((t) => !(o.exclude ?? []).includes(t.id));
   const scenarios = targets.map((t) => t.scenario);
   const prior = params.map((q) => Math.log(q.prior));

@@ -10,6 +10,8 @@ import { writePlots } from '../paper/plot.js';
 import { DEFAULT_MAX_RUNS } from './sweep.js';
 import { ScenarioError } from '../scenario/schema.js';
 import { checkOutDir } from '../inspect/files.js';
+import { waterfall } from '../paper/waterfall.js';
+import { versionInfo } from './version.js';
 import { interpreterOption } from './interpreter-option.js';
 import { integrityFailures } from '../scenario/run.js';
 import type { Interpreter } from '../actors/runtime.js';
@@ -70,8 +72,11 @@ export function paperCommand(program: Command, p: Parsers): void {
       ];
       for (const l of corrupt) console.error(`error: ${l}`);
       if (corrupt.length) process.exitCode = 1;
-      const plots = o.plot ? await writePlots(rows, o.plot) : [];
-      if (o.json) { console.log(JSON.stringify({ configurations: rows, contributions: contrib, plots })); return; }
+      const { commit } = versionInfo();
+      const plots = o.plot ? await writePlots(rows, o.plot, `measured ${new Date().toISOString().slice(0, 10)} on commit ${commit ?? 'unknown'}`) : [];
+      // Every subset of the three optimizations run (guest transmit): the gain step by step, in each order.
+      const wf = waterfall(rows, 'tx');
+      if (o.json) { console.log(JSON.stringify({ configurations: rows, contributions: contrib, ...(wf ? { waterfall: wf } : {}), plots })); return; }
       if (o.reps !== undefined) {
         // Mean ± half-width of the 95% confidence interval over the repetitions.
         console.log(`${o.reps} repetitions per configuration (seeds ${rows[0].reps!.seeds[0]}..${rows[0].reps!.seeds.at(-1)}); mean ± 95% CI`);
@@ -85,6 +90,12 @@ export function paperCommand(program: Command, p: Parsers): void {
       }
       console.log('\ncontribution of each optimization alone (guest, over Xen 2.0)');
       console.log(table(['direction', 'optimization', 'gain %'], contrib.map((c) => [c.direction, c.optimization, c.aloneGainPct.toFixed(1)]), 2));
+      if (wf) {
+        console.log(`\nguest transmit gain step by step (${wf.statistic === 'mean' ? 'means over the seeds' : 'one run each'}): share of ln gain averaged over the orders: ${wf.shares.map((s) => `${s.label} ${(100 * s.share).toFixed(0)}%`).join(', ')}`);
+        console.log(table(['order', ...wf.orders[0].steps.map((_, i) => `step ${i + 1}`)], wf.orders.map(({ steps }) => [
+          `${wf.baseMbps}`, ...steps.map((s) => `${s.label} ${s.toMbps} (${s.gainPct >= 0 ? '+' : ''}${s.gainPct}%)`),
+        ]), 2));
+      }
       console.log('\ncycles per packet by domain and component');
       const groups = [...new Set(rows.flatMap((r) => Object.values(r.breakdown).flatMap((g) => Object.keys(g))))].sort();
       const lines: Array<Array<string | number>> = [];

@@ -6,6 +6,7 @@ import type { PaperRow } from './report.js';
 import type { RepStats } from './run.js';
 import { GROUPS, GROUP_COLORS } from './configs.js';
 import { renderSvg, VL_SCHEMA } from '../plot/vega.js';
+import { waterfall, waterfallSpec } from './waterfall.js';
 
 /** The configurations' names in full on the y axis. */
 const configAxis = { field: 'config', type: 'nominal', sort: null, title: null, axis: { labelLimit: 0 } } as const;
@@ -83,9 +84,11 @@ export function breakdownSpec(rows: PaperRow[]): vl.TopLevelSpec {
   };
 }
 
-export async function writePlots(rows: PaperRow[], dir: string): Promise<string[]> {
+/** The plots, and the transmit waterfall when every subset of the optimizations was run; `stamp` (date, commit) goes into the waterfall's subtitle. */
+export async function writePlots(rows: Array<PaperRow & { reps?: RepStats }>, dir: string, stamp?: string): Promise<string[]> {
   ensureDir(dir);
-  const files = [['throughput.svg', throughputSpec(rows)], ['cycles-breakdown.svg', breakdownSpec(rows)]] as const;
+  const w = waterfall(rows, 'tx');
+  const files: Array<[string, vl.TopLevelSpec]> = [['throughput.svg', throughputSpec(rows)], ['cycles-breakdown.svg', breakdownSpec(rows)], ...(w ? [['tx-waterfall.svg', waterfallSpec(w, stamp)] as [string, vl.TopLevelSpec]] : [])];
   const out: string[] = [];
   for (const [name, spec] of files) {
     const path = join(dir, name);
