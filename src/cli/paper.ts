@@ -11,7 +11,7 @@ import { DEFAULT_MAX_RUNS } from './sweep.js';
 import { ScenarioError } from '../scenario/schema.js';
 import { checkOutDir } from '../inspect/files.js';
 import { waterfall } from '../paper/waterfall.js';
-import { versionInfo } from './version.js';
+import { versionInfo } from '../results/version.js';
 import { interpreterOption } from './interpreter-option.js';
 import { integrityFailures } from '../scenario/run.js';
 import type { Interpreter } from '../actors/runtime.js';
