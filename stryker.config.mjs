@@ -4,23 +4,27 @@
 // See docs/mutation.md for the score, the accepted survivors and how to run one module at a time.
 // The fast test subset: the unit tests of the mutated modules, including the ones that drive
 // netback, netfront and Xen's hypercalls over test doubles or a built (not running) machine
-// (test/mutation-*.test.ts), and the interleaving campaign over the real ring and port tables
-// (test/interleave.test.ts, seconds). The simulation suites are left out (XenBus through xenstored, domain
+// (test/channels/netback-*.test.ts, netfront, xen-hypercalls, ...), and the interleaving campaign over
+// the real ring and port tables (test/stress/interleave.test.ts, seconds). The simulation suites are left out (XenBus through xenstored, domain
 // lifecycle, vif machines, hostile guests H1-H26, stress, mechanisms, paper): every TLB, ring,
 // netback or Xen mutant is covered by every simulation, so a survivor or a hang reruns all of them
 // (seconds each on a loaded 2-core machine); with only the lifecycle and xenstored suites added, a
 // full run projected two hours. MUTATE_TESTS=system adds those two suites back.
 const UNIT = [
-  'dist/test/ring.test.js',
-  'dist/test/tlb.test.js',
-  'dist/test/event-channel.test.js',
-  'dist/test/grant-table.test.js',
-  'dist/test/interleave.test.js',
-  'dist/test/mutation-*.test.js',
+  'dist/test/channels/ring*.test.js',
+  'dist/test/channels/netif.test.js',
+  'dist/test/channels/netfront.test.js',
+  'dist/test/channels/netback-{control,interrupt,rx,tx,xenbus}.test.js',
+  'dist/test/hardware/tlb.test.js',
+  'dist/test/hardware/tlb-reference.test.js',
+  'dist/test/hypervisor/event-channel*.test.js',
+  'dist/test/hypervisor/grant-table*.test.js',
+  'dist/test/hypervisor/xen-hypercalls.test.js',
+  'dist/test/stress/interleave.test.js',
 ];
 const SYSTEM = [
-  'dist/test/xenstore.test.js',
-  'dist/test/lifecycle.test.js',
+  'dist/test/domains/xenstore.test.js',
+  'dist/test/hypervisor/lifecycle.test.js',
 ];
 const SPEC = process.env.MUTATE_TESTS === 'system' ? [...UNIT, ...SYSTEM] : UNIT;
 

@@ -10,7 +10,6 @@
  * events alone: every queue implementation below gives the same order.
  */
 export type Ps = number;
-export const PS_PER_NS = 1_000;
 export const PS_PER_US = 1_000_000;
 export const PS_PER_MS = 1_000_000_000;
 export const PS_PER_S = 1_000_000_000_000;

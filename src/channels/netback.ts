@@ -19,9 +19,10 @@
  * interface.ts (interface.c), xenbus.ts (xenbus.c), control.ts (hash.c), common.ts (common.h).
  * This class is the vif (struct xenvif): its state, and the entry points other components call.
  */
-import type { Exec, Kernel, Task } from '../domains/kernel.js';
+import type { Kernel } from '../domains/kernel.js';
+import type { Exec, Task } from '../core/exec.js';
 import type { NetDevice, NetFeatures } from '../domains/netdev.js';
-import type { Packet } from '../domains/packet.js';
+import type { Packet } from '../core/packet.js';
 import type { Xen } from '../hypervisor/xen.js';
 import type { GrantOps } from '../hypervisor/grant-table.js';
 import type { Port, PortTable } from '../hypervisor/event-channel.js';

@@ -5,10 +5,11 @@
  * pages granted writable (copying receive). Notifications follow the ring's
  * hold-off rule, so most pushes do not cost a hypercall.
  */
-import type { Exec, Kernel, Task } from '../domains/kernel.js';
+import type { Kernel } from '../domains/kernel.js';
+import type { Exec, Task } from '../core/exec.js';
 import type { NetDevice, NetFeatures } from '../domains/netdev.js';
-import type { Packet } from '../domains/packet.js';
-import { HDR_LEN } from '../domains/packet.js';
+import type { Packet } from '../core/packet.js';
+import { HDR_LEN, PAGE_SIZE } from '../core/packet.js';
 import type { Xen } from '../hypervisor/xen.js';
 import type { GrantTable } from '../hypervisor/grant-table.js';
 import { drop, note, type Counters } from '../model/counters.js';
@@ -149,7 +150,7 @@ export class Netfront implements NetDevice {
       const id = this.txIds.pop()!;
       this.gt.grantAccess(ref, this.backendDom, frames[i], true);
       refs.push(ref); ids.push(id);
-      const size = i === 0 ? total : Math.min(4096, left);
+      const size = i === 0 ? total : Math.min(PAGE_SIZE, left);
       let flags = i < frames.length - 1 ? NETTXF.more_data : 0;
       if (i === 0) {
         if (p.csum === 'partial') flags |= NETTXF.csum_blank | NETTXF.data_validated;
@@ -157,7 +158,7 @@ export class Netfront implements NetDevice {
       }
       this.tx.putRequest({ gref: ref, offset: 0, flags, id, size });
       if (i === 0 && gso) this.tx.putRequest({ extra: true, type: XEN_NETIF_EXTRA_TYPE.GSO, flags: 0, gsoSize: p.mss, gsoType: XEN_NETIF_GSO_TYPE.TCPV4 });
-      left -= Math.min(4096, left);
+      left -= Math.min(PAGE_SIZE, left);
     }
     this.counters.ioRequests += slots;
     this.counters.txRingRequests += slots;

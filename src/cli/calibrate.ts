@@ -9,7 +9,7 @@ import { scenarioDir } from '../paper/configs.js';
 import { ScenarioError } from '../scenario/schema.js';
 import { defaultWorkers } from '../workers/pool.js';
 import { csv } from '../results/result.js';
-import { table } from './format.js';
+import { table } from '../results/format.js';
 import { progressBar } from './progress.js';
 import { durationOverride, type Parsers } from './overrides.js';
 

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { basename } from 'node:path';
 import { flagTimeMs, ScenarioError, type Scenario } from '../scenario/schema.js';
-import { formatRun } from './format.js';
+import { formatRun } from '../results/format.js';
 import { InspectError } from '../inspect/files.js';
 import { writeCharts } from '../inspect/charts.js';
 import { runInspected } from '../inspect/inspect-run.js';

@@ -4,7 +4,7 @@ import { ScenarioError } from '../scenario/schema.js';
 import { makeResult, shardDir, writeResult, type ResultHeader, type RunEntry } from '../results/result.js';
 import { parseShard, shardBlock, SHARD_HELP, type Shard } from '../results/shard.js';
 import { mergeResults, readResult, resultFiles, summaryOf } from '../results/merge.js';
-import { versionInfo } from './version.js';
+import { versionInfo } from '../results/version.js';
 import { checkOutDir } from '../inspect/files.js';
 import { dirname, resolve } from 'node:path';
 

@@ -10,7 +10,7 @@ import { ScenarioError } from '../scenario/schema.js';
 import { defaultWorkers } from '../workers/pool.js';
 import { csv } from '../results/result.js';
 import { renderSvg, VL_SCHEMA } from '../plot/vega.js';
-import { table } from './format.js';
+import { table } from '../results/format.js';
 import { progressBar } from './progress.js';
 import { durationOverride, type Parsers } from './overrides.js';
 

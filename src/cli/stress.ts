@@ -14,7 +14,7 @@ import { defaultWorkers } from '../workers/pool.js';
 import { loadScenario } from '../scenario/schema.js';
 import { HONEST_GUEST_SHARE, HONEST_SHARE, runCase } from '../stress/run.js';
 import type { StressReport } from '../stress/pool.js';
-import { table } from './format.js';
+import { table } from '../results/format.js';
 import { interpreterOption } from './interpreter-option.js';
 import type { Interpreter } from '../actors/runtime.js';
 import { fingerprintOf, type RunEntry } from '../results/result.js';

@@ -5,7 +5,7 @@ import { columnHeader, columnValue, planSweep, showValue } from '../sweep/sweep.
 import { ScenarioError, type Scenario } from '../scenario/schema.js';
 import { fmtStat, repSeeds, summarizeReps } from '../scenario/reps.js';
 import { runStream, defaultWorkers } from '../workers/pool.js';
-import { runsTable, table } from './format.js';
+import { runsTable, table } from '../results/format.js';
 import { basename } from 'node:path';
 import { fingerprintOf } from '../results/result.js';
 import { campaignShard, saveResult, OUT_HELP, SHARD_HELP, type OutOpts } from './results.js';

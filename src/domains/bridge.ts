@@ -3,10 +3,10 @@
  * the physical NIC it leaves through are learnt ports (static forwarding
  * database: one entry per guest MAC, as after the first packets).
  */
-import type { Exec } from './kernel.js';
+import type { Exec } from '../core/exec.js';
 import type { NetDevice, Qdisc } from './netdev.js';
 import { drop, type Counters } from '../model/counters.js';
-import type { Packet } from './packet.js';
+import type { Packet } from '../core/packet.js';
 
 export class Bridge {
   private uplink = new Map<number, Qdisc>();

@@ -3,7 +3,8 @@ import { setup } from 'xstate';
 import type { ActorSystem } from '../actors/runtime.js';
 import type { Cpu } from '../hardware/cpu.js';
 import { Dispatcher } from '../hardware/dispatch.js';
-import type { Exec, Kernel } from './kernel.js';
+import type { Kernel } from './kernel.js';
+import type { Exec } from '../core/exec.js';
 import type { CostTable } from '../model/costs.js';
 import type { Counters } from '../model/counters.js';
 

@@ -1,7 +1,7 @@
 /** The kernel's view of a network interface (net_device) and its transmit queue (qdisc). */
-import type { Exec } from './kernel.js';
+import type { Exec } from '../core/exec.js';
 import { drop, type Counters } from '../model/counters.js';
-import type { Packet } from './packet.js';
+import type { Packet } from '../core/packet.js';
 
 export interface NetFeatures { sg: boolean; csum: boolean; tso: boolean }
 

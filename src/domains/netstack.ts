@@ -4,11 +4,12 @@
  * checksum is folded into the user copy (sender) or computed on receipt;
  * with TSO one super-segment of up to 64 KiB pays the per-segment stack cost.
  */
-import type { Exec, Kernel } from './kernel.js';
+import type { Kernel } from './kernel.js';
+import type { Exec } from '../core/exec.js';
 import type { NetDevice, Qdisc } from './netdev.js';
 import { TcpReceiver, TcpSender } from './tcp.js';
 import type { CongestionControl } from './tcp-cc.js';
-import { HDR_LEN, newPacketId, pagesFor, type Packet } from './packet.js';
+import { HDR_LEN, newPacketId, pagesFor, type Packet } from '../core/packet.js';
 import { drop, type Counters } from '../model/counters.js';
 import type { MachineMemory } from '../hardware/memory.js';
 import { readPayload, writePayload } from '../hardware/payload.js';

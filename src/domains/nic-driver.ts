@@ -5,11 +5,12 @@
  * domain serves a high-level virtual NIC on a NIC without TSO.
  */
 import type { ActorSystem } from '../actors/runtime.js';
-import type { Exec, Kernel, Task } from './kernel.js';
+import type { Kernel } from './kernel.js';
+import type { Exec, Task } from '../core/exec.js';
 import type { NetDevice, NetFeatures } from './netdev.js';
 import type { NicModel } from '../hardware/nic.js';
 import type { Counters } from '../model/counters.js';
-import { HDR_LEN, type Packet } from './packet.js';
+import { HDR_LEN, PAGE_SIZE, type Packet } from '../core/packet.js';
 import { payloadFrom } from '../hardware/payload.js';
 
 export class NicDriver implements NetDevice {
@@ -99,7 +100,7 @@ export class NicDriver implements NetDevice {
       const len = Math.min(p.mss, p.len - i * p.mss);
       out.push({
         id: p.id, flow: p.flow, kind: p.kind, seq: p.seq + i * p.mss, len, ack: p.ack, wnd: p.wnd, mss: p.mss, csum: p.csum,
-        frames: [p.frames[Math.min(p.frames.length - 1, Math.floor((i * p.mss) / 4096))]], owner: p.owner, cold: p.cold,
+        frames: [p.frames[Math.min(p.frames.length - 1, Math.floor((i * p.mss) / PAGE_SIZE))]], owner: p.owner, cold: p.cold,
         release: (rx) => { if (--left === 0) p.release?.(rx); },
         data: payloadFrom(p, i * p.mss), // its MSS of the super-segment's bytes, where they are
       });

@@ -23,9 +23,10 @@ import { RenoWindow, type CongestionControl } from './tcp-cc.js';
 
 export interface Segment { seq: number; len: number; retransmit: boolean }
 
-
 /** Linux TCP_RTO_MAX: the backed-off retransmission timeout never exceeds 120 s. */
 export const TCP_RTO_MAX_US = 120_000_000;
+/** Linux's timers every TCP end here uses: the delayed-ACK timeout (TCP_DELACK_MIN, 40 ms) and the initial retransmission timeout (TCP_RTO_MIN, 200 ms). */
+export const TCP_TIMERS = { delAckUs: 40_000, rtoUs: 200_000 } as const;
 
 // Events are read, never kept, by the machines: one object each.
 const XMIT = { type: 'XMIT' } as const;

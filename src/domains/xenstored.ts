@@ -49,9 +49,6 @@ export type XsRequest =
   | { type: 'XS_WATCH'; path: string; watcher: string; token: string; detail: string }
   | { type: 'XS_UNWATCH'; path: string; watcher: string; token: string; detail: string };
 
-/** What a watcher receives: the path that changed (and the token it registered with). */
-export interface XsWatchEvent { type: 'XS_WATCH_EVENT'; detail: string; token: string }
-
 interface Watch { path: string; watcher: string; token: string }
 
 const under = (path: string, dir: string) => path === dir || path.startsWith(`${dir}/`);

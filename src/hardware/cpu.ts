@@ -11,6 +11,7 @@
  */
 import { CpuTlbs, PageSet, TAG, tlbTag, type FrameOracle, type TlbReplacement } from './tlb.js';
 import { FOOTPRINT, type Component, type Footprint } from '../model/costs.js';
+import type { ComponentTags } from '../core/exec.js';
 import { ChargeLog, Ledger } from './ledger.js';
 import { PS_PER_S, type Ps } from '../actors/scheduler.js';
 
@@ -25,7 +26,7 @@ export function shareInside(t0: Ps, t1: Ps, a: Ps, b: Ps): number {
 export class Cpu {
   readonly tlb: CpuTlbs;
   /** TLB tags of Xen's own text and data per component: one layout on every CPU, mapped global everywhere. */
-  readonly xenTags: ComponentTags;
+  readonly xenTags: ComponentTags<PageSet>;
   private readonly cycles = new Ledger();
   /** The slice being built, and in-window parts of slices booked before the window's ledger reset. */
   private readonly slice = new ChargeLog();
@@ -74,15 +75,12 @@ export class Cpu {
   }
 }
 
-/** Per component, the TLB tags of the code pages (through the ITLB) and of the data pages (through the DTLB) it touches per run. */
-export interface ComponentTags { code: Map<Component, PageSet>; data: Map<Component, PageSet> }
-
 /**
  * Lay a footprint out in one virtual address space: every component's code pages first (the kernel's
  * text), then every component's data pages; `tag` names virtual page vpn of component c.
  */
-export function componentTags(fp: Footprint, tag: (c: Component, vpn: number) => number): ComponentTags {
-  const out: ComponentTags = { code: new Map(), data: new Map() };
+export function componentTags(fp: Footprint, tag: (c: Component, vpn: number) => number): ComponentTags<PageSet> {
+  const out: ComponentTags<PageSet> = { code: new Map(), data: new Map() };
   let vpn = 0;
   for (const kind of ['code', 'data'] as const) {
     for (const c of Object.keys(fp) as Component[]) {

@@ -7,7 +7,8 @@
  */
 import type { ActorLike, ActorSystem, Msg } from '../actors/runtime.js';
 import type { Cpu } from './cpu.js';
-import { Exec, type Host, type Kernel } from '../domains/kernel.js';
+import type { Exec, Host, Vcpu } from '../core/exec.js';
+import { CpuExec } from './exec.js';
 import type { CostTable } from '../model/costs.js';
 import type { Counters } from '../model/counters.js';
 
@@ -32,35 +33,35 @@ export abstract class Dispatcher implements Host {
   /** Mirror a scheduling decision on CPU c's actor (direct, untraced: not a message between components). */
   protected tellCpu(c: number, e: Msg): void { this.cpuActors[c]?.send(e); }
   /** A domain actor's own lifecycle change (direct, untraced). */
-  protected tellDomain(k: Kernel, e: Msg): void { this.sys.entry(k.name).actor.send(e); }
+  protected tellDomain(k: Vcpu, e: Msg): void { this.sys.entry(k.name).actor.send(e); }
 
   /** Boot done: the owning actor starts taking CPU completions and the first kernel is unpaused. */
   boot(): void { this.sys.entry(this.actorName).actor.send({ type: 'BOOTED' }); }
 
   /** `from`: the CPU whose work woke k, when known (Xen's cross-CPU notification; bare metal ignores it). */
-  wake(k: Kernel, _from?: number): void {
+  wake(k: Vcpu, _from?: number): void {
     this.noteWake(k);
     this.kick(k.cpuIndex);
   }
   /** Keep the domain actor's state in step with the scheduler; only real changes are messages. */
-  protected setRunState(k: Kernel, s: 'blocked' | 'runnable' | 'running'): void {
+  protected setRunState(k: Vcpu, s: 'blocked' | 'runnable' | 'running'): void {
     if (k.runState === s) return;
     const type = s === 'running' ? 'RUN' : s === 'blocked' ? 'BLOCK' : k.runState === 'running' ? 'PREEMPT' : 'WAKE';
     k.runState = s;
     this.sys.deliverNow(this.actorName, k.name, { type });
   }
-  protected noteWake(k: Kernel): void { if (k.runState === 'blocked') this.setRunState(k, 'runnable'); }
+  protected noteWake(k: Vcpu): void { if (k.runState === 'blocked') this.setRunState(k, 'runnable'); }
 
   kick(c: number): void {
     if (!this.cpus[c].busy) this.dispatch(c);
   }
 
-  protected newExec(c: number, k: Kernel | null): Exec {
-    return new Exec(this.cpus[c], k, this.costs, this.counters);
+  protected newExec(c: number, k: Vcpu | null): Exec {
+    return new CpuExec(this.cpus[c], k, this.costs, this.counters);
   }
 
   /** Run the kernel's next piece of work: a pending upcall first, then its queues. */
-  protected runKernel(x: Exec, k: Kernel): void {
+  protected runKernel(x: Exec, k: Vcpu): void {
     if (k.evtchn.upcallPending) {
       this.counters.upcalls++;
       x.touch('evtchn');
@@ -86,8 +87,15 @@ export abstract class Dispatcher implements Host {
     this.sys.send(this.actorName, this.actorName, { type: 'CPU_DONE', cpu: c }, d);
   }
 
+  /**
+   * Told as each slice completes, before its effects (`xennet stress` counts slices against its
+   * livelock budget here: a livelock that burns no virtual time never returns from the scheduler).
+   */
+  onSliceDone: ((c: number) => void) | null = null;
+
   /** Called by the owning actor on CPU_DONE. */
   complete(c: number): void {
+    if (this.onSliceDone !== null) this.onSliceDone(c);
     const x = this.inflight[c];
     this.inflight[c] = null;
     this.cpus[c].busy = false;

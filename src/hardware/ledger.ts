@@ -6,9 +6,8 @@
  * order they are made, and entries() lists accounts and categories in
  * first-charge order, so every total is the same as with nested Maps.
  */
-import { COSTS } from '../model/costs.js';
+import { COSTS, type Category } from '../model/costs.js';
 
-export type Category = keyof typeof COSTS | 'copy' | 'checksum';
 const CATEGORY_NAMES = [...Object.keys(COSTS), 'copy', 'checksum'] as Category[];
 const NCAT = CATEGORY_NAMES.length;
 /** Category name -> cell column. */

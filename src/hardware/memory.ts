@@ -4,9 +4,9 @@
  * allocation, release and page transfer (flip).
  */
 import type { Run } from '../model/integrity.js';
+import { PAGE_SIZE, type Packet } from '../core/packet.js';
 
 export const DOMID_FREE = 0x7ff4; // DOMID_INVALID: "no owner"
-export const PAGE_SIZE = 4096;
 
 /** Payload bytes in a frame: a stream run at bytes [at, at + len) of the page. */
 export interface Placed extends Run { at: number }
@@ -23,7 +23,7 @@ export class MachineMemory {
   private counts = new Map<number, number>();
   readonly maxPages = new Map<number, number>();
   /** What each frame holds (packet bytes are modelled by the packet they carry); moves with flips, duplicated by copies. */
-  readonly contents = new Map<number, import('../domains/packet.js').Packet>();
+  readonly contents = new Map<number, Packet>();
   /**
    * The payload bytes each frame holds, as a stream run (src/model/integrity.ts): one run per frame,
    * written by stacks and DMA, moved with flips, duplicated by copies, gone when the frame is freed.

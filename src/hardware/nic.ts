@@ -10,7 +10,7 @@ import { setup } from 'xstate';
 import type { ActorSystem } from '../actors/runtime.js';
 import { PS_PER_US, type Ps } from '../actors/scheduler.js';
 import { drop, type Counters } from '../model/counters.js';
-import { HDR_LEN, MIN_FRAME, WIRE_OVERHEAD, type Packet } from '../domains/packet.js';
+import { HDR_LEN, MIN_FRAME, WIRE_OVERHEAD, type Packet } from '../core/packet.js';
 import type { MachineMemory } from './memory.js';
 import type { Rng } from '../actors/rng.js';
 import { dmaToBuffer, readPayload } from './payload.js';

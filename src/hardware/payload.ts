@@ -9,20 +9,8 @@
  * page rewritten after it was posted sends what it holds at that time.
  */
 import { GARBLED, type Run } from '../model/integrity.js';
-import { PAGE_SIZE, type MachineMemory } from './memory.js';
-import { HDR_LEN, type Packet } from '../domains/packet.js';
-
-export interface Gather {
-  /** The pages holding the packet's bytes from its first (header) byte, with the range [offsets[k], offsets[k] + sizes[k]) of each; null: whole pages. */
-  pages: number[];
-  offsets: number[] | null;
-  sizes: number[] | null;
-  /** The first payload bytes, copied out of the pages before (netback's header copy), or null. */
-  head: Run | null;
-  /** Payload bytes of the pages' packet that come before this packet's first (a segment of a super-segment). */
-  skip: number;
-}
-export type PacketData = Run | Gather;
+import type { MachineMemory } from './memory.js';
+import { HDR_LEN, PAGE_SIZE, type Gather, type Packet, type PacketData } from '../core/packet.js';
 
 const isGather = (d: PacketData): d is Gather => (d as Gather).pages !== undefined;
 

@@ -12,9 +12,10 @@
  */
 import type { ActorSystem } from '../actors/runtime.js';
 import { PS_PER_US } from '../actors/scheduler.js';
-import type { Exec, Kernel } from '../domains/kernel.js';
-import type { Packet } from '../domains/packet.js';
-import { HDR_LEN } from '../domains/packet.js';
+import type { Kernel } from '../domains/kernel.js';
+import type { Exec } from '../core/exec.js';
+import type { Packet } from '../core/packet.js';
+import { HDR_LEN } from '../core/packet.js';
 import type { Xen } from '../hypervisor/xen.js';
 import { GTF, type GrantTable } from '../hypervisor/grant-table.js';
 import type { Port } from '../hypervisor/event-channel.js';
@@ -26,12 +27,11 @@ import {
   type TxExtra, type TxRequest, type TxSlot, type VifFeatures, type VifRings,
 } from '../channels/netif.js';
 import type { Xs } from '../domains/xenstored.js';
-import type { VifInfo } from '../scenario/build.js';
 import { BEHAVIOUR_BY_ID, type Behaviour } from './behaviours.js';
 
 export interface HostileSpec { guest: number; vif: number; behaviour: string; variant: number; startUs: number; periodUs: number }
 
-/** What the adversary can reach (its own kernel, shared pages, XenStore, Xen), plus the oracle's probe. */
+/** What the adversary can reach: its own kernel, shared pages, XenStore, Xen. */
 export interface HostileEnv {
   sys: ActorSystem;
   xen: Xen;
@@ -47,8 +47,6 @@ export interface HostileEnv {
   kernels: Kernel[];
   /** xenbus_switch_state: write our state node (the backend's watch fires) and take the state. */
   switchState(s: number): void;
-  /** For the test oracle only (expectations); the adversary's code never reads it. */
-  probe: VifInfo;
 }
 
 /** First grant ref the adversary uses for its own crafted requests (the honest netfront's refs are below). */

@@ -5,7 +5,7 @@
  * binding state and turns SEND on one end into "set pending" on the other.
  */
 import { assign, setup } from 'xstate';
-import type { Exec } from '../domains/kernel.js';
+import type { Exec } from '../core/exec.js';
 
 export interface Port {
   port: number;

@@ -3,6 +3,7 @@
  * see docs/protocol.md section 3. Pure bookkeeping: no memory is copied here; the caller's memory model
  * (FrameOwnership) answers who owns which frame.
  */
+import { PAGE_SIZE } from '../core/packet.js';
 
 export const GNTST = { okay: 0, general_error: -1, bad_domain: -2, bad_gntref: -3, bad_handle: -4, bad_virt_addr: -5, bad_dev_addr: -6, no_device_space: -7, permission_denied: -8, bad_page: -9, bad_copy_arg: -10, address_too_big: -11, eagain: -12, no_space: -13 } as const;
 export const GTF = { invalid: 0, permit_access: 1, accept_transfer: 2, readonly: 1 << 2, reading: 1 << 3, writing: 1 << 4, transfer_committed: 1 << 2, transfer_completed: 1 << 3, sub_page: 1 << 8 } as const;
@@ -20,7 +21,8 @@ export type Mfn = number;
 export interface GrantEntry { flags: number; domid: DomId; frame: number }
 
 const GTF_TYPE_MASK = 3;
-const PAGE_SIZE = 4096; // grant frames are always 4 KiB (section 0)
+/** Entries of each domain's grant table (Xen builds every domain's the same size). */
+export const GNTTAB_ENTRIES = 4096;
 
 /** Page ownership oracle supplied by the caller (the hypervisor's memory model). */
 export interface FrameOwnership {

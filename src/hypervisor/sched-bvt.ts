@@ -7,20 +7,20 @@
  * domain that ran last, in creation (domid) order.
  */
 import { PS_PER_US } from '../actors/scheduler.js';
-import type { Kernel } from '../domains/kernel.js';
+import type { Vcpu } from '../core/exec.js';
 import type { SchedPolicy, SchedView } from './sched.js';
 
-export class BvtPolicy implements SchedPolicy {
+export class BvtPolicy<V extends Vcpu = Vcpu> implements SchedPolicy<V> {
   readonly name = 'bvt' as const;
   /** Per CPU: index (in onCpu order) of the domain that ran last. */
   private readonly rr: number[];
   private readonly allowPs: number;
-  constructor(private readonly v: SchedView, cpus: number, ctxAllowUs: number) {
+  constructor(private readonly v: SchedView<V>, cpus: number, ctxAllowUs: number) {
     this.rr = new Array<number>(cpus).fill(0);
     this.allowPs = ctxAllowUs * PS_PER_US;
   }
 
-  pick(c: number): Kernel | null {
+  pick(c: number): V | null {
     const v = this.v;
     const cur = v.current(c);
     const mine = v.onCpu(c);
@@ -45,7 +45,7 @@ export class BvtPolicy implements SchedPolicy {
   }
 
   /** bvt_wake: the woken domain gets the CPU at the next decision once the running one has had its allowance. */
-  preempts(_k: Kernel, c: number): boolean {
+  preempts(_k: V, c: number): boolean {
     const v = this.v;
     return v.current(c) === null || v.now() - v.sliceStart(c) >= this.allowPs;
   }

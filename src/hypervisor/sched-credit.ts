@@ -32,7 +32,7 @@
  * decision (slice boundary) rather than at the end of the time slice.
  */
 import { PS_PER_MS, PS_PER_US, type Ps } from '../actors/scheduler.js';
-import type { Kernel } from '../domains/kernel.js';
+import type { Vcpu } from '../core/exec.js';
 import type { SchedPolicy, SchedView } from './sched.js';
 
 export const CSCHED_DEFAULT_WEIGHT = 256;
@@ -71,9 +71,9 @@ export interface CreditVcpu {
   ranPs: number;
 }
 
-export class CreditPolicy implements SchedPolicy {
+export class CreditPolicy<V extends Vcpu = Vcpu> implements SchedPolicy<V> {
   readonly name = 'credit' as const;
-  private readonly st = new Map<Kernel, CreditVcpu>();
+  private readonly st = new Map<V, CreditVcpu>();
   private readonly tickPs: number;
   private readonly tslicePs: number;
   private readonly acctPs: number;
@@ -83,7 +83,7 @@ export class CreditPolicy implements SchedPolicy {
   private readonly tsliceFrom: Ps[];
   private seq = 0;
 
-  constructor(private readonly v: SchedView, cpus: number, private readonly cfg: CreditConfig) {
+  constructor(private readonly v: SchedView<V>, cpus: number, private readonly cfg: CreditConfig) {
     this.tickPs = Math.round(cfg.tickUs * PS_PER_US);
     this.tslicePs = Math.round(cfg.tsliceUs * PS_PER_US);
     this.acctPs = this.tickPs * cfg.ticksPerAcct;
@@ -93,7 +93,7 @@ export class CreditPolicy implements SchedPolicy {
   }
 
   /** The vCPU's state (created on first use: credit 0, UNDER, inactive, as csched_alloc_vdata leaves it). */
-  vcpu(k: Kernel): CreditVcpu {
+  vcpu(k: V): CreditVcpu {
     let s = this.st.get(k);
     if (!s) {
       const p = this.cfg.params(k.domid);
@@ -104,14 +104,14 @@ export class CreditPolicy implements SchedPolicy {
   }
 
   /** csched_vcpu_wake: an UNDER vCPU woken from blocked is boosted, and joins the end of its class. */
-  wake(k: Kernel): void {
+  wake(k: V): void {
     const s = this.vcpu(k);
     if (s.pri === PRI.UNDER && !s.parked) s.pri = PRI.BOOST;
     s.queued = ++this.seq;
   }
 
   /** burn_credits over [t0, t1), with the ticks that fall inside it seeing k running. */
-  ran(k: Kernel, c: number, t0: Ps, t1: Ps): void {
+  ran(k: V, c: number, t0: Ps, t1: Ps): void {
     const s = this.vcpu(k);
     s.ranPs += t1 - t0;
     let t = t0;
@@ -130,7 +130,7 @@ export class CreditPolicy implements SchedPolicy {
   }
 
   /** csched_tick on CPU c: csched_vcpu_acct for the running vCPU, and every ticksPerAcct ticks csched_acct. */
-  private tick(c: number, running: Kernel | null): void {
+  private tick(c: number, running: V | null): void {
     if (running) {
       const s = this.vcpu(running);
       if (s.pri === PRI.BOOST) s.pri = PRI.UNDER;
@@ -168,15 +168,15 @@ export class CreditPolicy implements SchedPolicy {
     }
   }
 
-  private eligible(k: Kernel): boolean { return this.v.canRun(k) && !this.vcpu(k).parked; }
+  private eligible(k: V): boolean { return this.v.canRun(k) && !this.vcpu(k).parked; }
 
   /** csched_schedule: the highest-priority eligible vCPU, FIFO within a priority; the running one keeps its slice. */
-  pick(c: number): Kernel | null {
+  pick(c: number): V | null {
     const v = this.v;
     this.catchUp(c);
     const now = v.now();
     const cur = v.current(c);
-    let best: Kernel | null = null;
+    let best: V | null = null;
     let bs: CreditVcpu | null = null;
     let parkedWork = false;
     for (const k of v.onCpu(c)) {
@@ -211,7 +211,7 @@ export class CreditPolicy implements SchedPolicy {
   }
 
   /** __runq_tickle: a woken vCPU interrupts CPU c if it outranks what runs there (or c is idle). */
-  preempts(k: Kernel, c: number): boolean {
+  preempts(k: V, c: number): boolean {
     const cur = this.v.current(c);
     if (!cur) return true;
     const s = this.vcpu(k);
@@ -219,5 +219,5 @@ export class CreditPolicy implements SchedPolicy {
   }
 
   /** Each vCPU's state, for reports and tests. */
-  state(k: Kernel): Readonly<CreditVcpu> { return this.vcpu(k); }
+  state(k: V): Readonly<CreditVcpu> { return this.vcpu(k); }
 }

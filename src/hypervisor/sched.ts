@@ -7,18 +7,18 @@
  * queue holds the vCPUs pinned to it, and no vCPU migrates.
  */
 import type { Ps } from '../actors/scheduler.js';
-import type { Kernel } from '../domains/kernel.js';
+import type { Vcpu } from '../core/exec.js';
 
 /** What a policy may read of the mechanism, and the one thing it may ask of it. */
-export interface SchedView {
+export interface SchedView<V extends Vcpu = Vcpu> {
   /** Virtual time now. */
   now(): Ps;
   /** The domains whose vCPU is pinned to CPU c, in creation (domid) order. */
-  onCpu(c: number): readonly Kernel[];
+  onCpu(c: number): readonly V[];
   /** May this vCPU run (it has work and is neither paused nor destroyed)? */
-  canRun(k: Kernel): boolean;
+  canRun(k: V): boolean;
   /** The domain CPU c runs (null: the idle vCPU). */
-  current(c: number): Kernel | null;
+  current(c: number): V | null;
   /** When the current domain began its uninterrupted run on CPU c. */
   sliceStart(c: number): Ps;
   /** Make CPU c look at its run queue again at time t (a timer: a parked vCPU may become eligible then). */
@@ -26,14 +26,14 @@ export interface SchedView {
 }
 
 /** A scheduling policy (Xen's `struct scheduler` hooks, reduced to what one pinned vCPU per domain needs). */
-export interface SchedPolicy {
+export interface SchedPolicy<V extends Vcpu = Vcpu> {
   readonly name: 'bvt' | 'credit';
   /** do_schedule: what CPU c runs from now on (null: idle). Called at every slice boundary of c. */
-  pick(c: number): Kernel | null;
+  pick(c: number): V | null;
   /** vcpu_wake of a blocked vCPU (before it is marked runnable). */
-  wake?(k: Kernel): void;
+  wake?(k: V): void;
   /** k ran on CPU c over [t0, t1) of virtual time (burn its credits). */
-  ran?(k: Kernel, c: number, t0: Ps, t1: Ps): void;
+  ran?(k: V, c: number, t0: Ps, t1: Ps): void;
   /** Tickle: would k, just woken, take CPU c from what it runs now (so Xen interrupts that CPU)? */
-  preempts(k: Kernel, c: number): boolean;
+  preempts(k: V, c: number): boolean;
 }

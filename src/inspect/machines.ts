@@ -4,7 +4,7 @@ import { hypervisorMachine } from '../hypervisor/xen.js';
 import { domainMachine } from '../domains/domain.js';
 import { nicMachine } from '../hardware/nic.js';
 import { eventChannelMachine } from '../hypervisor/event-channel.js';
-import { clientMachine } from '../hardware/client.js';
+import { clientMachine } from '../peer/client.js';
 import { tcpReceiverMachine, tcpSenderMachine } from '../domains/tcp-machine.js';
 import { netbackMachine } from '../channels/netback/machine.js';
 import { netfrontMachine } from '../channels/netfront-machine.js';

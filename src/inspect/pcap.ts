@@ -15,7 +15,7 @@
  * model's byte count k acknowledges ISN+1+k, in both directions.
  */
 import type { Ps } from '../actors/scheduler.js';
-import { ETH_HLEN, MIN_FRAME } from '../domains/packet.js';
+import { ETH_HLEN, MIN_FRAME } from '../core/packet.js';
 import type { WireFrame } from './recorder.js';
 import { toPcapng, type Interface, type PacketRecord } from './pcapng.js';
 

@@ -29,7 +29,7 @@ import { runBuilt, type OnProgress, type RunResult } from '../scenario/run.js';
 import { Xen } from '../hypervisor/xen.js';
 import { DOMID_SELF } from '../hypervisor/grant-table.js';
 import { ringDiff } from '../channels/ring.js';
-import type { Packet } from '../domains/packet.js';
+import type { Packet } from '../core/packet.js';
 
 export interface StateChange { t: Ps; actor: string; value: string }
 

@@ -15,7 +15,7 @@
  */
 import { runstateOf } from '../domains/domain.js';
 import type { Ps } from '../actors/scheduler.js';
-import { table } from '../cli/format.js';
+import { table } from '../results/format.js';
 import type { Recorder, Snapshot } from './recorder.js';
 
 export interface TopRow {

@@ -39,4 +39,3 @@ export const traceFileSchema = z.object({
 }).strict();
 
 export type TraceEvent = z.infer<typeof traceEventSchema>;
-export type TraceFile = z.infer<typeof traceFileSchema>;

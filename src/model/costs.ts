@@ -84,6 +84,8 @@ export const COSTS = Object.fromEntries(Object.entries(SOURCES).map(([name, r]: 
   'prior' in r && r.prior !== undefined ? { ...r, cycles: (CALIBRATION.values as Record<string, number>)[name] ?? r.prior } : r,
 ])) as Record<CostName, CostRow>;
 export type CostTable = Record<CostName, number>;
+/** What a CPU's cycles are charged under: a cost row, or the per-byte copy and checksum work. */
+export type Category = CostName | 'copy' | 'checksum';
 
 export function defaultCosts(): CostTable {
   const out = {} as CostTable;

@@ -1,49 +1,42 @@
 /**
- * Turn a scenario into a running system of actors: CPUs and memory, the
- * hypervisor (or bare metal), kernels, NICs and their drivers, the bridge,
- * netfront/netback pairs with their rings and event channels, and the
- * external clients. Actor creation order is fixed here, which fixes ranks
- * and therefore the tie-break order of simultaneous events.
+ * Turn a scenario into a running system: a host built by the toolstack (CPUs
+ * and memory, Xen or bare metal, dom0 and the guests, NICs, vifs, the peers on
+ * the links), and on it the scenario's workload: one netperf flow per NIC and
+ * per guest, with its TCP ends, and the NIC faults. Actor creation order is
+ * fixed here, which fixes ranks and therefore the tie-break order of
+ * simultaneous events.
  */
-import { ActorSystem, type Interpreter } from '../actors/runtime.js';
+import type { ActorSystem, Interpreter } from '../actors/runtime.js';
 import { PS_PER_US } from '../actors/scheduler.js';
-import { Cpu } from '../hardware/cpu.js';
-import type { FrameOracle } from '../hardware/tlb.js';
-import { MachineMemory } from '../hardware/memory.js';
-import { NicModel, nicMachine } from '../hardware/nic.js';
-import { ClientModel, clientMachine } from '../hardware/client.js';
-import { Kernel, type Exec } from '../domains/kernel.js';
-import { domainMachine } from '../domains/domain.js';
+import type { Cpu } from '../hardware/cpu.js';
+import type { MachineMemory } from '../hardware/memory.js';
+import { NicModel } from '../hardware/nic.js';
+import type { Dispatcher } from '../hardware/dispatch.js';
+import type { Exec } from '../core/exec.js';
+import { HDR_LEN, PAGE_SIZE, resetPacketIds } from '../core/packet.js';
+import type { Xen } from '../hypervisor/xen.js';
+import type { XenConfig } from '../hypervisor/schedule.js';
+import { CSCHED_DEFAULT_WEIGHT } from '../hypervisor/sched-credit.js';
+import type { Kernel } from '../domains/kernel.js';
 import { NetStack } from '../domains/netstack.js';
 import { spawnTcpEndpoint } from '../domains/tcp-machine.js';
-import type { TcpReceiver, TcpSender } from '../domains/tcp.js';
-import { NicDriver } from '../domains/nic-driver.js';
+import { TCP_TIMERS, type TcpReceiver, type TcpSender } from '../domains/tcp.js';
+import type { NicDriver } from '../domains/nic-driver.js';
 import { Qdisc } from '../domains/netdev.js';
 import { Bridge } from '../domains/bridge.js';
-import { BareMetal, cpuMachine } from '../domains/native.js';
-import { Xen, hypervisorMachine, type XenConfig } from '../hypervisor/xen.js';
-import { CSCHED_DEFAULT_WEIGHT } from '../hypervisor/sched-credit.js';
-import type { GrantOps } from '../hypervisor/grant-table.js';
-import { pcpuMachine } from '../hypervisor/pcpu.js';
-import { eventChannelMachine } from '../hypervisor/event-channel.js';
-import { Netfront } from '../channels/netfront.js';
-import { Netback, PendingPool, type NetbackClock } from '../channels/netback.js';
-import { TxCredit, creditFor } from '../channels/netback/credit.js';
-import { netbackMachine } from '../channels/netback/machine.js';
-import { netback_probe, xenbus_read_driver_state } from '../channels/netback/xenbus.js';
-import { netfrontMachine } from '../channels/netfront-machine.js';
-import { VifRings, XenbusState, negotiate, type VifFeatures } from '../channels/netif.js';
-import { XenStore, type Xs } from '../domains/xenstored.js';
-import type { SharedRing } from '../channels/ring.js';
-import { createHostile, type Hostile } from '../hostile/netfront.js';
-import { defaultCosts, FOOTPRINT, type CostTable, type Footprint } from '../model/costs.js';
-import { newCounters, note, type Counters } from '../model/counters.js';
-import { StreamCheck } from '../model/integrity.js';
-import { HDR_LEN, resetPacketIds } from '../domains/packet.js';
-import { PAGE_SIZE } from '../hardware/memory.js';
-import type { Dispatcher } from '../hardware/dispatch.js';
-import { rrWorkload, type Scenario } from './schema.js';
+import type { XenStore } from '../domains/xenstored.js';
 import { RrLog } from '../domains/netperf-rr.js';
+import type { Netfront } from '../channels/netfront.js';
+import { PendingPool, type Netback } from '../channels/netback.js';
+import type { SharedRing } from '../channels/ring.js';
+import { ClientModel } from '../peer/client.js';
+import { defaultCosts, FOOTPRINT, type CostTable, type Footprint } from '../model/costs.js';
+import type { Counters } from '../model/counters.js';
+import { StreamCheck } from '../model/integrity.js';
+import { attachNic, createDomain, createHost, spawnCpusAndXenstored, type PhysicalHost } from '../toolstack/host.js';
+import { attachVif, connectVifs, spawnVifActors, type Vif } from '../toolstack/vif.js';
+import { attachPeer } from '../toolstack/peer.js';
+import { rrWorkload, type Scenario } from './schema.js';
 
 export interface Built {
   sc: Scenario;
@@ -91,8 +84,9 @@ export interface Built {
   stopSources(): void;
 }
 
-export interface VifInfo {
-  guest: Kernel; vif: number; flow: number; nf: Netfront; nb: Netback; rings: VifRings; front: string; back: string; hostile: Hostile | null;
+/** A vif as the scenario uses it: the toolstack's vif, the flow it carries and its queues. */
+export interface VifInfo extends Vif {
+  flow: number;
   /** The guest stack's queue in front of netfront, and the bridge port's queue in front of netback. */
   stackQ: Qdisc; bridgeQ: Qdisc;
 }
@@ -125,70 +119,100 @@ function xenConfig(sc: Scenario): XenConfig {
 
 export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): Built {
   resetPacketIds();
-  const sys = new ActorSystem(sc.seed, opts.interpreter ?? 'compiled');
-  const counters = newCounters();
-  const costs = { ...defaultCosts(), ...sc.costs } as CostTable;
-  const footprint = { ...FOOTPRINT, ...sc.footprint } as Footprint;
-  const m = sc.machine;
-  const mem = new MachineMemory((m.memoryMiB * 1024 * 1024) / 4096);
-  // A domain may reach a frame it owns or holds a live grant mapping of; a TLB hit through an entry
-  // for any other frame is a stale translation (a flush missing after a flip or an unmap).
-  const staleTranslations: string[] = [];
-  let xenGrants: GrantOps | null = null;
-  const frameOracle: FrameOracle = {
-    reachable: (dom, mfn) => mem.ownerOf(mfn) === dom || (xenGrants !== null && xenGrants.mapsFrame(dom, mfn)),
-    stale: (dom, frame, mfn, tag) => {
-      note(counters, 'stale-translation');
-      if (staleTranslations.length < 16) {
-        const owner = mem.ownerOf(frame);
-        staleTranslations.push(`domain ${dom} hit TLB entry ${tag.toString(16)} for frame ${frame} (owner ${owner ?? 'none'}, not mapped by it)` +
-          `${frame !== mfn ? ` wanting frame ${mfn}` : ''} at ${sys.sched.now} ps`);
+  const native = sc.topology === 'native', m = sc.machine, opt = sc.optimizations;
+  const h = createHost({
+    seed: sc.seed, interpreter: opts.interpreter ?? 'compiled',
+    costs: { ...defaultCosts(), ...sc.costs } as CostTable, footprint: { ...FOOTPRINT, ...sc.footprint } as Footprint,
+    cpus: m.cpus, cpuGhz: m.cpuGhz, memoryMiB: m.memoryMiB, tlbEntries: m.tlbEntries, itlbEntries: m.itlbEntries, tlbReplacement: m.tlbReplacement,
+    xen: native ? null : xenConfig(sc),
+    // Native Linux maps its kernel with superpages and global pages; Xen 2.0 allows neither unless the paper's optimizations are on.
+    vm: native ? { superpages: true, globalPages: true } : { superpages: opt.superpages, globalPages: opt.globalPages },
+  });
+  const { sys, counters } = h;
+  const streams = new StreamCheck(counters, () => sys.sched.now);
+  const dom0 = createDomain(h, native ? 'linux' : 'dom0', 0, cpuOf(sc, 0));
+  const guests = sc.topology === 'guest' ? Array.from({ length: sc.guests }, (_, g) => createDomain(h, `domU${g + 1}`, g + 1, cpuOf(sc, g + 1))) : [];
+  const w = workload(sc, h, streams);
+  const nics = Array.from({ length: m.nics }, (_, i) => new NicModel(`eth${i}`, {
+    mbps: m.nic.mbps, ringSize: m.nic.ringSize, itrUs: m.nic.itrUs, latencyUs: m.nic.latencyUs,
+    features: { csum: m.nic.csumOffload, tso: m.nic.tso && m.nic.sg, sg: m.nic.sg },
+    irqJitterUs: sc.variability.irqJitterUs, wireJitterNs: sc.variability.wireJitterNs,
+  }, counters, h.mem, sys.rng.for(`eth${i}-timing`)));
+  const drivers = nics.map((nic) => attachNic(h, dom0, nic, 64));
+  const nicQ = drivers.map((d) => new Qdisc(d, counters));
+  const flows = sc.topology === 'guest' ? Math.max(m.nics, guests.length) : m.nics;
+  const vifs = sc.topology === 'guest' ? plugGuests(sc, h, dom0, guests, flows, drivers, nicQ, w, streams) : { vifs: [], pending: [], qdiscs: [] };
+  if (sc.topology !== 'guest') for (let f = 0; f < flows; f++) w.stackOf(dom0).attach(f, drivers[f % m.nics], nicQ[f % m.nics], w.role);
+  // External client machines, one per NIC, each running the far ends of that NIC's flows.
+  const clients = nics.map((nic, n) => {
+    const c = new ClientModel(`client${n}`, sc.direction === 'tx' ? 'receiver' : 'sender', {
+      mbps: m.nic.mbps, latencyUs: m.nic.latencyUs, turnaroundUs: sc.variability.clientTurnaroundUs, mss: w.mss,
+      sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024, ...TCP_TIMERS, congestionControl: sc.tcp.congestionControl,
+    }, sys, counters, streams);
+    c.rr = w.rr;
+    for (let f = n; f < flows; f += m.nics) c.addFlow(f);
+    return attachPeer(h, nic, c);
+  });
+  spawnTcpEnds(h, w.stacks, clients);
+  spawnVifActors(h, vifs.vifs);
+  spawnCpusAndXenstored(h);
+  const faults = scheduleFaults(sc, h, nics);
+  const flowGoodput = (flow: number): number => {
+    if (sc.direction === 'tx') return clients[flow % m.nics].flowReceived(flow);
+    return w.stacks.get(sc.topology === 'guest' ? guests[flow % guests.length] : dom0)?.flowDelivered(flow) ?? 0;
+  };
+  const hostiles = vifs.vifs.flatMap((v) => (v.hostile ? [v.hostile] : []));
+  return {
+    sc, sys, cpus: h.cpus, mem: h.mem, counters, costs: h.costs, host: h.dispatcher, kernels: h.kernels, endpoint: sc.topology === 'guest' ? guests[0] : dom0,
+    stacks: w.stacks, clients, nics, netfronts: vifs.vifs.map((v) => v.nf), netbacks: vifs.vifs.map((v) => v.nb), xenstore: h.xenstore, vifs: vifs.vifs,
+    qdiscs: [...nicQ, ...vifs.qdiscs], drivers, pending: vifs.pending, xen: h.xen, ringPages: h.ringPages, flowGoodput, flows, rr: w.rrLog,
+    staleTranslations: h.staleTranslations, mss: w.mss, streams,
+    goodputBytes: () => sc.direction === 'tx' ? clients.reduce((n, c) => n + c.received, 0) : [...w.stacks.values()].reduce((n, s) => n + s.delivered(), 0),
+    start: () => {
+      connectVifs(h, dom0, vifs.vifs);
+      // Boot ends (dom0 unpaused), then the toolstack unpauses the guests it built.
+      h.dispatcher.boot();
+      for (const g of guests) h.xen!.unpauseDomain(g.domid);
+      // Frontends post their receive buffers, then the applications start.
+      for (const v of vifs.vifs) v.nf.kernel.post({ name: `${v.nf.name}-connect`, run: (x) => v.nf.refill(x) }, 'irq');
+      for (const s of w.stacks.values()) s.start();
+      for (const c of clients) sys.send(c.name, c.name, { type: 'START' });
+      for (const a of hostiles) a.start();
+    },
+    stopSources: () => {
+      for (const s of w.stacks.values()) s.stop();
+      for (const c of clients) c.stop();
+      for (const a of hostiles) a.stop();
+      // Connections of an adversary's domain may never complete (it broke its own channels): both ends
+      // give up on them (tcp_retries2, much shortened), so the honest rest of the run can drain.
+      for (const v of vifs.vifs) {
+        if (!sc.hostile.some((a) => a.guest === v.guest.domid)) continue;
+        w.stacks.get(v.guest)?.abort(v.flow);
+        clients[v.flow % m.nics].abort(v.flow);
       }
+      faults.stop();
     },
   };
-  const streams = new StreamCheck(counters, () => sys.sched.now);
-  const cpus = Array.from({ length: m.cpus }, (_, i) => new Cpu(i, m.cpuGhz * 1e9, m.tlbEntries, frameOracle, m.itlbEntries, m.tlbReplacement, footprint));
-  const opt = sc.optimizations;
-  const xenstore = new XenStore(sys);
-  const poolPages = 1024;
+}
 
-  const native = sc.topology === 'native';
-  const host: Dispatcher = native ? new BareMetal(sys, cpus, costs, counters) : new Xen(sys, cpus, costs, counters, mem, xenConfig(sc));
-  sys.spawn(host.actorName, 'hypervisor', hypervisorMachine, { host });
-  const xen = native ? null : (host as Xen);
-  xenGrants = xen?.grants ?? null;
-
-  // Kernels: native Linux maps its kernel with superpages and global pages; Xen 2.0 allows neither
-  // unless the paper's virtual-memory optimizations are on.
-  const vm = native ? { superpages: true, globalPages: true } : { superpages: opt.superpages, globalPages: opt.globalPages };
-  const kernels: Kernel[] = [];
-  const mkKernel = (name: string, domid: number, cpu: number) => {
-    const k = new Kernel(name, domid, cpu, !native, vm, mem, poolPages, footprint);
-    sys.spawn(name, 'domain', domainMachine, { name });
-    if (native) (host as BareMetal).attach(k); else xen!.addDomain(k);
-    kernels.push(k);
-    return k;
-  };
-  const dom0 = mkKernel(native ? 'linux' : 'dom0', 0, cpuOf(sc, 0));
-  const guests = sc.topology === 'guest'
-    ? Array.from({ length: sc.guests }, (_, g) => mkKernel(`domU${g + 1}`, g + 1, cpuOf(sc, g + 1)))
-    : [];
-
-  const timerFor = (k: Kernel) => (delayUs: number, fn: (x: Exec) => void) =>
-    sys.sched.after(delayUs * PS_PER_US, sys.rankOf(k.name), () => k.post({ name: 'timer', run: fn }, 'irq'));
-  // TCP MSS negotiation: a receiver advertises what fits its MTU. Receive buffers here are one page
-  // each (a NIC rx buffer, a netfront RX slot: multi-slot receive is not modelled), so a frame bigger
-  // than a page could not be received whole; in receive scenarios the sender's MSS is capped to fit.
+/** The workload's side of every kernel: one TCP/IP stack each (made on first use), the flows' MSS and role, the RR log. */
+function workload(sc: Scenario, h: PhysicalHost, streams: StreamCheck) {
+  const { sys, counters, mem } = h;
   const rr = rrWorkload(sc);
   const rrLog = rr ? new RrLog() : null;
-  // RR responses come back to the endpoint: its receive buffers are as in an rx stream.
+  // TCP MSS negotiation: a receiver advertises what fits its MTU. Receive buffers here are one page
+  // each (a NIC rx buffer, a netfront RX slot: multi-slot receive is not modelled), so a frame bigger
+  // than a page could not be received whole; in receive scenarios (and RR responses, which come back
+  // to the endpoint) the sender's MSS is capped to fit.
   const mss = sc.direction === 'rx' || rr ? Math.min(sc.tcp.mss, PAGE_SIZE - HDR_LEN) : sc.tcp.mss;
   const stackCfg = {
     mss, sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024,
-    appChunk: sc.tcp.appChunkKiB * 1024, delAckUs: 40_000, rtoUs: 200_000, congestionControl: sc.tcp.congestionControl,
+    appChunk: sc.tcp.appChunkKiB * 1024, ...TCP_TIMERS, congestionControl: sc.tcp.congestionControl,
   };
+  const timerFor = (k: Kernel) => (delayUs: number, fn: (x: Exec) => void) =>
+    sys.sched.after(delayUs * PS_PER_US, sys.rankOf(k.name), () => k.post({ name: 'timer', run: fn }, 'irq'));
   const stacks = new Map<Kernel, NetStack>();
-  const stackOf = (k: Kernel) => {
+  const stackOf = (k: Kernel): NetStack => {
     let s = stacks.get(k);
     if (!s) {
       s = new NetStack(k, mem, counters, stackCfg, timerFor(k), streams);
@@ -197,251 +221,81 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
     }
     return s;
   };
+  const role: 'rr' | 'sender' | 'receiver' = rr ? 'rr' : sc.direction === 'tx' ? 'sender' : 'receiver';
+  return { rr, rrLog, mss, stacks, stackOf, role };
+}
 
-  // Physical NICs owned by the native kernel / driver domain.
-  const nics: NicModel[] = [];
-  const drivers: NicDriver[] = [];
-  for (let i = 0; i < m.nics; i++) {
-    const nic = new NicModel(`eth${i}`, {
-      mbps: m.nic.mbps, ringSize: m.nic.ringSize, itrUs: m.nic.itrUs, latencyUs: m.nic.latencyUs,
-      features: { csum: m.nic.csumOffload, tso: m.nic.tso && m.nic.sg, sg: m.nic.sg },
-      irqJitterUs: sc.variability.irqJitterUs, wireJitterNs: sc.variability.wireJitterNs,
-    }, counters, mem, sys.rng.for(`eth${i}-timing`));
-    sys.spawn(nic.name, 'nic', nicMachine, { model: nic, sys });
-    let eoi: ((x: Exec) => void) | null = null;
-    if (xen) eoi = (x) => x.hypercall(() => {}); // PHYSDEVOP_eoi re-enables the line
-    const drv = new NicDriver(dom0, nic, sys, counters, 64, eoi);
-    if (native) {
-      nic.raiseIrq = () => {
-        counters.interrupts++;
-        dom0.post({ name: `${nic.name}-irq`, run: (x) => { x.touch('irq'); x.cost('interruptEntry'); drv.interrupt(x); } }, 'irq');
-      };
-    } else {
-      const port = dom0.evtchn.alloc(`pirq-${nic.name}`, (x) => drv.interrupt(x));
-      nic.raiseIrq = () => xen!.physicalIrq(dom0, port);
-    }
-    drv.init();
-    nics.push(nic);
-    drivers.push(drv);
-  }
-
-  // One netperf stream per flow: at least one per NIC and one per guest. Flow f leaves through
-  // NIC f mod nics; in the guest topology it belongs to guest f mod guests, over its own vif.
-  const bridge = sc.topology === 'guest' ? new Bridge(counters) : null;
-  const netfronts: Netfront[] = [];
-  const netbacks: Netback[] = [];
+/**
+ * Flow f leaves through NIC f mod nics and belongs to guest f mod guests, over its own vif: the
+ * toolstack attaches the vif (an adversary in place of netfront where the scenario says so), the
+ * bridge joins it to the NIC, and the guest's stack runs the flow's end.
+ */
+function plugGuests(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[], flows: number, drivers: NicDriver[], nicQ: Qdisc[],
+  w: ReturnType<typeof workload>, streams: StreamCheck) {
+  const { counters } = h, opt = sc.optimizations;
+  const bridge = new Bridge(counters);
   const vifs: VifInfo[] = [];
-  const hostiles: Hostile[] = [];
-  const handshakes: Array<{
-    front: string; back: string; offer: VifFeatures; nb: Netback; nf: Netfront; bxs: Xs; fxs: Xs;
-    frontendChanged: () => void; backendChanged: () => void;
-  }> = [];
-  const ringPages = new Map<number, SharedRing<unknown, unknown>>();
-  const flows = sc.topology === 'guest' ? Math.max(m.nics, guests.length) : m.nics;
-  const nicQ = drivers.map((d) => new Qdisc(d, counters));
-  const qdiscs: Qdisc[] = [...nicQ];
-  const vifsOf = new Map<Kernel, number>();
+  const qdiscs: Qdisc[] = [];
   // One pending-slot pool for every vif (Xen 2.0), or one each (netback.pendingRing per-vif).
-  const shared = sc.topology === 'guest' && sc.netback.pendingRing === 'shared' ? new PendingPool(dom0) : null;
+  const shared = sc.netback.pendingRing === 'shared' ? new PendingPool(dom0) : null;
   const pending: PendingPool[] = shared ? [shared] : [];
-  const poolFor = (): PendingPool => { if (shared) return shared; const p = new PendingPool(dom0); pending.push(p); return p; };
-  const clockFor = (k: Kernel): NetbackClock => ({ now: () => sys.sched.now, after: (ps, fn) => { sys.sched.after(ps, sys.rankOf(k.name), fn); } });
-  const nbOpts = {
+  const opts = {
     rxDrainUs: sc.netback.rxDrainMs * 1000, rxStallUs: sc.netback.rxStallMs * 1000,
     rxPollUs: sc.netback.rxPollMs * 1000, lateEoiTickUs: sc.netback.lateEoiTickUs,
   };
+  const vifsOf = new Map<Kernel, number>();
   for (let f = 0; f < flows; f++) {
-    const n = f % m.nics;
-    const drv = drivers[n];
-    if (sc.topology !== 'guest') {
-      const q = nicQ[n];
-      stackOf(dom0).attach(f, drv, q, rr ? 'rr' : sc.direction === 'tx' ? 'sender' : 'receiver');
-      continue;
-    }
+    const n = f % drivers.length;
     const guest = guests[f % guests.length];
     const vif = vifsOf.get(guest) ?? 0;
     vifsOf.set(guest, vif + 1);
-    const rings = new VifRings(m.vifRingSize);
-    const front = `/local/domain/${guest.domid}/device/vif/${vif}`;
-    const back = `/local/domain/0/backend/vif/${guest.domid}/${vif}`;
-    const offer = { sg: opt.vnicOffload, csum: opt.vnicOffload, tso: opt.vnicOffload, rxCopy: opt.rxCopy };
-    const feat = negotiate(offer, { sg: opt.vnicOffload, csum: opt.vnicOffload, tso: opt.vnicOffload, rxCopy: opt.rxCopy });
-    const chan = `evtchn-vif${guest.domid}.${vif}`;
-    const gt = xen!.grantTables.get(guest.domid)!;
-    const refs = 2 * rings.tx.size + 3; // TX + RX buffers in flight per vif, and the ring pages
-    if (8 + (vif + 1) * refs > gt.entries.length) throw new Error(`domain ${guest.domid}: too many vifs for its grant table`);
-    const spec = sc.hostile.find((h) => h.guest === guest.domid && h.vif === vif) ?? null;
-    const name = `vif${guest.domid}.${vif}-front`;
-    const hostile = spec ? createHostile(spec, name, guest, xen!, gt, 0, rings, feat, chan, counters, 8 + vif * refs) : null;
-    const nf = hostile ? hostile.nf : new Netfront(name, guest, xen!, gt, 0, rings, feat, chan, counters, 8 + vif * refs);
-    nf.flows = new Set([f]);
+    const adversary = sc.hostile.find((a) => a.guest === guest.domid && a.vif === vif) ?? null;
+    const pool = shared ?? new PendingPool(dom0);
+    if (!shared) pending.push(pool);
+    const v = attachVif(h, dom0, guest, vif, {
+      ringSize: sc.machine.vifRingSize, offload: opt.vnicOffload, rxCopy: opt.rxCopy,
+      txMode: opt.txNoRemap ? 'noremap' : 'map', rxCopyVia: opt.rxCopyVia, pending: pool,
+      rate: sc.netback.rateLimits.find((r) => r.guest === guest.domid) ?? null, opts, adversary,
+    });
+    v.nf.flows = new Set([f]);
     // Every flow an adversary's own stack ends: it may write what it likes into its own buffers.
-    if (sc.hostile.some((h) => h.guest === guest.domid)) streams.adversaryFlows.add(f);
-    const nb = new Netback(`vif${guest.domid}.${vif}`, dom0, xen!, guest.domid, rings, feat, opt.txNoRemap ? 'noremap' : 'map', opt.rxCopyVia, chan, counters, poolFor());
-    nb.clock = clockFor(dom0);
-    const rate = sc.netback.rateLimits.find((r) => r.guest === guest.domid);
-    if (rate) { const c = creditFor(rate.mbps, rate.intervalMs * 1000); nb.credit = new TxCredit(c.bytes, c.usec, 0); }
-    nb.opts = { ...nbOpts };
-    nb.adversary = hostile !== null;
-    const gPort = guest.evtchn.alloc(`${nf.name}`, (x) => nf.onEvent(x));
-    const bPort = dom0.evtchn.alloc(`${nb.name}`, (x) => nb.onEvent(x));
-    nb.port = bPort;
-    nb.portTable = dom0.evtchn;
-    xen!.registerChannel(gPort, chan, 'a');
-    xen!.registerChannel(bPort, chan, 'b');
-    sys.spawn(chan, 'evtchn', eventChannelMachine, {
-      a: { table: guest.evtchn, port: gPort, domain: guest.name },
-      b: { table: dom0.evtchn, port: bPort, domain: dom0.name },
-    });
-    bridge!.addUplink(f, drv, nicQ[n]);
-    const bq = new Qdisc(nb, counters);
-    bridge!.addVif(f, nb, bq);
-    const sq = new Qdisc(nf, counters);
-    stackOf(guest).attach(f, nf, sq, rr ? 'rr' : sc.direction === 'tx' ? 'sender' : 'receiver');
+    if (sc.hostile.some((a) => a.guest === guest.domid)) streams.adversaryFlows.add(f);
+    bridge.addUplink(f, drivers[n], nicQ[n]);
+    const bq = new Qdisc(v.nb, counters);
+    bridge.addVif(f, v.nb, bq);
+    const sq = new Qdisc(v.nf, counters);
+    w.stackOf(guest).attach(f, v.nf, sq, w.role);
     qdiscs.push(bq, sq);
-    netfronts.push(nf);
-    netbacks.push(nb);
-    // The ring pages are real guest frames granted to the backend in the XenBus handshake (taken from
-    // the top of memory so that every other allocation is as without them).
-    rings.txFrame = mem.allocHigh(guest.domid);
-    rings.rxFrame = mem.allocHigh(guest.domid);
-    ringPages.set(rings.txFrame, rings.tx as SharedRing<unknown, unknown>);
-    ringPages.set(rings.rxFrame, rings.rx as SharedRing<unknown, unknown>);
-    const mac = `00:16:3e:${[guest.domid >> 8, guest.domid & 255, vif].map((v) => (v & 255).toString(16).padStart(2, '0')).join(':')}`;
-    const info: VifInfo = { guest, vif, flow: f, nf, nb, rings, front, back, hostile, stackQ: sq, bridgeQ: bq };
-    vifs.push(info);
-    // Each end's connection to xenstored, from its own domain.
-    const bxs = xenstore.domain(dom0.name), fxs = xenstore.domain(guest.name);
-    const connect = () => nb.connect(bxs, front, back, xen!.grants, (fr) => ringPages.get(fr), gPort.port);
-    if (hostile) {
-      hostiles.push(hostile);
-      hostile.attach({
-        sys, xen: xen!, xs: fxs, front, back, rings, ringPages, port: gPort, mac, dom0, kernels,
-        switchState: (st) => { nf.switchState(st); fxs.write(`${front}/state`, st); },
-        probe: info,
-      });
-    }
-    handshakes.push({
-      front, back, offer, nb, nf,
-      // What each end's XenBus driver does when its watch on the other end's state node fires.
-      frontendChanged: () => nb.frontendChanged(bxs, back, xenbus_read_driver_state(bxs, front), connect, null),
-      backendChanged: () => nf.backendChanged(fxs, front, back, () => (hostile ? hostile.publish() : nf.publish(fxs, front, rings, gPort.port, mac))),
-      bxs, fxs,
-    });
+    vifs.push({ ...v, flow: f, stackQ: sq, bridgeQ: bq });
   }
+  return { vifs, pending, qdiscs };
+}
 
-  // External client machines, one per NIC, each running the far ends of that NIC's flows.
-  const clients: ClientModel[] = [];
-  for (let n = 0; n < m.nics; n++) {
-    const c = new ClientModel(`client${n}`, sc.direction === 'tx' ? 'receiver' : 'sender', {
-      mbps: m.nic.mbps, latencyUs: m.nic.latencyUs, turnaroundUs: sc.variability.clientTurnaroundUs, mss,
-      sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024, rtoUs: 200_000, delAckUs: 40_000,
-      congestionControl: sc.tcp.congestionControl,
-    }, sys, counters, streams);
-    c.rr = rr;
-    for (let f = n; f < flows; f += m.nics) c.addFlow(f);
-    c.peerNic = nics[n].name;
-    nics[n].peer = c.name;
-    sys.spawn(c.name, 'client', clientMachine, { model: c });
-    clients.push(c);
-  }
-
-  // One actor per TCP flow endpoint, holding its control state; spawned after every other actor.
-  // A TCP_RR end has both halves (its receiver's actor is `...-tcpN-rx`); a UDP_RR end has none.
+/** One actor per TCP flow endpoint, holding its control state; spawned after every other actor but the vifs', CPUs' and xenstored. A TCP_RR end has both halves (its receiver's actor is `...-tcpN-rx`); a UDP_RR end has none. */
+function spawnTcpEnds(h: PhysicalHost, stacks: Map<Kernel, NetStack>, clients: ClientModel[]): void {
   const spawnEnds = (name: string, e: { sender?: TcpSender | null; receiver?: TcpReceiver<unknown> | null }) => {
-    if (e.sender && e.receiver) { spawnTcpEndpoint(sys, name, e.sender); spawnTcpEndpoint(sys, `${name}-rx`, e.receiver); }
-    else if (e.sender ?? e.receiver) spawnTcpEndpoint(sys, name, (e.sender ?? e.receiver)!);
+    if (e.sender && e.receiver) { spawnTcpEndpoint(h.sys, name, e.sender); spawnTcpEndpoint(h.sys, `${name}-rx`, e.receiver); }
+    else if (e.sender ?? e.receiver) spawnTcpEndpoint(h.sys, name, (e.sender ?? e.receiver)!);
   };
   for (const [k, st] of stacks) for (const s of st.socks.values()) spawnEnds(`${k.name}-tcp${s.flow}`, s);
   for (const c of clients) for (const f of c.flows()) spawnEnds(`${c.name}-tcp${f}`, c.endpoint(f)!);
+}
 
-  // The vifs' control state as actors, spawned after every other actor (ranks of the rest unchanged).
-  // Each is the watcher of its XenBus driver's watch on the other end's state node.
-  handshakes.forEach((h) => {
-    h.nb.actor = sys.spawn(`${h.nb.name}-back`, 'netback', netbackMachine, { name: h.nb.name, frontendChanged: h.frontendChanged });
-  });
-  handshakes.forEach((h) => {
-    h.nf.actor = sys.spawn(h.nf.name, 'netfront', netfrontMachine, { name: h.nf.name, backendChanged: h.backendChanged });
-  });
-
-  // Each CPU's scheduling actor, created after the others so that every other actor keeps its rank.
-  host.attachCpus(cpus.map((c) => native
-    ? sys.spawn(`cpu${c.index}`, 'cpu', cpuMachine, { cpu: c.index })
-    : sys.spawn(`cpu${c.index}`, 'pcpu', pcpuMachine, { cpu: c.index })));
-
-  // xenstored (in dom0, so only under Xen), created last.
-  if (!native) xenstore.spawn();
-
-  // NIC fault injection, in the NICs' own time line.
-  let faultsOn = true;
+/** NIC fault injection, in the NICs' own time line; stop() ends it and brings every link back up. */
+function scheduleFaults(sc: Scenario, h: PhysicalHost, nics: NicModel[]) {
+  const { sys } = h;
+  let on = true;
   for (const fault of sc.faults) {
     const nic = nics[fault.nic];
-    const at = Math.round(fault.atUs * PS_PER_US);
-    sys.sched.at(at, sys.rankOf(nic.name), () => {
-      if (!faultsOn) return;
+    sys.sched.at(Math.round(fault.atUs * PS_PER_US), sys.rankOf(nic.name), () => {
+      if (!on) return;
       if (fault.kind === 'dma-error') nic.dmaFaults += fault.count;
       else sys.deliverNow(nic.name, nic.name, { type: fault.kind === 'link-down' ? 'LINK_DOWN' : 'LINK_UP' });
     });
   }
-
-  const endpoint = sc.topology === 'guest' ? guests[0] : dom0;
-  const flowGoodput = (flow: number): number => {
-    if (sc.direction === 'tx') return clients[flow % m.nics].flowReceived(flow);
-    const k = sc.topology === 'guest' ? guests[flow % guests.length] : dom0;
-    return stacks.get(k)?.flowDelivered(flow) ?? 0;
-  };
   return {
-    sc, sys, cpus, mem, counters, costs, host, kernels, endpoint, stacks, clients, nics, netfronts, netbacks, xenstore,
-    vifs, qdiscs, drivers, pending, xen, ringPages, flowGoodput, flows, rr: rrLog, staleTranslations, mss, streams,
-    goodputBytes: () => sc.direction === 'tx'
-      ? clients.reduce((n, c) => n + c.received, 0)
-      : [...stacks.values()].reduce((n, s) => n + s.delivered(), 0),
-    start: () => {
-      // The XenBus handshake (2.9), through xenstored at virtual time 0, before anything runs: the
-      // toolstack creates both directories (state Initialising); netback_probe advertises the backend's
-      // features, goes to InitWait and watches the frontend's state; netfront_probe watches the
-      // backend's. The rest follows from the watch events (messages): the frontend, seeing InitWait,
-      // writes its keys and Connected; the backend, seeing Connected, maps the rings and connects.
-      const toolstack = xenstore.domain(dom0.name);
-      for (const h of handshakes) {
-        const fdom = h.front.split('/')[3], bdom = h.back.split('/')[3];
-        toolstack.write(`${h.front}/backend`, h.back);
-        toolstack.write(`${h.front}/backend-id`, bdom);
-        toolstack.write(`${h.front}/state`, XenbusState.Initialising);
-        toolstack.write(`${h.back}/frontend`, h.front);
-        toolstack.write(`${h.back}/frontend-id`, fdom);
-        toolstack.write(`${h.back}/state`, XenbusState.Initialising);
-      }
-      for (const h of handshakes) {
-        netback_probe(h.nb, h.bxs, h.front, h.back, h.offer, `${h.nb.name}-back`);
-        h.nf.probe(h.fxs, h.back, h.nf.name);
-      }
-      sys.sched.run(0);
-      for (const h of handshakes) {
-        if (!h.nb.adversary && !h.nb.connected) throw new Error(`${h.nb.name}: XenBus handshake did not connect (${h.nb.error ?? `backend state ${h.nb.state}`})`);
-      }
-
-      // Boot ends (dom0 unpaused), then the toolstack unpauses the guests it built.
-      host.boot();
-      for (const g of guests) xen!.unpauseDomain(g.domid);
-      // Frontends post their receive buffers, then the applications start.
-      for (const nf of netfronts) nf.kernel.post({ name: `${nf.name}-connect`, run: (x) => nf.refill(x) }, 'irq');
-      for (const s of stacks.values()) s.start();
-      for (const c of clients) sys.send(c.name, c.name, { type: 'START' });
-      for (const h of hostiles) h.start();
-    },
-    stopSources: () => {
-      for (const s of stacks.values()) s.stop();
-      for (const c of clients) c.stop();
-      for (const h of hostiles) h.stop();
-      // Connections of an adversary's domain may never complete (it broke its own channels): both ends
-      // give up on them (tcp_retries2, much shortened), so the honest rest of the run can drain.
-      for (const v of vifs) {
-        if (!sc.hostile.some((h) => h.guest === v.guest.domid)) continue;
-        stacks.get(v.guest)?.abort(v.flow);
-        clients[v.flow % m.nics].abort(v.flow);
-      }
-      faultsOn = false;
+    stop: () => {
+      on = false;
       for (const nic of nics) {
         nic.dmaFaults = 0;
         if (!nic.linkUp) sys.deliverNow(nic.name, nic.name, { type: 'LINK_UP' });
@@ -449,4 +303,3 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
     },
   };
 }
-

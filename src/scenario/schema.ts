@@ -6,12 +6,16 @@ const MAX_YAML_BYTES = 1 << 20;
 import { z } from 'zod';
 import { COSTS, FOOTPRINT, type Component, type CostName } from '../model/costs.js';
 import { formatIssues, joinProblems, parseYamlSource, type YamlSource } from './issues.js';
+import { HDR_LEN, PAGE_SIZE } from '../core/packet.js';
+import { BEHAVIOURS as CATALOGUE } from '../hostile/behaviours.js';
+import { KERNEL_POOL_PAGES } from '../toolstack/host.js';
+import { maxVifsPerGuest } from '../toolstack/vif.js';
 
 const costNames = Object.keys(COSTS) as [CostName, ...CostName[]];
 const componentNames = Object.keys(FOOTPRINT) as [Component, ...Component[]];
 
-/** The hostile-guest catalogue of docs/protocol.md 5.2 (src/hostile). */
-export const BEHAVIOURS = Array.from({ length: 26 }, (_, i) => `H${i + 1}`) as [string, ...string[]];
+/** The hostile-guest catalogue of docs/protocol.md 5.2 (src/hostile/behaviours.ts), by id. */
+const BEHAVIOURS = CATALOGUE.map((b) => b.id) as [string, ...string[]];
 const pow2 = (v: number) => v > 0 && (v & (v - 1)) === 0;
 /** The shortest measured window, ms: about 80 full-size frames on a gigabit link, the least a throughput or CPU figure rests on. */
 export const MIN_WINDOW_MS = 1;
@@ -148,10 +152,9 @@ export const ScenarioSchema = z.strictObject({
   }
   if (sc.paper?.mbps !== undefined && sc.paper.source === undefined) ctx.addIssue({ code: 'custom', path: ['paper', 'source'], message: 'say where the paper\'s figure comes from (table or figure)' });
   if (sc.topology === 'guest') {
-    // Each vif takes 2 x vifRingSize + 3 grant references after the first 8 of its guest's 4096.
+    // Each vif takes its grant references after the guest's own (the toolstack's layout, src/toolstack/vif.ts).
     const perGuest = vifsOfGuest(sc, 1);
-    const refs = 2 * sc.machine.vifRingSize + 3;
-    const maxVifs = Math.floor((GRANT_ENTRIES - 8) / refs);
+    const maxVifs = maxVifsPerGuest(sc.machine.vifRingSize);
     if (perGuest > maxVifs) {
       ctx.addIssue({ code: 'custom', path: ['machine', 'nics'], message: `${sc.machine.nics} NICs for ${sc.guests} guest(s) give guest 1 ${perGuest} vifs; its grant table holds at most ${maxVifs} with vifRingSize ${sc.machine.vifRingSize}` });
     }
@@ -184,6 +187,8 @@ export const ScenarioSchema = z.strictObject({
 });
 
 export type Scenario = z.infer<typeof ScenarioSchema>;
+/** A scenario as written in a file (fields with defaults may be left out). */
+export type ScenarioInput = z.input<typeof ScenarioSchema>;
 
 type Ctx = { addIssue(i: { code: 'custom'; path: PropertyKey[]; message: string }): void };
 /** Every pinned CPU exists, one pin per guest, and credit parameters name existing guests. */
@@ -205,7 +210,7 @@ function checkPlacement(sc: z.infer<typeof ScenarioSchema>, ctx: Ctx): void {
 }
 
 /** A UDP_RR datagram goes in one frame: IP fragmentation is not modelled; frames hold one page (build.ts caps the MSS the same way). */
-const UDP_MAX = 4096 - 66;
+const UDP_MAX = PAGE_SIZE - HDR_LEN;
 /** `direction` belongs to streams, the RR sizes to RR workloads; a UDP_RR datagram fits one frame. */
 function checkWorkload(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx): void {
   const w = sc.workload;
@@ -232,11 +237,6 @@ export function rrWorkload(sc: Scenario): { kind: 'tcp_rr' | 'udp_rr'; requestBy
   return { kind: w.kind, requestBytes: w.requestBytes ?? 1, responseBytes: w.responseBytes ?? 1, burst: w.transactionsInFlight ?? 1 };
 }
 
-/** Grant entries of each domain's table (src/hypervisor/xen.ts). */
-const GRANT_ENTRIES = 4096;
-/** Frames each kernel takes for its packet-buffer pool when built (src/scenario/build.ts). */
-const POOL_PAGES = 1024;
-
 /** Time of a minimum Ethernet frame (84 bytes with preamble and gap) on a link of `mbps`, in ms. */
 export function minFrameMs(mbps: number): number { return (84 * 8) / (mbps * 1000); }
 
@@ -257,13 +257,13 @@ export function memoryNeededMiB(sc: Scenario): number {
   const m = sc.machine;
   const guests = sc.topology === 'guest' ? sc.guests : 0;
   const flows = guests ? Math.max(m.nics, guests) : m.nics;
-  let frames = (1 + guests) * POOL_PAGES + Math.max(0, m.nics * m.nic.ringSize - POOL_PAGES);
+  let frames = (1 + guests) * KERNEL_POOL_PAGES + Math.max(0, m.nics * m.nic.ringSize - KERNEL_POOL_PAGES);
   for (let g = 1; g <= guests; g++) {
     const v = vifsOfGuest(sc, g);
-    frames += 2 * v + Math.max(0, v * m.vifRingSize - POOL_PAGES);
+    frames += 2 * v + Math.max(0, v * m.vifRingSize - KERNEL_POOL_PAGES);
   }
-  frames += flows * Math.ceil((sc.tcp.sndBufKiB + sc.tcp.rcvBufKiB) / 4);
-  return Math.ceil(frames / 256);
+  frames += flows * Math.ceil((sc.tcp.sndBufKiB + sc.tcp.rcvBufKiB) * 1024 / PAGE_SIZE);
+  return Math.ceil(frames * PAGE_SIZE / (1024 * 1024));
 }
 
 export class ScenarioError extends Error {}

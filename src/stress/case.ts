@@ -9,33 +9,11 @@
  */
 import fc from 'fast-check';
 import { BEHAVIOURS } from '../hostile/behaviours.js';
+import type { ScenarioInput } from '../scenario/schema.js';
 
-/** The scenario file a case runs (plain data: it can be printed as YAML and replayed). */
-export interface CaseScenario {
-  name: string;
-  description?: string;
-  topology: 'native' | 'driver' | 'guest';
-  direction: 'tx' | 'rx';
-  seed: number;
-  run: { durationMs: number; warmupMs: number };
-  machine: {
-    cpus: number; nics: number; vifRingSize: number; memoryMiB: number;
-    nic: { ringSize: number; csumOffload: boolean; tso: boolean; sg: boolean };
-  };
-  guests: number;
-  /** Which CPU each domain's vCPU is pinned to (drawn on 2-CPU cases). */
-  placement?: { dom0: number; guests: number[] | 'round-robin' };
-  /** The domain scheduler: BVT-like, or credit with short periods and random weights and caps. */
-  xen?: { scheduler: 'bvt' | 'credit'; credit: { tickUs: number; ticksPerAcct: number; tsliceUs: number; guests: Array<{ weight: number; cap: number }> } };
-  optimizations: { vnicOffload: boolean; txNoRemap: boolean; rxCopy: boolean; rxCopyVia: 'map' | 'gnttab'; superpages: boolean; globalPages: boolean };
-  tcp: { mss: number; sndBufKiB: number; rcvBufKiB: number; appChunkKiB: number; congestionControl?: 'newreno' | 'none' };
-  netback: {
-    rxDrainMs: number; rxStallMs: number; rxPollMs: number; lateEoiTickUs: number;
-    pendingRing?: 'shared' | 'per-vif'; rateLimits?: Array<{ guest: number; mbps: number; intervalMs: number }>;
-  };
-  faults: Array<{ atUs: number; nic: number; kind: 'link-down' | 'link-up' | 'dma-error'; count: number }>;
-  hostile: Array<{ guest: number; vif: number; behaviour: string; variant: number; startUs: number; periodUs: number }>;
-}
+/** The scenario file a case runs (plain data: it can be printed as YAML and replayed): a scenario file as the schema reads it. */
+export type CaseScenario = Omit<ScenarioInput, 'machine'> & { machine: Omit<CaseMachine, 'nic'> & { nic: NonNullable<CaseMachine['nic']> } };
+type CaseMachine = NonNullable<ScenarioInput['machine']>;
 
 /** FNV-1a over the base seed and the case index: the case's own seed. */
 export function caseSeed(base: number, index: number): number {

@@ -31,7 +31,7 @@
 import { xoroshiro128plus, unsafeUniformIntDistribution as uniform } from 'pure-rand';
 import { BackRing, FrontRing, SharedRing } from '../channels/ring.js';
 import { PortTable, type Port } from '../hypervisor/event-channel.js';
-import type { Exec } from '../domains/kernel.js';
+import type { Exec } from '../core/exec.js';
 import { caseSeed } from './case.js';
 
 /** What the harness builds the protocol from: the real classes, or a test double (a mutant). */

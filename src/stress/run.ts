@@ -29,7 +29,7 @@ import { PS_PER_MS } from '../actors/scheduler.js';
 import { build, type Built } from '../scenario/build.js';
 import type { Interpreter } from '../actors/runtime.js';
 import { parseScenario, type Scenario } from '../scenario/schema.js';
-import { BACKEND_EDGES, XenbusState } from '../channels/netif.js';
+import { BACKEND_EDGES, XEN_NETBK_MAX_HASH_KEY_SIZE, XEN_NETBK_MAX_HASH_MAPPING_SIZE, XEN_NETBK_MCAST_MAX, XenbusState } from '../channels/netif.js';
 import { GTF } from '../hypervisor/grant-table.js';
 import type { CaseScenario } from './case.js';
 
@@ -242,7 +242,7 @@ function checkAlways(b: Built, out: string[]): void {
     if (nb.stats.maxGrantOpsPerPass > 3 * size) out.push(`I3: ${nb.name} issued ${nb.stats.maxGrantOpsPerPass} grant ops in one pass`);
     if (nb.stats.maxRxPerPass > nb.budget) out.push(`I3: ${nb.name} delivered ${nb.stats.maxRxPerPass} packets in one pass`);
     if (nb.stats.maxRxQueue > nb.rxQueueLimit) out.push(`I8: ${nb.name} queued ${nb.stats.maxRxQueue} packets`);
-    if (nb.mcast.size > 64 || nb.hash.mapping.length > 128 || nb.hash.key.length > 40) out.push(`I8: ${nb.name} per-vif tables out of bounds`);
+    if (nb.mcast.size > XEN_NETBK_MCAST_MAX || nb.hash.mapping.length > XEN_NETBK_MAX_HASH_MAPPING_SIZE || nb.hash.key.length > XEN_NETBK_MAX_HASH_KEY_SIZE) out.push(`I8: ${nb.name} per-vif tables out of bounds`);
     for (const [a, z] of nb.transitions) if (!(BACKEND_EDGES[a] ?? []).includes(z)) out.push(`I11: ${nb.name} went from state ${a} to ${z}`);
     if (v.hostile) continue;
     if (nb.disabled) out.push(`I2: honest ${nb.name} disabled (${nb.disabled})`);
@@ -310,11 +310,9 @@ function execute(sc: Scenario, checks: boolean, mutate?: (b: Built) => void, int
   const b = build(sc, { interpreter });
   const failures: string[] = [];
   // Count CPU slices: a livelock that burns no virtual time never returns from the scheduler otherwise.
-  const complete = b.host.complete.bind(b.host);
   const progress: Progress = { goodput: 0, events: 0, slots: 0, slices: 0, sliceCount: 0 };
-  b.host.complete = (c: number) => {
+  b.host.onSliceDone = () => {
     if (++progress.sliceCount - progress.slices > EVENT_BUDGET) throw new Livelock(`I3: livelock: more than ${EVENT_BUDGET} CPU slices without progress by ${(b.sys.sched.now / PS_PER_MS).toFixed(3)} ms`);
-    complete(c);
   };
   try {
     mutate?.(b);
@@ -389,7 +387,7 @@ export function runCase(cs: CaseScenario | Scenario, opts: RunCaseOptions = {}):
       // Mappings of the adversary's grants beyond its (still mapped) ring pages.
       const rings = sum(p.b.vifs.filter((q) => q.guest === v.guest).map((q) => q.nb.ringMappings()));
       const dom0Mappings = p.b.xen ? p.b.xen.grants.mappingsOn(0, v.guest.domid) - rings : 0;
-      const fails = v.hostile.behaviour.expect({ h: v.hostile, nb: v.nb, vif: v, counters: p.b.counters, quiescent: p.quiescent, dom0Mappings });
+      const fails = v.hostile.behaviour.expect({ h: v.hostile, nb: v.nb, back: v.back, counters: p.b.counters, quiescent: p.quiescent, dom0Mappings });
       for (const f of fails) failures.push(`${hostile.behaviour}/${v.hostile.variant}: ${f}`);
     }
     // Honest guests keep making progress: compare with the same case where the adversary is honest.

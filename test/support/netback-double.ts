@@ -7,8 +7,9 @@ import { TAG, tlbTag } from '../../src/hardware/tlb.js';
  * The guest's side of the rings is driven through FrontRings, as a netfront would.
  */
 import { createActor } from 'xstate';
-import type { Exec, Kernel, Task } from '../../src/domains/kernel.js';
-import type { Packet } from '../../src/domains/packet.js';
+import type { Kernel } from '../../src/domains/kernel.js';
+import type { Exec, Task } from '../../src/core/exec.js';
+import type { Packet } from '../../src/core/packet.js';
 import type { Xen } from '../../src/hypervisor/xen.js';
 import { GNTST } from '../../src/hypervisor/grant-table.js';
 import { Netback, PendingPool } from '../../src/channels/netback.js';

@@ -9,7 +9,9 @@
  */
 import type { Built } from '../../src/scenario/build.js';
 import { tagSpace, type Tlb } from '../../src/hardware/tlb.js';
-import type { Exec, Kernel } from '../../src/domains/kernel.js';
+import type { XenDomain } from '../../src/hypervisor/domain.js';
+import type { CpuExec } from '../../src/hardware/exec.js';
+import type { Exec } from '../../src/core/exec.js';
 
 export interface FlushWatch {
   /** Translations (tag, frame) present in the caller's DTLB when a call took their frame away (what the check examined), by hypercall. */
@@ -33,9 +35,9 @@ export function watchFlushes(b: Built): FlushWatch {
   }
   const reachable = (dom: number, mfn: number) => b.mem.ownerOf(mfn) === dom || xen.grants.mapsFrame(dom, mfn);
   /** Run a hypercall wrapper and check the caller's DTLB afterwards. */
-  const checked = <T>(name: keyof FlushWatch['calls'], x: Exec, caller: Kernel, call: () => T): T => {
+  const checked = <T>(name: keyof FlushWatch['calls'], x: Exec, caller: XenDomain, call: () => T): T => {
     w.calls[name]++;
-    const dtlb = x.cpu.tlb.dtlb, seen = touched.get(dtlb)!;
+    const dtlb = (x as CpuExec).cpu.tlb.dtlb, seen = touched.get(dtlb)!;
     // The caller's translations present now whose frame it can still reach: the call may take some away.
     const before: Array<[number, number]> = [];
     for (const [tag, mfn] of seen) {

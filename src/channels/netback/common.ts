@@ -2,7 +2,7 @@
  * Types and helpers every part of netback shares (Linux: common.h): transmit and receive modes,
  * the in-flight TX packet, timers and timeouts, and reading guest-written slots at their C widths.
  */
-import type { Packet } from '../../domains/packet.js';
+import type { Packet } from '../../core/packet.js';
 import { isExtra, type CtrlRequest, type RxRequest, type TxExtra, type TxRequest, type TxSlot } from '../netif.js';
 
 export type TxMode = 'map' | 'noremap';
@@ -27,7 +27,6 @@ export interface PendingTx {
 }
 
 export const COPY_LEN = 128; // XEN_NETBACK_TX_COPY_LEN
-export const PAGE = 4096;
 
 /** Reading a slot as the C structs do: every field at its width (a tx request is u32 gref, u16 offset/flags/id/size). */
 export function asRequest(s: TxSlot): TxRequest {

@@ -2,7 +2,7 @@
  * The control ring (Linux hash.c and the ctrl handlers, docs/protocol.md 2.6, feature-ctrl-ring): hash
  * flags, key, mapping and algorithm, every request validated overflow-safely (XSA-270).
  */
-import type { Exec } from '../../domains/kernel.js';
+import type { Exec } from '../../core/exec.js';
 import { GNTST } from '../../hypervisor/grant-table.js';
 import { ringDiff } from '../ring.js';
 import {
@@ -10,7 +10,7 @@ import {
   XEN_NETIF_CTRL_STATUS, XEN_NETIF_CTRL_TYPE, pageWords, type CtrlRequest,
 } from '../netif.js';
 import type { Netback } from '../netback.js';
-import { PAGE } from './common.js';
+import { PAGE_SIZE } from '../../core/packet.js';
 import { notify } from './interface.js';
 import { NB } from './machine.js';
 
@@ -45,7 +45,7 @@ export function xenvif_ctrl_process_request(vif: Netback, x: Exec, r: CtrlReques
   const h = vif.hash;
   const copyIn = (gref: number, bytes: number): number[] | null => {
     if (bytes === 0) return [];
-    if (bytes > PAGE) return null;
+    if (bytes > PAGE_SIZE) return null;
     const frame = vif.kernel.allocFrame();
     const res = vif.xen.grantCopy(x, vif.kernel, [{ source: { dom: vif.guestDom, ref: gref, offset: 0 }, dest: { dom: vif.kernel.domid, frame, offset: 0 }, len: bytes }]);
     vif.kernel.freeFrame(frame);
@@ -77,7 +77,7 @@ export function xenvif_ctrl_process_request(vif: Netback, x: Exec, r: CtrlReques
     case T.SET_HASH_MAPPING: {
       const [gref, len, off] = r.data;
       // Overflow-safe: never off + len (which wraps in u32).
-      if (off > h.size || len > h.size - off || len > PAGE / 4) return { status: S.INVALID_PARAMETER, data: 0 };
+      if (off > h.size || len > h.size - off || len > PAGE_SIZE / 4) return { status: S.INVALID_PARAMETER, data: 0 };
       const words = copyIn(gref, len * 4);
       if (!words) return { status: S.INVALID_PARAMETER, data: 0 };
       const entries = Array.from({ length: len }, (_, i) => words[i] ?? 0);

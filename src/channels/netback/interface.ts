@@ -3,8 +3,8 @@
  * interrupt with its late EOI for spurious events (XSA-332), kicking the TX/RX/control work, and
  * tearing the data rings down once nothing in flight uses them.
  */
-import type { Exec } from '../../domains/kernel.js';
-import type { Packet } from '../../domains/packet.js';
+import type { Exec } from '../../core/exec.js';
+import type { Packet } from '../../core/packet.js';
 import { drop, note } from '../../model/counters.js';
 import type { Netback } from '../netback.js';
 import { NB } from './machine.js';

@@ -3,14 +3,14 @@
  * frontend posted, by page flipping (Xen 2.0), by mapping and copying (ATC 2006), or by GNTTABOP_copy.
  * Packets that wait too long expire, and a queue that cannot deliver at all drops its carrier (XSA-392).
  */
-import type { Exec } from '../../domains/kernel.js';
-import { HDR_LEN, type Packet } from '../../domains/packet.js';
+import type { Exec } from '../../core/exec.js';
+import { HDR_LEN, PAGE_SIZE, type Packet } from '../../core/packet.js';
 import { GNTST } from '../../hypervisor/grant-table.js';
 import { drop, note } from '../../model/counters.js';
 import { ringDiff } from '../ring.js';
 import { NETIF_RSP, NETRXF, type RxRequest } from '../netif.js';
 import type { Netback } from '../netback.js';
-import { PAGE, packetBytes } from './common.js';
+import { packetBytes } from './common.js';
 import { notify } from './interface.js';
 import { NB } from './machine.js';
 
@@ -111,8 +111,8 @@ export function xenvif_rx_action(vif: Netback, x: Exec): void {
       const ok = res[i].status === GNTST.okay;
       if (ok) {
         x.touchTransient(vif.kernel.mapSlotTag(vif.rxMmap + i), res[i].frame!);
-        x.copy(Math.min(PAGE, p.len + HDR_LEN), p.cold, true); // the guest's buffer page is not in our cache
-        vif.kernel.mem.copy(p.frames[0], 0, res[i].frame!, 0, Math.min(PAGE, p.len + HDR_LEN));
+        x.copy(Math.min(PAGE_SIZE, p.len + HDR_LEN), p.cold, true); // the guest's buffer page is not in our cache
+        vif.kernel.mem.copy(p.frames[0], 0, res[i].frame!, 0, Math.min(PAGE_SIZE, p.len + HDR_LEN));
         vif.kernel.mem.contents.set(res[i].frame!, packetBytes(p));
       }
       status.push(ok ? p.len + HDR_LEN : NETIF_RSP.ERROR);
@@ -123,7 +123,7 @@ export function xenvif_rx_action(vif: Netback, x: Exec): void {
     const ops = batch.map(({ req, p }) => ({
       source: { dom: vif.kernel.domid, frame: p.frames[0], offset: 0 },
       dest: { dom: vif.guestDom, ref: req.gref, offset: 0 },
-      len: Math.min(PAGE, p.len + HDR_LEN),
+      len: Math.min(PAGE_SIZE, p.len + HDR_LEN),
       cold: p.cold,
       dstCold: true,
     }));

@@ -4,8 +4,9 @@
  * guest's pages in one batched grant operation, and answer once the NIC is done with them. A fatal
  * protocol violation disables the vif (xenvif_fatal_tx_err); the rest of the driver domain goes on.
  */
-import type { Exec, Kernel } from '../../domains/kernel.js';
-import { HDR_LEN, ETH_HLEN, type Packet } from '../../domains/packet.js';
+import type { Exec } from '../../core/exec.js';
+import type { Kernel } from '../../domains/kernel.js';
+import { HDR_LEN, ETH_HLEN, PAGE_SIZE, type Packet } from '../../core/packet.js';
 import { GNTST } from '../../hypervisor/grant-table.js';
 import { drop, note } from '../../model/counters.js';
 import { ringDiff } from '../ring.js';
@@ -14,7 +15,7 @@ import {
   XEN_NETIF_GSO_TYPE, XEN_NETIF_NR_SLOTS_MIN, type TxExtra, type TxRequest, type TxSlot,
 } from '../netif.js';
 import type { Netback } from '../netback.js';
-import { COPY_LEN, PAGE, asExtra, asRequest, type PendingTx } from './common.js';
+import { COPY_LEN, asExtra, asRequest, type PendingTx } from './common.js';
 import { notify, xenvif_unmap_frontend_data_rings } from './interface.js';
 import { xenvif_rx_queue_purge } from './rx.js';
 import { NB, type NetbackEvent } from './machine.js';
@@ -253,12 +254,12 @@ export function xenvif_tx_build_gops(vif: Netback, x: Exec): PendingTx | null | 
     consumed.push(s);
     if (!dropErr && s.size > remaining) dropErr = 'fragments-exceed-total'; // total overflowed 64 KiB: buggy, not fatal
     remaining = (remaining - s.size) & 0xffff;
-    if (vif.checks.pageBounds && s.offset + s.size > PAGE) return fatal('slot-crosses-page');
+    if (vif.checks.pageBounds && s.offset + s.size > PAGE_SIZE) return fatal('slot-crosses-page');
     more = (s.flags & NETTXF.more_data) !== 0;
   }
   const gso = byType[XEN_NETIF_EXTRA_TYPE.GSO] ?? null;
   if (!dropErr && remaining < ETH_HLEN) dropErr = 'runt';
-  if (vif.checks.pageBounds && !dropErr && first.offset + remaining > PAGE) return fatal('slot-crosses-page');
+  if (vif.checks.pageBounds && !dropErr && first.offset + remaining > PAGE_SIZE) return fatal('slot-crosses-page');
   if (vif.checks.extras && !dropErr && gso && (gso.gsoSize === 0 || (gso.gsoType !== XEN_NETIF_GSO_TYPE.TCPV4 && gso.gsoType !== XEN_NETIF_GSO_TYPE.TCPV6))) return fatal('bad-gso');
   if (dropErr) {
     drop(vif.counters, `tx-${dropErr}`);

@@ -3,7 +3,7 @@
  * read and check the frontend's keys, map the ring pages and bind the event channel, and fail into
  * Closing with an error node (xenbus_dev_fatal) leaving nothing mapped.
  */
-import type { Exec } from '../../domains/kernel.js';
+import type { Exec } from '../../core/exec.js';
 import { GNTMAP, GNTST, type GrantOps } from '../../hypervisor/grant-table.js';
 import { note } from '../../model/counters.js';
 import { BackRing, SharedRing, ringDiff } from '../ring.js';

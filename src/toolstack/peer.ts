@@ -1,0 +1,16 @@
+/**
+ * A peer host on the far end of a NIC's link (ns-3's PointToPointHelper in
+ * spirit): the external client machine that runs the other ends of the flows
+ * crossing that link, cabled to the NIC both ways.
+ */
+import type { NicModel } from '../hardware/nic.js';
+import { ClientModel, clientMachine } from '../peer/client.js';
+import type { PhysicalHost } from './host.js';
+
+/** Cable `client` to `nic` and start its actor. */
+export function attachPeer(h: PhysicalHost, nic: NicModel, client: ClientModel): ClientModel {
+  client.peerNic = nic.name;
+  nic.peer = client.name;
+  h.sys.spawn(client.name, 'client', clientMachine, { model: client });
+  return client;
+}
