@@ -100,6 +100,7 @@ export function stressCommand(program: Command, p: Pick<Parsers, 'intArg'>): voi
         else {
           console.log(`${o.replay}: ${r.ok ? 'ok' : 'FAIL'}${r.hostile ? ` (adversary ${r.hostile})` : ''}, result hash ${r.hash}`);
           for (const f of r.failures) console.log(`  - ${f}`);
+          for (const n of r.notes) console.log(`  note: ${n}`);
         }
         process.exit(r.ok ? 0 : 1);
       }
@@ -109,6 +110,7 @@ export function stressCommand(program: Command, p: Pick<Parsers, 'intArg'>): voi
         if (o.json) { console.log(JSON.stringify(r)); process.exit(r.result.ok ? 0 : 1); }
         if (r.result.ok) console.log(`case ${r.index} (case seed ${r.seed}) ok${r.result.hostile ? `, adversary ${r.result.hostile}` : ''}; result hash ${r.result.hash}`);
         else printFailure(o, r);
+        for (const n of r.result.notes) console.log(`  note: ${n}`);
         console.log(stringify({ ...r.scenario, name: `stress-case-${r.index}` }).trimEnd());
         process.exit(r.result.ok ? 0 : 1);
       }

@@ -44,6 +44,15 @@ export const HONEST_SHARE = 1 / 3;
 export const HONEST_GUEST_SHARE = 0.2;
 /** ... applied when the control run moved at least this many MSS segments (smaller samples are noise). */
 export const HONEST_MIN_SEGMENTS = 20;
+/**
+ * ... and, under the credit scheduler, when the measured window spans at least this many accounting
+ * periods. Credit shares the CPU by weight only over accounting periods: a spinning vCPU may carry up
+ * to a time slice of credit at UNDER while the driver domain, which burns CPU for every guest's I/O, is
+ * OVER; an OVER vCPU is neither boosted on wake-up nor allowed to preempt, so dom0 can be held off for
+ * about three periods (credit carried, one time slice, the next accounting) before its share returns
+ * (docs/stress.md). Stress cases scale the credit periods to their window accordingly (case.ts).
+ */
+export const I2_CREDIT_PERIODS = 10;
 /** Virtual time allowed for draining after the sources stop: long enough for TCP to repair a loss by many timeouts (200 ms each, backed off). */
 const DRAIN_PS = 30_000 * PS_PER_MS;
 
@@ -62,6 +71,8 @@ export interface CaseResult {
   hostile: string | null;
   /** Honest goodput / control goodput, per honest guest (hostile cases). */
   honestShare: Record<string, number>;
+  /** Checks that did not apply to this case, and why. */
+  notes: string[];
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -262,6 +273,19 @@ function checkAlways(b: Built, out: string[]): void {
   }
 }
 
+/**
+ * Why I2's honest-progress thresholds do not apply to this scenario (null: they do): under the credit
+ * scheduler a window shorter than I2_CREDIT_PERIODS accounting periods is one over which Xen promises
+ * no share (a scenario file may have one; generated cases do not).
+ */
+export function i2NotJudged(sc: Scenario): string | null {
+  if (sc.xen.scheduler !== 'credit') return null;
+  const acctUs = sc.xen.credit.tickUs * sc.xen.credit.ticksPerAcct;
+  const periods = (sc.run.durationMs * 1000) / acctUs;
+  if (periods >= I2_CREDIT_PERIODS) return null;
+  return `I2 honest progress not judged: the measured window (${sc.run.durationMs} ms) spans ${periods.toFixed(1)} credit accounting periods of ${acctUs} us; the credit scheduler shares the CPU by weight over ${I2_CREDIT_PERIODS} or more`;
+}
+
 /** Goodput (bytes) per guest, or per server for native/driver. */
 function goodputByGuest(b: Built): Record<string, number> {
   const out: Record<string, number> = {};
@@ -376,12 +400,13 @@ export interface RunCaseOptions {
 export function runCase(cs: CaseScenario | Scenario, opts: RunCaseOptions = {}): CaseResult {
   let sc: Scenario;
   try { sc = parseScenario(structuredClone(cs), 'stress case'); } catch (e) {
-    return { ok: false, failures: [`invalid case: ${(e as Error).message}`], hash: '', quiescent: false, traceHash: '', events: 0, goodput: {}, drops: {}, violations: {}, disabled: [], hostile: null, honestShare: {} };
+    return { ok: false, failures: [`invalid case: ${(e as Error).message}`], hash: '', quiescent: false, traceHash: '', events: 0, goodput: {}, drops: {}, violations: {}, disabled: [], hostile: null, honestShare: {}, notes: [] };
   }
   const p = execute(sc, true, opts.mutate, opts.interpreter);
   const failures = [...p.failures];
   const hostile = sc.hostile[0] ?? null;
   const honestShare: Record<string, number> = {};
+  const notes: string[] = [];
   if (hostile && !failures.some((f) => f.startsWith('crash'))) {
     // The adversary's own expectations.
     const v = p.b.vifs.find((q) => q.hostile);
@@ -395,6 +420,9 @@ export function runCase(cs: CaseScenario | Scenario, opts: RunCaseOptions = {}):
     // Honest guests keep making progress: compare with the same case where the adversary is honest.
     const control = execute({ ...sc, hostile: [] }, false, undefined, opts.interpreter);
     const mss = sc.tcp.mss;
+    const notJudged = i2NotJudged(sc);
+    if (notJudged) notes.push(notJudged);
+    const judge = (bytes: number) => !notJudged && bytes >= HONEST_MIN_SEGMENTS * mss;
     let got = 0, base = 0;
     for (const [g, want] of Object.entries(control.goodput)) {
       if (g === `domU${hostile.guest}`) continue;
@@ -402,10 +430,10 @@ export function runCase(cs: CaseScenario | Scenario, opts: RunCaseOptions = {}):
       got += have;
       base += want;
       honestShare[g] = want > 0 ? Math.round((have / want) * 1000) / 1000 : 1;
-      if (want >= HONEST_MIN_SEGMENTS * mss && have < HONEST_GUEST_SHARE * want) failures.push(`I2: honest ${g} starved: ${have} bytes in the measured window, ${(100 * have / want).toFixed(0)}% of its ${want} without the adversary (threshold ${HONEST_GUEST_SHARE * 100}%)`);
+      if (judge(want) && have < HONEST_GUEST_SHARE * want) failures.push(`I2: honest ${g} starved: ${have} bytes in the measured window, ${(100 * have / want).toFixed(0)}% of its ${want} without the adversary (threshold ${HONEST_GUEST_SHARE * 100}%)`);
     }
     honestShare.all = base > 0 ? Math.round((got / base) * 1000) / 1000 : 1;
-    if (base >= HONEST_MIN_SEGMENTS * mss && got < HONEST_SHARE * base) {
+    if (judge(base) && got < HONEST_SHARE * base) {
       failures.push(`I2: the honest guests moved ${got} bytes, ${(100 * got / base).toFixed(0)}% of their ${base} without the adversary (threshold ${(HONEST_SHARE * 100).toFixed(0)}%)`);
     }
   }
@@ -427,5 +455,6 @@ export function runCase(cs: CaseScenario | Scenario, opts: RunCaseOptions = {}):
     disabled: p.b.netbacks.filter((nb) => nb.disabled).map((nb) => `${nb.name}:${nb.disabled}`),
     hostile: hostile ? `${hostile.behaviour}/${p.b.vifs.find((q) => q.hostile)?.hostile?.variant ?? hostile.variant}` : null,
     honestShare,
+    notes,
   };
 }
