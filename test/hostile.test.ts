@@ -28,7 +28,7 @@ function scenario(behaviour: string, variant: number): CaseScenario {
   };
 }
 
-describe('hostile guests H1-H26 (xen-protocol.md 5.2)', function () {
+describe('hostile guests H1-H26 (docs/protocol.md 5.2)', function () {
   this.timeout(120_000);
   for (const b of BEHAVIOURS) {
     it(`${b.id} ${b.title} (${b.variants} variant${b.variants > 1 ? 's' : ''}; ${b.invariants}): contained, honest guests progress`, () => {

@@ -19,7 +19,7 @@ import { GrantMemory } from './support/grant-memory.js';
  * Grant-table behaviour the first suite left open (found by mutation testing, issue 14): pin
  * counter overflow, the compare-and-swap against a guest rewriting its entry, the per-frame and
  * per-(caller, frame) bookkeeping behind pinned()/mapsFrame(), set_version, release of a dying
- * domain's mappings, and the copy/transfer domain checks (xen-protocol.md 3.3-3.6).
+ * domain's mappings, and the copy/transfer domain checks (docs/protocol.md 3.3-3.6).
  */
 
 /** The memory model double (test/support/grant-memory.ts). */

@@ -9,7 +9,7 @@ import { xenvif_ctrl_process_request } from '../src/channels/netback/control.js'
 import { harness } from './support/netback-double.js';
 
 /**
- * The control ring (xen-protocol.md 2.6, Linux hash.c; found by mutation testing, issue 14): each
+ * The control ring (docs/protocol.md 2.6, Linux hash.c; found by mutation testing, issue 14): each
  * request type's bounds, checked overflow-safely (XSA-270), the key and mapping copied in from the
  * guest's granted page, and the ring pass answering every request with its id and type.
  */

@@ -6,7 +6,7 @@ import { DOM0, GUEST, harness } from './support/netback-double.js';
 /**
  * Netback's receive path and its interrupt handling on their own (found by mutation testing,
  * issue 14), over the doubles of test/support/netback-double.ts: the three ways a packet reaches
- * the guest (grant copy, map-and-copy, page flip; xen-protocol.md 2.3, 2.7, 3.5), response flags
+ * the guest (grant copy, map-and-copy, page flip; docs/protocol.md 2.3, 2.7, 3.5), response flags
  * and statuses, the queue limit, waiting for buffers, expiry and carrier-off (XSA-392), and the
  * late EOI for spurious events (4.6, XSA-332).
  */

@@ -2,18 +2,19 @@ import { expect } from 'chai';
 import { ETH_HLEN, HDR_LEN } from '../src/domains/packet.js';
 import { Netback, PendingPool, COPY_LEN } from '../src/channels/netback.js';
 import { xenvif_tx_copy_ops } from '../src/channels/netback/tx.js';
+import { TAG, tlbTag } from '../src/hardware/tlb.js';
 import { asExtra, asRequest, type PendingTx } from '../src/channels/netback/common.js';
 import {
   FATAL_SKB_SLOTS, NETIF_RSP, NETTXF, VifRings, XEN_NETBK_MCAST_MAX, XEN_NETIF_EXTRA_FLAG_MORE, XEN_NETIF_EXTRA_TYPE,
   XEN_NETIF_GSO_TYPE, XEN_NETIF_NR_SLOTS_MIN, type TxExtra, type TxRequest, type TxSlot,
 } from '../src/channels/netif.js';
-import { GUEST, bytes, harness } from './support/netback-double.js';
+import { GUEST, addressSpace, bytes, harness } from './support/netback-double.js';
 
 /**
  * Netback's transmit path on its own (found by mutation testing, issue 14): a vif built over test
  * doubles of the driver domain's kernel, of Xen's grant hypercalls and of the CPU (Exec), with the
  * guest's side of the TX ring driven through a FrontRing. Each case states a rule of
- * xen-protocol.md 2.1, 2.2, 2.5 and the validation table of 2.10 and checks the responses on the
+ * docs/protocol.md 2.1, 2.2, 2.5 and the validation table of 2.10 and checks the responses on the
  * ring, the packets handed to the bridge, the grant operations and whether the vif was disabled.
  */
 
@@ -298,7 +299,7 @@ describe('netback TX (mutation): passes, budget and the pending-slot pool', () =
   });
 
   it('a vif that finds the shared pending pool short waits (first come, first served) and is kicked when slots come back', () => {
-    const pool = new PendingPool(FATAL_SKB_SLOTS + 1);
+    const pool = new PendingPool(addressSpace(), FATAL_SKB_SLOTS + 1);
     const a = harness({ pool });
     const b = harness({ pool });
     a.contents.set(a.frameOf(1), bytes());
@@ -321,7 +322,7 @@ describe('netback TX (mutation): passes, budget and the pending-slot pool', () =
     const kicked: string[] = [];
     const nb = (name: string) => ({ kick: () => { kicked.push(name); } }) as unknown as Netback;
     const [p, q, r] = [nb('p'), nb('q'), nb('r')];
-    const pool = new PendingPool(10);
+    const pool = new PendingPool(addressSpace(), 10);
     expect(pool.take(8, p)).to.equal(true);
     expect(pool.take(5, q)).to.equal(false); // waits
     expect(pool.take(1, r)).to.equal(false); // enough free, but q is first in line
@@ -337,7 +338,7 @@ describe('netback TX (mutation): passes, budget and the pending-slot pool', () =
     expect(kicked).to.deep.equal(['q', 'r']);
     expect(pool.take(1, r)).to.equal(true);
     // forget: the head of the queue leaving kicks the next one; any other leaving kicks nobody.
-    const pool2 = new PendingPool(0);
+    const pool2 = new PendingPool(addressSpace(), 0);
     pool2.take(1, p); pool2.take(1, q); pool2.take(1, r);
     kicked.length = 0;
     pool2.forget(q, null);
@@ -347,6 +348,47 @@ describe('netback TX (mutation): passes, budget and the pending-slot pool', () =
     expect(kicked).to.deep.equal(['r']);
     pool2.forget(p, null); // not waiting: nothing
     expect(kicked).to.deep.equal(['r']);
+  });
+});
+
+describe('netback TX (mutation): a mapped page lives at its pending slot\'s address (MMAP_VADDR)', () => {
+  it('pending indices come off a FIFO ring and go back in release order; each pool has its own area', () => {
+    const space = addressSpace();
+    const a = new PendingPool(space, 4), b = new PendingPool(space, 4);
+    expect([a.mmap, b.mmap]).to.deep.equal([0, 4]); // two areas, one after the other
+    const nb = {} as Netback;
+    expect(a.take(3, nb)).to.equal(true);
+    expect(a.assign(3)).to.deep.equal([0, 1, 2]);
+    a.release([2, 0], null);
+    expect(a.free).to.equal(3);
+    expect(a.take(4, nb)).to.equal(false); // 3 free
+    expect(a.take(3, nb)).to.equal(true);
+    expect(a.assign(3)).to.deep.equal([3, 2, 0]); // never-used 3 first, then in the order released
+    expect([a.vaddr(3), b.vaddr(3)]).to.deep.equal([3, 7]);
+  });
+
+  it('each mapped page is touched at the address of the pending slot of its request, whatever its handle', () => {
+    const h = harness();
+    const tag = (idx: number) => tlbTag(0, TAG.grantMap, h.pool.vaddr(idx));
+    h.contents.set(h.frameOf(1), bytes());
+    h.contents.set(h.frameOf(3), bytes());
+    // Three slots, the middle one empty (no mapping): slots 0 and 2 are mapped.
+    h.send(req({ gref: 1, id: 1, flags: NETTXF.more_data, size: 300 }), req({ gref: 2, id: 2, flags: NETTXF.more_data, size: 0 }), req({ gref: 3, id: 3, size: 100 }));
+    expect(h.cpu.transient).to.deep.equal([{ tag: tag(0), frame: h.frameOf(1) }, { tag: tag(2), frame: h.frameOf(3) }]);
+    h.complete(); // slots 0, 1, 2 go back, in order
+    h.contents.set(h.frameOf(4), bytes());
+    h.send(req({ gref: 4, id: 4, size: 100 }));
+    // The ring had 3..255 free before 0, 1, 2: the next packet takes slot 3.
+    expect(h.cpu.transient.at(-1)).to.deep.equal({ tag: tag(3), frame: h.frameOf(4) });
+  });
+
+  it('RX map-and-copy maps the i-th buffer of a pass at the i-th page of the vif\'s own receive area', () => {
+    const m = harness({ rxCopyVia: 'map' });
+    for (const len of [100, 200]) m.vif.xmit(m.x, m.incoming({ len, cold: false }));
+    m.post({ id: 1, gref: 1 }, { id: 2, gref: 2 });
+    const area = m.vif.rxMmap;
+    expect(area).to.not.equal(m.pool.mmap); // the pending ring's area is another
+    expect(m.cpu.transient).to.deep.equal([{ tag: tlbTag(0, TAG.grantMap, area), frame: m.frameOf(1) }, { tag: tlbTag(0, TAG.grantMap, area + 1), frame: m.frameOf(2) }]);
   });
 });
 
@@ -367,7 +409,7 @@ describe('netback TX (mutation): no-remap transmit copies only the header (XSA-4
 
   it('copy ops: stop once COPY_LEN bytes are covered, skip empty slots', () => {
     const p = (own: number, sizes: number[]): PendingTx => ({
-      slots: [], extras: 0, own, gso: null, handles: [],
+      slots: [], extras: 0, own, gso: null, handles: [], pending: [], mapSlot: [],
       map: [req({ gref: 0, offset: 0, size: own + sizes.reduce((a, b) => a + b, 0) }), ...sizes.map((size, i) => req({ gref: i + 1, offset: 10 * (i + 1), size }))],
     });
     const vif = {} as Netback;

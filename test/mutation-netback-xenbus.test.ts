@@ -11,7 +11,7 @@ import { DOM0, GUEST, harness } from './support/netback-double.js';
 /**
  * The backend's XenBus side on its own (found by mutation testing, issue 14): reading and checking
  * the frontend's keys, mapping the ring pages with real grant-table bookkeeping, binding the event
- * channel, and failing into Closing with an error node and nothing left mapped (xen-protocol.md
+ * channel, and failing into Closing with an error node and nothing left mapped (docs/protocol.md
  * 2.8, 2.9; H3, H20; I5, I11). XenStore is a map double; watches are recorded.
  */
 class MapXs implements Xs {

@@ -17,7 +17,7 @@ import { execDouble } from './support/netback-double.js';
 /**
  * netfront on its own (found by mutation testing, issue 14): the guest's kernel, Xen's memory and
  * event-channel hypercalls and the CPU are doubles, the grant table is real, and the backend's
- * side of both rings is driven through BackRings. Rules: xen-protocol.md 2.1 (TX layout: first
+ * side of both rings is driven through BackRings. Rules: docs/protocol.md 2.1 (TX layout: first
  * size is the total, more_data chains, GSO extra after the first), 2.3 (RX responses in the slot of
  * their request), 3.2 (end access, never reuse a page still mapped: XSA-396), 3.5 (flipping).
  */

@@ -84,7 +84,7 @@ describe('netback and netfront machines', function () {
     }
   });
 
-  it('netback XenBus region takes exactly the backend edges of xen-protocol.md 2.9', () => {
+  it('netback XenBus region takes exactly the backend edges of docs/protocol.md 2.9', () => {
     const byName = Object.fromEntries(Object.entries(XenbusState).map(([k, v]) => [k, v]));
     const xb = (netbackMachine.config as Config).states!.xenbus.states!;
     for (const [from, c] of Object.entries(xb)) {

@@ -8,7 +8,7 @@
  * exchange for a fresh one (Xen 2.0), or grant-copy it into a page the guest
  * granted (the paper's I/O channel).
  *
- * The frontend is not trusted (xen-protocol.md 2.10, 5.2): every ring index
+ * The frontend is not trusted (docs/protocol.md 2.10, 5.2): every ring index
  * and slot is read once into private memory and validated like Linux netback
  * does; a fatal violation disables the vif, and the rest of the driver domain
  * goes on. Spurious events are answered with a late, exponentially delayed EOI
@@ -133,7 +133,10 @@ export class Netback implements NetDevice {
     this.txDoneTask = { name: `${name}-tx-done`, run: (x) => xenvif_tx_dealloc_action(this, x) };
     this.rxTask = { name: `${name}-rx`, run: (x) => xenvif_rx_action(this, x) };
     this.ctrlTask = { name: `${name}-ctrl`, run: (x) => xenvif_ctrl_action(this, x) };
+    this.rxMmap = kernel.allocMapArea(budget);
   }
+  /** First page of the area where a receive pass maps the guest's buffers (one page per request a pass takes). */
+  readonly rxMmap: number;
   // Work items for our kernel, made once: each is queued at most once at a time (tx/ctrl: the actor's `scheduled`, rxQueued, doneQueued).
   readonly txTask: Task;
   readonly txDoneTask: Task;

@@ -1,5 +1,5 @@
 /**
- * netif protocol (xen/include/public/io/netif.h; xen-protocol.md 2): request
+ * netif protocol (xen/include/public/io/netif.h; docs/protocol.md 2): request
  * and response layouts, flags, statuses, and the XenStore feature handshake.
  */
 import { SharedRing } from './ring.js';
@@ -11,6 +11,8 @@ export const XEN_NETIF_EXTRA_TYPE = { NONE: 0, GSO: 1, MCAST_ADD: 2, MCAST_DEL: 
 export const XEN_NETIF_GSO_TYPE = { NONE: 0, TCPV4: 1, TCPV6: 2 } as const;
 export const XEN_NETIF_NR_SLOTS_MIN = 18;
 export const FATAL_SKB_SLOTS = 20;
+/** Pending-request slots a netback pool holds (Linux xen-netback common.h; Xen 2.0 netback.c). */
+export const MAX_PENDING_REQS = 256;
 export const NET_RING_SIZE = 256;
 /** Linux netback's per-vif multicast filter (XEN_NETBK_MCAST_MAX). */
 export const XEN_NETBK_MCAST_MAX = 64;

@@ -1,5 +1,5 @@
 /**
- * Xen shared I/O ring (xen/include/public/io/ring.h), see docs section 1.
+ * Xen shared I/O ring (xen/include/public/io/ring.h), see docs/protocol.md section 1.
  *
  * RING_IDX is an unsigned 32-bit free-running counter that wraps at 2^32.
  * Every difference is therefore taken as `(a - b) >>> 0` ("how far a is ahead

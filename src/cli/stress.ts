@@ -4,6 +4,7 @@
  * cases and the same summary hash. A failing case is printed with the command
  * that replays it and a shrunk (smaller) failing scenario as YAML.
  */
+import { randomInt } from 'node:crypto';
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { stringify } from 'yaml';
@@ -51,11 +52,26 @@ function printFailure(o: StressOpts, r: StressReport): void {
   }
 }
 
+/** `--seed <n|fresh>`: a whole number, or `fresh`. */
+function seedArg(p: Pick<Parsers, 'intArg'>): (v: string) => number | 'fresh' {
+  const int = p.intArg('--seed', 0);
+  return (v) => (v === 'fresh' ? 'fresh' : int(v));
+}
+
+/** A seed never used before, printed first (on stderr: stdout may be --json) so the campaign can be replayed. */
+function freshSeed(o: Partial<Record<'case' | 'path' | 'replay' | 'shard', unknown>>): number {
+  const clash = (['case', 'path', 'replay', 'shard'] as const).find((k) => o[k] !== undefined);
+  if (clash) fail(`--seed fresh cannot be combined with --${clash} (name the seed to replay a case or shard a campaign)`);
+  const seed = randomInt(1, 2 ** 31);
+  console.error(`stress: fresh seed ${seed} (replay: --seed ${seed})`);
+  return seed;
+}
+
 export function stressCommand(program: Command, p: Pick<Parsers, 'intArg'>): void {
   program.command('stress')
     .description('property-based stress: random scenarios (and hostile guests) checked against the protocol invariants')
     .option('--runs <n>', 'number of cases', p.intArg('--runs', 1), 100)
-    .option('--seed <n>', 'base seed (each case seed derives from it and the case index)', p.intArg('--seed', 0), 1)
+    .option('--seed <n>', 'base seed (each case seed derives from it and the case index); `fresh` draws a new one and prints it first, so a campaign explores new cases and a failure can still be replayed', seedArg(p), 1)
     .option('--workers <n>', 'worker threads', p.intArg('--workers', 1))
     .option('--hostile', 'put an adversary from the hostile-guest catalogue (H1-H26) on one guest of each case')
     .option('--only <ids>', 'comma-separated behaviours (H1..H26) for --hostile')
@@ -69,7 +85,8 @@ export function stressCommand(program: Command, p: Pick<Parsers, 'intArg'>): voi
     .option('--out <dir>', `${OUT_HELP}; every failing case as failing/case-<index>.yaml (replay: --replay FILE)`)
     .option('--shard <i/N>', SHARD_HELP)
     .addOption(interpreterOption())
-    .action(async (o: StressOpts) => {
+    .action(async (raw: Omit<StressOpts, 'seed'> & { seed: number | 'fresh' }) => {
+      const o: StressOpts = { ...raw, seed: raw.seed === 'fresh' ? freshSeed(raw) : raw.seed };
       if (o.out !== undefined || o.shard !== undefined) {
         const clash = (['interleave', 'replay', 'case'] as const).find((k) => o[k] !== undefined);
         if (clash) fail(`--${o.shard !== undefined ? 'shard' : 'out'} cannot be combined with --${clash} (result files are written for campaigns)`);

@@ -76,6 +76,15 @@ export class Kernel {
     (level === 'irq' ? this.irqQ : this.procQ).push(task);
     this.host.wake(this);
   }
+  /**
+   * Reserve `pages` pages of kernel virtual address space for grant mappings (Linux: alloc_vm_area,
+   * or ballooned pages per netback queue), numbered from 0 per kernel: a mapping lives at its own
+   * page, so two live mappings never share a TLB entry.
+   */
+  allocMapArea(pages: number): number { const base = this.mapPages; this.mapPages += pages; return base; }
+  private mapPages = 0;
+  /** The TLB tag of page `page` of this kernel's grant-mapping areas. */
+  mapSlotTag(page: number): number { return tlbTag(this.domid, TAG.grantMap, page); }
   hasWork(): boolean { return this.evtchn.upcallPending || this.irqQ.length > 0 || this.procQ.length > 0; }
   nextTask(): Task | undefined { return this.irqQ.shift() ?? this.procQ.shift(); }
 

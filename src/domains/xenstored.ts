@@ -1,5 +1,5 @@
 /**
- * xenstored, the XenStore daemon in dom0 (xen/tools/xenstored; xen-protocol.md 2.8-2.9), as one actor
+ * xenstored, the XenStore daemon in dom0 (xen/tools/xenstored; docs/protocol.md 2.8-2.9), as one actor
  * per host (kind `xenstore`). It holds the tree of keys and the watches: a driver registers a watch on
  * a path, and every later write or removal at or under that path sends the watcher an
  * XS_WATCH_EVENT message (detail = the path written), as xenstored's fire_watches does. Registering

@@ -1,6 +1,6 @@
 /**
  * Machine memory: 4 KiB frames, each owned by exactly one domain or free
- * (grant-table invariant, xen-protocol.md 3.6). Ownership moves only by
+ * (grant-table invariant, docs/protocol.md 3.6). Ownership moves only by
  * allocation, release and page transfer (flip).
  */
 import type { Run } from '../model/integrity.js';

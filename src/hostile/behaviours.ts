@@ -1,5 +1,5 @@
 /**
- * The hostile-guest catalogue of xen-protocol.md 5.2, H1-H26, as behaviours
+ * The hostile-guest catalogue of docs/protocol.md 5.2, H1-H26, as behaviours
  * of an adversarial netfront. Each behaviour says what the adversary does
  * (`publish` for the XenBus handshake, `step` every `periodUs` from
  * `startUs`), and what a correct driver domain and hypervisor must make of

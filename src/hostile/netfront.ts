@@ -1,5 +1,5 @@
 /**
- * An adversarial guest's netfront (xen-protocol.md 5.2). It is an ordinary
+ * An adversarial guest's netfront (docs/protocol.md 5.2). It is an ordinary
  * Netfront (its guest's TCP traffic still goes through it) that can also do
  * anything a guest kernel can do with its own memory and hypercalls: write
  * arbitrary slots and indices into the shared rings, lie in XenStore, play

@@ -1,5 +1,5 @@
 /**
- * Event channels (xen-protocol.md 4). Per-domain pending/mask bits live in
+ * Event channels (docs/protocol.md 4). Per-domain pending/mask bits live in
  * the domain's shared_info (PortTable, plain shared memory both Xen and the
  * guest touch). Each interdomain channel is an xstate actor: it owns the
  * binding state and turns SEND on one end into "set pending" on the other.

@@ -1,6 +1,6 @@
 /**
  * Xen grant tables, v1 semantics (xen/include/public/grant_table.h, xen/common/grant_table.c),
- * see docs section 3. Pure bookkeeping: no memory is copied here; the caller's memory model
+ * see docs/protocol.md section 3. Pure bookkeeping: no memory is copied here; the caller's memory model
  * (FrameOwnership) answers who owns which frame.
  */
 
@@ -119,6 +119,8 @@ export class GrantOps {
   /** Handle -> mapping. Handles come from a global counter so stale and foreign handles never alias a live one. */
   private maptrack = new Map<number, Maptrack>();
   private perCaller = new Map<DomId, number>();
+  /** The most mappings each caller has held at once (Xen grows a domain's maptrack to it and never shrinks it). */
+  private highWater = new Map<DomId, number>();
   private nextHandle = 0;
   /** Live grant pins per frame: such a frame can never be stolen by transfer (3.5). */
   private framePins = new Map<Mfn, number>();
@@ -176,7 +178,9 @@ export class GrantOps {
     const handle = this.nextHandle;
     this.nextHandle = (this.nextHandle + 1) >>> 0;
     this.maptrack.set(handle, { caller, dom, ref, write, frame });
-    this.perCaller.set(caller, (this.perCaller.get(caller) ?? 0) + 1);
+    const live = (this.perCaller.get(caller) ?? 0) + 1;
+    this.perCaller.set(caller, live);
+    if (live > (this.highWater.get(caller) ?? 0)) this.highWater.set(caller, live);
     const cf = caller * 0x1_0000_0000 + frame;
     this.callerFrame.set(cf, (this.callerFrame.get(cf) ?? 0) + 1);
     return { status: GNTST.okay, handle, frame };
@@ -325,6 +329,8 @@ export class GrantOps {
     for (const m of this.maptrack.values()) if (m.caller === caller && m.dom === granter) n++;
     return n;
   }
+  /** The most mappings `caller` has held at once (its maptrack's high-water mark). */
+  maptrackHighWater(caller: DomId): number { return this.highWater.get(caller) ?? 0; }
   /** Live maptrack handles (all callers, or one). */
   activeMappings(caller?: DomId): number {
     return caller === undefined ? this.maptrack.size : (this.perCaller.get(caller) ?? 0);

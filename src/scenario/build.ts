@@ -242,9 +242,9 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   const qdiscs: Qdisc[] = [...nicQ];
   const vifsOf = new Map<Kernel, number>();
   // One pending-slot pool for every vif (Xen 2.0), or one each (netback.pendingRing per-vif).
-  const shared = sc.topology === 'guest' && sc.netback.pendingRing === 'shared' ? new PendingPool() : null;
+  const shared = sc.topology === 'guest' && sc.netback.pendingRing === 'shared' ? new PendingPool(dom0) : null;
   const pending: PendingPool[] = shared ? [shared] : [];
-  const poolFor = (): PendingPool => { if (shared) return shared; const p = new PendingPool(); pending.push(p); return p; };
+  const poolFor = (): PendingPool => { if (shared) return shared; const p = new PendingPool(dom0); pending.push(p); return p; };
   const clockFor = (k: Kernel): NetbackClock => ({ now: () => sys.sched.now, after: (ps, fn) => { sys.sched.after(ps, sys.rankOf(k.name), fn); } });
   const nbOpts = {
     rxDrainUs: sc.netback.rxDrainMs * 1000, rxStallUs: sc.netback.rxStallMs * 1000,

@@ -7,7 +7,7 @@ import { formatIssues, joinProblems, parseYamlSource, type YamlSource } from './
 const costNames = Object.keys(COSTS) as [CostName, ...CostName[]];
 const componentNames = Object.keys(FOOTPRINT) as [Component, ...Component[]];
 
-/** The hostile-guest catalogue of xen-protocol.md 5.2 (src/hostile). */
+/** The hostile-guest catalogue of docs/protocol.md 5.2 (src/hostile). */
 export const BEHAVIOURS = Array.from({ length: 26 }, (_, i) => `H${i + 1}`) as [string, ...string[]];
 const pow2 = (v: number) => v > 0 && (v & (v - 1)) === 0;
 
@@ -114,7 +114,7 @@ export const ScenarioSchema = z.strictObject({
   hostile: z.array(z.strictObject({
     guest: z.number().int().min(1).describe('Guest domain id, 1-based (at most `guests`).'),
     vif: z.number().int().nonnegative().default(0).describe('Which of the guest\'s vifs is hostile, 0-based. Default 0.'),
-    behaviour: z.enum(BEHAVIOURS).describe('Adversary from the hostile-guest catalogue H1-H26 (xen-protocol.md 5.2, src/hostile/behaviours.ts).'),
+    behaviour: z.enum(BEHAVIOURS).describe('Adversary from the hostile-guest catalogue H1-H26 (docs/protocol.md 5.2, src/hostile/behaviours.ts).'),
     variant: z.number().int().nonnegative().default(0).describe('Sub-case of the behaviour, taken modulo its number of variants. Default 0.'),
     startUs: z.number().nonnegative().default(300).describe('When the adversary starts acting, virtual us. Default 300.'),
     periodUs: z.number().positive().default(200).describe('Interval between the adversary\'s steps, us. Default 200.'),

@@ -1,5 +1,5 @@
 /**
- * Run one stress case and check the invariants of xen-protocol.md 5.3 on it.
+ * Run one stress case and check the invariants of docs/protocol.md 5.3 on it.
  *
  * The case runs its traffic phase, then its sources stop (applications,
  * clients, the adversary, the fault injector) and it drains until no event is

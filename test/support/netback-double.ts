@@ -1,4 +1,5 @@
 import { MachineMemory } from '../../src/hardware/memory.js';
+import { TAG, tlbTag } from '../../src/hardware/tlb.js';
 /**
  * One netback vif over test doubles: the driver domain's kernel (a work queue, a frame allocator,
  * the memory model's page contents), Xen's grant, memory and event-channel hypercalls (recorded,
@@ -58,6 +59,15 @@ export interface HarnessOptions {
   badPageRefs?: Set<number>;
 }
 
+/** A driver domain's grant-mapping address space, as Kernel numbers it (areas one after the other). */
+export function addressSpace(domid = DOM0): Pick<Kernel, 'allocMapArea' | 'mapSlotTag'> {
+  let next = 0;
+  return {
+    allocMapArea: (pages: number) => { const base = next; next += pages; return base; },
+    mapSlotTag: (page: number) => tlbTag(domid, TAG.grantMap, page),
+  };
+}
+
 export function harness(opts: HarnessOptions = {}) {
   const size = opts.size ?? 64;
   const rings = new VifRings(size);
@@ -76,6 +86,7 @@ export function harness(opts: HarnessOptions = {}) {
     freeFrame: (f: number) => { freed.push(f); owner.delete(f); },
     // The payload side (data integrity) is MachineMemory's own: one run per frame, moved by write/copy.
     mem: { contents, payload: new Map(), write: MachineMemory.prototype.write, copy: MachineMemory.prototype.copy, ownerOf: (f: number) => owner.get(f) },
+    ...addressSpace(),
   } as unknown as Kernel;
   /** Guest frame of gref r: 500 + r. Handles are numbered from 1. */
   const frameOf = (ref: number) => 500 + ref;
@@ -135,7 +146,7 @@ export function harness(opts: HarnessOptions = {}) {
     }
     now = t;
   };
-  const pool = opts.pool ?? new PendingPool();
+  const pool = opts.pool ?? new PendingPool(kernel);
   const feat: VifFeatures = { sg: true, csum: true, tso: true, rxCopy: true, ...opts.feat };
   const vif = new Netback('vif3.0', kernel, xen, GUEST, rings, feat, opts.txMode ?? 'map', opts.rxCopyVia ?? 'gnttab', 'evtchn-vif3.0', counters, pool, opts.budget ?? 64, opts.rxQueueLimit ?? 256);
   vif.actor = createActor(netbackMachine, { input: { name: 'vif3.0' } }).start();

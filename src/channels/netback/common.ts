@@ -16,10 +16,14 @@ export interface PendingTx {
   extras: number;
   /** Slots whose pages are mapped: the first and every non-empty following one (XSA-448: no zero-size frags). */
   map: TxRequest[];
+  /** Index in `slots` of each entry of `map`. */
+  mapSlot: number[];
   /** Bytes of the packet held by the first slot (its size minus the following slots'). */
   own: number;
   gso: TxExtra | null;
   handles: number[];
+  /** Pending-ring index of each of `slots` (its mapping's address: PendingPool.vaddr). */
+  pending: number[];
 }
 
 export const COPY_LEN = 128; // XEN_NETBACK_TX_COPY_LEN

@@ -1,5 +1,5 @@
 /**
- * The control ring (Linux hash.c and the ctrl handlers, xen-protocol.md 2.6, feature-ctrl-ring): hash
+ * The control ring (Linux hash.c and the ctrl handlers, docs/protocol.md 2.6, feature-ctrl-ring): hash
  * flags, key, mapping and algorithm, every request validated overflow-safely (XSA-270).
  */
 import type { Exec } from '../../domains/kernel.js';

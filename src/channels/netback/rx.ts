@@ -7,7 +7,6 @@ import type { Exec } from '../../domains/kernel.js';
 import { HDR_LEN, type Packet } from '../../domains/packet.js';
 import { GNTST } from '../../hypervisor/grant-table.js';
 import { drop, note } from '../../model/counters.js';
-import { TAG, tlbTag } from '../../hardware/tlb.js';
 import { ringDiff } from '../ring.js';
 import { NETIF_RSP, NETRXF, type RxRequest } from '../netif.js';
 import type { Netback } from '../netback.js';
@@ -105,12 +104,13 @@ export function xenvif_rx_action(vif: Netback, x: Exec): void {
   if (vif.clock) vif.lastRxProgress = vif.clock.now();
   const status: number[] = [];
   if (vif.feat.rxCopy && vif.rxCopyVia === 'map') {
-    // Map each granted guest buffer writable, copy on our own CPU, unmap (one batch, one flush).
+    // Map each granted guest buffer writable at the i-th page of our receive area, copy on our own
+    // CPU, unmap (one batch, one flush: the area is free again for the next pass).
     const res = vif.xen.grantMap(x, vif.kernel, batch.map(({ req }) => ({ dom: vif.guestDom, ref: req.gref, readonly: false })));
     batch.forEach(({ p }, i) => {
       const ok = res[i].status === GNTST.okay;
       if (ok) {
-        x.touchTransient(tlbTag(vif.kernel.domid, TAG.grantMap, res[i].handle! & 255), res[i].frame!);
+        x.touchTransient(vif.kernel.mapSlotTag(vif.rxMmap + i), res[i].frame!);
         x.copy(Math.min(PAGE, p.len + HDR_LEN), p.cold, true); // the guest's buffer page is not in our cache
         vif.kernel.mem.copy(p.frames[0], 0, res[i].frame!, 0, Math.min(PAGE, p.len + HDR_LEN));
         vif.kernel.mem.contents.set(res[i].frame!, packetBytes(p));

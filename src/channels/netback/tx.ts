@@ -4,14 +4,13 @@
  * guest's pages in one batched grant operation, and answer once the NIC is done with them. A fatal
  * protocol violation disables the vif (xenvif_fatal_tx_err); the rest of the driver domain goes on.
  */
-import type { Exec } from '../../domains/kernel.js';
+import type { Exec, Kernel } from '../../domains/kernel.js';
 import { HDR_LEN, ETH_HLEN, type Packet } from '../../domains/packet.js';
 import { GNTST } from '../../hypervisor/grant-table.js';
 import { drop, note } from '../../model/counters.js';
-import { TAG, tlbTag } from '../../hardware/tlb.js';
 import { ringDiff } from '../ring.js';
 import {
-  FATAL_SKB_SLOTS, NETIF_RSP, NETTXF, XEN_NETBK_MCAST_MAX, XEN_NETIF_EXTRA_FLAG_MORE, XEN_NETIF_EXTRA_TYPE,
+  FATAL_SKB_SLOTS, MAX_PENDING_REQS, NETIF_RSP, NETTXF, XEN_NETBK_MCAST_MAX, XEN_NETIF_EXTRA_FLAG_MORE, XEN_NETIF_EXTRA_TYPE,
   XEN_NETIF_GSO_TYPE, XEN_NETIF_NR_SLOTS_MIN, type TxExtra, type TxRequest, type TxSlot,
 } from '../netif.js';
 import type { Netback } from '../netback.js';
@@ -28,11 +27,29 @@ import type { Run } from '../../model/integrity.js';
  * grant handle) until the NIC is done with it. By default one pool is shared by every vif, as in the
  * single-threaded netback of Xen 2.0/3.0; `netback.pendingRing: per-vif` gives each vif its own, as
  * Linux's multi-queue netback has one per queue.
+ *
+ * A slot is also a page of the driver domain's address space: netback maps the guest's page for
+ * pending_idx at MMAP_VADDR(pending_idx) (Xen 2.0/3.0 netback.c, one area of MAX_PENDING_REQS pages
+ * for the shared ring) or at queue->mmap_pages[pending_idx] (Linux xen-netback, pages of its own per
+ * queue). So two live mappings never share an address, whatever their grant handles, and a freed
+ * slot's address is reused only after its unmap (which flushes). Free indices are a FIFO ring, as
+ * Linux's pending_ring: taken at pending_cons, returned at pending_prod.
  */
 export class PendingPool {
   free: number;
   private waiting: Netback[] = [];
-  constructor(readonly size = 256) { this.free = size; }
+  /** Free pending indices (pending_ring), taken at `cons`, returned at `prod`. */
+  private readonly ring: number[];
+  private cons = 0;
+  private prod: number;
+  /** First page of this pool's mapping area in the driver domain's address space (MMAP_VADDR(0)). */
+  readonly mmap: number;
+  constructor(dom0: Pick<Kernel, 'allocMapArea'>, readonly size = MAX_PENDING_REQS) {
+    this.free = size;
+    this.ring = Array.from({ length: size }, (_, i) => i);
+    this.prod = size;
+    this.mmap = dom0.allocMapArea(size);
+  }
   /** Reserve n slots; vifs that had to wait are served first-come first-served, so none starves. */
   take(n: number, nb: Netback): boolean {
     const i = this.waiting.indexOf(nb);
@@ -44,11 +61,24 @@ export class PendingPool {
     this.free -= n;
     return true;
   }
-  /** Return slots; the first waiting vif is kicked once enough are free for a worst-case packet. */
+  /** Return reserved slots; the first waiting vif is kicked once enough are free for a worst-case packet. */
   give(n: number, x: Exec | null, reserve = FATAL_SKB_SLOTS + 1): void {
     this.free += n;
     if (this.waiting.length && this.free >= reserve) this.waiting[0].kick(x);
   }
+  /** Pending indices for n reserved slots (the reservation guarantees the ring holds them). */
+  assign(n: number): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) out.push(this.ring[this.cons++ % this.size]);
+    return out;
+  }
+  /** Slots the NIC (or an error) is done with, in the order netback releases them (xenvif_idx_release). */
+  release(idx: readonly number[], x: Exec | null): void {
+    for (const i of idx) this.ring[this.prod++ % this.size] = i;
+    this.give(idx.length, x);
+  }
+  /** MMAP_VADDR(pending_idx): the page a slot's grant mapping lives at. */
+  vaddr(idx: number): number { return this.mmap + idx; }
   /** A vif that goes away stops waiting (and the next one gets its turn). */
   forget(nb: Netback, x: Exec | null): void {
     const i = this.waiting.indexOf(nb);
@@ -93,6 +123,7 @@ export function xenvif_tx_action(vif: Netback, x: Exec): void {
     if (!vif.pending.take(FATAL_SKB_SLOTS + 1, vif)) { blocked = true; break; }
     const p = xenvif_tx_build_gops(vif, x);
     vif.pending.give(FATAL_SKB_SLOTS + 1 - (p && p !== 'fatal' ? p.slots.length : 0), x);
+    if (p && p !== 'fatal') p.pending = vif.pending.assign(p.slots.length);
     if (p === 'fatal') { end_pass(vif); return; }
     if (p) pkts.push(p);
   }
@@ -235,9 +266,10 @@ export function xenvif_tx_build_gops(vif: Netback, x: Exec): PendingTx | null | 
     make_tx_response(vif, x, consumed, extras, NETIF_RSP.ERROR);
     return null;
   }
-  const map = consumed.filter((s, i) => i === 0 || s.size > 0);
+  const mapSlot = consumed.flatMap((s, i) => (i === 0 || s.size > 0 ? [i] : []));
+  const map = mapSlot.map((i) => consumed[i]);
   vif.stats.zeroSizeFrags += consumed.length - map.length;
-  return { slots: consumed, extras, map, own: remaining, gso, handles: [] };
+  return { slots: consumed, extras, map, mapSlot, own: remaining, gso, handles: [], pending: [] };
 }
 
 /** Answer a request that goes no further (an error, a fatal violation, a multicast-control dummy). */
@@ -273,10 +305,11 @@ export function xenvif_tx_submit(vif: Netback, x: Exec, pkts: PendingTx[]): void
       grantOps += p.handles.length;
       p.handles = [];
       make_tx_response(vif, x, p.slots, p.extras, NETIF_RSP.ERROR);
-      vif.pending.give(p.slots.length, x);
+      vif.pending.release(p.pending, x);
       continue;
     }
-    if (vif.txMode === 'map') for (let i = 0; i < p.handles.length; i++) x.touchTransient(tlbTag(vif.kernel.domid, TAG.grantMap, p.handles[i] & 255), frames[i]);
+    // Each mapped page is read through its pending slot's address (the slot of the request it came from).
+    if (vif.txMode === 'map') for (let i = 0; i < frames.length; i++) x.touchTransient(vif.kernel.mapSlotTag(vif.pending.vaddr(p.pending[p.mapSlot[i]])), frames[i]);
     else headerCopies.push({ pkt: p, ops: xenvif_tx_copy_ops(vif, p) });
     ready.push({ pkt: p, frames });
   }
@@ -360,10 +393,10 @@ export function xenvif_tx_dealloc_action(vif: Netback, x: Exec): void {
   const batch = vif.done.splice(0);
   x.touch('netback');
   const handles: number[] = [];
-  let slots = 0;
-  for (const p of batch) { for (const h of p.handles) handles.push(h); slots += p.slots.length; }
+  const slots: number[] = [];
+  for (const p of batch) { for (const h of p.handles) handles.push(h); for (const i of p.pending) slots.push(i); }
   if (handles.length) vif.xen.grantUnmap(x, vif.kernel, handles, vif.txMode === 'map');
-  vif.pending.give(slots, x);
+  vif.pending.release(slots, x);
   for (const p of batch) {
     x.cost('netbackTxDonePerPacket');
     for (const s of p.slots) {

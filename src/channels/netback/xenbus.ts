@@ -1,5 +1,5 @@
 /**
- * The backend's XenBus side (Linux xenbus.c, xen-protocol.md 2.9): walk only the allowed state edges,
+ * The backend's XenBus side (Linux xenbus.c, docs/protocol.md 2.9): walk only the allowed state edges,
  * read and check the frontend's keys, map the ring pages and bind the event channel, and fail into
  * Closing with an error node (xenbus_dev_fatal) leaving nothing mapped.
  */
