@@ -44,6 +44,9 @@ export class BvtPolicy implements SchedPolicy {
     return next;
   }
 
+  /** Round robin with one allowance for all: equal shares among the domains pinned to k's CPU. */
+  guaranteedShare(k: Kernel): number { return 1 / this.v.onCpu(k.cpuIndex).length; }
+
   /** bvt_wake: the woken domain gets the CPU at the next decision once the running one has had its allowance. */
   preempts(_k: Kernel, c: number): boolean {
     const v = this.v;
