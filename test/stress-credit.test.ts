@@ -4,7 +4,8 @@
  * off a shared CPU for a few accounting periods, because it still holds credit (UNDER) while dom0,
  * which burns CPU for every guest's I/O, is OVER (sched_credit.c: an OVER vCPU is not boosted on
  * wake-up and does not preempt). Credit promises weighted shares only over accounting periods, so I2
- * judges honest progress under credit over at least I2_CREDIT_PERIODS of them (docs/stress.md).
+ * judges honest progress under credit over at least I2_CREDIT_PERIODS of them, and scales its thresholds
+ * when dom0 needed more CPU in the control run than the scheduler guarantees it (docs/stress.md).
  */
 import { expect } from 'chai';
 import { join } from 'node:path';
@@ -13,7 +14,9 @@ import { CreditPolicy, PRI } from '../src/hypervisor/sched-credit.js';
 import { build } from '../src/scenario/build.js';
 import { loadScenario, parseScenario, type Scenario } from '../src/scenario/schema.js';
 import { creditPeriods, sampleCase, type CaseScenario } from '../src/stress/case.js';
-import { HONEST_GUEST_SHARE, I2_CREDIT_PERIODS, runCase, type CaseResult } from '../src/stress/run.js';
+import { HONEST_GUEST_SHARE, HONEST_SHARE, I2_CREDIT_PERIODS, runCase, type CaseResult } from '../src/stress/run.js';
+import type { Kernel } from '../src/domains/kernel.js';
+import type { SchedPolicy } from '../src/hypervisor/sched.js';
 import { runStressCase } from '../src/stress/pool.js';
 
 /** What the credit scheduler did over a scenario's measured window (warm-up to end of traffic). */
@@ -142,4 +145,87 @@ describe('stress: I2 under the credit scheduler (a spinning guest and the accoun
       for (const v of honestShares(now.result)) expect(v).to.be.at.least(HONEST_GUEST_SHARE);
     });
   }
+
+  // Hostile seeds 27027, 52361, 60606: H17/1 cases on one CPU whose honest traffic needs more of dom0
+  // (netback) than the scheduler guarantees it. Over ten periods an adversary may hold dom0 to that
+  // share, so I2 holds the honest guests to its thresholds scaled by guaranteed / used (docs/stress.md).
+  for (const [base, index] of [[27027, 2749], [27027, 1276], [52361, 2128], [60606, 189]] as const) {
+    it(`hostile seed ${base} case ${index} (H17/1): dom0 needed more than its guaranteed share in the control run; I2 scaled by guaranteed / used passes it`, () => {
+      const drawn = sampleCase(base, index, true);
+      const sc = parseScenario(structuredClone(drawn), 'case');
+      expect(sc.machine.cpus).to.equal(1);
+      if (sc.xen.scheduler === 'credit') expect(periods(sc)).to.be.at.least(I2_CREDIT_PERIODS);
+      // Trigger: the storm ran, and dom0 used more of the CPU without the adversary than it is guaranteed.
+      const hostileRun = vcpuWindow(sc);
+      expect(hostileRun.kicks).to.be.greaterThan(100);
+      const control = vcpuWindow({ ...sc, hostile: [] });
+      const g = guaranteedOnOneCpu(sc, 0);
+      expect(control.share.dom0).to.be.greaterThan(g);
+      // The adversary did hold dom0 to about its guarantee, and under the unscaled thresholds the case fails.
+      const r = runCase(drawn);
+      expect(r.hostile).to.equal('H17/1');
+      expect(Math.min(r.honestShare.all / HONEST_SHARE, ...honestShares(r).map((v) => v / HONEST_GUEST_SHARE))).to.be.below(1);
+      // Outcome: every check passes, and each honest guest keeps its scaled threshold.
+      expect(r.failures, r.failures.join('\n')).to.deep.equal([]);
+      expect(r.notes).to.deep.equal([]);
+      for (const [guest, v] of Object.entries(r.honestShare)) {
+        if (guest === 'all') continue;
+        const f = Math.min(1, g / control.share.dom0, guaranteedOnOneCpu(sc, Number(guest.slice(4))) / control.share[guest]);
+        expect(v, guest).to.be.at.least(HONEST_GUEST_SHARE * f);
+      }
+    });
+  }
+
+  it('a scheduler that breaks its guarantee (the spinner always runs first) still fails I2, and the message says what dom0 was guaranteed', () => {
+    const drawn = sampleCase(27027, 2749, true);
+    const adversary = `domU${drawn.hostile[0].guest}`;
+    let picks = 0;
+    const r = runCase(drawn, {
+      mutate: (b) => {
+        const real = b.xen!.policy;
+        const spinnerFirst: SchedPolicy = {
+          name: real.name,
+          pick: (c) => {
+            const spinner = b.kernels.find((k) => k.name === adversary && k.cpuIndex === c);
+            if (spinner?.hasWork()) { picks++; return spinner; }
+            return real.pick(c);
+          },
+          wake: (k) => real.wake?.(k),
+          ran: (k: Kernel, c, t0, t1) => real.ran?.(k, c, t0, t1),
+          preempts: (k, c) => k.name === adversary || real.preempts(k, c),
+          guaranteedShare: (k) => real.guaranteedShare(k),
+        };
+        (b.xen as unknown as { policy: SchedPolicy }).policy = spinnerFirst;
+      },
+    });
+    // Trigger: the mutant scheduler did hand the spinner the CPU over the others.
+    expect(picks).to.be.greaterThan(100);
+    // Outcome: starvation below the guarantee is flagged, naming dom0's guaranteed and used shares.
+    const i2 = r.failures.filter((f) => f.startsWith('I2:'));
+    expect(i2.length, r.failures.join('\n')).to.be.greaterThan(0);
+    expect(i2.join('\n')).to.match(/dom0 is guaranteed 20% of its CPU by credit and used \d+% without the adversary/);
+  });
 });
+
+/** Event-channel kicks the adversary sent, and each domain's vCPU time as a share of the CPU, over a scenario's measured window. */
+function vcpuWindow(sc: Scenario): { kicks: number; share: Record<string, number> } {
+  const b = build(sc);
+  const warm = sc.run.warmupMs * PS_PER_MS, end = warm + sc.run.durationMs * PS_PER_MS;
+  b.start();
+  b.sys.sched.run(warm);
+  const t0 = new Map(b.kernels.map((k) => [k, b.xen!.vcpuTime(k)]));
+  b.sys.sched.run(end);
+  const share = Object.fromEntries(b.kernels.map((k) => [k.name, (b.xen!.vcpuTime(k) - t0.get(k)!) / (end - warm)]));
+  const adv = b.vifs.find((v) => v.hostile);
+  const kicks = adv ? adv.hostile!.state.sent as number : 0;
+  b.sys.stop();
+  return { kicks, share };
+}
+
+/** What the scenario's scheduler promises domain `domid` on a one-CPU machine: its weight over all weights (credit), or an equal share (BVT's round robin). */
+function guaranteedOnOneCpu(sc: Scenario, domid: number): number {
+  const n = sc.guests + 1;
+  if (sc.xen.scheduler !== 'credit') return 1 / n;
+  const weights = [sc.xen.credit.dom0.weight, ...Array.from({ length: sc.guests }, (_, i) => sc.xen.credit.guests[i]?.weight ?? 256)];
+  return weights[domid] / weights.reduce((a, b) => a + b, 0);
+}
