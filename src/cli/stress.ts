@@ -168,7 +168,7 @@ export function stressCommand(program: Command, p: Pick<Parsers, 'intArg'>): voi
         console.log(`catalogue coverage: ${cov.covered} of ${cov.pairs} (behaviour, variant) pairs${cov.covered < cov.pairs ? ` (a campaign enumerates every pair first: use --runs ${cov.pairs} or more to cover them all)` : ''}`);
         if (s.worstHonestShare !== null) {
           const pct = (v: number | null) => (v === null ? '-' : `${(100 * v).toFixed(0)}%`);
-          console.log(`honest guests' progress vs. control runs: worst together ${pct(s.worstHonestShare)} (threshold ${(HONEST_SHARE * 100).toFixed(0)}%), worst single guest ${pct(s.worstGuestShare)} (threshold ${HONEST_GUEST_SHARE * 100}%)`);
+          console.log(`honest guests' progress vs. control runs: worst together ${pct(s.worstHonestShare)} (threshold ${(HONEST_SHARE * 100).toFixed(0)}%), worst single guest ${pct(s.worstGuestShare)} (threshold ${HONEST_GUEST_SHARE * 100}%); thresholds before scaling by the CPU the scheduler guarantees (docs/stress.md)`);
         }
       }
       const fmt = (x: Record<string, number>) => Object.entries(x).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
