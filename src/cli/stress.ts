@@ -127,6 +127,7 @@ export function stressCommand(program: Command, p: Pick<Parsers, 'intArg'>): voi
         else {
           console.log(`${o.replay}: ${r.ok ? 'ok' : 'FAIL'}${r.hostile ? ` (adversary ${r.hostile})` : ''}, result hash ${r.hash}`);
           for (const f of r.failures) console.log(`  - ${f}`);
+          for (const n of r.notes) console.log(`  note: ${n}`);
         }
         process.exit(r.ok ? 0 : 1);
       }
@@ -136,6 +137,7 @@ export function stressCommand(program: Command, p: Pick<Parsers, 'intArg'>): voi
         if (o.json) { console.log(JSON.stringify(r)); process.exit(r.result.ok ? 0 : 1); }
         if (r.result.ok) console.log(`case ${r.index} (case seed ${r.seed}) ok${r.result.hostile ? `, adversary ${r.result.hostile}` : ''}; result hash ${r.result.hash}`);
         else printFailure(o, r);
+        for (const n of r.result.notes) console.log(`  note: ${n}`);
         console.log(stringify({ ...r.scenario, name: `stress-case-${r.index}` }).trimEnd());
         process.exit(r.result.ok ? 0 : 1);
       }
@@ -176,7 +178,7 @@ export function stressCommand(program: Command, p: Pick<Parsers, 'intArg'>): voi
         console.log(`catalogue coverage: ${cov.covered} of ${cov.pairs} (behaviour, variant) pairs${cov.covered < cov.pairs ? ` (a campaign enumerates every pair first: use --runs ${cov.pairs} or more to cover them all)` : ''}`);
         if (s.worstHonestShare !== null) {
           const pct = (v: number | null) => (v === null ? '-' : `${(100 * v).toFixed(0)}%`);
-          console.log(`honest guests' progress vs. control runs: worst together ${pct(s.worstHonestShare)} (threshold ${(HONEST_SHARE * 100).toFixed(0)}%), worst single guest ${pct(s.worstGuestShare)} (threshold ${HONEST_GUEST_SHARE * 100}%)`);
+          console.log(`honest guests' progress vs. control runs: worst together ${pct(s.worstHonestShare)} (threshold ${(HONEST_SHARE * 100).toFixed(0)}%), worst single guest ${pct(s.worstGuestShare)} (threshold ${HONEST_GUEST_SHARE * 100}%); thresholds before scaling by the CPU the scheduler guarantees (docs/stress.md)`);
         }
       }
       const fmt = (x: Record<string, number>) => Object.entries(x).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';

@@ -44,6 +44,9 @@ export class BvtPolicy<V extends Vcpu = Vcpu> implements SchedPolicy<V> {
     return next;
   }
 
+  /** Round robin with one allowance for all: equal shares among the domains pinned to k's CPU. */
+  guaranteedShare(k: V): number { return 1 / this.v.onCpu(k.cpuIndex).length; }
+
   /** bvt_wake: the woken domain gets the CPU at the next decision once the running one has had its allowance. */
   preempts(_k: V, c: number): boolean {
     const v = this.v;

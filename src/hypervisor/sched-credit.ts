@@ -168,6 +168,17 @@ export class CreditPolicy<V extends Vcpu = Vcpu> implements SchedPolicy<V> {
     }
   }
 
+  /** csched_acct with every vCPU on k's CPU active: its weight over their weights, at most its cap. */
+  guaranteedShare(k: V): number {
+    let weightTotal = 0;
+    // Read-only: the parameters, without creating a vCPU's state (which would stamp its queue position).
+    const params = (d: V) => this.st.get(d) ?? this.cfg.params(d.domid);
+    for (const d of this.v.onCpu(k.cpuIndex)) weightTotal += params(d).weight;
+    const s = params(k);
+    const fair = s.weight / weightTotal;
+    return s.cap > 0 ? Math.min(fair, s.cap / 100) : fair;
+  }
+
   private eligible(k: V): boolean { return this.v.canRun(k) && !this.vcpu(k).parked; }
 
   /** csched_schedule: the highest-priority eligible vCPU, FIFO within a priority; the running one keeps its slice. */

@@ -34,6 +34,11 @@ export interface SchedPolicy<V extends Vcpu = Vcpu> {
   wake?(k: V): void;
   /** k ran on CPU c over [t0, t1) of virtual time (burn its credits). */
   ran?(k: V, c: number, t0: Ps, t1: Ps): void;
+  /**
+   * The share of its CPU the policy promises k while every domain pinned there wants to run, over the
+   * period the policy shares by (what the stress checks hold honest progress to, docs/stress.md).
+   */
+  guaranteedShare(k: V): number;
   /** Tickle: would k, just woken, take CPU c from what it runs now (so Xen interrupts that CPU)? */
   preempts(k: V, c: number): boolean;
 }

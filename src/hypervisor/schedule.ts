@@ -44,9 +44,11 @@ export abstract class XenSchedule extends Dispatcher {
   protected readonly smp: boolean;
   /** Per CPU: an IPI is on its way (a second one coalesces, as cpu_raise_softirq does). */
   private readonly ipiPending: boolean[];
-  /** Per CPU: the domain whose vCPU time is being burnt, and since when (credit accounting). */
+  /** Per CPU: the domain whose vCPU time is being burnt, and since when (credit accounting, runstate time). */
   private readonly burning: (XenDomain | null)[];
   private readonly burnFrom: Ps[];
+  /** vCPU time per domain up to its last decision (runstate_info time[RUNSTATE_running]). */
+  private readonly runningPs = new Map<XenDomain, Ps>();
   /** Domains whose vCPU may not run (RUNSTATE_offline): created, paused, dying or dead. */
   protected readonly offline = new Set<XenDomain>();
 
@@ -128,12 +130,13 @@ export abstract class XenSchedule extends Dispatcher {
   protected fill(c: number): Exec | null {
     const now = this.sys.sched.now;
     const policy = this.policy;
-    if (policy.ran !== undefined) {
-      // The vCPU time since the last decision on c goes to the domain that had it (Xen's slices don't).
-      const b = this.burning[c];
-      if (b) policy.ran(b, c, this.burnFrom[c], now);
-      this.burning[c] = null;
+    // The vCPU time since the last decision on c goes to the domain that had it (Xen's slices don't).
+    const b = this.burning[c];
+    if (b) {
+      this.runningPs.set(b, (this.runningPs.get(b) ?? 0) + now - this.burnFrom[c]);
+      policy.ran?.(b, c, this.burnFrom[c], now);
     }
+    this.burning[c] = null;
     const job = this.xenQ[c].shift();
     if (job) {
       const x = this.newExec(c, null);
@@ -148,7 +151,8 @@ export abstract class XenSchedule extends Dispatcher {
       this.current[c] = null; // the idle domain runs; it keeps the last CR3 (lazy switch)
       return null;
     }
-    if (policy.ran !== undefined) { this.burning[c] = next; this.burnFrom[c] = now; }
+    this.burning[c] = next;
+    this.burnFrom[c] = now;
     const x = this.newExec(c, next);
     if (next !== this.lastRun(c)) {
       this.switchTo(x, c, cur, next);
@@ -159,6 +163,17 @@ export abstract class XenSchedule extends Dispatcher {
     this.current[c] = next;
     this.runKernel(x, next);
     return x;
+  }
+
+  /**
+   * vCPU time k has had up to now (Xen's runstate time in RUNSTATE_running: the domain's own work and
+   * the hypercalls it makes, not Xen's work on no domain's behalf such as IPIs and the idle loop).
+   */
+  vcpuTime(k: XenDomain): Ps {
+    let t = this.runningPs.get(k) ?? 0;
+    const c = this.burning.indexOf(k);
+    if (c >= 0) t += this.sys.sched.now - this.burnFrom[c];
+    return t;
   }
 
   /** vcpu_wake: a paused or destroyed domain's vCPU stays offline (its events stay pending). */

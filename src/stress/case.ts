@@ -10,6 +10,7 @@
 import fc from 'fast-check';
 import { BEHAVIOURS } from '../hostile/behaviours.js';
 import type { ScenarioInput } from '../scenario/schema.js';
+import { I2_CREDIT_PERIODS } from './run.js';
 
 /** The scenario file a case runs (plain data: it can be printed as YAML and replayed): a scenario file as the schema reads it. */
 export type CaseScenario = Omit<ScenarioInput, 'machine'> & { machine: Omit<CaseMachine, 'nic'> & { nic: NonNullable<CaseMachine['nic']> } };
@@ -22,6 +23,18 @@ export function caseSeed(base: number, index: number): number {
     for (let i = 0; i < 4; i++) { h ^= (v >>> (8 * i)) & 0xff; h = Math.imul(h, 0x01000193); }
   }
   return h >>> 0;
+}
+
+/**
+ * Credit scheduler periods of a case: Xen's (10 ms tick, 30 ms time slice and accounting period) scaled
+ * to a run of a few milliseconds, 250 us ticks; a hostile case's shorter still, so that its measured
+ * window spans I2_CREDIT_PERIODS accounting periods, the least over which I2 judges honest progress
+ * under credit (run.ts).
+ */
+export function creditPeriods(hostile: boolean, windowUs: number): { tickUs: number; ticksPerAcct: number; tsliceUs: number } {
+  const ticksPerAcct = 3;
+  const tickUs = hostile ? Math.min(250, Math.floor(windowUs / (ticksPerAcct * I2_CREDIT_PERIODS))) : 250;
+  return { tickUs, ticksPerAcct, tsliceUs: ticksPerAcct * tickUs };
 }
 
 const small = fc.oneof(
@@ -96,9 +109,9 @@ export function caseArb(hostile: boolean, only?: string[], pin?: HostilePair): f
     },
     xen: {
       scheduler: r.scheduler,
-      // Credit periods scaled to a run of a few milliseconds; weights and caps only on hostile-free cases' guests.
+      // Credit periods scaled to the run (hostile: to its measured window); weights and caps only on hostile-free cases' guests.
       credit: {
-        tickUs: 250, ticksPerAcct: 3, tsliceUs: 750,
+        ...creditPeriods(hostile && r.scheduler === 'credit', r.trafficUs),
         // Hostile cases keep equal weights and no caps: invariant I2 measures the honest guests against an equal share.
         guests: r.scheduler === 'credit' && r.topology === 'guest' ? r.credit.slice(0, r.guests).map((c) => ({ weight: hostile ? 256 : c.weight, cap: hostile ? 0 : c.cap })) : [],
       },

@@ -27,6 +27,7 @@
 import { createHash } from 'node:crypto';
 import { PS_PER_MS } from '../actors/scheduler.js';
 import { build, type Built } from '../scenario/build.js';
+import type { Kernel } from '../domains/kernel.js';
 import type { Interpreter } from '../actors/runtime.js';
 import { parseScenario, type Scenario } from '../scenario/schema.js';
 import { BACKEND_EDGES, XEN_NETBK_MAX_HASH_KEY_SIZE, XEN_NETBK_MAX_HASH_MAPPING_SIZE, XEN_NETBK_MCAST_MAX, XenbusState } from '../channels/netif.js';
@@ -44,6 +45,15 @@ export const HONEST_SHARE = 1 / 3;
 export const HONEST_GUEST_SHARE = 0.2;
 /** ... applied when the control run moved at least this many MSS segments (smaller samples are noise). */
 export const HONEST_MIN_SEGMENTS = 20;
+/**
+ * ... and, under the credit scheduler, when the measured window spans at least this many accounting
+ * periods. Credit shares the CPU by weight only over accounting periods: a spinning vCPU may carry up
+ * to a time slice of credit at UNDER while the driver domain, which burns CPU for every guest's I/O, is
+ * OVER; an OVER vCPU is neither boosted on wake-up nor allowed to preempt, so dom0 can be held off for
+ * about three periods (credit carried, one time slice, the next accounting) before its share returns
+ * (docs/stress.md). Stress cases scale the credit periods to their window accordingly (case.ts).
+ */
+export const I2_CREDIT_PERIODS = 10;
 /** Virtual time allowed for draining after the sources stop: long enough for TCP to repair a loss by many timeouts (200 ms each, backed off). */
 const DRAIN_PS = 30_000 * PS_PER_MS;
 
@@ -62,6 +72,8 @@ export interface CaseResult {
   hostile: string | null;
   /** Honest goodput / control goodput, per honest guest (hostile cases). */
   honestShare: Record<string, number>;
+  /** Checks that did not apply to this case, and why. */
+  notes: string[];
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -262,6 +274,40 @@ function checkAlways(b: Built, out: string[]): void {
   }
 }
 
+/**
+ * Why I2's honest-progress thresholds do not apply to this scenario (null: they do): under the credit
+ * scheduler a window shorter than I2_CREDIT_PERIODS accounting periods is one over which Xen promises
+ * no share (a scenario file may have one; generated cases do not).
+ */
+export function i2NotJudged(sc: Scenario): string | null {
+  if (sc.xen.scheduler !== 'credit') return null;
+  const acctUs = sc.xen.credit.tickUs * sc.xen.credit.ticksPerAcct;
+  const periods = (sc.run.durationMs * 1000) / acctUs;
+  if (periods >= I2_CREDIT_PERIODS) return null;
+  return `I2 honest progress not judged: the measured window (${sc.run.durationMs} ms) spans ${periods.toFixed(1)} credit accounting periods of ${acctUs} us; the credit scheduler shares the CPU by weight over ${I2_CREDIT_PERIODS} or more`;
+}
+
+/**
+ * How much of its control goodput an honest guest can be expected to keep, by what the scheduler
+ * guarantees (docs/stress.md): its traffic needs CPU from dom0 (netback, for every guest) and from
+ * itself. A domain that used a share u of its CPU in the control run and is guaranteed g
+ * (SchedPolicy.guaranteedShare) may be held to g, so it keeps at least min(1, g / u) of its work rate;
+ * the guest keeps the smaller of the two. I2's thresholds are scaled by it.
+ */
+export interface I2Expectation { fraction: number; why: string }
+function i2Expected(b: Built, control: Map<Kernel, number>, guest: Kernel): I2Expectation {
+  const policy = b.xen?.policy;
+  let fraction = 1, why = '';
+  for (const k of [b.kernels[0], guest]) {
+    const used = control.get(k);
+    if (!policy || used === undefined) continue;
+    const g = policy.guaranteedShare(k);
+    const f = Math.min(1, g / used);
+    if (f < fraction) { fraction = f; why = `${k.name} is guaranteed ${(100 * g).toFixed(0)}% of its CPU by ${policy.name} and used ${(100 * used).toFixed(0)}% without the adversary`; }
+  }
+  return { fraction, why };
+}
+
 /** Goodput (bytes) per guest, or per server for native/driver. */
 function goodputByGuest(b: Built): Record<string, number> {
   const out: Record<string, number> = {};
@@ -303,7 +349,17 @@ function runFor(b: Built, until: number, p: Progress): void {
   }
 }
 
-interface Phase { b: Built; goodput: Record<string, number>; quiescent: boolean; failures: string[] }
+/**
+ * Phase of a run: its system, goodput per guest over the measured window, and each domain's vCPU time
+ * over that window as a share of its CPU (Xen only).
+ */
+interface Phase { b: Built; goodput: Record<string, number>; cpuShare: Map<Kernel, number>; quiescent: boolean; failures: string[] }
+
+/** vCPU time per domain now (empty on bare metal). */
+function vcpuTimes(b: Built): Map<Kernel, number> {
+  const xen = b.xen;
+  return new Map(xen ? b.kernels.map((k) => [k, xen.vcpuTime(k)]) : []);
+}
 
 /** Build, run the traffic phase, optionally drain and check. */
 function execute(sc: Scenario, checks: boolean, mutate?: (b: Built) => void, interpreter?: Interpreter): Phase {
@@ -321,11 +377,13 @@ function execute(sc: Scenario, checks: boolean, mutate?: (b: Built) => void, int
     const warm = Math.round(sc.run.warmupMs * PS_PER_MS);
     runFor(b, warm, progress);
     const before = goodputByGuest(b);
+    const ran0 = vcpuTimes(b);
     const trafficEnd = warm + Math.round(sc.run.durationMs * PS_PER_MS);
     runFor(b, trafficEnd, progress);
     const goodput = goodputByGuest(b);
     for (const k of Object.keys(goodput)) goodput[k] -= before[k] ?? 0;
-    if (!checks) return { b, goodput, quiescent: false, failures };
+    const cpuShare = new Map([...vcpuTimes(b)].map(([k, t]) => [k, (t - ran0.get(k)!) / (trafficEnd - warm)]));
+    if (!checks) return { b, goodput, cpuShare, quiescent: false, failures };
     checkConservation(b, 'end of traffic', failures);
     b.stopSources();
     const limit = trafficEnd + DRAIN_PS;
@@ -345,10 +403,10 @@ function execute(sc: Scenario, checks: boolean, mutate?: (b: Built) => void, int
       checkQuiet(b, stuck);
       for (const f of stuck.slice(0, 5)) failures.push(`at the drain limit: ${f}`);
     }
-    return { b, goodput, quiescent, failures };
+    return { b, goodput, cpuShare, quiescent, failures };
   } catch (e) {
     failures.push(e instanceof Livelock ? e.message : `crash: ${(e as Error).message}`);
-    return { b, goodput: {}, quiescent: false, failures };
+    return { b, goodput: {}, cpuShare: new Map(), quiescent: false, failures };
   } finally {
     b.sys.stop();
   }
@@ -374,12 +432,13 @@ export interface RunCaseOptions {
 export function runCase(cs: CaseScenario | Scenario, opts: RunCaseOptions = {}): CaseResult {
   let sc: Scenario;
   try { sc = parseScenario(structuredClone(cs), 'stress case'); } catch (e) {
-    return { ok: false, failures: [`invalid case: ${(e as Error).message}`], hash: '', quiescent: false, traceHash: '', events: 0, goodput: {}, drops: {}, violations: {}, disabled: [], hostile: null, honestShare: {} };
+    return { ok: false, failures: [`invalid case: ${(e as Error).message}`], hash: '', quiescent: false, traceHash: '', events: 0, goodput: {}, drops: {}, violations: {}, disabled: [], hostile: null, honestShare: {}, notes: [] };
   }
   const p = execute(sc, true, opts.mutate, opts.interpreter);
   const failures = [...p.failures];
   const hostile = sc.hostile[0] ?? null;
   const honestShare: Record<string, number> = {};
+  const notes: string[] = [];
   if (hostile && !failures.some((f) => f.startsWith('crash'))) {
     // The adversary's own expectations.
     const v = p.b.vifs.find((q) => q.hostile);
@@ -393,18 +452,28 @@ export function runCase(cs: CaseScenario | Scenario, opts: RunCaseOptions = {}):
     // Honest guests keep making progress: compare with the same case where the adversary is honest.
     const control = execute({ ...sc, hostile: [] }, false, undefined, opts.interpreter);
     const mss = sc.tcp.mss;
-    let got = 0, base = 0;
+    const notJudged = i2NotJudged(sc);
+    if (notJudged) notes.push(notJudged);
+    const judge = (bytes: number) => !notJudged && bytes >= HONEST_MIN_SEGMENTS * mss;
+    // Thresholds scaled by what the scheduler guarantees the domains each guest's traffic needs.
+    const scaled = (t: number, e: I2Expectation) => e.fraction < 1 ? `threshold ${(100 * t * e.fraction).toFixed(0)}% = ${(100 * t).toFixed(0)}% x ${e.fraction.toFixed(2)}: ${e.why}` : `threshold ${(100 * t).toFixed(0)}%`;
+    let got = 0, base = 0, expected = 0, worst: I2Expectation = { fraction: 1, why: '' };
     for (const [g, want] of Object.entries(control.goodput)) {
       if (g === `domU${hostile.guest}`) continue;
       const have = p.goodput[g] ?? 0;
+      const guest = control.b.kernels.find((k) => k.name === g);
+      const e = guest ? i2Expected(control.b, control.cpuShare, guest) : { fraction: 1, why: '' };
+      if (e.fraction < worst.fraction) worst = e;
       got += have;
       base += want;
+      expected += want * e.fraction;
       honestShare[g] = want > 0 ? Math.round((have / want) * 1000) / 1000 : 1;
-      if (want >= HONEST_MIN_SEGMENTS * mss && have < HONEST_GUEST_SHARE * want) failures.push(`I2: honest ${g} starved: ${have} bytes in the measured window, ${(100 * have / want).toFixed(0)}% of its ${want} without the adversary (threshold ${HONEST_GUEST_SHARE * 100}%)`);
+      if (judge(want) && have < HONEST_GUEST_SHARE * e.fraction * want) failures.push(`I2: honest ${g} starved: ${have} bytes in the measured window, ${(100 * have / want).toFixed(0)}% of its ${want} without the adversary (${scaled(HONEST_GUEST_SHARE, e)})`);
     }
     honestShare.all = base > 0 ? Math.round((got / base) * 1000) / 1000 : 1;
-    if (base >= HONEST_MIN_SEGMENTS * mss && got < HONEST_SHARE * base) {
-      failures.push(`I2: the honest guests moved ${got} bytes, ${(100 * got / base).toFixed(0)}% of their ${base} without the adversary (threshold ${(HONEST_SHARE * 100).toFixed(0)}%)`);
+    const all = { fraction: base > 0 ? expected / base : 1, why: worst.why };
+    if (judge(base) && got < HONEST_SHARE * all.fraction * base) {
+      failures.push(`I2: the honest guests moved ${got} bytes, ${(100 * got / base).toFixed(0)}% of their ${base} without the adversary (${scaled(HONEST_SHARE, all)})`);
     }
   }
   if (opts.replay && !failures.some((f) => f.startsWith('crash'))) {
@@ -425,5 +494,6 @@ export function runCase(cs: CaseScenario | Scenario, opts: RunCaseOptions = {}):
     disabled: p.b.netbacks.filter((nb) => nb.disabled).map((nb) => `${nb.name}:${nb.disabled}`),
     hostile: hostile ? `${hostile.behaviour}/${p.b.vifs.find((q) => q.hostile)?.hostile?.variant ?? hostile.variant}` : null,
     honestShare,
+    notes,
   };
 }
