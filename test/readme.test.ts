@@ -1,7 +1,8 @@
 /**
  * README doctest: every `npx xennet` command of README.md runs (as `node bin/xennet.js`) and exits
  * 0, and an output block shown right after a command matches what it prints (numbers may differ,
- * the shape may not), so the page cannot go stale. `npm ci` is the set-up this suite itself ran.
+ * the shape may not), so the page cannot go stale. The quick start's `npm ci && npm test` is this
+ * suite itself; its `npm start` is checked to be the `npx xennet all` the page runs.
  * Every link of the page points at a file of the repository.
  */
 import { expect } from 'chai';
@@ -48,9 +49,12 @@ describe('README doctest', function () {
   const setup = all.filter((e) => e.command.startsWith('npm '));
   const runs = all.filter((e) => !e.command.startsWith('npm '));
 
-  it('has commands, and the only npm command is the set-up', () => {
+  it('opens with the two quick-start commands, and npm start is the `xennet all` it shows', () => {
     expect(runs.length).to.be.at.least(6);
-    expect(setup.map((e) => e.command)).to.deep.equal(['npm ci']);
+    expect(setup.map((e) => e.command.replace(/\s+#.*$/, ''))).to.deep.equal(['npm ci && npm start', 'npm ci && npm test']);
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts.start).to.equal('node bin/xennet.js all');
+    expect(runs.map((e) => e.command)).to.include('npx xennet all');
     for (const e of runs) {
       expect(e.command, 'an xennet command with plain arguments (no shell syntax)').to.match(/^npx xennet [\w ./,:-]+$/);
     }
