@@ -10,7 +10,6 @@
 import fc from 'fast-check';
 import { BEHAVIOURS } from '../hostile/behaviours.js';
 import type { ScenarioInput } from '../scenario/schema.js';
-import { I2_CREDIT_PERIODS } from './run.js';
 
 /** The scenario file a case runs (plain data: it can be printed as YAML and replayed): a scenario file as the schema reads it. */
 export type CaseScenario = Omit<ScenarioInput, 'machine'> & { machine: Omit<CaseMachine, 'nic'> & { nic: NonNullable<CaseMachine['nic']> } };
@@ -24,6 +23,16 @@ export function caseSeed(base: number, index: number): number {
   }
   return h >>> 0;
 }
+
+/**
+ * ... and, under the credit scheduler, when the measured window spans at least this many accounting
+ * periods. Credit shares the CPU by weight only over accounting periods: a spinning vCPU may carry up
+ * to a time slice of credit at UNDER while the driver domain, which burns CPU for every guest's I/O, is
+ * OVER; an OVER vCPU is neither boosted on wake-up nor allowed to preempt, so dom0 can be held off for
+ * about three periods (credit carried, one time slice, the next accounting) before its share returns
+ * (docs/stress.md). Stress cases scale the credit periods to their window accordingly (creditPeriods); run.ts applies the rule.
+ */
+export const I2_CREDIT_PERIODS = 10;
 
 /**
  * Credit scheduler periods of a case: Xen's (10 ms tick, 30 ms time slice and accounting period) scaled

@@ -32,7 +32,7 @@ import type { Interpreter } from '../actors/runtime.js';
 import { parseScenario, type Scenario } from '../scenario/schema.js';
 import { BACKEND_EDGES, XEN_NETBK_MAX_HASH_KEY_SIZE, XEN_NETBK_MAX_HASH_MAPPING_SIZE, XEN_NETBK_MCAST_MAX, XenbusState } from '../channels/netif.js';
 import { GTF } from '../hypervisor/grant-table.js';
-import type { CaseScenario } from './case.js';
+import { I2_CREDIT_PERIODS, type CaseScenario } from './case.js';
 
 /**
  * Honest-progress thresholds, against a control run of the same case where the adversary's guest is
@@ -45,15 +45,7 @@ export const HONEST_SHARE = 1 / 3;
 export const HONEST_GUEST_SHARE = 0.2;
 /** ... applied when the control run moved at least this many MSS segments (smaller samples are noise). */
 export const HONEST_MIN_SEGMENTS = 20;
-/**
- * ... and, under the credit scheduler, when the measured window spans at least this many accounting
- * periods. Credit shares the CPU by weight only over accounting periods: a spinning vCPU may carry up
- * to a time slice of credit at UNDER while the driver domain, which burns CPU for every guest's I/O, is
- * OVER; an OVER vCPU is neither boosted on wake-up nor allowed to preempt, so dom0 can be held off for
- * about three periods (credit carried, one time slice, the next accounting) before its share returns
- * (docs/stress.md). Stress cases scale the credit periods to their window accordingly (case.ts).
- */
-export const I2_CREDIT_PERIODS = 10;
+export { I2_CREDIT_PERIODS };
 /** Virtual time allowed for draining after the sources stop: long enough for TCP to repair a loss by many timeouts (200 ms each, backed off). */
 const DRAIN_PS = 30_000 * PS_PER_MS;
 
