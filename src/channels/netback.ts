@@ -43,7 +43,7 @@ import { connect, frontend_changed } from './netback/xenbus.js';
 import { netbackDisabledFor, netbackState, type NetbackValue } from './netback/machine.js';
 import type { TxCredit } from './netback/credit.js';
 
-export { COPY_LEN, NETBACK_DEFAULTS, type NetbackClock, type NetbackOptions, type RxCopyVia, type TxMode } from './netback/common.js';
+export { COPY_LEN, NETBACK_DEFAULTS, type NetbackClock, type NetbackOptions, type NetbackValidation, type RxCopyVia, type TxMode } from './netback/common.js';
 export { PendingPool } from './netback/tx.js';
 
 export class Netback implements NetDevice {
@@ -107,11 +107,6 @@ export class Netback implements NetDevice {
   /** Why a fatal protocol violation (2.10) disabled the vif, or null: the vif stops, the rest of the driver domain goes on. */
   get disabled(): string | null { return netbackDisabledFor(this.actor); }
   opts: NetbackOptions = { ...NETBACK_DEFAULTS };
-  /**
-   * Validations of 2.10, all on. Mutation tests switch one off to make a deliberately broken netback
-   * and check that the stress properties catch it.
-   */
-  readonly checks = { producer: true, slotLimits: true, pageBounds: true, extras: true };
 
   constructor(
     readonly name: string,
