@@ -40,7 +40,7 @@ import { xenvif_rx_action } from './netback/rx.js';
 import { xenvif_ctrl_action } from './netback/control.js';
 import { xenvif_disconnect_data, xenvif_interrupt, xenvif_kick_thread, xenvif_start_xmit } from './netback/interface.js';
 import { connect, frontend_changed } from './netback/xenbus.js';
-import { netbackDisabledFor, netbackState, type NetbackValue } from './netback/machine.js';
+import { netbackDisabledFor, netbackState, type NetbackValue } from './netback-machine.js';
 import type { TxCredit } from './netback/credit.js';
 
 export { COPY_LEN, NETBACK_DEFAULTS, type NetbackClock, type NetbackOptions, type NetbackValidation, type RxCopyVia, type TxMode } from './netback/common.js';
@@ -100,7 +100,7 @@ export class Netback implements NetDevice {
   clock: NetbackClock | null = null;
   /** Transmit rate limit (credit_bytes per credit_usec, netback/credit.ts), or null: unlimited. */
   credit: TxCredit | null = null;
-  /** This vif's `netback` actor (netback/machine.ts), told of every control-state change; it holds the control state. */
+  /** This vif's `netback` actor (netback-machine.ts), told of every control-state change; it holds the control state. */
   actor: ActorLike | null = null;
   /** The vif's control state: XenBus, TX work (queued, in a pass, disabled), RX queue (stalled, carrier off), late EOI, control ring. */
   get control(): NetbackValue { return netbackState(this.actor); }

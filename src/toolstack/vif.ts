@@ -14,7 +14,7 @@ import type { SharedRing } from '../channels/ring.js';
 import { Netfront } from '../channels/netfront.js';
 import { Netback, type NetbackClock, type NetbackOptions, type PendingPool, type RxCopyVia, type TxMode } from '../channels/netback.js';
 import { TxCredit, creditFor } from '../channels/netback/credit.js';
-import { netbackMachine } from '../channels/netback/machine.js';
+import { netbackMachine } from '../channels/netback-machine.js';
 import { netback_probe, xenbus_read_driver_state } from '../channels/netback/xenbus.js';
 import { netfrontMachine } from '../channels/netfront-machine.js';
 import { VifRings, XenbusState, negotiate, type VifFeatures } from '../channels/netif.js';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { filter } from 'rxjs';
 import { createActor } from 'xstate';
-import { netbackMachine } from '../../src/channels/netback/machine.js';
+import { netbackMachine } from '../../src/channels/netback-machine.js';
 import { netfrontMachine } from '../../src/channels/netfront-machine.js';
 import { BACKEND_EDGES, XenbusState } from '../../src/channels/netif.js';
 import type { CaseScenario } from '../../src/stress/case.js';

@@ -18,7 +18,7 @@ import type { Netback } from '../netback.js';
 import { COPY_LEN, asExtra, asRequest, type PendingTx } from './common.js';
 import { notify, xenvif_unmap_frontend_data_rings } from './interface.js';
 import { xenvif_rx_queue_purge } from './rx.js';
-import { NB, type NetbackEvent } from './machine.js';
+import { NB, type NetbackEvent } from '../netback-machine.js';
 import { readPayload } from '../../hardware/payload.js';
 import type { Run } from '../../model/integrity.js';
 
