@@ -409,7 +409,7 @@ function resultHash(p: Phase): string {
 export interface RunCaseOptions {
   /** Run the case twice and require the same result hash (I12). */
   replay?: boolean;
-  /** Statechart interpreter (results are the same on both; see test/statechart.test.ts). */
+  /** Statechart interpreter (results are the same on both; see test/actors/statechart.test.ts). */
   interpreter?: Interpreter;
 }
 
