@@ -5,7 +5,7 @@ import { readFileSync, statSync } from 'node:fs';
 const MAX_YAML_BYTES = 1 << 20;
 import { z } from 'zod';
 import { COSTS, FOOTPRINT, type Component, type CostName } from '../model/costs.js';
-import { formatIssues, joinProblems, parseYamlSource, type YamlSource } from './issues.js';
+import { formatIssues, joinProblems, parseYamlSource, type Override, type YamlSource } from './issues.js';
 import { HDR_LEN, PAGE_SIZE } from '../core/packet.js';
 import { BEHAVIOURS as CATALOGUE } from '../hostile/behaviours.js';
 import { KERNEL_POOL_PAGES } from '../toolstack/host.js';
@@ -274,8 +274,7 @@ export function memoryNeededMiB(sc: Scenario): number {
 
 export class ScenarioError extends Error {}
 
-/** A value given on the command line for a scenario field (`run.durationMs` from `--duration 0.5`). */
-export interface Override { path: string; value: unknown; flag: string }
+export type { Override } from './issues.js';
 
 /**
  * A time given on the command line: a number with a unit (`10ms`, `0.5s`, `250us`, `40ns`), or a

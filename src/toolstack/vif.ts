@@ -22,7 +22,8 @@ import type { Kernel } from '../domains/kernel.js';
 import type { Xs } from '../domains/xenstored.js';
 import { eventChannelMachine } from '../hypervisor/event-channel.js';
 import { GNTTAB_ENTRIES } from '../hypervisor/grant-table.js';
-import { createHostile, type Hostile, type HostileSpec } from '../hostile/netfront.js';
+import type { Hostile, HostileSpec } from '../hostile/netfront.js';
+import { createHostile } from '../hostile/adversary.js';
 import type { PhysicalHost } from './host.js';
 
 /** Grant references below this are the guest's own (never a vif's). */
