@@ -25,7 +25,7 @@ export interface CalibrateOptions {
   maxIter?: number;
   /** Relative step of the central differences. */
   step?: number;
-  /** Scenario overrides for every run (e.g. a shorter window, for tests). */
+  /** Scenario overrides for every run (e.g. a shorter window: `calibrate --duration`). */
   overrides?: Override[];
   /** The figures fitted to: the five baselines (default, the committed table) or those and the three optimized ones of the abstract. */
   targets?: TargetSet;

@@ -6,7 +6,7 @@ import { nicMachine } from '../hardware/nic.js';
 import { eventChannelMachine } from '../hypervisor/event-channel.js';
 import { clientMachine } from '../peer/client.js';
 import { tcpReceiverMachine, tcpSenderMachine } from '../domains/tcp-machine.js';
-import { netbackMachine } from '../channels/netback/machine.js';
+import { netbackMachine } from '../channels/netback-machine.js';
 import { netfrontMachine } from '../channels/netfront-machine.js';
 import { pcpuMachine } from '../hypervisor/pcpu.js';
 import { cpuMachine } from '../domains/native.js';

@@ -241,7 +241,7 @@ function plugGuests(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[
   const pending: PendingPool[] = shared ? [shared] : [];
   const opts = {
     rxDrainUs: sc.netback.rxDrainMs * 1000, rxStallUs: sc.netback.rxStallMs * 1000,
-    rxPollUs: sc.netback.rxPollMs * 1000, lateEoiTickUs: sc.netback.lateEoiTickUs,
+    rxPollUs: sc.netback.rxPollMs * 1000, lateEoiTickUs: sc.netback.lateEoiTickUs, validate: sc.netback.validate,
   };
   const vifsOf = new Map<Kernel, number>();
   for (let f = 0; f < flows; f++) {

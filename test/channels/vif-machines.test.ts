@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import { filter } from 'rxjs';
 import { createActor } from 'xstate';
-import { netbackMachine } from '../../src/channels/netback/machine.js';
+import { netbackMachine } from '../../src/channels/netback-machine.js';
 import { netfrontMachine } from '../../src/channels/netfront-machine.js';
 import { BACKEND_EDGES, XenbusState } from '../../src/channels/netif.js';
 import type { CaseScenario } from '../../src/stress/case.js';
-import { runCase } from '../../src/stress/run.js';
+import { runWrapped } from '../support/wrapped-case.js';
 import { stressCase } from '../support/stress-case.js';
 
 /**
@@ -61,13 +61,11 @@ describe('netback and netfront machines', function () {
     const seen: Record<string, Set<string>> = { netback: new Set(), netfront: new Set() };
     const failures: string[] = [];
     for (const c of CASES) {
-      const r = runCase(c, {
-        // Read from the runtime's states$ stream (the same one the trace and the report use).
-        mutate: (b) => {
-          b.sys.states$.pipe(filter((ch) => ch.kind === 'netback' || ch.kind === 'netfront')).subscribe((ch) => {
-            for (const [r, v] of Object.entries(JSON.parse(ch.value) as Record<string, string>)) seen[ch.kind].add(`${r}.${v}`);
-          });
-        },
+      // Read from the runtime's states$ stream (the same one the trace and the report use).
+      const r = runWrapped(c, (b) => {
+        b.sys.states$.pipe(filter((ch) => ch.kind === 'netback' || ch.kind === 'netfront')).subscribe((ch) => {
+          for (const [r, v] of Object.entries(JSON.parse(ch.value) as Record<string, string>)) seen[ch.kind].add(`${r}.${v}`);
+        });
       });
       if (!r.ok) failures.push(`${c.name}: ${r.failures.join('; ')}`);
     }

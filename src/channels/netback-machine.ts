@@ -20,7 +20,7 @@
  * - ctrl: the control-ring work item, idle or scheduled.
  */
 import { assign, setup } from 'xstate';
-import { stateValue, type ActorLike } from '../../actors/runtime.js';
+import { stateValue, type ActorLike } from '../actors/runtime.js';
 
 export type NetbackEvent =
   | { type: 'XENBUS_INITWAIT' } | { type: 'XENBUS_CONNECTED' } | { type: 'XENBUS_CLOSING' } | { type: 'XENBUS_CLOSED' }
