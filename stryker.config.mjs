@@ -20,7 +20,11 @@ const UNIT = [
   'dist/test/hypervisor/event-channel*.test.js',
   'dist/test/hypervisor/grant-table*.test.js',
   'dist/test/hypervisor/xen-hypercalls.test.js',
+  'dist/test/hypervisor/schedule.test.js',
+  'dist/test/hypervisor/domctl.test.js',
   'dist/test/stress/interleave.test.js',
+  // Issue 28's policy, netback-credit and two-CPU tests, still at test/ root (until they move to their folders).
+  'dist/test/mutation-*.test.js',
 ];
 const SYSTEM = [
   'dist/test/domains/xenstore.test.js',
