@@ -86,12 +86,13 @@ describe('netback TX pass: the pending pool', () => {
 
   it('a waiter behind the first one leaving wakes nobody', () => {
     const kicks: string[] = [];
-    const pool = new PendingPool(addressSpace(), 2);
+    const W = FATAL_SKB_SLOTS + 1;
+    const pool = new PendingPool(addressSpace(), 2 * W);
     const x = nb(kicks, 'x'), a = nb(kicks, 'a'), b = nb(kicks, 'b');
-    expect(pool.take(2, x)).to.equal(true);
-    expect(pool.take(1, a)).to.equal(false);
-    expect(pool.take(1, b)).to.equal(false);
-    pool.give(2, null, 1); // a's turn
+    expect(pool.take(2 * W, x)).to.equal(true);
+    expect(pool.take(W, a)).to.equal(false);
+    expect(pool.take(W, b)).to.equal(false);
+    pool.give(W, null); // a's turn
     expect(kicks).to.deep.equal(['a']);
     pool.forget(b, null);
     expect(kicks).to.deep.equal(['a']);
@@ -198,6 +199,9 @@ describe('netback TX pass: fatal errors and the final check for requests', () =>
     expect(h.vif.disabled).to.equal('impossible-number-of-requests');
     expect(h.rings.tx.reqEvent).to.equal(ev);
     expect(h.vif.control.tx).to.equal('disabled');
+    // Caught in that pass: no further pass was queued or run.
+    expect(h.vif.stats.txPasses).to.equal(1);
+    expect(h.posted.filter((n) => n === 'vif3.0-tx')).to.have.length(1);
   });
 });
 
@@ -238,6 +242,18 @@ describe('netback TX pass: the credit check (tx_credit_exceeded)', () => {
     h.advance(200 * PS_PER_US);
     h.drain();
     expect(h.forwarded.map((p) => p.seq)).to.deep.equal([3]);
+  });
+
+  it('credit is refilled only when a packet does not fit: a window long past then gives a timer due at once', () => {
+    const h = harness();
+    h.vif.credit = new TxCredit(1000, 10, 0);
+    for (let i = 1; i <= 3; i++) h.contents.set(h.frameOf(i), bytes({ seq: i }));
+    h.send(req({ gref: 1, id: 1, size: 500 }));
+    h.advance(100 * PS_PER_US);
+    h.send(req({ gref: 2, id: 2, size: 500 })); // fits what is left: no refill, the window still starts at 0
+    h.send(req({ gref: 3, id: 3, size: 1500 })); // refill to 1000, still short: the timer for the old window's end (10 us) fires at once
+    expect(h.forwarded.map((p) => p.seq)).to.deep.equal([1, 2]);
+    expect(h.timers.map((t) => t.at / PS_PER_US)).to.deep.equal([100]);
   });
 
   it('a request the guest never wrote (a producer past its slots) counts as size 0 and is answered as a runt', () => {
