@@ -16,6 +16,18 @@ import { GUEST, harness, type Harness } from '../support/netback-double.js';
  */
 const PS_PER_US = 1e6;
 const at = (h: Harness) => h.timers.map((t) => t.at / PS_PER_US);
+/** Virtual time moves to `us` (due timers fire), then the driver domain runs the work they queued. */
+const until = (h: Harness, us: number) => { h.advance(us * PS_PER_US); h.drain(); };
+
+/** A vif with these timeouts (us) and `n` packets queued for the guest, which has posted no buffers yet. */
+function waiting(opts: { rxDrainUs?: number; rxStallUs?: number; rxPollUs?: number }, n = 1, rxNotify = true): Harness {
+  const h = harness();
+  h.vif.rxNotify = rxNotify;
+  h.vif.opts = { ...h.vif.opts, ...opts };
+  for (let i = 0; i < n; i++) h.vif.xmit(h.x, h.incoming());
+  h.drain();
+  return h;
+}
 
 /** Every RX state the vif's actor goes through from now on. */
 function rxStates(h: Harness): string[] {
@@ -31,24 +43,17 @@ describe('netback RX queue: the re-check timer', () => {
     h.drain();
     expect(h.vif.control.rx).to.equal('stalled');
     expect(at(h)).to.deep.equal([10_000_000]);
-    const s = harness();
-    s.vif.opts = { ...s.vif.opts, rxDrainUs: 500, rxStallUs: 200 };
-    s.vif.xmit(s.x, s.incoming());
-    s.drain();
+    const s = waiting({ rxDrainUs: 500, rxStallUs: 200 });
     expect(at(s)).to.deep.equal([200]);
   });
 
   it('after an expiry the timer is re-armed for the next packet\'s own expiry, counted from when it was queued', () => {
-    const h = harness();
-    h.vif.opts = { ...h.vif.opts, rxDrainUs: 100, rxStallUs: 1_000_000, rxPollUs: 1_000_000 };
-    h.vif.xmit(h.x, h.incoming());
-    h.drain();
+    const h = waiting({ rxDrainUs: 100, rxStallUs: 1_000_000, rxPollUs: 1_000_000 });
     h.advance(60 * PS_PER_US);
     h.vif.xmit(h.x, h.incoming());
     h.drain();
     expect(at(h)).to.deep.equal([100]); // one timer: the one armed for the first packet
-    h.advance(100 * PS_PER_US);
-    h.drain();
+    until(h, 100);
     expect(h.counters.drops['netback-rx-expired']).to.equal(1);
     expect(at(h)).to.deep.equal([160]);
   });
@@ -95,40 +100,28 @@ describe('netback RX queue: the re-check timer', () => {
 
 describe('netback RX queue: stalls and expiry', () => {
   it('a delivery restarts the stall clock: the carrier goes only a full stall timeout after the last progress', () => {
-    const h = harness();
-    h.vif.opts = { ...h.vif.opts, rxDrainUs: 1_000_000, rxStallUs: 50, rxPollUs: 1_000_000 };
-    h.vif.xmit(h.x, h.incoming());
-    h.vif.xmit(h.x, h.incoming());
-    h.drain();
+    const h = waiting({ rxDrainUs: 1_000_000, rxStallUs: 50, rxPollUs: 1_000_000 }, 2);
     expect(at(h)).to.deep.equal([50]);
     h.advance(40 * PS_PER_US);
     h.post({ id: 1, gref: 1 }); // one buffer: one packet goes, the other waits
     expect(h.rxResponses()).to.have.length(1);
     expect(h.vif.rxQueueLength()).to.equal(1);
-    h.advance(50 * PS_PER_US);
-    h.drain();
+    until(h, 50);
     expect(h.vif.control.rx).to.equal('stalled'); // 10 us since the delivery, not 50 since the queue started
     expect(at(h)).to.deep.equal([90]);
-    h.advance(89 * PS_PER_US);
-    h.drain();
+    until(h, 89);
     expect(h.vif.control.rx).to.equal('stalled');
-    h.advance(90 * PS_PER_US);
-    h.drain();
+    until(h, 90);
     expect(h.vif.control.rx).to.equal('carrierOff');
     expect(h.counters.violations['vif-rx-stalled']).to.equal(1);
   });
 
   it('without feature-rx-notify there is no stall detection (Linux: stall_timeout 0): the queue is polled and its packets expire', () => {
-    const h = harness();
-    h.vif.rxNotify = false;
-    h.vif.opts = { ...h.vif.opts, rxDrainUs: 1_000, rxStallUs: 50, rxPollUs: 30 };
-    h.vif.xmit(h.x, h.incoming());
-    h.drain();
-    for (let t = 30; t < 1_000; t += 30) { h.advance(t * PS_PER_US); h.drain(); }
+    const h = waiting({ rxDrainUs: 1_000, rxStallUs: 50, rxPollUs: 30 }, 1, false);
+    for (let t = 30; t < 1_000; t += 30) until(h, t);
     expect(h.vif.control.rx).to.equal('stalled');
     expect(h.counters.violations['vif-rx-stalled']).to.equal(undefined);
-    h.advance(1_020 * PS_PER_US);
-    h.drain();
+    until(h, 1_020);
     expect(h.counters.drops['netback-rx-expired']).to.equal(1);
     expect(h.counters.drops['vif-carrier-off']).to.equal(undefined);
   });
