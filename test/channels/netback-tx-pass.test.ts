@@ -266,6 +266,19 @@ describe('netback TX pass: the credit check (tx_credit_exceeded)', () => {
     expect(h.counters.drops['tx-runt']).to.equal(1);
   });
 
+  it('an impossible producer found by the credit timer\'s final check disables the vif, counted once', () => {
+    const h = harness();
+    h.vif.credit = new TxCredit(100, 1000, 0);
+    h.send(req({ gref: 1, id: 1, size: 200 }));
+    expect(h.vif.control.tx).to.equal('creditWait');
+    h.rings.tx.reqProd = 1000; // the guest lies while its vif waits for credit
+    h.advance(1000 * PS_PER_US);
+    expect(h.vif.credit!.timerPending).to.equal(false); // the timer fired
+    expect(h.vif.disabled).to.equal('impossible-number-of-requests');
+    expect(h.counters.violations).to.deep.equal({ 'vif-disabled:impossible-number-of-requests': 1 });
+    expect(h.queue).to.deep.equal([]);
+  });
+
   it('the credit timer of a vif whose pass is already queued queues no second pass', () => {
     const h = harness();
     h.vif.credit = new TxCredit(100, 1000, 0);
