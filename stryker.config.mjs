@@ -14,7 +14,13 @@ const UNIT = [
   'dist/test/channels/ring*.test.js',
   'dist/test/channels/netif.test.js',
   'dist/test/channels/netfront.test.js',
-  'dist/test/channels/netback-{control,interrupt,rx,tx,xenbus}.test.js',
+  // One pattern per file: mocha 11's spec lookup does not expand braces (a {a,b} pattern matched
+  // no file, and the netback tests silently left the subset).
+  'dist/test/channels/netback-control.test.js',
+  'dist/test/channels/netback-interrupt.test.js',
+  'dist/test/channels/netback-rx*.test.js',
+  'dist/test/channels/netback-tx*.test.js',
+  'dist/test/channels/netback-xenbus.test.js',
   'dist/test/hardware/tlb.test.js',
   'dist/test/hardware/tlb-reference.test.js',
   'dist/test/hypervisor/event-channel*.test.js',
@@ -27,6 +33,8 @@ const UNIT = [
   'dist/test/hypervisor/schedule.test.js',
   'dist/test/hypervisor/domctl.test.js',
   'dist/test/stress/interleave.test.js',
+  // wt-28's unit tests still at the test/ root (credit scheduler, BVT, netback credit, xen SMP)
+  'dist/test/mutation-*.test.js',
 ];
 const SYSTEM = [
   'dist/test/domains/xenstore.test.js',

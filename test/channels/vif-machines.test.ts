@@ -85,7 +85,7 @@ describe('netback and netfront machines', function () {
     }
   });
 
-  it('netback TX: a fatal error only from inside a pass, and the vif comes back only on reconnect', () => {
+  it('netback TX: a fatal error only from inside a pass (or the credit timer\'s final check), and the vif comes back only on reconnect', () => {
     const a = createActor(netbackMachine, { input: { name: 't' } }).start();
     const tx = () => (a.getSnapshot().value as Record<string, string>).tx;
     a.send({ type: 'TX_FATAL_ERR', reason: 'early' });
@@ -100,6 +100,10 @@ describe('netback and netfront machines', function () {
     expect(tx()).to.equal('disabled');
     a.send({ type: 'TX_ENABLE' });
     expect(tx()).to.equal('idle');
+    a.send({ type: 'NAPI_SCHEDULE' }); a.send({ type: 'TX_ACTION' }); a.send({ type: 'TX_CREDIT_WAIT' });
+    expect(tx()).to.equal('creditWait');
+    a.send({ type: 'TX_FATAL_ERR', reason: 'impossible-number-of-requests' });
+    expect(tx()).to.equal('disabled');
   });
 
   it('netfront: the TX queue stops on a full ring and wakes when responses free slots', () => {
