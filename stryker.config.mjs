@@ -33,8 +33,6 @@ const UNIT = [
   'dist/test/hypervisor/schedule.test.js',
   'dist/test/hypervisor/domctl.test.js',
   'dist/test/stress/interleave.test.js',
-  // wt-28's unit tests still at the test/ root (credit scheduler, BVT, netback credit, xen SMP)
-  'dist/test/mutation-*.test.js',
 ];
 const SYSTEM = [
   'dist/test/domains/xenstore.test.js',
