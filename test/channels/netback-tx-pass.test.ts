@@ -215,6 +215,33 @@ describe('netback TX pass: the credit check (tx_credit_exceeded)', () => {
     expect(h.vif.tx.reqCons).to.equal(2);
   });
 
+  it('a packet that waits for pending slots is not charged: the credit is taken once, when it goes (Linux checks the slots first)', () => {
+    const other = { kick: () => {} } as unknown as Netback;
+    const pool = new PendingPool(addressSpace(), 2 * (FATAL_SKB_SLOTS + 1));
+    expect(pool.take(2 * (FATAL_SKB_SLOTS + 1), other)).to.equal(true); // another vif holds every slot
+    const h = harness({ pool });
+    h.vif.credit = new TxCredit(1000, 1000, 0);
+    h.contents.set(h.frameOf(1), bytes());
+    h.send(req({ gref: 1, id: 1, size: 400 }));
+    // The trigger: the pass stopped for want of slots, with the packet not consumed.
+    expect(h.vif.tx.reqCons).to.equal(0);
+    expect(h.vif.control.tx).to.equal('waitingForPendingSlots');
+    expect(h.vif.credit!.remaining).to.equal(1000);
+    pool.give(2 * (FATAL_SKB_SLOTS + 1), h.x);
+    h.drain();
+    expect(h.forwarded).to.have.length(1);
+    expect(h.vif.credit!.remaining).to.equal(600);
+  });
+
+  it('a packet over the credit gives back the slots it reserved: another vif can take them', () => {
+    const pool = new PendingPool(addressSpace(), FATAL_SKB_SLOTS + 1);
+    const h = harness({ pool });
+    h.vif.credit = new TxCredit(100, 1000, 0);
+    h.send(req({ gref: 1, id: 1, size: 400 }));
+    expect(h.vif.control.tx).to.equal('creditWait');
+    expect(pool.take(FATAL_SKB_SLOTS + 1, { kick: () => {} } as unknown as Netback)).to.equal(true);
+  });
+
   it('a packet of exactly the remaining credit goes', () => {
     const h = harness();
     h.vif.credit = new TxCredit(300, 1000, 0);

@@ -67,6 +67,8 @@ export class PendingPool {
     this.free += n;
     if (this.waiting.length && this.free >= reserve) this.waiting[0].kick(x);
   }
+  /** Undo a take that consumed nothing (the packet waits for credit); the end of the pass gives the next waiter its turn. */
+  unreserve(n: number): void { this.free += n; }
   /** Pending indices for n reserved slots (the reservation guarantees the ring holds them). */
   assign(n: number): number[] {
     const out: number[] = [];
@@ -119,9 +121,10 @@ export function xenvif_tx_action(vif: Netback, x: Exec): void {
   const pkts: PendingTx[] = [];
   let blocked = false, rateLimited = false;
   while (pkts.length < vif.budget && vif.avail > 0) {
-    if (vif.credit && !tx_credit_ok(vif)) { rateLimited = true; break; }
-    // Wait for pending slots before consuming (at most 1 + 20 slots for one packet).
+    // Wait for pending slots before consuming (at most 1 + 20 slots for one packet); Linux's loop
+    // checks them before the credit, so a packet that cannot go for want of slots is not charged.
     if (!vif.pending.take(FATAL_SKB_SLOTS + 1, vif)) { blocked = true; break; }
+    if (vif.credit && !tx_credit_ok(vif)) { vif.pending.unreserve(FATAL_SKB_SLOTS + 1); rateLimited = true; break; }
     const p = xenvif_tx_build_gops(vif, x);
     vif.pending.give(FATAL_SKB_SLOTS + 1 - (p && p !== 'fatal' ? p.slots.length : 0), x);
     if (p && p !== 'fatal') p.pending = vif.pending.assign(p.slots.length);
