@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { PageSet, TAG, Tlb, tlbTag } from '../../src/hardware/tlb.js';
+import { CpuTlbs, PageSet, TAG, Tlb, tlbTag } from '../../src/hardware/tlb.js';
 
 describe('TLB', () => {
   it('hits after a miss and evicts the least recently used entry when full', () => {
@@ -42,8 +42,38 @@ describe('TLB', () => {
     expect(s.stats.misses).to.equal(4);
   });
 
-  it('rejects a non-positive capacity', () => {
-    expect(() => new Tlb(0)).to.throw(RangeError);
+  it('rejects a non-positive capacity, and a pseudo-LRU array whose capacity is not a power of two (its tree needs one)', () => {
+    expect(() => new Tlb(0)).to.throw(RangeError, 'tlb capacity must be a positive integer');
+    expect(() => new Tlb(48, null, 'plru')).to.throw(RangeError, 'a pseudo-LRU tlb needs a power-of-two capacity');
+    expect(() => new Tlb(48, null, 'lru')).to.not.throw();
+    expect(new Tlb(64, null, 'plru').capacity).to.equal(64);
+  });
+});
+
+describe('TLB: a CPU\'s instruction and data arrays (CpuTlbs)', () => {
+  it('counts both arrays (a flush once per array), and a reset zeroes both', () => {
+    const c = new CpuTlbs(4, 8);
+    for (const t of [1, 2, 1]) c.itlb.access(t, false); // 2 misses, 1 hit
+    for (const t of [5, 6, 7, 5, 6]) c.dtlb.access(t, false); // 3 misses, 2 hits
+    c.flushNonGlobal(); // one CR3 reload per array (flushes)
+    c.flushAll(); // one CR4.PGE toggle per array (fullFlushes)
+    expect(c.itlb.stats).to.deep.equal({ hits: 1, misses: 2, flushes: 1, fullFlushes: 1 });
+    expect(c.stats).to.deep.equal({ hits: 3, misses: 5, flushes: 2, fullFlushes: 2 });
+    c.resetStats();
+    expect(c.itlb.stats).to.deep.equal({ hits: 0, misses: 0, flushes: 0, fullFlushes: 0 });
+    expect(c.dtlb.stats).to.deep.equal({ hits: 0, misses: 0, flushes: 0, fullFlushes: 0 });
+  });
+
+  it('a CR3 reload, a CR4.PGE toggle and an INVLPG reach both arrays', () => {
+    const c = new CpuTlbs(4, 4);
+    c.itlb.access(1, true); c.dtlb.access(1, true); c.itlb.access(2, false); c.dtlb.access(2, false);
+    c.flushNonGlobal();
+    expect([c.itlb.has(1), c.dtlb.has(1), c.itlb.has(2), c.dtlb.has(2)]).to.deep.equal([true, true, false, false]);
+    c.invalidate(1);
+    expect([c.itlb.has(1), c.dtlb.has(1)]).to.deep.equal([false, false]);
+    c.itlb.access(3, true); c.dtlb.access(3, true);
+    c.flushAll();
+    expect([c.itlb.has(3), c.dtlb.has(3)]).to.deep.equal([false, false]);
   });
 });
 
