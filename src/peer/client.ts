@@ -35,7 +35,7 @@ interface Endpoint {
   /** Data segments by sequence number, and when their latest copy starts on the wire. */
   queuedTill: Map<number, Ps>;
   /** netserver (TCP_RR / UDP_RR): request bytes toward the next whole request, and the next response datagram's stream offset. */
-  rr?: { reqGot: number; txOff: number };
+  rr?: { reqGot: number; txOff: number; cfg: RrConfig };
 }
 
 /** Linux's default txqueuelen: frames the client's qdisc holds before TCP is told to wait. */
@@ -58,17 +58,18 @@ export class ClientModel {
     this.rng = sys.rng.for(name);
   }
 
-  /** Add the far end of one flow (one netperf connection through this NIC). */
-  addFlow(flow: number): void {
-    const s = this.role === 'sender';
-    if (this.rr) {
+  /** Add the far end of one flow (one netperf connection through this NIC), by default in this client's role and workload. */
+  addFlow(flow: number, as: { role?: 'sender' | 'receiver'; rr?: RrConfig | null } = {}): void {
+    const s = (as.role ?? this.role) === 'sender';
+    const rr = as.rr !== undefined ? as.rr : this.rr;
+    if (rr) {
       // netserver: a TCP connection both ways, or a datagram socket (no TCP state at all).
-      const tcp = this.rr.kind === 'tcp_rr';
+      const tcp = rr.kind === 'tcp_rr';
       this.eps.set(flow, {
         flow, rtoTimer: null, delAck: null, received: 0, queuedTill: new Map(),
         sender: tcp ? new TcpSender(this.cfg.mss, this.cfg.sndBuf, this.cfg.rcvBuf) : null,
         receiver: tcp ? new TcpReceiver(this.cfg.mss, this.cfg.rcvBuf) : null,
-        rr: { reqGot: 0, txOff: 0 },
+        rr: { reqGot: 0, txOff: 0, cfg: rr },
       });
       return;
     }
@@ -192,7 +193,7 @@ export class ClientModel {
 
   /** netserver: every whole request is answered at once with a response of responseBytes. */
   private answer(e: Endpoint, bytes: number): void {
-    const rr = e.rr!, cfg = this.rr!;
+    const rr = e.rr!, cfg = rr.cfg;
     rr.reqGot += bytes;
     let n = 0;
     while (rr.reqGot >= cfg.requestBytes) { rr.reqGot -= cfg.requestBytes; n++; }

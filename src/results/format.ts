@@ -69,12 +69,20 @@ export function formatPerGuest(g: NonNullable<RunResult['perGuest']>): string {
   return `per guest       ${g.mbps.map((v, i) => `domU${i + 1} ${v.toFixed(1)}`).join('  ')} Mb/s   (Jain's fairness index ${g.jainIndex.toFixed(4)})`;
 }
 
+/** Each flow of a flow list: its ends, kind, goodput and (RR) latency; Jain's index of the goodputs. */
+export function formatPerFlow(pf: NonNullable<RunResult['perFlow']>): string[] {
+  const rows = Object.entries(pf.flows).map(([id, f]) => [id, `${f.from} -> ${f.to}`, f.kind, f.mbps.toFixed(1),
+    ...(f.latency ? [f.latency.tps.toFixed(1), f.latency.meanUs.toFixed(1), f.latency.p50Us.toFixed(1), f.latency.p99Us.toFixed(1)] : ['', '', '', ''])]);
+  return [table(['flow', 'endpoints', 'kind', 'Mb/s', 'tps', 'mean us', 'p50 us', 'p99 us'], rows, 3), `Jain's fairness index over the flows' goodput: ${pf.jainIndex.toFixed(4)}`];
+}
+
 export function formatRun(r: RunResult): string {
   const out: string[] = [];
   out.push(`scenario ${r.scenario}: ${r.topology} ${r.direction}, seed ${r.seed}, ${r.measuredMs} ms measured after ${r.warmupMs} ms warm-up`);
   out.push(`throughput      ${r.throughputMbps.toFixed(1)} Mb/s` + (r.paperMbps ? `   (paper ${r.paperMbps} Mb/s, ${fmtPct(r.errorPct)})` : ''));
   out.push(`CPU utilization ${r.cpuUtilPct.total.toFixed(1)}%   ` + Object.entries(r.cpuUtilPct.byAccount).map(([a, v]) => `${a} ${v.toFixed(1)}%`).join('  '));
   if (r.perGuest) out.push(formatPerGuest(r.perGuest));
+  if (r.perFlow) out.push('', ...formatPerFlow(r.perFlow));
   out.push('');
   if (r.latency) out.push(...formatLatency(r.latency), '');
   // A request/response run is read per transaction; a stream per MSS segment of goodput.

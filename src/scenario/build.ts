@@ -34,9 +34,9 @@ import { defaultCosts, FOOTPRINT, type CostTable, type Footprint } from '../mode
 import type { Counters } from '../model/counters.js';
 import { StreamCheck } from '../model/integrity.js';
 import { attachNic, createDomain, createHost, spawnCpusAndXenstored, type PhysicalHost } from '../toolstack/host.js';
-import { attachVif, connectVifs, spawnVifActors, type Vif } from '../toolstack/vif.js';
-import { attachPeer } from '../toolstack/peer.js';
-import { rrWorkload, type Scenario } from './schema.js';
+import { attachVif, connectVifs, spawnVifActors, type Vif, type VifConfig } from '../toolstack/vif.js';
+import { attachPeer, peerMac } from '../toolstack/peer.js';
+import { parseEndpoint, rrOfFlow, rrWorkload, type Scenario } from './schema.js';
 
 export interface Built {
   sc: Scenario;
@@ -77,7 +77,7 @@ export interface Built {
   flowGoodput(flow: number): number;
   /** The transactions of a request/response workload (netperf TCP_RR / UDP_RR), or null for a stream. */
   rr: RrLog | null;
-  /** Number of TCP flows (flow f belongs to guest f mod guests in topology guest). */
+  /** Number of TCP flows (flow f belongs to guest f mod guests in topology guest, or is entry f of the scenario's flow list). */
   flows: number;
   start(): void;
   /** Stop the traffic sources (applications, clients, adversaries) and the fault injector, so the run can drain. */
@@ -86,7 +86,9 @@ export interface Built {
 
 /** A vif as the scenario uses it: the toolstack's vif, the flow it carries and its queues. */
 export interface VifInfo extends Vif {
+  /** The flow it carries (with a flow list: the first of its guest's flows, -1 if none), and every flow it carries. */
   flow: number;
+  flows: number[];
   /** The guest stack's queue in front of netfront, and the bridge port's queue in front of netback. */
   stackQ: Qdisc; bridgeQ: Qdisc;
 }
@@ -140,8 +142,10 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   }, counters, h.mem, sys.rng.for(`eth${i}-timing`)));
   const drivers = nics.map((nic) => attachNic(h, dom0, nic, 64));
   const nicQ = drivers.map((d) => new Qdisc(d, counters));
-  const flows = sc.topology === 'guest' ? Math.max(m.nics, guests.length) : m.nics;
-  const vifs = sc.topology === 'guest' ? plugGuests(sc, h, dom0, guests, flows, drivers, nicQ, w, streams) : { vifs: [], pending: [], qdiscs: [] };
+  const world = sc.flows ? flowEnds(sc.flows) : null;
+  const flows = world ? world.length : sc.topology === 'guest' ? Math.max(m.nics, guests.length) : m.nics;
+  const vifs = world ? plugWorld(sc, h, dom0, guests, world, drivers, nicQ, w)
+    : sc.topology === 'guest' ? plugGuests(sc, h, dom0, guests, flows, drivers, nicQ, w, streams) : { vifs: [], pending: [], qdiscs: [] };
   if (sc.topology !== 'guest') for (let f = 0; f < flows; f++) w.stackOf(dom0).attach(f, drivers[f % m.nics], nicQ[f % m.nics], w.role);
   // External client machines, one per NIC, each running the far ends of that NIC's flows.
   const clients = nics.map((nic, n) => {
@@ -150,7 +154,10 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
       sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024, ...TCP_TIMERS, congestionControl: sc.tcp.congestionControl,
     }, sys, counters, streams);
     c.rr = w.rr;
-    for (let f = n; f < flows; f += m.nics) c.addFlow(f);
+    if (world) {
+      // The peer's ends of the flows that reach it: netserver, a stream's receiver or its sender.
+      world.forEach((e, f) => { if (e.to.peer === n) c.addFlow(f, { role: 'receiver', rr: e.rr }); else if (e.from.peer === n) c.addFlow(f, { role: 'sender', rr: null }); });
+    } else for (let f = n; f < flows; f += m.nics) c.addFlow(f);
     return attachPeer(h, nic, c);
   });
   spawnTcpEnds(h, w.stacks, clients);
@@ -158,6 +165,11 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   spawnCpusAndXenstored(h);
   const faults = scheduleFaults(sc, h, nics);
   const flowGoodput = (flow: number): number => {
+    if (world) {
+      // At the end that consumes the flow's data: a stream's receiver, or netperf reading its responses.
+      const e = world[flow], at = e.rr ? e.from : e.to;
+      return at.peer >= 0 ? clients[at.peer].flowReceived(flow) : w.stacks.get(guests[at.guest])?.flowDelivered(flow) ?? 0;
+    }
     if (sc.direction === 'tx') return clients[flow % m.nics].flowReceived(flow);
     return w.stacks.get(sc.topology === 'guest' ? guests[flow % guests.length] : dom0)?.flowDelivered(flow) ?? 0;
   };
@@ -167,7 +179,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
     stacks: w.stacks, clients, nics, netfronts: vifs.vifs.map((v) => v.nf), netbacks: vifs.vifs.map((v) => v.nb), xenstore: h.xenstore, vifs: vifs.vifs,
     qdiscs: [...nicQ, ...vifs.qdiscs], drivers, pending: vifs.pending, xen: h.xen, ringPages: h.ringPages, flowGoodput, flows, rr: w.rrLog,
     staleTranslations: h.staleTranslations, mss: w.mss, streams,
-    goodputBytes: () => sc.direction === 'tx' ? clients.reduce((n, c) => n + c.received, 0) : [...w.stacks.values()].reduce((n, s) => n + s.delivered(), 0),
+    goodputBytes: world ? () => { let n = 0; for (let f = 0; f < flows; f++) n += flowGoodput(f); return n; } : () => sc.direction === 'tx' ? clients.reduce((n, c) => n + c.received, 0) : [...w.stacks.values()].reduce((n, s) => n + s.delivered(), 0),
     start: () => {
       connectVifs(h, dom0, vifs.vifs);
       // Boot ends (dom0 unpaused), then the toolstack unpauses the guests it built.
@@ -199,12 +211,15 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
 function workload(sc: Scenario, h: PhysicalHost, streams: StreamCheck) {
   const { sys, counters, mem } = h;
   const rr = rrWorkload(sc);
-  const rrLog = rr ? new RrLog() : null;
+  const anyRr = rr !== null || (sc.flows ?? []).some((f) => f.kind !== 'stream');
+  const rrLog = anyRr ? new RrLog() : null;
   // TCP MSS negotiation: a receiver advertises what fits its MTU. Receive buffers here are one page
   // each (a NIC rx buffer, a netfront RX slot: multi-slot receive is not modelled), so a frame bigger
   // than a page could not be received whole; in receive scenarios (and RR responses, which come back
   // to the endpoint) the sender's MSS is capped to fit.
-  const mss = sc.direction === 'rx' || rr ? Math.min(sc.tcp.mss, PAGE_SIZE - HDR_LEN) : sc.tcp.mss;
+  // With a flow list, so is every flow that ends in this host (a guest's netfront posts one page per buffer).
+  const capped = sc.direction === 'rx' || anyRr || (sc.flows ?? []).some((f) => !f.to.startsWith('peer'));
+  const mss = capped ? Math.min(sc.tcp.mss, PAGE_SIZE - HDR_LEN) : sc.tcp.mss;
   const stackCfg = {
     mss, sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024,
     appChunk: sc.tcp.appChunkKiB * 1024, ...TCP_TIMERS, congestionControl: sc.tcp.congestionControl,
@@ -216,7 +231,7 @@ function workload(sc: Scenario, h: PhysicalHost, streams: StreamCheck) {
     let s = stacks.get(k);
     if (!s) {
       s = new NetStack(k, mem, counters, stackCfg, timerFor(k), streams);
-      if (rr) s.rr = { cfg: rr, log: rrLog!, now: () => sys.sched.now };
+      if (rrLog) s.rr = { cfg: rr, log: rrLog, now: () => sys.sched.now };
       stacks.set(k, s);
     }
     return s;
@@ -232,17 +247,14 @@ function workload(sc: Scenario, h: PhysicalHost, streams: StreamCheck) {
  */
 function plugGuests(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[], flows: number, drivers: NicDriver[], nicQ: Qdisc[],
   w: ReturnType<typeof workload>, streams: StreamCheck) {
-  const { counters } = h, opt = sc.optimizations;
+  const { counters } = h;
   const bridge = new Bridge(counters);
+  drivers.forEach((d, n) => bridge.addPort(d, nicQ[n], [peerMac(n)]));
   const vifs: VifInfo[] = [];
   const qdiscs: Qdisc[] = [];
   // One pending-slot pool for every vif (Xen 2.0), or one each (netback.pendingRing per-vif).
   const shared = sc.netback.pendingRing === 'shared' ? new PendingPool(dom0) : null;
   const pending: PendingPool[] = shared ? [shared] : [];
-  const opts = {
-    rxDrainUs: sc.netback.rxDrainMs * 1000, rxStallUs: sc.netback.rxStallMs * 1000,
-    rxPollUs: sc.netback.rxPollMs * 1000, lateEoiTickUs: sc.netback.lateEoiTickUs,
-  };
   const vifsOf = new Map<Kernel, number>();
   for (let f = 0; f < flows; f++) {
     const n = f % drivers.length;
@@ -252,23 +264,78 @@ function plugGuests(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[
     const adversary = sc.hostile.find((a) => a.guest === guest.domid && a.vif === vif) ?? null;
     const pool = shared ?? new PendingPool(dom0);
     if (!shared) pending.push(pool);
-    const v = attachVif(h, dom0, guest, vif, {
-      ringSize: sc.machine.vifRingSize, offload: opt.vnicOffload, rxCopy: opt.rxCopy,
-      txMode: opt.txNoRemap ? 'noremap' : 'map', rxCopyVia: opt.rxCopyVia, pending: pool,
-      rate: sc.netback.rateLimits.find((r) => r.guest === guest.domid) ?? null, opts, adversary,
-    });
+    const v = attachVif(h, dom0, guest, vif, vifConfig(sc, guest, pool, adversary));
     v.nf.flows = new Set([f]);
     // Every flow an adversary's own stack ends: it may write what it likes into its own buffers.
     if (sc.hostile.some((a) => a.guest === guest.domid)) streams.adversaryFlows.add(f);
-    bridge.addUplink(f, drivers[n], nicQ[n]);
     const bq = new Qdisc(v.nb, counters);
-    bridge.addVif(f, v.nb, bq);
+    bridge.addPort(v.nb, bq, [v.mac]);
+    bridge.addFlow(f, v.mac, peerMac(n));
     const sq = new Qdisc(v.nf, counters);
     w.stackOf(guest).attach(f, v.nf, sq, w.role);
     qdiscs.push(bq, sq);
-    vifs.push({ ...v, flow: f, stackQ: sq, bridgeQ: bq });
+    vifs.push({ ...v, flow: f, flows: [f], stackQ: sq, bridgeQ: bq });
   }
   return { vifs, pending, qdiscs };
+}
+
+/** One end of a flow of a flow list: a guest's index (or -1) and a peer's NIC (or -1). */
+interface End { guest: number; peer: number }
+/** Each flow of a flow list: its ends and its RR parameters (null for a stream). */
+type WorldFlow = { from: End; to: End; rr: ReturnType<typeof rrOfFlow> };
+function flowEnds(list: NonNullable<Scenario['flows']>): WorldFlow[] {
+  const end = (e: string): End => { const p = parseEndpoint(e); return { guest: p.kind === 'guest' ? p.n - 1 : -1, peer: p.kind === 'peer' ? p.n - 1 : -1 }; };
+  return list.map((fl) => ({ from: end(fl.from), to: end(fl.to), rr: rrOfFlow(fl) }));
+}
+
+/**
+ * The vifs of a flow list: every guest gets one vif (vif 0) carrying all its flows, on the bridge
+ * with every NIC; each flow's ends are learnt by MAC, so two guests' flows go vif to vif.
+ */
+function plugWorld(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[], world: WorldFlow[], drivers: NicDriver[], nicQ: Qdisc[],
+  w: ReturnType<typeof workload>) {
+  const { counters } = h;
+  const bridge = new Bridge(counters);
+  drivers.forEach((d, n) => bridge.addPort(d, nicQ[n], [peerMac(n)]));
+  const shared = sc.netback.pendingRing === 'shared' ? new PendingPool(dom0) : null;
+  const pending: PendingPool[] = shared ? [shared] : [];
+  const vifs: VifInfo[] = [];
+  const qdiscs: Qdisc[] = [];
+  for (const guest of guests) {
+    const pool = shared ?? new PendingPool(dom0);
+    if (!shared) pending.push(pool);
+    const v = attachVif(h, dom0, guest, 0, vifConfig(sc, guest, pool, null));
+    const mine = world.flatMap((e, f) => (guests[e.from.guest] === guest || guests[e.to.guest] === guest ? [f] : []));
+    v.nf.flows = new Set(mine);
+    const bq = new Qdisc(v.nb, counters);
+    bridge.addPort(v.nb, bq, [v.mac]);
+    const sq = new Qdisc(v.nf, counters);
+    qdiscs.push(bq, sq);
+    vifs.push({ ...v, flow: mine[0] ?? -1, flows: mine, stackQ: sq, bridgeQ: bq });
+  }
+  const macOf = (e: End) => (e.guest >= 0 ? vifs[e.guest].mac : peerMac(e.peer));
+  world.forEach((e, f) => {
+    bridge.addFlow(f, macOf(e.from), macOf(e.to));
+    // netperf at `from` (a stream's sender, or the end sending requests), netserver at `to`.
+    if (e.from.guest >= 0) w.stackOf(guests[e.from.guest]).attach(f, vifs[e.from.guest].nf, vifs[e.from.guest].stackQ, e.rr ? 'rr' : 'sender', e.rr);
+    if (e.to.guest >= 0) w.stackOf(guests[e.to.guest]).attach(f, vifs[e.to.guest].nf, vifs[e.to.guest].stackQ, e.rr ? 'rr-server' : 'receiver', e.rr);
+  });
+  return { vifs, pending, qdiscs };
+}
+
+/** What the toolstack attaches a guest's vif with: ring size, the optimizations, its pending pool, rate limit, netback timeouts. */
+function vifConfig(sc: Scenario, guest: Kernel, pool: PendingPool, adversary: VifConfig['adversary']): VifConfig {
+  const opt = sc.optimizations;
+  return {
+    ringSize: sc.machine.vifRingSize, offload: opt.vnicOffload, rxCopy: opt.rxCopy,
+    txMode: opt.txNoRemap ? 'noremap' : 'map', rxCopyVia: opt.rxCopyVia, pending: pool,
+    rate: sc.netback.rateLimits.find((r) => r.guest === guest.domid) ?? null,
+    opts: {
+      rxDrainUs: sc.netback.rxDrainMs * 1000, rxStallUs: sc.netback.rxStallMs * 1000,
+      rxPollUs: sc.netback.rxPollMs * 1000, lateEoiTickUs: sc.netback.lateEoiTickUs,
+    },
+    adversary,
+  };
 }
 
 /** One actor per TCP flow endpoint, holding its control state; spawned after every other actor but the vifs', CPUs' and xenstored. A TCP_RR end has both halves (its receiver's actor is `...-tcpN-rx`); a UDP_RR end has none. */

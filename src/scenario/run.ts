@@ -32,6 +32,11 @@ export interface RunResult {
    */
   perGuest?: { mbps: number[]; jainIndex: number };
   /**
+   * A scenario with a flow list: each flow's goodput over the window (Mb/s, at the end that consumes
+   * its data) and, for TCP_RR / UDP_RR, its transactions and latency; Jain's index of the goodputs.
+   */
+  perFlow?: { jainIndex: number; flows: Record<string, FlowResult> };
+  /**
    * Request/response workloads only (netperf TCP_RR / UDP_RR): transactions completed in the window,
    * their rate and round-trip latency, and per transaction the CPU cycles (by account and category)
    * and the I/O-channel notifications and interrupts the mechanism spent.
@@ -42,6 +47,9 @@ export interface RunResult {
   /** Present only when a TCP receiver of an honest flow got wrong bytes (warm-up included): the first mismatches. */
   dataIntegrity?: string[];
 }
+
+/** One flow of a flow list in the window. */
+export interface FlowResult { from: string; to: string; kind: string; mbps: number; latency?: LatencySummary }
 
 const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
 
@@ -72,8 +80,8 @@ export function runBuilt(b: Built, onProgress?: OnProgress): RunResult {
   Object.assign(b.counters, newCounters());
   b.rr?.reset();
   const bytes0 = b.goodputBytes();
-  const perGuest = sc.topology === 'guest' && sc.guests > 1;
-  const flow0 = perGuest ? Array.from({ length: b.flows }, (_, f) => b.flowGoodput(f)) : [];
+  const perGuest = sc.topology === 'guest' && sc.guests > 1 && !sc.flows;
+  const flow0 = perGuest || sc.flows ? Array.from({ length: b.flows }, (_, f) => b.flowGoodput(f)) : [];
   runTo(end);
   const secs = (end - warm) / PS_PER_S;
   const bytes = b.goodputBytes() - bytes0;
@@ -104,7 +112,7 @@ export function runBuilt(b: Built, onProgress?: OnProgress): RunResult {
   return {
     scenario: sc.name,
     topology: sc.topology,
-    direction: sc.direction ?? sc.workload.kind,
+    direction: sc.flows ? 'flows' : sc.direction ?? sc.workload.kind,
     seed: sc.seed,
     warmupMs: sc.run.warmupMs,
     measuredMs: sc.run.durationMs,
@@ -126,6 +134,7 @@ export function runBuilt(b: Built, onProgress?: OnProgress): RunResult {
       goodputSegments: Math.round(segs),
     },
     ...(perGuest ? { perGuest: guestShares(b, sc.guests, flow0, secs) } : {}),
+    ...(sc.flows ? { perFlow: flowShares(b, sc.flows, flow0, secs) } : {}),
     ...(b.rr ? { latency: latencyBlock(b, secs, cycles, byAccount, byCategory, byAccountCategory) } : {}),
     traceHash: b.sys.traceHash(),
     events: b.sys.sched.delivered,
@@ -167,6 +176,17 @@ function guestShares(b: Built, guests: number, flow0: number[], secs: number): {
   for (let f = 0; f < b.flows; f++) bytes[f % guests] += b.flowGoodput(f) - flow0[f];
   const mbps = bytes.map((v) => (v * 8) / secs / 1e6);
   return { mbps: mbps.map((v) => round(v)), jainIndex: round(jainIndex(mbps), 4) };
+}
+
+/** Each flow's goodput over the window and RR latency, and Jain's index of the goodputs. */
+function flowShares(b: Built, list: NonNullable<Scenario['flows']>, flow0: number[], secs: number): NonNullable<RunResult['perFlow']> {
+  const mbps = list.map((_, f) => ((b.flowGoodput(f) - flow0[f]) * 8) / secs / 1e6);
+  const flows: Record<string, FlowResult> = {};
+  list.forEach((fl, f) => {
+    const samples = b.rr?.byFlow.get(f);
+    flows[`f${f}`] = { from: fl.from, to: fl.to, kind: fl.kind, mbps: round(mbps[f]), ...(fl.kind !== 'stream' ? { latency: summarize(samples ?? [], secs) } : {}) };
+  });
+  return { jainIndex: round(jainIndex(mbps), 4), flows };
 }
 
 /** Jain's fairness index of non-negative allocations: (sum x)^2 / (n sum x^2); 1 for an empty or all-zero set. */

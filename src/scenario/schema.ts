@@ -24,6 +24,10 @@ const MAX_RUN_US = 120_000_000;
 /** The most cycles a cost row may charge per operation. */
 export const MAX_COST_CYCLES = 10_000_000;
 
+/** A flow endpoint: the driver domain, a guest (1-based) or the external host on a NIC (1-based). */
+const ENDPOINT_RE = /^(dom0|guest[1-9][0-9]*|peer[1-9][0-9]*)$/;
+const ENDPOINT_MSG = 'expected an endpoint: dom0, guestN (guest N, from 1) or peerN (the external host on NIC N, from 1)';
+
 export const ScenarioSchema = z.strictObject({
   name: z.string().min(1).describe('Name of the run, reported as `scenario` in results.'),
   description: z.string().default('').describe('Free text: what this scenario models. Does not affect the run.'),
@@ -90,6 +94,14 @@ export const ScenarioSchema = z.strictObject({
     cacheRefillPct: z.number().nonnegative().max(100).default(10).describe('The cache refill after each domain switch costs its cost-table value times a factor uniform in [1 - x%, 1 + x%] (how much of the working set was evicted varies). Default 10.'),
     clientTurnaroundUs: z.number().nonnegative().max(1000).default(2).describe('The external client answers after a delay uniform in [0, x] us (its interrupt and scheduling jitter: the client\'s think time). Default 2.'),
   }).prefault({}).describe('Sources of run-to-run variation a real testbed has. Each is drawn from the run\'s seed on its own device\'s stream (one actor\'s draws never shift another\'s), so a seed gives one exact result and different seeds give a distribution (see --reps). All zero makes the run independent of the seed except the client\'s ACK timing.'),
+  flows: z.array(z.strictObject({
+    from: z.string().regex(ENDPOINT_RE, ENDPOINT_MSG).describe('Where netperf runs (the stream\'s sender, or the end that sends requests): `dom0`, `guestN` (guest N, 1-based) or `peerN` (the external host on NIC N, 1-based).'),
+    to: z.string().regex(ENDPOINT_RE, ENDPOINT_MSG).describe('Where netserver runs (the stream\'s receiver, or the end that answers requests): `dom0`, `guestN` or `peerN`.'),
+    kind: z.enum(['stream', 'tcp_rr', 'udp_rr']).default('stream').describe('`stream`: netperf TCP_STREAM from `from` to `to`; `tcp_rr` / `udp_rr`: netperf TCP_RR / UDP_RR, requests from `from`, responses from `to`. Default stream.'),
+    requestBytes: z.number().int().min(1).max(65536).optional().describe('Request size, bytes (netperf -r, first value). RR flows only; default 1.'),
+    responseBytes: z.number().int().min(1).max(65536).optional().describe('Response size, bytes (netperf -r, second value). RR flows only; default 1.'),
+    transactionsInFlight: z.number().int().min(1).max(256).optional().describe('Transactions the flow keeps outstanding (netperf -b burst plus one). RR flows only; default 1.'),
+  })).min(1).max(1024).optional().describe('The traffic, flow by flow, between any two endpoints of the host (topology guest): two guests of one host talk through the bridge in dom0 and never touch a NIC. Without it, the shorthand: one flow per NIC and guest between the guests and the external hosts, in `direction`, running `workload`. Each guest has one vif, which carries all its flows.'),
   guests: z.number().int().min(1).max(1024).default(1).describe('Guest domains (topology guest); flow f belongs to guest f mod guests, with max(nics, guests) flows. Default 1.'),
   optimizations: z.strictObject({
     vnicOffload: z.boolean().default(false).describe('High-level virtual NIC: the vif offers scatter-gather, checksum offload and TSO (feature-sg, feature-no-csum-offload=0, feature-gso-tcpv4). Default false.'),
@@ -214,6 +226,7 @@ const UDP_MAX = PAGE_SIZE - HDR_LEN;
 /** `direction` belongs to streams, the RR sizes to RR workloads; a UDP_RR datagram fits one frame. */
 function checkWorkload(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx): void {
   const w = sc.workload;
+  if (sc.flows) { checkFlows(sc, ctx); return; }
   if (w.kind === 'stream') {
     if (sc.direction === undefined) ctx.addIssue({ code: 'custom', path: ['direction'], message: 'required for workload stream: tx or rx' });
     for (const f of ['requestBytes', 'responseBytes', 'transactionsInFlight'] as const) {
@@ -230,6 +243,56 @@ function checkWorkload(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx)
   }
 }
 
+/** The parts of an endpoint name: `dom0`, `guestN`, `peerN`. */
+export function parseEndpoint(e: string): { kind: 'dom0' | 'guest' | 'peer'; n: number } {
+  if (e === 'dom0') return { kind: 'dom0', n: 0 };
+  const m = /^(guest|peer)(\d+)$/.exec(e)!;
+  return { kind: m[1] as 'guest' | 'peer', n: Number(m[2]) };
+}
+
+/** A flow list: endpoints that exist, two different ends inside reach of the bridge, options that fit the flow's kind. */
+function checkFlows(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx): void {
+  const w = sc.workload;
+  if (sc.topology !== 'guest') ctx.addIssue({ code: 'custom', path: ['flows'], message: 'flows need topology guest (the bridge in dom0 joins their endpoints)' });
+  if (sc.direction !== undefined) ctx.addIssue({ code: 'custom', path: ['direction'], message: 'not used with flows: each flow goes from its `from` to its `to`; remove it' });
+  if (w.kind !== 'stream') ctx.addIssue({ code: 'custom', path: ['workload', 'kind'], message: 'not used with flows: each flow has its own kind; remove it' });
+  for (const f of ['requestBytes', 'responseBytes', 'transactionsInFlight'] as const) {
+    if (w[f] !== undefined) ctx.addIssue({ code: 'custom', path: ['workload', f], message: 'not used with flows: give it on the flow' });
+  }
+  if (sc.hostile.length) ctx.addIssue({ code: 'custom', path: ['hostile'], message: 'hostile guests are not modelled with flows yet: remove flows or hostile' });
+  sc.flows!.forEach((fl, i) => {
+    if (!ENDPOINT_RE.test(fl.from) || !ENDPOINT_RE.test(fl.to)) return; // the field's own check said so
+    const ends = { from: parseEndpoint(fl.from), to: parseEndpoint(fl.to) };
+    for (const side of ['from', 'to'] as const) {
+      const e = ends[side];
+      if (e.kind === 'dom0') ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: 'dom0 as an endpoint is not modelled yet (its own stack on the bridge): use guestN or peerN' });
+      if (e.kind === 'guest' && e.n > sc.guests) ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `no guest ${e.n} (guests is ${sc.guests})` });
+      if (e.kind === 'peer' && e.n > sc.machine.nics) ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `no peer ${e.n} (machine.nics is ${sc.machine.nics}: peers 1..${sc.machine.nics}, one on each NIC's link)` });
+    }
+    if (fl.from === fl.to) ctx.addIssue({ code: 'custom', path: ['flows', i, 'to'], message: `the same endpoint as from (${fl.from}): a flow joins two endpoints` });
+    else if (ends.from.kind === 'peer' && ends.to.kind === 'peer') ctx.addIssue({ code: 'custom', path: ['flows', i, 'to'], message: 'a flow between two peers does not cross this host: one end must be a guest' });
+    if (fl.kind === 'stream') {
+      for (const f of ['requestBytes', 'responseBytes', 'transactionsInFlight'] as const) {
+        if (fl[f] !== undefined) ctx.addIssue({ code: 'custom', path: ['flows', i, f], message: 'only for kind tcp_rr or udp_rr (kind is stream)' });
+      }
+      return;
+    }
+    if (ends.from.kind === 'peer') ctx.addIssue({ code: 'custom', path: ['flows', i, 'from'], message: 'an external peer runs netserver only: put it in `to`' });
+    if (fl.kind === 'udp_rr') {
+      const max = Math.min(sc.tcp.mss, UDP_MAX);
+      for (const f of ['requestBytes', 'responseBytes'] as const) {
+        if ((fl[f] ?? 1) > max) ctx.addIssue({ code: 'custom', path: ['flows', i, f], message: `${fl[f]} bytes do not fit one frame (at most ${max}: tcp.mss, and one page; IP fragmentation is not modelled)` });
+      }
+    }
+  });
+}
+
+/** A flow's RR parameters with their defaults, or null for a stream. */
+export function rrOfFlow(fl: NonNullable<Scenario['flows']>[number]): { kind: 'tcp_rr' | 'udp_rr'; requestBytes: number; responseBytes: number; burst: number } | null {
+  if (fl.kind === 'stream') return null;
+  return { kind: fl.kind, requestBytes: fl.requestBytes ?? 1, responseBytes: fl.responseBytes ?? 1, burst: fl.transactionsInFlight ?? 1 };
+}
+
 /** The workload's RR parameters with their defaults, or null for a stream. */
 export function rrWorkload(sc: Scenario): { kind: 'tcp_rr' | 'udp_rr'; requestBytes: number; responseBytes: number; burst: number } | null {
   const w = sc.workload;
@@ -240,9 +303,10 @@ export function rrWorkload(sc: Scenario): { kind: 'tcp_rr' | 'udp_rr'; requestBy
 /** Time of a minimum Ethernet frame (84 bytes with preamble and gap) on a link of `mbps`, in ms. */
 export function minFrameMs(mbps: number): number { return (84 * 8) / (mbps * 1000); }
 
-type Topo = { topology: string; guests: number; machine: { nics: number } };
-/** Vifs of guest `domid` (1-based): flow f belongs to guest f mod guests, flows = max(nics, guests). */
+type Topo = { topology: string; guests: number; machine: { nics: number }; flows?: unknown[] };
+/** Vifs of guest `domid` (1-based): one with a flow list; else flow f belongs to guest f mod guests, flows = max(nics, guests). */
 export function vifsOfGuest(sc: Topo, domid: number): number {
+  if (sc.flows) return domid >= 1 && domid <= sc.guests ? 1 : 0;
   const flows = Math.max(sc.machine.nics, sc.guests);
   const g = domid - 1;
   return g < 0 || g >= sc.guests ? 0 : Math.floor((flows - 1 - g) / sc.guests) + 1;
@@ -256,7 +320,7 @@ export function vifsOfGuest(sc: Topo, domid: number): number {
 export function memoryNeededMiB(sc: Scenario): number {
   const m = sc.machine;
   const guests = sc.topology === 'guest' ? sc.guests : 0;
-  const flows = guests ? Math.max(m.nics, guests) : m.nics;
+  const flows = sc.flows ? sc.flows.length : guests ? Math.max(m.nics, guests) : m.nics;
   let frames = (1 + guests) * KERNEL_POOL_PAGES + Math.max(0, m.nics * m.nic.ringSize - KERNEL_POOL_PAGES);
   for (let g = 1; g <= guests; g++) {
     const v = vifsOfGuest(sc, g);

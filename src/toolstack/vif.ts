@@ -49,6 +49,8 @@ export interface VifConfig {
 /** One attached vif: its guest, both ends, the rings, the XenStore directories and the adversary if any. */
 export interface Vif {
   guest: Kernel; vif: number; nf: Netfront; nb: Netback; rings: VifRings; front: string; back: string; hostile: Hostile | null;
+  /** The frontend's MAC (xl's default: Xen's OUI 00:16:3e, then the domain id and the vif number). */
+  mac: string;
   /** The XenBus handshake's two halves, run when the toolstack connects the vif (connectVifs). */
   handshake: Handshake;
 }
@@ -108,7 +110,7 @@ export function attachVif(h: PhysicalHost, backend: Kernel, guest: Kernel, vif: 
     switchState: (st) => { nf.switchState(st); fxs.write(`${front}/state`, st); },
   });
   return {
-    guest, vif, nf, nb, rings, front, back, hostile,
+    guest, vif, nf, nb, rings, front, back, hostile, mac,
     handshake: {
       offer, bxs, fxs,
       frontendChanged: () => nb.frontendChanged(bxs, back, xenbus_read_driver_state(bxs, front), connect, null),

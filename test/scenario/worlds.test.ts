@@ -1,0 +1,130 @@
+/**
+ * Flow lists (scenarios/worlds/): traffic between any two endpoints of a host. Two guests of one
+ * host talk through dom0's bridge, vif to vif: the frames never reach a NIC, and both guests'
+ * netfront work and both vifs' netback work in dom0 are spent on them.
+ */
+import { expect } from 'chai';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadScenario, ScenarioError, type Scenario } from '../../src/scenario/schema.js';
+import { build } from '../../src/scenario/build.js';
+import { runBuilt } from '../../src/scenario/run.js';
+import { PS_PER_MS } from '../../src/actors/scheduler.js';
+
+const ALL = { vnicOffload: true, txNoRemap: true, rxCopy: true, superpages: true, globalPages: true };
+const CONFIGS: Array<[string, Partial<Scenario['optimizations']>]> = [
+  ['Xen 2.0', {}],
+  ['all optimizations', ALL],
+  ['all optimizations, receive copy by Xen', { ...ALL, rxCopyVia: 'gnttab' }],
+];
+
+const world = (file: string, opt: Partial<Scenario['optimizations']>): Scenario => {
+  const sc = loadScenario(join('scenarios', 'worlds', file));
+  Object.assign(sc.optimizations, opt);
+  sc.run = { warmupMs: 5, durationMs: 20 };
+  return sc;
+};
+
+/** Run from time 0 (every counter and stat from the start) for `ms` of virtual time. */
+function runFor(sc: Scenario, ms: number) {
+  const b = build(sc);
+  b.start();
+  b.sys.sched.run(ms * PS_PER_MS);
+  b.sys.stop();
+  return b;
+}
+
+describe('worlds: flows between two guests of one host', function () {
+  this.timeout(120_000);
+
+  for (const [label, opt] of CONFIGS) {
+    it(`${label}: a guest-to-guest stream crosses the bridge vif to vif, never a NIC, and both ends' split-driver work is spent`, () => {
+      const sc = world('vm-to-vm-stream.yaml', opt);
+      const b = runFor(sc, 25);
+      const [v1, v2] = b.vifs;
+      // The trigger: guest 2's TCP got the stream, intact.
+      expect(b.flowGoodput(0), 'goodput at guest 2').to.be.greaterThan(1_000_000);
+      expect(b.streams.checked).to.be.greaterThan(0);
+      expect(b.streams.mismatches).to.deep.equal([]);
+      // Never a NIC: nothing on any wire, no NIC interrupt, every NIC ring idle.
+      expect(b.counters.wireFrames).to.equal(0);
+      expect(b.counters.wire).to.deep.equal({ sent: 0, arrived: 0 });
+      expect(b.counters.interrupts).to.equal(0);
+      for (const nic of b.nics) expect(nic.txRing.length + nic.txDone.length + nic.rxDone.length, nic.name).to.equal(0);
+      // Guest 1's vif took the data off its TX ring, guest 2's vif put it into guest 2's buffers (and the ACKs the other way).
+      expect(v1.nb.txUnits).to.be.greaterThan(0);
+      expect(v2.nb.rxUnitsOk, 'every data segment guest 2 took came through its vif').to.be.at.least(b.counters.packetsRx);
+      expect(v2.nb.txUnits, 'ACKs from guest 2').to.be.greaterThan(0);
+      expect(v1.nb.rxUnitsOk, 'ACKs to guest 1').to.be.greaterThan(0);
+      expect(b.counters.drops).to.deep.equal({});
+    });
+  }
+
+  for (const [label, opt] of CONFIGS) {
+    it(`${label}: the measured window charges both guests' netfront, both vifs' netback and the bridge in dom0`, () => {
+      const r = runBuilt(build(world('vm-to-vm-stream.yaml', opt)));
+      const c = r.cyclesPerPacket.byAccountCategory;
+      expect(r.throughputMbps).to.be.greaterThan(0);
+      expect(r.perFlow?.flows.f0).to.include({ from: 'guest1', to: 'guest2', kind: 'stream' });
+      expect(r.perFlow!.flows.f0.mbps).to.equal(r.throughputMbps);
+      for (const row of ['netbackTxPerPacket', 'netbackRxPerPacket', 'netbackTxDonePerPacket', 'bridgePerPacket'] as const) expect(c.dom0[row] ?? 0, `dom0 ${row}`).to.be.greaterThan(0);
+      // Data out of guest 1 and ACKs into it; data into guest 2 and ACKs out of it.
+      for (const g of ['domU1', 'domU2']) for (const row of ['netfrontTxPerPacket', 'netfrontRxPerPacket']) expect(c[g]?.[row] ?? 0, `${g} ${row}`).to.be.greaterThan(0);
+      expect(c.dom0.nicDriverTxPerPacket ?? 0).to.equal(0);
+      expect(c.dom0.nicDriverRxPerPacket ?? 0).to.equal(0);
+      expect(r.dataIntegrity).to.equal(undefined);
+    });
+  }
+
+  it('a super-segment of a guest with TSO is cut in dom0 (the vif takes one page per packet) and still arrives intact', () => {
+    const b = runFor(world('vm-to-vm-stream.yaml', ALL), 25);
+    expect(b.counters.softwareGsoSegments, 'the trigger: guest 1 sent TSO super-segments').to.be.greaterThan(0);
+    // More packets reach guest 2 than left guest 1: each super-segment became several.
+    expect(b.vifs[1].nb.rxUnitsOk).to.be.greaterThan(b.vifs[0].nb.txUnits);
+    expect(b.streams.mismatches).to.deep.equal([]);
+    expect(b.flowGoodput(0)).to.be.greaterThan(1_000_000);
+  });
+
+  for (const [label, opt] of CONFIGS) {
+    it(`${label}: TCP_RR and UDP_RR between two guests complete transactions with netserver in guest 2, no NIC involved`, () => {
+      for (const kind of ['tcp_rr', 'udp_rr'] as const) {
+        const sc = world('vm-to-vm-rr.yaml', opt);
+        sc.flows![0].kind = kind;
+        const r = runBuilt(build(sc));
+        const f = r.perFlow!.flows.f0;
+        expect(f.latency!.transactions, kind).to.be.greaterThan(100);
+        expect(r.latency!.transactions, kind).to.equal(f.latency!.transactions);
+        expect(r.counters.wireFrames, kind).to.equal(0);
+        // One transaction in flight: each takes its round-trip, so rate x latency is about one.
+        expect(f.latency!.tps * f.latency!.meanUs / 1e6, kind).to.be.within(0.9, 1.1);
+        expect(r.dataIntegrity, kind).to.equal(undefined);
+      }
+    });
+  }
+});
+
+describe('worlds: the flow list in the scenario file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xennet-worlds-'));
+  const load = (text: string) => { const f = join(dir, 'w.yaml'); writeFileSync(f, text); return () => loadScenario(f); };
+  const head = 'name: w\ntopology: guest\nguests: 2\nmachine: { nics: 1 }\nflows:\n';
+
+  it('names the field and its line for an endpoint that does not exist or is malformed', () => {
+    expect(load(`${head}  - { from: guest1, to: guest3 }\n`)).to.throw(ScenarioError, /w\.yaml:6:\d+: field flows\.0\.to: no guest 3 \(guests is 2\)/);
+    expect(load(`${head}  - from: guest1\n    to: peer2\n`)).to.throw(ScenarioError, /:7:\d+: field flows\.0\.to: no peer 2/);
+    expect(load(`${head}  - { from: guest1, to: vm2 }\n`)).to.throw(ScenarioError, /field flows\.0\.to: expected an endpoint: dom0, guestN/);
+    expect(load(`${head}  - { from: guest2, to: guest2 }\n`)).to.throw(ScenarioError, /field flows\.0\.to: the same endpoint as from/);
+    expect(load(`${head}  - { from: peer1, to: guest1, kind: tcp_rr }\n`)).to.throw(ScenarioError, /field flows\.0\.from: an external peer runs netserver only/);
+    expect(load(`${head}  - { from: guest1, to: guest2, requestBytes: 4 }\n`)).to.throw(ScenarioError, /field flows\.0\.requestBytes: only for kind tcp_rr or udp_rr/);
+    expect(load(`${head}  - { from: guest1, to: guest2 }\ndirection: tx\n`)).to.throw(ScenarioError, /field direction: not used with flows/);
+  });
+
+  it('a flow list with peers: a guest streams to the external host on NIC 1 and another receives from it', () => {
+    const sc = load(`${head}  - { from: guest1, to: peer1 }\n  - { from: peer1, to: guest2 }\nrun: { warmupMs: 5, durationMs: 20 }\n`)();
+    const r = runBuilt(build(sc));
+    expect(r.perFlow!.flows.f0.mbps).to.be.greaterThan(0);
+    expect(r.perFlow!.flows.f1.mbps).to.be.greaterThan(0);
+    expect(r.counters.wireFrames).to.be.greaterThan(0);
+    expect(r.dataIntegrity).to.equal(undefined);
+  });
+});
