@@ -4,13 +4,13 @@
  * crossing that link, cabled to the NIC both ways.
  */
 import type { NicModel } from '../hardware/nic.js';
+import { cable } from '../hardware/link.js';
 import { ClientModel, clientMachine } from '../peer/client.js';
 import type { PhysicalHost } from './host.js';
 
 /** Cable `client` to `nic` and start its actor. */
 export function attachPeer(h: PhysicalHost, nic: NicModel, client: ClientModel): ClientModel {
-  client.peerNic = nic.name;
-  nic.peer = client.name;
+  cable(nic, 0, client, 0);
   h.sys.spawn(client.name, 'client', clientMachine, { model: client });
   return client;
 }
