@@ -4,6 +4,7 @@
  * crossing that link, cabled to the NIC both ways.
  */
 import type { NicModel } from '../hardware/nic.js';
+import { cable } from '../hardware/link.js';
 import { ClientModel, clientMachine } from '../peer/client.js';
 import type { PhysicalHost } from './host.js';
 
@@ -12,8 +13,7 @@ export const peerMac = (index: number): string => `02:00:00:00:${((index >> 8) &
 
 /** Cable `client` to `nic` and start its actor. */
 export function attachPeer(h: PhysicalHost, nic: NicModel, client: ClientModel): ClientModel {
-  client.peerNic = nic.name;
-  nic.peer = client.name;
+  cable(nic, 0, client, 0);
   h.sys.spawn(client.name, 'client', clientMachine, { model: client });
   return client;
 }
