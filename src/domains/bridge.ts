@@ -34,6 +34,8 @@ export class Bridge {
     dev.rx = (x, p) => this.forward(x, p, port);
     return port;
   }
+  /** `mac` is behind `port` (a host on the far side of a NIC's cable). */
+  learn(mac: string, port: BridgePort): void { this.fdb.set(mac, port); }
   /** A flow between MACs `a` and `b` (both learnt). */
   addFlow(flow: number, a: string, b: string): void {
     this.routes.set(flow, [this.fdb.get(a), this.fdb.get(b)]);

@@ -82,6 +82,7 @@ export function formatRun(r: RunResult): string {
   out.push(`throughput      ${r.throughputMbps.toFixed(1)} Mb/s` + (r.paperMbps ? `   (paper ${r.paperMbps} Mb/s, ${fmtPct(r.errorPct)})` : ''));
   out.push(`CPU utilization ${r.cpuUtilPct.total.toFixed(1)}%   ` + Object.entries(r.cpuUtilPct.byAccount).map(([a, v]) => `${a} ${v.toFixed(1)}%`).join('  '));
   if (r.perGuest) out.push(formatPerGuest(r.perGuest));
+  for (const [h, v] of Object.entries(r.perHost ?? {})) out.push(`  ${h.padEnd(13)} ${v.cpuUtilPct.total.toFixed(1)}%   ` + Object.entries(v.cpuUtilPct.byAccount).map(([a, u]) => `${a} ${u.toFixed(1)}%`).join('  '));
   if (r.perFlow) out.push('', ...formatPerFlow(r.perFlow));
   out.push('');
   if (r.latency) out.push(...formatLatency(r.latency), '');

@@ -23,7 +23,7 @@ import { spawnTcpEndpoint } from '../domains/tcp-machine.js';
 import { TCP_TIMERS, type TcpReceiver, type TcpSender } from '../domains/tcp.js';
 import type { NicDriver } from '../domains/nic-driver.js';
 import { Qdisc } from '../domains/netdev.js';
-import { Bridge } from '../domains/bridge.js';
+import { Bridge, type BridgePort } from '../domains/bridge.js';
 import type { XenStore } from '../domains/xenstored.js';
 import { RrLog } from '../domains/netperf-rr.js';
 import type { Netfront } from '../channels/netfront.js';
@@ -33,10 +33,11 @@ import { ClientModel } from '../peer/client.js';
 import { defaultCosts, FOOTPRINT, type CostTable, type Footprint } from '../model/costs.js';
 import type { Counters } from '../model/counters.js';
 import { StreamCheck } from '../model/integrity.js';
-import { attachNic, createDomain, createHost, spawnCpusAndXenstored, type PhysicalHost } from '../toolstack/host.js';
+import { attachNic, createDomain, createHost, spawnCpusAndXenstored, type HostConfig, type PhysicalHost } from '../toolstack/host.js';
 import { attachVif, connectVifs, spawnVifActors, type Vif, type VifConfig } from '../toolstack/vif.js';
 import { attachPeer, peerMac } from '../toolstack/peer.js';
-import { parseEndpoint, rrOfFlow, rrWorkload, type Scenario } from './schema.js';
+import { hostOfEndpoint, parseEndpoint, rrOfFlow, rrWorkload, type Scenario } from './schema.js';
+import { buildWorld } from './world.js';
 
 export interface Built {
   sc: Scenario;
@@ -79,6 +80,8 @@ export interface Built {
   rr: RrLog | null;
   /** Number of TCP flows (flow f belongs to guest f mod guests in topology guest, or is entry f of the scenario's flow list). */
   flows: number;
+  /** A world of several hosts: each host's name and CPUs, in the scenario's order (absent for one host). */
+  hosts?: Array<{ name: string; cpus: Cpu[] }>;
   start(): void;
   /** Stop the traffic sources (applications, clients, adversaries) and the fault injector, so the run can drain. */
   stopSources(): void;
@@ -119,29 +122,52 @@ function xenConfig(sc: Scenario): XenConfig {
   };
 }
 
-export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): Built {
-  resetPacketIds();
-  const native = sc.topology === 'native', m = sc.machine, opt = sc.optimizations;
+/**
+ * One physical host as the toolstack builds it, the same calls for every host of a world: power on
+ * (CPUs, memory, Xen or bare metal), dom0 (or native Linux) and the guests, the NICs with their
+ * drivers and queues. `world`: the prefix of its actors' names and what the world's hosts share.
+ */
+export function buildHost(sc: Scenario, interpreter: Interpreter, world?: HostConfig['world']) {
+  const native = sc.topology === 'native', m = sc.machine, opt = sc.optimizations, pre = world?.prefix ?? '';
   const h = createHost({
-    seed: sc.seed, interpreter: opts.interpreter ?? 'compiled',
+    seed: sc.seed, interpreter,
     costs: { ...defaultCosts(), ...sc.costs } as CostTable, footprint: { ...FOOTPRINT, ...sc.footprint } as Footprint,
     cpus: m.cpus, cpuGhz: m.cpuGhz, memoryMiB: m.memoryMiB, tlbEntries: m.tlbEntries, itlbEntries: m.itlbEntries, tlbReplacement: m.tlbReplacement,
     xen: native ? null : xenConfig(sc),
     // Native Linux maps its kernel with superpages and global pages; Xen 2.0 allows neither unless the paper's optimizations are on.
     vm: native ? { superpages: true, globalPages: true } : { superpages: opt.superpages, globalPages: opt.globalPages },
+    ...(world ? { world } : {}),
   });
   const { sys, counters } = h;
-  const streams = new StreamCheck(counters, () => sys.sched.now);
-  const dom0 = createDomain(h, native ? 'linux' : 'dom0', 0, cpuOf(sc, 0));
-  const guests = sc.topology === 'guest' ? Array.from({ length: sc.guests }, (_, g) => createDomain(h, `domU${g + 1}`, g + 1, cpuOf(sc, g + 1))) : [];
-  const w = workload(sc, h, streams);
-  const nics = Array.from({ length: m.nics }, (_, i) => new NicModel(`eth${i}`, {
+  const dom0 = createDomain(h, `${pre}${native ? 'linux' : 'dom0'}`, 0, cpuOf(sc, 0));
+  const guests = sc.topology === 'guest' ? Array.from({ length: sc.guests }, (_, g) => createDomain(h, `${pre}domU${g + 1}`, g + 1, cpuOf(sc, g + 1))) : [];
+  const nics = Array.from({ length: m.nics }, (_, i) => new NicModel(`${pre}eth${i}`, {
     mbps: m.nic.mbps, ringSize: m.nic.ringSize, itrUs: m.nic.itrUs, latencyUs: m.nic.latencyUs,
     features: { csum: m.nic.csumOffload, tso: m.nic.tso && m.nic.sg, sg: m.nic.sg },
     irqJitterUs: sc.variability.irqJitterUs, wireJitterNs: sc.variability.wireJitterNs,
-  }, counters, h.mem, sys.rng.for(`eth${i}-timing`)));
+  }, counters, h.mem, sys.rng.for(`${pre}eth${i}-timing`)));
   const drivers = nics.map((nic) => attachNic(h, dom0, nic, 64));
   const nicQ = drivers.map((d) => new Qdisc(d, counters));
+  return { h, dom0, guests, nics, drivers, nicQ };
+}
+
+/** An external peer host on `nic`'s link, running the far ends of the flows it is given (flows are added by the caller). */
+export function peerFor(sc: Scenario, h: PhysicalHost, nic: NicModel, name: string, w: Workload, streams: StreamCheck): ClientModel {
+  const m = sc.machine;
+  return new ClientModel(name, sc.direction === 'tx' ? 'receiver' : 'sender', {
+    mbps: m.nic.mbps, latencyUs: m.nic.latencyUs, turnaroundUs: sc.variability.clientTurnaroundUs, mss: w.mss,
+    sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024, ...TCP_TIMERS, congestionControl: sc.tcp.congestionControl,
+  }, h.sys, h.counters, streams);
+}
+
+export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): Built {
+  resetPacketIds();
+  if (sc.hosts) return buildWorld(sc, opts.interpreter ?? 'compiled');
+  const m = sc.machine;
+  const { h, dom0, guests, nics, drivers, nicQ } = buildHost(sc, opts.interpreter ?? 'compiled');
+  const { sys, counters } = h;
+  const streams = new StreamCheck(counters, () => sys.sched.now);
+  const w = workload(sc, h, streams);
   const world = sc.flows ? flowEnds(sc.flows) : null;
   const flows = world ? world.length : sc.topology === 'guest' ? Math.max(m.nics, guests.length) : m.nics;
   const vifs = world ? plugWorld(sc, h, dom0, guests, world, drivers, nicQ, w)
@@ -149,10 +175,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   if (sc.topology !== 'guest') for (let f = 0; f < flows; f++) w.stackOf(dom0).attach(f, drivers[f % m.nics], nicQ[f % m.nics], w.role);
   // External client machines, one per NIC, each running the far ends of that NIC's flows.
   const clients = nics.map((nic, n) => {
-    const c = new ClientModel(`client${n}`, sc.direction === 'tx' ? 'receiver' : 'sender', {
-      mbps: m.nic.mbps, latencyUs: m.nic.latencyUs, turnaroundUs: sc.variability.clientTurnaroundUs, mss: w.mss,
-      sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024, ...TCP_TIMERS, congestionControl: sc.tcp.congestionControl,
-    }, sys, counters, streams);
+    const c = peerFor(sc, h, nic, `client${n}`, w, streams);
     c.rr = w.rr;
     if (world) {
       // The peer's ends of the flows that reach it: netserver, a stream's receiver or its sender.
@@ -207,9 +230,10 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   };
 }
 
+export type Workload = ReturnType<typeof workload>;
 /** The workload's side of every kernel: one TCP/IP stack each (made on first use), the flows' MSS and role, the RR log. */
-function workload(sc: Scenario, h: PhysicalHost, streams: StreamCheck) {
-  const { sys, counters, mem } = h;
+export function workload(sc: Scenario, h: Pick<PhysicalHost, 'sys' | 'counters'>, streams: StreamCheck) {
+  const { sys, counters } = h;
   const rr = rrWorkload(sc);
   const anyRr = rr !== null || (sc.flows ?? []).some((f) => f.kind !== 'stream');
   const rrLog = anyRr ? new RrLog() : null;
@@ -218,7 +242,7 @@ function workload(sc: Scenario, h: PhysicalHost, streams: StreamCheck) {
   // than a page could not be received whole; in receive scenarios (and RR responses, which come back
   // to the endpoint) the sender's MSS is capped to fit.
   // With a flow list, so is every flow that ends in this host (a guest's netfront posts one page per buffer).
-  const capped = sc.direction === 'rx' || anyRr || (sc.flows ?? []).some((f) => !f.to.startsWith('peer'));
+  const capped = sc.direction === 'rx' || anyRr || (sc.flows ?? []).some((f) => parseEndpoint(f.to).kind !== 'peer');
   const mss = capped ? Math.min(sc.tcp.mss, PAGE_SIZE - HDR_LEN) : sc.tcp.mss;
   const stackCfg = {
     mss, sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024,
@@ -230,7 +254,7 @@ function workload(sc: Scenario, h: PhysicalHost, streams: StreamCheck) {
   const stackOf = (k: Kernel): NetStack => {
     let s = stacks.get(k);
     if (!s) {
-      s = new NetStack(k, mem, counters, stackCfg, timerFor(k), streams);
+      s = new NetStack(k, k.mem, counters, stackCfg, timerFor(k), streams);
       if (rrLog) s.rr = { cfg: rr, log: rrLog, now: () => sys.sched.now };
       stacks.set(k, s);
     }
@@ -279,48 +303,73 @@ function plugGuests(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[
   return { vifs, pending, qdiscs };
 }
 
-/** One end of a flow of a flow list: a guest's index (or -1) and a peer's NIC (or -1). */
-interface End { guest: number; peer: number }
+/** One end of a flow of a flow list: its host's index in the world (0 for the one host), a guest's index (or -1) and a peer's NIC (or -1). */
+export interface End { host: number; guest: number; peer: number }
 /** Each flow of a flow list: its ends and its RR parameters (null for a stream). */
-type WorldFlow = { from: End; to: End; rr: ReturnType<typeof rrOfFlow> };
-function flowEnds(list: NonNullable<Scenario['flows']>): WorldFlow[] {
-  const end = (e: string): End => { const p = parseEndpoint(e); return { guest: p.kind === 'guest' ? p.n - 1 : -1, peer: p.kind === 'peer' ? p.n - 1 : -1 }; };
+export type WorldFlow = { from: End; to: End; rr: ReturnType<typeof rrOfFlow> };
+/** The flows of a flow list, their endpoints resolved against the world's host names (none: one host). */
+export function flowEnds(list: NonNullable<Scenario['flows']>, hosts: readonly string[] = []): WorldFlow[] {
+  const end = (e: string): End => {
+    const p = parseEndpoint(e), hn = hostOfEndpoint(e);
+    return { host: hn === null ? 0 : hosts.indexOf(hn), guest: p.kind === 'guest' ? p.n - 1 : -1, peer: p.kind === 'peer' ? p.n - 1 : -1 };
+  };
   return list.map((fl) => ({ from: end(fl.from), to: end(fl.to), rr: rrOfFlow(fl) }));
 }
 
+/** A Xen host's guests on dom0's bridge, each with one vif carrying all its flows of the flow list. */
+export interface PluggedHost { bridge: Bridge; vifs: VifInfo[]; pending: PendingPool[]; qdiscs: Qdisc[]; nicPorts: BridgePort[] }
+
 /**
- * The vifs of a flow list: every guest gets one vif (vif 0) carrying all its flows, on the bridge
- * with every NIC; each flow's ends are learnt by MAC, so two guests' flows go vif to vif.
+ * The vifs of a flow list on host `hostIx`: every guest gets one vif (vif 0) carrying all its flows,
+ * on the bridge with every NIC (the MACs of the peer on its link behind it); `mac` gives a guest's
+ * vif MAC when the world needs one unique across hosts.
  */
-function plugWorld(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[], world: WorldFlow[], drivers: NicDriver[], nicQ: Qdisc[],
-  w: ReturnType<typeof workload>) {
+export function plugVifs(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[], world: WorldFlow[], hostIx: number, drivers: NicDriver[], nicQ: Qdisc[],
+  macs: { vif?: (domid: number) => string; peer: (nic: number) => string }): PluggedHost {
   const { counters } = h;
   const bridge = new Bridge(counters);
-  drivers.forEach((d, n) => bridge.addPort(d, nicQ[n], [peerMac(n)]));
+  const nicPorts = drivers.map((d, n) => bridge.addPort(d, nicQ[n], [macs.peer(n)]));
   const shared = sc.netback.pendingRing === 'shared' ? new PendingPool(dom0) : null;
   const pending: PendingPool[] = shared ? [shared] : [];
   const vifs: VifInfo[] = [];
   const qdiscs: Qdisc[] = [];
-  for (const guest of guests) {
+  const here = (e: End, guest: number) => e.host === hostIx && e.guest === guest;
+  guests.forEach((guest, g) => {
     const pool = shared ?? new PendingPool(dom0);
     if (!shared) pending.push(pool);
-    const v = attachVif(h, dom0, guest, 0, vifConfig(sc, guest, pool, null));
-    const mine = world.flatMap((e, f) => (guests[e.from.guest] === guest || guests[e.to.guest] === guest ? [f] : []));
+    const v = attachVif(h, dom0, guest, 0, { ...vifConfig(sc, guest, pool, null), ...(macs.vif ? { mac: macs.vif(guest.domid) } : {}) });
+    const mine = world.flatMap((e, f) => (here(e.from, g) || here(e.to, g) ? [f] : []));
     v.nf.flows = new Set(mine);
     const bq = new Qdisc(v.nb, counters);
     bridge.addPort(v.nb, bq, [v.mac]);
     const sq = new Qdisc(v.nf, counters);
     qdiscs.push(bq, sq);
     vifs.push({ ...v, flow: mine[0] ?? -1, flows: mine, stackQ: sq, bridgeQ: bq });
-  }
-  const macOf = (e: End) => (e.guest >= 0 ? vifs[e.guest].mac : peerMac(e.peer));
-  world.forEach((e, f) => {
-    bridge.addFlow(f, macOf(e.from), macOf(e.to));
-    // netperf at `from` (a stream's sender, or the end sending requests), netserver at `to`.
-    if (e.from.guest >= 0) w.stackOf(guests[e.from.guest]).attach(f, vifs[e.from.guest].nf, vifs[e.from.guest].stackQ, e.rr ? 'rr' : 'sender', e.rr);
-    if (e.to.guest >= 0) w.stackOf(guests[e.to.guest]).attach(f, vifs[e.to.guest].nf, vifs[e.to.guest].stackQ, e.rr ? 'rr-server' : 'receiver', e.rr);
   });
-  return { vifs, pending, qdiscs };
+  return { bridge, vifs, pending, qdiscs, nicPorts };
+}
+
+/**
+ * The flows with an end on host `hostIx`: the bridge learns each flow's two MACs (`macOf`), and a
+ * guest's stack runs netperf at `from` (a stream's sender, or the end sending requests) or netserver at `to`.
+ */
+export function plugFlows(p: PluggedHost, guests: Kernel[], world: WorldFlow[], hostIx: number, w: Workload, macOf: (e: End) => string): void {
+  world.forEach((e, f) => {
+    if (e.from.host !== hostIx && e.to.host !== hostIx) return;
+    p.bridge.addFlow(f, macOf(e.from), macOf(e.to));
+    const at = (end: End, role: 'rr' | 'sender' | 'rr-server' | 'receiver') => {
+      if (end.host === hostIx && end.guest >= 0) w.stackOf(guests[end.guest]).attach(f, p.vifs[end.guest].nf, p.vifs[end.guest].stackQ, role, e.rr);
+    };
+    at(e.from, e.rr ? 'rr' : 'sender');
+    at(e.to, e.rr ? 'rr-server' : 'receiver');
+  });
+}
+
+/** The flow list of a scenario of one host: its vifs and flows on its bridge. */
+function plugWorld(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[], world: WorldFlow[], drivers: NicDriver[], nicQ: Qdisc[], w: Workload) {
+  const p = plugVifs(sc, h, dom0, guests, world, 0, drivers, nicQ, { peer: peerMac });
+  plugFlows(p, guests, world, 0, w, (e) => (e.guest >= 0 ? p.vifs[e.guest].mac : peerMac(e.peer)));
+  return p;
 }
 
 /** What the toolstack attaches a guest's vif with: ring size, the optimizations, its pending pool, rate limit, netback timeouts. */
@@ -339,7 +388,7 @@ function vifConfig(sc: Scenario, guest: Kernel, pool: PendingPool, adversary: Vi
 }
 
 /** One actor per TCP flow endpoint, holding its control state; spawned after every other actor but the vifs', CPUs' and xenstored. A TCP_RR end has both halves (its receiver's actor is `...-tcpN-rx`); a UDP_RR end has none. */
-function spawnTcpEnds(h: PhysicalHost, stacks: Map<Kernel, NetStack>, clients: ClientModel[]): void {
+export function spawnTcpEnds(h: PhysicalHost, stacks: Map<Kernel, NetStack>, clients: ClientModel[]): void {
   const spawnEnds = (name: string, e: { sender?: TcpSender | null; receiver?: TcpReceiver<unknown> | null }) => {
     if (e.sender && e.receiver) { spawnTcpEndpoint(h.sys, name, e.sender); spawnTcpEndpoint(h.sys, `${name}-rx`, e.receiver); }
     else if (e.sender ?? e.receiver) spawnTcpEndpoint(h.sys, name, (e.sender ?? e.receiver)!);

@@ -36,6 +36,8 @@ export interface RunResult {
    * its data) and, for TCP_RR / UDP_RR, its transactions and latency; Jain's index of the goodputs.
    */
   perFlow?: { jainIndex: number; flows: Record<string, FlowResult> };
+  /** A world of several hosts: each host's CPU utilisation over the window (% of its own CPUs), in total and by account (its domains, and Xen). */
+  perHost?: Record<string, { cpuUtilPct: { total: number; byAccount: Record<string, number> } }>;
   /**
    * Request/response workloads only (netperf TCP_RR / UDP_RR): transactions completed in the window,
    * their rate and round-trip latency, and per transaction the CPU cycles (by account and category)
@@ -135,6 +137,7 @@ export function runBuilt(b: Built, onProgress?: OnProgress): RunResult {
     },
     ...(perGuest ? { perGuest: guestShares(b, sc.guests, flow0, secs) } : {}),
     ...(sc.flows ? { perFlow: flowShares(b, sc.flows, flow0, secs) } : {}),
+    ...(b.hosts ? { perHost: Object.fromEntries(b.hosts.map((h) => [h.name, { cpuUtilPct: cpuUtil(h.cpus, secs) }])) } : {}),
     ...(b.rr ? { latency: latencyBlock(b, secs, cycles, byAccount, byCategory, byAccountCategory) } : {}),
     traceHash: b.sys.traceHash(),
     events: b.sys.sched.delivered,
@@ -176,6 +179,19 @@ function guestShares(b: Built, guests: number, flow0: number[], secs: number): {
   for (let f = 0; f < b.flows; f++) bytes[f % guests] += b.flowGoodput(f) - flow0[f];
   const mbps = bytes.map((v) => (v * 8) / secs / 1e6);
   return { mbps: mbps.map((v) => round(v)), jainIndex: round(jainIndex(mbps), 4) };
+}
+
+/** Utilisation of some CPUs over the window, % of their capacity: in total and by account. */
+function cpuUtil(cpus: Built['cpus'], secs: number): { total: number; byAccount: Record<string, number> } {
+  const by: Record<string, number> = {};
+  let total = 0;
+  for (const cpu of cpus) {
+    for (const [acct, cats] of [...cpu.ledger.entries()].sort(([a], [z]) => a.localeCompare(z))) {
+      for (const cyc of cats.values()) { by[acct] = (by[acct] ?? 0) + cyc; total += cyc; }
+    }
+  }
+  const capacity = cpus.reduce((n, c) => n + c.hz * secs, 0);
+  return { total: round((100 * total) / capacity), byAccount: Object.fromEntries(Object.entries(by).map(([a, c]) => [a, round((100 * c) / capacity)])) };
 }
 
 /** Each flow's goodput over the window and RR latency, and Jain's index of the goodputs. */

@@ -24,9 +24,79 @@ const MAX_RUN_US = 120_000_000;
 /** The most cycles a cost row may charge per operation. */
 export const MAX_COST_CYCLES = 10_000_000;
 
+const MachineSchema = z.strictObject({
+  cpus: z.number().int().min(1).max(64).default(1).describe('Physical CPUs, each with its own TLB and run queue; which domain runs where is `placement`. Default 1 (the paper\'s 2.4 GHz Pentium 4 Xeon).'),
+  cpuGhz: z.number().min(0.1).max(10).default(2.4).describe('CPU clock, GHz, 0.1 to 10: converts the cost table\'s cycles into time (slower clocks make single operations longer than a run). Default 2.4.'),
+  tlbEntries: z.number().int().min(1).max(4096).default(64).describe('Entries of each CPU\'s data TLB (fully associative, replacement as tlbReplacement; 4 KiB and 4 MiB pages share them). Default 64 (Pentium 4 DTLB, CPUID descriptor 5Bh).'),
+  tlbReplacement: z.enum(['plru', 'lru']).default('plru').describe('Which entry a full TLB evicts: `plru` tree pseudo-LRU (needs power-of-two entries), `lru` the least recently used. Intel does not publish the Pentium 4\'s policy (docs/cost-model.md). Default plru.'),
+  itlbEntries: z.number().int().min(1).max(4096).default(64).describe('Entries of each CPU\'s instruction TLB (fully associative, replacement as tlbReplacement; 4 KiB and 4 MiB pages share them). Default 64 (Pentium 4 ITLB, CPUID descriptor 50h).'),
+  memoryMiB: z.number().int().min(16).max(1 << 20).default(2048).describe('Machine memory, MiB; must hold every kernel\'s buffer pool, rings and TCP buffers. Default 2048.'),
+  nics: z.number().int().min(1).max(64).default(4).describe('Physical NICs (one TCP flow and one external client each, or more flows with more guests). Default 4.'),
+  vifRingSize: z.number().int().min(32).max(256).refine(pow2, 'must be a power of two').default(256)
+    .describe('Entries of each vif\'s TX and RX ring (NET_TX_RING_SIZE/NET_RX_RING_SIZE); a power of two, one 4 KiB page holds 256 netif slots. Default 256.'),
+  nic: z.strictObject({
+    mbps: z.number().min(1).max(100_000).default(1000).describe('Link rate of each NIC, Mb/s, 1 to 100000: a frame\'s time on the wire is kept in picoseconds, so faster links round to nothing. Default 1000 (gigabit Ethernet, Intel e1000).'),
+    ringSize: z.number().int().min(8).max(4096).default(256).describe('Descriptors in each NIC\'s TX and RX ring (ethtool -G). Default 256.'),
+    itrUs: z.number().nonnegative().max(100_000).default(125).describe('Interrupt throttling: minimum interval between two NIC interrupts, us, at most 100000 (e1000 InterruptThrottleRate 8000/s). Default 125.'),
+    latencyUs: z.number().nonnegative().max(1_000_000).default(2).describe('One-way latency of the cable and the far end, us, at most 1000000 (one second). Default 2.'),
+    csumOffload: z.boolean().default(true).describe('The NIC computes TCP checksums (NETIF_F_HW_CSUM, ethtool tx/rx). Default true.'),
+    tso: z.boolean().default(true).describe('The NIC segments large TCP sends (TCP segmentation offload, NETIF_F_TSO). Default true.'),
+    sg: z.boolean().default(true).describe('The NIC gathers a packet from several buffers (scatter-gather, NETIF_F_SG). Default true.'),
+  }).prefault({}).describe('Each physical NIC.'),
+}).prefault({}).describe('The physical machine.');
+
+const PlacementSchema = z.strictObject({
+  dom0: z.number().int().nonnegative().default(0).describe('CPU the driver domain\'s vCPU is pinned to (native Linux\'s CPU in topology native), 0-based, below machine.cpus. Default 0.'),
+  guests: z.union([z.literal('round-robin'), z.array(z.number().int().nonnegative())]).default('round-robin')
+    .describe('CPU each guest\'s vCPU is pinned to, guest 1 first (one entry per guest, each below machine.cpus), or `round-robin`: guest d on CPU d mod machine.cpus. Default round-robin.'),
+  irqCpu: z.number().int().nonnegative().optional().describe('CPU the physical NICs\' interrupts arrive on (IRQ affinity), below machine.cpus. Default: the driver domain\'s CPU (pirq_guest_bind); elsewhere, Xen routes the interrupt there and wakes the driver domain with an IPI.'),
+}).prefault({}).describe('Which physical CPU each domain\'s single vCPU is pinned to (vcpu-pin); a notification to a domain on another CPU takes an IPI.');
+
+const XenSchema = z.strictObject({
+  ctxAllowUs: z.number().nonnegative().max(1_000_000).default(50).describe('BVT scheduler: how long a domain keeps the CPU while others are runnable before a switch, us, at most 1000000 (Xen context-switch allowance). Default 50.'),
+  sliceUs: z.number().min(1).max(10_000_000).default(10_000).describe('Scheduler time slice, us, 1 to 10000000 (a slice shorter than a microsecond would switch domains more often than they can run). Default 10000.'),
+  scheduler: z.enum(['bvt', 'credit']).default('bvt').describe('Domain scheduler: `bvt`, the BVT-like round robin with a context-switch allowance of Xen 2.0 (the paper); `credit`, Xen 3\'s credit scheduler (sched_credit.c: weights, caps, UNDER/OVER/BOOST priorities). Default bvt.'),
+  credit: z.strictObject({
+    tickUs: z.number().min(1).max(1_000_000).default(10_000).describe('Credit scheduler tick, us, 1 to 1000000: the running vCPU loses BOOST and joins accounting (CSCHED_MSECS_PER_TICK). Default 10000.'),
+    ticksPerAcct: z.number().int().min(1).max(1000).default(3).describe('Ticks per accounting period, when credit is handed out by weight (CSCHED_TICKS_PER_ACCT). Default 3.'),
+    tsliceUs: z.number().min(1).max(10_000_000).default(30_000).describe('Credit scheduler time slice, us, 1 to 10000000: the running vCPU keeps the CPU this long while others of its priority wait (CSCHED_MSECS_PER_TSLICE). Default 30000.'),
+    dom0: z.strictObject({
+      weight: z.number().int().min(1).max(65535).default(256).describe('Relative share of CPU time (xl sched-credit -w). Default 256.'),
+      cap: z.number().int().min(0).max(100).default(0).describe('Most CPU the domain may use, % of one CPU; 0 = no cap (xl sched-credit -c). Default 0.'),
+    }).prefault({}).describe('The driver domain\'s weight and cap.'),
+    guests: z.array(z.strictObject({
+      weight: z.number().int().min(1).max(65535).default(256).describe('Relative share of CPU time (xl sched-credit -w). Default 256.'),
+      cap: z.number().int().min(0).max(100).default(0).describe('Most CPU the domain may use, % of one CPU; 0 = no cap (xl sched-credit -c). Default 0.'),
+    })).default([]).describe('Each guest\'s weight and cap, guest 1 first (at most `guests` entries; guests not listed get weight 256, no cap). Default none.'),
+  }).prefault({}).describe('Xen 3\'s credit scheduler (used with scheduler credit); periods default to Xen\'s and may be scaled down for short runs.'),
+}).prefault({}).describe('The hypervisor (driver and guest topologies).');
+
+const OptimizationsSchema = z.strictObject({
+  vnicOffload: z.boolean().default(false).describe('High-level virtual NIC: the vif offers scatter-gather, checksum offload and TSO (feature-sg, feature-no-csum-offload=0, feature-gso-tcpv4). Default false.'),
+  txNoRemap: z.boolean().default(false).describe('I/O channel, transmit: netback does not map the guest\'s packet pages into the driver domain: it copies the header and pins the data pages for the NIC\'s DMA. Default false.'),
+  rxCopy: z.boolean().default(false).describe('I/O channel, receive: the driver domain copies packets into guest buffers instead of flipping pages (feature-rx-copy rather than feature-rx-flip). Default false.'),
+  rxCopyVia: z.enum(['map', 'gnttab']).default('map').describe('How rxCopy copies: `map` maps the granted guest page and copies on the driver domain\'s CPU (the paper\'s design); `gnttab` asks Xen to copy (GNTTABOP_copy, as Linux netback does today). Default map.'),
+  superpages: z.boolean().default(false).describe('Guest and driver-domain kernels map their memory with 4 MiB superpages (PSE). Default false.'),
+  globalPages: z.boolean().default(false).describe('Kernel mappings are global (PGE) so they survive address-space switches within a domain. Default false.'),
+}).prefault({}).describe('The paper\'s optimizations (all off is Xen 2.0). Native Linux always uses superpages and global pages.');
+
 /** A flow endpoint: the driver domain, a guest (1-based) or the external host on a NIC (1-based). */
-const ENDPOINT_RE = /^(dom0|guest[1-9][0-9]*|peer[1-9][0-9]*)$/;
-const ENDPOINT_MSG = 'expected an endpoint: dom0, guestN (guest N, from 1) or peerN (the external host on NIC N, from 1)';
+const ENDPOINT_RE = /^([a-z][a-z0-9-]*\/)?(dom0|guest[1-9][0-9]*|peer[1-9][0-9]*)$/;
+const ENDPOINT_MSG = 'expected an endpoint: dom0, guestN (guest N, from 1) or peerN (the external host on NIC N, from 1), after `hostname/` in a world of hosts';
+/** A host of a world (a name without `/`), and a NIC port of one: `host1/eth0`. */
+const HOST_RE = /^[a-z][a-z0-9-]*$/;
+const PORT_RE = /^[a-z][a-z0-9-]*\/eth[0-9]+$/;
+const PORT_MSG = 'expected a NIC port: hostname/ethN (NIC N of that host, from 0)';
+
+/** One Xen host of a world: each field given replaces the scenario's own for this host. */
+const HostSchema = z.strictObject({
+  guests: z.number().int().min(1).max(255).optional().describe('Guest domains on this host, 1 to 255. Default: the scenario\'s `guests`.'),
+  // The blocks without their prefault: a block left out is the scenario's, not the defaults.
+  machine: MachineSchema.unwrap().optional().describe('This host\'s machine. Default: the scenario\'s `machine`.'),
+  placement: PlacementSchema.unwrap().optional().describe('This host\'s vCPU pinning. Default: the scenario\'s `placement`.'),
+  xen: XenSchema.unwrap().optional().describe('This host\'s hypervisor. Default: the scenario\'s `xen`.'),
+  optimizations: OptimizationsSchema.unwrap().optional().describe('This host\'s optimizations. Default: the scenario\'s `optimizations`.'),
+}).describe('A Xen host (dom0 owns its NICs, its guests reach them through netfront/netback and dom0\'s bridge). Each field given replaces the scenario\'s field of that name for this host; the rest (tcp, netback, variability, costs) is the world\'s.');
 
 export const ScenarioSchema = z.strictObject({
   name: z.string().min(1).describe('Name of the run, reported as `scenario` in results.'),
@@ -44,56 +114,21 @@ export const ScenarioSchema = z.strictObject({
     durationMs: z.number().min(MIN_WINDOW_MS).max(60_000).default(150).describe(`Measured window of virtual time, ms (after the warm-up), ${MIN_WINDOW_MS} to 60000: a shorter window holds too few frames for a throughput or CPU figure to mean anything. Default 150.`),
     warmupMs: z.number().nonnegative().max(60_000).default(30).describe('Virtual time run before measuring, ms; its costs and counts are discarded. Default 30.'),
   }).prefault({}).describe('How long to simulate.'),
-  machine: z.strictObject({
-    cpus: z.number().int().min(1).max(64).default(1).describe('Physical CPUs, each with its own TLB and run queue; which domain runs where is `placement`. Default 1 (the paper\'s 2.4 GHz Pentium 4 Xeon).'),
-    cpuGhz: z.number().min(0.1).max(10).default(2.4).describe('CPU clock, GHz, 0.1 to 10: converts the cost table\'s cycles into time (slower clocks make single operations longer than a run). Default 2.4.'),
-    tlbEntries: z.number().int().min(1).max(4096).default(64).describe('Entries of each CPU\'s data TLB (fully associative, replacement as tlbReplacement; 4 KiB and 4 MiB pages share them). Default 64 (Pentium 4 DTLB, CPUID descriptor 5Bh).'),
-    tlbReplacement: z.enum(['plru', 'lru']).default('plru').describe('Which entry a full TLB evicts: `plru` tree pseudo-LRU (needs power-of-two entries), `lru` the least recently used. Intel does not publish the Pentium 4\'s policy (docs/cost-model.md). Default plru.'),
-    itlbEntries: z.number().int().min(1).max(4096).default(64).describe('Entries of each CPU\'s instruction TLB (fully associative, replacement as tlbReplacement; 4 KiB and 4 MiB pages share them). Default 64 (Pentium 4 ITLB, CPUID descriptor 50h).'),
-    memoryMiB: z.number().int().min(16).max(1 << 20).default(2048).describe('Machine memory, MiB; must hold every kernel\'s buffer pool, rings and TCP buffers. Default 2048.'),
-    nics: z.number().int().min(1).max(64).default(4).describe('Physical NICs (one TCP flow and one external client each, or more flows with more guests). Default 4.'),
-    vifRingSize: z.number().int().min(32).max(256).refine(pow2, 'must be a power of two').default(256)
-      .describe('Entries of each vif\'s TX and RX ring (NET_TX_RING_SIZE/NET_RX_RING_SIZE); a power of two, one 4 KiB page holds 256 netif slots. Default 256.'),
-    nic: z.strictObject({
-      mbps: z.number().min(1).max(100_000).default(1000).describe('Link rate of each NIC, Mb/s, 1 to 100000: a frame\'s time on the wire is kept in picoseconds, so faster links round to nothing. Default 1000 (gigabit Ethernet, Intel e1000).'),
-      ringSize: z.number().int().min(8).max(4096).default(256).describe('Descriptors in each NIC\'s TX and RX ring (ethtool -G). Default 256.'),
-      itrUs: z.number().nonnegative().max(100_000).default(125).describe('Interrupt throttling: minimum interval between two NIC interrupts, us, at most 100000 (e1000 InterruptThrottleRate 8000/s). Default 125.'),
-      latencyUs: z.number().nonnegative().max(1_000_000).default(2).describe('One-way latency of the cable and the far end, us, at most 1000000 (one second). Default 2.'),
-      csumOffload: z.boolean().default(true).describe('The NIC computes TCP checksums (NETIF_F_HW_CSUM, ethtool tx/rx). Default true.'),
-      tso: z.boolean().default(true).describe('The NIC segments large TCP sends (TCP segmentation offload, NETIF_F_TSO). Default true.'),
-      sg: z.boolean().default(true).describe('The NIC gathers a packet from several buffers (scatter-gather, NETIF_F_SG). Default true.'),
-    }).prefault({}).describe('Each physical NIC.'),
-  }).prefault({}).describe('The physical machine.'),
-  placement: z.strictObject({
-    dom0: z.number().int().nonnegative().default(0).describe('CPU the driver domain\'s vCPU is pinned to (native Linux\'s CPU in topology native), 0-based, below machine.cpus. Default 0.'),
-    guests: z.union([z.literal('round-robin'), z.array(z.number().int().nonnegative())]).default('round-robin')
-      .describe('CPU each guest\'s vCPU is pinned to, guest 1 first (one entry per guest, each below machine.cpus), or `round-robin`: guest d on CPU d mod machine.cpus. Default round-robin.'),
-    irqCpu: z.number().int().nonnegative().optional().describe('CPU the physical NICs\' interrupts arrive on (IRQ affinity), below machine.cpus. Default: the driver domain\'s CPU (pirq_guest_bind); elsewhere, Xen routes the interrupt there and wakes the driver domain with an IPI.'),
-  }).prefault({}).describe('Which physical CPU each domain\'s single vCPU is pinned to (vcpu-pin); a notification to a domain on another CPU takes an IPI.'),
-  xen: z.strictObject({
-    ctxAllowUs: z.number().nonnegative().max(1_000_000).default(50).describe('BVT scheduler: how long a domain keeps the CPU while others are runnable before a switch, us, at most 1000000 (Xen context-switch allowance). Default 50.'),
-    sliceUs: z.number().min(1).max(10_000_000).default(10_000).describe('Scheduler time slice, us, 1 to 10000000 (a slice shorter than a microsecond would switch domains more often than they can run). Default 10000.'),
-    scheduler: z.enum(['bvt', 'credit']).default('bvt').describe('Domain scheduler: `bvt`, the BVT-like round robin with a context-switch allowance of Xen 2.0 (the paper); `credit`, Xen 3\'s credit scheduler (sched_credit.c: weights, caps, UNDER/OVER/BOOST priorities). Default bvt.'),
-    credit: z.strictObject({
-      tickUs: z.number().min(1).max(1_000_000).default(10_000).describe('Credit scheduler tick, us, 1 to 1000000: the running vCPU loses BOOST and joins accounting (CSCHED_MSECS_PER_TICK). Default 10000.'),
-      ticksPerAcct: z.number().int().min(1).max(1000).default(3).describe('Ticks per accounting period, when credit is handed out by weight (CSCHED_TICKS_PER_ACCT). Default 3.'),
-      tsliceUs: z.number().min(1).max(10_000_000).default(30_000).describe('Credit scheduler time slice, us, 1 to 10000000: the running vCPU keeps the CPU this long while others of its priority wait (CSCHED_MSECS_PER_TSLICE). Default 30000.'),
-      dom0: z.strictObject({
-        weight: z.number().int().min(1).max(65535).default(256).describe('Relative share of CPU time (xl sched-credit -w). Default 256.'),
-        cap: z.number().int().min(0).max(100).default(0).describe('Most CPU the domain may use, % of one CPU; 0 = no cap (xl sched-credit -c). Default 0.'),
-      }).prefault({}).describe('The driver domain\'s weight and cap.'),
-      guests: z.array(z.strictObject({
-        weight: z.number().int().min(1).max(65535).default(256).describe('Relative share of CPU time (xl sched-credit -w). Default 256.'),
-        cap: z.number().int().min(0).max(100).default(0).describe('Most CPU the domain may use, % of one CPU; 0 = no cap (xl sched-credit -c). Default 0.'),
-      })).default([]).describe('Each guest\'s weight and cap, guest 1 first (at most `guests` entries; guests not listed get weight 256, no cap). Default none.'),
-    }).prefault({}).describe('Xen 3\'s credit scheduler (used with scheduler credit); periods default to Xen\'s and may be scaled down for short runs.'),
-  }).prefault({}).describe('The hypervisor (driver and guest topologies).'),
+  machine: MachineSchema,
+  placement: PlacementSchema,
+  xen: XenSchema,
   variability: z.strictObject({
     irqJitterUs: z.number().nonnegative().max(1000).default(2).describe('Interrupt delivery latency varies uniformly in [0, x] us on top of the NIC\'s moderation interval (interrupt controller and PCI posting latency, timer granularity). Default 2.'),
     wireJitterNs: z.number().nonnegative().max(100_000).default(200).describe('Each frame\'s arrival from a NIC at the far end varies uniformly in [0, x] ns (DMA fetch and bus contention on the NIC side; frames stay in order). Default 200.'),
     cacheRefillPct: z.number().nonnegative().max(100).default(10).describe('The cache refill after each domain switch costs its cost-table value times a factor uniform in [1 - x%, 1 + x%] (how much of the working set was evicted varies). Default 10.'),
     clientTurnaroundUs: z.number().nonnegative().max(1000).default(2).describe('The external client answers after a delay uniform in [0, x] us (its interrupt and scheduling jitter: the client\'s think time). Default 2.'),
   }).prefault({}).describe('Sources of run-to-run variation a real testbed has. Each is drawn from the run\'s seed on its own device\'s stream (one actor\'s draws never shift another\'s), so a seed gives one exact result and different seeds give a distribution (see --reps). All zero makes the run independent of the seed except the client\'s ACK timing.'),
+  hosts: z.record(z.string().regex(HOST_RE, 'expected a host name: lower-case letters, digits and -, starting with a letter'), HostSchema).optional()
+    .describe('A world of several Xen hosts, by name (`host1: { guests: 2 }`), built alike by the toolstack; their actors are named `host1/dom0`, `host1/eth0`, ... Needs `flows` with endpoints `host1/guest2`, `host2/peer1`, and `links` between the hosts. Default: one host, the scenario itself.'),
+  links: z.array(z.strictObject({
+    a: z.string().regex(PORT_RE, PORT_MSG).describe('One end: a NIC port, `host1/eth0`.'),
+    b: z.string().regex(PORT_RE, PORT_MSG).describe('The other end: a NIC port of another host, `host2/eth0`.'),
+  })).default([]).describe('Ethernet cables between NIC ports of two hosts of a world. A NIC not cabled here has an external peer host on its link (`hostname/peerN` for NIC N-1). Default none.'),
   flows: z.array(z.strictObject({
     from: z.string().regex(ENDPOINT_RE, ENDPOINT_MSG).describe('Where netperf runs (the stream\'s sender, or the end that sends requests): `dom0`, `guestN` (guest N, 1-based) or `peerN` (the external host on NIC N, 1-based).'),
     to: z.string().regex(ENDPOINT_RE, ENDPOINT_MSG).describe('Where netserver runs (the stream\'s receiver, or the end that answers requests): `dom0`, `guestN` or `peerN`.'),
@@ -103,14 +138,7 @@ export const ScenarioSchema = z.strictObject({
     transactionsInFlight: z.number().int().min(1).max(256).optional().describe('Transactions the flow keeps outstanding (netperf -b burst plus one). RR flows only; default 1.'),
   })).min(1).max(1024).optional().describe('The traffic, flow by flow, between any two endpoints of the host (topology guest): two guests of one host talk through the bridge in dom0 and never touch a NIC. Without it, the shorthand: one flow per NIC and guest between the guests and the external hosts, in `direction`, running `workload`. Each guest has one vif, which carries all its flows.'),
   guests: z.number().int().min(1).max(1024).default(1).describe('Guest domains (topology guest); flow f belongs to guest f mod guests, with max(nics, guests) flows. Default 1.'),
-  optimizations: z.strictObject({
-    vnicOffload: z.boolean().default(false).describe('High-level virtual NIC: the vif offers scatter-gather, checksum offload and TSO (feature-sg, feature-no-csum-offload=0, feature-gso-tcpv4). Default false.'),
-    txNoRemap: z.boolean().default(false).describe('I/O channel, transmit: netback does not map the guest\'s packet pages into the driver domain: it copies the header and pins the data pages for the NIC\'s DMA. Default false.'),
-    rxCopy: z.boolean().default(false).describe('I/O channel, receive: the driver domain copies packets into guest buffers instead of flipping pages (feature-rx-copy rather than feature-rx-flip). Default false.'),
-    rxCopyVia: z.enum(['map', 'gnttab']).default('map').describe('How rxCopy copies: `map` maps the granted guest page and copies on the driver domain\'s CPU (the paper\'s design); `gnttab` asks Xen to copy (GNTTABOP_copy, as Linux netback does today). Default map.'),
-    superpages: z.boolean().default(false).describe('Guest and driver-domain kernels map their memory with 4 MiB superpages (PSE). Default false.'),
-    globalPages: z.boolean().default(false).describe('Kernel mappings are global (PGE) so they survive address-space switches within a domain. Default false.'),
-  }).prefault({}).describe('The paper\'s optimizations (all off is Xen 2.0). Native Linux always uses superpages and global pages.'),
+  optimizations: OptimizationsSchema,
   tcp: z.strictObject({
     mss: z.number().int().min(536).max(9000).default(1448).describe('TCP maximum segment size, bytes. Default 1448 (1500-byte MTU with timestamps).'),
     sndBufKiB: z.number().int().min(8).max(16384).default(128).describe('Socket send buffer of each flow, KiB (SO_SNDBUF). Default 128.'),
@@ -157,6 +185,7 @@ export const ScenarioSchema = z.strictObject({
   }).optional().describe('Metadata: the paper configuration this scenario reproduces. Does not affect the run.'),
 }).superRefine((sc, ctx) => {
   checkWorkload(sc, ctx);
+  checkWorld(sc, ctx);
   if (sc.machine.tlbReplacement === 'plru') {
     for (const f of ['tlbEntries', 'itlbEntries'] as const) {
       if (!pow2(sc.machine[f])) ctx.addIssue({ code: 'custom', path: ['machine', f], message: `${sc.machine[f]} entries: tree pseudo-LRU needs a power of two (or set machine.tlbReplacement: lru)` });
@@ -171,7 +200,7 @@ export const ScenarioSchema = z.strictObject({
       ctx.addIssue({ code: 'custom', path: ['machine', 'nics'], message: `${sc.machine.nics} NICs for ${sc.guests} guest(s) give guest 1 ${perGuest} vifs; its grant table holds at most ${maxVifs} with vifRingSize ${sc.machine.vifRingSize}` });
     }
   }
-  const needMiB = memoryNeededMiB(sc);
+  const needMiB = sc.hosts ? 0 : memoryNeededMiB(sc); // a world's hosts are checked one by one (checkWorld)
   if (needMiB > sc.machine.memoryMiB) {
     const what = sc.topology === 'guest' ? `dom0 and ${sc.guests} guest(s)` : 'the kernel';
     ctx.addIssue({ code: 'custom', path: ['machine', 'memoryMiB'], message: `${sc.machine.memoryMiB} MiB is too small: ${what} with ${sc.machine.nics} NIC(s) need at least ${needMiB} MiB (reduce guests or raise machine.memoryMiB)` });
@@ -245,6 +274,7 @@ function checkWorkload(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx)
 
 /** The parts of an endpoint name: `dom0`, `guestN`, `peerN`. */
 export function parseEndpoint(e: string): { kind: 'dom0' | 'guest' | 'peer'; n: number } {
+  e = e.slice(e.indexOf('/') + 1);
   if (e === 'dom0') return { kind: 'dom0', n: 0 };
   const m = /^(guest|peer)(\d+)$/.exec(e)!;
   return { kind: m[1] as 'guest' | 'peer', n: Number(m[2]) };
@@ -263,11 +293,26 @@ function checkFlows(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx): v
   sc.flows!.forEach((fl, i) => {
     if (!ENDPOINT_RE.test(fl.from) || !ENDPOINT_RE.test(fl.to)) return; // the field's own check said so
     const ends = { from: parseEndpoint(fl.from), to: parseEndpoint(fl.to) };
+    const hostOf = { from: hostOfEndpoint(fl.from), to: hostOfEndpoint(fl.to) };
+    let known = true;
     for (const side of ['from', 'to'] as const) {
-      const e = ends[side];
+      const hn = hostOf[side];
+      if (sc.hosts && hn === null) { ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `name the host: ${Object.keys(sc.hosts)[0]}/${fl[side]} (a world of hosts)` }); known = false; }
+      else if (!sc.hosts && hn !== null) { ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `no hosts listed: write ${fl[side].slice(hn.length + 1)}, or list the hosts under hosts` }); known = false; }
+      else if (sc.hosts && hn !== null && !(hn in sc.hosts)) { ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `no host ${hn} (hosts: ${Object.keys(sc.hosts).join(', ')})` }); known = false; }
+    }
+    if (!known) return;
+    const hostSc = { from: hostScenario(sc, hostOf.from), to: hostScenario(sc, hostOf.to) };
+    const cabled = (hn: string | null, nic: number) => sc.links.find((l) => l.a === `${hn}/eth${nic}` || l.b === `${hn}/eth${nic}`);
+    if (hostOf.from !== hostOf.to && !linkBetween(sc, hostOf.from!, hostOf.to!)) {
+      ctx.addIssue({ code: 'custom', path: ['flows', i, 'to'], message: `no link between ${hostOf.from} and ${hostOf.to}: cable two of their NICs under links` });
+    }
+    for (const side of ['from', 'to'] as const) {
+      const e = ends[side], hs = hostSc[side], where = hostOf[side] ? ` of ${hostOf[side]}` : '';
       if (e.kind === 'dom0') ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: 'dom0 as an endpoint is not modelled yet (its own stack on the bridge): use guestN or peerN' });
-      if (e.kind === 'guest' && e.n > sc.guests) ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `no guest ${e.n} (guests is ${sc.guests})` });
-      if (e.kind === 'peer' && e.n > sc.machine.nics) ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `no peer ${e.n} (machine.nics is ${sc.machine.nics}: peers 1..${sc.machine.nics}, one on each NIC's link)` });
+      if (e.kind === 'guest' && e.n > hs.guests) ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `no guest ${e.n}${where} (guests is ${hs.guests})` });
+      if (e.kind === 'peer' && e.n > hs.machine.nics) ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `no peer ${e.n}${where} (machine.nics is ${hs.machine.nics}: peers 1..${hs.machine.nics}, one on each NIC's link)` });
+      else if (e.kind === 'peer' && cabled(hostOf[side], e.n - 1)) ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `no peer on ${hostOf[side]}/eth${e.n - 1}: it is cabled to another host (links)` });
     }
     if (fl.from === fl.to) ctx.addIssue({ code: 'custom', path: ['flows', i, 'to'], message: `the same endpoint as from (${fl.from}): a flow joins two endpoints` });
     else if (ends.from.kind === 'peer' && ends.to.kind === 'peer') ctx.addIssue({ code: 'custom', path: ['flows', i, 'to'], message: 'a flow between two peers does not cross this host: one end must be a guest' });
@@ -284,6 +329,63 @@ function checkFlows(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx): v
         if ((fl[f] ?? 1) > max) ctx.addIssue({ code: 'custom', path: ['flows', i, f], message: `${fl[f]} bytes do not fit one frame (at most ${max}: tcp.mss, and one page; IP fragmentation is not modelled)` });
       }
     }
+  });
+}
+
+/** The host an endpoint names (`host1/guest2`: host1), or null for an endpoint of the one host. */
+export function hostOfEndpoint(e: string): string | null {
+  const k = e.indexOf('/');
+  return k < 0 ? null : e.slice(0, k);
+}
+
+/** The scenario as host `name` of a world sees it (its own guests, machine, placement, Xen and optimizations); the scenario itself for null. */
+export function hostScenario(sc: Scenario, name: string | null): Scenario {
+  const h = name === null ? undefined : sc.hosts?.[name];
+  if (!h) return sc;
+  return {
+    ...sc, guests: h.guests ?? sc.guests, machine: h.machine ?? sc.machine, placement: h.placement ?? sc.placement,
+    xen: h.xen ?? sc.xen, optimizations: h.optimizations ?? sc.optimizations,
+  };
+}
+
+/** The first link joining a NIC of host `a` to one of host `b`: [a's NIC, b's NIC], or null. */
+export function linkBetween(sc: Pick<Scenario, 'links'>, a: string, b: string): [number, number] | null {
+  for (const l of sc.links) {
+    const [ha, na] = l.a.split('/'), [hb, nb] = l.b.split('/');
+    if (ha === a && hb === b) return [Number(na.slice(3)), Number(nb.slice(3))];
+    if (ha === b && hb === a) return [Number(nb.slice(3)), Number(na.slice(3))];
+  }
+  return null;
+}
+
+/** A world of hosts: each host checked like a scenario of its own (under hosts.NAME), cables between NICs that exist, each used once. */
+function checkWorld(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx): void {
+  if (!sc.hosts) {
+    if (sc.links.length) ctx.addIssue({ code: 'custom', path: ['links'], message: 'links join the hosts of a world: list them under hosts' });
+    return;
+  }
+  if (!sc.flows) ctx.addIssue({ code: 'custom', path: ['flows'], message: 'a world of hosts needs its flows listed (from: host1/guest1, to: host2/guest1, ...)' });
+  if (sc.faults.length) ctx.addIssue({ code: 'custom', path: ['faults'], message: 'NIC faults are not modelled in a world of hosts yet' });
+  if (sc.netback.rateLimits.length) ctx.addIssue({ code: 'custom', path: ['netback', 'rateLimits'], message: 'rate limits are not modelled in a world of hosts yet' });
+  for (const name of Object.keys(sc.hosts)) {
+    const hs = hostScenario(sc, name);
+    const sub: Ctx = { addIssue: (i) => ctx.addIssue({ ...i, path: ['hosts', name, ...i.path] }) };
+    checkPlacement(hs, sub);
+    const mine = (sc.flows ?? []).filter((f) => hostOfEndpoint(f.from) === name || hostOfEndpoint(f.to) === name);
+    const needMiB = memoryNeededMiB({ ...hs, flows: mine.length ? mine : undefined });
+    if (needMiB > hs.machine.memoryMiB) sub.addIssue({ code: 'custom', path: ['machine', 'memoryMiB'], message: `${hs.machine.memoryMiB} MiB is too small: dom0 and ${hs.guests} guest(s) need at least ${needMiB} MiB` });
+  }
+  const used = new Set<string>();
+  sc.links.forEach((l, i) => {
+    for (const side of ['a', 'b'] as const) {
+      const [hn, eth] = l[side].split('/');
+      const hs = sc.hosts![hn] ? hostScenario(sc, hn) : null;
+      if (!hs) ctx.addIssue({ code: 'custom', path: ['links', i, side], message: `no host ${hn} (hosts: ${Object.keys(sc.hosts!).join(', ')})` });
+      else if (Number(eth.slice(3)) >= hs.machine.nics) ctx.addIssue({ code: 'custom', path: ['links', i, side], message: `no NIC ${eth} on ${hn} (machine.nics is ${hs.machine.nics}: eth0..eth${hs.machine.nics - 1})` });
+      if (used.has(l[side])) ctx.addIssue({ code: 'custom', path: ['links', i, side], message: `${l[side]} is cabled twice` });
+      used.add(l[side]);
+    }
+    if (l.a.split('/')[0] === l.b.split('/')[0]) ctx.addIssue({ code: 'custom', path: ['links', i, 'b'], message: 'a link joins two different hosts' });
   });
 }
 

@@ -104,6 +104,70 @@ describe('worlds: flows between two guests of one host', function () {
   }
 });
 
+describe('worlds: several hosts', function () {
+  this.timeout(120_000);
+  const eastWest = (keep: number[]): Scenario => {
+    const sc = loadScenario(join('scenarios', 'worlds', 'east-west.yaml'));
+    sc.flows = keep.map((i) => sc.flows![i]);
+    return sc;
+  };
+
+  it('builds every host alike, its actors named after it, and the single host keeps its plain names', () => {
+    const b = build(eastWest([0, 1, 2, 3]));
+    const names = [...b.sys.actors.keys()];
+    for (const h of ['host1', 'host2']) {
+      for (const a of ['xen', 'dom0', 'domU1', 'domU2', 'eth0', 'vif1.0-back', 'vif2.0-front', 'evtchn-vif1.0', 'cpu0', 'xenstored']) expect(names, `${h}/${a}`).to.include(`${h}/${a}`);
+    }
+    // Both NICs are cabled to each other: no external peer anywhere.
+    expect(b.clients).to.deep.equal([]);
+    expect(names.filter((n) => !n.startsWith('host1/') && !n.startsWith('host2/'))).to.deep.equal([]);
+    b.sys.stop();
+    const one = build(loadScenario(join('scenarios', 'worlds', 'vm-to-vm-stream.yaml')));
+    expect([...one.sys.actors.keys()]).to.include.members(['xen', 'dom0', 'domU1', 'eth0', 'vif1.0-back', 'client0', 'xenstored']);
+    one.sys.stop();
+  });
+
+  it('east-west: a guest-to-guest flow between two hosts crosses both bridges and the cable, intact, both ways', () => {
+    const b = runFor(eastWest([0, 1]), 25);
+    expect(b.flowGoodput(0)).to.be.greaterThan(500_000);
+    expect(b.flowGoodput(1)).to.be.greaterThan(500_000);
+    expect(b.streams.mismatches).to.deep.equal([]);
+    const [n1, n2] = b.nics;
+    // Every frame one NIC put on the cable reached the other (nothing else is on it).
+    expect(n1.framesTx).to.be.greaterThan(1000);
+    expect(n2.framesTx).to.be.greaterThan(1000);
+    expect(b.counters.wire.arrived).to.be.at.most(b.counters.wire.sent);
+    expect(b.counters.wire.sent - b.counters.wire.arrived, 'frames still on the cable').to.be.below(20);
+    // Each host's dom0 drove its NIC and both its vifs' netbacks.
+    for (const v of b.vifs.filter((x) => x.guest.name.endsWith('domU1'))) {
+      expect(v.nb.txUnits, v.nb.name).to.be.greaterThan(0);
+      expect(v.nb.rxUnitsOk, v.nb.name).to.be.greaterThan(0);
+    }
+  });
+
+  it('a flow between two guests of one host of a world stays on that host: no frame on the cable', () => {
+    const b = runFor(eastWest([2]), 25);
+    expect(b.flowGoodput(0)).to.be.greaterThan(500_000);
+    expect(b.counters.wire).to.deep.equal({ sent: 0, arrived: 0 });
+    expect(b.streams.mismatches).to.deep.equal([]);
+  });
+
+  it('reports each host\'s CPU by domain, and each flow', () => {
+    const sc = eastWest([0, 1, 2, 3]);
+    sc.run = { warmupMs: 5, durationMs: 20 };
+    const r = runBuilt(build(sc));
+    expect(Object.keys(r.perHost!)).to.deep.equal(['host1', 'host2']);
+    for (const h of ['host1', 'host2']) {
+      const acc = r.perHost![h].cpuUtilPct.byAccount;
+      expect(Object.keys(acc).sort()).to.deep.equal([`${h}/dom0`, `${h}/domU1`, `${h}/domU2`, 'xen']);
+      // A host's own accounts add up to its total.
+      expect(Object.values(acc).reduce((a, v) => a + v, 0)).to.be.closeTo(r.perHost![h].cpuUtilPct.total, 0.3);
+    }
+    expect(Object.keys(r.perFlow!.flows)).to.deep.equal(['f0', 'f1', 'f2', 'f3']);
+    expect(r.dataIntegrity).to.equal(undefined);
+  });
+});
+
 describe('worlds: the flow list in the scenario file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'xennet-worlds-'));
   const load = (text: string) => { const f = join(dir, 'w.yaml'); writeFileSync(f, text); return () => loadScenario(f); };
@@ -117,6 +181,18 @@ describe('worlds: the flow list in the scenario file', () => {
     expect(load(`${head}  - { from: peer1, to: guest1, kind: tcp_rr }\n`)).to.throw(ScenarioError, /field flows\.0\.from: an external peer runs netserver only/);
     expect(load(`${head}  - { from: guest1, to: guest2, requestBytes: 4 }\n`)).to.throw(ScenarioError, /field flows\.0\.requestBytes: only for kind tcp_rr or udp_rr/);
     expect(load(`${head}  - { from: guest1, to: guest2 }\ndirection: tx\n`)).to.throw(ScenarioError, /field direction: not used with flows/);
+  });
+
+  it('checks a world: hosts named in endpoints and links, NICs that exist, a cable between the hosts of a flow', () => {
+    const w = 'name: w\ntopology: guest\nguests: 1\nmachine: { nics: 2 }\nhosts: { host1: {}, host2: { guests: 2 } }\n';
+    expect(load(`${w}flows:\n  - { from: guest1, to: host2/guest1 }\n`)).to.throw(ScenarioError, /field flows\.0\.from: name the host: host1\/guest1/);
+    expect(load(`${w}flows:\n  - { from: host1/guest1, to: host3/guest1 }\n`)).to.throw(ScenarioError, /field flows\.0\.to: no host host3 \(hosts: host1, host2\)/);
+    expect(load(`${w}flows:\n  - { from: host1/guest1, to: host2/guest1 }\n`)).to.throw(ScenarioError, /field flows\.0\.to: no link between host1 and host2/);
+    expect(load(`${w}links: [{ a: host1/eth0, b: host2/eth2 }]\nflows:\n  - { from: host1/guest1, to: host2/guest3 }\n`)).to.throw(ScenarioError, /field links\.0\.b: no NIC eth2 on host2[\s\S]*field flows\.0\.to: no guest 3 of host2 \(guests is 2\)/);
+    expect(load(`${w}links: [{ a: host1/eth0, b: host2/eth0 }]\nflows:\n  - { from: host1/guest1, to: host1/peer1 }\n`)).to.throw(ScenarioError, /field flows\.0\.to: no peer on host1\/eth0: it is cabled/);
+    expect(load(`${w}links: [{ a: host1/eth0, b: host2/eth0 }]\n`)).to.throw(ScenarioError, /field flows: a world of hosts needs its flows listed/);
+    expect(load(`${head}  - { from: guest1, to: guest2 }\nlinks: [{ a: host1/eth0, b: host2/eth0 }]\n`)).to.throw(ScenarioError, /field links: links join the hosts of a world/);
+    expect(load(`${w}links: [{ a: host1/eth0, b: host2/eth0 }]\nflows:\n  - { from: host1/guest1, to: host2/peer2 }\n`)()).to.have.property('name', 'w');
   });
 
   it('a flow list with peers: a guest streams to the external host on NIC 1 and another receives from it', () => {
