@@ -50,3 +50,23 @@ export function putOnWire(sys: ActorSystem, from: string, to: PortRef, pkt: Pack
   const msg: WireRx = { type: 'WIRE_RX', pkt, port: to.port, detail };
   sys.send(from, to.actor, msg, delay);
 }
+
+/** A 48-bit Ethernet address, as a number (`macString` spells it). */
+export type Mac = number;
+export function macString(m: Mac): string {
+  return Array.from({ length: 6 }, (_, i) => Math.floor(m / 2 ** (8 * (5 - i))) % 256)
+    .map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+/**
+ * The Ethernet addresses of frames. The model's packets carry a flow, not a header, so whoever
+ * builds the world says, per flow, which station sends its data and which receives it; ACKs go
+ * the other way. A frame of a flow nobody registered has no known addresses.
+ */
+export class FlowMacs {
+  private readonly data = new Map<number, { src: Mac; dst: Mac }>();
+  /** Flow `flow`'s data goes from `src` to `dst`. */
+  set(flow: number, src: Mac, dst: Mac): this { this.data.set(flow, { src, dst }); return this; }
+  src(p: Packet): Mac | undefined { const d = this.data.get(p.flow); return d && (p.kind === 'data' ? d.src : d.dst); }
+  dst(p: Packet): Mac | undefined { const d = this.data.get(p.flow); return d && (p.kind === 'data' ? d.dst : d.src); }
+}
