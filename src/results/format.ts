@@ -76,6 +76,12 @@ export function formatPerFlow(pf: NonNullable<RunResult['perFlow']>): string[] {
   return [table(['flow', 'endpoints', 'kind', 'Mb/s', 'tps', 'mean us', 'p50 us', 'p99 us'], rows, 3), `Jain's fairness index over the flows' goodput: ${pf.jainIndex.toFixed(4)}`];
 }
 
+/** Each cabled switch port: frames in and out, drops, the most and the mean bytes its output buffer held. */
+export function formatPerSwitch(ps: NonNullable<RunResult['perSwitch']>): string {
+  const rows = Object.entries(ps).flatMap(([sw, ports]) => Object.entries(ports).map(([p, st]) => [`${sw}/${p}`, st.framesIn, st.framesOut, st.drops, st.highWaterBytes, st.meanQueueBytes]));
+  return table(['switch port', 'frames in', 'frames out', 'drops', 'queue max B', 'queue mean B'], rows);
+}
+
 export function formatRun(r: RunResult): string {
   const out: string[] = [];
   out.push(`scenario ${r.scenario}: ${r.topology} ${r.direction}, seed ${r.seed}, ${r.measuredMs} ms measured after ${r.warmupMs} ms warm-up`);
@@ -84,6 +90,7 @@ export function formatRun(r: RunResult): string {
   if (r.perGuest) out.push(formatPerGuest(r.perGuest));
   for (const [h, v] of Object.entries(r.perHost ?? {})) out.push(`  ${h.padEnd(13)} ${v.cpuUtilPct.total.toFixed(1)}%   ` + Object.entries(v.cpuUtilPct.byAccount).map(([a, u]) => `${a} ${u.toFixed(1)}%`).join('  '));
   if (r.perFlow) out.push('', ...formatPerFlow(r.perFlow));
+  if (r.perSwitch) out.push('', formatPerSwitch(r.perSwitch));
   out.push('');
   if (r.latency) out.push(...formatLatency(r.latency), '');
   // A request/response run is read per transaction; a stream per MSS segment of goodput.

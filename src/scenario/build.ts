@@ -11,6 +11,7 @@ import { PS_PER_US } from '../actors/scheduler.js';
 import type { Cpu } from '../hardware/cpu.js';
 import type { MachineMemory } from '../hardware/memory.js';
 import { NicModel } from '../hardware/nic.js';
+import type { SwitchModel } from '../hardware/switch.js';
 import type { Dispatcher } from '../hardware/dispatch.js';
 import type { Exec } from '../core/exec.js';
 import { HDR_LEN, PAGE_SIZE, resetPacketIds } from '../core/packet.js';
@@ -82,6 +83,8 @@ export interface Built {
   flows: number;
   /** A world of several hosts: each host's name and CPUs, in the scenario's order (absent for one host). */
   hosts?: Array<{ name: string; cpus: Cpu[] }>;
+  /** A world's switches (absent for one host). */
+  switches?: SwitchModel[];
   start(): void;
   /** Stop the traffic sources (applications, clients, adversaries) and the fault injector, so the run can drain. */
   stopSources(): void;

@@ -5,6 +5,7 @@ import type { Interpreter } from '../actors/runtime.js';
 import type { Scenario } from './schema.js';
 import { newCounters, type Counters } from '../model/counters.js';
 import { summarize, type LatencySummary } from '../domains/netperf-rr.js';
+import type { PortStats } from '../hardware/switch.js';
 
 export interface RunResult {
   scenario: string;
@@ -38,6 +39,8 @@ export interface RunResult {
   perFlow?: { jainIndex: number; flows: Record<string, FlowResult> };
   /** A world of several hosts: each host's CPU utilisation over the window (% of its own CPUs), in total and by account (its domains, and Xen). */
   perHost?: Record<string, { cpuUtilPct: { total: number; byAccount: Record<string, number> } }>;
+  /** A world's switches: each cabled port over the window (frames and frame bytes in and out, drops, most and mean bytes queued). */
+  perSwitch?: Record<string, Record<string, PortStats>>;
   /**
    * Request/response workloads only (netperf TCP_RR / UDP_RR): transactions completed in the window,
    * their rate and round-trip latency, and per transaction the CPU cycles (by account and category)
@@ -81,6 +84,7 @@ export function runBuilt(b: Built, onProgress?: OnProgress): RunResult {
   for (const c of b.cpus) c.resetLedger();
   Object.assign(b.counters, newCounters());
   b.rr?.reset();
+  for (const sw of b.switches ?? []) sw.resetStats(b.sys.sched.now);
   const bytes0 = b.goodputBytes();
   const perGuest = sc.topology === 'guest' && sc.guests > 1 && !sc.flows;
   const flow0 = perGuest || sc.flows ? Array.from({ length: b.flows }, (_, f) => b.flowGoodput(f)) : [];
@@ -137,6 +141,8 @@ export function runBuilt(b: Built, onProgress?: OnProgress): RunResult {
     },
     ...(perGuest ? { perGuest: guestShares(b, sc.guests, flow0, secs) } : {}),
     ...(sc.flows ? { perFlow: flowShares(b, sc.flows, flow0, secs) } : {}),
+    ...(b.switches?.length ? { perSwitch: Object.fromEntries(b.switches.map((sw) => [sw.name, Object.fromEntries(sw.portStats(b.sys.sched.now)
+      .flatMap((st, k) => (sw.ports[k].link.actor ? [[`p${k}`, { ...st, meanQueueBytes: Math.round(st.meanQueueBytes) }]] : [])))])) } : {}),
     ...(b.hosts ? { perHost: Object.fromEntries(b.hosts.map((h) => [h.name, { cpuUtilPct: cpuUtil(h.cpus, secs) }])) } : {}),
     ...(b.rr ? { latency: latencyBlock(b, secs, cycles, byAccount, byCategory, byAccountCategory) } : {}),
     traceHash: b.sys.traceHash(),

@@ -85,8 +85,18 @@ const ENDPOINT_RE = /^([a-z][a-z0-9-]*\/)?(dom0|guest[1-9][0-9]*|peer[1-9][0-9]*
 const ENDPOINT_MSG = 'expected an endpoint: dom0, guestN (guest N, from 1) or peerN (the external host on NIC N, from 1), after `hostname/` in a world of hosts';
 /** A host of a world (a name without `/`), and a NIC port of one: `host1/eth0`. */
 const HOST_RE = /^[a-z][a-z0-9-]*$/;
-const PORT_RE = /^[a-z][a-z0-9-]*\/eth[0-9]+$/;
-const PORT_MSG = 'expected a NIC port: hostname/ethN (NIC N of that host, from 0)';
+const PORT_RE = /^[a-z][a-z0-9-]*\/(eth|p)[0-9]+$/;
+const PORT_MSG = 'expected a port: hostname/ethN (NIC N of that host, from 0) or switchname/pN (port N of that switch, from 0)';
+
+/** A store-and-forward Ethernet switch of a world (src/hardware/switch.ts). */
+const SwitchSchema = z.strictObject({
+  ports: z.number().int().min(2).max(1024).describe('Ports, numbered from 0 (`sw0/p0`).'),
+  mbps: z.number().min(1).max(100_000).default(1000).describe('Line rate of every port, Mb/s. Default 1000.'),
+  queueKiB: z.number().min(2).max(1 << 20).default(128).describe('Output buffer of each port, KiB of Ethernet frames (headers included): a frame that does not fit is dropped (drop-tail). Default 128.'),
+  forwardUs: z.number().nonnegative().max(1000).default(2).describe('Forwarding latency: from a frame\'s last bit in to its admission to an output queue (lookup, learning), us. Default 2.'),
+  latencyUs: z.number().nonnegative().max(1_000_000).default(2).describe('One-way latency of each port\'s cable and the far PHY, us. Default 2.'),
+  fdb: z.enum(['learning', 'static']).default('learning').describe('`learning`: addresses are learnt from the frames\' sources, unknown destinations flooded; `static`: the table is every station\'s port, computed from the links (unknown destinations dropped). Default learning.'),
+}).describe('A store-and-forward Ethernet switch: per-port output queues with a byte limit and drop-tail, a forwarding latency, MAC learning or a static table, line rate per port.');
 
 /** One Xen host of a world: each field given replaces the scenario's own for this host. */
 const HostSchema = z.strictObject({
@@ -125,10 +135,12 @@ export const ScenarioSchema = z.strictObject({
   }).prefault({}).describe('Sources of run-to-run variation a real testbed has. Each is drawn from the run\'s seed on its own device\'s stream (one actor\'s draws never shift another\'s), so a seed gives one exact result and different seeds give a distribution (see --reps). All zero makes the run independent of the seed except the client\'s ACK timing.'),
   hosts: z.record(z.string().regex(HOST_RE, 'expected a host name: lower-case letters, digits and -, starting with a letter'), HostSchema).optional()
     .describe('A world of several Xen hosts, by name (`host1: { guests: 2 }`), built alike by the toolstack; their actors are named `host1/dom0`, `host1/eth0`, ... Needs `flows` with endpoints `host1/guest2`, `host2/peer1`, and `links` between the hosts. Default: one host, the scenario itself.'),
+  switches: z.record(z.string().regex(HOST_RE, 'expected a switch name: lower-case letters, digits and -, starting with a letter'), SwitchSchema).default({})
+    .describe('Ethernet switches of a world, by name (`sw0`); their ports are cabled under links. Default none.'),
   links: z.array(z.strictObject({
-    a: z.string().regex(PORT_RE, PORT_MSG).describe('One end: a NIC port, `host1/eth0`.'),
-    b: z.string().regex(PORT_RE, PORT_MSG).describe('The other end: a NIC port of another host, `host2/eth0`.'),
-  })).default([]).describe('Ethernet cables between NIC ports of two hosts of a world. A NIC not cabled here has an external peer host on its link (`hostname/peerN` for NIC N-1). Default none.'),
+    a: z.string().regex(PORT_RE, PORT_MSG).describe('One end: a NIC port `host1/eth0`, or a switch port `sw0/p3`.'),
+    b: z.string().regex(PORT_RE, PORT_MSG).describe('The other end: a NIC port of another host, or a switch port.'),
+  })).default([]).describe('Ethernet cables between ports of a world: NIC to NIC, or NIC to switch port. A NIC not cabled here has an external peer host on its link (`hostname/peerN` for NIC N-1). Default none.'),
   flows: z.array(z.strictObject({
     from: z.string().regex(ENDPOINT_RE, ENDPOINT_MSG).describe('Where netperf runs (the stream\'s sender, or the end that sends requests): `dom0`, `guestN` (guest N, 1-based) or `peerN` (the external host on NIC N, 1-based).'),
     to: z.string().regex(ENDPOINT_RE, ENDPOINT_MSG).describe('Where netserver runs (the stream\'s receiver, or the end that answers requests): `dom0`, `guestN` or `peerN`.'),
@@ -304,9 +316,12 @@ function checkFlows(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx): v
     if (!known) return;
     const hostSc = { from: hostScenario(sc, hostOf.from), to: hostScenario(sc, hostOf.to) };
     const cabled = (hn: string | null, nic: number) => sc.links.find((l) => l.a === `${hn}/eth${nic}` || l.b === `${hn}/eth${nic}`);
-    if (hostOf.from !== hostOf.to && !linkBetween(sc, hostOf.from!, hostOf.to!)) {
-      ctx.addIssue({ code: 'custom', path: ['flows', i, 'to'], message: `no link between ${hostOf.from} and ${hostOf.to}: cable two of their NICs under links` });
+    const route = hostOf.from !== hostOf.to ? linkBetween(sc, hostOf.from!, hostOf.to!) : null;
+    if (hostOf.from !== hostOf.to && !route) {
+      ctx.addIssue({ code: 'custom', path: ['flows', i, 'to'], message: `no link between ${hostOf.from} and ${hostOf.to}: cable two of their NICs, or both to one switch, under links` });
     }
+    // A switch tells a frame's direction by its kind (data one way, ACKs back): a request/response flow sends data both ways.
+    if (route?.[2] && fl.kind !== 'stream') ctx.addIssue({ code: 'custom', path: ['flows', i, 'kind'], message: `${fl.kind} through a switch is not modelled yet (its addressing follows a stream's data and ACKs): use stream, or a direct link` });
     for (const side of ['from', 'to'] as const) {
       const e = ends[side], hs = hostSc[side], where = hostOf[side] ? ` of ${hostOf[side]}` : '';
       if (e.kind === 'dom0') ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: 'dom0 as an endpoint is not modelled yet (its own stack on the bridge): use guestN or peerN' });
@@ -348,12 +363,17 @@ export function hostScenario(sc: Scenario, name: string | null): Scenario {
   };
 }
 
-/** The first link joining a NIC of host `a` to one of host `b`: [a's NIC, b's NIC], or null. */
-export function linkBetween(sc: Pick<Scenario, 'links'>, a: string, b: string): [number, number] | null {
-  for (const l of sc.links) {
-    const [ha, na] = l.a.split('/'), [hb, nb] = l.b.split('/');
-    if (ha === a && hb === b) return [Number(na.slice(3)), Number(nb.slice(3))];
-    if (ha === b && hb === a) return [Number(nb.slice(3)), Number(na.slice(3))];
+/**
+ * How host `a` reaches host `b`: the first of a's NICs cabled straight to one of b's, or else to a
+ * switch one of b's NICs is cabled to. [a's NIC, b's NIC, the switch or null], or null when none does.
+ */
+export function linkBetween(sc: Pick<Scenario, 'links'>, a: string, b: string): [number, number, string | null] | null {
+  const ends = sc.links.flatMap((l) => [[l.a, l.b], [l.b, l.a]]).map(([x, y]) => ({ x: x.split('/'), y: y.split('/') }));
+  for (const { x, y } of ends) if (x[0] === a && y[0] === b && x[1].startsWith('eth') && y[1].startsWith('eth')) return [Number(x[1].slice(3)), Number(y[1].slice(3)), null];
+  for (const { x, y } of ends) {
+    if (x[0] !== a || !x[1].startsWith('eth') || !y[1].startsWith('p')) continue;
+    const far = ends.find((e) => e.x[0] === b && e.x[1].startsWith('eth') && e.y[0] === y[0]);
+    if (far) return [Number(x[1].slice(3)), Number(far.x[1].slice(3)), y[0]];
   }
   return null;
 }
@@ -362,6 +382,7 @@ export function linkBetween(sc: Pick<Scenario, 'links'>, a: string, b: string): 
 function checkWorld(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx): void {
   if (!sc.hosts) {
     if (sc.links.length) ctx.addIssue({ code: 'custom', path: ['links'], message: 'links join the hosts of a world: list them under hosts' });
+    if (Object.keys(sc.switches).length) ctx.addIssue({ code: 'custom', path: ['switches'], message: 'switches join the hosts of a world: list them under hosts' });
     return;
   }
   if (!sc.flows) ctx.addIssue({ code: 'custom', path: ['flows'], message: 'a world of hosts needs its flows listed (from: host1/guest1, to: host2/guest1, ...)' });
@@ -376,16 +397,22 @@ function checkWorld(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx): v
     if (needMiB > hs.machine.memoryMiB) sub.addIssue({ code: 'custom', path: ['machine', 'memoryMiB'], message: `${hs.machine.memoryMiB} MiB is too small: dom0 and ${hs.guests} guest(s) need at least ${needMiB} MiB` });
   }
   const used = new Set<string>();
+  for (const n of Object.keys(sc.switches)) if (n in sc.hosts) ctx.addIssue({ code: 'custom', path: ['switches', n], message: `${n} is also a host: give the switch another name` });
   sc.links.forEach((l, i) => {
     for (const side of ['a', 'b'] as const) {
-      const [hn, eth] = l[side].split('/');
-      const hs = sc.hosts![hn] ? hostScenario(sc, hn) : null;
-      if (!hs) ctx.addIssue({ code: 'custom', path: ['links', i, side], message: `no host ${hn} (hosts: ${Object.keys(sc.hosts!).join(', ')})` });
-      else if (Number(eth.slice(3)) >= hs.machine.nics) ctx.addIssue({ code: 'custom', path: ['links', i, side], message: `no NIC ${eth} on ${hn} (machine.nics is ${hs.machine.nics}: eth0..eth${hs.machine.nics - 1})` });
+      const [hn, port] = l[side].split('/');
+      const sw = sc.switches[hn], hs = sc.hosts![hn] ? hostScenario(sc, hn) : null;
+      if (port.startsWith('eth')) {
+        if (!hs) ctx.addIssue({ code: 'custom', path: ['links', i, side], message: `no host ${hn} (hosts: ${Object.keys(sc.hosts!).join(', ')})` });
+        else if (Number(port.slice(3)) >= hs.machine.nics) ctx.addIssue({ code: 'custom', path: ['links', i, side], message: `no NIC ${port} on ${hn} (machine.nics is ${hs.machine.nics}: eth0..eth${hs.machine.nics - 1})` });
+      } else if (!sw) ctx.addIssue({ code: 'custom', path: ['links', i, side], message: `no switch ${hn} (switches: ${Object.keys(sc.switches).join(', ') || 'none'})` });
+      else if (Number(port.slice(1)) >= sw.ports) ctx.addIssue({ code: 'custom', path: ['links', i, side], message: `no port ${port} on ${hn} (ports is ${sw.ports}: p0..p${sw.ports - 1})` });
       if (used.has(l[side])) ctx.addIssue({ code: 'custom', path: ['links', i, side], message: `${l[side]} is cabled twice` });
       used.add(l[side]);
     }
-    if (l.a.split('/')[0] === l.b.split('/')[0]) ctx.addIssue({ code: 'custom', path: ['links', i, 'b'], message: 'a link joins two different hosts' });
+    const [ha, hb] = [l.a.split('/')[0], l.b.split('/')[0]];
+    if (ha === hb) ctx.addIssue({ code: 'custom', path: ['links', i, 'b'], message: 'a link joins two different boxes' });
+    else if (ha in sc.switches && hb in sc.switches) ctx.addIssue({ code: 'custom', path: ['links', i, 'b'], message: 'switch to switch cables are not modelled yet: cable hosts to one switch' });
   });
 }
 

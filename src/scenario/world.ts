@@ -15,7 +15,8 @@
  */
 import type { Interpreter } from '../actors/runtime.js';
 import { ActorSystem } from '../actors/runtime.js';
-import { cable } from '../hardware/link.js';
+import { cable, FlowMacs, type Mac } from '../hardware/link.js';
+import { createSwitch } from '../toolstack/switch.js';
 import { StreamCheck } from '../model/integrity.js';
 import { newCounters } from '../model/counters.js';
 import type { ClientModel } from '../peer/client.js';
@@ -29,6 +30,8 @@ const hex = (v: number) => (v & 255).toString(16).padStart(2, '0');
 /** MACs unique across a world: host index (from 1), then the domain and vif, or the peer's NIC. */
 const vifMac = (host: number, domid: number) => `00:16:3e:${hex(host + 1)}:${hex(domid)}:00`;
 const worldPeerMac = (host: number, nic: number) => `02:00:00:${hex(host + 1)}:00:${hex(nic)}`;
+/** A MAC as the switch keeps it (a 48-bit number). */
+const macNumber = (m: string): Mac => parseInt(m.replace(/:/g, ''), 16);
 
 export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
   const names = Object.keys(sc.hosts!);
@@ -38,11 +41,18 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
   const streams = new StreamCheck(counters, () => sys.sched.now);
   const w = workload(sc, { sys, counters }, streams);
   const world = flowEnds(sc.flows!, names);
-  const cabled = new Map<string, [number, number]>(); // `h/n` -> the far host and NIC
+  const swNames = Object.keys(sc.switches);
+  // What each cabled NIC (`host/nic`, indices) is cabled to: another host's NIC, or a switch port.
+  type Far = { host: number; nic: number } | { sw: number; port: number };
+  const cabled = new Map<string, Far>();
+  const at = (e: string): Far => {
+    const [box, port] = e.split('/');
+    return port.startsWith('eth') ? { host: names.indexOf(box), nic: Number(port.slice(3)) } : { sw: swNames.indexOf(box), port: Number(port.slice(1)) };
+  };
   for (const l of sc.links) {
-    const [ha, na] = l.a.split('/'), [hb, nb] = l.b.split('/');
-    cabled.set(`${names.indexOf(ha)}/${na.slice(3)}`, [names.indexOf(hb), Number(nb.slice(3))]);
-    cabled.set(`${names.indexOf(hb)}/${nb.slice(3)}`, [names.indexOf(ha), Number(na.slice(3))]);
+    const a = at(l.a), b = at(l.b);
+    if ('host' in a) cabled.set(`${a.host}/${a.nic}`, b);
+    if ('host' in b) cabled.set(`${b.host}/${b.nic}`, a);
   }
   // Every host by the same calls.
   const hosts = names.map((name, i) => {
@@ -52,17 +62,37 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
       { vif: (domid) => vifMac(i, domid), peer: (n) => worldPeerMac(i, n) });
     return { name, hs, ...parts, plugged };
   });
-  // Cables between hosts; each end's bridge learns the far host's MACs on its NIC.
+  const macOf = (e: End) => (e.guest >= 0 ? vifMac(e.host, hosts[e.host].guests[e.guest].domid) : worldPeerMac(e.host, e.peer));
+  // The switches, then the cables; each host's bridge learns, on a cabled NIC, the MACs of every host beyond it.
   const macsOf = (i: number): string[] => [
     ...hosts[i].plugged.vifs.map((v) => v.mac),
     ...hosts[i].nics.flatMap((_, n) => (cabled.has(`${i}/${n}`) ? [] : [worldPeerMac(i, n)])),
   ];
-  for (const [key, [j, m]] of cabled) {
+  const addressing = new FlowMacs();
+  world.forEach((e, f) => addressing.set(f, macNumber(macOf(e.from)), macNumber(macOf(e.to))));
+  const switches = swNames.map((name, k) => {
+    const c = sc.switches[name];
+    const onPort = [...cabled].flatMap(([key, far]) => ('sw' in far && far.sw === k ? [{ host: Number(key.split('/')[0]), port: far.port }] : []));
+    const table = new Map(onPort.flatMap(({ host, port }) => macsOf(host).map((m) => [macNumber(m), port] as const)));
+    return createSwitch(sys, name, {
+      ports: Array.from({ length: c.ports }, () => ({ mbps: c.mbps, queueBytes: c.queueKiB * 1024, latencyUs: c.latencyUs })),
+      forwardUs: c.forwardUs, fdb: c.fdb === 'static' ? { kind: 'static', table } : { kind: 'learning' },
+    }, addressing, counters);
+  });
+  for (const [key, far] of cabled) {
     const [i, n] = key.split('/').map(Number);
-    if (i < j) cable(hosts[i].nics[n], 0, hosts[j].nics[m], 0);
-    for (const mac of macsOf(j)) hosts[i].plugged.bridge.learn(mac, hosts[i].plugged.nicPorts[n]);
+    const port = hosts[i].plugged.nicPorts[n];
+    if ('host' in far) {
+      if (i < far.host) cable(hosts[i].nics[n], 0, hosts[far.host].nics[far.nic], 0);
+      for (const mac of macsOf(far.host)) hosts[i].plugged.bridge.learn(mac, port);
+    } else {
+      cable(hosts[i].nics[n], 0, switches[far.sw], far.port);
+      for (const [key2, far2] of cabled) {
+        const j = Number(key2.split('/')[0]);
+        if (j !== i && 'sw' in far2 && far2.sw === far.sw) for (const mac of macsOf(j)) hosts[i].plugged.bridge.learn(mac, port);
+      }
+    }
   }
-  const macOf = (e: End) => (e.guest >= 0 ? vifMac(e.host, hosts[e.host].guests[e.guest].domid) : worldPeerMac(e.host, e.peer));
   hosts.forEach((x, i) => plugFlows(x.plugged, x.guests, world, i, w, macOf));
   // An external peer on every NIC not cabled to another host, with the far ends of the flows that reach it.
   const peers: Array<{ host: number; nic: number; c: ClientModel }> = [];
@@ -94,7 +124,7 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
     netfronts: vifs.map((v) => v.nf), netbacks: vifs.map((v) => v.nb), xenstore: first.h.xenstore, vifs,
     qdiscs: hosts.flatMap((x) => [...x.nicQ, ...x.plugged.qdiscs]), drivers: hosts.flatMap((x) => x.drivers), pending: hosts.flatMap((x) => x.plugged.pending),
     xen: first.h.xen, ringPages: first.h.ringPages, flowGoodput, flows: world.length, rr: w.rrLog, staleTranslations, mss: w.mss, streams,
-    hosts: hosts.map((x) => ({ name: x.name, cpus: x.h.cpus })),
+    hosts: hosts.map((x) => ({ name: x.name, cpus: x.h.cpus })), switches,
     goodputBytes: () => { let n = 0; for (let f = 0; f < world.length; f++) n += flowGoodput(f); return n; },
     start: () => {
       for (const x of hosts) connectVifs(x.h, x.dom0, x.plugged.vifs);

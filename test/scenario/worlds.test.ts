@@ -168,6 +168,51 @@ describe('worlds: several hosts', function () {
   });
 });
 
+describe('worlds: a switch', function () {
+  this.timeout(300_000);
+
+  it('8-to-1 incast: the port toward the receiver overflows (drop-tail) and TCP recovers every flow, nothing corrupted', () => {
+    const sc = loadScenario(join('scenarios', 'worlds', 'incast.yaml'));
+    const b = build(sc);
+    b.start();
+    b.sys.sched.run(200 * PS_PER_MS);
+    const sw = b.switches![0];
+    const at200 = Array.from({ length: b.flows }, (_, f) => b.flowGoodput(f));
+    const drops200 = sw.portStats(b.sys.sched.now).map((p) => p.drops);
+    b.sys.sched.run(400 * PS_PER_MS);
+    b.sys.stop();
+    const ports = sw.portStats(b.sys.sched.now);
+    // The trigger: the one port toward host 1 overflowed, and only it.
+    expect(drops200[0], 'drops at sw0/p0 by 200 ms').to.be.greaterThan(0);
+    expect(ports[0].drops).to.equal(b.counters.drops['switch-queue-full']);
+    expect(ports[0].highWaterBytes).to.be.above(sc.switches.sw0.queueKiB * 1024 - 1600);
+    expect(ports[0].highWaterBytes).to.be.at.most(sc.switches.sw0.queueKiB * 1024);
+    for (const p of ports.slice(1)) expect(p.drops).to.equal(0);
+    // The outcome: every flow moved on after the losses, and every byte handed to the receiver was its stream's.
+    for (let f = 0; f < b.flows; f++) expect(b.flowGoodput(f) - at200[f], `flow ${f} after 200 ms`).to.be.greaterThan(100_000);
+    expect(b.streams.checked).to.be.greaterThan(1000);
+    expect(b.streams.mismatches).to.deep.equal([]);
+  });
+
+  it('a learning switch floods a frame to an unknown address (other hosts\' bridges drop it); a static table never does', () => {
+    for (const fdb of ['learning', 'static'] as const) {
+      const sc = loadScenario(join('scenarios', 'worlds', 'incast.yaml'));
+      sc.switches.sw0.fdb = fdb;
+      const b = runFor(sc, 10);
+      const sw = b.switches![0];
+      if (fdb === 'learning') {
+        expect(sw.floodCopies).to.be.greaterThan(0);
+        expect(b.counters.drops['bridge-no-port'] ?? 0).to.be.greaterThan(0);
+      } else {
+        expect(sw.floodCopies).to.equal(0);
+        expect(b.counters.drops['bridge-no-port'] ?? 0).to.equal(0);
+      }
+      expect(b.streams.mismatches).to.deep.equal([]);
+      expect(b.flowGoodput(0)).to.be.greaterThan(0);
+    }
+  });
+});
+
 describe('worlds: the flow list in the scenario file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'xennet-worlds-'));
   const load = (text: string) => { const f = join(dir, 'w.yaml'); writeFileSync(f, text); return () => loadScenario(f); };
@@ -193,6 +238,10 @@ describe('worlds: the flow list in the scenario file', () => {
     expect(load(`${w}links: [{ a: host1/eth0, b: host2/eth0 }]\n`)).to.throw(ScenarioError, /field flows: a world of hosts needs its flows listed/);
     expect(load(`${head}  - { from: guest1, to: guest2 }\nlinks: [{ a: host1/eth0, b: host2/eth0 }]\n`)).to.throw(ScenarioError, /field links: links join the hosts of a world/);
     expect(load(`${w}links: [{ a: host1/eth0, b: host2/eth0 }]\nflows:\n  - { from: host1/guest1, to: host2/peer2 }\n`)()).to.have.property('name', 'w');
+    const sw = `${w}switches: { sw0: { ports: 2 } }\nlinks: [{ a: host1/eth0, b: sw0/p0 }, { a: host2/eth1, b: sw0/p1 }]\n`;
+    expect(load(`${sw}flows:\n  - { from: host1/guest1, to: host2/guest1, kind: tcp_rr }\n`)).to.throw(ScenarioError, /field flows\.0\.kind: tcp_rr through a switch is not modelled yet/);
+    expect(load(`${w}switches: { sw0: { ports: 2 } }\nlinks: [{ a: host1/eth0, b: sw0/p2 }]\nflows:\n  - { from: host1/guest1, to: host1/peer2 }\n`)).to.throw(ScenarioError, /field links\.0\.b: no port p2 on sw0 \(ports is 2/);
+    expect(load(`${sw}flows:\n  - { from: host1/guest1, to: host2/guest1 }\n`)()).to.have.property('name', 'w');
   });
 
   it('a flow list with peers: a guest streams to the external host on NIC 1 and another receives from it', () => {
