@@ -71,9 +71,13 @@ export function formatPerGuest(g: NonNullable<RunResult['perGuest']>): string {
 
 /** Each flow of a flow list: its ends, kind, goodput and (RR) latency; Jain's index of the goodputs. */
 export function formatPerFlow(pf: NonNullable<RunResult['perFlow']>): string[] {
-  const rows = Object.entries(pf.flows).map(([id, f]) => [id, `${f.from} -> ${f.to}`, f.kind, f.mbps.toFixed(1),
-    ...(f.latency ? [f.latency.tps.toFixed(1), f.latency.meanUs.toFixed(1), f.latency.p50Us.toFixed(1), f.latency.p99Us.toFixed(1)] : ['', '', '', ''])]);
-  return [table(['flow', 'endpoints', 'kind', 'Mb/s', 'tps', 'mean us', 'p50 us', 'p99 us'], rows, 3), `Jain's fairness index over the flows' goodput: ${pf.jainIndex.toFixed(4)}`];
+  const flows = Object.entries(pf.flows);
+  // Latency columns only when some flow is a request/response one.
+  const rr = flows.some(([, f]) => f.latency);
+  const rows = flows.map(([id, f]) => [id, `${f.from} -> ${f.to}`, f.kind, f.mbps.toFixed(1),
+    ...(!rr ? [] : f.latency ? [f.latency.tps.toFixed(1), f.latency.meanUs.toFixed(1), f.latency.p50Us.toFixed(1), f.latency.p99Us.toFixed(1)] : ['', '', '', ''])]);
+  const headers = ['flow', 'endpoints', 'kind', 'Mb/s', ...(rr ? ['tps', 'mean us', 'p50 us', 'p99 us'] : [])];
+  return [table(headers, rows, 3), `Jain's fairness index over the flows' goodput: ${pf.jainIndex.toFixed(4)}`];
 }
 
 /** Each cabled switch port: frames in and out, drops, the most and the mean bytes its output buffer held. */
