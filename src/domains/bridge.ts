@@ -13,12 +13,30 @@
  * flow's second end.
  */
 import type { Exec } from '../core/exec.js';
-import type { NetDevice, Qdisc } from './netdev.js';
+import type { NetDevice, NetFeatures, Qdisc } from './netdev.js';
 import { drop, type Counters } from '../model/counters.js';
 import type { Packet } from '../core/packet.js';
+import type { Kernel } from './kernel.js';
+import { skb_copy } from './skb.js';
 
-/** One bridge port: the queue in front of the enslaved device. */
-export interface BridgePort { readonly dev: NetDevice; readonly q: Qdisc }
+/** One bridge port: the queue in front of the enslaved device (for the bridge's own interface: delivery up its stack). */
+export interface BridgePort { readonly dev: NetDevice; readonly q: Pick<Qdisc, 'enqueue'> }
+
+/**
+ * The bridge's own interface (br0), where the driver domain's IP lives: its stack sends through
+ * it (the frame enters the bridge at this port) and receives what is addressed to its MAC.
+ * It offers every offload: segmentation and checksums are done where a frame leaves (the NIC,
+ * or netback for a guest).
+ */
+export class BridgeDevice implements NetDevice {
+  readonly name = 'br0';
+  rx: (x: Exec, p: Packet) => void = () => {};
+  wake: (x: Exec) => void = () => {};
+  port: BridgePort | null = null;
+  constructor(private readonly bridge: Bridge) {}
+  features(): NetFeatures { return { sg: true, csum: true, tso: true }; }
+  xmit(x: Exec, p: Packet): boolean { this.bridge.input(x, p, this.port!); return true; }
+}
 
 export class Bridge {
   /** The forwarding database: MAC -> the port it is behind. */
@@ -31,8 +49,26 @@ export class Bridge {
   addPort(dev: NetDevice, q: Qdisc, macs: readonly string[]): BridgePort {
     const port: BridgePort = { dev, q };
     for (const m of macs) this.fdb.set(m, port);
-    dev.rx = (x, p) => this.forward(x, p, port);
+    dev.rx = (x, p) => this.input(x, p, port);
     return port;
+  }
+  /**
+   * The bridge's own interface, with the driver domain's (`k`'s) MAC. A frame for it goes up k's
+   * stack; one still in another domain's pages, or that its sender still owns (a guest's, through
+   * its netback), is copied into k's own pages first (skb_orphan_frags_rx) and handed back.
+   */
+  addLocal(mac: string, k: Kernel): BridgeDevice {
+    const dev = new BridgeDevice(this);
+    const up = (x: Exec, p: Packet) => {
+      if (p.owner === k.domid && p.release === undefined) { dev.rx(x, p); return; }
+      const q = skb_copy(x, k, p, 0, p.len);
+      p.release?.(x);
+      dev.rx(x, q);
+    };
+    const port: BridgePort = { dev, q: { enqueue: up } };
+    dev.port = port;
+    this.fdb.set(mac, port);
+    return dev;
   }
   /** `mac` is behind `port` (a host on the far side of a NIC's cable). */
   learn(mac: string, port: BridgePort): void { this.fdb.set(mac, port); }
@@ -41,8 +77,8 @@ export class Bridge {
     this.routes.set(flow, [this.fdb.get(a), this.fdb.get(b)]);
   }
 
-  /** br_handle_frame -> __br_fdb_get -> br_forward. */
-  private forward(x: Exec, p: Packet, from: BridgePort): void {
+  /** br_handle_frame -> __br_fdb_get -> br_forward (or br_pass_frame_up, for the bridge's own interface). */
+  input(x: Exec, p: Packet, from: BridgePort): void {
     x.touch('bridge');
     x.cost('bridgePerPacket');
     const r = this.routes.get(p.flow);

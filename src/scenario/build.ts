@@ -24,7 +24,7 @@ import { spawnTcpEndpoint } from '../domains/tcp-machine.js';
 import { TCP_TIMERS, type TcpReceiver, type TcpSender } from '../domains/tcp.js';
 import type { NicDriver } from '../domains/nic-driver.js';
 import { Qdisc } from '../domains/netdev.js';
-import { Bridge, type BridgePort } from '../domains/bridge.js';
+import { Bridge, type BridgeDevice, type BridgePort } from '../domains/bridge.js';
 import type { XenStore } from '../domains/xenstored.js';
 import { RrLog } from '../domains/netperf-rr.js';
 import type { Netfront } from '../channels/netfront.js';
@@ -194,7 +194,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
     if (world) {
       // At the end that consumes the flow's data: a stream's receiver, or netperf reading its responses.
       const e = world[flow], at = e.rr ? e.from : e.to;
-      return at.peer >= 0 ? clients[at.peer].flowReceived(flow) : w.stacks.get(guests[at.guest])?.flowDelivered(flow) ?? 0;
+      return at.peer >= 0 ? clients[at.peer].flowReceived(flow) : w.stacks.get(at.dom0 ? dom0 : guests[at.guest])?.flowDelivered(flow) ?? 0;
     }
     if (sc.direction === 'tx') return clients[flow % m.nics].flowReceived(flow);
     return w.stacks.get(sc.topology === 'guest' ? guests[flow % guests.length] : dom0)?.flowDelivered(flow) ?? 0;
@@ -306,21 +306,21 @@ function plugGuests(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[
   return { vifs, pending, qdiscs };
 }
 
-/** One end of a flow of a flow list: its host's index in the world (0 for the one host), a guest's index (or -1) and a peer's NIC (or -1). */
-export interface End { host: number; guest: number; peer: number }
+/** One end of a flow of a flow list: its host's index in the world (0 for the one host), and dom0, a guest's index (or -1) or a peer's NIC (or -1). */
+export interface End { host: number; dom0: boolean; guest: number; peer: number }
 /** Each flow of a flow list: its ends and its RR parameters (null for a stream). */
 export type WorldFlow = { from: End; to: End; rr: ReturnType<typeof rrOfFlow> };
 /** The flows of a flow list, their endpoints resolved against the world's host names (none: one host). */
 export function flowEnds(list: NonNullable<Scenario['flows']>, hosts: readonly string[] = []): WorldFlow[] {
   const end = (e: string): End => {
     const p = parseEndpoint(e), hn = hostOfEndpoint(e);
-    return { host: hn === null ? 0 : hosts.indexOf(hn), guest: p.kind === 'guest' ? p.n - 1 : -1, peer: p.kind === 'peer' ? p.n - 1 : -1 };
+    return { host: hn === null ? 0 : hosts.indexOf(hn), dom0: p.kind === 'dom0', guest: p.kind === 'guest' ? p.n - 1 : -1, peer: p.kind === 'peer' ? p.n - 1 : -1 };
   };
   return list.map((fl) => ({ from: end(fl.from), to: end(fl.to), rr: rrOfFlow(fl) }));
 }
 
-/** A Xen host's guests on dom0's bridge, each with one vif carrying all its flows of the flow list. */
-export interface PluggedHost { bridge: Bridge; vifs: VifInfo[]; pending: PendingPool[]; qdiscs: Qdisc[]; nicPorts: BridgePort[] }
+/** A Xen host's guests on dom0's bridge, each with one vif carrying all its flows of the flow list; dom0's own interface on the bridge and its queue. */
+export interface PluggedHost { bridge: Bridge; vifs: VifInfo[]; pending: PendingPool[]; qdiscs: Qdisc[]; nicPorts: BridgePort[]; local: BridgeDevice; localQ: Qdisc }
 
 /**
  * The vifs of a flow list on host `hostIx`: every guest gets one vif (vif 0) carrying all its flows,
@@ -328,10 +328,12 @@ export interface PluggedHost { bridge: Bridge; vifs: VifInfo[]; pending: Pending
  * vif MAC when the world needs one unique across hosts.
  */
 export function plugVifs(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[], world: WorldFlow[], hostIx: number, drivers: NicDriver[], nicQ: Qdisc[],
-  macs: { vif?: (domid: number) => string; peer: (nic: number) => string }): PluggedHost {
+  macs: { vif?: (domid: number) => string; peer: (nic: number) => string; dom0: string }): PluggedHost {
   const { counters } = h;
   const bridge = new Bridge(counters);
   const nicPorts = drivers.map((d, n) => bridge.addPort(d, nicQ[n], [macs.peer(n)]));
+  const local = bridge.addLocal(macs.dom0, dom0);
+  const localQ = new Qdisc(local, counters);
   const shared = sc.netback.pendingRing === 'shared' ? new PendingPool(dom0) : null;
   const pending: PendingPool[] = shared ? [shared] : [];
   const vifs: VifInfo[] = [];
@@ -349,29 +351,34 @@ export function plugVifs(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Ke
     qdiscs.push(bq, sq);
     vifs.push({ ...v, flow: mine[0] ?? -1, flows: mine, stackQ: sq, bridgeQ: bq });
   });
-  return { bridge, vifs, pending, qdiscs, nicPorts };
+  return { bridge, vifs, pending, qdiscs: [...qdiscs, localQ], nicPorts, local, localQ };
 }
 
 /**
  * The flows with an end on host `hostIx`: the bridge learns each flow's two MACs (`macOf`), and a
  * guest's stack runs netperf at `from` (a stream's sender, or the end sending requests) or netserver at `to`.
  */
-export function plugFlows(p: PluggedHost, guests: Kernel[], world: WorldFlow[], hostIx: number, w: Workload, macOf: (e: End) => string): void {
+export function plugFlows(p: PluggedHost, dom0: Kernel, guests: Kernel[], world: WorldFlow[], hostIx: number, w: Workload, macOf: (e: End) => string): void {
   world.forEach((e, f) => {
     if (e.from.host !== hostIx && e.to.host !== hostIx) return;
     p.bridge.addFlow(f, macOf(e.from), macOf(e.to));
     const at = (end: End, role: 'rr' | 'sender' | 'rr-server' | 'receiver') => {
-      if (end.host === hostIx && end.guest >= 0) w.stackOf(guests[end.guest]).attach(f, p.vifs[end.guest].nf, p.vifs[end.guest].stackQ, role, e.rr);
+      if (end.host !== hostIx) return;
+      if (end.guest >= 0) w.stackOf(guests[end.guest]).attach(f, p.vifs[end.guest].nf, p.vifs[end.guest].stackQ, role, e.rr);
+      else if (end.dom0) w.stackOf(dom0).attach(f, p.local, p.localQ, role, e.rr);
     };
     at(e.from, e.rr ? 'rr' : 'sender');
     at(e.to, e.rr ? 'rr-server' : 'receiver');
   });
 }
 
+/** The MAC of dom0's own interface on its bridge (br0), locally administered. */
+const DOM0_MAC = '02:00:00:00:ff:ff';
+
 /** The flow list of a scenario of one host: its vifs and flows on its bridge. */
 function plugWorld(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[], world: WorldFlow[], drivers: NicDriver[], nicQ: Qdisc[], w: Workload) {
-  const p = plugVifs(sc, h, dom0, guests, world, 0, drivers, nicQ, { peer: peerMac });
-  plugFlows(p, guests, world, 0, w, (e) => (e.guest >= 0 ? p.vifs[e.guest].mac : peerMac(e.peer)));
+  const p = plugVifs(sc, h, dom0, guests, world, 0, drivers, nicQ, { peer: peerMac, dom0: DOM0_MAC });
+  plugFlows(p, dom0, guests, world, 0, w, (e) => (e.dom0 ? DOM0_MAC : e.guest >= 0 ? p.vifs[e.guest].mac : peerMac(e.peer)));
   return p;
 }
 

@@ -324,13 +324,12 @@ function checkFlows(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx): v
     if (route?.[2] && fl.kind !== 'stream') ctx.addIssue({ code: 'custom', path: ['flows', i, 'kind'], message: `${fl.kind} through a switch is not modelled yet (its addressing follows a stream's data and ACKs): use stream, or a direct link` });
     for (const side of ['from', 'to'] as const) {
       const e = ends[side], hs = hostSc[side], where = hostOf[side] ? ` of ${hostOf[side]}` : '';
-      if (e.kind === 'dom0') ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: 'dom0 as an endpoint is not modelled yet (its own stack on the bridge): use guestN or peerN' });
       if (e.kind === 'guest' && e.n > hs.guests) ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `no guest ${e.n}${where} (guests is ${hs.guests})` });
       if (e.kind === 'peer' && e.n > hs.machine.nics) ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `no peer ${e.n}${where} (machine.nics is ${hs.machine.nics}: peers 1..${hs.machine.nics}, one on each NIC's link)` });
       else if (e.kind === 'peer' && cabled(hostOf[side], e.n - 1)) ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `no peer on ${hostOf[side]}/eth${e.n - 1}: it is cabled to another host (links)` });
     }
     if (fl.from === fl.to) ctx.addIssue({ code: 'custom', path: ['flows', i, 'to'], message: `the same endpoint as from (${fl.from}): a flow joins two endpoints` });
-    else if (ends.from.kind === 'peer' && ends.to.kind === 'peer') ctx.addIssue({ code: 'custom', path: ['flows', i, 'to'], message: 'a flow between two peers does not cross this host: one end must be a guest' });
+    else if (ends.from.kind === 'peer' && ends.to.kind === 'peer') ctx.addIssue({ code: 'custom', path: ['flows', i, 'to'], message: 'a flow between two peers does not cross a host: one end must be dom0 or a guest' });
     if (fl.kind === 'stream') {
       for (const f of ['requestBytes', 'responseBytes', 'transactionsInFlight'] as const) {
         if (fl[f] !== undefined) ctx.addIssue({ code: 'custom', path: ['flows', i, f], message: 'only for kind tcp_rr or udp_rr (kind is stream)' });

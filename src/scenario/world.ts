@@ -30,6 +30,7 @@ const hex = (v: number) => (v & 255).toString(16).padStart(2, '0');
 /** MACs unique across a world: host index (from 1), then the domain and vif, or the peer's NIC. */
 const vifMac = (host: number, domid: number) => `00:16:3e:${hex(host + 1)}:${hex(domid)}:00`;
 const worldPeerMac = (host: number, nic: number) => `02:00:00:${hex(host + 1)}:00:${hex(nic)}`;
+const worldDom0Mac = (host: number) => `02:00:00:${hex(host + 1)}:ff:ff`;
 /** A MAC as the switch keeps it (a 48-bit number). */
 const macNumber = (m: string): Mac => parseInt(m.replace(/:/g, ''), 16);
 
@@ -59,12 +60,13 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
     const hs = hostScenario(sc, name);
     const parts = buildHost(hs, interpreter, { prefix: `${name}/`, sys, counters, staleTranslations });
     const plugged = plugVifs(hs, parts.h, parts.dom0, parts.guests, world, i, parts.drivers, parts.nicQ,
-      { vif: (domid) => vifMac(i, domid), peer: (n) => worldPeerMac(i, n) });
+      { vif: (domid) => vifMac(i, domid), peer: (n) => worldPeerMac(i, n), dom0: worldDom0Mac(i) });
     return { name, hs, ...parts, plugged };
   });
-  const macOf = (e: End) => (e.guest >= 0 ? vifMac(e.host, hosts[e.host].guests[e.guest].domid) : worldPeerMac(e.host, e.peer));
+  const macOf = (e: End) => (e.dom0 ? worldDom0Mac(e.host) : e.guest >= 0 ? vifMac(e.host, hosts[e.host].guests[e.guest].domid) : worldPeerMac(e.host, e.peer));
   // The switches, then the cables; each host's bridge learns, on a cabled NIC, the MACs of every host beyond it.
   const macsOf = (i: number): string[] => [
+    worldDom0Mac(i),
     ...hosts[i].plugged.vifs.map((v) => v.mac),
     ...hosts[i].nics.flatMap((_, n) => (cabled.has(`${i}/${n}`) ? [] : [worldPeerMac(i, n)])),
   ];
@@ -93,7 +95,7 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
       }
     }
   }
-  hosts.forEach((x, i) => plugFlows(x.plugged, x.guests, world, i, w, macOf));
+  hosts.forEach((x, i) => plugFlows(x.plugged, x.dom0, x.guests, world, i, w, macOf));
   // An external peer on every NIC not cabled to another host, with the far ends of the flows that reach it.
   const peers: Array<{ host: number; nic: number; c: ClientModel }> = [];
   hosts.forEach((x, i) => x.nics.forEach((nic, n) => {
@@ -114,7 +116,7 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
     // At the end that consumes the flow's data: a stream's receiver, or netperf reading its responses.
     const e = world[flow], at = e.rr ? e.from : e.to;
     if (at.peer >= 0) return peers.find((p) => p.host === at.host && p.nic === at.peer)!.c.flowReceived(flow);
-    return w.stacks.get(hosts[at.host].guests[at.guest])?.flowDelivered(flow) ?? 0;
+    return w.stacks.get(at.dom0 ? hosts[at.host].dom0 : hosts[at.host].guests[at.guest])?.flowDelivered(flow) ?? 0;
   };
   const vifs = hosts.flatMap((x) => x.plugged.vifs);
   const first = hosts[0];

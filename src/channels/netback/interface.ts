@@ -5,7 +5,7 @@
  */
 import type { Exec } from '../../core/exec.js';
 import { HDR_LEN, PAGE_SIZE, type Packet } from '../../core/packet.js';
-import { readPayload } from '../../hardware/payload.js';
+import { skb_copy } from '../../domains/skb.js';
 import { drop, note } from '../../model/counters.js';
 import type { Netback } from '../netback.js';
 import { NB } from './machine.js';
@@ -89,8 +89,8 @@ export function xenvif_start_xmit(vif: Netback, x: Exec, p: Packet): boolean {
   if (c.tx === 'disabled') { drop(vif.counters, 'vif-disabled'); free_packet(vif, x, p); return true; }
   if (!vif.connected) { drop(vif.counters, 'vif-not-connected'); free_packet(vif, x, p); return true; }
   if (c.rx === 'carrierOff') { drop(vif.counters, 'vif-carrier-off'); free_packet(vif, x, p); return true; }
-  // Another guest's packet (the bridge forwarded it from its vif): in pages of ours first.
-  if (p.owner !== vif.kernel.domid) { for (const q of netbk_copy_skb(vif, x, p)) xenvif_rx_queue_tail(vif, x, q); return true; }
+  // Another guest's packet (the bridge forwarded it from its vif), or one our own stack still owns: in pages of ours first.
+  if (p.owner !== vif.kernel.domid || p.release !== undefined) { for (const q of netbk_copy_skb(vif, x, p)) xenvif_rx_queue_tail(vif, x, q); return true; }
   xenvif_rx_queue_tail(vif, x, p);
   return true;
 }
@@ -109,35 +109,24 @@ function xenvif_rx_queue_tail(vif: Netback, x: Exec, p: Packet): void {
 
 /**
  * A packet from another guest's vif lives in that guest's pages (mapped or pinned by its netback),
- * maybe as one TSO super-segment: the receive path hands the guest one page per packet, and a page
- * it flips must be ours. So, as Xen 2.0's netif_be_start_xmit does with an skb not from its own
- * cache (netbk_copy_skb), the driver domain copies it into fresh pages of its own, after software
- * GSO (skb_gso_segment: the vif takes no super-segments) when it is one; the original goes back to
- * its sender's netback at once. Linux netback with a copying receiver copies straight from the
+ * and one the driver domain's own stack sent is still that socket's; either may be one TSO
+ * super-segment. The receive path hands the guest one page per packet, and a page it flips must be
+ * ours to give. So, as Xen 2.0's netif_be_start_xmit does with an skb not from its own cache
+ * (netbk_copy_skb), the driver domain copies it into fresh pages of its own, after software GSO
+ * (skb_gso_segment: the vif takes no super-segments) when it is one; the original goes back to its
+ * owner at once (the sender's netback answers its slots). Linux netback with a copying receiver copies straight from the
  * sender's grant instead (GNTTABOP_copy with a foreign source): not modelled, one copy more here.
  */
 export function netbk_copy_skb(vif: Netback, x: Exec, p: Packet): Packet[] {
-  const mem = vif.kernel.mem;
   const mss = Math.min(p.mss, PAGE_SIZE - HDR_LEN);
   const n = p.len > mss ? Math.ceil(p.len / mss) : 1;
   const out: Packet[] = [];
   for (let i = 0; i < n; i++) {
     if (n > 1) { x.cost('gsoPerSegment'); vif.counters.softwareGsoSegments++; }
     const len = n > 1 ? Math.min(mss, p.len - i * mss) : p.len;
-    const frame = vif.kernel.allocFrame();
-    x.cost('skbAllocFree');
-    x.copy(len + HDR_LEN, p.cold === true);
-    x.touchFrames([frame]);
-    let csum = p.csum;
-    if (csum === 'partial' && !vif.feat.csum) { x.checksum(len); csum = 'done'; } // skb_checksum_help
-    const run = readPayload(mem, p, i * mss, len);
-    if (len > 0) mem.write(frame, HDR_LEN, run.flow, run.off, run.len, run.gen);
-    const q: Packet = {
-      id: p.id, flow: p.flow, kind: p.kind, seq: p.seq + i * mss, len, ack: p.ack, wnd: p.wnd, mss: p.mss, csum,
-      frames: [frame], owner: vif.kernel.domid, cold: false, release: undefined, data: undefined,
-    };
-    mem.contents.set(frame, q);
-    out.push(q);
+    const sw = p.csum === 'partial' && !vif.feat.csum;
+    if (sw) x.checksum(len); // skb_checksum_help
+    out.push(skb_copy(x, vif.kernel, p, i * mss, len, sw ? 'done' : p.csum));
   }
   vif.counters.pkt.split += n - 1;
   p.release?.(x);
