@@ -9,17 +9,29 @@
 // lifecycle, vif machines, hostile guests H1-H26, stress, mechanisms, paper): every TLB, ring,
 // netback or Xen mutant is covered by every simulation, so a survivor or a hang reruns all of them
 // (seconds each on a loaded 2-core machine); with only the lifecycle and xenstored suites added, a
-// full run projected two hours. MUTATE_TESTS=system adds those two suites back.
+// full run projected two hours. MUTATE_TESTS=system adds those suites back.
 const UNIT = [
   'dist/test/channels/ring*.test.js',
   'dist/test/channels/netif.test.js',
   'dist/test/channels/netfront.test.js',
-  'dist/test/channels/netback-{control,interrupt,rx,tx,xenbus}.test.js',
+  // One pattern per file: mocha 11's spec lookup does not expand braces (a {a,b} pattern matched
+  // no file, and the netback tests silently left the subset).
+  'dist/test/channels/netback-control.test.js',
+  'dist/test/channels/netback-interrupt.test.js',
+  'dist/test/channels/netback-rx*.test.js',
+  'dist/test/channels/netback-tx*.test.js',
+  'dist/test/channels/netback-xenbus.test.js',
   'dist/test/hardware/tlb.test.js',
   'dist/test/hardware/tlb-reference.test.js',
   'dist/test/hypervisor/event-channel*.test.js',
   'dist/test/hypervisor/grant-table*.test.js',
   'dist/test/hypervisor/xen-hypercalls.test.js',
+  'dist/test/channels/netback-credit-timer.test.js',
+  'dist/test/hypervisor/sched-bvt.test.js',
+  'dist/test/hypervisor/sched-credit.test.js',
+  'dist/test/hypervisor/xen-smp.test.js',
+  'dist/test/hypervisor/schedule.test.js',
+  'dist/test/hypervisor/domctl.test.js',
   'dist/test/stress/interleave.test.js',
 ];
 const SYSTEM = [

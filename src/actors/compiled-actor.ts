@@ -17,7 +17,7 @@
  * to the caller (the simulation stops with it) instead of putting the actor
  * into xstate's error status and rethrowing it later from a host timer.
  *
- * test/statechart.test.ts checks equivalence with xstate's own actor on random
+ * test/actors/statechart.test.ts checks equivalence with xstate's own actor on random
  * machines and on the project's machines.
  */
 import type { EventObject } from 'xstate';

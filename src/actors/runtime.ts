@@ -15,7 +15,7 @@ import { CompiledActor } from './compiled-actor.js';
 import { StateValues, Stream, type DeliveredMessage, type StateChange, type Tap, type WireFrame } from './observe.js';
 
 /** 'compiled' (default): statecharts compiled once per machine (compile.ts), proven equal to xstate by
- * test/statechart.test.ts; 'xstate': xstate's own interpreter, for comparison. */
+ * test/actors/statechart.test.ts; 'xstate': xstate's own interpreter, for comparison. */
 export type Interpreter = 'compiled' | 'xstate';
 export const INTERPRETERS: readonly Interpreter[] = ['compiled', 'xstate'];
 

@@ -25,7 +25,7 @@ export interface CalibrateOptions {
   maxIter?: number;
   /** Relative step of the central differences. */
   step?: number;
-  /** Scenario overrides for every run (e.g. a shorter window, for tests). */
+  /** Scenario overrides for every run (e.g. a shorter window: `calibrate --duration`). */
   overrides?: Override[];
   /** The figures fitted to: the five baselines (default, the committed table) or those and the three optimized ones of the abstract. */
   targets?: TargetSet;
@@ -70,6 +70,27 @@ export const fromLog = (p: number): number => Number(Math.exp(p).toPrecision(12)
 export const DEFAULT_STEP = 0.05;
 
 interface Point { p: number[]; y: number[]; r: number[]; cost: number }
+
+/** The difference steps a fit works through, coarse to fine: `step` alone when it may not iterate. */
+function meshesOf(o: Omit<CalibrateOptions, 'workers'>): number[] {
+  const h = o.step ?? DEFAULT_STEP;
+  return (o.maxIter ?? 6) === 0 ? [h] : [...(o.meshes ?? [0.2, 0.1]).filter((m) => m > h), h];
+}
+
+const scaleParams = (params: ReturnType<typeof fittedParams>) => params.flatMap((q, i) => (q.name.startsWith('footprint') ? [i] : []));
+
+/**
+ * The most runs calibrate(o) can make (a fit that converges early makes fewer): the scale grid, then
+ * at each mesh a linearisation (the point and 2 probes per parameter) and per iteration up to three
+ * damped steps and a new linearisation; each evaluation runs every target scenario once.
+ */
+export function maxCalibrationRuns(o: Omit<CalibrateOptions, 'workers'>): number {
+  const params = fittedParams(o.only), t = baselineTargets(o.overrides, o.targets).length;
+  const scales = scaleParams(params).length;
+  const grid = o.scaleGrid?.length && scales ? 1 + o.scaleGrid.length ** scales : 0;
+  const lin = 1 + 2 * params.length;
+  return t * (grid + meshesOf(o).length * (lin + (o.maxIter ?? 6) * (3 + lin)));
+}
 
 export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult> {
   const tol = o.tol ?? DEFAULT_TOL, h = o.step ?? DEFAULT_STEP, maxIter = o.maxIter ?? 6;
@@ -121,7 +142,7 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult>
   // The footprint scales act through a threshold (a path's pages fit the TLBs or they thrash), so a
   // local step cannot find a far better scale: try a grid first.
   // With two scales (code, data) the grid is their product.
-  const scaleIdx = params.flatMap((q, i) => (q.name.startsWith('footprint') ? [i] : []));
+  const scaleIdx = scaleParams(params);
   if (o.scaleGrid?.length && scaleIdx.length) {
     let combos: number[][] = [[]];
     for (let k = 0; k < scaleIdx.length; k++) combos = combos.flatMap((c) => o.scaleGrid!.map((g) => [...c, g]));
@@ -132,7 +153,7 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrationResult>
   }
   // Coarse to fine: compass/LM at differences of 20% and 10% first (the objective is rough: runs
   // change in steps where a packet changes pass), then at `step`, where convergence is judged.
-  const meshes = maxIter === 0 ? [h] : [...(o.meshes ?? [0.2, 0.1]).filter((m) => m > h), h];
+  const meshes = meshesOf(o);
   let { pt, J, probes } = await linearise(p, meshes[0]);
   let gn = stepOf(J, pt.r, 0);
   // Converged when the Gauss-Newton step is below tol, or when no damped step and no probe at +-h

@@ -40,10 +40,10 @@ import { xenvif_rx_action } from './netback/rx.js';
 import { xenvif_ctrl_action } from './netback/control.js';
 import { xenvif_disconnect_data, xenvif_interrupt, xenvif_kick_thread, xenvif_start_xmit } from './netback/interface.js';
 import { connect, frontend_changed } from './netback/xenbus.js';
-import { netbackDisabledFor, netbackState, type NetbackValue } from './netback/machine.js';
+import { netbackDisabledFor, netbackState, type NetbackValue } from './netback-machine.js';
 import type { TxCredit } from './netback/credit.js';
 
-export { COPY_LEN, NETBACK_DEFAULTS, type NetbackClock, type NetbackOptions, type RxCopyVia, type TxMode } from './netback/common.js';
+export { COPY_LEN, NETBACK_DEFAULTS, type NetbackClock, type NetbackOptions, type NetbackValidation, type RxCopyVia, type TxMode } from './netback/common.js';
 export { PendingPool } from './netback/tx.js';
 
 export class Netback implements NetDevice {
@@ -100,18 +100,13 @@ export class Netback implements NetDevice {
   clock: NetbackClock | null = null;
   /** Transmit rate limit (credit_bytes per credit_usec, netback/credit.ts), or null: unlimited. */
   credit: TxCredit | null = null;
-  /** This vif's `netback` actor (netback/machine.ts), told of every control-state change; it holds the control state. */
+  /** This vif's `netback` actor (netback-machine.ts), told of every control-state change; it holds the control state. */
   actor: ActorLike | null = null;
   /** The vif's control state: XenBus, TX work (queued, in a pass, disabled), RX queue (stalled, carrier off), late EOI, control ring. */
   get control(): NetbackValue { return netbackState(this.actor); }
   /** Why a fatal protocol violation (2.10) disabled the vif, or null: the vif stops, the rest of the driver domain goes on. */
   get disabled(): string | null { return netbackDisabledFor(this.actor); }
   opts: NetbackOptions = { ...NETBACK_DEFAULTS };
-  /**
-   * Validations of 2.10, all on. Mutation tests switch one off to make a deliberately broken netback
-   * and check that the stress properties catch it.
-   */
-  readonly checks = { producer: true, slotLimits: true, pageBounds: true, extras: true };
 
   constructor(
     readonly name: string,

@@ -3,8 +3,8 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { ensureDir, writeText } from '../inspect/files.js';
 import { join } from 'node:path';
-import { calibrate, leaveOneOut, DEFAULT_STEP, DEFAULT_TOL, type CalibrationResult, type LeaveOneOut } from '../calibrate/calibrate.js';
-import { fittedParams, TARGET_SETS, type TargetSet } from '../calibrate/model.js';
+import { calibrate, leaveOneOut, maxCalibrationRuns, DEFAULT_STEP, DEFAULT_TOL, type CalibrationResult, type LeaveOneOut } from '../calibrate/calibrate.js';
+import { baselineTargets, fittedParams, TARGET_SETS, type TargetSet } from '../calibrate/model.js';
 import { scenarioDir } from '../paper/configs.js';
 import { ScenarioError } from '../scenario/schema.js';
 import { defaultWorkers } from '../workers/pool.js';
@@ -51,12 +51,15 @@ export function calibrateCommand(program: Command, p: Pick<Parsers, 'intArg'>): 
       }
       const overrides = o.duration === undefined ? [] : [durationOverride(o.duration, 'ms')];
       const workers = o.workers ?? defaultWorkers();
-      const bar = progressBar('calibrate: {value} runs', o.json);
+      // The total is an upper bound (a fit stops when it converges), and so is the time left.
+      const bar = progressBar('calibrate [{bar}] {value} runs of at most {total}, at most {eta_formatted} left', o.json);
       let runs = 0;
       const base = { workers, tol, overrides, only, targets, onRun: () => { runs++; bar?.update(runs); } };
-      bar?.start(0, 0);
+      const first = { ...base, maxIter: o.check ? 0 : o.maxIter, scaleGrid: o.check ? undefined : SCALE_GRID };
+      const loos = o.leaveOneOut ? baselineTargets(overrides, targets).length : 0;
+      bar?.start(maxCalibrationRuns(first) + loos * maxCalibrationRuns({ ...base, maxIter: o.maxIter }), 0);
       const t0 = Date.now();
-      const fit = await calibrate({ ...base, maxIter: o.check ? 0 : o.maxIter, scaleGrid: o.check ? undefined : SCALE_GRID });
+      const fit = await calibrate(first);
       // With --check the committed values are the full fit: leave-one-out refits start from them.
       const loo = o.leaveOneOut ? await leaveOneOut(fit, { ...base, maxIter: o.maxIter }) : null;
       bar?.stop();
@@ -118,7 +121,7 @@ export function calibrationSource(fit: CalibrationResult, tol: number): string {
   const lines = [
     '/**',
     ' * Written by `xennet calibrate --write`: the fitted cost rows and footprint scale, and the fit that',
-    ' * chose them (docs/cost-model.md, "Calibration"). Do not edit by hand; test/calibrate.test.ts checks',
+    ' * chose them (docs/cost-model.md, "Calibration"). Do not edit by hand; test/calibrate/calibrate.test.ts checks',
     ' * that these values are the optimum of the calibration objective.',
     ' */',
     'export const CALIBRATION = {',

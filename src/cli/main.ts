@@ -10,7 +10,7 @@ import { ScenarioError } from '../scenario/schema.js';
 import { checkOutDir, explain, InspectError } from '../inspect/files.js';
 import { commonOverrides, loadWith, timeHelp, type CommonOpts } from './overrides.js';
 import { integrityFailures, runScenario } from '../scenario/run.js';
-import { repSeeds, summarizeReps } from '../scenario/reps.js';
+import { repSeeds, summarizeFigures } from '../scenario/reps.js';
 import { scenarioJsonSchemaText } from '../scenario/json-schema.js';
 import { runMany, defaultWorkers } from '../workers/pool.js';
 import { formatRun, runsTable, table, terminalSafe } from '../results/format.js';
@@ -27,6 +27,8 @@ import { versionString } from '../results/version.js';
 import { progressBar, runProgress } from './progress.js';
 import { fingerprintOf } from '../results/result.js';
 import { mergeCommand, OUT_HELP, saveResult } from './results.js';
+import { writeSvgs } from '../plot/vega.js';
+import { latencyPlots, repsSpec, throughputSpec } from '../plot/runs.js';
 
 const intArg = (name: string, min: number) => (v: string) => {
   const n = Number(v);
@@ -70,10 +72,16 @@ program.command('run')
   .option('--workers <n>', 'worker threads for --reps', intArg('--workers', 1))
   .option('--max-runs <n>', `refuse --reps of more runs than this (default ${DEFAULT_MAX_RUNS})`, intArg('--max-runs', 1))
   .option('--out <dir>', OUT_HELP)
+  .option('--plot <dir>', 'write SVG plots (and their vega-lite specs) to this directory: throughput per scenario; under --reps each figure\'s mean with its 95% CI; for TCP_RR/UDP_RR the latency by percentile and its histogram')
   .addOption(interpreterOption())
-  .action(async (files: string[], o: CommonOpts & RunInspectOpts & { interpreter?: Interpreter; reps?: number; workers?: number; out?: string; maxRuns?: number }) => {
+  .action(async (files: string[], o: RunOpts) => {
     const max = o.maxRuns ?? DEFAULT_MAX_RUNS;
     if (o.reps !== undefined && o.reps > max) throw new ScenarioError(`--reps ${o.reps}: ${o.reps} runs; at most ${max} without --max-runs ${o.reps}`);
+    if (o.plot !== undefined) {
+      const inspect = o.trace ? '--trace' : o.pcap ? '--pcap' : o.top !== undefined ? '--top' : null;
+      if (inspect) throw new ScenarioError(`--plot cannot be combined with ${inspect} (the report command plots one inspected run)`);
+      checkOutDir(o.plot);
+    }
     if (files.length > 1) { await runTable(files, o); return; }
     const file = files[0];
     const sc = loadWith(file, o);
@@ -81,13 +89,14 @@ program.command('run')
       if (o.trace || o.pcap || o.top !== undefined || o.out !== undefined) throw new ScenarioError('--reps cannot be combined with --trace, --pcap, --top (they inspect one run) or --out');
       const rs = await runMany(repSeeds(sc.seed, o.reps).map((seed) => ({ ...structuredClone(sc), seed })), o.workers ?? defaultWorkers(), undefined, o.interpreter);
       for (const l of integrityFailures(rs)) { console.error(`error: ${l}`); process.exitCode = 1; }
-      const stats = summarizeReps(rs);
+      const stats = summarizeFigures(rs);
+      const plots = o.plot !== undefined ? await writeSvgs(o.plot, [['reps.svg', repsSpec(rs)], ...latencyPlots(rs, (r) => `seed ${r.seed}`)]) : [];
       if (o.json) { console.log(JSON.stringify({ scenario: sc.name, seeds: rs.map((r) => r.seed), stats, runs: rs })); return; }
       console.log(`scenario ${sc.name}: ${o.reps} repetitions, seeds ${sc.seed}..${sc.seed + o.reps - 1}`);
-      console.log(table(['figure', 'mean', 'std', '95% CI', 'n'], (Object.keys(stats) as Array<keyof typeof stats>).map((k) => {
-        const s = stats[k];
+      console.log(table(['figure', 'mean', 'std', '95% CI', 'n'], Object.entries(stats).map(([k, s]) => {
         return [k, s.mean.toFixed(1), s.std.toFixed(2), `[${s.ci95[0].toFixed(1)}, ${s.ci95[1].toFixed(1)}]`, s.n];
       })));
+      if (plots.length) console.log(`plots: ${plots.join(', ')}`);
       return;
     }
     if (o.out !== undefined && (o.trace || o.pcap || o.top !== undefined)) throw new ScenarioError(`--out cannot be combined with --${o.trace ? 'trace' : o.pcap ? 'pcap' : 'top'}`);
@@ -98,7 +107,9 @@ program.command('run')
     let r;
     try { r = runScenario(sc, { interpreter: o.interpreter, onProgress: bar.onProgress }); } finally { bar.done(); }
     const wallMs = performance.now() - t0;
+    const plots = o.plot !== undefined ? await writeSvgs(o.plot, [['throughput.svg', throughputSpec([r])], ...latencyPlots([r], (x) => x.scenario)]) : [];
     console.log(o.json ? JSON.stringify(r) : formatRun(r));
+    if (plots.length && !o.json) console.log(`plots: ${plots.join(', ')}`);
     if (o.out !== undefined) {
       await saveResult(o.out, { command: 'run', inputs: { scenario: file, overrides: commonOverrides(o).map((v) => v.flag) }, fingerprint: fingerprintOf([sc]), total: 1 }, [{ index: 0, id: sc.name, scenario: sc, result: r }], wallMs);
     }
@@ -106,7 +117,9 @@ program.command('run')
   });
 
 /** `xennet run a.yaml b.yaml ...`: every scenario once (on --workers threads), one table row each (--json: an array of results). */
-async function runTable(files: string[], o: CommonOpts & RunInspectOpts & { interpreter?: Interpreter; reps?: number; workers?: number; out?: string }): Promise<void> {
+type RunOpts = CommonOpts & RunInspectOpts & { interpreter?: Interpreter; reps?: number; workers?: number; out?: string; maxRuns?: number; plot?: string };
+
+async function runTable(files: string[], o: RunOpts): Promise<void> {
   const one = o.trace ? '--trace' : o.pcap ? '--pcap' : o.top !== undefined ? '--top' : o.reps !== undefined ? '--reps' : o.out !== undefined ? '--out' : null;
   if (one) throw new ScenarioError(`${one} takes one scenario (${files.length} given)`);
   const scs = files.map((f) => loadWith(f, o));
@@ -115,7 +128,9 @@ async function runTable(files: string[], o: CommonOpts & RunInspectOpts & { inte
   let rs;
   try { rs = await runMany(scs, o.workers ?? 1, () => bar?.increment(1), o.interpreter); } finally { bar?.stop(); }
   for (const l of integrityFailures(rs)) { console.error(`error: ${l}`); process.exitCode = 1; }
+  const plots = o.plot !== undefined ? await writeSvgs(o.plot, [['throughput.svg', throughputSpec(rs)], ...latencyPlots(rs, (r) => r.scenario)]) : [];
   console.log(o.json ? JSON.stringify(rs) : runsTable(rs));
+  if (plots.length && !o.json) console.log(`plots: ${plots.join(', ')}`);
 }
 
 program.command('all')

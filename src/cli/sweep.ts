@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { columnHeader, columnValue, planSweep, showValue } from '../sweep/sweep.js';
 import { ScenarioError, type Scenario } from '../scenario/schema.js';
-import { fmtStat, repSeeds, summarizeReps } from '../scenario/reps.js';
+import { figuresFor, fmtStat, repSeeds, RR_FIGURES, summarizeFigures } from '../scenario/reps.js';
 import { runStream, defaultWorkers } from '../workers/pool.js';
 import { runsTable, table } from '../results/format.js';
 import { basename } from 'node:path';
@@ -11,6 +11,9 @@ import { fingerprintOf } from '../results/result.js';
 import { campaignShard, saveResult, OUT_HELP, SHARD_HELP, type OutOpts } from './results.js';
 import { createHash } from 'node:crypto';
 import type { Parsers } from './overrides.js';
+import { checkOutDir } from '../inspect/files.js';
+import { writeSvgs } from '../plot/vega.js';
+import { sweepSpecs } from '../plot/runs.js';
 
 
 /** Sweeps larger than this are refused unless --max-runs allows them. */
@@ -26,8 +29,10 @@ export function sweepCommand(program: Command, p: Pick<Parsers, 'intArg'>): void
     .option('--json', 'print JSON')
     .option('--out <dir>', OUT_HELP)
     .option('--shard <i/N>', SHARD_HELP)
-    .action(async (file: string, o: OutOpts & { workers?: number; maxRuns?: number; json?: boolean; reps?: number }) => {
+    .option('--plot <dir>', 'write one SVG line plot per varied field to this directory: throughput against that field, one line per combination of the others (under --reps: mean and 95% CI)')
+    .action(async (file: string, o: OutOpts & { workers?: number; maxRuns?: number; json?: boolean; reps?: number; plot?: string }) => {
       const plan = planSweep(file);
+      if (o.plot !== undefined) checkOutDir(o.plot);
       const max = o.maxRuns ?? DEFAULT_MAX_RUNS;
       const n = o.reps ?? 1;
       if (plan.count * n > max) {
@@ -38,6 +43,7 @@ export function sweepCommand(program: Command, p: Pick<Parsers, 'intArg'>): void
       const h = createHash('sha256');
       for (const r of plan.runs()) { if (o.out !== undefined) h.update(JSON.stringify(r.scenario) + '\n'); }
       const shard = campaignShard(o, plan.count);
+      if (shard && o.plot !== undefined) throw new ScenarioError(`--plot needs the whole sweep, not shard ${shard.index} of ${shard.count}`);
       const from = shard?.from ?? 0, to = shard?.to ?? plan.count, count = to - from;
       const labels: Array<Record<string, unknown>> = [];
       const kept: Array<{ label: Record<string, unknown>; scenario: Scenario }> = [];
@@ -68,14 +74,21 @@ export function sweepCommand(program: Command, p: Pick<Parsers, 'intArg'>): void
       let rs;
       try { rs = await runStream(scenarios, workers, () => bar?.increment(1)); } finally { bar?.stop(); }
       const wallMs = Math.round(performance.now() - t0);
+      const plots = o.plot !== undefined ? await writeSvgs(o.plot, sweepSpecs(plan.fields, labels.map((label, i) => ({ label, runs: rs.slice(i * n, i * n + n) })))) : [];
+      if (plots.length && !o.json) console.error(`plots: ${plots.join(', ')}`);
       if (o.reps !== undefined) {
         const reps = labels.map((_, i) => rs.slice(i * n, i * n + n));
-        if (o.json) console.log(JSON.stringify(labels.map((label, i) => ({ ...label, seeds: reps[i].map((r) => r.seed), stats: summarizeReps(reps[i]), results: reps[i] }))));
+        if (o.json) console.log(JSON.stringify(labels.map((label, i) => ({ ...label, seeds: reps[i].map((r) => r.seed), stats: summarizeFigures(reps[i]), results: reps[i] }))));
         else {
           console.log(`${n} repetitions per point; mean ± 95% CI`);
-          console.log(table([...plan.fields, 'Mb/s', 'CPU %', 'cycles/pkt'], labels.map((label, i) => {
-            const s = summarizeReps(reps[i]);
-            return [...plan.fields.map((f) => showValue(label[f])), fmtStat(s.throughputMbps), fmtStat(s.cpuPct), fmtStat(s.cyclesPerPacket, 0)];
+          // Request/response sweeps: rate, latency and cycles per transaction (their Mb/s and cycles per segment mean little).
+          const figures = figuresFor(rs), rr = figures === RR_FIGURES;
+          const cols: Array<[string, string, number]> = rr
+            ? [['tps', 'tps', 0], ['mean us', 'meanUs', 1], ['p99 us', 'p99Us', 1], ['CPU %', 'cpuPct', 1], ['cycles/txn', 'cyclesPerTransaction', 0]]
+            : [['Mb/s', 'throughputMbps', 1], ['CPU %', 'cpuPct', 1], ['cycles/pkt', 'cyclesPerPacket', 0]];
+          console.log(table([...plan.fields, ...cols.map((c) => c[0])], labels.map((label, i) => {
+            const s = summarizeFigures(reps[i], figures);
+            return [...plan.fields.map((f) => showValue(label[f])), ...cols.map(([, k, d]) => fmtStat(s[k], d))];
           }), plan.fields.length));
         }
         console.error(`sweep: ${count * n} runs in ${wallMs} ms wall`);

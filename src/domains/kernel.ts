@@ -87,8 +87,8 @@ export class Kernel implements XenDomain {
     const n = this.pooled[mfn];
     if (n < 255) this.pooled[mfn] = n + 1;
   }
-  /** Frames the kernel holds in reserve (for page-flip accounting tests). */
-  poolSize(): number { return this.pool.length; }
+  /** The frames the kernel holds in reserve for packet buffers (the stress checker's page census reads it). */
+  pooledFrames(): readonly number[] { return this.pool; }
   /** Give a frame away for good (page flip): drop it from our pool if it is there. */
   forget(mfn: number): void {
     const n = this.pooled[mfn];

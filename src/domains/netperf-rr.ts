@@ -81,3 +81,63 @@ export function summarize(samplesPs: readonly number[], secs: number): LatencySu
     p999Us: us(percentile(arr, 99.9)),
   };
 }
+
+/**
+ * The whole latency distribution of a window, exact (every sample is kept): the percentile ticks
+ * HdrHistogram's outputPercentileDistribution prints, and a histogram in HdrHistogram's bucket layout.
+ */
+export interface LatencyDistribution {
+  /**
+   * Latency at percentiles 0, 10, ..., 50, 55, ..., 75, 77.5, ...: five ticks per halving of the
+   * distance to 100, as far as the tail still holds a sample, then 100 (the largest sample).
+   */
+  percentiles: Array<{ percentile: number; us: number }>;
+  /**
+   * Counts in log-linear bins (ns): below 64 ns one bin per ns, then every power of two [2^e, 2^(e+1))
+   * split into 64 equal bins, so a bin is at most 1/64 of its lower bound wide (HdrHistogram's layout
+   * with six bits of sub-bucket, about 1.6% resolution). Non-empty bins only, lowest first; counts sum
+   * to the transactions.
+   */
+  histogram: Array<{ loUs: number; hiUs: number; count: number }>;
+}
+
+/** Percentile ticks for n samples (HdrHistogram's, `ticksPerHalf` per halving of 100 - p). */
+export function percentileTicks(n: number, ticksPerHalf = 5): number[] {
+  const out: number[] = [];
+  // A tick p is printed while the samples above it number at least one: (1 - p/100) n >= 1.
+  for (let p = 0; n > 0 && ((100 - p) * n) / 100 >= 1; ) {
+    out.push(p);
+    const halvings = Math.floor(Math.log2(100 / (100 - p)));
+    p = Number((p + 100 / (ticksPerHalf * 2 ** (halvings + 1))).toFixed(9));
+  }
+  if (n > 0) out.push(100);
+  return out;
+}
+
+/** Bins per power of two in the latency histogram. */
+export const SUB_BUCKETS = 64;
+
+/** The log-linear bin [lo, hi) (ns) holding v ns (v >= 0). */
+export function latencyBin(ns: number): [number, number] {
+  const v = Math.max(0, Math.floor(ns));
+  if (v < SUB_BUCKETS) return [v, v + 1];
+  const e = Math.floor(Math.log2(v));
+  const w = 2 ** e / SUB_BUCKETS;
+  const lo = 2 ** e + Math.floor((v - 2 ** e) / w) * w;
+  return [lo, lo + w];
+}
+
+export function distribution(samplesPs: readonly number[]): LatencyDistribution {
+  const arr = Array.from(Float64Array.from(samplesPs).sort());
+  const us = (ps: number) => r3(ps / PS_PER_US);
+  const percentiles = percentileTicks(arr.length).map((p) => ({ percentile: p, us: us(percentile(arr, p)) }));
+  const histogram: LatencyDistribution['histogram'] = [];
+  for (const ps of arr) {
+    const [lo, hi] = latencyBin(ps / 1000);
+    const last = histogram.at(-1);
+    // Sorted samples fill the bins in order: a sample opens a bin or joins the last one.
+    if (last && last.loUs === lo / 1000) last.count++;
+    else histogram.push({ loUs: lo / 1000, hiUs: hi / 1000, count: 1 });
+  }
+  return { percentiles, histogram };
+}

@@ -27,7 +27,7 @@ import {
   type TxExtra, type TxRequest, type TxSlot, type VifFeatures, type VifRings,
 } from '../channels/netif.js';
 import type { Xs } from '../domains/xenstored.js';
-import { BEHAVIOUR_BY_ID, type Behaviour } from './behaviours.js';
+import type { Netback } from '../channels/netback.js';
 
 export interface HostileSpec { guest: number; vif: number; behaviour: string; variant: number; startUs: number; periodUs: number }
 
@@ -169,10 +169,38 @@ export class HostileNetfront extends Netfront {
   txFramesInFlight(): number[] { return [...new Set(this.txById.values())].flatMap((f) => f.pkt.frames); }
 }
 
+/** What the expectations see of a finished run (the oracle's view, not the adversary's). */
+export interface Outcome {
+  h: Hostile;
+  nb: Netback;
+  /** The vif's backend directory in XenStore. */
+  back: string;
+  counters: Counters;
+  /** The run reached quiescence (no event pending). */
+  quiescent: boolean;
+  /** Grant mappings the driver domain still holds on this guest's grants. */
+  dom0Mappings: number;
+}
+
+/** One entry of the catalogue (behaviours.ts): what the adversary does, and what it expects of the backend. */
+export interface Behaviour {
+  id: string;
+  title: string;
+  /** The catalogue's invariants for this behaviour. */
+  invariants: string;
+  /** Sub-cases (the scenario's `variant` picks one, modulo this). */
+  variants: number;
+  publish?(h: Hostile): void;
+  setup?(h: Hostile): void;
+  step?(h: Hostile, x: Exec, n: number): void;
+  teardown?(h: Hostile): void;
+  /** Failures (empty when the driver domain and Xen did what they must). */
+  expect(o: Outcome): string[];
+}
+
 /** The adversary of one vif: the netfront, the behaviour, and its timers. */
 export class Hostile {
   env!: HostileEnv;
-  readonly behaviour: Behaviour;
   active = false;
   steps = 0;
   /** What the adversary saw come back (statuses, responses): its expectations read this. */
@@ -184,11 +212,7 @@ export class Hostile {
   /** Per-behaviour scratch state. */
   readonly state: Record<string, unknown> = {};
 
-  constructor(readonly spec: HostileSpec, readonly nf: HostileNetfront) {
-    const b = BEHAVIOUR_BY_ID.get(spec.behaviour);
-    if (!b) throw new Error(`unknown hostile behaviour ${spec.behaviour}`);
-    this.behaviour = b;
-  }
+  constructor(readonly spec: HostileSpec, readonly behaviour: Behaviour, readonly nf: HostileNetfront) {}
   get variant(): number { return this.spec.variant % this.behaviour.variants; }
   get kernel(): Kernel { return this.nf.kernel; }
   get gt(): GrantTable { return this.nf.gt; }
@@ -299,13 +323,4 @@ export class Hostile {
   }
   /** Room for n more slots without overwriting requests the backend has not answered. */
   room(n: number): boolean { return this.nf.txRoom() >= n; }
-}
-
-/** Build the adversary for a vif listed in the scenario's `hostile` section. */
-export function createHostile(
-  spec: HostileSpec, name: string, kernel: Kernel, xen: Xen, gt: GrantTable, backendDom: number, rings: VifRings,
-  feat: VifFeatures, channel: string, counters: Counters, refBase: number,
-): Hostile {
-  const nf = new HostileNetfront(name, kernel, xen, gt, backendDom, rings, feat, channel, counters, refBase);
-  return new Hostile(spec, nf);
 }

@@ -7,7 +7,7 @@ import { eventChannelMachine } from '../hypervisor/event-channel.js';
 import { clientMachine } from '../peer/client.js';
 import { switchMachine } from '../hardware/switch.js';
 import { tcpReceiverMachine, tcpSenderMachine } from '../domains/tcp-machine.js';
-import { netbackMachine } from '../channels/netback/machine.js';
+import { netbackMachine } from '../channels/netback-machine.js';
 import { netfrontMachine } from '../channels/netfront-machine.js';
 import { pcpuMachine } from '../hypervisor/pcpu.js';
 import { cpuMachine } from '../domains/native.js';

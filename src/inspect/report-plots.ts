@@ -1,6 +1,7 @@
 /**
  * The report's plots, as vega-lite specs compiled to vega for the page to render (zoom and pan
- * with the mouse, a time cursor that follows the slider): goodput, CPU, the cycle breakdown,
+ * with the mouse, a time cursor that follows the slider): for request/response runs the latency
+ * distribution, then goodput, CPU, the cycle breakdown,
  * ring occupancy, drops and notifications. Everything comes from the recorder's samples, taken
  * in virtual time.
  */
@@ -9,6 +10,7 @@ import { PS_PER_MS } from '../actors/scheduler.js';
 import type { RunResult } from '../scenario/run.js';
 import { GROUPS, GROUP_COLORS, groupOf } from '../paper/configs.js';
 import { compile, VL_SCHEMA, ZOOM_PAN } from '../plot/vega.js';
+import { latencyHistogramSpec, latencyPercentileSpec } from '../plot/latency.js';
 import type { Recorder, Snapshot } from './recorder.js';
 import { counterSeries } from './trace-events.js';
 
@@ -80,6 +82,12 @@ export async function reportPlots(rec: Recorder, result: RunResult): Promise<Rep
   const perMs = (a: Snapshot, z: Snapshot) => (z.t - a.t) / PS_PER_MS;
   const plots: Array<Omit<ReportPlot, 'vega'> & { spec: vl.TopLevelSpec }> = [];
 
+  // Request/response runs: the latency distribution first, the figure such a run is for.
+  if (result.latency) {
+    const l = result.latency, series = [{ label: result.scenario, distribution: l.distribution }];
+    plots.push({ id: 'plot-latency', title: 'Latency by percentile', note: `${l.transactions} transactions in the measured window; percentile on a 1/(1-p) axis, so the tail gets the room.`, spec: latencyPercentileSpec(series) });
+    plots.push({ id: 'plot-latency-hist', title: 'Latency histogram', note: 'Transactions per log-linear bin (each power of two split into 64, about 1.6% wide).', spec: latencyHistogramSpec(series) });
+  }
   plots.push({ id: 'plot-tput', title: 'Goodput', note: 'Mb/s delivered to the receiving applications over each sampling period.',
     spec: timeSpec('Goodput', 'Mb/s', steps(snaps, metric('goodput Mb/s')), warmMs, endMs, true) });
   plots.push({ id: 'plot-cpu', title: 'CPU by account', note: '100% = all CPUs busy over the sampling period.',

@@ -1,6 +1,6 @@
 /**
  * Written by `xennet calibrate --write`: the fitted cost rows and footprint scale, and the fit that
- * chose them (docs/cost-model.md, "Calibration"). Do not edit by hand; test/calibrate.test.ts checks
+ * chose them (docs/cost-model.md, "Calibration"). Do not edit by hand; test/calibrate/calibrate.test.ts checks
  * that these values are the optimum of the calibration objective.
  */
 export const CALIBRATION = {

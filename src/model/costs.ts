@@ -14,7 +14,7 @@ import { CALIBRATION } from './calibration.js';
  * `prior` is fitted: `xennet calibrate` sets `cycles` (src/model/calibration.ts) from the baseline
  * figures, pulled toward `prior`, the value the source alone gives, by `uncertainty`. Every row some
  * baseline figure depends on is fitted; the rest (no baseline configuration performs the operation,
- * so the figures cannot inform them) keep the source's value (test/calibrate.test.ts checks both).
+ * so the figures cannot inform them) keep the source's value (test/calibrate/calibrate.test.ts checks both).
  */
 export interface CostRow { cycles: number; unit: string; source: string; uncertainty: number; prior?: number }
 /** A row as its source gives it: a fitted row states its `prior` (its cycles come from the calibration), any other its `cycles`. */

@@ -1,11 +1,9 @@
 /** SVG bar charts of the paper reproduction (vega-lite, rendered headless to SVG; the specs are written beside them). */
-import { ensureDir, writeText } from '../inspect/files.js';
-import { join } from 'node:path';
 import type * as vl from 'vega-lite';
 import type { PaperRow } from './report.js';
 import type { RepStats } from './run.js';
 import { GROUPS, GROUP_COLORS } from './configs.js';
-import { renderSvg, VL_SCHEMA } from '../plot/vega.js';
+import { VL_SCHEMA, writeSvgs } from '../plot/vega.js';
 import { waterfall, waterfallSpec } from './waterfall.js';
 
 /** The configurations' names in full on the y axis. */
@@ -86,15 +84,6 @@ export function breakdownSpec(rows: PaperRow[]): vl.TopLevelSpec {
 
 /** The plots, and the transmit waterfall when every subset of the optimizations was run; `stamp` (date, commit) goes into the waterfall's subtitle. */
 export async function writePlots(rows: Array<PaperRow & { reps?: RepStats }>, dir: string, stamp?: string): Promise<string[]> {
-  ensureDir(dir);
   const w = waterfall(rows, 'tx');
-  const files: Array<[string, vl.TopLevelSpec]> = [['throughput.svg', throughputSpec(rows)], ['cycles-breakdown.svg', breakdownSpec(rows)], ...(w ? [['tx-waterfall.svg', waterfallSpec(w, stamp)] as [string, vl.TopLevelSpec]] : [])];
-  const out: string[] = [];
-  for (const [name, spec] of files) {
-    const path = join(dir, name);
-    writeText(path, await renderSvg(spec));
-    writeText(path.replace(/\.svg$/, '.vl.json'), JSON.stringify(spec, null, 2));
-    out.push(path);
-  }
-  return out;
+  return writeSvgs(dir, [['throughput.svg', throughputSpec(rows)], ['cycles-breakdown.svg', breakdownSpec(rows)], ...(w ? [['tx-waterfall.svg', waterfallSpec(w, stamp)] as [string, vl.TopLevelSpec]] : [])]);
 }

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as vl from 'vega-lite';
+import { ensureDir, writeText } from '../inspect/files.js';
 
 export const VL_SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 
@@ -34,3 +35,16 @@ export function vegaBrowserRuntime(): string {
 
 /** Zoom and pan on both axes' scales (mouse wheel, drag; double-click resets). */
 export const ZOOM_PAN = { name: 'zoom', select: 'interval', bind: 'scales' } as const;
+
+/** Render each spec to DIR/NAME.svg and keep the spec beside it (NAME.vl.json, to restyle or re-render); returns the SVG paths. */
+export async function writeSvgs(dir: string, files: Array<[string, vl.TopLevelSpec]>): Promise<string[]> {
+  ensureDir(dir);
+  const out: string[] = [];
+  for (const [name, spec] of files) {
+    const path = join(dir, name);
+    writeText(path, await renderSvg(spec));
+    writeText(path.replace(/\.svg$/, '.vl.json'), JSON.stringify(spec, null, 2));
+    out.push(path);
+  }
+  return out;
+}

@@ -137,8 +137,9 @@ export function csv(header: string[], rows: unknown[][]): string {
 export function runsCsv(runs: RunEntry[]): string {
   const rows = runs.map((r) => {
     const res = r.result as Record<string, unknown>;
-    const cpp = res.cyclesPerPacket;
-    const result = isRecord(cpp) ? { ...res, cyclesPerPacket: { ...cpp, byAccountCategory: undefined } } : res;
+    const cpp = res.cyclesPerPacket, lat = res.latency;
+    // Long tables live in their own files: the cycle breakdown (breakdown.csv), the latency distribution (latency.csv).
+    const result = { ...res, ...(isRecord(cpp) ? { cyclesPerPacket: { ...cpp, byAccountCategory: undefined } } : {}), ...(isRecord(lat) ? { latency: { ...lat, distribution: undefined } } : {}) };
     return { index: r.index, id: r.id, ...(r.caseSeed !== undefined ? { caseSeed: r.caseSeed } : {}), ...(r.label ? { vary: r.label } : {}), ...result };
   });
   const shape: Shape = new Map([['index', null], ['id', null]]);
@@ -162,13 +163,30 @@ export function breakdownCsv(runs: RunEntry[]): string {
   return csv(['index', 'id', 'account', 'category', 'cyclesPerPacket'], rows);
 }
 
+/**
+ * latency.csv (long format), request/response runs only: run, id, then per row either a percentile
+ * tick (`percentile`, its latency) or a histogram bin (`bin`, its bounds and count); NA where a
+ * column does not apply to the row's kind.
+ */
+export function latencyCsv(runs: RunEntry[]): string {
+  const rows: unknown[][] = [];
+  for (const r of runs) {
+    const d = (r.result as { latency?: { distribution?: { percentiles: Array<{ percentile: number; us: number }>; histogram: Array<{ loUs: number; hiUs: number; count: number }> } } }).latency?.distribution;
+    if (!d) continue;
+    for (const p of d.percentiles) rows.push([r.index, r.id, 'percentile', p.percentile, p.us, null, null, null]);
+    for (const b of d.histogram) rows.push([r.index, r.id, 'bin', null, null, b.loUs, b.hiUs, b.count]);
+  }
+  return csv(['index', 'id', 'kind', 'percentile', 'latencyUs', 'binLoUs', 'binHiUs', 'count'], rows);
+}
+
 /** Where a shard writes inside --out DIR, so every task of an array job can share one --out. */
 export function shardDir(dir: string, s: { index: number; count: number }): string {
   return join(dir, `shard-${s.index}-of-${s.count}`);
 }
 
 /**
- * Write result.json, runs.csv, breakdown.csv (runs with a cycle breakdown) and, for stress,
+ * Write result.json, runs.csv, breakdown.csv (runs with a cycle breakdown), latency.csv (request/response
+ * runs) and, for stress,
  * failing/case-<index>.yaml (and case-<index>-shrunk.yaml) for every failing case, replayable
  * with `xennet stress --replay FILE`. Returns the paths written.
  */
@@ -179,6 +197,7 @@ export function writeResult(dir: string, r: ResultFile): string[] {
   put('result.json', JSON.stringify(r, null, 2) + '\n');
   put('runs.csv', runsCsv(r.runs));
   if (r.command !== 'stress') put('breakdown.csv', breakdownCsv(r.runs));
+  if (r.runs.some((e) => (e.result as { latency?: unknown }).latency)) put('latency.csv', latencyCsv(r.runs));
   const failing = r.command === 'stress' ? r.runs.filter((e) => !(e.result as { ok: boolean }).ok) : [];
   if (failing.length) {
     ensureDir(join(dir, 'failing'));

@@ -391,7 +391,7 @@ function vifConfig(sc: Scenario, guest: Kernel, pool: PendingPool, adversary: Vi
     rate: sc.netback.rateLimits.find((r) => r.guest === guest.domid) ?? null,
     opts: {
       rxDrainUs: sc.netback.rxDrainMs * 1000, rxStallUs: sc.netback.rxStallMs * 1000,
-      rxPollUs: sc.netback.rxPollMs * 1000, lateEoiTickUs: sc.netback.lateEoiTickUs,
+      rxPollUs: sc.netback.rxPollMs * 1000, lateEoiTickUs: sc.netback.lateEoiTickUs, validate: sc.netback.validate,
     },
     adversary,
   };

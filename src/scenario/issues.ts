@@ -5,7 +5,9 @@
  */
 import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
-import type { Override } from './schema.js';
+
+/** A value given on the command line for a scenario field (`run.durationMs` from `--duration 0.5`), which an issue about it names. */
+export interface Override { path: string; value: unknown; flag: string }
 
 /** A parsed YAML file with what is needed to point at its lines. */
 export interface YamlSource { doc: Document; lines: LineCounter }

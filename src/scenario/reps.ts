@@ -34,6 +34,29 @@ export const FIGURES = {
 } as const;
 export type Figure = keyof typeof FIGURES;
 
+/**
+ * The figures of request/response runs: their Mb/s is request and response bytes and their cycles
+ * per MSS segment divide by next to no segments, so they are summarised by rate, latency and cycles
+ * per transaction instead.
+ */
+export const RR_FIGURES = {
+  tps: (r: RunResult) => r.latency!.tps,
+  meanUs: (r: RunResult) => r.latency!.meanUs,
+  p99Us: (r: RunResult) => r.latency!.p99Us,
+  cpuPct: (r: RunResult) => r.cpuUtilPct.total,
+  cyclesPerTransaction: (r: RunResult) => r.latency!.perTransaction.cycles,
+} as const;
+
+/** The figures that describe these runs: RR_FIGURES when every one is a request/response run, else FIGURES. */
+export function figuresFor(rs: RunResult[]): Record<string, (r: RunResult) => number> {
+  return rs.length > 0 && rs.every((r) => r.latency) ? RR_FIGURES : FIGURES;
+}
+
+/** Each figure over the runs (by default the ones figuresFor(rs) picks). */
+export function summarizeFigures(rs: RunResult[], figures = figuresFor(rs)): Record<string, Stat> {
+  return Object.fromEntries(Object.entries(figures).map(([k, f]) => [k, stat(rs.map(f))]));
+}
+
 export function summarizeReps(rs: RunResult[]): Record<Figure, Stat> {
   const out = {} as Record<Figure, Stat>;
   for (const [k, f] of Object.entries(FIGURES) as Array<[Figure, (r: RunResult) => number]>) out[k] = stat(rs.map(f));

@@ -4,7 +4,7 @@ import { build, type Built } from './build.js';
 import type { Interpreter } from '../actors/runtime.js';
 import type { Scenario } from './schema.js';
 import { newCounters, type Counters } from '../model/counters.js';
-import { summarize, type LatencySummary } from '../domains/netperf-rr.js';
+import { distribution, summarize, type LatencyDistribution, type LatencySummary } from '../domains/netperf-rr.js';
 import type { PortStats } from '../hardware/switch.js';
 
 export interface RunResult {
@@ -48,6 +48,8 @@ export interface RunResult {
    */
   latency?: LatencySummary & {
     perTransaction: { cycles: number; byAccount: Record<string, number>; byCategory: Record<string, number>; byAccountCategory: Record<string, Record<string, number>>; notificationsSent: number; notificationsSuppressed: number; interrupts: number; upcalls: number };
+    /** The whole distribution of the window's latencies (latency.csv under --out; the CDF and histogram plots). */
+    distribution: LatencyDistribution;
   };
   /** Present only when a TCP receiver of an honest flow got wrong bytes (warm-up included): the first mismatches. */
   dataIntegrity?: string[];
@@ -176,6 +178,7 @@ function latencyBlock(
       notificationsSent: per(c.notificationsSent, 2), notificationsSuppressed: per(c.notificationsSuppressed, 2),
       interrupts: per(c.interrupts, 2), upcalls: per(c.upcalls, 2),
     },
+    distribution: distribution(b.rr!.samplesPs),
   };
 }
 

@@ -5,7 +5,7 @@ import { readFileSync, statSync } from 'node:fs';
 const MAX_YAML_BYTES = 1 << 20;
 import { z } from 'zod';
 import { COSTS, FOOTPRINT, type Component, type CostName } from '../model/costs.js';
-import { formatIssues, joinProblems, parseYamlSource, type YamlSource } from './issues.js';
+import { formatIssues, joinProblems, parseYamlSource, type Override, type YamlSource } from './issues.js';
 import { HDR_LEN, PAGE_SIZE } from '../core/packet.js';
 import { BEHAVIOURS as CATALOGUE } from '../hostile/behaviours.js';
 import { KERNEL_POOL_PAGES } from '../toolstack/host.js';
@@ -169,7 +169,13 @@ export const ScenarioSchema = z.strictObject({
       mbps: z.number().positive().max(1_000_000).describe('Transmit credit of each of the guest\'s vifs, Mb/s of the packets the guest sends (txreq.size: headers included).'),
       intervalMs: z.number().min(0.01).max(10_000).default(50).describe('Credit window, ms, 0.01 to 10000 (credit_usec; a shorter window would be a busy loop of credit timers): every window the vif may send mbps x window bytes (credit_bytes); unused credit is kept up to one window or 128 KiB. Default 50 (the toolstack\'s default).'),
     })).default([]).describe('Per-vif transmit rate limits set by the toolstack (the vif\'s `rate` key: xen-netback credit_bytes / credit_usec with a credit timer). Default none: unlimited.'),
-  }).prefault({}).describe('Linux netback timeouts, pending-slot pool and transmit rate limits.'),
+    validate: z.strictObject({
+      producer: z.boolean().default(true).describe('A `req_prod` more than a ring ahead of the responses disables the vif ("Impossible number of requests"; Linux netback since XSA-39, 2013). Default true.'),
+      slotLimits: z.boolean().default(true).describe('A packet of 19-20 following slots is dropped and one of more than 20 disables the vif (xenvif_count_requests, Linux 3.10, 2013). Default true.'),
+      pageBounds: z.boolean().default(true).describe('A slot whose offset + size runs past its 4096-byte page disables the vif (fatal since XSA-39). Default true.'),
+      extras: z.boolean().default(true).describe('An extra-info slot of an unknown type, or a GSO extra with size 0 or an unknown GSO type, disables the vif (fatal since XSA-39). Default true.'),
+    }).prefault({}).describe('TX validations of docs/protocol.md 2.10 the backend performs, all on as in today\'s Linux. `false` models a backend without that check, e.g. to run the hostile catalogue (`stress --hostile`) against an unhardened netback.'),
+  }).prefault({}).describe('Linux netback timeouts, pending-slot pool, transmit rate limits and TX validations.'),
   faults: z.array(z.strictObject({
     atUs: z.number().nonnegative().max(MAX_RUN_US).describe('When, in virtual time from the start of the run (warm-up included), us, at most 120000000 (the longest run).'),
     nic: z.number().int().nonnegative().describe('Which NIC, 0-based (below machine.nics).'),
@@ -460,8 +466,7 @@ export function memoryNeededMiB(sc: Scenario): number {
 
 export class ScenarioError extends Error {}
 
-/** A value given on the command line for a scenario field (`run.durationMs` from `--duration 0.5`). */
-export interface Override { path: string; value: unknown; flag: string }
+export type { Override } from './issues.js';
 
 /**
  * A time given on the command line: a number with a unit (`10ms`, `0.5s`, `250us`, `40ns`), or a

@@ -100,9 +100,6 @@ function checkConservation(b: Built, when: string, out: string[]): void {
   }
 }
 
-/** Frames a kernel keeps in its free pool (a private field of Kernel, read by the oracle only). */
-const poolOf = (k: object) => (k as unknown as { pool: number[] }).pool;
-
 function checkPages(b: Built, out: string[]): void {
   const mem = b.mem;
   const owned = sum(b.kernels.map((k) => mem.pages(k.domid)));
@@ -119,7 +116,7 @@ function checkPages(b: Built, out: string[]): void {
   };
   for (const k of b.kernels) {
     if (hostileDoms.has(k.domid)) continue;
-    for (const f of poolOf(k)) hold(f, `${k.name} pool`, k.domid);
+    for (const f of k.pooledFrames()) hold(f, `${k.name} pool`, k.domid);
     const st = b.stacks.get(k);
     if (st) for (const s of st.socks.values()) for (const f of s.rxFrames) hold(f, `${k.name} socket ${s.flow}`, k.domid);
   }
@@ -353,9 +350,8 @@ function vcpuTimes(b: Built): Map<Kernel, number> {
   return new Map(xen ? b.kernels.map((k) => [k, xen.vcpuTime(k)]) : []);
 }
 
-/** Build, run the traffic phase, optionally drain and check. */
-function execute(sc: Scenario, checks: boolean, mutate?: (b: Built) => void, interpreter?: Interpreter): Phase {
-  const b = build(sc, { interpreter });
+/** Run a built system's traffic phase, optionally drain and check. */
+function execute(sc: Scenario, b: Built, checks: boolean): Phase {
   const failures: string[] = [];
   // Count CPU slices: a livelock that burns no virtual time never returns from the scheduler otherwise.
   const progress: Progress = { goodput: 0, events: 0, slots: 0, slices: 0, sliceCount: 0 };
@@ -363,7 +359,6 @@ function execute(sc: Scenario, checks: boolean, mutate?: (b: Built) => void, int
     if (++progress.sliceCount - progress.slices > EVENT_BUDGET) throw new Livelock(`I3: livelock: more than ${EVENT_BUDGET} CPU slices without progress by ${(b.sys.sched.now / PS_PER_MS).toFixed(3)} ms`);
   };
   try {
-    mutate?.(b);
     b.start();
     // Traffic: warm-up, then the measured window (goodput is what each guest moved in the window).
     const warm = Math.round(sc.run.warmupMs * PS_PER_MS);
@@ -414,24 +409,59 @@ function resultHash(p: Phase): string {
 export interface RunCaseOptions {
   /** Run the case twice and require the same result hash (I12). */
   replay?: boolean;
-  /** Test double: change the built system before it runs (e.g. disable a validation in netback). */
-  mutate?: (b: Built) => void;
-  /** Statechart interpreter (results are the same on both; see test/statechart.test.ts). */
+  /** Statechart interpreter (results are the same on both; see test/actors/statechart.test.ts). */
   interpreter?: Interpreter;
 }
+
+/*
+ * runCase is three public steps: build the case's system (buildCase), run and check it (runBuilt), then
+ * judge the run (judgeCase: the adversary's expectations, honest progress against a control run, and
+ * a replay's hash). A caller that wants to watch or wrap part of the system (a test double) does so
+ * between the first two, through the system's own interfaces.
+ */
+
+/** A stress case as the checks run it: validated, with every default filled in (throws on an invalid case). */
+export function caseScenario(cs: CaseScenario | Scenario): Scenario {
+  return parseScenario(structuredClone(cs), 'stress case');
+}
+
+/** The system a case runs on (not started). */
+export function buildCase(sc: Scenario, interpreter?: Interpreter): Built {
+  return build(sc, { interpreter });
+}
+
+/** One checked run of a built case: its system, goodput and CPU shares over the measured window, and what failed. */
+export type CaseRun = Phase;
+
+/** Run a built case's traffic phase, drain it and check every invariant. */
+export function runBuilt(sc: Scenario, b: Built): CaseRun {
+  return execute(sc, b, true);
+}
+
+/** A run that crashed is not replayed or judged against the adversary's expectations. */
+const crashed = (failures: string[]) => failures.some((f) => f.startsWith('crash'));
 
 /** Run one case with every check. */
 export function runCase(cs: CaseScenario | Scenario, opts: RunCaseOptions = {}): CaseResult {
   let sc: Scenario;
-  try { sc = parseScenario(structuredClone(cs), 'stress case'); } catch (e) {
+  try { sc = caseScenario(cs); } catch (e) {
     return { ok: false, failures: [`invalid case: ${(e as Error).message}`], hash: '', quiescent: false, traceHash: '', events: 0, goodput: {}, drops: {}, violations: {}, disabled: [], hostile: null, honestShare: {}, notes: [] };
   }
-  const p = execute(sc, true, opts.mutate, opts.interpreter);
+  const p = runBuilt(sc, buildCase(sc, opts.interpreter));
+  const again = opts.replay && !crashed(p.failures) ? runBuilt(sc, buildCase(sc, opts.interpreter)) : undefined;
+  return judgeCase(sc, p, { again, interpreter: opts.interpreter });
+}
+
+/**
+ * Judge a checked run: the adversary's own expectations, the honest guests' progress against a control
+ * run of the same case without the adversary, and, given a second run of the same case, determinism (I12).
+ */
+export function judgeCase(sc: Scenario, p: CaseRun, opts: { again?: CaseRun; interpreter?: Interpreter } = {}): CaseResult {
   const failures = [...p.failures];
   const hostile = sc.hostile[0] ?? null;
   const honestShare: Record<string, number> = {};
   const notes: string[] = [];
-  if (hostile && !failures.some((f) => f.startsWith('crash'))) {
+  if (hostile && !crashed(failures)) {
     // The adversary's own expectations.
     const v = p.b.vifs.find((q) => q.hostile);
     if (v && v.hostile) {
@@ -442,7 +472,8 @@ export function runCase(cs: CaseScenario | Scenario, opts: RunCaseOptions = {}):
       for (const f of fails) failures.push(`${hostile.behaviour}/${v.hostile.variant}: ${f}`);
     }
     // Honest guests keep making progress: compare with the same case where the adversary is honest.
-    const control = execute({ ...sc, hostile: [] }, false, undefined, opts.interpreter);
+    const controlSc = { ...sc, hostile: [] };
+    const control = execute(controlSc, buildCase(controlSc, opts.interpreter), false);
     const mss = sc.tcp.mss;
     const notJudged = i2NotJudged(sc);
     if (notJudged) notes.push(notJudged);
@@ -468,10 +499,7 @@ export function runCase(cs: CaseScenario | Scenario, opts: RunCaseOptions = {}):
       failures.push(`I2: the honest guests moved ${got} bytes, ${(100 * got / base).toFixed(0)}% of their ${base} without the adversary (${scaled(HONEST_SHARE, all)})`);
     }
   }
-  if (opts.replay && !failures.some((f) => f.startsWith('crash'))) {
-    const again = execute(sc, true, opts.mutate, opts.interpreter);
-    if (resultHash(again) !== resultHash(p)) failures.push('I12: a replay of the same case gave a different result');
-  }
+  if (opts.again && !crashed(failures) && resultHash(opts.again) !== resultHash(p)) failures.push('I12: a replay of the same case gave a different result');
   const c = p.b.counters;
   return {
     ok: failures.length === 0,

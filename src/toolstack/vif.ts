@@ -14,7 +14,7 @@ import type { SharedRing } from '../channels/ring.js';
 import { Netfront } from '../channels/netfront.js';
 import { Netback, type NetbackClock, type NetbackOptions, type PendingPool, type RxCopyVia, type TxMode } from '../channels/netback.js';
 import { TxCredit, creditFor } from '../channels/netback/credit.js';
-import { netbackMachine } from '../channels/netback/machine.js';
+import { netbackMachine } from '../channels/netback-machine.js';
 import { netback_probe, xenbus_read_driver_state } from '../channels/netback/xenbus.js';
 import { netfrontMachine } from '../channels/netfront-machine.js';
 import { VifRings, XenbusState, negotiate, type VifFeatures } from '../channels/netif.js';
@@ -22,7 +22,8 @@ import type { Kernel } from '../domains/kernel.js';
 import type { Xs } from '../domains/xenstored.js';
 import { eventChannelMachine } from '../hypervisor/event-channel.js';
 import { GNTTAB_ENTRIES } from '../hypervisor/grant-table.js';
-import { createHostile, type Hostile, type HostileSpec } from '../hostile/netfront.js';
+import type { Hostile, HostileSpec } from '../hostile/netfront.js';
+import { createHostile } from '../hostile/adversary.js';
 import type { PhysicalHost } from './host.js';
 
 /** Grant references below this are the guest's own (never a vif's). */

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { calibrate, DEFAULT_STEP, leaveOneOut } from '../../src/calibrate/calibrate.js';
+import { calibrate, DEFAULT_STEP, leaveOneOut, maxCalibrationRuns } from '../../src/calibrate/calibrate.js';
 import { BASELINE_IDS, baselineTargets, changeFor, fittedParams, runChanges } from '../../src/calibrate/model.js';
 import { CALIBRATION } from '../../src/model/calibration.js';
 import { COSTS, FOOTPRINT, FOOTPRINT_PRIOR, scaleFootprint } from '../../src/model/costs.js';
@@ -86,12 +86,18 @@ describe('calibration', function () {
     expect(r.objective).to.be.lessThan(full.objective + 1e-9);
   });
 
-  it('a fit from a start away from the optimum lowers the objective', async () => {
+  it('a fit from a start away from the optimum lowers the objective, in no more runs than the bound the progress bar shows', async () => {
     const only = ['tlbMiss', 'cacheRefillPerSwitch', 'netfrontRxPerPacket'];
     const start = fittedParams().filter((p) => only.includes(p.name)).map((p) => p.value * (p.name === 'tlbMiss' ? 1.5 : 1));
-    const r0 = await calibrate({ workers: 2, maxIter: 0, overrides: short, start, only });
-    const r1 = await calibrate({ workers: 2, maxIter: 1, overrides: short, start, meshes: [], only });
+    let n0 = 0, n1 = 0;
+    const o0 = { maxIter: 0, overrides: short, start, only }, o1 = { maxIter: 1, overrides: short, start, meshes: [], only };
+    const r0 = await calibrate({ workers: 2, ...o0, onRun: () => n0++ });
+    const r1 = await calibrate({ workers: 2, ...o1, onRun: () => n1++ });
     expect(r1.objective).to.be.lessThan(r0.objective);
+    // The progress bar's total bounds the runs: exact for a check (one linearisation of the five
+    // baselines: the point and two probes per parameter), an upper bound for a fit that iterates.
+    expect(n0).to.equal(maxCalibrationRuns(o0)).and.to.equal(5 * (1 + 2 * only.length));
+    expect(n1).to.be.above(n0).and.at.most(maxCalibrationRuns(o1));
     expect(r1.iterations.some((it) => it.accepted)).to.equal(true);
   });
 

@@ -163,6 +163,27 @@ describe('netback control ring (mutation): pass bookkeeping', () => {
     expect(h.vif.control.ctrl).to.equal('scheduled');
   });
 
+  it('after a pass the backend asks for an event at the next request (RING_FINAL_CHECK_FOR_REQUESTS)', () => {
+    const h = harness();
+    const s = new SharedRing<CtrlRequest, CtrlResponse>(NET_CTRL_RING_SIZE);
+    const front = new FrontRing(s);
+    h.vif.ctrl = new BackRing(s, 0, ZERO_CTRL);
+    for (let i = 0; i < 2; i++) front.putRequest({ id: i, type: T.GET_HASH_FLAGS, data: [0, 0, 0] });
+    front.pushRequests();
+    h.vif.ctrlTask.run(h.x);
+    expect(s.reqEvent).to.equal(3); // req_cons + 1
+    expect(h.queue).to.deep.equal([]);
+  });
+
+  it('the key is copied by Xen from the guest\'s grant into a page of ours, at its start', () => {
+    const { h, words, req } = setup();
+    words.set(h.frameOf(6), [9, 8, 7, 6]);
+    expect(req(T.SET_HASH_KEY, [6, 4, 0]).status).to.equal(S.SUCCESS);
+    expect(h.calls.copies).to.have.length(1);
+    expect(h.calls.copies[0].dest).to.deep.include({ dom: h.vif.kernel.domid, offset: 0 });
+    expect(h.freed).to.include(h.calls.copies[0].dest.frame); // the bounce page goes back
+  });
+
   it('a disabled vif answers nothing on its control ring', () => {
     const h = harness();
     const s = new SharedRing<CtrlRequest, CtrlResponse>(NET_CTRL_RING_SIZE);

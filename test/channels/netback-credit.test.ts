@@ -10,7 +10,7 @@ import { HDR_LEN } from '../../src/core/packet.js';
 import { build } from '../../src/scenario/build.js';
 import { runScenario } from '../../src/scenario/run.js';
 import { parseScenario, ScenarioError } from '../../src/scenario/schema.js';
-import { runCase } from '../../src/stress/run.js';
+import { runWrapped } from '../support/wrapped-case.js';
 import { stressCase } from '../support/stress-case.js';
 
 const twoGuests = (over: Record<string, unknown> = {}) => ({
@@ -55,7 +55,7 @@ describe('netback transmit credit', function () {
     // The netbacks' TX regions, read from the runtime's states$ stream.
     const tx: Array<{ t: number; actor: string; tx: string }> = [];
     let limited = '';
-    const r = runCase(stressCase({
+    const r = runWrapped(stressCase({
       name: 'credit-and-shared-pool', seed: 7235,
       machine: { vifRingSize: 128, nic: { ringSize: 32, csumOffload: false, tso: false, sg: false } },
       guests: 16,
@@ -63,11 +63,9 @@ describe('netback transmit credit', function () {
       tcp: { mss: 1000, sndBufKiB: 128, rcvBufKiB: 128 },
       netback: { lateEoiTickUs: 250, pendingRing: 'shared', rateLimits: [{ guest: 1, mbps: 25, intervalMs: 1.522 }] },
       faults: [{ atUs: 1314, nic: 0, kind: 'link-down', count: 1 }],
-    }), {
-      mutate: (b) => {
-        limited = `${b.vifs.find((v) => v.guest.domid === 1)!.nb.name}-back`;
-        b.sys.states$.pipe(filter((ch) => ch.kind === 'netback')).subscribe((ch) => tx.push({ t: ch.t, actor: ch.actor, tx: (JSON.parse(ch.value) as { tx: string }).tx }));
-      },
+    }), (b) => {
+      limited = `${b.vifs.find((v) => v.guest.domid === 1)!.nb.name}-back`;
+      b.sys.states$.pipe(filter((ch) => ch.kind === 'netback')).subscribe((ch) => tx.push({ t: ch.t, actor: ch.actor, tx: (JSON.parse(ch.value) as { tx: string }).tx }));
     });
     // The triggers, in the vifs' TX states: the pool ran dry (vifs queued for it); the limited vif, let in
     // from the queue, ran out of credit while others still waited; and its credit timer ended such a wait.

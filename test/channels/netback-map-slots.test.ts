@@ -8,7 +8,8 @@ import { expect } from 'chai';
 import { fileURLToPath } from 'node:url';
 import { loadScenario, type Scenario } from '../../src/scenario/schema.js';
 import type { Built } from '../../src/scenario/build.js';
-import { runCase, type CaseResult } from '../../src/stress/run.js';
+import { type CaseResult } from '../../src/stress/run.js';
+import { runWrapped } from '../support/wrapped-case.js';
 import { MAX_PENDING_REQS } from '../../src/channels/netif.js';
 import { GNTMAP, type GrantOps } from '../../src/hypervisor/grant-table.js';
 
@@ -43,7 +44,7 @@ function observeMappings(sc: Scenario): { handleAliases: number; highWater: numb
     };
   };
   // Every stress check, with the case replayed for determinism (the replay is observed too).
-  const result = runCase(sc, { mutate: observe, replay: true });
+  const result = runWrapped(sc, observe, { replay: true });
   return { handleAliases, highWater: grants!.maptrackHighWater(0), result };
 }
 

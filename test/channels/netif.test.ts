@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createActor } from 'xstate';
 import { VifRings, isExtra, negotiate, pageWords, type VifFeatures } from '../../src/channels/netif.js';
 import { asExtra, packetBytes } from '../../src/channels/netback/common.js';
-import { netbackDisabledFor, netbackMachine, netbackState } from '../../src/channels/netback/machine.js';
+import { netbackDisabledFor, netbackMachine, netbackState } from '../../src/channels/netback-machine.js';
 import { netfrontMachine, netfrontState } from '../../src/channels/netfront-machine.js';
 import { bytes } from '../support/netback-double.js';
 

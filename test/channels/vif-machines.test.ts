@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import { filter } from 'rxjs';
 import { createActor } from 'xstate';
-import { netbackMachine } from '../../src/channels/netback/machine.js';
+import { netbackMachine } from '../../src/channels/netback-machine.js';
 import { netfrontMachine } from '../../src/channels/netfront-machine.js';
 import { BACKEND_EDGES, XenbusState } from '../../src/channels/netif.js';
 import type { CaseScenario } from '../../src/stress/case.js';
-import { runCase } from '../../src/stress/run.js';
+import { runWrapped } from '../support/wrapped-case.js';
 import { stressCase } from '../support/stress-case.js';
 
 /**
@@ -61,13 +61,11 @@ describe('netback and netfront machines', function () {
     const seen: Record<string, Set<string>> = { netback: new Set(), netfront: new Set() };
     const failures: string[] = [];
     for (const c of CASES) {
-      const r = runCase(c, {
-        // Read from the runtime's states$ stream (the same one the trace and the report use).
-        mutate: (b) => {
-          b.sys.states$.pipe(filter((ch) => ch.kind === 'netback' || ch.kind === 'netfront')).subscribe((ch) => {
-            for (const [r, v] of Object.entries(JSON.parse(ch.value) as Record<string, string>)) seen[ch.kind].add(`${r}.${v}`);
-          });
-        },
+      // Read from the runtime's states$ stream (the same one the trace and the report use).
+      const r = runWrapped(c, (b) => {
+        b.sys.states$.pipe(filter((ch) => ch.kind === 'netback' || ch.kind === 'netfront')).subscribe((ch) => {
+          for (const [r, v] of Object.entries(JSON.parse(ch.value) as Record<string, string>)) seen[ch.kind].add(`${r}.${v}`);
+        });
       });
       if (!r.ok) failures.push(`${c.name}: ${r.failures.join('; ')}`);
     }
@@ -87,7 +85,7 @@ describe('netback and netfront machines', function () {
     }
   });
 
-  it('netback TX: a fatal error only from inside a pass, and the vif comes back only on reconnect', () => {
+  it('netback TX: a fatal error only from inside a pass (or the credit timer\'s final check), and the vif comes back only on reconnect', () => {
     const a = createActor(netbackMachine, { input: { name: 't' } }).start();
     const tx = () => (a.getSnapshot().value as Record<string, string>).tx;
     a.send({ type: 'TX_FATAL_ERR', reason: 'early' });
@@ -102,6 +100,10 @@ describe('netback and netfront machines', function () {
     expect(tx()).to.equal('disabled');
     a.send({ type: 'TX_ENABLE' });
     expect(tx()).to.equal('idle');
+    a.send({ type: 'NAPI_SCHEDULE' }); a.send({ type: 'TX_ACTION' }); a.send({ type: 'TX_CREDIT_WAIT' });
+    expect(tx()).to.equal('creditWait');
+    a.send({ type: 'TX_FATAL_ERR', reason: 'impossible-number-of-requests' });
+    expect(tx()).to.equal('disabled');
   });
 
   it('netfront: the TX queue stops on a full ring and wakes when responses free slots', () => {

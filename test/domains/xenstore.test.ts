@@ -10,7 +10,7 @@ import { loadScenario, type Scenario } from '../../src/scenario/schema.js';
 import { build } from '../../src/scenario/build.js';
 import type { DeliveredMessage, StateChange } from '../../src/actors/observe.js';
 import type { CaseScenario } from '../../src/stress/case.js';
-import { runCase } from '../../src/stress/run.js';
+import { runWrapped } from '../support/wrapped-case.js';
 import { stressCase } from '../support/stress-case.js';
 
 /** An actor that only receives (a domain writing, a driver watching). */
@@ -174,18 +174,16 @@ describe('XenBus handshake through xenstored', () => {
       hostile: [{ guest: 2, vif: 0, behaviour: 'H21', variant: 1, startUs: 300, periodUs: 200 }],
     });
     const log: string[] = [];
-    const r = runCase(sc, {
-      mutate: (b) => {
-        const v = b.vifs.find((x) => x.guest.domid === 2)!;
-        const front = `${v.front}/state`, nb = `${v.nb.name}-back`;
-        b.sys.messages$.pipe(filter((m) => m.t > 0 && (m.detail?.startsWith(front) ?? false)))
-          .subscribe((m) => log.push(`${m.type} ${m.from}->${m.to} ${m.type === 'XS_WRITE' ? m.detail!.slice(front.length + 1) : b.xenstore.read(front)}`));
-        let last = 'Connected';
-        b.sys.states$.pipe(filter((s) => s.actor === nb && s.t > 0)).subscribe((s) => {
-          const x = (JSON.parse(s.value) as Record<string, string>).xenbus;
-          if (x !== last) { last = x; log.push(`netback ${x}`); }
-        });
-      },
+    const r = runWrapped(sc, (b) => {
+      const v = b.vifs.find((x) => x.guest.domid === 2)!;
+      const front = `${v.front}/state`, nb = `${v.nb.name}-back`;
+      b.sys.messages$.pipe(filter((m) => m.t > 0 && (m.detail?.startsWith(front) ?? false)))
+        .subscribe((m) => log.push(`${m.type} ${m.from}->${m.to} ${m.type === 'XS_WRITE' ? m.detail!.slice(front.length + 1) : b.xenstore.read(front)}`));
+      let last = 'Connected';
+      b.sys.states$.pipe(filter((s) => s.actor === nb && s.t > 0)).subscribe((s) => {
+        const x = (JSON.parse(s.value) as Record<string, string>).xenbus;
+        if (x !== last) { last = x; log.push(`netback ${x}`); }
+      });
     });
     expect(r.failures).to.deep.equal([]);
     const nb = 'vif2.0-back';

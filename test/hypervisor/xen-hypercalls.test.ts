@@ -9,6 +9,7 @@ import { GNTST } from '../../src/hypervisor/grant-table.js';
 import { TAG, tlbTag } from '../../src/hardware/tlb.js';
 import { PS_PER_MS } from '../../src/actors/scheduler.js';
 import { watchFlushes } from '../support/tlb-flushes.js';
+import { host } from '../support/bare-xen.js';
 
 /**
  * Xen's guest-visible hypercalls on a built (not started) machine (found by mutation testing, issue
@@ -428,5 +429,71 @@ describe('Xen (mutation): the cache refill after a domain switch varies by the s
     const wide = refill(100);
     expect(wide.charged / wide.switches).to.be.within(0.7 * wide.cost, 1.3 * wide.cost);
     expect(wide.charged / wide.switches).to.not.equal(mean);
+  });
+});
+
+describe('Xen (mutation): what the hypercalls charge, copy and signal', () => {
+  it('each grant op and event send charges its own cost row to Xen on the caller\'s CPU, once per op', () => {
+    const m = host([0, 1]);
+    const [dom0, g1] = m.ks;
+    const x = m.exec(dom0);
+    const gt = m.xen.grantTables.get(g1.domid)!;
+    const [f1, f2] = [g1.allocFrame(), g1.allocFrame()];
+    gt.grantAccess(100, dom0.domid, f1, false);
+    gt.grantAccess(101, dom0.domid, f2, false);
+    const cost = m.h.costs;
+    /** Cycles a call charges on the caller's Exec: the hypercall entry and `n` of its own row. */
+    const charges = (f: () => unknown) => { const c0 = x.cycles; f(); return x.cycles - c0; };
+    const per = (name: keyof typeof cost, n = 1) => cost.hypercall + n * cost[name];
+    m.xen.mmuUpdate(x, 1); // the first entry into Xen takes its TLB misses; the calls below hit
+    let dev: Array<{ handle?: number }> = [];
+    expect(charges(() => { dev = m.xen.grantDeviceMap(x, dom0, [{ dom: g1.domid, ref: 100 }, { dom: g1.domid, ref: 101 }]); })).to.be.closeTo(per('grantValidatePerOp', 2), 1e-6);
+    expect(charges(() => m.xen.grantUnmap(x, dom0, dev.map((r) => r.handle!), false)), 'a device-only unmap validates').to.be.closeTo(per('grantValidatePerOp', 2), 1e-6);
+    let mapped: Array<{ handle?: number }> = [];
+    expect(charges(() => { mapped = m.xen.grantMap(x, dom0, [{ dom: g1.domid, ref: 100, readonly: false }]); })).to.be.closeTo(per('grantMapPerOp'), 1e-6);
+    const flush = charges(() => x.flushTlb());
+    expect(charges(() => m.xen.grantUnmap(x, dom0, [mapped[0].handle!], true))).to.be.closeTo(per('grantUnmapPerOp') + flush, 1e-6);
+    // A copy that fails (no such grant) copies nothing: the op's own row only.
+    expect(charges(() => m.xen.grantCopy(x, dom0, [{ source: { dom: g1.domid, ref: 200, offset: 0 }, dest: { dom: dom0.domid, frame: dom0.allocFrame(), offset: 0 }, len: 64 }]))).to.be.closeTo(per('grantCopyPerOp'), 1e-6);
+    const port = m.xen.evtchnAllocUnbound(x, dom0, g1.domid);
+    expect(charges(() => m.xen.evtchnSendPort(x, dom0, port))).to.be.closeTo(per('evtchnSend'), 1e-6);
+  });
+
+  it('a grant copy moves the payload bytes into the destination frame, at the destination offset', () => {
+    const m = host([0, 0]);
+    const [dom0, g1] = m.ks;
+    const x = m.exec(dom0);
+    const src = g1.allocFrame(), dst = dom0.allocFrame();
+    m.xen.grantTables.get(g1.domid)!.grantAccess(100, dom0.domid, src, true);
+    m.h.mem.write(src, 100, 7, 5000, 1000, 1); // flow 7's bytes 5000..5999 at offset 100 of src
+    const r = m.xen.grantCopy(x, dom0, [{ source: { dom: g1.domid, ref: 100, offset: 100 }, dest: { dom: dom0.domid, frame: dst, offset: 40 }, len: 600 }]);
+    expect(r[0].status).to.equal(GNTST.okay);
+    expect(m.h.mem.payload.get(dst)).to.deep.equal({ flow: 7, off: 5000, len: 600, gen: 1, at: 40 });
+  });
+
+  it('with more than one CPU an event send carries the sender\'s CPU, so a peer on another CPU is woken by IPI', () => {
+    const sc = loadScenario(join('scenarios', 'smp', 'guest-rx-own-core.yaml'));
+    const b = build(sc);
+    const xen = b.xen!;
+    xen.boot();
+    const [dom0, g] = b.kernels;
+    xen.unpauseDomain(g.domid);
+    b.sys.sched.run(b.sys.sched.now);
+    expect(dom0.cpuIndex).to.not.equal(g.cpuIndex);
+    const vif = b.vifs.find((v) => v.guest === g)!;
+    const exec = new CpuExec(b.cpus[g.cpuIndex], g, b.costs, b.counters);
+    const run = () => { for (const e of exec.effects.splice(0)) e(); b.sys.sched.run(b.sys.sched.now); };
+    const ipis = b.counters.ipis ?? 0;
+    const sent = b.counters.notificationsSent;
+    // By channel (netfront's send path) and by port number (the guest-visible hypercall).
+    xen.evtchnSend(exec, g, `evtchn-${vif.nb.name}`, 'a'); // netfront's end
+    expect(b.counters.notificationsSent).to.equal(sent + 1);
+    run();
+    expect(b.counters.ipis).to.equal(ipis + 1);
+    b.sys.sched.run(b.sys.sched.now + 1e9);
+    const gPort = g.evtchn.ports.find((p) => p.name === vif.nf.name)!;
+    expect(xen.evtchnSendPort(exec, g, gPort.port)).to.equal(0);
+    run();
+    expect(b.counters.ipis).to.equal(ipis + 2);
   });
 });

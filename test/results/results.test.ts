@@ -13,6 +13,7 @@ import { makeResult, runsCsv, writeResult } from '../../src/results/result.js';
 import { ScenarioError, loadScenario, parseScenario } from '../../src/scenario/schema.js';
 import { sampleCase } from '../../src/stress/case.js';
 import { runCase } from '../../src/stress/run.js';
+import { runWrapped } from '../support/wrapped-case.js';
 import type { Built } from '../../src/scenario/build.js';
 import { xennet } from '../support/cli.js';
 
@@ -198,7 +199,7 @@ describe('result files, shards and merge', function () {
     const lossy = (b: Built) => {
       for (const nb of b.netbacks) { const xmit = nb.xmit.bind(nb); let n = 0; nb.xmit = (x, p) => (++n % 3 === 0 ? (p.release?.(x), true) : xmit(x, p)); }
     };
-    const bad = runCase(sc, { mutate: lossy });
+    const bad = runWrapped(sc, lossy);
     const honest = runCase(sc);
     expect(bad.ok, 'the double must break the case').to.equal(false);
     const res = makeResult({ xennet: { version: '0', commit: null }, command: 'stress', inputs: {}, fingerprint: 'f', total: 6 },

@@ -43,7 +43,7 @@ describe('scenario JSON Schema', function () {
   });
 
   it('keeps defaulted fields optional (input side): only name and topology are required', () => {
-    // `direction` is required by the stream workload and refused by TCP_RR/UDP_RR: a cross-field check of xennet's own (test/latency.test.ts).
+    // `direction` is required by the stream workload and refused by TCP_RR/UDP_RR: a cross-field check of xennet's own (test/scenario/latency.test.ts).
     expect(scenarioJsonSchema().required).to.have.members(['name', 'topology']);
   });
 

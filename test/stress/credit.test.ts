@@ -15,6 +15,7 @@ import { build } from '../../src/scenario/build.js';
 import { loadScenario, parseScenario, type Scenario } from '../../src/scenario/schema.js';
 import { creditPeriods, sampleCase, type CaseScenario } from '../../src/stress/case.js';
 import { HONEST_GUEST_SHARE, HONEST_SHARE, I2_CREDIT_PERIODS, runCase, type CaseResult } from '../../src/stress/run.js';
+import { runWrapped } from '../support/wrapped-case.js';
 import type { SchedPolicy } from '../../src/hypervisor/sched.js';
 import type { XenDomain } from '../../src/hypervisor/domain.js';
 import { runStressCase } from '../../src/stress/pool.js';
@@ -180,23 +181,21 @@ describe('stress: I2 under the credit scheduler (a spinning guest and the accoun
     const drawn = sampleCase(27027, 2749, true);
     const adversary = `domU${drawn.hostile![0].guest}`;
     let picks = 0;
-    const r = runCase(drawn, {
-      mutate: (b) => {
-        const real = b.xen!.policy;
-        const spinnerFirst: SchedPolicy<XenDomain> = {
-          name: real.name,
-          pick: (c) => {
-            const spinner = b.kernels.find((k) => k.name === adversary && k.cpuIndex === c);
-            if (spinner?.hasWork()) { picks++; return spinner; }
-            return real.pick(c);
-          },
-          wake: (k) => real.wake?.(k),
-          ran: (k: XenDomain, c, t0, t1) => real.ran?.(k, c, t0, t1),
-          preempts: (k, c) => k.name === adversary || real.preempts(k, c),
-          guaranteedShare: (k) => real.guaranteedShare(k),
-        };
-        (b.xen as unknown as { policy: SchedPolicy<XenDomain> }).policy = spinnerFirst;
-      },
+    const r = runWrapped(drawn, (b) => {
+      const real = b.xen!.policy;
+      const spinnerFirst: SchedPolicy<XenDomain> = {
+        name: real.name,
+        pick: (c) => {
+          const spinner = b.kernels.find((k) => k.name === adversary && k.cpuIndex === c);
+          if (spinner?.hasWork()) { picks++; return spinner; }
+          return real.pick(c);
+        },
+        wake: (k) => real.wake?.(k),
+        ran: (k: XenDomain, c, t0, t1) => real.ran?.(k, c, t0, t1),
+        preempts: (k, c) => k.name === adversary || real.preempts(k, c),
+        guaranteedShare: (k) => real.guaranteedShare(k),
+      };
+      (b.xen as unknown as { policy: SchedPolicy<XenDomain> }).policy = spinnerFirst;
     });
     // Trigger: the mutant scheduler did hand the spinner the CPU over the others.
     expect(picks).to.be.greaterThan(100);

@@ -3,24 +3,30 @@ import fc from 'fast-check';
 import { availableParallelism } from 'node:os';
 import { caseArb, caseSeed, hostilePairs, sampleCase, type CaseScenario } from '../../src/stress/case.js';
 import { BEHAVIOURS } from '../../src/hostile/behaviours.js';
-import { runCase } from '../../src/stress/run.js';
+import { runCase, type CaseResult } from '../../src/stress/run.js';
 import { runStress, runStressCase, summarize } from '../../src/stress/pool.js';
 import type { Built } from '../../src/scenario/build.js';
-import type { Netback } from '../../src/channels/netback.js';
+import type { Netback, NetbackValidation } from '../../src/channels/netback.js';
 import { GNTST } from '../../src/hypervisor/grant-table.js';
 import { stressCase, type CaseChanges } from '../support/stress-case.js';
+import { runWrapped } from '../support/wrapped-case.js';
 
 /** Run fast-check over stress cases with a broken netback and return whether it found a counterexample. */
-function findsBug(only: string[] | null, mutate: (b: Built) => void, numRuns: number, seed = 7): { failed: boolean; failures: string[] } {
+function findsBug(only: string[] | null, run: (sc: CaseScenario) => CaseResult, numRuns: number, seed = 7): { failed: boolean; failures: string[] } {
   let failures: string[] = [];
   const out = fc.check(fc.property(caseArb(only !== null, only ?? undefined), (sc) => {
-    const r = runCase(sc, { mutate });
+    const r = run(sc);
     if (!r.ok) failures = r.failures;
     return r.ok;
   }), { seed, numRuns, endOnFailure: true });
   return { failed: out.failed, failures };
 }
-const eachNetback = (f: (nb: Netback, b: Built) => void) => (b: Built) => { for (const nb of b.netbacks) f(nb, b); };
+/** Cases run on a system a test double wraps. */
+const wrapped = (wrap: (b: Built) => void) => (sc: CaseScenario) => runWrapped(sc, wrap);
+/** Cases run by a netback without some of the 2.10 validations (the scenario's netback.validate). */
+const unhardened = (v: Partial<NetbackValidation>) => (sc: CaseScenario) =>
+  runCase({ ...sc, netback: { ...sc.netback, validate: { ...sc.netback?.validate, ...v } } });
+const eachNetback = (f: (nb: Netback, b: Built) => void) => wrapped((b: Built) => { for (const nb of b.netbacks) f(nb, b); });
 /** Break every TX ring each netback attaches to (connect, in the XenBus handshake after build, attaches a new one). */
 const eachTxRing = (f: (ring: Netback['tx']) => void) => eachNetback((nb) => {
   let ring = nb.tx;
@@ -64,7 +70,7 @@ describe('stress: properties over random scenarios', function () {
   it('progress: kernel timers that never fire (no retransmission timeout, no delayed ACK) stall a flow, and the check sees it', () => {
     // Test double for the kernel timer service: the stacks' timers are accepted but never fire.
     const deafTimers = (b: Built) => { for (const st of b.stacks.values()) (st as unknown as { timer: () => { cancel(): void } }).timer = () => ({ cancel() {} }); };
-    const r = findsBug(null, deafTimers, 200, 3);
+    const r = findsBug(null, wrapped(deafTimers), 200, 3);
     expect(r.failed).to.equal(true);
     // Either the drain ends with bytes never delivered, or it spins without delivering any (both: no progress).
     expect(r.failures.join('\n')).to.match(/progress: flow \d+ .*wrote \d+ bytes|livelock: .* without progress/);
@@ -105,17 +111,17 @@ describe('stress: mutation checks (a deliberately broken netback is caught)', fu
   this.timeout(180_000);
 
   it('the same cases pass with the real netback', () => {
-    for (const only of [['H1'], ['H5'], ['H6'], ['H7']]) expect(findsBug(only, () => {}, 8).failed, only[0]).to.equal(false);
+    for (const only of [['H1'], ['H5'], ['H6'], ['H7']]) expect(findsBug(only, (sc) => runCase(sc), 8).failed, only[0]).to.equal(false);
   });
 
   it('netback without the slot-count limits (XSA-39) is caught by H6', () => {
-    const r = findsBug(['H6'], eachNetback((nb) => { nb.checks.slotLimits = false; }), 40);
+    const r = findsBug(['H6'], unhardened({ slotLimits: false }), 40);
     expect(r.failed).to.equal(true);
     expect(r.failures.join(' ')).to.match(/too-many-slots|chain/);
   });
 
   it('netback that trusts an impossible req_prod is caught by H1', () => {
-    const r = findsBug(['H1'], eachNetback((nb) => { nb.checks.producer = false; }), 40);
+    const r = findsBug(['H1'], unhardened({ producer: false }), 40);
     expect(r.failed).to.equal(true);
   });
 
@@ -133,7 +139,7 @@ describe('stress: mutation checks (a deliberately broken netback is caught)', fu
   });
 
   it('netback without the page-bounds check is caught by H7', () => {
-    const r = findsBug(['H7'], eachNetback((nb) => { nb.checks.pageBounds = false; }), 40);
+    const r = findsBug(['H7'], unhardened({ pageBounds: false }), 40);
     expect(r.failed).to.equal(true);
   });
 
@@ -198,7 +204,7 @@ describe('stress: mutation checks (a missing TLB flush is caught as a stale tran
   it('a page flip without a TLB flush is caught', () => {
     const sc = flipCase();
     expect(sc.optimizations).to.include({ rxCopy: false, superpages: true });
-    const r = runCase(sc, { mutate: flipWithoutFlush });
+    const r = runWrapped(sc, flipWithoutFlush);
     expect(r.ok).to.equal(false);
     expect(r.violations['stale-translation']).to.be.greaterThan(0);
     expect(r.failures.join(' ')).to.match(/I1: \d+ stale translations?: domain 0 hit TLB entry/);
@@ -206,7 +212,7 @@ describe('stress: mutation checks (a missing TLB flush is caught as a stale tran
   it('a grant unmap without a TLB flush is caught', () => {
     const sc = mapCase();
     expect(sc.optimizations).to.include({ rxCopy: true, rxCopyVia: 'map' });
-    const r = runCase(sc, { mutate: unmapWithoutFlush });
+    const r = runWrapped(sc, unmapWithoutFlush);
     expect(r.ok).to.equal(false);
     expect(r.violations['stale-translation']).to.be.greaterThan(0);
     expect(r.failures.join(' ')).to.match(/I1: \d+ stale translations?: .*wanting frame/);
@@ -240,19 +246,17 @@ describe('stress: regressions for mechanism bugs the properties found', function
   /** What the NIC drivers were handed: the most MSS segments software GSO cut one packet into, and the most fragments of a packet taken. */
   const watchXmit = (sc: CaseScenario) => {
     const seen = { segments: 0, fragments: 0 };
-    const r = runCase(sc, {
-      mutate: (b) => {
-        for (const d of b.drivers) {
-          const xmit = d.xmit.bind(d);
-          d.xmit = (x, p) => {
-            const before = b.counters.softwareGsoSegments;
-            const taken = xmit(x, p);
-            seen.segments = Math.max(seen.segments, b.counters.softwareGsoSegments - before);
-            if (taken) seen.fragments = Math.max(seen.fragments, p.frames.length);
-            return taken;
-          };
-        }
-      },
+    const r = runWrapped(sc, (b) => {
+      for (const d of b.drivers) {
+        const xmit = d.xmit.bind(d);
+        d.xmit = (x, p) => {
+          const before = b.counters.softwareGsoSegments;
+          const taken = xmit(x, p);
+          seen.segments = Math.max(seen.segments, b.counters.softwareGsoSegments - before);
+          if (taken) seen.fragments = Math.max(seen.fragments, p.frames.length);
+          return taken;
+        };
+      }
     });
     expect(r.failures, r.failures.join('\n')).to.deep.equal([]);
     return seen;

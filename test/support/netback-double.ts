@@ -13,7 +13,7 @@ import type { Packet } from '../../src/core/packet.js';
 import type { Xen } from '../../src/hypervisor/xen.js';
 import { GNTST } from '../../src/hypervisor/grant-table.js';
 import { Netback, PendingPool } from '../../src/channels/netback.js';
-import { netbackMachine } from '../../src/channels/netback/machine.js';
+import { netbackMachine } from '../../src/channels/netback-machine.js';
 import { VifRings, type RxRequest, type RxResponse, type TxResponse, type TxSlot, type VifFeatures } from '../../src/channels/netif.js';
 import { FrontRing } from '../../src/channels/ring.js';
 import { newCounters } from '../../src/model/counters.js';

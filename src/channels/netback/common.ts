@@ -65,5 +65,17 @@ export interface NetbackOptions {
   rxPollUs: number;
   /** Late-EOI delay unit for spurious events (a jiffy). */
   lateEoiTickUs: number;
+  /** Which validations of 2.10 this backend performs (a backend without one models an unhardened netback). */
+  validate: NetbackValidation;
 }
-export const NETBACK_DEFAULTS: NetbackOptions = { rxDrainUs: 10_000_000, rxStallUs: 60_000_000, rxPollUs: 30_000, lateEoiTickUs: 1_000 };
+/**
+ * The TX validations of 2.10, each of which a backend may lack: `producer` (req_prod more than a ring
+ * ahead; Linux netback has it since XSA-39, 2013), `slotLimits` (the 18/20 following-slot limits of
+ * xenvif_count_requests, 2013), `pageBounds` (a slot crossing its page; fatal since XSA-39),
+ * `extras` (extra-info types and GSO fields; fatal since XSA-39).
+ */
+export interface NetbackValidation { readonly producer: boolean; readonly slotLimits: boolean; readonly pageBounds: boolean; readonly extras: boolean }
+export const NETBACK_DEFAULTS: NetbackOptions = {
+  rxDrainUs: 10_000_000, rxStallUs: 60_000_000, rxPollUs: 30_000, lateEoiTickUs: 1_000,
+  validate: { producer: true, slotLimits: true, pageBounds: true, extras: true },
+};

@@ -12,7 +12,7 @@ import {
 import type { Netback } from '../netback.js';
 import { PAGE_SIZE } from '../../core/packet.js';
 import { notify } from './interface.js';
-import { NB } from './machine.js';
+import { NB } from '../netback-machine.js';
 
 export function xenvif_ctrl_action(vif: Netback, x: Exec): void {
   vif.actor?.send(NB.CTRL_DONE);

@@ -8,7 +8,7 @@ import { HDR_LEN, PAGE_SIZE, type Packet } from '../../core/packet.js';
 import { skb_copy } from '../../domains/skb.js';
 import { drop, note } from '../../model/counters.js';
 import type { Netback } from '../netback.js';
-import { NB } from './machine.js';
+import { NB } from '../netback-machine.js';
 import { free_packet, xenvif_kick_rx, xenvif_rx_queue_purge } from './rx.js';
 
 export function notify(vif: Netback, x: Exec, push: { notify: boolean }): void {

@@ -12,7 +12,7 @@ import { NETIF_RSP, NETRXF, type RxRequest } from '../netif.js';
 import type { Netback } from '../netback.js';
 import { packetBytes } from './common.js';
 import { notify } from './interface.js';
-import { NB } from './machine.js';
+import { NB } from '../netback-machine.js';
 
 export function xenvif_rx_queue_purge(vif: Netback, reason: string): void {
   if (!vif.rxQueue.length) return;

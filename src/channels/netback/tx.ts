@@ -18,7 +18,7 @@ import type { Netback } from '../netback.js';
 import { COPY_LEN, asExtra, asRequest, type PendingTx } from './common.js';
 import { notify, xenvif_unmap_frontend_data_rings } from './interface.js';
 import { xenvif_rx_queue_purge } from './rx.js';
-import { NB, type NetbackEvent } from './machine.js';
+import { NB, type NetbackEvent } from '../netback-machine.js';
 import { readPayload } from '../../hardware/payload.js';
 import type { Run } from '../../model/integrity.js';
 
@@ -112,7 +112,7 @@ export function xenvif_tx_action(vif: Netback, x: Exec): void {
   // One read of the frontend's producer for the whole pass, validated before use (2.10, XSA-39).
   const prod = vif.tx.sring.reqProd >>> 0;
   const size = vif.tx.size;
-  if (vif.checks.producer && ringDiff(prod, vif.tx.rspProdPvt) > size) { xenvif_fatal_tx_err(vif, 'impossible-number-of-requests'); return; }
+  if (vif.opts.validate.producer && ringDiff(prod, vif.tx.rspProdPvt) > size) { xenvif_fatal_tx_err(vif, 'impossible-number-of-requests'); return; }
   const inFlight = ringDiff(vif.tx.reqCons, vif.tx.rspProdPvt);
   vif.avail = inFlight >= size ? 0 : Math.min(ringDiff(prod, vif.tx.reqCons), size - inFlight);
   vif.passSlots = 0;
@@ -181,7 +181,7 @@ export function xenvif_tx_credit_callback(vif: Netback): void {
 export function tx_work_todo(vif: Netback): boolean {
   const work = (): boolean => {
     const prod = vif.tx.sring.reqProd >>> 0;
-    if (vif.checks.producer && ringDiff(prod, vif.tx.rspProdPvt) > vif.tx.size) { xenvif_fatal_tx_err(vif, 'impossible-number-of-requests'); return false; }
+    if (vif.opts.validate.producer && ringDiff(prod, vif.tx.rspProdPvt) > vif.tx.size) { xenvif_fatal_tx_err(vif, 'impossible-number-of-requests'); return false; }
     const inFlight = ringDiff(vif.tx.reqCons, vif.tx.rspProdPvt);
     return inFlight < vif.tx.size && ringDiff(prod, vif.tx.reqCons) > 0;
   };
@@ -222,7 +222,7 @@ export function xenvif_tx_build_gops(vif: Netback, x: Exec): PendingTx | null | 
       if (vif.avail <= 0) return fatal('missing-extra-info');
       const e = asExtra(take_slot(vif));
       extras++;
-      if (vif.checks.extras && (e.type === XEN_NETIF_EXTRA_TYPE.NONE || e.type >= XEN_NETIF_EXTRA_TYPE.MAX)) return fatal('bad-extra-type');
+      if (vif.opts.validate.extras && (e.type === XEN_NETIF_EXTRA_TYPE.NONE || e.type >= XEN_NETIF_EXTRA_TYPE.MAX)) return fatal('bad-extra-type');
       byType[e.type] = e; // a duplicate of one type replaces the earlier one
       if (!(e.flags & XEN_NETIF_EXTRA_FLAG_MORE)) break;
     }
@@ -248,19 +248,19 @@ export function xenvif_tx_build_gops(vif: Netback, x: Exec): PendingTx | null | 
   while (more) {
     const n = consumed.length - 1; // following slots so far
     if (vif.avail <= 0) return fatal('chain-past-producer');
-    if (vif.checks.slotLimits && n >= FATAL_SKB_SLOTS) return fatal('too-many-slots');
-    if (vif.checks.slotLimits && !dropErr && n >= XEN_NETIF_NR_SLOTS_MIN) dropErr = 'too-many-slots';
+    if (vif.opts.validate.slotLimits && n >= FATAL_SKB_SLOTS) return fatal('too-many-slots');
+    if (vif.opts.validate.slotLimits && !dropErr && n >= XEN_NETIF_NR_SLOTS_MIN) dropErr = 'too-many-slots';
     const s = asRequest(take_slot(vif));
     consumed.push(s);
     if (!dropErr && s.size > remaining) dropErr = 'fragments-exceed-total'; // total overflowed 64 KiB: buggy, not fatal
     remaining = (remaining - s.size) & 0xffff;
-    if (vif.checks.pageBounds && s.offset + s.size > PAGE_SIZE) return fatal('slot-crosses-page');
+    if (vif.opts.validate.pageBounds && s.offset + s.size > PAGE_SIZE) return fatal('slot-crosses-page');
     more = (s.flags & NETTXF.more_data) !== 0;
   }
   const gso = byType[XEN_NETIF_EXTRA_TYPE.GSO] ?? null;
   if (!dropErr && remaining < ETH_HLEN) dropErr = 'runt';
-  if (vif.checks.pageBounds && !dropErr && first.offset + remaining > PAGE_SIZE) return fatal('slot-crosses-page');
-  if (vif.checks.extras && !dropErr && gso && (gso.gsoSize === 0 || (gso.gsoType !== XEN_NETIF_GSO_TYPE.TCPV4 && gso.gsoType !== XEN_NETIF_GSO_TYPE.TCPV6))) return fatal('bad-gso');
+  if (vif.opts.validate.pageBounds && !dropErr && first.offset + remaining > PAGE_SIZE) return fatal('slot-crosses-page');
+  if (vif.opts.validate.extras && !dropErr && gso && (gso.gsoSize === 0 || (gso.gsoType !== XEN_NETIF_GSO_TYPE.TCPV4 && gso.gsoType !== XEN_NETIF_GSO_TYPE.TCPV6))) return fatal('bad-gso');
   if (dropErr) {
     drop(vif.counters, `tx-${dropErr}`);
     tx_unit(vif);

@@ -15,7 +15,7 @@ import type { Xs } from '../../domains/xenstored.js';
 import type { Netback } from '../netback.js';
 import { MAC_RE, ZERO_CTRL, ZERO_RX, ZERO_TX } from './common.js';
 import { xenvif_disconnect_data } from './interface.js';
-import { NB, XENBUS_EVENT } from './machine.js';
+import { NB, XENBUS_EVENT } from '../netback-machine.js';
 
 export function set_backend_state(vif: Netback, to: number): void {
   // Walk the allowed edges (2.9), shortest path, like Linux's set_backend_state.

@@ -1,39 +1,12 @@
 /**
- * What a behaviour is, what its expectations see of a finished run, and the helpers every family uses.
+ * The helpers every family of behaviours uses (what a behaviour is: ../netfront.ts).
  */
 import type { Exec } from '../../core/exec.js';
-import type { Netback } from '../../channels/netback.js';
 import { XenbusState, type RxRequest, type TxSlot } from '../../channels/netif.js';
-import type { Counters } from '../../model/counters.js';
-import type { Hostile } from '../netfront.js';
+import type { Hostile, Outcome } from '../netfront.js';
 
-/** What the expectations see of a finished run (the oracle's view, not the adversary's). */
-export interface Outcome {
-  h: Hostile;
-  nb: Netback;
-  /** The vif's backend directory in XenStore. */
-  back: string;
-  counters: Counters;
-  /** The run reached quiescence (no event pending). */
-  quiescent: boolean;
-  /** Grant mappings the driver domain still holds on this guest's grants. */
-  dom0Mappings: number;
-}
-
-export interface Behaviour {
-  id: string;
-  title: string;
-  /** The catalogue's invariants for this behaviour. */
-  invariants: string;
-  /** Sub-cases (the scenario's `variant` picks one, modulo this). */
-  variants: number;
-  publish?(h: Hostile): void;
-  setup?(h: Hostile): void;
-  step?(h: Hostile, x: Exec, n: number): void;
-  teardown?(h: Hostile): void;
-  /** Failures (empty when the driver domain and Xen did what they must). */
-  expect(o: Outcome): string[];
-}
+// What a behaviour is and what its expectations see live with the adversary that runs them (../netfront.ts).
+export type { Behaviour, Outcome } from '../netfront.js';
 
 // ---------------------------------------------------------------- expectation helpers
 

@@ -8,9 +8,9 @@
  * the one that ran last. The model keeps exactly that reduction; these tests state it.
  */
 import { expect } from 'chai';
-import { PS_PER_US } from '../src/actors/scheduler.js';
-import { BvtPolicy } from '../src/hypervisor/sched-bvt.js';
-import { schedDouble } from './support/sched-double.js';
+import { PS_PER_US } from '../../src/actors/scheduler.js';
+import { BvtPolicy } from '../../src/hypervisor/sched-bvt.js';
+import { schedDouble } from '../support/sched-double.js';
 
 const US = PS_PER_US;
 const ALLOW_US = 100;

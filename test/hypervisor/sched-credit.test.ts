@@ -15,9 +15,9 @@
  *   that is idle or runs a vCPU of strictly lower priority.
  */
 import { expect } from 'chai';
-import { PS_PER_MS } from '../src/actors/scheduler.js';
-import { CreditPolicy, CSCHED_DEFAULT_WEIGHT, PRI, PRI_NAME, PS_PER_CREDIT, type CreditConfig } from '../src/hypervisor/sched-credit.js';
-import { schedDouble, type Dom } from './support/sched-double.js';
+import { PS_PER_MS } from '../../src/actors/scheduler.js';
+import { CreditPolicy, CSCHED_DEFAULT_WEIGHT, PRI, PRI_NAME, PS_PER_CREDIT, type CreditConfig } from '../../src/hypervisor/sched-credit.js';
+import { schedDouble, type Dom } from '../support/sched-double.js';
 
 const MS = PS_PER_MS;
 

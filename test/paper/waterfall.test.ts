@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { paperConfigs } from '../src/paper/configs.js';
-import type { PaperRow } from '../src/paper/report.js';
-import { OPTIMIZATIONS, subsetId, waterfall, waterfallSpec } from '../src/paper/waterfall.js';
-import { compile } from '../src/plot/vega.js';
+import { paperConfigs } from '../../src/paper/configs.js';
+import type { PaperRow } from '../../src/paper/report.js';
+import { OPTIMIZATIONS, subsetId, waterfall, waterfallSpec } from '../../src/paper/waterfall.js';
+import { compile } from '../../src/plot/vega.js';
 
 type Key = typeof OPTIMIZATIONS[number]['key'];
 const SUBSETS: Key[][] = [[], ['vnic'], ['io'], ['mem'], ['vnic', 'io'], ['vnic', 'mem'], ['io', 'mem'], ['vnic', 'io', 'mem']];

@@ -6,11 +6,11 @@ import { expect } from 'chai';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { paperConfigs, readPaperConfigs, scenarioDir } from '../src/paper/configs.js';
-import { loadScenario, ScenarioError } from '../src/scenario/schema.js';
-import { runScenario } from '../src/scenario/run.js';
-import { runCase } from '../src/stress/run.js';
-import { bundledScenarios } from './support/scenarios.js';
+import { paperConfigs, readPaperConfigs, scenarioDir } from '../../src/paper/configs.js';
+import { loadScenario, ScenarioError } from '../../src/scenario/schema.js';
+import { runScenario } from '../../src/scenario/run.js';
+import { runCase } from '../../src/stress/run.js';
+import { bundledScenarios } from '../support/scenarios.js';
 
 /** The ids and order `xennet paper` has always reported. */
 const PAPER_IDS = [

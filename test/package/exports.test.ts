@@ -5,17 +5,17 @@ import { fileURLToPath } from 'node:url';
 // The package imported by its own name, as a user's project would (package.json "exports"); the
 // name is a variable so that tsc, which builds dist/ in the same pass, does not resolve it before it exists.
 const pkg = 'xennet';
-const load = () => import(pkg) as Promise<typeof import('../src/index.js')>;
+const load = () => import(pkg) as Promise<typeof import('../../src/index.js')>;
 describe('library use: import from "xennet"', function () {
   this.timeout(120_000);
 
   it('has typed entry points', () => {
-    expect(existsSync(fileURLToPath(new URL('../src/index.d.ts', import.meta.url)))).to.equal(true);
+    expect(existsSync(fileURLToPath(new URL('../../src/index.d.ts', import.meta.url)))).to.equal(true);
   });
 
   it('loads and runs a scenario, and streams what it does', async () => {
     const x = await load();
-    const sc = x.loadScenario(fileURLToPath(new URL('../../scenarios/guest-tx.yaml', import.meta.url)), [
+    const sc = x.loadScenario(fileURLToPath(new URL('../../../scenarios/guest-tx.yaml', import.meta.url)), [
       { path: 'run.durationMs', value: 2, flag: 'test' }, { path: 'run.warmupMs', value: 1, flag: 'test' },
     ]);
     const r = x.runScenario(sc);

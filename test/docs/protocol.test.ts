@@ -7,8 +7,8 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BEHAVIOURS } from '../src/hostile/behaviours.js';
-import { citations, citationsIn, filesUnder, parseProtocolDoc, resolves, type Citation } from './support/citations.js';
+import { BEHAVIOURS } from '../../src/hostile/behaviours.js';
+import { citations, citationsIn, filesUnder, parseProtocolDoc, resolves, type Citation } from '../support/citations.js';
 
 const root = process.cwd();
 const DOC = 'docs/protocol.md';

@@ -8,10 +8,10 @@
  */
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { PS_PER_MS } from '../src/actors/scheduler.js';
-import { build } from '../src/scenario/build.js';
-import { loadScenario } from '../src/scenario/schema.js';
-import { CreditPolicy } from '../src/hypervisor/sched-credit.js';
+import { PS_PER_MS } from '../../src/actors/scheduler.js';
+import { build } from '../../src/scenario/build.js';
+import { loadScenario } from '../../src/scenario/schema.js';
+import { CreditPolicy } from '../../src/hypervisor/sched-credit.js';
 
 describe('Xen (mutation): two CPUs under the credit scheduler', function () {
   this.timeout(30_000);

@@ -1,9 +1,9 @@
 /** `paper --reps N --plot DIR`: xennet's bar is the mean over the seeds, with its 95% CI as an error bar. */
 import { expect } from 'chai';
-import { throughputSpec } from '../src/paper/plot.js';
-import { renderSvg } from '../src/plot/vega.js';
-import type { PaperRow } from '../src/paper/report.js';
-import type { RepStats } from '../src/paper/run.js';
+import { throughputSpec } from '../../src/paper/plot.js';
+import { renderSvg } from '../../src/plot/vega.js';
+import type { PaperRow } from '../../src/paper/report.js';
+import type { RepStats } from '../../src/paper/run.js';
 
 const stat = (mean: number, half: number) => ({ n: 3, mean, std: half, ci95: [mean - half, mean + half] as [number, number] });
 const row = (id: string, first: number, mean: number, half: number) => ({

@@ -8,8 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { report } from '../src/cli/calibrate.js';
-import type { CalibrationResult } from '../src/calibrate/calibrate.js';
+import { report } from '../../src/cli/calibrate.js';
+import type { CalibrationResult } from '../../src/calibrate/calibrate.js';
 
 const bin = join(process.cwd(), 'bin', 'xennet.js');
 const dir = mkdtempSync(join(tmpdir(), 'xennet-hostile-user-'));

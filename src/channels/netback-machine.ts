@@ -20,7 +20,7 @@
  * - ctrl: the control-ring work item, idle or scheduled.
  */
 import { assign, setup } from 'xstate';
-import { stateValue, type ActorLike } from '../../actors/runtime.js';
+import { stateValue, type ActorLike } from '../actors/runtime.js';
 
 export type NetbackEvent =
   | { type: 'XENBUS_INITWAIT' } | { type: 'XENBUS_CONNECTED' } | { type: 'XENBUS_CLOSING' } | { type: 'XENBUS_CLOSED' }
@@ -95,12 +95,12 @@ export const netbackMachine = setup({
       states: {
         idle: { on: { NAPI_SCHEDULE: 'scheduled' } },
         scheduled: { on: { TX_ACTION: 'inPass', TX_DONE: 'idle' } },
-        // A fatal protocol violation is only ever found while reading the ring in a pass; the reason stays in the context.
+        // A fatal protocol violation is found while reading the ring: in a pass, or in the final check the credit timer makes (creditWait); the reason stays in the context.
         inPass: { on: { NAPI_SCHEDULE: 'scheduled', TX_DONE: 'idle', TX_WAIT_PENDING: 'waitingForPendingSlots', TX_CREDIT_WAIT: 'creditWait', TX_FATAL_ERR: { target: 'disabled', actions: 'xenvif_fatal_tx_err' } } },
         // Parked on the pending pool; PendingPool.give kicks the first waiter (or the vif disconnects).
         waitingForPendingSlots: { on: { NAPI_SCHEDULE: 'scheduled', TX_STOP: 'idle' } },
         // Out of credit (rate_limited): the credit timer, or a guest event, schedules the next pass.
-        creditWait: { on: { NAPI_SCHEDULE: 'scheduled', TX_DONE: 'idle', TX_STOP: 'idle' } },
+        creditWait: { on: { NAPI_SCHEDULE: 'scheduled', TX_DONE: 'idle', TX_STOP: 'idle', TX_FATAL_ERR: { target: 'disabled', actions: 'xenvif_fatal_tx_err' } } },
         disabled: { on: { TX_ENABLE: 'idle' } },
       },
     },

@@ -10,11 +10,11 @@
  * - xenvif_tx_credit_callback: tx_add_credit, then schedule the TX work again.
  */
 import { expect } from 'chai';
-import { PS_PER_US } from '../src/actors/scheduler.js';
-import { TxCredit, creditFor } from '../src/channels/netback/credit.js';
-import { xenvif_tx_credit_callback } from '../src/channels/netback/tx.js';
-import type { TxRequest } from '../src/channels/netif.js';
-import { bytes, harness } from './support/netback-double.js';
+import { PS_PER_US } from '../../src/actors/scheduler.js';
+import { TxCredit, creditFor } from '../../src/channels/netback/credit.js';
+import { xenvif_tx_credit_callback } from '../../src/channels/netback/tx.js';
+import type { TxRequest } from '../../src/channels/netif.js';
+import { bytes, harness } from '../support/netback-double.js';
 
 const US = PS_PER_US;
 const req = (over: Partial<TxRequest>): TxRequest => ({ gref: 1, offset: 0, flags: 0, id: 0, size: 100, ...over });
