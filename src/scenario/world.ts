@@ -23,7 +23,7 @@ import type { ClientModel } from '../peer/client.js';
 import { spawnCpusAndXenstored } from '../toolstack/host.js';
 import { connectVifs, spawnVifActors } from '../toolstack/vif.js';
 import { attachPeer } from '../toolstack/peer.js';
-import { buildHost, flowEnds, peerFor, plugFlows, plugVifs, spawnTcpEnds, workload, type Built, type End } from './build.js';
+import { buildHost, flowEnds, peerFor, plugFlows, plugVifs, spawnTcpEnds, workload, type Built, type End } from './host.js';
 import { hostScenario, type Scenario } from './schema.js';
 
 const hex = (v: number) => (v & 255).toString(16).padStart(2, '0');
