@@ -89,8 +89,9 @@ export function xenvif_start_xmit(vif: Netback, x: Exec, p: Packet): boolean {
   if (c.tx === 'disabled') { drop(vif.counters, 'vif-disabled'); free_packet(vif, x, p); return true; }
   if (!vif.connected) { drop(vif.counters, 'vif-not-connected'); free_packet(vif, x, p); return true; }
   if (c.rx === 'carrierOff') { drop(vif.counters, 'vif-carrier-off'); free_packet(vif, x, p); return true; }
-  // Another guest's packet (the bridge forwarded it from its vif), or one our own stack still owns: in pages of ours first.
-  if (p.owner !== vif.kernel.domid || p.release !== undefined) { for (const q of netbk_copy_skb(vif, x, p)) xenvif_rx_queue_tail(vif, x, q); return true; }
+  // Another guest's packet (the bridge forwarded it from its vif), or one our own stack still owns when the guest takes
+  // pages by flipping or when it is a super-segment: in pages of ours first.
+  if (p.owner !== vif.kernel.domid || (p.release !== undefined && (!vif.feat.rxCopy || p.len + HDR_LEN > PAGE_SIZE))) { for (const q of netbk_copy_skb(vif, x, p)) xenvif_rx_queue_tail(vif, x, q); return true; }
   xenvif_rx_queue_tail(vif, x, p);
   return true;
 }
@@ -109,9 +110,9 @@ function xenvif_rx_queue_tail(vif: Netback, x: Exec, p: Packet): void {
 
 /**
  * A packet from another guest's vif lives in that guest's pages (mapped or pinned by its netback),
- * and one the driver domain's own stack sent is still that socket's; either may be one TSO
- * super-segment. The receive path hands the guest one page per packet, and a page it flips must be
- * ours to give. So, as Xen 2.0's netif_be_start_xmit does with an skb not from its own cache
+ * and one the driver domain's own stack sent is still that socket's (a copying receive path copies
+ * it as it is, and the socket gets it back after); either may be one TSO super-segment. The receive
+ * path hands the guest one page per packet, and a page it flips must be ours to give. So, as Xen 2.0's netif_be_start_xmit does with an skb not from its own cache
  * (netbk_copy_skb), the driver domain copies it into fresh pages of its own, after software GSO
  * (skb_gso_segment: the vif takes no super-segments) when it is one; the original goes back to its
  * owner at once (the sender's netback answers its slots). Linux netback with a copying receiver copies straight from the
