@@ -1,33 +1,89 @@
 /**
- * The Linux software bridge in the driver domain. Each flow's guest vif and
- * the physical NIC it leaves through are learnt ports (static forwarding
- * database: one entry per guest MAC, as after the first packets).
+ * The Linux software bridge in the driver domain (net/bridge). Its ports are
+ * the guests' backend interfaces (vifs) and the physical NICs; br_forward
+ * sends a frame out of the port its destination MAC was learnt on, vif to
+ * NIC, NIC to vif, or vif to vif (two guests of one host: the frame never
+ * touches a NIC). The forwarding database is static: every MAC is known, as
+ * after the first packets.
+ *
+ * A packet carries its flow, which stands for its Ethernet header: a flow
+ * joins two MACs, and a frame of it entering on the port of one end is
+ * addressed to the other. A frame whose flow has neither end behind its
+ * ingress port (a guest writing another flow's header) is addressed to the
+ * flow's second end.
  */
 import type { Exec } from '../core/exec.js';
-import type { NetDevice, Qdisc } from './netdev.js';
+import type { NetDevice, NetFeatures, Qdisc } from './netdev.js';
 import { drop, type Counters } from '../model/counters.js';
 import type { Packet } from '../core/packet.js';
+import type { Kernel } from './kernel.js';
+import { skb_copy } from './skb.js';
+
+/** One bridge port: the queue in front of the enslaved device (for the bridge's own interface: delivery up its stack). */
+export interface BridgePort { readonly dev: NetDevice; readonly q: Pick<Qdisc, 'enqueue'> }
+
+/**
+ * The bridge's own interface (br0), where the driver domain's IP lives: its stack sends through
+ * it (the frame enters the bridge at this port) and receives what is addressed to its MAC.
+ * It offers every offload: segmentation and checksums are done where a frame leaves (the NIC,
+ * or netback for a guest).
+ */
+export class BridgeDevice implements NetDevice {
+  readonly name = 'br0';
+  rx: (x: Exec, p: Packet) => void = () => {};
+  wake: (x: Exec) => void = () => {};
+  port: BridgePort | null = null;
+  constructor(private readonly bridge: Bridge) {}
+  features(): NetFeatures { return { sg: true, csum: true, tso: true }; }
+  xmit(x: Exec, p: Packet): boolean { this.bridge.input(x, p, this.port!); return true; }
+}
 
 export class Bridge {
-  private uplink = new Map<number, Qdisc>();
-  private vif = new Map<number, Qdisc>();
+  /** The forwarding database: MAC -> the port it is behind. */
+  private readonly fdb = new Map<string, BridgePort>();
+  /** Per flow, the ports of its two ends (resolved through the database when the flow is added). */
+  private readonly routes = new Map<number, [BridgePort | undefined, BridgePort | undefined]>();
   constructor(readonly counters: Counters) {}
 
-  /** Enslave a physical interface carrying `flow`. */
-  addUplink(flow: number, dev: NetDevice, q: Qdisc): void {
-    this.uplink.set(flow, q);
-    dev.rx = (x, p) => this.forward(x, p, this.vif.get(p.flow));
+  /** Enslave an interface (a vif, or a NIC with the MACs of the hosts on its link behind it). */
+  addPort(dev: NetDevice, q: Qdisc, macs: readonly string[]): BridgePort {
+    const port: BridgePort = { dev, q };
+    for (const m of macs) this.fdb.set(m, port);
+    dev.rx = (x, p) => this.input(x, p, port);
+    return port;
   }
-  /** Enslave a guest's backend interface for `flow`. */
-  addVif(flow: number, dev: NetDevice, q: Qdisc): void {
-    this.vif.set(flow, q);
-    dev.rx = (x, p) => this.forward(x, p, this.uplink.get(p.flow));
+  /**
+   * The bridge's own interface, with the driver domain's (`k`'s) MAC. A frame for it goes up k's
+   * stack; one still in another domain's pages, or that its sender still owns (a guest's, through
+   * its netback), is copied into k's own pages first (skb_orphan_frags_rx) and handed back.
+   */
+  addLocal(mac: string, k: Kernel): BridgeDevice {
+    const dev = new BridgeDevice(this);
+    const up = (x: Exec, p: Packet) => {
+      if (p.owner === k.domid && p.release === undefined) { dev.rx(x, p); return; }
+      const q = skb_copy(x, k, p, 0, p.len);
+      p.release?.(x);
+      dev.rx(x, q);
+    };
+    const port: BridgePort = { dev, q: { enqueue: up } };
+    dev.port = port;
+    this.fdb.set(mac, port);
+    return dev;
+  }
+  /** `mac` is behind `port` (a host on the far side of a NIC's cable). */
+  learn(mac: string, port: BridgePort): void { this.fdb.set(mac, port); }
+  /** A flow between MACs `a` and `b` (both learnt). */
+  addFlow(flow: number, a: string, b: string): void {
+    this.routes.set(flow, [this.fdb.get(a), this.fdb.get(b)]);
   }
 
-  private forward(x: Exec, p: Packet, out: Qdisc | undefined): void {
+  /** br_handle_frame -> __br_fdb_get -> br_forward (or br_pass_frame_up, for the bridge's own interface). */
+  input(x: Exec, p: Packet, from: BridgePort): void {
     x.touch('bridge');
     x.cost('bridgePerPacket');
+    const r = this.routes.get(p.flow);
+    const out = r === undefined ? undefined : r[0] === from ? r[1] : r[1] === from ? r[0] : r[1];
     if (!out) { drop(this.counters, 'bridge-no-port'); p.release?.(x); return; }
-    out.enqueue(x, p);
+    out.q.enqueue(x, p);
   }
 }

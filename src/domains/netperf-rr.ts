@@ -29,14 +29,22 @@ export class RrFlow {
   txOff = 0;
   /** Response bytes netperf has read (UDP_RR; TCP_RR counts them in its receiver). */
   delivered = 0;
-  constructor(readonly flow: number, readonly cfg: RrConfig) {}
+  /** `server`: netserver's end, which answers requests instead of sending them (no latency of its own). */
+  constructor(readonly flow: number, readonly cfg: RrConfig, readonly server = false) {}
 }
 
 /** The run's transactions: every latency sample since the last reset (the measured window's). */
 export class RrLog {
   samplesPs: number[] = [];
-  reset(): void { this.samplesPs = []; }
-  record(latencyPs: number): void { this.samplesPs.push(latencyPs); }
+  /** The same samples by flow (flows of a flow list report their own latency). */
+  byFlow = new Map<number, number[]>();
+  reset(): void { this.samplesPs = []; this.byFlow = new Map(); }
+  record(latencyPs: number, flow: number): void {
+    this.samplesPs.push(latencyPs);
+    let l = this.byFlow.get(flow);
+    if (!l) this.byFlow.set(flow, l = []);
+    l.push(latencyPs);
+  }
 }
 
 export interface LatencySummary {

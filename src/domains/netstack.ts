@@ -51,8 +51,8 @@ interface RxSeg { p: Packet; cold: boolean }
 
 export class NetStack {
   readonly socks = new Map<number, Socket>();
-  /** Request/response workload (netperf TCP_RR / UDP_RR): its parameters, the run's latency log and virtual time now (ps). */
-  rr: { cfg: RrConfig; log: RrLog; now: () => number } | null = null;
+  /** Request/response workload (netperf TCP_RR / UDP_RR): its parameters (the default of attach), the run's latency log and virtual time now (ps). */
+  rr: { cfg: RrConfig | null; log: RrLog; now: () => number } | null = null;
   constructor(
     readonly kernel: Kernel,
     readonly mem: MachineMemory,
@@ -64,14 +64,18 @@ export class NetStack {
     readonly streams: StreamCheck,
   ) {}
 
-  attach(flow: number, dev: NetDevice, q: Qdisc, role: 'sender' | 'receiver' | 'rr'): void {
+  /**
+   * Open one flow's socket on `dev`: a stream's sender or receiver, netperf of TCP_RR / UDP_RR
+   * (`rr`, requests out) or netserver (`rr-server`, responses back), with `rrCfg` (default: the stack's).
+   */
+  attach(flow: number, dev: NetDevice, q: Qdisc, role: 'sender' | 'receiver' | 'rr' | 'rr-server', rrCfg: RrConfig | null = this.rr?.cfg ?? null): void {
     const s: Socket = { flow, dev, q, appQueued: false, rxFrames: [], coldBytes: 0, rto: null };
     const cc = this.cfg.congestionControl;
-    if (role === 'rr') {
-      s.rr = new RrFlow(flow, this.rr!.cfg);
+    if (role === 'rr' || role === 'rr-server') {
+      s.rr = new RrFlow(flow, rrCfg!, role === 'rr-server');
       s.delAck = null;
       // TCP_RR: one connection carries requests out and responses back; UDP_RR: a datagram socket.
-      if (this.rr!.cfg.kind === 'tcp_rr') {
+      if (rrCfg!.kind === 'tcp_rr') {
         s.sender = new TcpSender(this.cfg.mss, this.cfg.sndBuf, this.cfg.rcvBuf, cc);
         s.receiver = new TcpReceiver<RxSeg>(this.cfg.mss, this.cfg.rcvBuf, cc === 'newreno');
       }
@@ -84,7 +88,7 @@ export class NetStack {
   /** netperf starts: senders begin writing. */
   start(): void {
     for (const s of this.socks.values()) { s.sender?.connect(); s.receiver?.connect(); }
-    for (const s of this.socks.values()) if (s.sender || s.rr) this.queueApp(s);
+    for (const s of this.socks.values()) if ((s.sender || s.rr) && !s.rr?.server) this.queueApp(s);
   }
   /** netperf stops writing (data already in the socket still goes out); used to let a run drain. */
   stopped = false;
@@ -169,6 +173,7 @@ export class NetStack {
       this.copyOut(x, s, bytes, s.rxFrames.length);
     }
     rr.got += bytes;
+    if (rr.server) { this.rrAnswer(x, s, rr); return; }
     let done = 0;
     while (rr.got >= cfg.responseBytes && rr.sentAt.length - done > 0) { rr.got -= cfg.responseBytes; done++; }
     let sends = 0;
@@ -186,15 +191,29 @@ export class NetStack {
     const log = this.rr!;
     x.later(() => {
       const now = log.now();
-      for (let i = 0; i < done; i++) log.log.record(now - rr.sentAt.shift()!);
+      for (let i = 0; i < done; i++) log.log.record(now - rr.sentAt.shift()!, rr.flow);
       for (let i = 0; i < sends; i++) rr.sentAt.push(now);
     });
   }
 
-  /** udp_sendmsg: one datagram per request, straight to the device queue (no retransmission: a lost one stalls netperf). */
-  private udpSend(x: Exec, s: Socket, rr: RrFlow): void {
+  /** netserver: every whole request read is answered at once with a response of responseBytes. */
+  private rrAnswer(x: Exec, s: Socket, rr: RrFlow): void {
+    const cfg = rr.cfg;
+    let n = 0;
+    while (rr.got >= cfg.requestBytes) { rr.got -= cfg.requestBytes; n++; }
+    if (n === 0 || s.aborted) return;
+    x.cost('syscall', n);
+    x.copy(n * cfg.responseBytes);
+    if (s.sender) {
+      s.sender.write(n * cfg.responseBytes);
+      if (!s.dev.features().csum) { this.counters.bytesChecksummed += n * cfg.responseBytes; x.charge('checksum', n * cfg.responseBytes * x.costs.csumCopyExtraPerByte); }
+      this.output(x, s);
+    } else for (let i = 0; i < n; i++) this.udpSend(x, s, rr, cfg.responseBytes);
+  }
+
+  /** udp_sendmsg: one datagram per request (or response), straight to the device queue (no retransmission: a lost one stalls netperf). */
+  private udpSend(x: Exec, s: Socket, rr: RrFlow, len = rr.cfg.requestBytes): void {
     const feat = s.dev.features();
-    const len = rr.cfg.requestBytes;
     x.touch('udp'); x.touch('ip'); x.touch('skb');
     x.cost('udpTxPerDatagram');
     x.cost('skbAllocFree');

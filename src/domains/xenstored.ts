@@ -61,11 +61,12 @@ export class XenStore {
   /** The open transaction's held-back writes, in order. */
   private pending: Array<[string, string]> = [];
   private nextTx = 1;
-  constructor(private readonly sys: ActorSystem) {}
+  /** `name`: its actor (`xenstored`; `host1/xenstored` in a world of several hosts). */
+  constructor(private readonly sys: ActorSystem, readonly name = XENSTORED) {}
 
   /** Start xenstored: spawn its actor (after every other actor, see build.ts). */
   spawn(): void {
-    this.sys.spawn(XENSTORED, 'xenstore', xenstoreMachine, { store: this });
+    this.sys.spawn(this.name, 'xenstore', xenstoreMachine, { store: this });
     this.running = true;
   }
 
@@ -73,7 +74,7 @@ export class XenStore {
   domain(dom: string): Xs {
     const req = (m: XsRequest) => {
       if (!this.running) throw new Error(`xenstored is not running (${m.type} ${m.detail} from ${dom})`);
-      this.sys.deliverNow(dom, XENSTORED, m);
+      this.sys.deliverNow(dom, this.name, m);
     };
     const write = (path: string, v: XsValue, tx: number) => {
       const value = String(typeof v === 'boolean' ? Number(v) : v);
@@ -134,7 +135,7 @@ export class XenStore {
     for (const w of this.watches) if (under(path, w.path) || (recurse && under(w.path, path))) this.send(w, path);
   }
   private send(w: Watch, path: string): void {
-    this.sys.send(XENSTORED, w.watcher, { type: 'XS_WATCH_EVENT', detail: path, token: w.token });
+    this.sys.send(this.name, w.watcher, { type: 'XS_WATCH_EVENT', detail: path, token: w.token });
   }
 }
 

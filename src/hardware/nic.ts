@@ -10,10 +10,11 @@ import { setup } from 'xstate';
 import type { ActorSystem } from '../actors/runtime.js';
 import { PS_PER_US, type Ps } from '../actors/scheduler.js';
 import { drop, type Counters } from '../model/counters.js';
-import { HDR_LEN, MIN_FRAME, WIRE_OVERHEAD, type Packet } from '../core/packet.js';
+import type { Packet } from '../core/packet.js';
 import type { MachineMemory } from './memory.js';
 import type { Rng } from '../actors/rng.js';
 import { dmaToBuffer, readPayload } from './payload.js';
+import { putOnWire, serializePs, UNCABLED, type Cabled, type PortRef, type WireRx } from './link.js';
 
 export interface NicFeatures { csum: boolean; tso: boolean; sg: boolean }
 
@@ -29,7 +30,7 @@ export interface NicConfig {
 }
 
 /** Plain state of the device (registers + rings in host memory). */
-export class NicModel {
+export class NicModel implements Cabled {
   txRing: Packet[] = [];          // posted, not yet on the wire
   txDone: Packet[] = [];          // on the wire, descriptor written back, not yet cleaned
   rxBuffers: number[] = [];       // empty buffer frames posted by the driver
@@ -40,8 +41,8 @@ export class NicModel {
   causePending = false;
   /** Who handles our interrupt line (bare-metal kernel or Xen PIRQ routing). */
   raiseIrq: () => void = () => {};
-  /** Where frames go after the wire (the link partner's actor). */
-  peer = '';
+  /** The far end of our one port's cable (link.ts). */
+  link: PortRef = UNCABLED;
   dmaFaults = 0;                  // fault injection: next n DMAs fail
   framesTx = 0;
   bytesTx = 0;
@@ -54,6 +55,8 @@ export class NicModel {
   lastArrival: Ps = 0;
   /** `mem`: the host memory the NIC DMAs packet bytes from and into; `rng`: this device's random stream. */
   constructor(readonly name: string, readonly cfg: NicConfig, readonly counters: Counters, readonly mem: MachineMemory, readonly rng: Rng) {}
+
+  plug(_port: number, far: PortRef): void { this.link = far; }
 
   /** The moderation interval plus this interrupt's delivery jitter, in ms (xstate delays are ms). */
   itrDelayMs(): number {
@@ -76,16 +79,13 @@ export class NicModel {
 
   txSlotsUsed(): number { return this.txRing.reduce((n, p) => n + Math.max(1, p.frames.length), 0) + this.txDone.length; }
   /** Serialization time of one frame of `payload` TCP bytes. */
-  wireTime(payload: number): Ps {
-    const bytes = Math.max(MIN_FRAME, payload + HDR_LEN) + WIRE_OVERHEAD;
-    return Math.round((bytes * 8 * PS_PER_US) / this.cfg.mbps);
-  }
+  wireTime(payload: number): Ps { return serializePs(payload, this.cfg.mbps); }
 }
 
 type NicEvent =
   | { type: 'TX_KICK' }
   | { type: 'TX_FRAME_DONE'; last: boolean }
-  | { type: 'WIRE_RX'; pkt: Packet }
+  | WireRx
   | { type: 'IRQ_UNMASK' }
   | { type: 'LINK_DOWN' } | { type: 'LINK_UP' };
 
@@ -240,7 +240,7 @@ function sendFrame(ctx: NicInput, p: Packet, index: number, segs: number): void 
     // The DMA reads the payload out of the packet's pages as they are now (TSO: this frame's MSS of it).
     data: p.kind === 'data' && payload > 0 ? readPayload(m.mem, p, segs === 1 ? 0 : index * p.mss, payload) : undefined,
   };
-  ctx.sys.wireTap?.(ctx.sys.sched.now, m.name, m.peer, frame);
-  ctx.sys.send(m.name, m.peer, { type: 'WIRE_RX', pkt: frame, detail: `${frame.kind}:${frame.flow}:${seq}` }, m.arrivalDelay(ctx.sys.sched.now, t));
+  const now = ctx.sys.sched.now;
+  putOnWire(ctx.sys, m.name, m.link, frame, `${frame.kind}:${frame.flow}:${seq}`, now, m.arrivalDelay(now, t));
 }
 

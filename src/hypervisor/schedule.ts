@@ -32,6 +32,8 @@ export interface XenConfig {
   credit?: CreditConfig;
   /** The CPU physical interrupts are delivered to (default: the driver domain's). */
   irqCpu?: number;
+  /** The hypervisor's actor (default `xen`; `host1/xen` for a host of a world of several). */
+  name?: string;
 }
 
 export abstract class XenSchedule extends Dispatcher {
@@ -53,7 +55,7 @@ export abstract class XenSchedule extends Dispatcher {
   protected readonly offline = new Set<XenDomain>();
 
   constructor(sys: ActorSystem, cpus: Cpu[], costs: CostTable, counters: Counters, readonly cfg: XenConfig) {
-    super(sys, 'xen', cpus, costs, counters);
+    super(sys, cfg.name ?? 'xen', cpus, costs, counters);
     this.current = cpus.map(() => null);
     this.sliceStart = cpus.map(() => 0);
     this.xenQ = cpus.map(() => []);

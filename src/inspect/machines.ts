@@ -5,6 +5,7 @@ import { domainMachine } from '../domains/domain.js';
 import { nicMachine } from '../hardware/nic.js';
 import { eventChannelMachine } from '../hypervisor/event-channel.js';
 import { clientMachine } from '../peer/client.js';
+import { switchMachine } from '../hardware/switch.js';
 import { tcpReceiverMachine, tcpSenderMachine } from '../domains/tcp-machine.js';
 import { netbackMachine } from '../channels/netback-machine.js';
 import { netfrontMachine } from '../channels/netfront-machine.js';
@@ -21,6 +22,7 @@ export const ACTOR_KINDS: readonly ActorKind[] = [
   { kind: 'nic', machine: nicMachine, description: 'gigabit NIC: transmit engine, receive DMA, interrupt moderation, link' },
   { kind: 'evtchn', machine: eventChannelMachine, description: 'an interdomain event channel' },
   { kind: 'client', machine: clientMachine, description: 'external client machine at the far end of a link' },
+  { kind: 'switch', machine: switchMachine, description: 'store-and-forward Ethernet switch: MAC learning or a static table, per-port output queues with drop-tail' },
   { kind: 'tcp-sender', machine: tcpSenderMachine, description: 'sending end of one TCP flow, its tcp_ca_state (open, disorder, recovery, loss) and whether the peer window holds it' },
   { kind: 'tcp-receiver', machine: tcpReceiverMachine, description: 'receiving end of one TCP flow, in order or behind a hole (duplicate ACKs), delayed ACK pending or not' },
   { kind: 'netback', machine: netbackMachine, description: 'one vif in the driver domain: XenBus state, TX/RX work, late-EOI back-off, control ring' },

@@ -1,6 +1,7 @@
 /**
  * The frames a run put on the wires, as a pcapng capture (pcapng.ts): one
- * interface per physical link (`nic0-wire`, ...), nanosecond timestamps
+ * interface per physical link (`nic0-wire`, ...; with switches, one per
+ * switch port and per other cable, see capturedLinks), nanosecond timestamps
  * counted from CAPTURE_EPOCH_S plus virtual time.
  *
  * The model's frames are TCP/IPv4 over Ethernet with the timestamp option
@@ -18,6 +19,7 @@ import type { Ps } from '../actors/scheduler.js';
 import { ETH_HLEN, MIN_FRAME } from '../core/packet.js';
 import type { WireFrame } from './recorder.js';
 import { toPcapng, type Interface, type PacketRecord } from './pcapng.js';
+import type { PortRef } from '../hardware/link.js';
 
 export const PCAP_SNAPLEN = 128;
 /** Virtual time 0 in a capture: 2006-05-30T00:00:00Z, the first day of USENIX ATC 2006 (seconds since 1970). */
@@ -47,6 +49,50 @@ export interface Endpoints {
   serverSends: boolean;
   /** TCP payload bytes per full segment (the timestamp option already taken off, as the model counts). */
   mss: number;
+  /** The captured cables, when they are not one per NIC to its client (capturedLinks: switch ports, NIC to NIC). */
+  links?: readonly CapturedLink[];
+  /** Whether a frame comes from the server's end of its flow, when the actor that put it on this cable does not say (a switch). */
+  fromServer?: (f: WireFrame) => boolean;
+}
+
+/** One captured cable: its interface's name and description, and the actors at its two ends. */
+export interface CapturedLink { name: string; description: string; ends: readonly [string, string] }
+
+/** Something cabled by one port (a NIC, a client) or several (a switch: `ports[k].link`). */
+export interface CableEnd { name: string; link?: PortRef; ports?: ReadonlyArray<{ link: PortRef }> }
+
+/**
+ * The cables between these devices, each once: one per cabled switch port (`sw0-p3`), and one per
+ * other cable (`eth0-wire`, named after its first end listed).
+ */
+export function capturedLinks(devices: readonly CableEnd[]): CapturedLink[] {
+  const out: CapturedLink[] = [];
+  const seen = new Set<string>();
+  const add = (name: string, description: string, a: string, b: string) => {
+    const key = a < b ? `${a}|${b}` : `${b}|${a}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    out.push({ name, description, ends: [a, b] });
+  };
+  const switches = devices.filter((d) => d.ports);
+  for (const sw of switches) {
+    sw.ports!.forEach((p, k) => { if (p.link.actor) add(`${sw.name}-p${k}`, `${sw.name} port ${k} <-> ${p.link.actor}`, sw.name, p.link.actor); });
+  }
+  for (const d of devices) if (d.link?.actor) add(`${d.name}-wire`, `${d.name} <-> ${d.link.actor}`, d.name, d.link.actor);
+  return out;
+}
+
+/** The capture's interface a frame from `from` to `to` went over. */
+const linkIndexes = new WeakMap<Endpoints, Map<string, number>>();
+function linkOf(e: Endpoints, from: string, to: string, fromServer: boolean): number {
+  if (!e.links) return e.nics.indexOf(fromServer ? from : to);
+  let m = linkIndexes.get(e);
+  if (!m) {
+    m = new Map();
+    for (const [i, l] of e.links.entries()) { m.set(`${l.ends[0]}|${l.ends[1]}`, i); m.set(`${l.ends[1]}|${l.ends[0]}`, i); }
+    linkIndexes.set(e, m);
+  }
+  return m.get(`${from}|${to}`) ?? -1;
 }
 
 function serverMac(e: Endpoints, flow: number): number[] {
@@ -137,10 +183,10 @@ const tsAt = (t: Ps) => TS_BASE + Math.floor(t / 1e9);
 
 /** The model's frame as a segment of its connection (numbers offset by the handshake's ISNs). */
 export function segmentOf(f: WireFrame, e: Endpoints): Segment {
-  const fromServer = e.isServer(f.from);
+  const fromServer = e.fromServer ? e.fromServer(f) : e.isServer(f.from);
   const isnS = isnOf(f.flow, true), isnR = isnOf(f.flow, false);
   const tsval = tsAt(f.t);
-  const common = { t: f.t, link: e.nics.indexOf(fromServer ? f.from : f.to), flow: f.flow, fromServer, win: f.wnd >>> WSCALE, tsval, tsecr: tsval - 1 };
+  const common = { t: f.t, link: linkOf(e, f.from, f.to, fromServer), flow: f.flow, fromServer, win: f.wnd >>> WSCALE, tsval, tsecr: tsval - 1 };
   return f.kind === 'data'
     ? { ...common, flags: PSH | ACK, seq: isnS + 1 + f.seq, ack: isnR + 1, len: f.len }
     : { ...common, flags: ACK, seq: isnR + 1, ack: isnS + 1 + f.ack, len: 0 };
@@ -166,20 +212,22 @@ export function framesUntil(frames: readonly WireFrame[], until: Ps): WireFrame[
     .sort((a, z) => a.f.t - z.f.t || a.i - z.i).map(({ f }) => f);
 }
 
-/** Every segment of the capture, in time order: each flow's handshake, then the frames (in wire order). */
+/** Every segment of the capture, in time order: each flow's handshake on each link it crosses, then the frames (in wire order). */
 export function captureSegments(frames: readonly WireFrame[], e: Endpoints): Segment[] {
   const out: Array<{ s: Segment; i: number }> = [];
-  const seen = new Set<number>();
+  const seen = new Set<string>();
   for (const f of frames) {
     const seg = segmentOf(f, e);
-    if (!seen.has(f.flow)) { seen.add(f.flow); for (const s of handshake(f.flow, seg.link, f.t, e)) out.push({ s, i: out.length }); }
+    const key = `${f.flow}|${seg.link}`;
+    if (!seen.has(key)) { seen.add(key); for (const s of handshake(f.flow, seg.link, f.t, e)) out.push({ s, i: out.length }); }
     out.push({ s: seg, i: out.length });
   }
   return out.sort((a, z) => a.s.t - z.s.t || a.i - z.i).map(({ s }) => s);
 }
 
-/** The captured links: one interface per NIC and its cable to the external client. */
+/** The captured links: one interface per NIC and its cable to the external client, or `e.links`. */
 export function interfacesOf(e: Endpoints, snaplen = PCAP_SNAPLEN): Interface[] {
+  if (e.links) return e.links.map((l) => ({ name: l.name, description: l.description, snaplen, tsresolExp: 9 }));
   return e.nics.map((nic, i) => ({ name: `nic${i}-wire`, description: `${nic} <-> client${i}: the physical link`, snaplen, tsresolExp: 9 }));
 }
 
@@ -189,7 +237,8 @@ export function toPcapngCapture(frames: readonly WireFrame[], e: Endpoints, snap
   const epoch = BigInt(CAPTURE_EPOCH_S) * 1_000_000_000n;
   function* records(): Generator<PacketRecord> {
     for (const s of captureSegments(frames, e)) {
-      const dir = `${s.flow}${s.fromServer ? '>' : '<'}`;
+      // The IP id counts per direction of a flow on each link: a forwarded frame keeps its id on the next link.
+      const dir = `${s.link}|${s.flow}${s.fromServer ? '>' : '<'}`;
       const id = (ipIds.get(dir) ?? 0) + 1;
       ipIds.set(dir, id);
       const { header, frameLen } = segmentHeader(s, e, id);

@@ -276,7 +276,7 @@ export class Recorder {
       const w = this.wireBytes.get(k.name)!;
       domains[k.name] = {
         state: a ? runstateOf((a.actor.getSnapshot() as { value?: unknown }).value) : '?',
-        txBytes: w.tx, rxBytes: w.rx, pages: b.mem.pages(k.domid),
+        txBytes: w.tx, rxBytes: w.rx, pages: k.mem.pages(k.domid), // its own host's memory (a world has one per host)
       };
     }
     const rings: Snapshot['rings'] = {};

@@ -10,9 +10,10 @@ import type { Rng } from '../actors/rng.js';
 import { PS_PER_US, type Ps } from '../actors/scheduler.js';
 import { TcpReceiver, TcpSender } from '../domains/tcp.js';
 import type { CongestionControl } from '../domains/tcp-cc.js';
-import { HDR_LEN, MIN_FRAME, WIRE_OVERHEAD, newPacketId, type Packet } from '../core/packet.js';
+import { HDR_LEN, WIRE_OVERHEAD, newPacketId, type Packet } from '../core/packet.js';
 import { drop, type Counters } from '../model/counters.js';
 import { wirePayload } from '../hardware/payload.js';
+import { putOnWire, serializePs, UNCABLED, type Cabled, type PortRef, type WireRx } from '../hardware/link.js';
 import type { StreamCheck } from '../model/integrity.js';
 import type { RrConfig } from '../domains/netperf-rr.js';
 
@@ -35,18 +36,19 @@ interface Endpoint {
   /** Data segments by sequence number, and when their latest copy starts on the wire. */
   queuedTill: Map<number, Ps>;
   /** netserver (TCP_RR / UDP_RR): request bytes toward the next whole request, and the next response datagram's stream offset. */
-  rr?: { reqGot: number; txOff: number };
+  rr?: { reqGot: number; txOff: number; cfg: RrConfig };
 }
 
 /** Linux's default txqueuelen: frames the client's qdisc holds before TCP is told to wait. */
 export const TXQUEUELEN = 1000;
 
-export class ClientModel {
+export class ClientModel implements Cabled {
   private readonly eps = new Map<number, Endpoint>();
   private linkFreeAt: Ps = 0;
   /** A TX_READY wake-up is scheduled (the queue was full when a sender still had segments). */
   private txWake = false;
-  peerNic = '';
+  /** The far end of the cable on this machine's one NIC port (link.ts). */
+  link: PortRef = UNCABLED;
   private readonly rng: Rng;
   /** netserver of netperf's TCP_RR / UDP_RR instead of a stream end (set before flows are added). */
   rr: RrConfig | null = null;
@@ -58,17 +60,20 @@ export class ClientModel {
     this.rng = sys.rng.for(name);
   }
 
-  /** Add the far end of one flow (one netperf connection through this NIC). */
-  addFlow(flow: number): void {
-    const s = this.role === 'sender';
-    if (this.rr) {
+  plug(_port: number, far: PortRef): void { this.link = far; }
+
+  /** Add the far end of one flow (one netperf connection through this NIC), by default in this client's role and workload. */
+  addFlow(flow: number, as: { role?: 'sender' | 'receiver'; rr?: RrConfig | null } = {}): void {
+    const s = (as.role ?? this.role) === 'sender';
+    const rr = as.rr !== undefined ? as.rr : this.rr;
+    if (rr) {
       // netserver: a TCP connection both ways, or a datagram socket (no TCP state at all).
-      const tcp = this.rr.kind === 'tcp_rr';
+      const tcp = rr.kind === 'tcp_rr';
       this.eps.set(flow, {
         flow, rtoTimer: null, delAck: null, received: 0, queuedTill: new Map(),
         sender: tcp ? new TcpSender(this.cfg.mss, this.cfg.sndBuf, this.cfg.rcvBuf) : null,
         receiver: tcp ? new TcpReceiver(this.cfg.mss, this.cfg.rcvBuf) : null,
-        rr: { reqGot: 0, txOff: 0 },
+        rr: { reqGot: 0, txOff: 0, cfg: rr },
       });
       return;
     }
@@ -91,13 +96,11 @@ export class ClientModel {
     // The client's turnaround varies a little (interrupt and scheduling jitter); drawn from its own stream.
     const jitter = this.rng.int(0, 1000) * (this.cfg.turnaroundUs * PS_PER_US / 1000);
     const start = Math.max(now + Math.round(jitter), this.linkFreeAt);
-    const bytes = Math.max(MIN_FRAME, p.len + HDR_LEN) + WIRE_OVERHEAD;
-    this.linkFreeAt = start + Math.round((bytes * 8 * PS_PER_US) / this.cfg.mbps);
+    this.linkFreeAt = start + serializePs(p.len, this.cfg.mbps);
     const arrive = this.linkFreeAt + this.cfg.latencyUs * PS_PER_US - now;
-    this.sys.wireTap?.(start, this.name, this.peerNic, p);
     this.counters.pkt.created++;
     this.counters.wire.sent++;
-    this.sys.send(this.name, this.peerNic, { type: 'WIRE_RX', pkt: p, detail: `${p.kind}:${p.flow}:${p.kind === 'ack' ? p.ack : p.seq}` }, arrive);
+    putOnWire(this.sys, this.name, this.link, p, `${p.kind}:${p.flow}:${p.kind === 'ack' ? p.ack : p.seq}`, start, arrive);
     return start;
   }
 
@@ -192,7 +195,7 @@ export class ClientModel {
 
   /** netserver: every whole request is answered at once with a response of responseBytes. */
   private answer(e: Endpoint, bytes: number): void {
-    const rr = e.rr!, cfg = this.rr!;
+    const rr = e.rr!, cfg = rr.cfg;
     rr.reqGot += bytes;
     let n = 0;
     while (rr.reqGot >= cfg.requestBytes) { rr.reqGot -= cfg.requestBytes; n++; }
@@ -257,7 +260,7 @@ export const clientMachine = setup({
   types: {
     context: {} as { model: ClientModel },
     input: {} as { model: ClientModel },
-    events: {} as { type: 'START' } | { type: 'WIRE_RX'; pkt: Packet } | { type: 'RTO'; flow: number } | { type: 'TX_READY' },
+    events: {} as { type: 'START' } | WireRx | { type: 'RTO'; flow: number } | { type: 'TX_READY' },
   },
   actions: {
     start: ({ context }) => context.model.start(),

@@ -69,12 +69,32 @@ export function formatPerGuest(g: NonNullable<RunResult['perGuest']>): string {
   return `per guest       ${g.mbps.map((v, i) => `domU${i + 1} ${v.toFixed(1)}`).join('  ')} Mb/s   (Jain's fairness index ${g.jainIndex.toFixed(4)})`;
 }
 
+/** Each flow of a flow list: its ends, kind, goodput and (RR) latency; Jain's index of the goodputs. */
+export function formatPerFlow(pf: NonNullable<RunResult['perFlow']>): string[] {
+  const flows = Object.entries(pf.flows);
+  // Latency columns only when some flow is a request/response one.
+  const rr = flows.some(([, f]) => f.latency);
+  const rows = flows.map(([id, f]) => [id, `${f.from} -> ${f.to}`, f.kind, f.mbps.toFixed(1),
+    ...(!rr ? [] : f.latency ? [f.latency.tps.toFixed(1), f.latency.meanUs.toFixed(1), f.latency.p50Us.toFixed(1), f.latency.p99Us.toFixed(1)] : ['', '', '', ''])]);
+  const headers = ['flow', 'endpoints', 'kind', 'Mb/s', ...(rr ? ['tps', 'mean us', 'p50 us', 'p99 us'] : [])];
+  return [table(headers, rows, 3), `Jain's fairness index over the flows' goodput: ${pf.jainIndex.toFixed(4)}`];
+}
+
+/** Each cabled switch port: frames in and out, drops, the most and the mean bytes its output buffer held. */
+export function formatPerSwitch(ps: NonNullable<RunResult['perSwitch']>): string {
+  const rows = Object.entries(ps).flatMap(([sw, ports]) => Object.entries(ports).map(([p, st]) => [`${sw}/${p}`, st.framesIn, st.framesOut, st.drops, st.highWaterBytes, st.meanQueueBytes]));
+  return table(['switch port', 'frames in', 'frames out', 'drops', 'queue max B', 'queue mean B'], rows);
+}
+
 export function formatRun(r: RunResult): string {
   const out: string[] = [];
   out.push(`scenario ${r.scenario}: ${r.topology} ${r.direction}, seed ${r.seed}, ${r.measuredMs} ms measured after ${r.warmupMs} ms warm-up`);
   out.push(`throughput      ${r.throughputMbps.toFixed(1)} Mb/s` + (r.paperMbps ? `   (paper ${r.paperMbps} Mb/s, ${fmtPct(r.errorPct)})` : ''));
   out.push(`CPU utilization ${r.cpuUtilPct.total.toFixed(1)}%   ` + Object.entries(r.cpuUtilPct.byAccount).map(([a, v]) => `${a} ${v.toFixed(1)}%`).join('  '));
   if (r.perGuest) out.push(formatPerGuest(r.perGuest));
+  for (const [h, v] of Object.entries(r.perHost ?? {})) out.push(`  ${h.padEnd(13)} ${v.cpuUtilPct.total.toFixed(1)}%   ` + Object.entries(v.cpuUtilPct.byAccount).map(([a, u]) => `${a} ${u.toFixed(1)}%`).join('  '));
+  if (r.perFlow) out.push('', ...formatPerFlow(r.perFlow));
+  if (r.perSwitch) out.push('', formatPerSwitch(r.perSwitch));
   out.push('');
   if (r.latency) out.push(...formatLatency(r.latency), '');
   // A request/response run is read per transaction; a stream per MSS segment of goodput.

@@ -6,151 +6,47 @@
  * fixed here, which fixes ranks and therefore the tie-break order of
  * simultaneous events.
  */
-import type { ActorSystem, Interpreter } from '../actors/runtime.js';
+import type { Interpreter } from '../actors/runtime.js';
 import { PS_PER_US } from '../actors/scheduler.js';
-import type { Cpu } from '../hardware/cpu.js';
-import type { MachineMemory } from '../hardware/memory.js';
 import { NicModel } from '../hardware/nic.js';
-import type { Dispatcher } from '../hardware/dispatch.js';
-import type { Exec } from '../core/exec.js';
-import { HDR_LEN, PAGE_SIZE, resetPacketIds } from '../core/packet.js';
+import { resetPacketIds } from '../core/packet.js';
 import type { Xen } from '../hypervisor/xen.js';
-import type { XenConfig } from '../hypervisor/schedule.js';
-import { CSCHED_DEFAULT_WEIGHT } from '../hypervisor/sched-credit.js';
 import type { Kernel } from '../domains/kernel.js';
-import { NetStack } from '../domains/netstack.js';
-import { spawnTcpEndpoint } from '../domains/tcp-machine.js';
-import { TCP_TIMERS, type TcpReceiver, type TcpSender } from '../domains/tcp.js';
 import type { NicDriver } from '../domains/nic-driver.js';
 import { Qdisc } from '../domains/netdev.js';
 import { Bridge } from '../domains/bridge.js';
-import type { XenStore } from '../domains/xenstored.js';
-import { RrLog } from '../domains/netperf-rr.js';
-import type { Netfront } from '../channels/netfront.js';
-import { PendingPool, type Netback } from '../channels/netback.js';
-import type { SharedRing } from '../channels/ring.js';
-import { ClientModel } from '../peer/client.js';
-import { defaultCosts, FOOTPRINT, type CostTable, type Footprint } from '../model/costs.js';
-import type { Counters } from '../model/counters.js';
+import { PendingPool } from '../channels/netback.js';
 import { StreamCheck } from '../model/integrity.js';
-import { attachNic, createDomain, createHost, spawnCpusAndXenstored, type PhysicalHost } from '../toolstack/host.js';
-import { attachVif, connectVifs, spawnVifActors, type Vif } from '../toolstack/vif.js';
-import { attachPeer } from '../toolstack/peer.js';
-import { rrWorkload, type Scenario } from './schema.js';
+import { spawnCpusAndXenstored, type PhysicalHost } from '../toolstack/host.js';
+import { attachVif, connectVifs, spawnVifActors } from '../toolstack/vif.js';
+import { attachPeer, peerMac } from '../toolstack/peer.js';
+import { type Scenario } from './schema.js';
+import { buildWorld } from './world.js';
+import { buildHost, flowEnds, peerFor, plugFlows, plugVifs, spawnTcpEnds, vifConfig, workload, type Built, type VifInfo, type WorldFlow, type Workload } from './host.js';
 
-export interface Built {
-  sc: Scenario;
-  sys: ActorSystem;
-  cpus: Cpu[];
-  mem: MachineMemory;
-  counters: Counters;
-  costs: CostTable;
-  host: Dispatcher;
-  kernels: Kernel[];
-  endpoint: Kernel;           // where netperf runs on the server side
-  stacks: Map<Kernel, NetStack>;
-  clients: ClientModel[];
-  nics: NicModel[];
-  netfronts: Netfront[];
-  netbacks: Netback[];
-  /** xenstored's store (its actor, kind `xenstore`, is spawned last). */
-  xenstore: XenStore;
-  /** One entry per vif (guest topology): its guest, both ends, the flow it carries, and the adversary if any. */
-  vifs: VifInfo[];
-  /** Every transmit queue in the machine (stacks, bridge ports, NIC drivers). */
-  qdiscs: Qdisc[];
-  drivers: NicDriver[];
-  /** The pending-slot pools: one shared by every vif, or one per vif (none without guests). */
-  pending: PendingPool[];
-  xen: Xen | null;
-  /** Shared memory pages that hold rings, by machine frame. */
-  ringPages: Map<number, SharedRing<unknown, unknown>>;
-  /** The first stale translations the TLBs hit (counted as violations `stale-translation`), described. */
-  staleTranslations: string[];
-  /** The TCP MSS the flows use (the scenario's, capped in receive scenarios to what one receive buffer holds). */
-  mss: number;
-  /** The end-to-end data check of every TCP receiver (mismatches on honest flows count as violations `data-integrity`). */
-  streams: StreamCheck;
-  /** Goodput bytes so far at the receiving application. */
-  goodputBytes(): number;
-  /** Goodput bytes so far of one flow. */
-  flowGoodput(flow: number): number;
-  /** The transactions of a request/response workload (netperf TCP_RR / UDP_RR), or null for a stream. */
-  rr: RrLog | null;
-  /** Number of TCP flows (flow f belongs to guest f mod guests in topology guest). */
-  flows: number;
-  start(): void;
-  /** Stop the traffic sources (applications, clients, adversaries) and the fault injector, so the run can drain. */
-  stopSources(): void;
-}
-
-/** A vif as the scenario uses it: the toolstack's vif, the flow it carries and its queues. */
-export interface VifInfo extends Vif {
-  flow: number;
-  /** The guest stack's queue in front of netfront, and the bridge port's queue in front of netback. */
-  stackQ: Qdisc; bridgeQ: Qdisc;
-}
-
-/**
- * The CPU domain `domid`'s one vCPU is pinned to (scenario `placement`): dom0 (or native Linux) on
- * `placement.dom0`; guest domid on `placement.guests[domid - 1]`, or round robin, domid mod cpus.
- */
-export function cpuOf(sc: Scenario, domid: number): number {
-  const p = sc.placement;
-  if (domid === 0) return p.dom0;
-  return p.guests === 'round-robin' ? domid % sc.machine.cpus : p.guests[domid - 1];
-}
-
-/** The hypervisor's configuration from the scenario. */
-function xenConfig(sc: Scenario): XenConfig {
-  const cr = sc.xen.credit;
-  return {
-    ctxAllowUs: sc.xen.ctxAllowUs, sliceUs: sc.xen.sliceUs, cacheRefillPct: sc.variability.cacheRefillPct,
-    scheduler: sc.xen.scheduler,
-    ...(sc.placement.irqCpu !== undefined ? { irqCpu: sc.placement.irqCpu } : {}),
-    ...(sc.xen.scheduler === 'credit' ? {
-      credit: {
-        tickUs: cr.tickUs, ticksPerAcct: cr.ticksPerAcct, tsliceUs: cr.tsliceUs,
-        params: (domid: number) => (domid === 0 ? cr.dom0 : cr.guests[domid - 1]) ?? { weight: CSCHED_DEFAULT_WEIGHT, cap: 0 },
-      },
-    } : {}),
-  };
-}
+export type { Built, VifInfo } from './host.js';
 
 export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): Built {
   resetPacketIds();
-  const native = sc.topology === 'native', m = sc.machine, opt = sc.optimizations;
-  const h = createHost({
-    seed: sc.seed, interpreter: opts.interpreter ?? 'compiled',
-    costs: { ...defaultCosts(), ...sc.costs } as CostTable, footprint: { ...FOOTPRINT, ...sc.footprint } as Footprint,
-    cpus: m.cpus, cpuGhz: m.cpuGhz, memoryMiB: m.memoryMiB, tlbEntries: m.tlbEntries, itlbEntries: m.itlbEntries, tlbReplacement: m.tlbReplacement,
-    xen: native ? null : xenConfig(sc),
-    // Native Linux maps its kernel with superpages and global pages; Xen 2.0 allows neither unless the paper's optimizations are on.
-    vm: native ? { superpages: true, globalPages: true } : { superpages: opt.superpages, globalPages: opt.globalPages },
-  });
+  if (sc.hosts) return buildWorld(sc, opts.interpreter ?? 'compiled');
+  const m = sc.machine;
+  const { h, dom0, guests, nics, drivers, nicQ } = buildHost(sc, opts.interpreter ?? 'compiled');
   const { sys, counters } = h;
   const streams = new StreamCheck(counters, () => sys.sched.now);
-  const dom0 = createDomain(h, native ? 'linux' : 'dom0', 0, cpuOf(sc, 0));
-  const guests = sc.topology === 'guest' ? Array.from({ length: sc.guests }, (_, g) => createDomain(h, `domU${g + 1}`, g + 1, cpuOf(sc, g + 1))) : [];
   const w = workload(sc, h, streams);
-  const nics = Array.from({ length: m.nics }, (_, i) => new NicModel(`eth${i}`, {
-    mbps: m.nic.mbps, ringSize: m.nic.ringSize, itrUs: m.nic.itrUs, latencyUs: m.nic.latencyUs,
-    features: { csum: m.nic.csumOffload, tso: m.nic.tso && m.nic.sg, sg: m.nic.sg },
-    irqJitterUs: sc.variability.irqJitterUs, wireJitterNs: sc.variability.wireJitterNs,
-  }, counters, h.mem, sys.rng.for(`eth${i}-timing`)));
-  const drivers = nics.map((nic) => attachNic(h, dom0, nic, 64));
-  const nicQ = drivers.map((d) => new Qdisc(d, counters));
-  const flows = sc.topology === 'guest' ? Math.max(m.nics, guests.length) : m.nics;
-  const vifs = sc.topology === 'guest' ? plugGuests(sc, h, dom0, guests, flows, drivers, nicQ, w, streams) : { vifs: [], pending: [], qdiscs: [] };
+  const world = sc.flows ? flowEnds(sc.flows) : null;
+  const flows = world ? world.length : sc.topology === 'guest' ? Math.max(m.nics, guests.length) : m.nics;
+  const vifs = world ? plugWorld(sc, h, dom0, guests, world, drivers, nicQ, w)
+    : sc.topology === 'guest' ? plugGuests(sc, h, dom0, guests, flows, drivers, nicQ, w, streams) : { vifs: [], pending: [], qdiscs: [] };
   if (sc.topology !== 'guest') for (let f = 0; f < flows; f++) w.stackOf(dom0).attach(f, drivers[f % m.nics], nicQ[f % m.nics], w.role);
   // External client machines, one per NIC, each running the far ends of that NIC's flows.
   const clients = nics.map((nic, n) => {
-    const c = new ClientModel(`client${n}`, sc.direction === 'tx' ? 'receiver' : 'sender', {
-      mbps: m.nic.mbps, latencyUs: m.nic.latencyUs, turnaroundUs: sc.variability.clientTurnaroundUs, mss: w.mss,
-      sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024, ...TCP_TIMERS, congestionControl: sc.tcp.congestionControl,
-    }, sys, counters, streams);
+    const c = peerFor(sc, h, nic, `client${n}`, w, streams);
     c.rr = w.rr;
-    for (let f = n; f < flows; f += m.nics) c.addFlow(f);
+    if (world) {
+      // The peer's ends of the flows that reach it: netserver, a stream's receiver or its sender.
+      world.forEach((e, f) => { if (e.to.peer === n) c.addFlow(f, { role: 'receiver', rr: e.rr }); else if (e.from.peer === n) c.addFlow(f, { role: 'sender', rr: null }); });
+    } else for (let f = n; f < flows; f += m.nics) c.addFlow(f);
     return attachPeer(h, nic, c);
   });
   spawnTcpEnds(h, w.stacks, clients);
@@ -158,6 +54,11 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   spawnCpusAndXenstored(h);
   const faults = scheduleFaults(sc, h, nics);
   const flowGoodput = (flow: number): number => {
+    if (world) {
+      // At the end that consumes the flow's data: a stream's receiver, or netperf reading its responses.
+      const e = world[flow], at = e.rr ? e.from : e.to;
+      return at.peer >= 0 ? clients[at.peer].flowReceived(flow) : w.stacks.get(at.dom0 ? dom0 : guests[at.guest])?.flowDelivered(flow) ?? 0;
+    }
     if (sc.direction === 'tx') return clients[flow % m.nics].flowReceived(flow);
     return w.stacks.get(sc.topology === 'guest' ? guests[flow % guests.length] : dom0)?.flowDelivered(flow) ?? 0;
   };
@@ -167,7 +68,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
     stacks: w.stacks, clients, nics, netfronts: vifs.vifs.map((v) => v.nf), netbacks: vifs.vifs.map((v) => v.nb), xenstore: h.xenstore, vifs: vifs.vifs,
     qdiscs: [...nicQ, ...vifs.qdiscs], drivers, pending: vifs.pending, xen: h.xen, ringPages: h.ringPages, flowGoodput, flows, rr: w.rrLog,
     staleTranslations: h.staleTranslations, mss: w.mss, streams,
-    goodputBytes: () => sc.direction === 'tx' ? clients.reduce((n, c) => n + c.received, 0) : [...w.stacks.values()].reduce((n, s) => n + s.delivered(), 0),
+    goodputBytes: world ? () => { let n = 0; for (let f = 0; f < flows; f++) n += flowGoodput(f); return n; } : () => sc.direction === 'tx' ? clients.reduce((n, c) => n + c.received, 0) : [...w.stacks.values()].reduce((n, s) => n + s.delivered(), 0),
     start: () => {
       connectVifs(h, dom0, vifs.vifs);
       // Boot ends (dom0 unpaused), then the toolstack unpauses the guests it built.
@@ -195,36 +96,6 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   };
 }
 
-/** The workload's side of every kernel: one TCP/IP stack each (made on first use), the flows' MSS and role, the RR log. */
-function workload(sc: Scenario, h: PhysicalHost, streams: StreamCheck) {
-  const { sys, counters, mem } = h;
-  const rr = rrWorkload(sc);
-  const rrLog = rr ? new RrLog() : null;
-  // TCP MSS negotiation: a receiver advertises what fits its MTU. Receive buffers here are one page
-  // each (a NIC rx buffer, a netfront RX slot: multi-slot receive is not modelled), so a frame bigger
-  // than a page could not be received whole; in receive scenarios (and RR responses, which come back
-  // to the endpoint) the sender's MSS is capped to fit.
-  const mss = sc.direction === 'rx' || rr ? Math.min(sc.tcp.mss, PAGE_SIZE - HDR_LEN) : sc.tcp.mss;
-  const stackCfg = {
-    mss, sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024,
-    appChunk: sc.tcp.appChunkKiB * 1024, ...TCP_TIMERS, congestionControl: sc.tcp.congestionControl,
-  };
-  const timerFor = (k: Kernel) => (delayUs: number, fn: (x: Exec) => void) =>
-    sys.sched.after(delayUs * PS_PER_US, sys.rankOf(k.name), () => k.post({ name: 'timer', run: fn }, 'irq'));
-  const stacks = new Map<Kernel, NetStack>();
-  const stackOf = (k: Kernel): NetStack => {
-    let s = stacks.get(k);
-    if (!s) {
-      s = new NetStack(k, mem, counters, stackCfg, timerFor(k), streams);
-      if (rr) s.rr = { cfg: rr, log: rrLog!, now: () => sys.sched.now };
-      stacks.set(k, s);
-    }
-    return s;
-  };
-  const role: 'rr' | 'sender' | 'receiver' = rr ? 'rr' : sc.direction === 'tx' ? 'sender' : 'receiver';
-  return { rr, rrLog, mss, stacks, stackOf, role };
-}
-
 /**
  * Flow f leaves through NIC f mod nics and belongs to guest f mod guests, over its own vif: the
  * toolstack attaches the vif (an adversary in place of netfront where the scenario says so), the
@@ -232,17 +103,14 @@ function workload(sc: Scenario, h: PhysicalHost, streams: StreamCheck) {
  */
 function plugGuests(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[], flows: number, drivers: NicDriver[], nicQ: Qdisc[],
   w: ReturnType<typeof workload>, streams: StreamCheck) {
-  const { counters } = h, opt = sc.optimizations;
+  const { counters } = h;
   const bridge = new Bridge(counters);
+  drivers.forEach((d, n) => bridge.addPort(d, nicQ[n], [peerMac(n)]));
   const vifs: VifInfo[] = [];
   const qdiscs: Qdisc[] = [];
   // One pending-slot pool for every vif (Xen 2.0), or one each (netback.pendingRing per-vif).
   const shared = sc.netback.pendingRing === 'shared' ? new PendingPool(dom0) : null;
   const pending: PendingPool[] = shared ? [shared] : [];
-  const opts = {
-    rxDrainUs: sc.netback.rxDrainMs * 1000, rxStallUs: sc.netback.rxStallMs * 1000,
-    rxPollUs: sc.netback.rxPollMs * 1000, lateEoiTickUs: sc.netback.lateEoiTickUs, validate: sc.netback.validate,
-  };
   const vifsOf = new Map<Kernel, number>();
   for (let f = 0; f < flows; f++) {
     const n = f % drivers.length;
@@ -252,33 +120,29 @@ function plugGuests(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[
     const adversary = sc.hostile.find((a) => a.guest === guest.domid && a.vif === vif) ?? null;
     const pool = shared ?? new PendingPool(dom0);
     if (!shared) pending.push(pool);
-    const v = attachVif(h, dom0, guest, vif, {
-      ringSize: sc.machine.vifRingSize, offload: opt.vnicOffload, rxCopy: opt.rxCopy,
-      txMode: opt.txNoRemap ? 'noremap' : 'map', rxCopyVia: opt.rxCopyVia, pending: pool,
-      rate: sc.netback.rateLimits.find((r) => r.guest === guest.domid) ?? null, opts, adversary,
-    });
+    const v = attachVif(h, dom0, guest, vif, vifConfig(sc, guest, pool, adversary));
     v.nf.flows = new Set([f]);
     // Every flow an adversary's own stack ends: it may write what it likes into its own buffers.
     if (sc.hostile.some((a) => a.guest === guest.domid)) streams.adversaryFlows.add(f);
-    bridge.addUplink(f, drivers[n], nicQ[n]);
     const bq = new Qdisc(v.nb, counters);
-    bridge.addVif(f, v.nb, bq);
+    bridge.addPort(v.nb, bq, [v.mac]);
+    bridge.addFlow(f, v.mac, peerMac(n));
     const sq = new Qdisc(v.nf, counters);
     w.stackOf(guest).attach(f, v.nf, sq, w.role);
     qdiscs.push(bq, sq);
-    vifs.push({ ...v, flow: f, stackQ: sq, bridgeQ: bq });
+    vifs.push({ ...v, flow: f, flows: [f], stackQ: sq, bridgeQ: bq });
   }
   return { vifs, pending, qdiscs };
 }
 
-/** One actor per TCP flow endpoint, holding its control state; spawned after every other actor but the vifs', CPUs' and xenstored. A TCP_RR end has both halves (its receiver's actor is `...-tcpN-rx`); a UDP_RR end has none. */
-function spawnTcpEnds(h: PhysicalHost, stacks: Map<Kernel, NetStack>, clients: ClientModel[]): void {
-  const spawnEnds = (name: string, e: { sender?: TcpSender | null; receiver?: TcpReceiver<unknown> | null }) => {
-    if (e.sender && e.receiver) { spawnTcpEndpoint(h.sys, name, e.sender); spawnTcpEndpoint(h.sys, `${name}-rx`, e.receiver); }
-    else if (e.sender ?? e.receiver) spawnTcpEndpoint(h.sys, name, (e.sender ?? e.receiver)!);
-  };
-  for (const [k, st] of stacks) for (const s of st.socks.values()) spawnEnds(`${k.name}-tcp${s.flow}`, s);
-  for (const c of clients) for (const f of c.flows()) spawnEnds(`${c.name}-tcp${f}`, c.endpoint(f)!);
+/** The MAC of dom0's own interface on its bridge (br0), locally administered. */
+const DOM0_MAC = '02:00:00:00:ff:ff';
+
+/** The flow list of a scenario of one host: its vifs and flows on its bridge. */
+function plugWorld(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[], world: WorldFlow[], drivers: NicDriver[], nicQ: Qdisc[], w: Workload) {
+  const p = plugVifs(sc, h, dom0, guests, world, 0, drivers, nicQ, { peer: peerMac, dom0: DOM0_MAC });
+  plugFlows(p, dom0, guests, world, 0, w, (e) => (e.dom0 ? DOM0_MAC : e.guest >= 0 ? p.vifs[e.guest].mac : peerMac(e.peer)));
+  return p;
 }
 
 /** NIC fault injection, in the NICs' own time line; stop() ends it and brings every link back up. */

@@ -5,6 +5,7 @@ import type { Interpreter } from '../actors/runtime.js';
 import type { Scenario } from './schema.js';
 import { newCounters, type Counters } from '../model/counters.js';
 import { distribution, summarize, type LatencyDistribution, type LatencySummary } from '../domains/netperf-rr.js';
+import type { PortStats } from '../hardware/switch.js';
 
 export interface RunResult {
   scenario: string;
@@ -32,6 +33,15 @@ export interface RunResult {
    */
   perGuest?: { mbps: number[]; jainIndex: number };
   /**
+   * A scenario with a flow list: each flow's goodput over the window (Mb/s, at the end that consumes
+   * its data) and, for TCP_RR / UDP_RR, its transactions and latency; Jain's index of the goodputs.
+   */
+  perFlow?: { jainIndex: number; flows: Record<string, FlowResult> };
+  /** A world of several hosts: each host's CPU utilisation over the window (% of its own CPUs), in total and by account (its domains, and Xen). */
+  perHost?: Record<string, { cpuUtilPct: { total: number; byAccount: Record<string, number> } }>;
+  /** A world's switches: each cabled port over the window (frames and frame bytes in and out, drops, most and mean bytes queued). */
+  perSwitch?: Record<string, Record<string, PortStats>>;
+  /**
    * Request/response workloads only (netperf TCP_RR / UDP_RR): transactions completed in the window,
    * their rate and round-trip latency, and per transaction the CPU cycles (by account and category)
    * and the I/O-channel notifications and interrupts the mechanism spent.
@@ -44,6 +54,9 @@ export interface RunResult {
   /** Present only when a TCP receiver of an honest flow got wrong bytes (warm-up included): the first mismatches. */
   dataIntegrity?: string[];
 }
+
+/** One flow of a flow list in the window. */
+export interface FlowResult { from: string; to: string; kind: string; mbps: number; latency?: LatencySummary }
 
 const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
 
@@ -73,9 +86,10 @@ export function runBuilt(b: Built, onProgress?: OnProgress): RunResult {
   for (const c of b.cpus) c.resetLedger();
   Object.assign(b.counters, newCounters());
   b.rr?.reset();
+  for (const sw of b.switches ?? []) sw.resetStats(b.sys.sched.now);
   const bytes0 = b.goodputBytes();
-  const perGuest = sc.topology === 'guest' && sc.guests > 1;
-  const flow0 = perGuest ? Array.from({ length: b.flows }, (_, f) => b.flowGoodput(f)) : [];
+  const perGuest = sc.topology === 'guest' && sc.guests > 1 && !sc.flows;
+  const flow0 = perGuest || sc.flows ? Array.from({ length: b.flows }, (_, f) => b.flowGoodput(f)) : [];
   runTo(end);
   const secs = (end - warm) / PS_PER_S;
   const bytes = b.goodputBytes() - bytes0;
@@ -106,7 +120,7 @@ export function runBuilt(b: Built, onProgress?: OnProgress): RunResult {
   return {
     scenario: sc.name,
     topology: sc.topology,
-    direction: sc.direction ?? sc.workload.kind,
+    direction: sc.flows ? 'flows' : sc.direction ?? sc.workload.kind,
     seed: sc.seed,
     warmupMs: sc.run.warmupMs,
     measuredMs: sc.run.durationMs,
@@ -128,6 +142,10 @@ export function runBuilt(b: Built, onProgress?: OnProgress): RunResult {
       goodputSegments: Math.round(segs),
     },
     ...(perGuest ? { perGuest: guestShares(b, sc.guests, flow0, secs) } : {}),
+    ...(sc.flows ? { perFlow: flowShares(b, sc.flows, flow0, secs) } : {}),
+    ...(b.switches?.length ? { perSwitch: Object.fromEntries(b.switches.map((sw) => [sw.name, Object.fromEntries(sw.portStats(b.sys.sched.now)
+      .flatMap((st, k) => (sw.ports[k].link.actor ? [[`p${k}`, { ...st, meanQueueBytes: Math.round(st.meanQueueBytes) }]] : [])))])) } : {}),
+    ...(b.hosts ? { perHost: Object.fromEntries(b.hosts.map((h) => [h.name, { cpuUtilPct: cpuUtil(h.cpus, secs) }])) } : {}),
     ...(b.rr ? { latency: latencyBlock(b, secs, cycles, byAccount, byCategory, byAccountCategory) } : {}),
     traceHash: b.sys.traceHash(),
     events: b.sys.sched.delivered,
@@ -170,6 +188,30 @@ function guestShares(b: Built, guests: number, flow0: number[], secs: number): {
   for (let f = 0; f < b.flows; f++) bytes[f % guests] += b.flowGoodput(f) - flow0[f];
   const mbps = bytes.map((v) => (v * 8) / secs / 1e6);
   return { mbps: mbps.map((v) => round(v)), jainIndex: round(jainIndex(mbps), 4) };
+}
+
+/** Utilisation of some CPUs over the window, % of their capacity: in total and by account. */
+function cpuUtil(cpus: Built['cpus'], secs: number): { total: number; byAccount: Record<string, number> } {
+  const by: Record<string, number> = {};
+  let total = 0;
+  for (const cpu of cpus) {
+    for (const [acct, cats] of [...cpu.ledger.entries()].sort(([a], [z]) => a.localeCompare(z))) {
+      for (const cyc of cats.values()) { by[acct] = (by[acct] ?? 0) + cyc; total += cyc; }
+    }
+  }
+  const capacity = cpus.reduce((n, c) => n + c.hz * secs, 0);
+  return { total: round((100 * total) / capacity), byAccount: Object.fromEntries(Object.entries(by).map(([a, c]) => [a, round((100 * c) / capacity)])) };
+}
+
+/** Each flow's goodput over the window and RR latency, and Jain's index of the goodputs. */
+function flowShares(b: Built, list: NonNullable<Scenario['flows']>, flow0: number[], secs: number): NonNullable<RunResult['perFlow']> {
+  const mbps = list.map((_, f) => ((b.flowGoodput(f) - flow0[f]) * 8) / secs / 1e6);
+  const flows: Record<string, FlowResult> = {};
+  list.forEach((fl, f) => {
+    const samples = b.rr?.byFlow.get(f);
+    flows[`f${f}`] = { from: fl.from, to: fl.to, kind: fl.kind, mbps: round(mbps[f]), ...(fl.kind !== 'stream' ? { latency: summarize(samples ?? [], secs) } : {}) };
+  });
+  return { jainIndex: round(jainIndex(mbps), 4), flows };
 }
 
 /** Jain's fairness index of non-negative allocations: (sum x)^2 / (n sum x^2); 1 for an empty or all-zero set. */

@@ -24,6 +24,90 @@ const MAX_RUN_US = 120_000_000;
 /** The most cycles a cost row may charge per operation. */
 export const MAX_COST_CYCLES = 10_000_000;
 
+const MachineSchema = z.strictObject({
+  cpus: z.number().int().min(1).max(64).default(1).describe('Physical CPUs, each with its own TLB and run queue; which domain runs where is `placement`. Default 1 (the paper\'s 2.4 GHz Pentium 4 Xeon).'),
+  cpuGhz: z.number().min(0.1).max(10).default(2.4).describe('CPU clock, GHz, 0.1 to 10: converts the cost table\'s cycles into time (slower clocks make single operations longer than a run). Default 2.4.'),
+  tlbEntries: z.number().int().min(1).max(4096).default(64).describe('Entries of each CPU\'s data TLB (fully associative, replacement as tlbReplacement; 4 KiB and 4 MiB pages share them). Default 64 (Pentium 4 DTLB, CPUID descriptor 5Bh).'),
+  tlbReplacement: z.enum(['plru', 'lru']).default('plru').describe('Which entry a full TLB evicts: `plru` tree pseudo-LRU (needs power-of-two entries), `lru` the least recently used. Intel does not publish the Pentium 4\'s policy (docs/cost-model.md). Default plru.'),
+  itlbEntries: z.number().int().min(1).max(4096).default(64).describe('Entries of each CPU\'s instruction TLB (fully associative, replacement as tlbReplacement; 4 KiB and 4 MiB pages share them). Default 64 (Pentium 4 ITLB, CPUID descriptor 50h).'),
+  memoryMiB: z.number().int().min(16).max(1 << 20).default(2048).describe('Machine memory, MiB; must hold every kernel\'s buffer pool, rings and TCP buffers. Default 2048.'),
+  nics: z.number().int().min(1).max(64).default(4).describe('Physical NICs (one TCP flow and one external client each, or more flows with more guests). Default 4.'),
+  vifRingSize: z.number().int().min(32).max(256).refine(pow2, 'must be a power of two').default(256)
+    .describe('Entries of each vif\'s TX and RX ring (NET_TX_RING_SIZE/NET_RX_RING_SIZE); a power of two, one 4 KiB page holds 256 netif slots. Default 256.'),
+  nic: z.strictObject({
+    mbps: z.number().min(1).max(100_000).default(1000).describe('Link rate of each NIC, Mb/s, 1 to 100000: a frame\'s time on the wire is kept in picoseconds, so faster links round to nothing. Default 1000 (gigabit Ethernet, Intel e1000).'),
+    ringSize: z.number().int().min(8).max(4096).default(256).describe('Descriptors in each NIC\'s TX and RX ring (ethtool -G). Default 256.'),
+    itrUs: z.number().nonnegative().max(100_000).default(125).describe('Interrupt throttling: minimum interval between two NIC interrupts, us, at most 100000 (e1000 InterruptThrottleRate 8000/s). Default 125.'),
+    latencyUs: z.number().nonnegative().max(1_000_000).default(2).describe('One-way latency of the cable and the far end, us, at most 1000000 (one second). Default 2.'),
+    csumOffload: z.boolean().default(true).describe('The NIC computes TCP checksums (NETIF_F_HW_CSUM, ethtool tx/rx). Default true.'),
+    tso: z.boolean().default(true).describe('The NIC segments large TCP sends (TCP segmentation offload, NETIF_F_TSO). Default true.'),
+    sg: z.boolean().default(true).describe('The NIC gathers a packet from several buffers (scatter-gather, NETIF_F_SG). Default true.'),
+  }).prefault({}).describe('Each physical NIC.'),
+}).prefault({}).describe('The physical machine.');
+
+const PlacementSchema = z.strictObject({
+  dom0: z.number().int().nonnegative().default(0).describe('CPU the driver domain\'s vCPU is pinned to (native Linux\'s CPU in topology native), 0-based, below machine.cpus. Default 0.'),
+  guests: z.union([z.literal('round-robin'), z.array(z.number().int().nonnegative())]).default('round-robin')
+    .describe('CPU each guest\'s vCPU is pinned to, guest 1 first (one entry per guest, each below machine.cpus), or `round-robin`: guest d on CPU d mod machine.cpus. Default round-robin.'),
+  irqCpu: z.number().int().nonnegative().optional().describe('CPU the physical NICs\' interrupts arrive on (IRQ affinity), below machine.cpus. Default: the driver domain\'s CPU (pirq_guest_bind); elsewhere, Xen routes the interrupt there and wakes the driver domain with an IPI.'),
+}).prefault({}).describe('Which physical CPU each domain\'s single vCPU is pinned to (vcpu-pin); a notification to a domain on another CPU takes an IPI.');
+
+const XenSchema = z.strictObject({
+  ctxAllowUs: z.number().nonnegative().max(1_000_000).default(50).describe('BVT scheduler: how long a domain keeps the CPU while others are runnable before a switch, us, at most 1000000 (Xen context-switch allowance). Default 50.'),
+  sliceUs: z.number().min(1).max(10_000_000).default(10_000).describe('Scheduler time slice, us, 1 to 10000000 (a slice shorter than a microsecond would switch domains more often than they can run). Default 10000.'),
+  scheduler: z.enum(['bvt', 'credit']).default('bvt').describe('Domain scheduler: `bvt`, the BVT-like round robin with a context-switch allowance of Xen 2.0 (the paper); `credit`, Xen 3\'s credit scheduler (sched_credit.c: weights, caps, UNDER/OVER/BOOST priorities). Default bvt.'),
+  credit: z.strictObject({
+    tickUs: z.number().min(1).max(1_000_000).default(10_000).describe('Credit scheduler tick, us, 1 to 1000000: the running vCPU loses BOOST and joins accounting (CSCHED_MSECS_PER_TICK). Default 10000.'),
+    ticksPerAcct: z.number().int().min(1).max(1000).default(3).describe('Ticks per accounting period, when credit is handed out by weight (CSCHED_TICKS_PER_ACCT). Default 3.'),
+    tsliceUs: z.number().min(1).max(10_000_000).default(30_000).describe('Credit scheduler time slice, us, 1 to 10000000: the running vCPU keeps the CPU this long while others of its priority wait (CSCHED_MSECS_PER_TSLICE). Default 30000.'),
+    dom0: z.strictObject({
+      weight: z.number().int().min(1).max(65535).default(256).describe('Relative share of CPU time (xl sched-credit -w). Default 256.'),
+      cap: z.number().int().min(0).max(100).default(0).describe('Most CPU the domain may use, % of one CPU; 0 = no cap (xl sched-credit -c). Default 0.'),
+    }).prefault({}).describe('The driver domain\'s weight and cap.'),
+    guests: z.array(z.strictObject({
+      weight: z.number().int().min(1).max(65535).default(256).describe('Relative share of CPU time (xl sched-credit -w). Default 256.'),
+      cap: z.number().int().min(0).max(100).default(0).describe('Most CPU the domain may use, % of one CPU; 0 = no cap (xl sched-credit -c). Default 0.'),
+    })).default([]).describe('Each guest\'s weight and cap, guest 1 first (at most `guests` entries; guests not listed get weight 256, no cap). Default none.'),
+  }).prefault({}).describe('Xen 3\'s credit scheduler (used with scheduler credit); periods default to Xen\'s and may be scaled down for short runs.'),
+}).prefault({}).describe('The hypervisor (driver and guest topologies).');
+
+const OptimizationsSchema = z.strictObject({
+  vnicOffload: z.boolean().default(false).describe('High-level virtual NIC: the vif offers scatter-gather, checksum offload and TSO (feature-sg, feature-no-csum-offload=0, feature-gso-tcpv4). Default false.'),
+  txNoRemap: z.boolean().default(false).describe('I/O channel, transmit: netback does not map the guest\'s packet pages into the driver domain: it copies the header and pins the data pages for the NIC\'s DMA. Default false.'),
+  rxCopy: z.boolean().default(false).describe('I/O channel, receive: the driver domain copies packets into guest buffers instead of flipping pages (feature-rx-copy rather than feature-rx-flip). Default false.'),
+  rxCopyVia: z.enum(['map', 'gnttab']).default('map').describe('How rxCopy copies: `map` maps the granted guest page and copies on the driver domain\'s CPU (the paper\'s design); `gnttab` asks Xen to copy (GNTTABOP_copy, as Linux netback does today). Default map.'),
+  superpages: z.boolean().default(false).describe('Guest and driver-domain kernels map their memory with 4 MiB superpages (PSE). Default false.'),
+  globalPages: z.boolean().default(false).describe('Kernel mappings are global (PGE) so they survive address-space switches within a domain. Default false.'),
+}).prefault({}).describe('The paper\'s optimizations (all off is Xen 2.0). Native Linux always uses superpages and global pages.');
+
+/** A flow endpoint: the driver domain, a guest (1-based) or the external host on a NIC (1-based). */
+const ENDPOINT_RE = /^([a-z][a-z0-9-]*\/)?(dom0|guest[1-9][0-9]*|peer[1-9][0-9]*)$/;
+const ENDPOINT_MSG = 'expected an endpoint: dom0, guestN (guest N, from 1) or peerN (the external host on NIC N, from 1), after `hostname/` in a world of hosts';
+/** A host of a world (a name without `/`), and a NIC port of one: `host1/eth0`. */
+const HOST_RE = /^[a-z][a-z0-9-]*$/;
+const PORT_RE = /^[a-z][a-z0-9-]*\/(eth|p)[0-9]+$/;
+const PORT_MSG = 'expected a port: hostname/ethN (NIC N of that host, from 0) or switchname/pN (port N of that switch, from 0)';
+
+/** A store-and-forward Ethernet switch of a world (src/hardware/switch.ts). */
+const SwitchSchema = z.strictObject({
+  ports: z.number().int().min(2).max(1024).describe('Ports, numbered from 0 (`sw0/p0`).'),
+  mbps: z.number().min(1).max(100_000).default(1000).describe('Line rate of every port, Mb/s. Default 1000.'),
+  queueKiB: z.number().min(2).max(1 << 20).default(128).describe('Output buffer of each port, KiB of Ethernet frames (headers included): a frame that does not fit is dropped (drop-tail). Default 128.'),
+  forwardUs: z.number().nonnegative().max(1000).default(2).describe('Forwarding latency: from a frame\'s last bit in to its admission to an output queue (lookup, learning), us. Default 2.'),
+  latencyUs: z.number().nonnegative().max(1_000_000).default(2).describe('One-way latency of each port\'s cable and the far PHY, us. Default 2.'),
+  fdb: z.enum(['learning', 'static']).default('learning').describe('`learning`: addresses are learnt from the frames\' sources, unknown destinations flooded; `static`: the table is every station\'s port, computed from the links (unknown destinations dropped). Default learning.'),
+}).describe('A store-and-forward Ethernet switch: per-port output queues with a byte limit and drop-tail, a forwarding latency, MAC learning or a static table, line rate per port.');
+
+/** One Xen host of a world: each field given replaces the scenario's own for this host. */
+const HostSchema = z.strictObject({
+  guests: z.number().int().min(1).max(255).optional().describe('Guest domains on this host, 1 to 255. Default: the scenario\'s `guests`.'),
+  // The blocks without their prefault: a block left out is the scenario's, not the defaults.
+  machine: MachineSchema.unwrap().optional().describe('This host\'s machine. Default: the scenario\'s `machine`.'),
+  placement: PlacementSchema.unwrap().optional().describe('This host\'s vCPU pinning. Default: the scenario\'s `placement`.'),
+  xen: XenSchema.unwrap().optional().describe('This host\'s hypervisor. Default: the scenario\'s `xen`.'),
+  optimizations: OptimizationsSchema.unwrap().optional().describe('This host\'s optimizations. Default: the scenario\'s `optimizations`.'),
+}).describe('A Xen host (dom0 owns its NICs, its guests reach them through netfront/netback and dom0\'s bridge). Each field given replaces the scenario\'s field of that name for this host; the rest (tcp, netback, variability, costs) is the world\'s.');
+
 export const ScenarioSchema = z.strictObject({
   name: z.string().min(1).describe('Name of the run, reported as `scenario` in results.'),
   description: z.string().default('').describe('Free text: what this scenario models. Does not affect the run.'),
@@ -40,65 +124,33 @@ export const ScenarioSchema = z.strictObject({
     durationMs: z.number().min(MIN_WINDOW_MS).max(60_000).default(150).describe(`Measured window of virtual time, ms (after the warm-up), ${MIN_WINDOW_MS} to 60000: a shorter window holds too few frames for a throughput or CPU figure to mean anything. Default 150.`),
     warmupMs: z.number().nonnegative().max(60_000).default(30).describe('Virtual time run before measuring, ms; its costs and counts are discarded. Default 30.'),
   }).prefault({}).describe('How long to simulate.'),
-  machine: z.strictObject({
-    cpus: z.number().int().min(1).max(64).default(1).describe('Physical CPUs, each with its own TLB and run queue; which domain runs where is `placement`. Default 1 (the paper\'s 2.4 GHz Pentium 4 Xeon).'),
-    cpuGhz: z.number().min(0.1).max(10).default(2.4).describe('CPU clock, GHz, 0.1 to 10: converts the cost table\'s cycles into time (slower clocks make single operations longer than a run). Default 2.4.'),
-    tlbEntries: z.number().int().min(1).max(4096).default(64).describe('Entries of each CPU\'s data TLB (fully associative, replacement as tlbReplacement; 4 KiB and 4 MiB pages share them). Default 64 (Pentium 4 DTLB, CPUID descriptor 5Bh).'),
-    tlbReplacement: z.enum(['plru', 'lru']).default('plru').describe('Which entry a full TLB evicts: `plru` tree pseudo-LRU (needs power-of-two entries), `lru` the least recently used. Intel does not publish the Pentium 4\'s policy (docs/cost-model.md). Default plru.'),
-    itlbEntries: z.number().int().min(1).max(4096).default(64).describe('Entries of each CPU\'s instruction TLB (fully associative, replacement as tlbReplacement; 4 KiB and 4 MiB pages share them). Default 64 (Pentium 4 ITLB, CPUID descriptor 50h).'),
-    memoryMiB: z.number().int().min(16).max(1 << 20).default(2048).describe('Machine memory, MiB; must hold every kernel\'s buffer pool, rings and TCP buffers. Default 2048.'),
-    nics: z.number().int().min(1).max(64).default(4).describe('Physical NICs (one TCP flow and one external client each, or more flows with more guests). Default 4.'),
-    vifRingSize: z.number().int().min(32).max(256).refine(pow2, 'must be a power of two').default(256)
-      .describe('Entries of each vif\'s TX and RX ring (NET_TX_RING_SIZE/NET_RX_RING_SIZE); a power of two, one 4 KiB page holds 256 netif slots. Default 256.'),
-    nic: z.strictObject({
-      mbps: z.number().min(1).max(100_000).default(1000).describe('Link rate of each NIC, Mb/s, 1 to 100000: a frame\'s time on the wire is kept in picoseconds, so faster links round to nothing. Default 1000 (gigabit Ethernet, Intel e1000).'),
-      ringSize: z.number().int().min(8).max(4096).default(256).describe('Descriptors in each NIC\'s TX and RX ring (ethtool -G). Default 256.'),
-      itrUs: z.number().nonnegative().max(100_000).default(125).describe('Interrupt throttling: minimum interval between two NIC interrupts, us, at most 100000 (e1000 InterruptThrottleRate 8000/s). Default 125.'),
-      latencyUs: z.number().nonnegative().max(1_000_000).default(2).describe('One-way latency of the cable and the far end, us, at most 1000000 (one second). Default 2.'),
-      csumOffload: z.boolean().default(true).describe('The NIC computes TCP checksums (NETIF_F_HW_CSUM, ethtool tx/rx). Default true.'),
-      tso: z.boolean().default(true).describe('The NIC segments large TCP sends (TCP segmentation offload, NETIF_F_TSO). Default true.'),
-      sg: z.boolean().default(true).describe('The NIC gathers a packet from several buffers (scatter-gather, NETIF_F_SG). Default true.'),
-    }).prefault({}).describe('Each physical NIC.'),
-  }).prefault({}).describe('The physical machine.'),
-  placement: z.strictObject({
-    dom0: z.number().int().nonnegative().default(0).describe('CPU the driver domain\'s vCPU is pinned to (native Linux\'s CPU in topology native), 0-based, below machine.cpus. Default 0.'),
-    guests: z.union([z.literal('round-robin'), z.array(z.number().int().nonnegative())]).default('round-robin')
-      .describe('CPU each guest\'s vCPU is pinned to, guest 1 first (one entry per guest, each below machine.cpus), or `round-robin`: guest d on CPU d mod machine.cpus. Default round-robin.'),
-    irqCpu: z.number().int().nonnegative().optional().describe('CPU the physical NICs\' interrupts arrive on (IRQ affinity), below machine.cpus. Default: the driver domain\'s CPU (pirq_guest_bind); elsewhere, Xen routes the interrupt there and wakes the driver domain with an IPI.'),
-  }).prefault({}).describe('Which physical CPU each domain\'s single vCPU is pinned to (vcpu-pin); a notification to a domain on another CPU takes an IPI.'),
-  xen: z.strictObject({
-    ctxAllowUs: z.number().nonnegative().max(1_000_000).default(50).describe('BVT scheduler: how long a domain keeps the CPU while others are runnable before a switch, us, at most 1000000 (Xen context-switch allowance). Default 50.'),
-    sliceUs: z.number().min(1).max(10_000_000).default(10_000).describe('Scheduler time slice, us, 1 to 10000000 (a slice shorter than a microsecond would switch domains more often than they can run). Default 10000.'),
-    scheduler: z.enum(['bvt', 'credit']).default('bvt').describe('Domain scheduler: `bvt`, the BVT-like round robin with a context-switch allowance of Xen 2.0 (the paper); `credit`, Xen 3\'s credit scheduler (sched_credit.c: weights, caps, UNDER/OVER/BOOST priorities). Default bvt.'),
-    credit: z.strictObject({
-      tickUs: z.number().min(1).max(1_000_000).default(10_000).describe('Credit scheduler tick, us, 1 to 1000000: the running vCPU loses BOOST and joins accounting (CSCHED_MSECS_PER_TICK). Default 10000.'),
-      ticksPerAcct: z.number().int().min(1).max(1000).default(3).describe('Ticks per accounting period, when credit is handed out by weight (CSCHED_TICKS_PER_ACCT). Default 3.'),
-      tsliceUs: z.number().min(1).max(10_000_000).default(30_000).describe('Credit scheduler time slice, us, 1 to 10000000: the running vCPU keeps the CPU this long while others of its priority wait (CSCHED_MSECS_PER_TSLICE). Default 30000.'),
-      dom0: z.strictObject({
-        weight: z.number().int().min(1).max(65535).default(256).describe('Relative share of CPU time (xl sched-credit -w). Default 256.'),
-        cap: z.number().int().min(0).max(100).default(0).describe('Most CPU the domain may use, % of one CPU; 0 = no cap (xl sched-credit -c). Default 0.'),
-      }).prefault({}).describe('The driver domain\'s weight and cap.'),
-      guests: z.array(z.strictObject({
-        weight: z.number().int().min(1).max(65535).default(256).describe('Relative share of CPU time (xl sched-credit -w). Default 256.'),
-        cap: z.number().int().min(0).max(100).default(0).describe('Most CPU the domain may use, % of one CPU; 0 = no cap (xl sched-credit -c). Default 0.'),
-      })).default([]).describe('Each guest\'s weight and cap, guest 1 first (at most `guests` entries; guests not listed get weight 256, no cap). Default none.'),
-    }).prefault({}).describe('Xen 3\'s credit scheduler (used with scheduler credit); periods default to Xen\'s and may be scaled down for short runs.'),
-  }).prefault({}).describe('The hypervisor (driver and guest topologies).'),
+  machine: MachineSchema,
+  placement: PlacementSchema,
+  xen: XenSchema,
   variability: z.strictObject({
     irqJitterUs: z.number().nonnegative().max(1000).default(2).describe('Interrupt delivery latency varies uniformly in [0, x] us on top of the NIC\'s moderation interval (interrupt controller and PCI posting latency, timer granularity). Default 2.'),
     wireJitterNs: z.number().nonnegative().max(100_000).default(200).describe('Each frame\'s arrival from a NIC at the far end varies uniformly in [0, x] ns (DMA fetch and bus contention on the NIC side; frames stay in order). Default 200.'),
     cacheRefillPct: z.number().nonnegative().max(100).default(10).describe('The cache refill after each domain switch costs its cost-table value times a factor uniform in [1 - x%, 1 + x%] (how much of the working set was evicted varies). Default 10.'),
     clientTurnaroundUs: z.number().nonnegative().max(1000).default(2).describe('The external client answers after a delay uniform in [0, x] us (its interrupt and scheduling jitter: the client\'s think time). Default 2.'),
   }).prefault({}).describe('Sources of run-to-run variation a real testbed has. Each is drawn from the run\'s seed on its own device\'s stream (one actor\'s draws never shift another\'s), so a seed gives one exact result and different seeds give a distribution (see --reps). All zero makes the run independent of the seed except the client\'s ACK timing.'),
+  hosts: z.record(z.string().regex(HOST_RE, 'expected a host name: lower-case letters, digits and -, starting with a letter'), HostSchema).optional()
+    .describe('A world of several Xen hosts, by name (`host1: { guests: 2 }`), built alike by the toolstack; their actors are named `host1/dom0`, `host1/eth0`, ... Needs `flows` with endpoints `host1/guest2`, `host2/peer1`, and `links` between the hosts. Default: one host, the scenario itself.'),
+  switches: z.record(z.string().regex(HOST_RE, 'expected a switch name: lower-case letters, digits and -, starting with a letter'), SwitchSchema).default({})
+    .describe('Ethernet switches of a world, by name (`sw0`); their ports are cabled under links. Default none.'),
+  links: z.array(z.strictObject({
+    a: z.string().regex(PORT_RE, PORT_MSG).describe('One end: a NIC port `host1/eth0`, or a switch port `sw0/p3`.'),
+    b: z.string().regex(PORT_RE, PORT_MSG).describe('The other end: a NIC port of another host, or a switch port.'),
+  })).default([]).describe('Ethernet cables between ports of a world: NIC to NIC, or NIC to switch port. A NIC not cabled here has an external peer host on its link (`hostname/peerN` for NIC N-1). Default none.'),
+  flows: z.array(z.strictObject({
+    from: z.string().regex(ENDPOINT_RE, ENDPOINT_MSG).describe('Where netperf runs (the stream\'s sender, or the end that sends requests): `dom0`, `guestN` (guest N, 1-based) or `peerN` (the external host on NIC N, 1-based).'),
+    to: z.string().regex(ENDPOINT_RE, ENDPOINT_MSG).describe('Where netserver runs (the stream\'s receiver, or the end that answers requests): `dom0`, `guestN` or `peerN`.'),
+    kind: z.enum(['stream', 'tcp_rr', 'udp_rr']).default('stream').describe('`stream`: netperf TCP_STREAM from `from` to `to`; `tcp_rr` / `udp_rr`: netperf TCP_RR / UDP_RR, requests from `from`, responses from `to`. Default stream.'),
+    requestBytes: z.number().int().min(1).max(65536).optional().describe('Request size, bytes (netperf -r, first value). RR flows only; default 1.'),
+    responseBytes: z.number().int().min(1).max(65536).optional().describe('Response size, bytes (netperf -r, second value). RR flows only; default 1.'),
+    transactionsInFlight: z.number().int().min(1).max(256).optional().describe('Transactions the flow keeps outstanding (netperf -b burst plus one). RR flows only; default 1.'),
+  })).min(1).max(1024).optional().describe('The traffic, flow by flow, between any two endpoints of the host (topology guest): two guests of one host talk through the bridge in dom0 and never touch a NIC. Without it, the shorthand: one flow per NIC and guest between the guests and the external hosts, in `direction`, running `workload`. Each guest has one vif, which carries all its flows.'),
   guests: z.number().int().min(1).max(1024).default(1).describe('Guest domains (topology guest); flow f belongs to guest f mod guests, with max(nics, guests) flows. Default 1.'),
-  optimizations: z.strictObject({
-    vnicOffload: z.boolean().default(false).describe('High-level virtual NIC: the vif offers scatter-gather, checksum offload and TSO (feature-sg, feature-no-csum-offload=0, feature-gso-tcpv4). Default false.'),
-    txNoRemap: z.boolean().default(false).describe('I/O channel, transmit: netback does not map the guest\'s packet pages into the driver domain: it copies the header and pins the data pages for the NIC\'s DMA. Default false.'),
-    rxCopy: z.boolean().default(false).describe('I/O channel, receive: the driver domain copies packets into guest buffers instead of flipping pages (feature-rx-copy rather than feature-rx-flip). Default false.'),
-    rxCopyVia: z.enum(['map', 'gnttab']).default('map').describe('How rxCopy copies: `map` maps the granted guest page and copies on the driver domain\'s CPU (the paper\'s design); `gnttab` asks Xen to copy (GNTTABOP_copy, as Linux netback does today). Default map.'),
-    superpages: z.boolean().default(false).describe('Guest and driver-domain kernels map their memory with 4 MiB superpages (PSE). Default false.'),
-    globalPages: z.boolean().default(false).describe('Kernel mappings are global (PGE) so they survive address-space switches within a domain. Default false.'),
-  }).prefault({}).describe('The paper\'s optimizations (all off is Xen 2.0). Native Linux always uses superpages and global pages.'),
+  optimizations: OptimizationsSchema,
   tcp: z.strictObject({
     mss: z.number().int().min(536).max(9000).default(1448).describe('TCP maximum segment size, bytes. Default 1448 (1500-byte MTU with timestamps).'),
     sndBufKiB: z.number().int().min(8).max(16384).default(128).describe('Socket send buffer of each flow, KiB (SO_SNDBUF). Default 128.'),
@@ -151,6 +203,7 @@ export const ScenarioSchema = z.strictObject({
   }).optional().describe('Metadata: the paper configuration this scenario reproduces. Does not affect the run.'),
 }).superRefine((sc, ctx) => {
   checkWorkload(sc, ctx);
+  checkWorld(sc, ctx);
   if (sc.machine.tlbReplacement === 'plru') {
     for (const f of ['tlbEntries', 'itlbEntries'] as const) {
       if (!pow2(sc.machine[f])) ctx.addIssue({ code: 'custom', path: ['machine', f], message: `${sc.machine[f]} entries: tree pseudo-LRU needs a power of two (or set machine.tlbReplacement: lru)` });
@@ -165,7 +218,7 @@ export const ScenarioSchema = z.strictObject({
       ctx.addIssue({ code: 'custom', path: ['machine', 'nics'], message: `${sc.machine.nics} NICs for ${sc.guests} guest(s) give guest 1 ${perGuest} vifs; its grant table holds at most ${maxVifs} with vifRingSize ${sc.machine.vifRingSize}` });
     }
   }
-  const needMiB = memoryNeededMiB(sc);
+  const needMiB = sc.hosts ? 0 : memoryNeededMiB(sc); // a world's hosts are checked one by one (checkWorld)
   if (needMiB > sc.machine.memoryMiB) {
     const what = sc.topology === 'guest' ? `dom0 and ${sc.guests} guest(s)` : 'the kernel';
     ctx.addIssue({ code: 'custom', path: ['machine', 'memoryMiB'], message: `${sc.machine.memoryMiB} MiB is too small: ${what} with ${sc.machine.nics} NIC(s) need at least ${needMiB} MiB (reduce guests or raise machine.memoryMiB)` });
@@ -220,6 +273,7 @@ const UDP_MAX = PAGE_SIZE - HDR_LEN;
 /** `direction` belongs to streams, the RR sizes to RR workloads; a UDP_RR datagram fits one frame. */
 function checkWorkload(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx): void {
   const w = sc.workload;
+  if (sc.flows) { checkFlows(sc, ctx); return; }
   if (w.kind === 'stream') {
     if (sc.direction === undefined) ctx.addIssue({ code: 'custom', path: ['direction'], message: 'required for workload stream: tx or rx' });
     for (const f of ['requestBytes', 'responseBytes', 'transactionsInFlight'] as const) {
@@ -236,6 +290,143 @@ function checkWorkload(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx)
   }
 }
 
+/** The parts of an endpoint name: `dom0`, `guestN`, `peerN`. */
+export function parseEndpoint(e: string): { kind: 'dom0' | 'guest' | 'peer'; n: number } {
+  e = e.slice(e.indexOf('/') + 1);
+  if (e === 'dom0') return { kind: 'dom0', n: 0 };
+  const m = /^(guest|peer)(\d+)$/.exec(e)!;
+  return { kind: m[1] as 'guest' | 'peer', n: Number(m[2]) };
+}
+
+/** A flow list: endpoints that exist, two different ends inside reach of the bridge, options that fit the flow's kind. */
+function checkFlows(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx): void {
+  const w = sc.workload;
+  if (sc.topology !== 'guest') ctx.addIssue({ code: 'custom', path: ['flows'], message: 'flows need topology guest (the bridge in dom0 joins their endpoints)' });
+  if (sc.direction !== undefined) ctx.addIssue({ code: 'custom', path: ['direction'], message: 'not used with flows: each flow goes from its `from` to its `to`; remove it' });
+  if (w.kind !== 'stream') ctx.addIssue({ code: 'custom', path: ['workload', 'kind'], message: 'not used with flows: each flow has its own kind; remove it' });
+  for (const f of ['requestBytes', 'responseBytes', 'transactionsInFlight'] as const) {
+    if (w[f] !== undefined) ctx.addIssue({ code: 'custom', path: ['workload', f], message: 'not used with flows: give it on the flow' });
+  }
+  if (sc.hostile.length) ctx.addIssue({ code: 'custom', path: ['hostile'], message: 'hostile guests are not modelled with flows yet: remove flows or hostile' });
+  sc.flows!.forEach((fl, i) => {
+    if (!ENDPOINT_RE.test(fl.from) || !ENDPOINT_RE.test(fl.to)) return; // the field's own check said so
+    const ends = { from: parseEndpoint(fl.from), to: parseEndpoint(fl.to) };
+    const hostOf = { from: hostOfEndpoint(fl.from), to: hostOfEndpoint(fl.to) };
+    let known = true;
+    for (const side of ['from', 'to'] as const) {
+      const hn = hostOf[side];
+      if (sc.hosts && hn === null) { ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `name the host: ${Object.keys(sc.hosts)[0]}/${fl[side]} (a world of hosts)` }); known = false; }
+      else if (!sc.hosts && hn !== null) { ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `no hosts listed: write ${fl[side].slice(hn.length + 1)}, or list the hosts under hosts` }); known = false; }
+      else if (sc.hosts && hn !== null && !(hn in sc.hosts)) { ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `no host ${hn} (hosts: ${Object.keys(sc.hosts).join(', ')})` }); known = false; }
+    }
+    if (!known) return;
+    const hostSc = { from: hostScenario(sc, hostOf.from), to: hostScenario(sc, hostOf.to) };
+    const cabled = (hn: string | null, nic: number) => sc.links.find((l) => l.a === `${hn}/eth${nic}` || l.b === `${hn}/eth${nic}`);
+    const route = hostOf.from !== hostOf.to ? linkBetween(sc, hostOf.from!, hostOf.to!) : null;
+    if (hostOf.from !== hostOf.to && !route) {
+      ctx.addIssue({ code: 'custom', path: ['flows', i, 'to'], message: `no link between ${hostOf.from} and ${hostOf.to}: cable two of their NICs, or both to one switch, under links` });
+    }
+    // A switch tells a frame's direction by its kind (data one way, ACKs back): a request/response flow sends data both ways.
+    if (route?.[2] && fl.kind !== 'stream') ctx.addIssue({ code: 'custom', path: ['flows', i, 'kind'], message: `${fl.kind} through a switch is not modelled yet (its addressing follows a stream's data and ACKs): use stream, or a direct link` });
+    for (const side of ['from', 'to'] as const) {
+      const e = ends[side], hs = hostSc[side], where = hostOf[side] ? ` of ${hostOf[side]}` : '';
+      if (e.kind === 'guest' && e.n > hs.guests) ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `no guest ${e.n}${where} (guests is ${hs.guests})` });
+      if (e.kind === 'peer' && e.n > hs.machine.nics) ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `no peer ${e.n}${where} (machine.nics is ${hs.machine.nics}: peers 1..${hs.machine.nics}, one on each NIC's link)` });
+      else if (e.kind === 'peer' && cabled(hostOf[side], e.n - 1)) ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `no peer on ${hostOf[side]}/eth${e.n - 1}: it is cabled to another host (links)` });
+    }
+    if (fl.from === fl.to) ctx.addIssue({ code: 'custom', path: ['flows', i, 'to'], message: `the same endpoint as from (${fl.from}): a flow joins two endpoints` });
+    else if (ends.from.kind === 'peer' && ends.to.kind === 'peer') ctx.addIssue({ code: 'custom', path: ['flows', i, 'to'], message: 'a flow between two peers does not cross a host: one end must be dom0 or a guest' });
+    if (fl.kind === 'stream') {
+      for (const f of ['requestBytes', 'responseBytes', 'transactionsInFlight'] as const) {
+        if (fl[f] !== undefined) ctx.addIssue({ code: 'custom', path: ['flows', i, f], message: 'only for kind tcp_rr or udp_rr (kind is stream)' });
+      }
+      return;
+    }
+    if (ends.from.kind === 'peer') ctx.addIssue({ code: 'custom', path: ['flows', i, 'from'], message: 'an external peer runs netserver only: put it in `to`' });
+    if (fl.kind === 'udp_rr') {
+      const max = Math.min(sc.tcp.mss, UDP_MAX);
+      for (const f of ['requestBytes', 'responseBytes'] as const) {
+        if ((fl[f] ?? 1) > max) ctx.addIssue({ code: 'custom', path: ['flows', i, f], message: `${fl[f]} bytes do not fit one frame (at most ${max}: tcp.mss, and one page; IP fragmentation is not modelled)` });
+      }
+    }
+  });
+}
+
+/** The host an endpoint names (`host1/guest2`: host1), or null for an endpoint of the one host. */
+export function hostOfEndpoint(e: string): string | null {
+  const k = e.indexOf('/');
+  return k < 0 ? null : e.slice(0, k);
+}
+
+/** The scenario as host `name` of a world sees it (its own guests, machine, placement, Xen and optimizations); the scenario itself for null. */
+export function hostScenario(sc: Scenario, name: string | null): Scenario {
+  const h = name === null ? undefined : sc.hosts?.[name];
+  if (!h) return sc;
+  return {
+    ...sc, guests: h.guests ?? sc.guests, machine: h.machine ?? sc.machine, placement: h.placement ?? sc.placement,
+    xen: h.xen ?? sc.xen, optimizations: h.optimizations ?? sc.optimizations,
+  };
+}
+
+/**
+ * How host `a` reaches host `b`: the first of a's NICs cabled straight to one of b's, or else to a
+ * switch one of b's NICs is cabled to. [a's NIC, b's NIC, the switch or null], or null when none does.
+ */
+export function linkBetween(sc: Pick<Scenario, 'links'>, a: string, b: string): [number, number, string | null] | null {
+  const ends = sc.links.flatMap((l) => [[l.a, l.b], [l.b, l.a]]).map(([x, y]) => ({ x: x.split('/'), y: y.split('/') }));
+  for (const { x, y } of ends) if (x[0] === a && y[0] === b && x[1].startsWith('eth') && y[1].startsWith('eth')) return [Number(x[1].slice(3)), Number(y[1].slice(3)), null];
+  for (const { x, y } of ends) {
+    if (x[0] !== a || !x[1].startsWith('eth') || !y[1].startsWith('p')) continue;
+    const far = ends.find((e) => e.x[0] === b && e.x[1].startsWith('eth') && e.y[0] === y[0]);
+    if (far) return [Number(x[1].slice(3)), Number(far.x[1].slice(3)), y[0]];
+  }
+  return null;
+}
+
+/** A world of hosts: each host checked like a scenario of its own (under hosts.NAME), cables between NICs that exist, each used once. */
+function checkWorld(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx): void {
+  if (!sc.hosts) {
+    if (sc.links.length) ctx.addIssue({ code: 'custom', path: ['links'], message: 'links join the hosts of a world: list them under hosts' });
+    if (Object.keys(sc.switches).length) ctx.addIssue({ code: 'custom', path: ['switches'], message: 'switches join the hosts of a world: list them under hosts' });
+    return;
+  }
+  if (!sc.flows) ctx.addIssue({ code: 'custom', path: ['flows'], message: 'a world of hosts needs its flows listed (from: host1/guest1, to: host2/guest1, ...)' });
+  if (sc.faults.length) ctx.addIssue({ code: 'custom', path: ['faults'], message: 'NIC faults are not modelled in a world of hosts yet' });
+  if (sc.netback.rateLimits.length) ctx.addIssue({ code: 'custom', path: ['netback', 'rateLimits'], message: 'rate limits are not modelled in a world of hosts yet' });
+  for (const name of Object.keys(sc.hosts)) {
+    const hs = hostScenario(sc, name);
+    const sub: Ctx = { addIssue: (i) => ctx.addIssue({ ...i, path: ['hosts', name, ...i.path] }) };
+    checkPlacement(hs, sub);
+    const mine = (sc.flows ?? []).filter((f) => hostOfEndpoint(f.from) === name || hostOfEndpoint(f.to) === name);
+    const needMiB = memoryNeededMiB({ ...hs, flows: mine.length ? mine : undefined });
+    if (needMiB > hs.machine.memoryMiB) sub.addIssue({ code: 'custom', path: ['machine', 'memoryMiB'], message: `${hs.machine.memoryMiB} MiB is too small: dom0 and ${hs.guests} guest(s) need at least ${needMiB} MiB` });
+  }
+  const used = new Set<string>();
+  for (const n of Object.keys(sc.switches)) if (n in sc.hosts) ctx.addIssue({ code: 'custom', path: ['switches', n], message: `${n} is also a host: give the switch another name` });
+  sc.links.forEach((l, i) => {
+    for (const side of ['a', 'b'] as const) {
+      const [hn, port] = l[side].split('/');
+      const sw = sc.switches[hn], hs = sc.hosts![hn] ? hostScenario(sc, hn) : null;
+      if (port.startsWith('eth')) {
+        if (!hs) ctx.addIssue({ code: 'custom', path: ['links', i, side], message: `no host ${hn} (hosts: ${Object.keys(sc.hosts!).join(', ')})` });
+        else if (Number(port.slice(3)) >= hs.machine.nics) ctx.addIssue({ code: 'custom', path: ['links', i, side], message: `no NIC ${port} on ${hn} (machine.nics is ${hs.machine.nics}: eth0..eth${hs.machine.nics - 1})` });
+      } else if (!sw) ctx.addIssue({ code: 'custom', path: ['links', i, side], message: `no switch ${hn} (switches: ${Object.keys(sc.switches).join(', ') || 'none'})` });
+      else if (Number(port.slice(1)) >= sw.ports) ctx.addIssue({ code: 'custom', path: ['links', i, side], message: `no port ${port} on ${hn} (ports is ${sw.ports}: p0..p${sw.ports - 1})` });
+      if (used.has(l[side])) ctx.addIssue({ code: 'custom', path: ['links', i, side], message: `${l[side]} is cabled twice` });
+      used.add(l[side]);
+    }
+    const [ha, hb] = [l.a.split('/')[0], l.b.split('/')[0]];
+    if (ha === hb) ctx.addIssue({ code: 'custom', path: ['links', i, 'b'], message: 'a link joins two different boxes' });
+    else if (ha in sc.switches && hb in sc.switches) ctx.addIssue({ code: 'custom', path: ['links', i, 'b'], message: 'switch to switch cables are not modelled yet: cable hosts to one switch' });
+  });
+}
+
+/** A flow's RR parameters with their defaults, or null for a stream. */
+export function rrOfFlow(fl: NonNullable<Scenario['flows']>[number]): { kind: 'tcp_rr' | 'udp_rr'; requestBytes: number; responseBytes: number; burst: number } | null {
+  if (fl.kind === 'stream') return null;
+  return { kind: fl.kind, requestBytes: fl.requestBytes ?? 1, responseBytes: fl.responseBytes ?? 1, burst: fl.transactionsInFlight ?? 1 };
+}
+
 /** The workload's RR parameters with their defaults, or null for a stream. */
 export function rrWorkload(sc: Scenario): { kind: 'tcp_rr' | 'udp_rr'; requestBytes: number; responseBytes: number; burst: number } | null {
   const w = sc.workload;
@@ -246,9 +437,10 @@ export function rrWorkload(sc: Scenario): { kind: 'tcp_rr' | 'udp_rr'; requestBy
 /** Time of a minimum Ethernet frame (84 bytes with preamble and gap) on a link of `mbps`, in ms. */
 export function minFrameMs(mbps: number): number { return (84 * 8) / (mbps * 1000); }
 
-type Topo = { topology: string; guests: number; machine: { nics: number } };
-/** Vifs of guest `domid` (1-based): flow f belongs to guest f mod guests, flows = max(nics, guests). */
+type Topo = { topology: string; guests: number; machine: { nics: number }; flows?: unknown[] };
+/** Vifs of guest `domid` (1-based): one with a flow list; else flow f belongs to guest f mod guests, flows = max(nics, guests). */
 export function vifsOfGuest(sc: Topo, domid: number): number {
+  if (sc.flows) return domid >= 1 && domid <= sc.guests ? 1 : 0;
   const flows = Math.max(sc.machine.nics, sc.guests);
   const g = domid - 1;
   return g < 0 || g >= sc.guests ? 0 : Math.floor((flows - 1 - g) / sc.guests) + 1;
@@ -262,7 +454,7 @@ export function vifsOfGuest(sc: Topo, domid: number): number {
 export function memoryNeededMiB(sc: Scenario): number {
   const m = sc.machine;
   const guests = sc.topology === 'guest' ? sc.guests : 0;
-  const flows = guests ? Math.max(m.nics, guests) : m.nics;
+  const flows = sc.flows ? sc.flows.length : guests ? Math.max(m.nics, guests) : m.nics;
   let frames = (1 + guests) * KERNEL_POOL_PAGES + Math.max(0, m.nics * m.nic.ringSize - KERNEL_POOL_PAGES);
   for (let g = 1; g <= guests; g++) {
     const v = vifsOfGuest(sc, g);

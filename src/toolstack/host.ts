@@ -42,6 +42,11 @@ export interface HostConfig {
   xen: XenConfig | null;
   /** How kernels map themselves (superpages, global pages); native Linux always uses both. */
   vm: VmConfig;
+  /**
+   * A host of a world of several: its name as the prefix of its actors (`host1/`), and the actor
+   * system, counters and stale-translation list the world shares. Default: a machine of its own.
+   */
+  world?: { prefix: string; sys: ActorSystem; counters: Counters; staleTranslations: string[] };
 }
 
 export interface PhysicalHost {
@@ -57,6 +62,8 @@ export interface PhysicalHost {
   xenstore: XenStore;
   vm: VmConfig;
   kernels: Kernel[];
+  /** What the names of this host's actors start with: '' for a machine of its own, `host1/` in a world of several. */
+  prefix: string;
   /** Shared memory pages that hold rings, by machine frame. */
   ringPages: Map<number, SharedRing<unknown, unknown>>;
   /** The first stale translations the TLBs hit (counted as violations `stale-translation`), described. */
@@ -65,12 +72,13 @@ export interface PhysicalHost {
 
 /** Power on: CPUs, memory and the hypervisor's actor (Xen's SYS_STATE_boot until boot() ends it). */
 export function createHost(c: HostConfig): PhysicalHost {
-  const sys = new ActorSystem(c.seed, c.interpreter);
-  const counters = newCounters();
+  const sys = c.world?.sys ?? new ActorSystem(c.seed, c.interpreter);
+  const counters = c.world?.counters ?? newCounters();
+  const prefix = c.world?.prefix ?? '';
   const mem = new MachineMemory((c.memoryMiB * 1024 * 1024) / PAGE_SIZE);
   // A domain may reach a frame it owns or holds a live grant mapping of; a TLB hit through an entry
   // for any other frame is a stale translation (a flush missing after a flip or an unmap).
-  const staleTranslations: string[] = [];
+  const staleTranslations: string[] = c.world?.staleTranslations ?? [];
   let xenGrants: GrantOps | null = null;
   const frameOracle: FrameOracle = {
     reachable: (dom, mfn) => mem.ownerOf(mfn) === dom || (xenGrants !== null && xenGrants.mapsFrame(dom, mfn)),
@@ -84,12 +92,12 @@ export function createHost(c: HostConfig): PhysicalHost {
     },
   };
   const cpus = Array.from({ length: c.cpus }, (_, i) => new Cpu(i, c.cpuGhz * 1e9, c.tlbEntries, frameOracle, c.itlbEntries, c.tlbReplacement, c.footprint));
-  const xenstore = new XenStore(sys);
-  const xen = c.xen ? new Xen(sys, cpus, c.costs, counters, mem, c.xen) : null;
+  const xenstore = prefix ? new XenStore(sys, `${prefix}xenstored`) : new XenStore(sys);
+  const xen = c.xen ? new Xen(sys, cpus, c.costs, counters, mem, prefix ? { ...c.xen, name: `${prefix}xen` } : c.xen) : null;
   const dispatcher: Dispatcher = xen ?? new BareMetal(sys, cpus, c.costs, counters);
   sys.spawn(dispatcher.actorName, 'hypervisor', hypervisorMachine, { host: dispatcher });
   xenGrants = xen?.grants ?? null;
-  return { sys, counters, costs: c.costs, footprint: c.footprint, mem, cpus, dispatcher, xen, xenstore, vm: c.vm, kernels: [], ringPages: new Map(), staleTranslations };
+  return { sys, counters, costs: c.costs, footprint: c.footprint, mem, cpus, dispatcher, xen, xenstore, vm: c.vm, kernels: [], prefix, ringPages: new Map(), staleTranslations };
 }
 
 /** Build a domain (Xen's domain_create: paused until unpaused) or, on bare metal, the one kernel. */
@@ -124,8 +132,8 @@ export function attachNic(h: PhysicalHost, owner: Kernel, nic: NicModel, ringBud
 export function spawnCpusAndXenstored(h: PhysicalHost): void {
   const { sys } = h;
   h.dispatcher.attachCpus(h.cpus.map((c) => h.xen
-    ? sys.spawn(`cpu${c.index}`, 'pcpu', pcpuMachine, { cpu: c.index })
-    : sys.spawn(`cpu${c.index}`, 'cpu', cpuMachine, { cpu: c.index })));
+    ? sys.spawn(`${h.prefix}cpu${c.index}`, 'pcpu', pcpuMachine, { cpu: c.index })
+    : sys.spawn(`${h.prefix}cpu${c.index}`, 'cpu', cpuMachine, { cpu: c.index })));
   if (h.xen) h.xenstore.spawn();
 }
 

@@ -4,13 +4,16 @@
  * crossing that link, cabled to the NIC both ways.
  */
 import type { NicModel } from '../hardware/nic.js';
+import { cable } from '../hardware/link.js';
 import { ClientModel, clientMachine } from '../peer/client.js';
 import type { PhysicalHost } from './host.js';
 
+/** The MAC of the peer on NIC `index`'s link (locally administered: 02:..., then the NIC's index). */
+export const peerMac = (index: number): string => `02:00:00:00:${((index >> 8) & 255).toString(16).padStart(2, '0')}:${(index & 255).toString(16).padStart(2, '0')}`;
+
 /** Cable `client` to `nic` and start its actor. */
 export function attachPeer(h: PhysicalHost, nic: NicModel, client: ClientModel): ClientModel {
-  client.peerNic = nic.name;
-  nic.peer = client.name;
+  cable(nic, 0, client, 0);
   h.sys.spawn(client.name, 'client', clientMachine, { model: client });
   return client;
 }

@@ -45,11 +45,15 @@ export interface VifConfig {
   opts: NetbackOptions;
   /** An adversary in place of the honest netfront (an adversary is another frontend), or null. */
   adversary: HostileSpec | null;
+  /** The frontend's MAC (xl's `mac=`); default Xen's OUI, the domain id and the vif number. */
+  mac?: string;
 }
 
 /** One attached vif: its guest, both ends, the rings, the XenStore directories and the adversary if any. */
 export interface Vif {
   guest: Kernel; vif: number; nf: Netfront; nb: Netback; rings: VifRings; front: string; back: string; hostile: Hostile | null;
+  /** The frontend's MAC (xl's default: Xen's OUI 00:16:3e, then the domain id and the vif number). */
+  mac: string;
   /** The XenBus handshake's two halves, run when the toolstack connects the vif (connectVifs). */
   handshake: Handshake;
 }
@@ -69,15 +73,15 @@ export function attachVif(h: PhysicalHost, backend: Kernel, guest: Kernel, vif: 
   const back = `/local/domain/${backend.domid}/backend/vif/${guest.domid}/${vif}`;
   const offer = { sg: c.offload, csum: c.offload, tso: c.offload, rxCopy: c.rxCopy };
   const feat = negotiate(offer, { sg: c.offload, csum: c.offload, tso: c.offload, rxCopy: c.rxCopy });
-  const chan = `evtchn-vif${guest.domid}.${vif}`;
+  const chan = `${h.prefix}evtchn-vif${guest.domid}.${vif}`;
   const gt = xen.grantTables.get(guest.domid)!;
   const refs = vifGrantRefs(rings.tx.size);
   if (VIF_FIRST_REF + (vif + 1) * refs > gt.entries.length) throw new Error(`domain ${guest.domid}: too many vifs for its grant table`);
   const refBase = VIF_FIRST_REF + vif * refs;
-  const name = `vif${guest.domid}.${vif}-front`;
+  const name = `${h.prefix}vif${guest.domid}.${vif}-front`;
   const hostile = c.adversary ? createHostile(c.adversary, name, guest, xen, gt, backend.domid, rings, feat, chan, counters, refBase) : null;
   const nf = hostile ? hostile.nf : new Netfront(name, guest, xen, gt, backend.domid, rings, feat, chan, counters, refBase);
-  const nb = new Netback(`vif${guest.domid}.${vif}`, backend, xen, guest.domid, rings, feat, c.txMode, c.rxCopyVia, chan, counters, c.pending);
+  const nb = new Netback(`${h.prefix}vif${guest.domid}.${vif}`, backend, xen, guest.domid, rings, feat, c.txMode, c.rxCopyVia, chan, counters, c.pending);
   nb.clock = clockFor(h, backend);
   if (c.rate) { const cr = creditFor(c.rate.mbps, c.rate.intervalMs * 1000); nb.credit = new TxCredit(cr.bytes, cr.usec, 0); }
   nb.opts = { ...c.opts };
@@ -100,7 +104,7 @@ export function attachVif(h: PhysicalHost, backend: Kernel, guest: Kernel, vif: 
   rings.rxFrame = mem.allocHigh(guest.domid);
   pages.set(rings.txFrame, rings.tx as SharedRing<unknown, unknown>);
   pages.set(rings.rxFrame, rings.rx as SharedRing<unknown, unknown>);
-  const mac = `00:16:3e:${[guest.domid >> 8, guest.domid & 255, vif].map((v) => (v & 255).toString(16).padStart(2, '0')).join(':')}`;
+  const mac = c.mac ?? `00:16:3e:${[guest.domid >> 8, guest.domid & 255, vif].map((v) => (v & 255).toString(16).padStart(2, '0')).join(':')}`;
   // Each end's connection to xenstored, from its own domain.
   const bxs = h.xenstore.domain(backend.name), fxs = h.xenstore.domain(guest.name);
   const connect = () => nb.connect(bxs, front, back, xen.grants, (fr) => pages.get(fr), gPort.port);
@@ -109,7 +113,7 @@ export function attachVif(h: PhysicalHost, backend: Kernel, guest: Kernel, vif: 
     switchState: (st) => { nf.switchState(st); fxs.write(`${front}/state`, st); },
   });
   return {
-    guest, vif, nf, nb, rings, front, back, hostile,
+    guest, vif, nf, nb, rings, front, back, hostile, mac,
     handshake: {
       offer, bxs, fxs,
       frontendChanged: () => nb.frontendChanged(bxs, back, xenbus_read_driver_state(bxs, front), connect, null),

@@ -7,7 +7,8 @@ type Schema = Record<string, unknown>;
 
 const ANNOTATIONS = new Set(['$schema', '$id', 'title', 'description', 'default']);
 const KNOWN = new Set([...ANNOTATIONS, 'type', 'properties', 'required', 'additionalProperties', 'propertyNames', 'items',
-  'enum', 'const', 'anyOf', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minLength']);
+  'enum', 'const', 'anyOf', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minLength',
+  'pattern', 'minItems', 'maxItems']);
 
 function typeOk(t: string, v: unknown): boolean {
   switch (t) {
@@ -39,6 +40,9 @@ export function jsonSchemaErrors(s: Schema, v: unknown, path = '$'): string[] {
     if (s.exclusiveMaximum !== undefined && v >= (s.exclusiveMaximum as number)) out.push(`${path}: not below ${s.exclusiveMaximum}`);
   }
   if (typeof v === 'string' && s.minLength !== undefined && v.length < (s.minLength as number)) out.push(`${path}: shorter than ${s.minLength}`);
+  if (typeof v === 'string' && s.pattern !== undefined && !new RegExp(s.pattern as string, 'u').test(v)) out.push(`${path}: does not match ${s.pattern}`);
+  if (Array.isArray(v) && s.minItems !== undefined && v.length < (s.minItems as number)) out.push(`${path}: fewer than ${s.minItems} items`);
+  if (Array.isArray(v) && s.maxItems !== undefined && v.length > (s.maxItems as number)) out.push(`${path}: more than ${s.maxItems} items`);
   if (Array.isArray(v) && s.items) v.forEach((x, i) => out.push(...jsonSchemaErrors(s.items as Schema, x, `${path}[${i}]`)));
   if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
     const o = v as Record<string, unknown>;

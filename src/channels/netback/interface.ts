@@ -4,7 +4,8 @@
  * tearing the data rings down once nothing in flight uses them.
  */
 import type { Exec } from '../../core/exec.js';
-import type { Packet } from '../../core/packet.js';
+import { HDR_LEN, PAGE_SIZE, type Packet } from '../../core/packet.js';
+import { skb_copy } from '../../domains/skb.js';
 import { drop, note } from '../../model/counters.js';
 import type { Netback } from '../netback.js';
 import { NB } from '../netback-machine.js';
@@ -88,7 +89,16 @@ export function xenvif_start_xmit(vif: Netback, x: Exec, p: Packet): boolean {
   if (c.tx === 'disabled') { drop(vif.counters, 'vif-disabled'); free_packet(vif, x, p); return true; }
   if (!vif.connected) { drop(vif.counters, 'vif-not-connected'); free_packet(vif, x, p); return true; }
   if (c.rx === 'carrierOff') { drop(vif.counters, 'vif-carrier-off'); free_packet(vif, x, p); return true; }
-  if (vif.rxQueue.length >= vif.rxQueueLimit) { drop(vif.counters, 'netback-rx-queue-full'); free_packet(vif, x, p); return true; }
+  // Another guest's packet (the bridge forwarded it from its vif), or one our own stack still owns when the guest takes
+  // pages by flipping or when it is a super-segment: in pages of ours first.
+  if (p.owner !== vif.kernel.domid || (p.release !== undefined && (!vif.feat.rxCopy || p.len + HDR_LEN > PAGE_SIZE))) { for (const q of netbk_copy_skb(vif, x, p)) xenvif_rx_queue_tail(vif, x, q); return true; }
+  xenvif_rx_queue_tail(vif, x, p);
+  return true;
+}
+
+/** Queue a packet for the guest (or drop it when the queue is full) and kick the RX work. */
+function xenvif_rx_queue_tail(vif: Netback, x: Exec, p: Packet): void {
+  if (vif.rxQueue.length >= vif.rxQueueLimit) { drop(vif.counters, 'netback-rx-queue-full'); free_packet(vif, x, p); return; }
   const now = vif.clock ? vif.clock.now() : 0;
   if (!vif.rxQueue.length) vif.lastRxProgress = now; // a stall is measured from when the queue started waiting
   vif.rxQueue.push(p);
@@ -96,5 +106,30 @@ export function xenvif_start_xmit(vif: Netback, x: Exec, p: Packet): boolean {
   vif.stats.rxQueued++;
   if (vif.rxQueue.length > vif.stats.maxRxQueue) vif.stats.maxRxQueue = vif.rxQueue.length;
   xenvif_kick_rx(vif);
-  return true;
+}
+
+/**
+ * A packet from another guest's vif lives in that guest's pages (mapped or pinned by its netback),
+ * and one the driver domain's own stack sent is still that socket's (a copying receive path copies
+ * it as it is, and the socket gets it back after); either may be one TSO super-segment. The receive
+ * path hands the guest one page per packet, and a page it flips must be ours to give. So, as Xen 2.0's netif_be_start_xmit does with an skb not from its own cache
+ * (netbk_copy_skb), the driver domain copies it into fresh pages of its own, after software GSO
+ * (skb_gso_segment: the vif takes no super-segments) when it is one; the original goes back to its
+ * owner at once (the sender's netback answers its slots). Linux netback with a copying receiver copies straight from the
+ * sender's grant instead (GNTTABOP_copy with a foreign source): not modelled, one copy more here.
+ */
+export function netbk_copy_skb(vif: Netback, x: Exec, p: Packet): Packet[] {
+  const mss = Math.min(p.mss, PAGE_SIZE - HDR_LEN);
+  const n = p.len > mss ? Math.ceil(p.len / mss) : 1;
+  const out: Packet[] = [];
+  for (let i = 0; i < n; i++) {
+    if (n > 1) { x.cost('gsoPerSegment'); vif.counters.softwareGsoSegments++; }
+    const len = n > 1 ? Math.min(mss, p.len - i * mss) : p.len;
+    const sw = p.csum === 'partial' && !vif.feat.csum;
+    if (sw) x.checksum(len); // skb_checksum_help
+    out.push(skb_copy(x, vif.kernel, p, i * mss, len, sw ? 'done' : p.csum));
+  }
+  vif.counters.pkt.split += n - 1;
+  p.release?.(x);
+  return out;
 }

@@ -1,0 +1,147 @@
+/**
+ * A world of several Xen hosts (scenario `hosts`, `links`, `flows`): every host is built by the same
+ * toolstack calls (buildHost, plugVifs, plugFlows), its actors named after it (`host1/dom0`,
+ * `host1/eth0`, `host1/vif1.0-back`); NICs named under `links` are cabled to each other, every other
+ * NIC has an external peer host on its link (`host1/client0`). A flow between guests of two hosts
+ * leaves through the first host's bridge and NIC, crosses the cable, and enters the other's.
+ *
+ * Each host's bridge learns, on the NIC cabled to another host, every MAC of that host (its guests'
+ * vifs and the peers on its other links), so a frame for it goes out there. MACs are unique across
+ * the world: a vif is 00:16:3e:HH:DD:VV (host HH, domain DD, vif VV), a peer 02:00:00:HH:00:NN.
+ *
+ * Actor creation order, which fixes the tie-break order of simultaneous events: each host in turn
+ * (hypervisor, domains, NICs, vifs' event channels), then every peer, every TCP end, every vif's
+ * actors, and each host's CPUs and xenstored.
+ */
+import type { Interpreter } from '../actors/runtime.js';
+import { ActorSystem } from '../actors/runtime.js';
+import { cable, FlowMacs, type Mac } from '../hardware/link.js';
+import { createSwitch } from '../toolstack/switch.js';
+import { StreamCheck } from '../model/integrity.js';
+import { newCounters } from '../model/counters.js';
+import type { ClientModel } from '../peer/client.js';
+import { spawnCpusAndXenstored } from '../toolstack/host.js';
+import { connectVifs, spawnVifActors } from '../toolstack/vif.js';
+import { attachPeer } from '../toolstack/peer.js';
+import { buildHost, flowEnds, peerFor, plugFlows, plugVifs, spawnTcpEnds, workload, type Built, type End } from './host.js';
+import { hostScenario, type Scenario } from './schema.js';
+
+const hex = (v: number) => (v & 255).toString(16).padStart(2, '0');
+/** MACs unique across a world: host index (from 1), then the domain and vif, or the peer's NIC. */
+const vifMac = (host: number, domid: number) => `00:16:3e:${hex(host + 1)}:${hex(domid)}:00`;
+const worldPeerMac = (host: number, nic: number) => `02:00:00:${hex(host + 1)}:00:${hex(nic)}`;
+const worldDom0Mac = (host: number) => `02:00:00:${hex(host + 1)}:ff:ff`;
+/** A MAC as the switch keeps it (a 48-bit number). */
+const macNumber = (m: string): Mac => parseInt(m.replace(/:/g, ''), 16);
+
+export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
+  const names = Object.keys(sc.hosts!);
+  const sys = new ActorSystem(sc.seed, interpreter);
+  const counters = newCounters();
+  const staleTranslations: string[] = [];
+  const streams = new StreamCheck(counters, () => sys.sched.now);
+  const w = workload(sc, { sys, counters }, streams);
+  const world = flowEnds(sc.flows!, names);
+  const swNames = Object.keys(sc.switches);
+  // What each cabled NIC (`host/nic`, indices) is cabled to: another host's NIC, or a switch port.
+  type Far = { host: number; nic: number } | { sw: number; port: number };
+  const cabled = new Map<string, Far>();
+  const at = (e: string): Far => {
+    const [box, port] = e.split('/');
+    return port.startsWith('eth') ? { host: names.indexOf(box), nic: Number(port.slice(3)) } : { sw: swNames.indexOf(box), port: Number(port.slice(1)) };
+  };
+  for (const l of sc.links) {
+    const a = at(l.a), b = at(l.b);
+    if ('host' in a) cabled.set(`${a.host}/${a.nic}`, b);
+    if ('host' in b) cabled.set(`${b.host}/${b.nic}`, a);
+  }
+  // Every host by the same calls.
+  const hosts = names.map((name, i) => {
+    const hs = hostScenario(sc, name);
+    const parts = buildHost(hs, interpreter, { prefix: `${name}/`, sys, counters, staleTranslations });
+    const plugged = plugVifs(hs, parts.h, parts.dom0, parts.guests, world, i, parts.drivers, parts.nicQ,
+      { vif: (domid) => vifMac(i, domid), peer: (n) => worldPeerMac(i, n), dom0: worldDom0Mac(i) });
+    return { name, hs, ...parts, plugged };
+  });
+  const macOf = (e: End) => (e.dom0 ? worldDom0Mac(e.host) : e.guest >= 0 ? vifMac(e.host, hosts[e.host].guests[e.guest].domid) : worldPeerMac(e.host, e.peer));
+  // The switches, then the cables; each host's bridge learns, on a cabled NIC, the MACs of every host beyond it.
+  const macsOf = (i: number): string[] => [
+    worldDom0Mac(i),
+    ...hosts[i].plugged.vifs.map((v) => v.mac),
+    ...hosts[i].nics.flatMap((_, n) => (cabled.has(`${i}/${n}`) ? [] : [worldPeerMac(i, n)])),
+  ];
+  const addressing = new FlowMacs();
+  world.forEach((e, f) => addressing.set(f, macNumber(macOf(e.from)), macNumber(macOf(e.to))));
+  const switches = swNames.map((name, k) => {
+    const c = sc.switches[name];
+    const onPort = [...cabled].flatMap(([key, far]) => ('sw' in far && far.sw === k ? [{ host: Number(key.split('/')[0]), port: far.port }] : []));
+    const table = new Map(onPort.flatMap(({ host, port }) => macsOf(host).map((m) => [macNumber(m), port] as const)));
+    return createSwitch(sys, name, {
+      ports: Array.from({ length: c.ports }, () => ({ mbps: c.mbps, queueBytes: c.queueKiB * 1024, latencyUs: c.latencyUs })),
+      forwardUs: c.forwardUs, fdb: c.fdb === 'static' ? { kind: 'static', table } : { kind: 'learning' },
+    }, addressing, counters);
+  });
+  for (const [key, far] of cabled) {
+    const [i, n] = key.split('/').map(Number);
+    const port = hosts[i].plugged.nicPorts[n];
+    if ('host' in far) {
+      if (i < far.host) cable(hosts[i].nics[n], 0, hosts[far.host].nics[far.nic], 0);
+      for (const mac of macsOf(far.host)) hosts[i].plugged.bridge.learn(mac, port);
+    } else {
+      cable(hosts[i].nics[n], 0, switches[far.sw], far.port);
+      for (const [key2, far2] of cabled) {
+        const j = Number(key2.split('/')[0]);
+        if (j !== i && 'sw' in far2 && far2.sw === far.sw) for (const mac of macsOf(j)) hosts[i].plugged.bridge.learn(mac, port);
+      }
+    }
+  }
+  hosts.forEach((x, i) => plugFlows(x.plugged, x.dom0, x.guests, world, i, w, macOf));
+  // An external peer on every NIC not cabled to another host, with the far ends of the flows that reach it.
+  const peers: Array<{ host: number; nic: number; c: ClientModel }> = [];
+  hosts.forEach((x, i) => x.nics.forEach((nic, n) => {
+    if (cabled.has(`${i}/${n}`)) return;
+    const c = peerFor(x.hs, x.h, nic, `${x.name}/client${n}`, w, streams);
+    world.forEach((e, f) => {
+      if (e.to.host === i && e.to.peer === n) c.addFlow(f, { role: 'receiver', rr: e.rr });
+      else if (e.from.host === i && e.from.peer === n) c.addFlow(f, { role: 'sender', rr: null });
+    });
+    peers.push({ host: i, nic: n, c: attachPeer(x.h, nic, c) });
+  }));
+  const clients = peers.map((p) => p.c);
+  spawnTcpEnds(hosts[0].h, w.stacks, clients);
+  for (const x of hosts) spawnVifActors(x.h, x.plugged.vifs);
+  for (const x of hosts) spawnCpusAndXenstored(x.h);
+
+  const flowGoodput = (flow: number): number => {
+    // At the end that consumes the flow's data: a stream's receiver, or netperf reading its responses.
+    const e = world[flow], at = e.rr ? e.from : e.to;
+    if (at.peer >= 0) return peers.find((p) => p.host === at.host && p.nic === at.peer)!.c.flowReceived(flow);
+    return w.stacks.get(at.dom0 ? hosts[at.host].dom0 : hosts[at.host].guests[at.guest])?.flowDelivered(flow) ?? 0;
+  };
+  const vifs = hosts.flatMap((x) => x.plugged.vifs);
+  const first = hosts[0];
+  return {
+    sc, sys, cpus: hosts.flatMap((x) => x.h.cpus), mem: first.h.mem, counters, costs: first.h.costs, host: first.h.dispatcher,
+    kernels: hosts.flatMap((x) => x.h.kernels), endpoint: first.guests[0], stacks: w.stacks, clients, nics: hosts.flatMap((x) => x.nics),
+    netfronts: vifs.map((v) => v.nf), netbacks: vifs.map((v) => v.nb), xenstore: first.h.xenstore, vifs,
+    qdiscs: hosts.flatMap((x) => [...x.nicQ, ...x.plugged.qdiscs]), drivers: hosts.flatMap((x) => x.drivers), pending: hosts.flatMap((x) => x.plugged.pending),
+    xen: first.h.xen, ringPages: first.h.ringPages, flowGoodput, flows: world.length, rr: w.rrLog, staleTranslations, mss: w.mss, streams,
+    hosts: hosts.map((x) => ({ name: x.name, cpus: x.h.cpus })), switches,
+    goodputBytes: () => { let n = 0; for (let f = 0; f < world.length; f++) n += flowGoodput(f); return n; },
+    start: () => {
+      for (const x of hosts) connectVifs(x.h, x.dom0, x.plugged.vifs);
+      // Each host boots (dom0 unpaused), then its toolstack unpauses the guests it built.
+      for (const x of hosts) {
+        x.h.dispatcher.boot();
+        for (const g of x.guests) x.h.xen!.unpauseDomain(g.domid);
+      }
+      for (const v of vifs) v.nf.kernel.post({ name: `${v.nf.name}-connect`, run: (x) => v.nf.refill(x) }, 'irq');
+      for (const s of w.stacks.values()) s.start();
+      for (const c of clients) sys.send(c.name, c.name, { type: 'START' });
+    },
+    stopSources: () => {
+      for (const s of w.stacks.values()) s.stop();
+      for (const c of clients) c.stop();
+    },
+  };
+}
