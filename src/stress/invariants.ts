@@ -1,0 +1,204 @@
+/**
+ * The invariants a stress case is checked against (docs/protocol.md 5.3), each a function of the
+ * built system that appends what it finds wrong: packet conservation, page ownership, grants,
+ * quiescence, stream progress and integrity, and the always-true bounds. src/stress/run.ts runs a
+ * case and calls them mid-run and at quiescence.
+ */
+import type { Built } from '../scenario/build.js';
+import { BACKEND_EDGES, XEN_NETBK_MAX_HASH_KEY_SIZE, XEN_NETBK_MAX_HASH_MAPPING_SIZE, XEN_NETBK_MCAST_MAX, XenbusState } from '../channels/netif.js';
+import { GTF } from '../hypervisor/grant-table.js';
+
+export const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/** Packet-ledger units in flight, place by place. */
+function inFlight(b: Built): Record<string, number> {
+  const parts: Record<string, number> = {
+    qdiscs: sum(b.qdiscs.map((q) => q.queue.length)),
+    txRings: 0, rxRings: 0,
+    netbackRxQueues: sum(b.netbacks.map((nb) => nb.rxQueueLength())),
+    nics: sum(b.nics.map((n) => n.unitsHeld())),
+    drivers: sum(b.drivers.map((d) => d.unitsHeld())),
+    wire: b.counters.wire.sent - b.counters.wire.arrived,
+  };
+  for (const v of b.vifs) {
+    if (v.hostile) continue; // the adversary's rings are outside the ledger (units are counted at netback)
+    parts.txRings += v.nf.txUnits - v.nb.txUnits;
+    parts.rxRings += v.nb.rxUnitsOk - v.nf.rxUnitsTaken;
+  }
+  return parts;
+}
+
+export function checkConservation(b: Built, when: string, out: string[]): void {
+  const c = b.counters.pkt;
+  const parts = inFlight(b);
+  for (const [k, v] of Object.entries(parts)) if (v < 0) out.push(`${when}: negative in-flight count ${k} = ${v}`);
+  const flight = sum(Object.values(parts));
+  const lhs = c.created + c.split + c.injected;
+  const rhs = c.delivered + c.dropped + c.sunk + flight;
+  if (lhs !== rhs) {
+    out.push(`${when}: packet conservation broken: created ${c.created} + split ${c.split} + injected ${c.injected} != delivered ${c.delivered} + dropped ${c.dropped} + sunk ${c.sunk} + in flight ${flight} ${JSON.stringify(parts)} (off by ${lhs - rhs})`);
+  }
+}
+
+export function checkPages(b: Built, out: string[]): void {
+  const mem = b.mem;
+  const owned = sum(b.kernels.map((k) => mem.pages(k.domid)));
+  if (owned + mem.freeFrames() > mem.frames) out.push(`pages: ${owned} owned + ${mem.freeFrames()} free > ${mem.frames} frames`);
+  // Holder census for the driver domain and the honest guests.
+  const hostileDoms = new Set(b.vifs.filter((v) => v.hostile).map((v) => v.guest.domid));
+  const holder = new Map<number, string>();
+  const hold = (frame: number, who: string, dom: number) => {
+    const prev = holder.get(frame);
+    if (prev !== undefined) { out.push(`frame ${frame} held twice: ${prev} and ${who}`); return; }
+    holder.set(frame, who);
+    const o = mem.ownerOf(frame);
+    if (o !== dom) out.push(`frame ${frame} held by ${who} (domain ${dom}) but owned by ${o ?? 'nobody'}`);
+  };
+  for (const k of b.kernels) {
+    if (hostileDoms.has(k.domid)) continue;
+    for (const f of k.pooledFrames()) hold(f, `${k.name} pool`, k.domid);
+    const st = b.stacks.get(k);
+    if (st) for (const s of st.socks.values()) for (const f of s.rxFrames) hold(f, `${k.name} socket ${s.flow}`, k.domid);
+  }
+  const dom0 = b.kernels[0];
+  for (const n of b.nics) {
+    for (const f of n.rxBuffers) hold(f, `${n.name} rx ring`, dom0.domid);
+    for (const p of n.rxDone) for (const f of p.frames) hold(f, `${n.name} rx done`, dom0.domid);
+  }
+  for (const v of b.vifs) {
+    if (v.hostile) continue;
+    for (const f of v.nf.postedRxFrames()) hold(f, `${v.nf.name} rx buffer`, v.guest.domid);
+    for (const f of [v.rings.txFrame, v.rings.rxFrame]) if (f >= 0) hold(f, `${v.nf.name} ring page`, v.guest.domid);
+  }
+  for (const k of b.kernels) {
+    if (hostileDoms.has(k.domid)) continue;
+    const mine = mem.pages(k.domid);
+    let held = 0;
+    for (const [f] of holder) if (mem.ownerOf(f) === k.domid) held++;
+    if (held !== mine) out.push(`page leak: ${k.name} owns ${mine} frames, ${held} of them held by anything`);
+  }
+}
+
+export function checkGrants(b: Built, out: string[]): void {
+  const xen = b.xen;
+  if (!xen) return;
+  const gops = xen.grants;
+  const rings = sum(b.netbacks.map((nb) => nb.ringMappings()));
+  const dom0Maps = gops.activeMappings(0);
+  if (dom0Maps !== rings) out.push(`grant leak: the driver domain holds ${dom0Maps} mappings, ${rings} of them ring pages`);
+  for (const k of b.kernels.slice(1)) if (!b.vifs.some((v) => v.hostile && v.guest === k) && gops.activeMappings(k.domid) !== 0) out.push(`grant leak: ${k.name} holds ${gops.activeMappings(k.domid)} mappings`);
+  for (const p of b.pending) if (p.free !== p.size) out.push(`pending slots leaked: ${p.size - p.free}`);
+  const hostileDoms = new Set(b.vifs.filter((v) => v.hostile).map((v) => v.guest.domid));
+  for (const [dom, t] of xen.grantTables) {
+    if (hostileDoms.has(dom)) continue; // the adversary scribbles on its own entries
+    for (let r = 0; r < t.entries.length; r++) {
+      const e = t.entries[r];
+      const p = t.pins(r);
+      if ((e.flags & 3) !== GTF.permit_access) { if (p.read + p.write) out.push(`I6: d${dom} ref ${r} pinned but not an access grant`); continue; }
+      if (!!(e.flags & GTF.reading) !== p.read + p.write > 0 || !!(e.flags & GTF.writing) !== p.write > 0) out.push(`I6: d${dom} ref ${r} flags ${e.flags} with ${p.read} read / ${p.write} write pins`);
+    }
+  }
+  for (const v of b.vifs) if (!v.hostile && v.nf.leakedRefs) out.push(`${v.nf.name}: ${v.nf.leakedRefs} grants the backend kept after answering`);
+}
+
+/** Quiescence: nothing left anywhere means no wakeup was lost (I9) and every request got its answer (I4). */
+export function checkQuiet(b: Built, out: string[]): void {
+  const parts = inFlight(b);
+  // An adversary's own stack may keep packets its netfront refuses: that queue is the adversary's business.
+  // So is what waits on the adversary domain's other vifs: it can break its own event channels (H18's
+  // EVTCHNOP_reset closes every port of the domain), and then nothing wakes either end of those rings.
+  const hostileDoms = new Set(b.vifs.filter((v) => v.hostile).map((v) => v.guest.domid));
+  const ownBusiness = (v: Built['vifs'][number]) => v.hostile !== null || hostileDoms.has(v.guest.domid);
+  for (const v of b.vifs) {
+    if (!ownBusiness(v)) continue;
+    parts.qdiscs -= v.stackQ.queue.length;
+    if (!v.hostile) { parts.txRings -= v.nf.txUnits - v.nb.txUnits; parts.rxRings -= v.nb.rxUnitsOk - v.nf.rxUnitsTaken; }
+  }
+  for (const [k, v] of Object.entries(parts)) if (v !== 0) out.push(`lost wakeup: ${v} packet(s) left in ${k} at quiescence`);
+  for (const v of b.vifs) {
+    const nb = v.nb;
+    if (nb.tx.rspProdPvt !== nb.tx.reqCons) out.push(`I4: ${nb.name} consumed ${nb.tx.reqCons - nb.tx.rspProdPvt} TX requests without answering them`);
+    if (nb.rxr.rspProdPvt !== nb.rxr.reqCons) out.push(`I4: ${nb.name} consumed RX requests without answering them`);
+    if (ownBusiness(v)) continue;
+    if (!nb.connected || nb.disabled) continue;
+    if (nb.tx.unconsumedRequests() > 0) out.push(`lost wakeup: ${nb.name} left ${nb.tx.unconsumedRequests()} TX requests in the ring`);
+    if (v.nf.tx.unconsumedResponses() > 0 || v.nf.rxr.unconsumedResponses() > 0) out.push(`lost wakeup: ${v.nf.name} left responses unread`);
+    if (v.nf.outstandingTx() > 0) out.push(`I4: ${v.nf.name} has ${v.nf.outstandingTx()} packets never answered`);
+  }
+  for (const n of b.nics) if (n.txRing.length || n.txDone.length || n.rxDone.length) out.push(`lost wakeup: ${n.name} holds ${n.txRing.length}/${n.txDone.length}/${n.rxDone.length} packets`);
+}
+
+/**
+ * Progress against a bound that does not come from the code under test: every byte an honest flow's
+ * application wrote is, once the sources stop and the run drains, acknowledged to the sender and
+ * delivered to the receiving application (TCP retransmits whatever was lost). A flow stuck for ever
+ * (a lost wakeup inside TCP, a packet lost without retransmission, a starved queue) leaves bytes behind.
+ */
+export function checkStreams(b: Built, out: string[]): void {
+  const sc = b.sc;
+  const hostileDoms = new Set(b.vifs.filter((v) => v.hostile).map((v) => v.guest.domid));
+  const flows = sc.topology === 'guest' ? b.vifs.map((v) => ({ flow: v.flow, k: v.guest })) : [...b.stacks.values()].flatMap((st) => [...st.socks.keys()].map((flow) => ({ flow, k: st.kernel })));
+  for (const { flow, k } of flows) {
+    if (hostileDoms.has(k.domid)) continue;
+    const client = b.clients[flow % sc.machine.nics].endpoint(flow);
+    if (b.rr) { checkRr(b, flow, k, out); continue; }
+    const snd = sc.direction === 'tx' ? b.stacks.get(k)?.socks.get(flow)?.sender : client?.sender;
+    if (!snd) { out.push(`progress: flow ${flow} has no sender`); continue; }
+    const got = b.flowGoodput(flow);
+    if (snd.sndUna !== snd.written || got !== snd.written) {
+      out.push(`progress: flow ${flow} (${k.name}): the application wrote ${snd.written} bytes; ${snd.sndUna} acknowledged, ${got} delivered after draining`);
+    }
+  }
+}
+
+/**
+ * The same bound for netperf RR: after draining, every request netperf wrote reached netserver and
+ * every response netserver wrote reached netperf, each acknowledged (TCP_RR). UDP_RR has no
+ * retransmission: with no packet dropped, every datagram arrived.
+ */
+function checkRr(b: Built, flow: number, k: Built['kernels'][number], out: string[]): void {
+  const client = b.clients[flow % b.sc.machine.nics];
+  const sock = b.stacks.get(k)?.socks.get(flow);
+  const req = sock?.sender, resp = client.endpoint(flow)?.sender;
+  if (req && resp) {
+    if (req.sndUna !== req.written || client.flowReceived(flow) !== req.written) out.push(`progress: flow ${flow} (${k.name}): netperf wrote ${req.written} request bytes; ${req.sndUna} acknowledged, ${client.flowReceived(flow)} at netserver after draining`);
+    const got = b.flowGoodput(flow);
+    if (resp.sndUna !== resp.written || got !== resp.written) out.push(`progress: flow ${flow} (${k.name}): netserver wrote ${resp.written} response bytes; ${resp.sndUna} acknowledged, ${got} at netperf after draining`);
+  } else if (b.counters.pkt.dropped === 0 && sock?.rr && sock.rr.sentAt.length > 0) {
+    out.push(`progress: flow ${flow} (${k.name}): ${sock.rr.sentAt.length} UDP_RR transaction(s) open after draining with no packet dropped`);
+  }
+}
+
+export function checkAlways(b: Built, out: string[]): void {
+  // I1: no access through a TLB entry for a frame the domain no longer owns or maps (a flush missing after a flip or an unmap).
+  const stale = b.counters.violations['stale-translation'] ?? 0;
+  if (stale) out.push(`I1: ${stale} stale translation${stale > 1 ? 's' : ''}: ${b.staleTranslations.join('; ')}`);
+  // End to end: every byte an honest TCP receiver handed its application was its stream's (an adversary's own flows excepted).
+  const corrupt = b.counters.violations['data-integrity'] ?? 0;
+  if (corrupt) out.push(`data integrity: ${corrupt} segment${corrupt > 1 ? 's' : ''} delivered with the wrong bytes: ${b.streams.mismatches.join('; ')}`);
+  for (const v of b.vifs) {
+    const nb = v.nb;
+    const size = nb.tx.size;
+    if (nb.stats.maxTxSlotsPerPass > size) out.push(`I3: ${nb.name} took ${nb.stats.maxTxSlotsPerPass} slots in one pass (ring ${size})`);
+    if (nb.stats.maxGrantOpsPerPass > 3 * size) out.push(`I3: ${nb.name} issued ${nb.stats.maxGrantOpsPerPass} grant ops in one pass`);
+    if (nb.stats.maxRxPerPass > nb.budget) out.push(`I3: ${nb.name} delivered ${nb.stats.maxRxPerPass} packets in one pass`);
+    if (nb.stats.maxRxQueue > nb.rxQueueLimit) out.push(`I8: ${nb.name} queued ${nb.stats.maxRxQueue} packets`);
+    if (nb.mcast.size > XEN_NETBK_MCAST_MAX || nb.hash.mapping.length > XEN_NETBK_MAX_HASH_MAPPING_SIZE || nb.hash.key.length > XEN_NETBK_MAX_HASH_KEY_SIZE) out.push(`I8: ${nb.name} per-vif tables out of bounds`);
+    for (const [a, z] of nb.transitions) if (!(BACKEND_EDGES[a] ?? []).includes(z)) out.push(`I11: ${nb.name} went from state ${a} to ${z}`);
+    if (v.hostile) continue;
+    if (nb.disabled) out.push(`I2: honest ${nb.name} disabled (${nb.disabled})`);
+    if (!nb.connected || nb.state !== XenbusState.Connected) out.push(`I11: honest ${nb.name} not connected (state ${nb.state}${nb.error ? `, ${nb.error}` : ''})`);
+    const errs = Object.entries(v.nf.protocolErrors);
+    if (errs.length) out.push(`I4/I1: ${v.nf.name} saw ${errs.map(([k, n]) => `${k} x${n}`).join(', ')}`);
+  }
+  // I1: a packet in an honest guest's page is one of that guest's flows.
+  const flowsOf = new Map<number, Set<number>>();
+  const hostileDoms = new Set(b.vifs.filter((v) => v.hostile).map((v) => v.guest.domid));
+  for (const v of b.vifs) { let s = flowsOf.get(v.guest.domid); if (!s) flowsOf.set(v.guest.domid, (s = new Set())); s.add(v.flow); }
+  for (const [f, p] of b.mem.contents) {
+    const o = b.mem.ownerOf(f);
+    if (o === undefined || o === 0 || hostileDoms.has(o)) continue;
+    const mine = flowsOf.get(o);
+    if (mine && !mine.has(p.flow)) { out.push(`I1: frame ${f} of domain ${o} holds a packet of flow ${p.flow}`); break; }
+  }
+}
