@@ -29,14 +29,17 @@ export function execDouble() {
   const touches: string[] = [];
   const transient: Array<{ tag: number; frame: number }> = [];
   const copies: Array<{ bytes: number; srcCold: boolean | undefined; dstCold: boolean | undefined }> = [];
+  const checksums: number[] = [];
   const x = {
     cost: (name: string, times = 1) => { if (!(name in COSTS)) throw new Error(`unknown cost row ${JSON.stringify(name)}`); costs[name] = (costs[name] ?? 0) + times; },
     touch: (c: string) => { if (!(c in FOOTPRINT)) throw new Error(`unknown component ${JSON.stringify(c)}`); touches.push(c); },
     touchTransient: (tag: number, frame: number) => { transient.push({ tag, frame }); },
     copy: (bytes: number, srcCold?: boolean, dstCold?: boolean) => { copies.push({ bytes, srcCold, dstCold }); },
+    checksum: (bytes: number) => { checksums.push(bytes); },
+    touchFrames: () => {},
     flushTlb() {},
   } as unknown as Exec;
-  return { x, costs, touches, transient, copies };
+  return { x, costs, touches, transient, copies, checksums };
 }
 
 export const GUEST = 3;
