@@ -23,6 +23,7 @@ const UNIT = [
   'dist/test/channels/netback-xenbus.test.js',
   'dist/test/hardware/tlb.test.js',
   'dist/test/hardware/tlb-reference.test.js',
+  'dist/test/hardware/tlb-p4.test.js',
   'dist/test/hypervisor/event-channel*.test.js',
   'dist/test/hypervisor/grant-table*.test.js',
   'dist/test/hypervisor/xen-hypercalls.test.js',

@@ -74,10 +74,11 @@ export function sweepCommand(program: Command, p: Pick<Parsers, 'intArg'>): void
       let rs;
       try { rs = await runStream(scenarios, workers, () => bar?.increment(1)); } finally { bar?.stop(); }
       const wallMs = Math.round(performance.now() - t0);
-      const plots = o.plot !== undefined ? await writeSvgs(o.plot, sweepSpecs(plan.fields, labels.map((label, i) => ({ label, runs: rs.slice(i * n, i * n + n) })))) : [];
+      // Point i's runs (its repetitions under --reps).
+      const reps = labels.map((_, i) => rs.slice(i * n, i * n + n));
+      const plots = o.plot !== undefined ? await writeSvgs(o.plot, sweepSpecs(plan.fields, labels.map((label, i) => ({ label, runs: reps[i] })))) : [];
       if (plots.length && !o.json) console.error(`plots: ${plots.join(', ')}`);
       if (o.reps !== undefined) {
-        const reps = labels.map((_, i) => rs.slice(i * n, i * n + n));
         if (o.json) console.log(JSON.stringify(labels.map((label, i) => ({ ...label, seeds: reps[i].map((r) => r.seed), stats: summarizeFigures(reps[i]), results: reps[i] }))));
         else {
           console.log(`${n} repetitions per point; mean ± 95% CI`);

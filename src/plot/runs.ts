@@ -8,6 +8,7 @@ import type { RunResult } from '../scenario/run.js';
 import { FIGURES, figuresFor, stat } from '../scenario/reps.js';
 import { latencyHistogramSpec, latencyPercentileSpec, type LatencySeries } from './latency.js';
 import { VL_SCHEMA } from './vega.js';
+import { showValue } from '../sweep/sweep.js';
 
 const FIGURE_TITLE: Record<string, string> = {
   throughputMbps: 'throughput (Mb/s)', cpuPct: 'CPU (%)', cyclesPerPacket: 'cycles per packet',
@@ -69,7 +70,6 @@ export function repsSpec(rs: RunResult[]): vl.TopLevelSpec {
 /** A sweep point: its varied fields' values, and its runs (one, or one per seed under --reps). */
 export interface SweepPoint { label: Record<string, unknown>; runs: RunResult[] }
 
-const show = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
 
 /**
  * A sweep: per varied field, a line plot of throughput (request/response sweeps: mean latency) against
@@ -82,14 +82,14 @@ export function sweepSpecs(fields: string[], points: SweepPoint[]): Array<[strin
   const rr = points.every((p) => p.runs.every((r) => r.latency));
   const fig = rr ? { of: (r: RunResult) => r.latency!.meanUs, title: 'mean round-trip latency (µs)', name: 'Mean latency' } : { of: FIGURES.throughputMbps, title: 'Mb/s', name: 'Throughput' };
   return fields.map((field, fi) => {
-    const order = [...new Set(points.map((p) => show(p.label[field])))];
+    const order = [...new Set(points.map((p) => showValue(p.label[field])))];
     const numeric = points.every((p) => typeof p.label[field] === 'number');
     const others = fields.filter((f) => f !== field);
     const values = points.map((p) => {
       const s = stat(p.runs.map(fig.of));
       return {
-        x: numeric ? p.label[field] : show(p.label[field]),
-        line: others.length ? others.map((f) => `${f}=${show(p.label[f])}`).join(', ') : 'all',
+        x: numeric ? p.label[field] : showValue(p.label[field]),
+        line: others.length ? others.map((f) => `${f}=${showValue(p.label[f])}`).join(', ') : 'all',
         v: s.mean, lo: s.ci95[0], hi: s.ci95[1],
       };
     });

@@ -63,18 +63,6 @@ describe('TLB: a CPU\'s instruction and data arrays (CpuTlbs)', () => {
     expect(c.itlb.stats).to.deep.equal({ hits: 0, misses: 0, flushes: 0, fullFlushes: 0 });
     expect(c.dtlb.stats).to.deep.equal({ hits: 0, misses: 0, flushes: 0, fullFlushes: 0 });
   });
-
-  it('a CR3 reload, a CR4.PGE toggle and an INVLPG reach both arrays', () => {
-    const c = new CpuTlbs(4, 4);
-    c.itlb.access(1, true); c.dtlb.access(1, true); c.itlb.access(2, false); c.dtlb.access(2, false);
-    c.flushNonGlobal();
-    expect([c.itlb.has(1), c.dtlb.has(1), c.itlb.has(2), c.dtlb.has(2)]).to.deep.equal([true, true, false, false]);
-    c.invalidate(1);
-    expect([c.itlb.has(1), c.dtlb.has(1)]).to.deep.equal([false, false]);
-    c.itlb.access(3, true); c.dtlb.access(3, true);
-    c.flushAll();
-    expect([c.itlb.has(3), c.dtlb.has(3)]).to.deep.equal([false, false]);
-  });
 });
 
 describe('TLB: full arrays, in both replacement modes', () => {
