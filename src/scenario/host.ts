@@ -193,15 +193,22 @@ export function workload(sc: Scenario, h: Pick<PhysicalHost, 'sys' | 'counters'>
   return { rr, rrLog, mss, stacks, stackOf, role };
 }
 
-/** One end of a flow of a flow list: its host's index in the world (0 for the one host), and dom0, a guest's index (or -1) or a peer's NIC (or -1). */
-export interface End { host: number; dom0: boolean; guest: number; peer: number }
+/**
+ * One end of a flow of a flow list: its host's index in the world (0 for the one host), and the host's
+ * own kernel (`dom0`: dom0, or a native host's Linux), a guest's index (or -1) or a peer's NIC (or -1).
+ */
+export interface End {
+  host: number; dom0: boolean; guest: number; peer: number;
+  /** A native host's Linux: the NIC its stack sends the flow out of (set by the world, which knows the cables). */
+  nic?: number;
+}
 /** Each flow of a flow list: its ends and its RR parameters (null for a stream). */
 export type WorldFlow = { from: End; to: End; rr: ReturnType<typeof rrOfFlow> };
 /** The flows of a flow list, their endpoints resolved against the world's host names (none: one host). */
 export function flowEnds(list: NonNullable<Scenario['flows']>, hosts: readonly string[] = []): WorldFlow[] {
   const end = (e: string): End => {
     const p = parseEndpoint(e), hn = hostOfEndpoint(e);
-    return { host: hn === null ? 0 : hosts.indexOf(hn), dom0: p.kind === 'dom0', guest: p.kind === 'guest' ? p.n - 1 : -1, peer: p.kind === 'peer' ? p.n - 1 : -1 };
+    return { host: hn === null ? 0 : hosts.indexOf(hn), dom0: p.kind === 'dom0' || p.kind === 'linux', guest: p.kind === 'guest' ? p.n - 1 : -1, peer: p.kind === 'peer' ? p.n - 1 : -1 };
   };
   return list.map((fl) => ({ from: end(fl.from), to: end(fl.to), rr: rrOfFlow(fl) }));
 }

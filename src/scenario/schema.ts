@@ -37,7 +37,7 @@ export const ScenarioSchema = z.strictObject({
     clientTurnaroundUs: z.number().nonnegative().max(1000).default(2).describe('The external client answers after a delay uniform in [0, x] us (its interrupt and scheduling jitter: the client\'s think time). Default 2.'),
   }).prefault({}).describe('Sources of run-to-run variation a real testbed has. Each is drawn from the run\'s seed on its own device\'s stream (one actor\'s draws never shift another\'s), so a seed gives one exact result and different seeds give a distribution (see --reps). All zero makes the run independent of the seed except the client\'s ACK timing.'),
   hosts: z.record(z.string().regex(HOST_RE, 'expected a host name: lower-case letters, digits and -, starting with a letter'), HostSchema).optional()
-    .describe('A world of several Xen hosts, by name (`host1: { guests: 2 }`), built alike by the toolstack; their actors are named `host1/dom0`, `host1/eth0`, ... Needs `flows` with endpoints `host1/guest2`, `host2/peer1`, and `links` between the hosts. Default: one host, the scenario itself.'),
+    .describe('A world of several hosts, by name (`host1: { guests: 2 }`): Xen hosts built alike by the toolstack, and native Linux hosts (`c1: { native: true }`); their actors are named `host1/dom0`, `host1/eth0`, `c1/linux`, ... Needs `flows` with endpoints `host1/guest2`, `host2/peer1`, `c1/linux`, and `links` between the hosts. Default: one host, the scenario itself.'),
   switches: z.record(z.string().regex(HOST_RE, 'expected a switch name: lower-case letters, digits and -, starting with a letter'), SwitchSchema).default({})
     .describe('Ethernet switches of a world, by name (`sw0`); their ports are cabled under links. Default none.'),
   links: z.array(z.strictObject({
@@ -45,8 +45,8 @@ export const ScenarioSchema = z.strictObject({
     b: z.string().regex(PORT_RE, PORT_MSG).describe('The other end: a NIC port of another host, or a switch port.'),
   })).default([]).describe('Ethernet cables between ports of a world: NIC to NIC, or NIC to switch port. A NIC not cabled here has an external peer host on its link (`hostname/peerN` for NIC N-1). Default none.'),
   flows: z.array(z.strictObject({
-    from: z.string().regex(ENDPOINT_RE, ENDPOINT_MSG).describe('Where netperf runs (the stream\'s sender, or the end that sends requests): `dom0`, `guestN` (guest N, 1-based) or `peerN` (the external host on NIC N, 1-based).'),
-    to: z.string().regex(ENDPOINT_RE, ENDPOINT_MSG).describe('Where netserver runs (the stream\'s receiver, or the end that answers requests): `dom0`, `guestN` or `peerN`.'),
+    from: z.string().regex(ENDPOINT_RE, ENDPOINT_MSG).describe('Where netperf runs (the stream\'s sender, or the end that sends requests): `dom0`, `guestN` (guest N, 1-based) or `peerN` (the external host on NIC N, 1-based); in a world, after `hostname/`, and `hostname/linux` on a native host.'),
+    to: z.string().regex(ENDPOINT_RE, ENDPOINT_MSG).describe('Where netserver runs (the stream\'s receiver, or the end that answers requests): `dom0`, `guestN` or `peerN` (`hostname/...` in a world; `hostname/linux` on a native host).'),
     kind: z.enum(['stream', 'tcp_rr', 'udp_rr']).default('stream').describe('`stream`: netperf TCP_STREAM from `from` to `to`; `tcp_rr` / `udp_rr`: netperf TCP_RR / UDP_RR, requests from `from`, responses from `to`. Default stream.'),
     requestBytes: z.number().int().min(1).max(65536).optional().describe('Request size, bytes (netperf -r, first value). RR flows only; default 1.'),
     responseBytes: z.number().int().min(1).max(65536).optional().describe('Response size, bytes (netperf -r, second value). RR flows only; default 1.'),
@@ -193,10 +193,10 @@ function checkWorkload(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx)
   }
 }
 
-/** The parts of an endpoint name: `dom0`, `guestN`, `peerN`. */
-export function parseEndpoint(e: string): { kind: 'dom0' | 'guest' | 'peer'; n: number } {
+/** The parts of an endpoint name: `dom0`, `linux` (a native host's), `guestN`, `peerN`. */
+export function parseEndpoint(e: string): { kind: 'dom0' | 'linux' | 'guest' | 'peer'; n: number } {
   e = e.slice(e.indexOf('/') + 1);
-  if (e === 'dom0') return { kind: 'dom0', n: 0 };
+  if (e === 'dom0' || e === 'linux') return { kind: e, n: 0 };
   const m = /^(guest|peer)(\d+)$/.exec(e)!;
   return { kind: m[1] as 'guest' | 'peer', n: Number(m[2]) };
 }
@@ -229,13 +229,19 @@ function checkFlows(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx): v
     if (hostOf.from !== hostOf.to && !route) {
       ctx.addIssue({ code: 'custom', path: ['flows', i, 'to'], message: `no link between ${hostOf.from} and ${hostOf.to}: cable two of their NICs, or both to one switch, under links` });
     }
-    // A switch tells a frame's direction by its kind (data one way, ACKs back): a request/response flow sends data both ways.
-    if (route?.[2] && fl.kind !== 'stream') ctx.addIssue({ code: 'custom', path: ['flows', i, 'kind'], message: `${fl.kind} through a switch is not modelled yet (its addressing follows a stream's data and ACKs): use stream, or a direct link` });
     for (const side of ['from', 'to'] as const) {
       const e = ends[side], hs = hostSc[side], where = hostOf[side] ? ` of ${hostOf[side]}` : '';
+      const bad = endOfKind(e.kind, hs.topology === 'native', hostOf[side]);
+      if (bad) { ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: bad }); continue; }
       if (e.kind === 'guest' && e.n > hs.guests) ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `no guest ${e.n}${where} (guests is ${hs.guests})` });
       if (e.kind === 'peer' && e.n > hs.machine.nics) ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `no peer ${e.n}${where} (machine.nics is ${hs.machine.nics}: peers 1..${hs.machine.nics}, one on each NIC's link)` });
       else if (e.kind === 'peer' && cabled(hostOf[side], e.n - 1)) ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `no peer on ${hostOf[side]}/eth${e.n - 1}: it is cabled to another host (links)` });
+    }
+    // A native host forwards nothing: its peers talk to its own Linux only.
+    for (const [side, other] of [['from', 'to'], ['to', 'from']] as const) {
+      if (ends[side].kind === 'peer' && hostSc[side].topology === 'native' && !(ends[other].kind === 'linux' && hostOf[other] === hostOf[side])) {
+        ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `${hostOf[side]} is a native host and forwards nothing: its peers talk to ${hostOf[side]}/linux only` });
+      }
     }
     if (fl.from === fl.to) ctx.addIssue({ code: 'custom', path: ['flows', i, 'to'], message: `the same endpoint as from (${fl.from}): a flow joins two endpoints` });
     else if (ends.from.kind === 'peer' && ends.to.kind === 'peer') ctx.addIssue({ code: 'custom', path: ['flows', i, 'to'], message: 'a flow between two peers does not cross a host: one end must be dom0 or a guest' });
@@ -255,16 +261,27 @@ function checkFlows(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx): v
   });
 }
 
+/** Why an endpoint of `kind` does not exist on its host (a native host, or a Xen host), or null. */
+function endOfKind(kind: ReturnType<typeof parseEndpoint>['kind'], native: boolean, host: string | null): string | null {
+  if (kind === 'linux' && !native) return host ? `${host} is a Xen host: its own kernel is ${host}/dom0 (linux names a native host's, hosts.${host}.native)` : 'linux names a native host of a world; this host\'s own kernel is dom0';
+  if (native && (kind === 'dom0' || kind === 'guest')) return `${host} is a native Linux host (no Xen, no ${kind === 'dom0' ? 'dom0' : 'guests'}): its endpoint is ${host}/linux`;
+  return null;
+}
+
 /** The host an endpoint names (`host1/guest2`: host1), or null for an endpoint of the one host. */
 export function hostOfEndpoint(e: string): string | null {
   const k = e.indexOf('/');
   return k < 0 ? null : e.slice(0, k);
 }
 
+const NATIVE_PLACEMENT: Scenario['placement'] = { dom0: 0, guests: 'round-robin' };
+
 /** The scenario as host `name` of a world sees it (its own guests, machine, placement, Xen and optimizations); the scenario itself for null. */
 export function hostScenario(sc: Scenario, name: string | null): Scenario {
   const h = name === null ? undefined : sc.hosts?.[name];
   if (!h) return sc;
+  // Native Linux: no guests, no Xen; its one kernel on CPU 0 unless the host says otherwise.
+  if (h.native) return { ...sc, topology: 'native', machine: h.machine ?? sc.machine, placement: h.placement ?? NATIVE_PLACEMENT };
   return {
     ...sc, guests: h.guests ?? sc.guests, machine: h.machine ?? sc.machine, placement: h.placement ?? sc.placement,
     xen: h.xen ?? sc.xen, optimizations: h.optimizations ?? sc.optimizations,
@@ -299,10 +316,12 @@ function checkWorld(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx): v
   for (const name of Object.keys(sc.hosts)) {
     const hs = hostScenario(sc, name);
     const sub: Ctx = { addIssue: (i) => ctx.addIssue({ ...i, path: ['hosts', name, ...i.path] }) };
+    const own = sc.hosts[name];
+    if (own.native) for (const k of ['guests', 'xen', 'optimizations'] as const) if (own[k] !== undefined) sub.addIssue({ code: 'custom', path: [k], message: 'not used by a native host (no Xen, no guests): remove it' });
     checkPlacement(hs, sub);
     const mine = (sc.flows ?? []).filter((f) => hostOfEndpoint(f.from) === name || hostOfEndpoint(f.to) === name);
     const needMiB = memoryNeededMiB({ ...hs, flows: mine.length ? mine : undefined });
-    if (needMiB > hs.machine.memoryMiB) sub.addIssue({ code: 'custom', path: ['machine', 'memoryMiB'], message: `${hs.machine.memoryMiB} MiB is too small: dom0 and ${hs.guests} guest(s) need at least ${needMiB} MiB` });
+    if (needMiB > hs.machine.memoryMiB) sub.addIssue({ code: 'custom', path: ['machine', 'memoryMiB'], message: `${hs.machine.memoryMiB} MiB is too small: ${own.native ? 'Linux needs' : `dom0 and ${hs.guests} guest(s) need`} at least ${needMiB} MiB` });
   }
   const used = new Set<string>();
   for (const n of Object.keys(sc.switches)) if (n in sc.hosts) ctx.addIssue({ code: 'custom', path: ['switches', n], message: `${n} is also a host: give the switch another name` });
