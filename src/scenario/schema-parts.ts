@@ -76,8 +76,8 @@ export const OptimizationsSchema = z.strictObject({
 }).prefault({}).describe('The paper\'s optimizations (all off is Xen 2.0). Native Linux always uses superpages and global pages.');
 
 /** A flow endpoint: the driver domain, a guest (1-based), the external host on a NIC (1-based), or a native host's Linux. */
-export const ENDPOINT_RE = /^([a-z][a-z0-9-]*\/)?(dom0|linux|guest[1-9][0-9]*|peer[1-9][0-9]*)$/;
-export const ENDPOINT_MSG = 'expected an endpoint: dom0, guestN (guest N, from 1) or peerN (the external host on NIC N, from 1), after `hostname/` in a world of hosts; `hostname/linux` on a native host';
+export const ENDPOINT_RE = /^([a-z][a-z0-9-]*\/)?(dom0|linux|guest[1-9][0-9]*(\.[0-9]+)?|peer[1-9][0-9]*)$/;
+export const ENDPOINT_MSG = 'expected an endpoint: dom0, guestN (guest N, from 1; guestN.V its vif V, from 0) or peerN (the external host on NIC N, from 1), after `hostname/` in a world of hosts; `hostname/linux` on a native host';
 /** A host of a world (a name without `/`), and a NIC port of one: `host1/eth0`. */
 export const HOST_RE = /^[a-z][a-z0-9-]*$/;
 export const PORT_RE = /^[a-z][a-z0-9-]*\/(eth|p)[0-9]+$/;
@@ -97,6 +97,7 @@ export const SwitchSchema = z.strictObject({
 export const HostSchema = z.strictObject({
   native: z.boolean().optional().describe('A native Linux host: no Xen, one Linux kernel owns the CPUs and NICs and runs the flows on its own stack (as topology native); its endpoint is `hostname/linux`. It takes no guests, xen or optimizations (Linux maps itself with superpages and global pages). Default false: a Xen host.'),
   guests: z.number().int().min(1).max(255).optional().describe('Guest domains on this host, 1 to 255. Default: the scenario\'s `guests`.'),
+  vifs: z.number().int().min(1).max(64).optional().describe('Vifs of each guest on this host (endpoint `host1/guestN.V`). Default: the scenario\'s `vifs`.'),
   // The blocks without their prefault: a block left out is the scenario's, not the defaults.
   machine: MachineSchema.unwrap().optional().describe('This host\'s machine. Default: the scenario\'s `machine`.'),
   placement: PlacementSchema.unwrap().optional().describe('This host\'s vCPU pinning. Default: the scenario\'s `placement`.'),

@@ -52,6 +52,7 @@ export const ScenarioSchema = z.strictObject({
     responseBytes: z.number().int().min(1).max(65536).optional().describe('Response size, bytes (netperf -r, second value). RR flows only; default 1.'),
     transactionsInFlight: z.number().int().min(1).max(256).optional().describe('Transactions the flow keeps outstanding (netperf -b burst plus one). RR flows only; default 1.'),
   })).min(1).max(1024).optional().describe('The traffic, flow by flow, between any two endpoints of the host (topology guest): two guests of one host talk through the bridge in dom0 and never touch a NIC. Without it, the shorthand: one flow per NIC and guest between the guests and the external hosts, in `direction`, running `workload`. Each guest has one vif, which carries all its flows.'),
+  vifs: z.number().int().min(1).max(64).optional().describe('Vifs of each guest, with a flow list (topology guest): endpoint `guestN.V` is guest N\'s vif V, from 0 (`guestN` is vif 0); each vif is its own port on dom0\'s bridge with its own rings, netback and MAC. Default 1. Without a flow list, flow f has a vif of its own on guest f mod guests.'),
   guests: z.number().int().min(1).max(1024).default(1).describe('Guest domains (topology guest); flow f belongs to guest f mod guests, with max(nics, guests) flows. Default 1.'),
   optimizations: OptimizationsSchema,
   tcp: z.strictObject({
@@ -117,7 +118,8 @@ export const ScenarioSchema = z.strictObject({
     // Each vif takes its grant references after the guest's own (the toolstack's layout, src/toolstack/vif.ts).
     const perGuest = vifsOfGuest(sc, 1);
     const maxVifs = maxVifsPerGuest(sc.machine.vifRingSize);
-    if (perGuest > maxVifs) {
+    if (perGuest > maxVifs && sc.flows) ctx.addIssue({ code: 'custom', path: ['vifs'], message: tooManyVifs(perGuest, maxVifs, sc.machine.vifRingSize) });
+    else if (perGuest > maxVifs) {
       ctx.addIssue({ code: 'custom', path: ['machine', 'nics'], message: `${sc.machine.nics} NICs for ${sc.guests} guest(s) give guest 1 ${perGuest} vifs; its grant table holds at most ${maxVifs} with vifRingSize ${sc.machine.vifRingSize}` });
     }
   }
@@ -171,12 +173,15 @@ function checkPlacement(sc: z.infer<typeof ScenarioSchema>, ctx: Ctx): void {
   else if (cg.length > sc.guests) ctx.addIssue({ code: 'custom', path: ['xen', 'credit', 'guests'], message: `${cg.length} entries for ${sc.guests} guest(s)` });
 }
 
+const tooManyVifs = (vifs: number, max: number, ring: number) => `${vifs} vifs per guest: a guest's grant table holds at most ${max} with vifRingSize ${ring}`;
+
 /** A UDP_RR datagram goes in one frame: IP fragmentation is not modelled; frames hold one page (build.ts caps the MSS the same way). */
 const UDP_MAX = PAGE_SIZE - HDR_LEN;
 /** `direction` belongs to streams, the RR sizes to RR workloads; a UDP_RR datagram fits one frame. */
 function checkWorkload(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx): void {
   const w = sc.workload;
   if (sc.flows) { checkFlows(sc, ctx); return; }
+  if (sc.vifs !== undefined) ctx.addIssue({ code: 'custom', path: ['vifs'], message: 'only with a flow list (flows): without one, each flow has a vif of its own' });
   if (w.kind === 'stream') {
     if (sc.direction === undefined) ctx.addIssue({ code: 'custom', path: ['direction'], message: 'required for workload stream: tx or rx' });
     for (const f of ['requestBytes', 'responseBytes', 'transactionsInFlight'] as const) {
@@ -194,11 +199,11 @@ function checkWorkload(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx)
 }
 
 /** The parts of an endpoint name: `dom0`, `linux` (a native host's), `guestN`, `peerN`. */
-export function parseEndpoint(e: string): { kind: 'dom0' | 'linux' | 'guest' | 'peer'; n: number } {
+export function parseEndpoint(e: string): { kind: 'dom0' | 'linux' | 'guest' | 'peer'; n: number; vif: number } {
   e = e.slice(e.indexOf('/') + 1);
-  if (e === 'dom0' || e === 'linux') return { kind: e, n: 0 };
-  const m = /^(guest|peer)(\d+)$/.exec(e)!;
-  return { kind: m[1] as 'guest' | 'peer', n: Number(m[2]) };
+  if (e === 'dom0' || e === 'linux') return { kind: e, n: 0, vif: 0 };
+  const m = /^(guest|peer)(\d+)(?:\.(\d+))?$/.exec(e)!;
+  return { kind: m[1] as 'guest' | 'peer', n: Number(m[2]), vif: Number(m[3] ?? 0) };
 }
 
 /** A flow list: endpoints that exist, two different ends inside reach of the bridge, options that fit the flow's kind. */
@@ -234,6 +239,7 @@ function checkFlows(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx): v
       const bad = endOfKind(e.kind, hs.topology === 'native', hostOf[side]);
       if (bad) { ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: bad }); continue; }
       if (e.kind === 'guest' && e.n > hs.guests) ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `no guest ${e.n}${where} (guests is ${hs.guests})` });
+      else if (e.kind === 'guest' && e.vif >= (hs.vifs ?? 1)) ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `no vif ${e.vif} of guest ${e.n}${where} (vifs is ${hs.vifs ?? 1}: guest${e.n}.0..guest${e.n}.${(hs.vifs ?? 1) - 1})` });
       if (e.kind === 'peer' && e.n > hs.machine.nics) ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `no peer ${e.n}${where} (machine.nics is ${hs.machine.nics}: peers 1..${hs.machine.nics}, one on each NIC's link)` });
       else if (e.kind === 'peer' && cabled(hostOf[side], e.n - 1)) ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `no peer on ${hostOf[side]}/eth${e.n - 1}: it is cabled to another host (links)` });
     }
@@ -243,7 +249,8 @@ function checkFlows(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx): v
         ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `${hostOf[side]} is a native host and forwards nothing: its peers talk to ${hostOf[side]}/linux only` });
       }
     }
-    if (fl.from === fl.to) ctx.addIssue({ code: 'custom', path: ['flows', i, 'to'], message: `the same endpoint as from (${fl.from}): a flow joins two endpoints` });
+    if (fl.from !== fl.to && hostOf.from === hostOf.to && ends.from.kind === 'guest' && ends.to.kind === 'guest' && ends.from.n === ends.to.n) ctx.addIssue({ code: 'custom', path: ['flows', i, 'to'], message: `guest ${ends.from.n} at both ends: a flow joins two different domains` });
+    else if (fl.from === fl.to) ctx.addIssue({ code: 'custom', path: ['flows', i, 'to'], message: `the same endpoint as from (${fl.from}): a flow joins two endpoints` });
     else if (ends.from.kind === 'peer' && ends.to.kind === 'peer') ctx.addIssue({ code: 'custom', path: ['flows', i, 'to'], message: 'a flow between two peers does not cross a host: one end must be dom0 or a guest' });
     if (fl.kind === 'stream') {
       for (const f of ['requestBytes', 'responseBytes', 'transactionsInFlight'] as const) {
@@ -284,7 +291,7 @@ export function hostScenario(sc: Scenario, name: string | null): Scenario {
   if (h.native) return { ...sc, topology: 'native', machine: h.machine ?? sc.machine, placement: h.placement ?? NATIVE_PLACEMENT };
   return {
     ...sc, guests: h.guests ?? sc.guests, machine: h.machine ?? sc.machine, placement: h.placement ?? sc.placement,
-    xen: h.xen ?? sc.xen, optimizations: h.optimizations ?? sc.optimizations,
+    xen: h.xen ?? sc.xen, optimizations: h.optimizations ?? sc.optimizations, ...(h.vifs !== undefined ? { vifs: h.vifs } : {}),
   };
 }
 
@@ -317,7 +324,8 @@ function checkWorld(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx): v
     const hs = hostScenario(sc, name);
     const sub: Ctx = { addIssue: (i) => ctx.addIssue({ ...i, path: ['hosts', name, ...i.path] }) };
     const own = sc.hosts[name];
-    if (own.native) for (const k of ['guests', 'xen', 'optimizations'] as const) if (own[k] !== undefined) sub.addIssue({ code: 'custom', path: [k], message: 'not used by a native host (no Xen, no guests): remove it' });
+    if (own.native) for (const k of ['guests', 'vifs', 'xen', 'optimizations'] as const) if (own[k] !== undefined) sub.addIssue({ code: 'custom', path: [k], message: 'not used by a native host (no Xen, no guests): remove it' });
+    else if (own.vifs !== undefined && own.vifs > maxVifsPerGuest(hs.machine.vifRingSize)) sub.addIssue({ code: 'custom', path: ['vifs'], message: tooManyVifs(own.vifs, maxVifsPerGuest(hs.machine.vifRingSize), hs.machine.vifRingSize) });
     checkPlacement(hs, sub);
     const mine = (sc.flows ?? []).filter((f) => hostOfEndpoint(f.from) === name || hostOfEndpoint(f.to) === name);
     const needMiB = memoryNeededMiB({ ...hs, flows: mine.length ? mine : undefined });
@@ -359,10 +367,10 @@ export function rrWorkload(sc: Scenario): { kind: 'tcp_rr' | 'udp_rr'; requestBy
 /** Time of a minimum Ethernet frame (84 bytes with preamble and gap) on a link of `mbps`, in ms. */
 export function minFrameMs(mbps: number): number { return (84 * 8) / (mbps * 1000); }
 
-type Topo = { topology: string; guests: number; machine: { nics: number }; flows?: unknown[] };
-/** Vifs of guest `domid` (1-based): one with a flow list; else flow f belongs to guest f mod guests, flows = max(nics, guests). */
+type Topo = { topology: string; guests: number; machine: { nics: number }; flows?: unknown[]; vifs?: number };
+/** Vifs of guest `domid` (1-based): `vifs` (default one) with a flow list; else flow f belongs to guest f mod guests, flows = max(nics, guests). */
 export function vifsOfGuest(sc: Topo, domid: number): number {
-  if (sc.flows) return domid >= 1 && domid <= sc.guests ? 1 : 0;
+  if (sc.flows) return domid >= 1 && domid <= sc.guests ? sc.vifs ?? 1 : 0;
   const flows = Math.max(sc.machine.nics, sc.guests);
   const g = domid - 1;
   return g < 0 || g >= sc.guests ? 0 : Math.floor((flows - 1 - g) / sc.guests) + 1;

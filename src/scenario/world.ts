@@ -32,7 +32,7 @@ import { hostScenario, linkBetween, type Scenario } from './schema.js';
 
 const hex = (v: number) => (v & 255).toString(16).padStart(2, '0');
 /** MACs unique across a world: host index (from 1), then the domain and vif, or the peer's NIC. */
-const vifMac = (host: number, domid: number) => `00:16:3e:${hex(host + 1)}:${hex(domid)}:00`;
+const vifMac = (host: number, domid: number, vif: number) => `00:16:3e:${hex(host + 1)}:${hex(domid)}:${hex(vif)}`;
 const worldPeerMac = (host: number, nic: number) => `02:00:00:${hex(host + 1)}:00:${hex(nic)}`;
 const worldDom0Mac = (host: number) => `02:00:00:${hex(host + 1)}:ff:ff`;
 const nativeMac = (host: number, nic: number) => `02:00:00:${hex(host + 1)}:fe:${hex(nic)}`;
@@ -66,7 +66,7 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
     const parts = buildHost(hs, interpreter, { prefix: `${name}/`, sys, counters, staleTranslations });
     // A native host has no bridge: its stack sits on its NICs.
     const plugged = hs.topology === 'native' ? null : plugVifs(hs, parts.h, parts.dom0, parts.guests, world, i, parts.drivers, parts.nicQ,
-      { vif: (domid) => vifMac(i, domid), peer: (n) => worldPeerMac(i, n), dom0: worldDom0Mac(i) });
+      { vif: (domid, n) => vifMac(i, domid, n), peer: (n) => worldPeerMac(i, n), dom0: worldDom0Mac(i) });
     return { name, hs, ...parts, plugged };
   });
   // A native host's Linux sends each flow out of the NIC toward its other end: the peer's, or its first cable to the other host.
@@ -76,7 +76,7 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
     }
   }
   const macOf = (e: End) => (e.dom0 ? (hosts[e.host].plugged ? worldDom0Mac(e.host) : nativeMac(e.host, e.nic!))
-    : e.guest >= 0 ? vifMac(e.host, hosts[e.host].guests[e.guest].domid) : worldPeerMac(e.host, e.peer));
+    : e.guest >= 0 ? vifMac(e.host, hosts[e.host].guests[e.guest].domid, e.vif) : worldPeerMac(e.host, e.peer));
   // The switches, then the cables; each host's bridge learns, on a cabled NIC, the MACs of every host beyond it.
   const macsOf = (i: number): string[] => [
     worldDom0Mac(i),

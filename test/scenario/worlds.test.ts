@@ -357,6 +357,46 @@ describe('worlds: a guest that is both client and server', function () {
   });
 });
 
+describe('worlds: several vifs per guest', function () {
+  this.timeout(300_000);
+
+  it('each flow crosses the vif its endpoint names: its own netfront, rings, netback and bridge port', () => {
+    const sc = loadScenario(join('scenarios', 'worlds', 'two-vifs.yaml'));
+    const b = runFor(sc, 25);
+    const by = new Map(b.vifs.map((v) => [v.nb.name, v]));
+    expect([...by.keys()]).to.deep.equal(['vif1.0', 'vif1.1', 'vif2.0', 'vif2.1']);
+    expect(new Set(b.vifs.map((v) => v.mac)).size, 'a MAC each').to.equal(4);
+    expect(b.vifs.map((v) => v.flows)).to.deep.equal([[0], [1], [0], []]);
+    // The trigger: both flows delivered.
+    expect(b.flowGoodput(0), 'guest1.0 -> guest2').to.be.greaterThan(500_000);
+    expect(b.flowGoodput(1), 'guest1.1 -> peer1').to.be.greaterThan(500_000);
+    // The outcome: guest 1's two vifs each took their own flow's data, guest 2's vif 0 got the local flow, its vif 1 nothing.
+    // (TSO super-segments: a few dozen transmit requests carry megabytes)
+    expect(by.get('vif1.0')!.nb.txUnits).to.be.greaterThan(10);
+    expect(by.get('vif1.1')!.nb.txUnits).to.be.greaterThan(10);
+    expect(by.get('vif2.0')!.nb.rxUnitsOk).to.be.greaterThan(100);
+    expect([by.get('vif2.1')!.nb.txUnits, by.get('vif2.1')!.nb.rxUnitsOk]).to.deep.equal([0, 0]);
+    // vif1.1's flow went out of the NIC.
+    expect(b.nics[0].framesTx).to.be.greaterThan(100);
+    expect(b.counters.drops).to.deep.equal({});
+    expect(b.streams.mismatches).to.deep.equal([]);
+  });
+
+  it('a guest\'s second vif in a world: host1/guest1.1 streams to host2 over the cable while guest1.0 talks to its neighbour', () => {
+    const sc = loadScenario(join('scenarios', 'worlds', 'east-west.yaml'));
+    sc.vifs = 2;
+    sc.flows = [{ from: 'host1/guest1.1', to: 'host2/guest1', kind: 'stream' }, { from: 'host1/guest2', to: 'host1/guest1.0', kind: 'stream' }];
+    const b = runFor(sc, 25);
+    const by = new Map(b.vifs.map((v) => [v.nb.name, v]));
+    expect(b.flowGoodput(0)).to.be.greaterThan(500_000);
+    expect(b.flowGoodput(1)).to.be.greaterThan(500_000);
+    expect(by.get('host1/vif1.1')!.nb.txUnits, 'the cable flow left by vif1.1').to.be.greaterThan(100);
+    expect(by.get('host1/vif1.0')!.nb.rxUnitsOk, 'the local flow arrived by vif1.0').to.be.greaterThan(100);
+    expect(by.get('host1/vif1.0')!.flows).to.deep.equal([1]);
+    expect(b.streams.mismatches).to.deep.equal([]);
+  });
+});
+
 describe('worlds: native Linux hosts', function () {
   this.timeout(300_000);
   const nativePeer = (): Scenario => { const sc = loadScenario(join('scenarios', 'worlds', 'native-peer.yaml')); sc.run = { warmupMs: 5, durationMs: 20 }; return sc; };
@@ -452,6 +492,16 @@ describe('worlds: the flow list in the scenario file', () => {
     expect(load(`${w}flows:\n  - { from: host1/guest1, to: c1/peer2 }\n`)).to.throw(ScenarioError, /field flows\.0\.to: c1 is a native host and forwards nothing: its peers talk to c1\/linux only/);
     expect(load(`${w.replace('c1: { native: true }', 'c1: { native: true, guests: 2 }')}flows:\n  - { from: host1/guest1, to: c1/linux }\n`)).to.throw(ScenarioError, /field hosts\.c1\.guests: not used by a native host/);
     expect(load(`${head}  - { from: guest1, to: linux }\n`)).to.throw(ScenarioError, /field flows\.0\.to: linux names a native host of a world/);
+  });
+
+  it('checks vifs: an endpoint\'s vif exists, vifs only with a flow list, no flow between two vifs of one guest', () => {
+    const v = (text: string) => load(`${head.replace('guests: 2', 'guests: 2\nvifs: 2')}${text}`);
+    expect(v(`  - { from: guest1.1, to: guest2.0 }\n`)()).to.have.property('vifs', 2);
+    expect(v(`  - { from: guest1.2, to: guest2 }\n`)).to.throw(ScenarioError, /field flows\.0\.from: no vif 2 of guest 1 \(vifs is 2: guest1\.0\.\.guest1\.1\)/);
+    expect(v(`  - { from: guest1, to: guest1.1 }\n`)).to.throw(ScenarioError, /field flows\.0\.to: guest 1 at both ends/);
+    expect(load(`${head}  - { from: guest1.1, to: guest2 }\n`)).to.throw(ScenarioError, /field flows\.0\.from: no vif 1 of guest 1 \(vifs is 1/);
+    expect(load('name: w\ntopology: guest\nguests: 2\nvifs: 2\ndirection: tx\n')).to.throw(ScenarioError, /field vifs: only with a flow list/);
+    expect(load(`${head.replace('guests: 2', 'guests: 2\nvifs: 8')}  - { from: guest1, to: guest2 }\n`)).to.throw(ScenarioError, /field vifs: 8 vifs per guest: a guest's grant table holds at most 7/);
   });
 
   it('a flow list with peers: a guest streams to the external host on NIC 1 and another receives from it', () => {
