@@ -31,6 +31,11 @@ const hex = (v: number) => (v & 255).toString(16).padStart(2, '0');
 const vifMac = (host: number, domid: number) => `00:16:3e:${hex(host + 1)}:${hex(domid)}:00`;
 const worldPeerMac = (host: number, nic: number) => `02:00:00:${hex(host + 1)}:00:${hex(nic)}`;
 const worldDom0Mac = (host: number) => `02:00:00:${hex(host + 1)}:ff:ff`;
+/**
+ * The MAC of a flow's end in a world: dom0's own interface, a guest's vif (vif 0; guest g is domain
+ * g + 1, as buildHost creates them) or the external peer on a NIC. Captures name ends by it too.
+ */
+export const worldMacOf = (e: End): string => (e.dom0 ? worldDom0Mac(e.host) : e.guest >= 0 ? vifMac(e.host, e.guest + 1) : worldPeerMac(e.host, e.peer));
 /** A MAC as the switch keeps it (a 48-bit number). */
 const macNumber = (m: string): Mac => parseInt(m.replace(/:/g, ''), 16);
 
@@ -63,7 +68,6 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
       { vif: (domid) => vifMac(i, domid), peer: (n) => worldPeerMac(i, n), dom0: worldDom0Mac(i) });
     return { name, hs, ...parts, plugged };
   });
-  const macOf = (e: End) => (e.dom0 ? worldDom0Mac(e.host) : e.guest >= 0 ? vifMac(e.host, hosts[e.host].guests[e.guest].domid) : worldPeerMac(e.host, e.peer));
   // The switches, then the cables; each host's bridge learns, on a cabled NIC, the MACs of every host beyond it.
   const macsOf = (i: number): string[] => [
     worldDom0Mac(i),
@@ -71,7 +75,7 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
     ...hosts[i].nics.flatMap((_, n) => (cabled.has(`${i}/${n}`) ? [] : [worldPeerMac(i, n)])),
   ];
   const addressing = new FlowMacs();
-  world.forEach((e, f) => addressing.set(f, macNumber(macOf(e.from)), macNumber(macOf(e.to))));
+  world.forEach((e, f) => addressing.set(f, macNumber(worldMacOf(e.from)), macNumber(worldMacOf(e.to))));
   const switches = swNames.map((name, k) => {
     const c = sc.switches[name];
     const onPort = [...cabled].flatMap(([key, far]) => ('sw' in far && far.sw === k ? [{ host: Number(key.split('/')[0]), port: far.port }] : []));
@@ -95,7 +99,7 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
       }
     }
   }
-  hosts.forEach((x, i) => plugFlows(x.plugged, x.dom0, x.guests, world, i, w, macOf));
+  hosts.forEach((x, i) => plugFlows(x.plugged, x.dom0, x.guests, world, i, w, worldMacOf));
   // An external peer on every NIC not cabled to another host, with the far ends of the flows that reach it.
   const peers: Array<{ host: number; nic: number; c: ClientModel }> = [];
   hosts.forEach((x, i) => x.nics.forEach((nic, n) => {
