@@ -276,7 +276,7 @@ function worldSection(r: RunResult, hosts: readonly string[], switches: readonly
     const flowRows = mine.map(([id, f]) => `<tr><td>${esc(id)}</td><td>${esc(`${f.from} → ${f.to}`)}</td><td>${esc(f.kind)}</td><td>${f.mbps.toFixed(1)}</td></tr>`).join('');
     return `<details class="host" data-host="${esc(h)}"${k === 0 ? ' open' : ''}><summary><b>${esc(h)}</b> — CPU ${cpu ? pct(cpu.total) : '?'}% of its CPUs, ${mine.length} flows</summary>
 <div class="grid"><table><thead><tr><th>account</th><th>CPU %</th></tr></thead><tbody>${acct}</tbody></table>
-<table><thead><tr><th>flow</th><th>endpoints</th><th>kind</th><th>Mb/s</th></tr></thead><tbody>${flowRows}</tbody></table></div></details>`;
+<details><summary>its ${mine.length} flows</summary><table><thead><tr><th>flow</th><th>endpoints</th><th>kind</th><th>Mb/s</th></tr></thead><tbody>${flowRows}</tbody></table></details></div></details>`;
   }).join('\n');
   const switchBlocks = switches.map((sw) => {
     const rows = Object.entries(r.perSwitch?.[sw.name] ?? {}).map(([p, st]) => `<tr><td>${esc(`${sw.name}/${p}`)}</td><td>${esc(sw.ports[Number(p.slice(1))]?.link.actor ?? '')}</td><td>${st.framesIn}</td><td>${st.framesOut}</td><td>${st.drops}</td><td>${st.highWaterBytes}</td><td>${Math.round(st.meanQueueBytes)}</td></tr>`).join('');
