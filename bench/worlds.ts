@@ -34,7 +34,7 @@ export function ringWorld(hosts: number, guests: number, run = { warmupMs: WARMU
     : names.flatMap((h, i) => gs.map((g) => ({ from: `${h}/${g}`, to: `${names[(i + 1) % hosts]}/${g}` })));
   return parseScenario({
     name: `ring-${hosts}x${guests}`, topology: 'guest', guests,
-    machine: { nics: 1, cpus: 2, memoryMiB: 1024 + 256 * guests },
+    machine: { nics: 1, cpus: 2 },
     optimizations: { vnicOffload: true, txNoRemap: true, rxCopy: true, superpages: true, globalPages: true },
     tcp: { sndBufKiB: 64, rcvBufKiB: 64 },
     run,
