@@ -20,7 +20,7 @@
  * out of the scheduler's event count, so the run's result, trace hash and
  * event count are exactly those of an unobserved run.
  */
-import { accountsByCpu, hostNamesOf, wireOwners } from './world.js';
+import { accountsByCpu, hostNamesOf, hostParts, wireOwners } from './world.js';
 import { runstateOf } from '../domains/domain.js';
 import type { TraceRecord } from '../actors/runtime.js';
 import { PS_PER_MS, type Ps } from '../actors/scheduler.js';
@@ -224,11 +224,14 @@ export class Recorder {
 
   /** Wrap the calls that carry the split-driver traffic; each wrapper notes the call and runs the original (no allocation). */
   private instrument(): void {
-    const { b } = this;
-    const domName = new Map(b.kernels.map((k) => [k.domid, k.name]));
-    const host = b.host;
-    const owner = b.kernels[0];
-    for (const nic of b.nics) {
+    for (const h of hostParts(this.b)) this.instrumentHost(h.dispatcher, h.kernels, h.nics);
+  }
+
+  /** One host's NICs and hypervisor (each host of a world has its own, and its own domain ids). */
+  private instrumentHost(host: Built['host'], kernels: Built['kernels'], nics: Built['nics']): void {
+    const domName = new Map(kernels.map((k) => [k.domid, k.name]));
+    const owner = kernels[0];
+    for (const nic of nics) {
       const raise = nic.raiseIrq;
       const to = host instanceof Xen ? host.actorName : owner.name;
       nic.raiseIrq = () => { this.note('irq', nic.name, to, 1); raise(); };

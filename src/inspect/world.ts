@@ -39,3 +39,11 @@ export function wireOwners(b: Built, hosts: readonly string[]): (flow: number, a
 export function accountsByCpu(b: Pick<Built, 'hosts' | 'cpus'>): Array<{ cpu: Built['cpus'][number]; xen: string }> {
   return b.hosts ? b.hosts.flatMap((h) => h.cpus.map((cpu) => ({ cpu, xen: `${h.name}/xen` }))) : b.cpus.map((cpu) => ({ cpu, xen: 'xen' }));
 }
+
+/** Each host's hypervisor (or bare-metal dispatcher), domains and NICs: the world's hosts, or the one host. */
+export function hostParts(b: Pick<Built, 'hosts' | 'host' | 'kernels' | 'nics'>): Array<{ dispatcher: Built['host']; kernels: Built['kernels']; nics: Built['nics'] }> {
+  if (!b.hosts) return [{ dispatcher: b.host, kernels: b.kernels, nics: b.nics }];
+  const names = b.hosts.map((h) => h.name);
+  const mine = <T extends { name: string }>(xs: readonly T[], h: string) => xs.filter((x) => hostOfActor(x.name, names) === h);
+  return b.hosts.map((h) => ({ dispatcher: h.dispatcher, kernels: mine(b.kernels, h.name), nics: mine(b.nics, h.name) }));
+}

@@ -105,6 +105,13 @@ describe('inspecting a world: hosts grouped', function () {
     const ordered = [...procName].filter(([pid]) => pid !== 2 /* metrics */).sort((a, z) => sortOf.get(a[0])! - sortOf.get(z[0])!).map(([, n]) => rank(n));
     expect(ordered).to.deep.equal([...ordered].sort((a, z) => a - z));
     expect(ordered[ordered.length - 1]).to.equal(HOSTS.length); // the switch, last
+    // Every host's hypervisor operations are recorded (grants, notifications, interrupts), each on that host's actors;
+    // an interrupt from a host's NIC goes to that host's Xen.
+    const ops = evs.filter((e) => e.ph === 'X' && ['grant', 'notify', 'irq', 'copy', 'flip'].includes(e.cat ?? ''));
+    for (const h of HOSTS) expect(ops.filter((e) => procName.get(e.pid)!.startsWith(`${h}/`)).length, h).to.be.greaterThan(0);
+    const irqs = evs.filter((e) => e.ph === 'X' && e.cat === 'irq' && /\/eth\d+$/.test(String(e.args?.from)));
+    expect(irqs.length).to.be.greaterThan(0);
+    for (const e of irqs) expect(String(e.args!.to)).to.equal(`${String(e.args!.from).split('/')[0]}/xen`);
     expect([...procName.values()]).to.include('sw0 (switch)');
   });
 
