@@ -20,7 +20,6 @@
  * out of the scheduler's event count, so the run's result, trace hash and
  * event count are exactly those of an unobserved run.
  */
-import { accountsByCpu, hostNamesOf, hostParts, wireOwners } from './world.js';
 import { runstateOf } from '../domains/domain.js';
 import type { TraceRecord } from '../actors/runtime.js';
 import { PS_PER_MS, type Ps } from '../actors/scheduler.js';
@@ -31,6 +30,7 @@ import { Xen } from '../hypervisor/xen.js';
 import { DOMID_SELF } from '../hypervisor/grant-table.js';
 import { ringDiff } from '../channels/ring.js';
 import type { Packet } from '../core/packet.js';
+import { accountsByCpu, hostNamesOf, hostParts, wireOwners } from './world.js';
 
 export interface StateChange { t: Ps; actor: string; value: string }
 
