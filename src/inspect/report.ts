@@ -116,7 +116,7 @@ export async function writeReport(sc: Scenario, outDir: string, o: { sampleMs?: 
   const stateRow = (a: { name: string; kind: string }) => `<tr><td>${esc(a.name)}</td><td>${esc(a.kind)}</td><td class="st" id="state-${esc(a.name)}" data-actor="${actorIdx.get(a.name)}"></td><td class="since" id="since-${esc(a.name)}"></td></tr>`;
   const stateHead = '<table><thead><tr><th>actor</th><th>kind</th><th>state</th><th>since (µs)</th></tr></thead><tbody>';
   const stateTables = world
-    ? groupByHost(rec.actors, (a) => a.name, hostNames).map((g, k) => `<details class="host" data-host="${esc(g.host ?? '')}"${k === 0 || g.host === null ? ' open' : ''}><summary>${esc(g.host ?? 'switches')} — ${g.items.length} actors</summary>
+    ? groupByHost(rec.actors, (a) => a.name, hostNames).map((g, k) => `<details class="host" data-host="${esc(g.host ?? '')}"${k === 0 || g.host === null ? ' open' : ''}><summary>${esc(g.host ?? 'switches')} — ${g.items.length} actor${g.items.length === 1 ? '' : 's'}</summary>
 ${stateHead}
 ${g.items.map(stateRow).join('\n')}
 </tbody></table></details>`).join('\n')
