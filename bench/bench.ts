@@ -10,6 +10,7 @@
  *  - observe: scenario speed with nobody subscribed vs no-op subscribers on every stream.
  * `node dist/bench/bench.js previous <checkout>` compares scenario speed with another built
  * checkout (e.g. the previous main), paired in one process.
+ * `node dist/bench/bench.js worlds-point rack|HOSTS GUESTS` runs one world point in this process.
  * `node dist/bench/bench.js phold-peer [interpreter] [queue]` prints one line in the peers' format
  * (`events=N events_per_s=N`), for bench/peers/compare.mjs.
  * A progress bar goes to stderr on a terminal. Absolute times on shared machines are noisy; compare ratios from one run.
@@ -22,6 +23,7 @@ import { guestsPart } from './guests.js';
 import { paperPart } from './paper.js';
 import { observePart } from './observe.js';
 import { previousPart } from './previous.js';
+import { worldPointFromArgs, worldsPart } from './worlds.js';
 import { DEFAULT_INTERPRETER, parseInterpreter } from './interpreters.js';
 import { progressBar } from '../src/cli/progress.js';
 import { DEFAULT_EVENT_QUEUE, EVENT_QUEUES, type EventQueueKind } from '../src/actors/scheduler.js';
@@ -33,6 +35,7 @@ const PARTS: Record<string, () => unknown> = {
   guests: guestsPart,
   paper: paperPart,
   observe: observePart,
+  worlds: worldsPart,
 };
 
 const only = process.argv[2];
@@ -42,10 +45,12 @@ if (only === 'phold-peer') {
   const queue = process.argv[4] ?? DEFAULT_EVENT_QUEUE;
   if (!(EVENT_QUEUES as readonly string[]).includes(queue)) { console.error(`unknown event queue ${queue} (known: ${EVENT_QUEUES.join(', ')})`); process.exit(2); }
   console.log(pholdPeerLine(interpreter, queue as EventQueueKind));
+} else if (only === 'worlds-point') {
+  try { console.log(JSON.stringify(worldPointFromArgs(process.argv.slice(3)))); } catch (e) { console.error((e as Error).message); process.exit(2); }
 } else if (only === 'previous') {
   console.log(JSON.stringify(await previousPart(process.argv[3]), null, 2));
 } else if (only !== undefined && !(only in PARTS)) {
-  console.error(`unknown part ${only} (known: ${[...Object.keys(PARTS), 'phold-peer', 'previous'].join(', ')})`);
+  console.error(`unknown part ${only} (known: ${[...Object.keys(PARTS), 'phold-peer', 'previous', 'worlds-point'].join(', ')})`);
   process.exit(2);
 } else {
   const out: Record<string, unknown> = { node: process.version, cpus: cpus().length, defaultInterpreter: DEFAULT_INTERPRETER, defaultEventQueue: DEFAULT_EVENT_QUEUE };

@@ -135,8 +135,10 @@ export class SwitchModel implements Cabled {
 
   /** Packet-ledger units inside: in the pipeline or queued and not yet started on a wire. */
   unitsHeld(): number { return this.ports.reduce((n, p) => n + p.waiting(), this.pipeline); }
+  /** Ports sending a frame now (kept as a count: `holding` is asked after every event, so no scan over the ports). */
+  busyPorts = 0;
   /** Anything still inside, a frame being sent included. */
-  holding(): boolean { return this.pipeline > 0 || this.ports.some((p) => p.sending !== null); }
+  holding(): boolean { return this.pipeline > 0 || this.busyPorts > 0; }
 
   portStats(now: Ps): PortStats[] { return this.ports.map((p) => p.stats(now)); }
   /** Start counting again (e.g. at the end of a warm-up); the buffers' contents stay. */
@@ -210,6 +212,7 @@ function transmit(ctx: SwitchInput, k: number): void {
   const m = ctx.model;
   const port = m.ports[k];
   const p = port.take();
+  m.busyPorts++;
   const t = serializePs(p.len, port.cfg.mbps);
   m.counters.wire.sent++;
   ctx.sys.send(m.name, m.name, { type: 'PORT_TX_DONE', port: k, detail: `port ${k}` }, t);
@@ -233,6 +236,7 @@ export const switchMachine = setup({
       if (event.type !== 'PORT_TX_DONE') return;
       const port = context.model.ports[event.port];
       port.sent(context.sys.sched.now);
+      context.model.busyPorts--;
       if (port.waiting() > 0) transmit(context, event.port);
     },
   },

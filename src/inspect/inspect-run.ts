@@ -9,6 +9,8 @@ import { writeTrace } from './trace-events.js';
 import { framesUntil, toPcapngCapture, type Endpoints } from './pcap.js';
 import { topSamples, domainSummaries, type TopSample, type DomainSummary } from './top.js';
 import { checkWritable, writeText } from './files.js';
+import { hostNamesOf } from './world.js';
+import { worldEndpoints } from './pcap-world.js';
 
 export interface InspectOptions {
   trace?: string;
@@ -30,6 +32,8 @@ export interface Inspected {
 }
 
 export function endpointsOf(rec: Recorder): Endpoints {
+  const hosts = hostNamesOf(rec.b);
+  if (hosts) return worldEndpoints(rec.b, hosts);
   const nics = new Set(rec.b.nics.map((n) => n.name));
   const domid = new Map(rec.domains.map((d) => [d.name, d.domid]));
   return {
@@ -69,8 +73,9 @@ export function runInspected(sc: Scenario, o: InspectOptions): Inspected {
   }
   if (o.pcap) {
     const frames = framesUntil(rec.wire, rec.endPs);
-    writeText(o.pcap, toPcapngCapture(frames, endpointsOf(rec)));
-    wrote.push({ file: o.pcap, what: `pcapng (${frames.length} frames, ${rec.b.nics.length} links)` });
+    const e = endpointsOf(rec);
+    writeText(o.pcap, toPcapngCapture(frames, e));
+    wrote.push({ file: o.pcap, what: `pcapng (${frames.length} frames, ${e.links?.length ?? rec.b.nics.length} links)` });
   }
   const top = o.topMs ? topSamples(rec, Math.round(o.topMs * PS_PER_MS)) : null;
   return { result, rec, top, summaries: domainSummaries(rec), wrote };

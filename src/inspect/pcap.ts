@@ -53,7 +53,12 @@ export interface Endpoints {
   links?: readonly CapturedLink[];
   /** Whether a frame comes from the server's end of its flow, when the actor that put it on this cable does not say (a switch). */
   fromServer?: (f: WireFrame) => boolean;
+  /** Each end's own MAC and IPv4 address (a world: ends on several hosts), instead of the one host's scheme. */
+  addresses?: (flow: number) => { server: EndAddress; client: EndAddress };
 }
+
+/** A flow end's Ethernet and IPv4 address, as bytes. */
+export interface EndAddress { mac: readonly number[]; ip: readonly number[] }
 
 /** One captured cable: its interface's name and description, and the actors at its two ends. */
 export interface CapturedLink { name: string; description: string; ends: readonly [string, string] }
@@ -143,8 +148,10 @@ export function segmentHeader(s: Segment, e: Endpoints, ipId: number): { header:
   const h = new Uint8Array(ETH_HLEN + IP_HLEN + hlen);
   const dv = new DataView(h.buffer);
   const f = s.flow;
-  const [smac, dmac] = s.fromServer ? [serverMac(e, f), clientMac(e, f)] : [clientMac(e, f), serverMac(e, f)];
-  const [sip, dip] = s.fromServer ? [serverIp(e, f), clientIp(e, f)] : [clientIp(e, f), serverIp(e, f)];
+  const a = e.addresses?.(f);
+  const server = a ? a.server : { mac: serverMac(e, f), ip: serverIp(e, f) }, client = a ? a.client : { mac: clientMac(e, f), ip: clientIp(e, f) };
+  const [src, dst] = s.fromServer ? [server, client] : [client, server];
+  const [smac, dmac, sip, dip] = [src.mac, dst.mac, src.ip, dst.ip];
   const [sport, dport] = s.fromServer ? [serverPort(f), clientPort(f)] : [clientPort(f), serverPort(f)];
   h.set(dmac, 0); h.set(smac, 6); dv.setUint16(12, 0x0800);
   // IPv4

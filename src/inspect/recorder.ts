@@ -30,6 +30,7 @@ import { Xen } from '../hypervisor/xen.js';
 import { DOMID_SELF } from '../hypervisor/grant-table.js';
 import { ringDiff } from '../channels/ring.js';
 import type { Packet } from '../core/packet.js';
+import { accountsByCpu, hostNamesOf, hostParts, wireOwners } from './world.js';
 
 export interface StateChange { t: Ps; actor: string; value: string }
 
@@ -70,6 +71,8 @@ export interface Snapshot {
   domains: Record<string, { state: string; txBytes: number; rxBytes: number; pages: number }>;
   /** Occupancy gauges: per vif I/O ring (outstanding TX requests, posted RX buffers), per NIC descriptor rings. */
   rings: Record<string, { tx: number; rx: number }>;
+  /** A world's switches: bytes in each cabled port's output buffer (`sw0/p3`). */
+  switchQueues?: Record<string, number>;
 }
 
 export interface RecordOptions {
@@ -121,12 +124,15 @@ export class Recorder {
   private readonly wireBytes = new Map<string, { tx: number; rx: number }>();
   private readonly offset = { cycles: {} as Record<string, number>, counters: {} as Record<string, number>, drops: {} as Record<string, number> };
   private measuring = false;
+  /** Each CPU, and the account its Xen time is sampled under (per host in a world). */
+  private readonly accounts: ReturnType<typeof accountsByCpu>;
 
   constructor(readonly b: Built, readonly opts: RecordOptions = {}) {
     const sc = b.sc;
     this.warmPs = Math.round(sc.run.warmupMs * PS_PER_MS);
     this.endPs = this.warmPs + Math.round(sc.run.durationMs * PS_PER_MS);
     this.hostName = b.host.actorName;
+    this.accounts = accountsByCpu(b);
     this.actors = [...b.sys.actors.values()].map((a) => ({ name: a.name, kind: a.kind, rank: a.rank }));
     this.domains = b.kernels.map((k) => ({
       name: k.name, domid: k.domid, cpu: k.cpuIndex,
@@ -142,6 +148,7 @@ export class Recorder {
     // frames: the runtime's tap.
     for (const a of b.sys.actors.values()) this.initial.set(a.name, JSON.stringify((a.actor.getSnapshot() as { value?: unknown }).value));
     const nicSide = new Set(b.nics.map((n) => n.name));
+    const hosts = hostNamesOf(b), owners = hosts ? wireOwners(b, hosts) : null;
     const { stateCols, messageCols, wireCols } = this;
     const tap: Tap = {
       state: (t, actor, value) => { stateCols.num[0].push(t); stateCols.num[1].push(actor); stateCols.num[2].push(value); },
@@ -150,10 +157,17 @@ export class Recorder {
         : () => {},
       wire: (t, from, to, frame) => {
         const p = frame as Packet;
-        const owner = this.flowOwner[p.flow];
         const bytes = Math.max(60, p.len + 66);
-        const w = owner ? this.wireBytes.get(owner) : undefined;
-        if (w) { if (nicSide.has(from)) w.tx += bytes; else w.rx += bytes; }
+        if (owners) {
+          // A world: the sending NIC's end of the flow sent it, the receiving NIC's end received it.
+          const a = owners(p.flow, from), z = owners(p.flow, to);
+          if (a) this.wireBytes.get(a)!.tx += bytes;
+          if (z) this.wireBytes.get(z)!.rx += bytes;
+        } else {
+          const owner = this.flowOwner[p.flow];
+          const w = owner ? this.wireBytes.get(owner) : undefined;
+          if (w) { if (nicSide.has(from)) w.tx += bytes; else w.rx += bytes; }
+        }
         if (opts.wire) {
           const n = wireCols.num;
           n[0].push(t); n[1].push(p.kind === 'ack' ? 1 : 0); n[2].push(p.flow); n[3].push(p.seq); n[4].push(p.len); n[5].push(p.ack); n[6].push(p.wnd);
@@ -210,11 +224,14 @@ export class Recorder {
 
   /** Wrap the calls that carry the split-driver traffic; each wrapper notes the call and runs the original (no allocation). */
   private instrument(): void {
-    const { b } = this;
-    const domName = new Map(b.kernels.map((k) => [k.domid, k.name]));
-    const host = b.host;
-    const owner = b.kernels[0];
-    for (const nic of b.nics) {
+    for (const h of hostParts(this.b)) this.instrumentHost(h.dispatcher, h.kernels, h.nics);
+  }
+
+  /** One host's NICs and hypervisor (each host of a world has its own, and its own domain ids). */
+  private instrumentHost(host: Built['host'], kernels: Built['kernels'], nics: Built['nics']): void {
+    const domName = new Map(kernels.map((k) => [k.domid, k.name]));
+    const owner = kernels[0];
+    for (const nic of nics) {
       const raise = nic.raiseIrq;
       const to = host instanceof Xen ? host.actorName : owner.name;
       nic.raiseIrq = () => { this.note('irq', nic.name, to, 1); raise(); };
@@ -261,10 +278,11 @@ export class Recorder {
   private snapshot(): Snapshot {
     const { b } = this;
     const cycles: Record<string, number> = { ...this.offset.cycles };
-    for (const cpu of b.cpus) for (const [acct, cats] of cpu.ledger) {
+    for (const { cpu, xen } of this.accounts) for (const [acct, cats] of cpu.ledger) {
       let n = 0;
       for (const v of cats.values()) n += v;
-      cycles[acct] = (cycles[acct] ?? 0) + n;
+      const key = acct === 'xen' ? xen : acct;
+      cycles[key] = (cycles[key] ?? 0) + n;
     }
     const counters: Record<string, number> = { ...this.offset.counters };
     for (const [k, v] of Object.entries(b.counters)) if (typeof v === 'number') counters[k] = (counters[k] ?? 0) + v;
@@ -287,7 +305,9 @@ export class Recorder {
       };
     }
     for (const n of b.nics) rings[n.name] = { tx: n.txSlotsUsed(), rx: n.rxBuffers.length };
-    return { t: b.sys.sched.now, goodputBytes: b.goodputBytes(), cycles, counters, drops, domains, rings };
+    const snap: Snapshot = { t: b.sys.sched.now, goodputBytes: b.goodputBytes(), cycles, counters, drops, domains, rings };
+    if (b.switches?.length) snap.switchQueues = Object.fromEntries(b.switches.flatMap((sw) => sw.ports.flatMap((p, k) => (p.link.actor ? [[`${sw.name}/p${k}`, p.bytes]] : []))));
+    return snap;
   }
 
   /** Sample times: the grids, the warm-up boundary and the end. */

@@ -13,6 +13,7 @@ import { compile, VL_SCHEMA, ZOOM_PAN } from '../plot/vega.js';
 import { latencyHistogramSpec, latencyPercentileSpec } from '../plot/latency.js';
 import type { Recorder, Snapshot } from './recorder.js';
 import { counterSeries } from './trace-events.js';
+import { hostOfActor } from './world.js';
 
 export interface ReportPlot { id: string; title: string; note: string; vega: object }
 
@@ -90,8 +91,15 @@ export async function reportPlots(rec: Recorder, result: RunResult): Promise<Rep
   }
   plots.push({ id: 'plot-tput', title: 'Goodput', note: 'Mb/s delivered to the receiving applications over each sampling period.',
     spec: timeSpec('Goodput', 'Mb/s', steps(snaps, metric('goodput Mb/s')), warmMs, endMs, true) });
-  plots.push({ id: 'plot-cpu', title: 'CPU by account', note: '100% = all CPUs busy over the sampling period.',
-    spec: timeSpec('CPU by account (100% = all CPUs)', '%', steps(snaps, metric('CPU %')), warmMs, endMs, true) });
+  const hosts = rec.b.hosts;
+  if (hosts) {
+    // A world: one line per host (its accounts are in the hosts' tables); a line per domain of every host would be a tangle.
+    plots.push({ id: 'plot-cpu', title: 'CPU by host', note: 'Each host\'s CPU use, 100% = all of that host\'s CPUs busy over the sampling period.',
+      spec: timeSpec('CPU by host (100% = the host\'s CPUs)', '%', steps(snaps, metric('CPU % by host')), warmMs, endMs, true) });
+  } else {
+    plots.push({ id: 'plot-cpu', title: 'CPU by account', note: '100% = all CPUs busy over the sampling period.',
+      spec: timeSpec('CPU by account (100% = all CPUs)', '%', steps(snaps, metric('CPU %')), warmMs, endMs, true) });
+  }
 
   // Cycles per packet over the measured window: one bar per domain, stacked by component group.
   const present = new Set<string>();
@@ -143,9 +151,28 @@ export async function reportPlots(rec: Recorder, result: RunResult): Promise<Rep
       { t: round(s.t / PS_PER_MS, 6), series: name, dash: rx, v: r.rx },
     ]));
   const vifRings = ringPoints((n) => vifs.has(n), 'TX requests outstanding', 'RX buffers posted');
-  if (vifRings.length) {
+  if (vifRings.length && hosts) {
+    // A world: each host's vifs summed, one line per host.
+    const names = hosts.map((h) => h.name);
+    const sums = new Map<string, Point>();
+    for (const p of vifRings) {
+      const series = hostOfActor(p.series, names) ?? p.series, key = `${p.t}|${series}|${p.dash}`;
+      const q = sums.get(key);
+      if (q) q.v += p.v; else sums.set(key, { ...p, series });
+    }
+    plots.push({ id: 'plot-rings', title: 'I/O ring occupancy per host', note: 'Read at each sample, summed over each host\'s vifs: TX requests its guests produced that netback has not answered yet, and RX buffers they posted that are not filled yet.',
+      spec: timeSpec('I/O channel ring occupancy (each host\'s vifs)', 'ring entries', [...sums.values()], warmMs, endMs, false, true) });
+  } else if (vifRings.length) {
     plots.push({ id: 'plot-rings', title: 'I/O ring occupancy', note: 'Read at each sample, per vif: TX requests the guest produced that netback has not answered yet, and RX buffers the guest posted that are not filled yet.',
       spec: timeSpec('I/O channel ring occupancy (per vif)', 'ring entries', vifRings, warmMs, endMs, false, true) });
+  }
+  // A world's switches: each cabled port's output buffer, read at each sample.
+  const far = new Map((rec.b.switches ?? []).flatMap((sw) => sw.ports.map((p, k): [string, string] => [`${sw.name}/p${k}`, p.link.actor])));
+  const queued = snaps.flatMap((s) => Object.entries(s.switchQueues ?? {}).map(([port, v]) => ({ t: round(s.t / PS_PER_MS, 6), series: `${port} → ${far.get(port)}`, v })));
+  if (queued.length) {
+    const limit = rec.b.switches!.map((sw) => `${sw.name} ${sw.cfg.ports[0]?.queueBytes ?? 0} bytes`).join(', ');
+    plots.push({ id: 'plot-switch', title: 'Switch port queues', note: `Read at each sample: bytes of frames in each cabled port's output buffer (the frame being sent included), toward the box on that port. Buffer per port: ${limit}; a frame that does not fit is dropped.`,
+      spec: timeSpec('Switch output queues (bytes per port)', 'bytes', queued, warmMs, endMs, false) });
   }
   plots.push({ id: 'plot-nic-rings', title: 'NIC ring occupancy', note: 'Read at each sample, per NIC: TX descriptor slots in use and RX buffers posted.',
     spec: timeSpec('NIC descriptor ring occupancy', 'descriptors', ringPoints((n) => !vifs.has(n), 'TX slots in use', 'RX buffers posted'), warmMs, endMs, false, true) });

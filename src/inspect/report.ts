@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { PS_PER_MS } from '../actors/scheduler.js';
 import { build } from '../scenario/build.js';
 import type { Scenario } from '../scenario/schema.js';
-import type { OnProgress } from '../scenario/run.js';
+import type { OnProgress, RunResult } from '../scenario/run.js';
 import { formatRun } from '../results/format.js';
 import { Recorder } from './recorder.js';
 import { allCharts } from './charts.js';
@@ -35,6 +35,8 @@ import { versionInfo } from '../results/version.js';
 import { framesUntil, toPcapngCapture } from './pcap.js';
 import { checkWritable, writeText } from './files.js';
 import { endpointsOf, runMeta } from './inspect-run.js';
+import { groupByHost, hostNamesOf } from './world.js';
+import type { SwitchModel } from '../hardware/switch.js';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
@@ -99,29 +101,50 @@ export async function writeReport(sc: Scenario, outDir: string, o: { sampleMs?: 
   };
   const json = JSON.stringify(data).replace(/</g, '\\u003c');
 
+  // A world: the page lists its actors host by host (collapsible groups), and has a section of hosts and switches.
+  const hostNames = hostNamesOf(b) ?? [];
+  const world = hostNames.length > 0;
+  const option = (a: { name: string }) => `<option value="${actorIdx.get(a.name)}">${esc(a.name)}</option>`;
   const chartBlocks = kinds.map((c, i) => {
     const actors = rec.actors.filter((a) => a.kind === c.kind);
     if (!actors.length) return '';
-    const opts = actors.map((a) => `<option value="${actorIdx.get(a.name)}">${esc(a.name)}</option>`).join('');
+    const opts = world
+      ? groupByHost(actors, (a) => a.name, hostNames).map((g) => `<optgroup label="${esc(g.host ?? 'switches')}">${g.items.map(option).join('')}</optgroup>`).join('')
+      : actors.map(option).join('');
     return `<div class="chart" data-kind="${esc(c.kind)}"><div class="chart-head"><b>${esc(c.kind)}</b> — highlight the states of <select class="chart-actor" data-kind="${esc(c.kind)}">${opts}</select></div>${chartSvgs[i]}</div>`;
   }).join('\n');
-  const stateRows = rec.actors.map((a, i) => `<tr><td>${esc(a.name)}</td><td>${esc(a.kind)}</td><td class="st" id="state-${esc(a.name)}" data-actor="${i}"></td><td class="since" id="since-${esc(a.name)}"></td></tr>`).join('\n');
+  const stateRow = (a: { name: string; kind: string }) => `<tr><td>${esc(a.name)}</td><td>${esc(a.kind)}</td><td class="st" id="state-${esc(a.name)}" data-actor="${actorIdx.get(a.name)}"></td><td class="since" id="since-${esc(a.name)}"></td></tr>`;
+  const stateHead = '<table><thead><tr><th>actor</th><th>kind</th><th>state</th><th>since (µs)</th></tr></thead><tbody>';
+  const stateTables = world
+    ? groupByHost(rec.actors, (a) => a.name, hostNames).map((g, k) => `<details class="host" data-host="${esc(g.host ?? '')}"${k === 0 || g.host === null ? ' open' : ''}><summary>${esc(g.host ?? 'switches')} — ${g.items.length} actor${g.items.length === 1 ? '' : 's'}</summary>
+${stateHead}
+${g.items.map(stateRow).join('\n')}
+</tbody></table></details>`).join('\n')
+    : `${stateHead}
+${rec.actors.map(stateRow).join('\n')}
+</tbody></table>`;
   const sumRows = sums.map((s) => `<tr><td>${esc(s.name)}</td><td>${s.domid}</td><td>${s.cpu}</td><td>${s.runstate.running.pct.toFixed(1)}</td><td>${s.runstate.runnable.pct.toFixed(1)}</td><td>${s.runstate.blocked.pct.toFixed(1)}</td><td>${s.runs}</td><td>${s.avgRunUs}</td><td>${s.wakeups}</td><td>${s.preemptions}</td><td>${s.avgWaitUs}</td><td>${esc(Object.entries(s.ops).map(([k, v]) => `${k} ${v}`).join(', ') || '—')}</td></tr>`).join('\n');
   const cats = ['msg', 'wire', 'notify', 'irq', 'grant', 'copy', 'flip'];
   const catBoxes = cats.map((c) => `<label class="cat cat-${c}"><input type="checkbox" class="catbox" value="${c}" ${c === 'wire' ? '' : 'checked'}> ${c}</label>`).join(' ');
   const m = data.meta as Record<string, unknown>;
-  const plotBlocks = plots.map((p) => `<div class="plot-box"><div class="vega-plot" id="${p.id}" data-plot="${p.id}" aria-label="${esc(p.title)}"></div><div class="muted">${esc(p.note)}</div></div>`).join('\n');
+  const plotBlock = (p: (typeof plots)[number]) => `<div class="plot-box"><div class="vega-plot" id="${p.id}" data-plot="${p.id}" aria-label="${esc(p.title)}"></div><div class="muted">${esc(p.note)}</div></div>`;
+  const worldBlock = world ? worldSection(result, hostNames, b.switches ?? [], plots.filter((p) => p.id === 'plot-switch').map(plotBlock).join('\n'),
+    chartSvgs[kinds.findIndex((c) => c.kind === 'switch')] ?? '') : '';
+  const plotBlocks = plots.filter((p) => !world || p.id !== 'plot-switch').map((p) => `<div class="plot-box"><div class="vega-plot" id="${p.id}" data-plot="${p.id}" aria-label="${esc(p.title)}"></div><div class="muted">${esc(p.note)}</div></div>`).join('\n');
   // The page opens with the key figures and a table of contents; plots come before the long charts.
   const lat = result.latency;
   const keyRows: Array<[string, string]> = [
     ['goodput', `${result.throughputMbps.toFixed(1)} Mb/s${result.paperMbps ? ` (paper ${result.paperMbps} Mb/s, ${result.errorPct! > 0 ? '+' : ''}${result.errorPct!.toFixed(1)}%)` : ''}`],
-    ['CPU', `${result.cpuUtilPct.total.toFixed(1)}% (${Object.entries(result.cpuUtilPct.byAccount).map(([k, v]) => `${k} ${v.toFixed(1)}%`).join(', ')})`],
+    world
+      ? ['CPU', `${result.cpuUtilPct.total.toFixed(1)}% of all ${b.cpus.length} CPUs; by host ${Object.entries(result.perHost ?? {}).map(([h, v]) => `${h} ${v.cpuUtilPct.total.toFixed(1)}%`).join(', ')} (accounts under Hosts and switches)`]
+      : ['CPU', `${result.cpuUtilPct.total.toFixed(1)}% (${Object.entries(result.cpuUtilPct.byAccount).map(([k, v]) => `${k} ${v.toFixed(1)}%`).join(', ')})`],
+    ...(world && result.perFlow ? [['flows', `${Object.keys(result.perFlow.flows).length}, Jain's index ${result.perFlow.jainIndex.toFixed(4)}`] as [string, string]] : []),
     lat ? ['latency', `${lat.transactions} transactions, mean ${lat.meanUs.toFixed(1)} µs, p50 ${lat.p50Us.toFixed(1)}, p99 ${lat.p99Us.toFixed(1)}, p99.9 ${lat.p999Us.toFixed(1)} µs`]
       : ['cycles per packet', result.counters.goodputSegments ? String(result.cyclesPerPacket.total) : 'none (no segment of goodput in the window)'],
     ['drops', Object.entries(result.counters.drops).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'],
     ['trace hash', `${result.traceHash} (${result.events} events)`],
   ];
-  const toc = [['sec-plots', 'Plots'], ['sec-files', 'Files of this run'], ['sec-states', 'Actor states'], ['sec-seq', 'Message sequence'], ['sec-charts', 'State charts'],
+  const toc = [...(world ? [['sec-world', 'Hosts and switches']] : []), ['sec-plots', 'Plots'], ['sec-files', 'Files of this run'], ['sec-states', 'Actor states'], ['sec-seq', 'Message sequence'], ['sec-charts', 'State charts'],
     ['sec-top', 'xentop'], ['sec-sum', 'Per-domain summary'], ['sec-run', 'Run report']];
   const summaryBlock = `<section id="sec-summary"><h2>Summary</h2>
 <table><tbody>${keyRows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</tbody></table>
@@ -180,7 +203,7 @@ label.cat { font-size: 13px; margin-right: 6px; }
 </div>
 <main>
 ${summaryBlock}
-
+${worldBlock}
 <section id="sec-plots"><h2>Plots</h2>
 <p class="muted">Sampled every ${+(samplePs / PS_PER_MS).toPrecision(4)} ms of virtual time; the red line is the chosen time. Zoom with the mouse wheel, pan by dragging, double-click to reset.</p>
 ${plotBlocks}
@@ -192,9 +215,7 @@ ${fileItems}
 </ul></section>
 
 <section id="sec-states"><h2>Actor states at the chosen time</h2>
-<table><thead><tr><th>actor</th><th>kind</th><th>state</th><th>since (µs)</th></tr></thead><tbody>
-${stateRows}
-</tbody></table></section>
+${stateTables}</section>
 
 <section id="sec-seq"><h2>Message sequence around the chosen time</h2>
 <div>${catBoxes} <span class="muted">(${msgs.length} messages and operations recorded, ${selfCount} self-messages such as CPU completions not shown)</span></div>
@@ -239,6 +260,36 @@ ${PAGE_SCRIPT}
     files.push({ path, kind: d.kind, bytes: statSync(path).size });
   }
   return { file, bytes: Buffer.byteLength(html), messages: msgs.length, stateChanges: rec.states.length, files };
+}
+
+/**
+ * A world's hosts and switches: per host (a collapsible group) its CPU by account and the flows
+ * with an end on it; per switch its ports over the window, its queue plot and its state chart.
+ */
+function worldSection(r: RunResult, hosts: readonly string[], switches: readonly SwitchModel[], switchPlot: string, switchChart: string): string {
+  const pct = (v: number) => v.toFixed(1);
+  const flows = Object.entries(r.perFlow?.flows ?? {});
+  const hostBlocks = hosts.map((h, k) => {
+    const cpu = r.perHost?.[h]?.cpuUtilPct;
+    const mine = flows.filter(([, f]) => f.from.startsWith(`${h}/`) || f.to.startsWith(`${h}/`));
+    const acct = cpu ? Object.entries(cpu.byAccount).map(([a, v]) => `<tr><td>${esc(a)}</td><td>${pct(v)}</td></tr>`).join('') : '';
+    const flowRows = mine.map(([id, f]) => `<tr><td>${esc(id)}</td><td>${esc(`${f.from} → ${f.to}`)}</td><td>${esc(f.kind)}</td><td>${f.mbps.toFixed(1)}</td></tr>`).join('');
+    return `<details class="host" data-host="${esc(h)}"${k === 0 ? ' open' : ''}><summary><b>${esc(h)}</b> — CPU ${cpu ? pct(cpu.total) : '?'}% of its CPUs, ${mine.length} flows</summary>
+<div class="grid"><table><thead><tr><th>account</th><th>CPU %</th></tr></thead><tbody>${acct}</tbody></table>
+<details><summary>its ${mine.length} flows</summary><table><thead><tr><th>flow</th><th>endpoints</th><th>kind</th><th>Mb/s</th></tr></thead><tbody>${flowRows}</tbody></table></details></div></details>`;
+  }).join('\n');
+  const switchBlocks = switches.map((sw) => {
+    const rows = Object.entries(r.perSwitch?.[sw.name] ?? {}).map(([p, st]) => `<tr><td>${esc(`${sw.name}/${p}`)}</td><td>${esc(sw.ports[Number(p.slice(1))]?.link.actor ?? '')}</td><td>${st.framesIn}</td><td>${st.framesOut}</td><td>${st.drops}</td><td>${st.highWaterBytes}</td><td>${Math.round(st.meanQueueBytes)}</td></tr>`).join('');
+    return `<div class="switch" data-switch="${esc(sw.name)}"><h3>${esc(sw.name)}</h3>
+<table><thead><tr><th>port</th><th>cabled to</th><th>frames in</th><th>frames out</th><th>drops</th><th>queue max B</th><th>queue mean B</th></tr></thead><tbody>${rows}</tbody></table></div>`;
+  }).join('\n');
+  return `<section id="sec-world"><h2>Hosts and switches</h2>
+<p class="muted">${hosts.length} hosts, ${switches.length} switches; measured window. CPU % is of each host's own CPUs.</p>
+${hostBlocks}
+${switches.length ? `${switchBlocks}
+${switchPlot}
+<div class="chart"><div class="chart-head"><b>switch</b> state chart (the switch actor's machine; its states at the chosen time are under State charts)</div>${switchChart}</div>` : ''}
+</section>`;
 }
 
 /** The page's behaviour (plain browser JavaScript, no dependencies). */

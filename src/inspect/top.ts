@@ -17,8 +17,11 @@ import { runstateOf } from '../domains/domain.js';
 import type { Ps } from '../actors/scheduler.js';
 import { table } from '../results/format.js';
 import type { Recorder, Snapshot } from './recorder.js';
+import { hostOfActor } from './world.js';
 
 export interface TopRow {
+  /** A world: the host the domain (or Xen) is on. */
+  host?: string;
   name: string; state: string; cpuSec: number; cpuPct: number; memK: number;
   nets: number; netTxK: number; netRxK: number; txRing: number | null; rxRing: number | null;
 }
@@ -33,13 +36,21 @@ export function topSamples(rec: Recorder, everyPs: Ps): TopSample[] {
   const out: TopSample[] = [];
   const hz = rec.b.cpus[0]?.hz ?? 1;
   const capacity = rec.b.cpus.reduce((n, c) => n + c.hz, 0);
+  // A world: each host's rows together, CPU % of that host's own CPUs, and its Xen's row.
+  const hosts = rec.b.hosts;
+  const capacityOf = new Map(hosts?.map((h) => [h.name, h.cpus.reduce((n, c) => n + c.hz, 0)]) ?? []);
+  const hostOf = (name: string) => (hosts ? hostOfActor(name, hosts.map((h) => h.name)) ?? undefined : undefined);
   let prev: Snapshot = snaps[0];
   for (const s of snaps.slice(1)) {
     if (s.t % everyPs !== 0) continue;
     const secs = (s.t - prev.t) / 1e12;
-    const pct = (acct: string) => secs > 0 ? Math.round((1000 * ((s.cycles[acct] ?? 0) - (prev.cycles[acct] ?? 0))) / (capacity * secs)) / 10 : 0;
+    const pct = (acct: string) => secs > 0 ? Math.round((1000 * ((s.cycles[acct] ?? 0) - (prev.cycles[acct] ?? 0))) / ((capacityOf.get(hostOf(acct) ?? '') ?? capacity) * secs)) / 10 : 0;
     const rows: TopRow[] = [];
-    if (rec.hostName === 'xen') {
+    for (const h of hosts ?? []) {
+      const xen = `${h.name}/xen`;
+      rows.push({ host: h.name, name: xen, state: '------', cpuSec: (s.cycles[xen] ?? 0) / hz, cpuPct: pct(xen), memK: 0, nets: 0, netTxK: 0, netRxK: 0, txRing: null, rxRing: null });
+    }
+    if (rec.hostName === 'xen' && !hosts) {
       rows.push({ name: 'xen', state: '------', cpuSec: (s.cycles.xen ?? 0) / hz, cpuPct: pct('xen'), memK: 0, nets: 0, netTxK: 0, netRxK: 0, txRing: null, rxRing: null });
     }
     const nicOwner = rec.domains[0]?.name;
@@ -47,11 +58,16 @@ export function topSamples(rec: Recorder, everyPs: Ps): TopSample[] {
       const ds = s.domains[d.name];
       const rings = d.vifs.length ? d.vifs : d.name === nicOwner && rec.b.netfronts.length === 0 ? rec.b.nics.map((n) => n.name) : [];
       rows.push({
-        name: d.name, state: FLAGS(ds.state), cpuSec: (s.cycles[d.name] ?? 0) / hz, cpuPct: pct(d.name),
+        ...(hosts ? { host: hostOf(d.name) } : {}), name: d.name, state: FLAGS(ds.state), cpuSec: (s.cycles[d.name] ?? 0) / hz, cpuPct: pct(d.name),
         memK: ds.pages * 4, nets: d.vifs.length, netTxK: Math.floor(ds.txBytes / 1024), netRxK: Math.floor(ds.rxBytes / 1024),
         txRing: rings.length ? rings.reduce((n, r) => n + (s.rings[r]?.tx ?? 0), 0) : null,
         rxRing: rings.length ? rings.reduce((n, r) => n + (s.rings[r]?.rx ?? 0), 0) : null,
       });
+    }
+    if (hosts) {
+      // Host by host, each with its Xen first (a stable sort keeps each host's domains in order).
+      const order = new Map(hosts.map((h, i) => [h.name, i]));
+      rows.sort((a, z) => (order.get(a.host ?? '') ?? hosts.length) - (order.get(z.host ?? '') ?? hosts.length));
     }
     out.push({ tMs: s.t / 1e9, phase: s.t <= rec.warmPs ? 'warm-up' : 'measure', rows });
     prev = s;
@@ -61,14 +77,29 @@ export function topSamples(rec: Recorder, everyPs: Ps): TopSample[] {
 
 export function formatTop(samples: TopSample[], rec: Recorder): string {
   const blocks: string[] = [];
+  const head = ['NAME', 'STATE', 'CPU(sec)', 'CPU(%)', 'MEM(k)', 'NETS', 'NETTX(k)', 'NETRX(k)', 'TXRING', 'RXRING'];
+  const cells = (r: TopRow) => [r.name, r.state, r.cpuSec.toFixed(6), r.cpuPct.toFixed(1), r.memK || '-', r.nets, r.netTxK, r.netRxK, r.txRing ?? '-', r.rxRing ?? '-'];
+  const census = (rows: TopRow[]) => {
+    const running = rows.filter((r) => r.state.endsWith('r')).length;
+    const blocked = rows.filter((r) => r.state.includes('b')).length;
+    const doms = rows.filter((r) => r.name !== 'xen' && !r.name.endsWith('/xen')).length;
+    return `${doms} domains: ${running} running, ${blocked} blocked`;
+  };
+  const hosts = rec.b.hosts;
   for (const s of samples) {
-    const running = s.rows.filter((r) => r.state.endsWith('r')).length;
-    const blocked = s.rows.filter((r) => r.state.includes('b')).length;
-    const doms = s.rows.filter((r) => r.name !== 'xen').length;
-    blocks.push(`xentop - ${s.tMs.toFixed(3)} ms virtual (${s.phase})   ${doms} domains: ${running} running, ${blocked} blocked   ${rec.b.cpus.length} CPU`);
-    blocks.push(table(['NAME', 'STATE', 'CPU(sec)', 'CPU(%)', 'MEM(k)', 'NETS', 'NETTX(k)', 'NETRX(k)', 'TXRING', 'RXRING'], s.rows.map((r) => [
-      r.name, r.state, r.cpuSec.toFixed(6), r.cpuPct.toFixed(1), r.memK || '-', r.nets, r.netTxK, r.netRxK, r.txRing ?? '-', r.rxRing ?? '-',
-    ]), 2));
+    if (!hosts) {
+      blocks.push(`xentop - ${s.tMs.toFixed(3)} ms virtual (${s.phase})   ${census(s.rows)}   ${rec.b.cpus.length} CPU`);
+      blocks.push(table(head, s.rows.map(cells), 2));
+      blocks.push('');
+      continue;
+    }
+    // A world: one xentop per host, as each host's own xentop would show it (CPU % of its CPUs).
+    blocks.push(`xentop - ${s.tMs.toFixed(3)} ms virtual (${s.phase})   ${hosts.length} hosts   ${census(s.rows)}   ${rec.b.cpus.length} CPU`);
+    for (const h of hosts) {
+      const rows = s.rows.filter((r) => r.host === h.name);
+      blocks.push(`[${h.name}]   ${census(rows)}   ${h.cpus.length} CPU`);
+      blocks.push(table(head, rows.map(cells), 2));
+    }
     blocks.push('');
   }
   return blocks.join('\n');

@@ -3,6 +3,8 @@
  *
  * Layout (processes and threads in the viewer):
  *  - "CPUs": one thread per CPU; a slice for every stretch a domain runs.
+ *    A world of hosts has one "hostN CPUs" process per host, sorted with that
+ *    host's actors, host by host (actors of no host, a switch, last).
  *  - one process per actor: a thread per state region (the state as slices;
  *    a parallel machine such as the NIC has one thread per region), and a
  *    "messages" thread: a short slice for each message sent or received and
@@ -23,6 +25,7 @@ import { leafPaths } from './chart-model.js';
 import type { Recorder, Snapshot } from './recorder.js';
 import { ChunkWriter } from './files.js';
 import { interactions } from './messages.js';
+import { hostNamesOf, hostOfActor } from './world.js';
 
 const us = (ps: Ps) => Math.round(ps / 1000) / 1000;
 const MSG_DUR = 0.001; // 1 ns: long enough to be a slice a flow can bind to
@@ -53,13 +56,21 @@ export function writeTrace(rec: Recorder, file: string, meta: Record<string, unk
   const M = (o: Record<string, unknown>) => head.push(JSON.stringify({ ph: 'M', ts: 0, ...o }));
 
   // ---- tracks
+  // A world: each host's CPUs and actors sorted together, host by host (switches last), its CPUs a process of their own.
+  const hosts = hostNamesOf(rec.b) ?? [];
+  const hostIx = (name: string) => { const h = hostOfActor(name, hosts); return h === null ? hosts.length : hosts.indexOf(h); };
+  const groupBase = (h: number) => 10 + h * (rec.actors.length + 1);
   const CPU_PID = 1, METRICS_PID = 2;
-  M({ name: 'process_name', pid: CPU_PID, tid: 0, args: { name: 'CPUs' } });
-  M({ name: 'process_sort_index', pid: CPU_PID, tid: 0, args: { sort_index: 0 } });
-  const ncpu = Math.max(1, ...rec.domains.map((d) => d.cpu + 1));
-  for (let c = 0; c < ncpu; c++) {
-    M({ name: 'thread_name', pid: CPU_PID, tid: c + 1, args: { name: `CPU ${c}` } });
-    M({ name: 'thread_sort_index', pid: CPU_PID, tid: c + 1, args: { sort_index: c } });
+  const cpuPid = (h: number) => (hosts.length ? 1_000_000 + h : CPU_PID);
+  for (let h = 0; h < Math.max(1, hosts.length); h++) {
+    const pid = cpuPid(h), mine = rec.domains.filter((d) => !hosts.length || hostIx(d.name) === h);
+    M({ name: 'process_name', pid, tid: 0, args: { name: hosts.length ? `${hosts[h]} CPUs` : 'CPUs' } });
+    M({ name: 'process_sort_index', pid, tid: 0, args: { sort_index: hosts.length ? groupBase(h) : 0 } });
+    const ncpu = Math.max(1, ...mine.map((d) => d.cpu + 1));
+    for (let c = 0; c < ncpu; c++) {
+      M({ name: 'thread_name', pid, tid: c + 1, args: { name: `CPU ${c}` } });
+      M({ name: 'thread_sort_index', pid, tid: c + 1, args: { sort_index: c } });
+    }
   }
   M({ name: 'process_name', pid: METRICS_PID, tid: 0, args: { name: 'metrics' } });
   M({ name: 'process_sort_index', pid: METRICS_PID, tid: 0, args: { sort_index: 1 } });
@@ -72,7 +83,7 @@ export function writeTrace(rec: Recorder, file: string, meta: Record<string, unk
     pidOf.set(a.name, pid);
     kindOf.set(a.name, a.kind);
     M({ name: 'process_name', pid, tid: 0, args: { name: `${a.name} (${a.kind})` } });
-    M({ name: 'process_sort_index', pid, tid: 0, args: { sort_index: 10 + a.rank } });
+    M({ name: 'process_sort_index', pid, tid: 0, args: { sort_index: hosts.length ? groupBase(hostIx(a.name)) + 1 + a.rank : 10 + a.rank } });
     const regions = regionLabels(a.kind, rec.initial.get(a.name) ?? '""').map(([r]) => r);
     regions.forEach((r, i) => {
       tidOf.set(`${a.name}/${r}`, pid * 100 + i + 1);
@@ -90,7 +101,9 @@ export function writeTrace(rec: Recorder, file: string, meta: Record<string, unk
   for (const a of rec.actors) byActor.set(a.name, [{ t: 0, value: rec.initial.get(a.name) ?? '""' }]);
   for (const s of rec.states) byActor.get(s.actor)?.push({ t: s.t, value: s.value });
   const running: Array<{ cpu: number; dom: string; t0: Ps; t1: Ps }> = [];
-  const cpuOfDomain = new Map(rec.domains.map((d) => [d.name, d.cpu]));
+  // One CPU track per host and CPU: `cpu` is host * CPUS_PER_HOST + the host's CPU (just the CPU for one host).
+  const CPUS_PER_HOST = 1 << 16;
+  const cpuOfDomain = new Map(rec.domains.map((d) => [d.name, (hosts.length ? hostIx(d.name) * CPUS_PER_HOST : 0) + d.cpu]));
   for (const [actor, changes] of byActor) {
     const kind = kindOf.get(actor)!;
     const pid = pidOf.get(actor)!;
@@ -127,7 +140,7 @@ export function writeTrace(rec: Recorder, file: string, meta: Record<string, unk
     const r = running[i];
     const next = running[i + 1];
     const t1 = next && next.cpu === r.cpu && next.t0 < r.t1 ? next.t0 : r.t1;
-    push(r.t0, { name: r.dom, cat: 'cpu', ph: 'X', ts: us(r.t0), dur: Math.max(0, us(t1) - us(r.t0)), pid: CPU_PID, tid: r.cpu + 1, args: { domain: r.dom } });
+    push(r.t0, { name: r.dom, cat: 'cpu', ph: 'X', ts: us(r.t0), dur: Math.max(0, us(t1) - us(r.t0)), pid: cpuPid(Math.floor(r.cpu / CPUS_PER_HOST)), tid: (r.cpu % CPUS_PER_HOST) + 1, args: { domain: r.dom } });
   }
 
   // ---- messages and operations, with flows
@@ -187,8 +200,18 @@ export function counterSeries(rec: Recorder, a: Snapshot, z: Snapshot): Array<[s
   const secs = dt / 1e12;
   const round = (v: number, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
   const hz = rec.b.cpus.reduce((n, c) => n + c.hz, 0);
+  // A world: an account's CPU % is of its own host's CPUs, and each host has its total.
+  const hosts = rec.b.hosts ?? [];
+  const hostHz = new Map(hosts.map((h) => [h.name, h.cpus.reduce((n, c) => n + c.hz, 0)]));
+  const names = hosts.map((h) => h.name);
+  const byHost: Record<string, number> = Object.fromEntries(names.map((h) => [h, 0]));
   const cpu: Record<string, number> = {};
-  for (const k of Object.keys(z.cycles).sort()) cpu[k] = round((100 * (z.cycles[k] - (a.cycles[k] ?? 0))) / (hz * secs), 1);
+  for (const k of Object.keys(z.cycles).sort()) {
+    const host = hosts.length ? hostOfActor(k, names) : null;
+    const used = (100 * (z.cycles[k] - (a.cycles[k] ?? 0))) / ((host ? hostHz.get(host)! : hz) * secs);
+    cpu[k] = round(used, 1);
+    if (host) byHost[host] += used;
+  }
   const rate = (k: string) => round((z.counters[k] - (a.counters[k] ?? 0)) / (secs * 1000), 2);
   const out: Array<[string, Record<string, number>]> = [
     ['goodput Mb/s', { goodput: round(((z.goodputBytes - a.goodputBytes) * 8) / secs / 1e6, 1) }],
@@ -198,6 +221,8 @@ export function counterSeries(rec: Recorder, a: Snapshot, z: Snapshot): Array<[s
       grantMaps: rate('grantMaps'), grantCopies: rate('grantCopies'), pageFlips: rate('pageFlips'), domainSwitches: rate('domainSwitches'),
     }],
   ];
+  if (hosts.length) out.splice(2, 0, ['CPU % by host', Object.fromEntries(names.map((h) => [h, round(byHost[h], 1)]))]);
   for (const [name, r] of Object.entries(z.rings)) out.push([`ring ${name}`, { tx: r.tx, rx: r.rx }]);
+  for (const [port, bytes] of Object.entries(z.switchQueues ?? {})) out.push([`queue ${port}`, { bytes }]);
   return out;
 }

@@ -77,10 +77,12 @@ export interface Built {
   rr: RrLog | null;
   /** Number of TCP flows (flow f belongs to guest f mod guests in topology guest, or is entry f of the scenario's flow list). */
   flows: number;
-  /** A world of several hosts: each host's name and CPUs, in the scenario's order (absent for one host). */
-  hosts?: Array<{ name: string; cpus: Cpu[] }>;
+  /** A world of several hosts: each host's name, CPUs and hypervisor (or bare-metal dispatcher), in the scenario's order (absent for one host). */
+  hosts?: Array<{ name: string; cpus: Cpu[]; dispatcher: Dispatcher }>;
   /** A world's switches (absent for one host). */
   switches?: SwitchModel[];
+  /** A world's flows: the MACs of each flow's two ends, as the bridges and switches address them (absent for one host). */
+  flowMacs?: Array<{ from: string; to: string }>;
   start(): void;
   /** Stop the traffic sources (applications, clients, adversaries) and the fault injector, so the run can drain. */
   stopSources(): void;

@@ -152,7 +152,8 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
     netfronts: vifs.map((v) => v.nf), netbacks: vifs.map((v) => v.nb), xenstore: first.h.xenstore, vifs,
     qdiscs: hosts.flatMap((x) => [...x.nicQ, ...(x.plugged?.qdiscs ?? [])]), drivers: hosts.flatMap((x) => x.drivers), pending: hosts.flatMap((x) => x.plugged?.pending ?? []),
     xen: first.h.xen, ringPages: first.h.ringPages, flowGoodput, flows: world.length, rr: w.rrLog, staleTranslations, mss: w.mss, streams,
-    hosts: hosts.map((x) => ({ name: x.name, cpus: x.h.cpus })), switches,
+    hosts: hosts.map((x) => ({ name: x.name, cpus: x.h.cpus, dispatcher: x.h.dispatcher })), switches,
+    flowMacs: world.map((e) => ({ from: macOf(e.from), to: macOf(e.to) })),
     goodputBytes: () => { let n = 0; for (let f = 0; f < world.length; f++) n += flowGoodput(f); return n; },
     start: () => {
       for (const x of hosts) if (x.plugged) connectVifs(x.h, x.dom0, x.plugged.vifs);
