@@ -8,18 +8,13 @@
  * hosts). Events at the same time run in the order they are listed.
  */
 import { z } from 'zod';
-import { ENDPOINT_RE, timeMs } from './schema-parts.js';
+import { ENDPOINT_RE, TIME_FORMS, timeMs } from './schema-parts.js';
+import { EVENT_VERBS, type LifecycleEvent } from '../toolstack/lifecycle.js';
 
-/**
- * The verbs, in the order a verb is looked for in an event. Adding one: a key in EventSchema below, its
- * checks in checkEvents, and its handler in src/toolstack/lifecycle.ts (TOOLSTACK_VERBS).
- */
-export const EVENT_VERBS = ['attach', 'detach', 'destroy', 'crash'] as const;
-// --- save / restore / migrate (issue 22, part 2) are added here, to EventSchema and to checkEvents. ---
-export type EventVerb = typeof EVENT_VERBS[number];
+export { EVENT_VERBS, type EventVerb, type LifecycleEvent } from '../toolstack/lifecycle.js';
 
 /** A virtual time in ms: a number, or a string with its unit (a bare string number is ms). */
-export const TimeSchema = z.union([z.number().nonnegative(), timeMs('ms').pipe(z.number().nonnegative())]);
+export const TimeSchema = z.union([z.number().nonnegative(), timeMs('ms').pipe(z.number().nonnegative())], { error: `expected a time: ms as a number, or with its unit (${TIME_FORMS})` });
 
 const target = (what: string) => z.string().regex(ENDPOINT_RE, 'expected a guest: guestN, or hostname/guestN in a world of hosts').optional().describe(what);
 
@@ -37,20 +32,6 @@ export const EventsSchema = z.array(EventSchema).max(1024).default([])
 
 export type EventInput = z.input<typeof EventSchema>;
 type EventEntry = z.infer<typeof EventSchema>;
-
-/** One event as the toolstack runs it: its time (ps-exact ms), verb, target guest and host, and vif. */
-export interface LifecycleEvent {
-  /** Index in the scenario's list (the tie-break of events at the same time). */
-  index: number;
-  atMs: number;
-  verb: EventVerb;
-  /** The host's name, or null for a scenario of one host. */
-  host: string | null;
-  /** The guest, 1-based. */
-  guest: number;
-  /** The vif (attach, detach); null for the domain's verbs. */
-  vif: number | null;
-}
 
 /** What checkEvents needs to know of the scenario (kept structural: schema.ts imports this module). */
 export interface EventWorld {

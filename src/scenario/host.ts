@@ -35,7 +35,8 @@ import { StreamCheck } from '../model/integrity.js';
 import { attachNic, createDomain, createHost, type HostConfig, type PhysicalHost } from '../toolstack/host.js';
 import { attachVif, type Vif, type VifConfig } from '../toolstack/vif.js';
 import { hostOfEndpoint, parseEndpoint, rrOfFlow, rrWorkload, type Scenario } from './schema.js';
-import type { Lifecycle } from './lifecycle-host.js';
+import type { Xl } from '../toolstack/xl.js';
+import type { LifecycleEvent } from '../toolstack/lifecycle.js';
 
 export interface Built {
   sc: Scenario;
@@ -87,6 +88,16 @@ export interface Built {
   stopSources(): void;
   /** A scenario with lifecycle events: the toolstacks that run them, and the vifs and domains gone. */
   lifecycle?: Lifecycle;
+}
+
+/** The run's side of lifecycle events: each host's toolstack, and what has gone. */
+export interface Lifecycle {
+  events: LifecycleEvent[];
+  toolstacks: Xl<VifInfo>[];
+  /** Vifs unplugged (or of destroyed domains), in the order they went. */
+  goneVifs: VifInfo[];
+  /** Domains destroyed. */
+  goneDomains: Set<Kernel>;
 }
 
 /** A vif as the scenario uses it: the toolstack's vif, the flow it carries and its queues. */

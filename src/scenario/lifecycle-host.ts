@@ -17,17 +17,7 @@ import { scheduleEvents } from '../toolstack/lifecycle.js';
 import { lifecycleEvents, type LifecycleEvent } from './events.js';
 import { hostScenario, vifsOfGuest, type Scenario } from './schema.js';
 import { maxVifsPerGuest } from '../toolstack/vif.js';
-import { vifConfig, type Built, type VifInfo, type Workload } from './host.js';
-
-/** The run's side of lifecycle events: each host's toolstack, and what has gone. */
-export interface Lifecycle {
-  events: LifecycleEvent[];
-  toolstacks: Xl<VifInfo>[];
-  /** Vifs unplugged (or of destroyed domains), in the order they went. */
-  goneVifs: VifInfo[];
-  /** Domains destroyed. */
-  goneDomains: Set<Kernel>;
-}
+import { vifConfig, type Built, type Lifecycle, type VifInfo, type Workload } from './host.js';
 
 /** The scenario's events, resolved (src/scenario/events.ts), or an empty list. */
 export function scenarioEvents(sc: Scenario): LifecycleEvent[] {

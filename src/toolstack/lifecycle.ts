@@ -13,7 +13,29 @@
 import { setup } from 'xstate';
 import type { ActorLike, ActorSystem } from '../actors/runtime.js';
 import { PS_PER_MS } from '../actors/scheduler.js';
-import type { EventVerb, LifecycleEvent } from '../scenario/events.js';
+
+/**
+ * The verbs of a scenario's events, in the order a verb is looked for in an event. Adding one: here,
+ * a key in the scenario's EventSchema and its checks (src/scenario/events.ts), and its handler in
+ * TOOLSTACK_VERBS (xl.ts).
+ */
+export const EVENT_VERBS = ['attach', 'detach', 'destroy', 'crash'] as const;
+// --- save / restore / migrate (issue 22, part 2) are added here, to EventSchema and checkEvents, and to TOOLSTACK_VERBS. ---
+export type EventVerb = typeof EVENT_VERBS[number];
+
+/** One event as the toolstack runs it: its time, verb, target guest and host, and vif. */
+export interface LifecycleEvent {
+  /** Index in the scenario's list (the tie-break of events at the same time). */
+  index: number;
+  atMs: number;
+  verb: EventVerb;
+  /** The host's name, or null for a scenario of one host. */
+  host: string | null;
+  /** The guest, 1-based. */
+  guest: number;
+  /** The vif (attach, detach); null for the domain's verbs. */
+  vif: number | null;
+}
 
 /** A command to the toolstack (from the scenario's events), or a XenStore watch it registered firing. */
 export type ToolstackEvent =

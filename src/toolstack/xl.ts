@@ -26,10 +26,9 @@ import type { Exec } from '../core/exec.js';
 import type { Kernel } from '../domains/kernel.js';
 import type { Xs } from '../domains/xenstored.js';
 import { XenbusState } from '../channels/netif.js';
-import type { EventVerb, LifecycleEvent } from '../scenario/events.js';
 import type { PhysicalHost } from './host.js';
 import { startHandshake, type Vif } from './vif.js';
-import { spawnToolstack, type ToolstackActor, type VerbHandler } from './lifecycle.js';
+import { spawnToolstack, type EventVerb, type LifecycleEvent, type ToolstackActor, type VerbHandler } from './lifecycle.js';
 import { domainReleased, vifReleased } from './release.js';
 
 /** What the run built on a host and how the toolstack changes it (src/scenario/lifecycle-host.ts gives it). */
@@ -168,8 +167,6 @@ export class Xl<V extends Vif = Vif> implements ToolstackActor {
       this.released.push({ what: `${v.nf.name}`, at: h.sys.sched.now, problems: vifReleased(h, v) });
       return;
     }
-    // A dead domain's XenStore connection goes, and its watches with it.
-    v.handshake.fxs.unwatch(`${v.back}/state`, v.nf.name);
     dying.delete(v);
     if (!dying.size) this.destroyDomain(v.guest);
   }
@@ -182,6 +179,8 @@ export class Xl<V extends Vif = Vif> implements ToolstackActor {
     this.dying.set(k, vifs);
     if (!vifs.size) { this.destroyDomain(k); return; }
     for (const v of vifs) {
+      // The paused (or crashed) guest's xenbus never handles another watch event.
+      v.handshake.fxs.unwatch(`${v.back}/state`, v.nf.name);
       if (!v.life) this.manage(v);
       // Forced removal: the frontend's directory goes, so netback sees the frontend gone (Unknown) and closes.
       this.xs.write(`${v.back}/online`, 0);
