@@ -22,7 +22,7 @@ import { attachVif, connectVifs, spawnVifActors } from '../toolstack/vif.js';
 import { attachPeer, peerMac } from '../toolstack/peer.js';
 import { type Scenario } from './schema.js';
 import { buildWorld } from './world.js';
-import { attachLifecycle, lostFlows, scenarioEvents } from './lifecycle-host.js';
+import { abandonLostFlows, attachLifecycle, scenarioEvents } from './lifecycle-host.js';
 import { buildHost, flowEnds, peerFor, plugFlows, plugVifs, spawnTcpEnds, vifConfig, workload, type Built, type VifInfo, type WorldFlow, type Workload } from './host.js';
 
 export type { Built, VifInfo } from './host.js';
@@ -96,10 +96,10 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
         clients[v.flow % m.nics].abort(v.flow);
       }
       // So do the ends of flows whose vif (or domain) went away for good.
-      for (const flow of lostFlows(built)) {
+      abandonLostFlows(built, (flow) => {
         for (const st of w.stacks.values()) st.abort(flow);
         for (const c of clients) c.abort(flow);
-      }
+      });
       faults.stop();
     },
   };
@@ -117,7 +117,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
 function plugGuests(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[], flows: number, drivers: NicDriver[], nicQ: Qdisc[],
   w: ReturnType<typeof workload>, streams: StreamCheck) {
   const { counters } = h;
-  const bridge = new Bridge(counters);
+  const bridge = new Bridge(counters, dom0);
   drivers.forEach((d, n) => bridge.addPort(d, nicQ[n], [peerMac(n)]));
   const vifs: VifInfo[] = [];
   const qdiscs: Qdisc[] = [];

@@ -30,7 +30,7 @@ import { build, type Built } from '../scenario/build.js';
 import type { Kernel } from '../domains/kernel.js';
 import type { Interpreter } from '../actors/runtime.js';
 import { parseScenario, type Scenario } from '../scenario/schema.js';
-import { sum, checkConservation, checkPages, checkGrants, checkQuiet, checkStreams, checkAlways } from './invariants.js';
+import { sum, checkConservation, checkPages, checkGrants, checkQuiet, checkStreams, checkAlways, checkReleased } from './invariants.js';
 import { I2_CREDIT_PERIODS, type CaseScenario } from './case.js';
 
 /**
@@ -182,6 +182,7 @@ function execute(sc: Scenario, b: Built, checks: boolean): Phase {
     const quiescent = b.sys.sched.pendingCount() === 0;
     checkConservation(b, 'after drain', failures);
     checkAlways(b, failures);
+    checkReleased(b, failures, quiescent);
     if (quiescent) {
       checkQuiet(b, failures);
       checkStreams(b, failures);
