@@ -103,7 +103,8 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
       faults.stop();
     },
   };
-  if (events.length && vifs.bridge) {
+  // A toolstack that acts during the run: for the scenario's events, and to destroy an adversary's guest when it crashes.
+  if ((events.length || sc.hostile.length) && vifs.bridge) {
     schedule = attachLifecycle(built, [{ host: null, sc, h, dom0, guests, bridge: vifs.bridge, vifs: vifs.vifs, w, shared: vifs.shared }], events);
   }
   return built;

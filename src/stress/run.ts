@@ -268,7 +268,8 @@ export function judgeCase(sc: Scenario, p: CaseRun, opts: { again?: CaseRun; int
   const notes: string[] = [];
   if (hostile && !crashed(failures)) {
     // The adversary's own expectations.
-    const v = p.b.vifs.find((q) => q.hostile);
+    // Its vif, still there, or gone with its domain (a crashed adversary is destroyed by the toolstack).
+    const v = [...p.b.vifs, ...p.b.lifecycle?.goneVifs ?? []].find((q) => q.hostile);
     if (v && v.hostile) {
       // Mappings of the adversary's grants beyond its (still mapped) ring pages.
       const rings = sum(p.b.vifs.filter((q) => q.guest === v.guest).map((q) => q.nb.ringMappings()));
@@ -317,7 +318,7 @@ export function judgeCase(sc: Scenario, p: CaseRun, opts: { again?: CaseRun; int
     drops: { ...c.drops },
     violations: { ...c.violations },
     disabled: p.b.netbacks.filter((nb) => nb.disabled).map((nb) => `${nb.name}:${nb.disabled}`),
-    hostile: hostile ? `${hostile.behaviour}/${p.b.vifs.find((q) => q.hostile)?.hostile?.variant ?? hostile.variant}` : null,
+    hostile: hostile ? `${hostile.behaviour}/${[...p.b.vifs, ...p.b.lifecycle?.goneVifs ?? []].find((q) => q.hostile)?.hostile?.variant ?? hostile.variant}` : null,
     honestShare,
     notes,
   };

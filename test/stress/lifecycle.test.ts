@@ -70,4 +70,23 @@ describe('stress: lifecycle campaigns', function () {
     expect(plugged, 'the fault was injected').to.equal(1);
     expect(r.failures.some((f) => /progress: flow 0 \(domU1\)|lost wakeup|did not quiesce/.test(f)), r.failures.join('\n')).to.equal(true);
   });
+
+  it('the hostile crash variant (H21/2) goes through domain_crash, and the toolstack destroys the guest and releases everything', () => {
+    let b: Built | null = null;
+    const states: string[] = [];
+    const r = runWrapped(stressCase({
+      guests: 2, run: { durationMs: 4, warmupMs: 2 },
+      hostile: [{ guest: 1, vif: 0, behaviour: 'H21', variant: 2, startUs: 300, periodUs: 200 }],
+    }), (built) => {
+      b = built;
+      built.sys.entry('domU1').actor.subscribe((st: { value: unknown }) => { const v = JSON.stringify(st.value); if (states.at(-1) !== v) states.push(v); });
+    });
+    expect(r.failures).to.deep.equal([]);
+    expect(r.hostile).to.equal('H21/2');
+    const l = (b as unknown as Built).lifecycle!;
+    // The trigger: Xen's domain_crash, then the toolstack's destroy.
+    expect(states.slice(-3)).to.deep.equal(['"crashed"', '"dying"', '"dead"']);
+    expect([...l.goneDomains].map((k) => k.name)).to.deep.equal(['domU1']);
+    expect(l.toolstacks[0].checkDestroyed().map((x) => [x.what, x.problems])).to.deep.equal([['domU1', []]]);
+  });
 });
