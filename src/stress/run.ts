@@ -270,7 +270,10 @@ export function judgeCase(sc: Scenario, p: CaseRun, opts: { again?: CaseRun; int
     // The adversary's own expectations.
     // Its vif, still there, or gone with its domain (a crashed adversary is destroyed by the toolstack).
     const v = [...p.b.vifs, ...p.b.lifecycle?.goneVifs ?? []].find((q) => q.hostile);
-    if (v && v.hostile) {
+    // An adversary whose guest the scenario's events destroy or crash may never get to attack: what it expects is not judged.
+    const ended = sc.events.find((e) => e.destroy === `guest${hostile.guest}` || e.crash === `guest${hostile.guest}`);
+    if (ended) notes.push(`${hostile.behaviour}: the adversary's expectations not judged: its guest is ${ended.crash ? 'crashed' : 'destroyed'} by the scenario's events at ${ended.at} ms`);
+    else if (v && v.hostile) {
       // Mappings of the adversary's grants beyond its (still mapped) ring pages.
       const rings = sum(p.b.vifs.filter((q) => q.guest === v.guest).map((q) => q.nb.ringMappings()));
       const dom0Mappings = p.b.xen ? p.b.xen.grants.mappingsOn(0, v.guest.domid) - rings : 0;
