@@ -35,6 +35,8 @@ import { StreamCheck } from '../model/integrity.js';
 import { attachNic, createDomain, createHost, type HostConfig, type PhysicalHost } from '../toolstack/host.js';
 import { attachVif, type Vif, type VifConfig } from '../toolstack/vif.js';
 import { hostOfEndpoint, parseEndpoint, rrOfFlow, rrWorkload, type Scenario } from './schema.js';
+import type { Xl } from '../toolstack/xl.js';
+import type { LifecycleEvent } from '../toolstack/lifecycle.js';
 
 export interface Built {
   sc: Scenario;
@@ -86,6 +88,25 @@ export interface Built {
   start(): void;
   /** Stop the traffic sources (applications, clients, adversaries) and the fault injector, so the run can drain. */
   stopSources(): void;
+  /** A scenario with lifecycle events: the toolstacks that run them, and the vifs and domains gone. */
+  lifecycle?: Lifecycle;
+}
+
+/** The run's side of lifecycle events: each host's toolstack, and what has gone. */
+export interface Lifecycle {
+  events: LifecycleEvent[];
+  toolstacks: Xl<VifInfo>[];
+  /** Vifs unplugged (or of destroyed domains), in the order they went. */
+  goneVifs: VifInfo[];
+  /** Domains destroyed. */
+  goneDomains: Set<Kernel>;
+  /**
+   * Once the sources stopped (Built.stopSources): make the ends of these flows give up (they lost
+   * their vif for good). A vif that goes later has its flows given up then.
+   */
+  abandon: ((flows: number[]) => void) | null;
+  /** Flows given up that way (their bytes cannot all arrive: the progress check leaves them out). */
+  abandoned: Set<number>;
 }
 
 /** A vif as the scenario uses it: the toolstack's vif, the flow it carries and its queues. */
@@ -95,6 +116,8 @@ export interface VifInfo extends Vif {
   flows: number[];
   /** The guest stack's queue in front of netfront, and the bridge port's queue in front of netback. */
   stackQ: Qdisc; bridgeQ: Qdisc;
+  /** Its port on dom0's bridge. */
+  port?: BridgePort;
 }
 
 /**
@@ -232,7 +255,7 @@ export interface PluggedHost {
 export function plugVifs(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[], world: WorldFlow[], hostIx: number, drivers: NicDriver[], nicQ: Qdisc[],
   macs: { vif?: (domid: number, vif: number) => string; peer: (nic: number) => string; dom0: string }): PluggedHost {
   const { counters } = h;
-  const bridge = new Bridge(counters);
+  const bridge = new Bridge(counters, dom0);
   const nicPorts = drivers.map((d, n) => bridge.addPort(d, nicQ[n], [macs.peer(n)]));
   const local = bridge.addLocal(macs.dom0, dom0);
   const localQ = new Qdisc(local, counters);
@@ -250,10 +273,10 @@ export function plugVifs(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Ke
       const mine = world.flatMap((e, f) => (here(e.from, g, n) || here(e.to, g, n) ? [f] : []));
       v.nf.flows = new Set(mine);
       const bq = new Qdisc(v.nb, counters);
-      bridge.addPort(v.nb, bq, [v.mac]);
+      const port = bridge.addPort(v.nb, bq, [v.mac]);
       const sq = new Qdisc(v.nf, counters);
       qdiscs.push(bq, sq);
-      vifs.push({ ...v, flow: mine[0] ?? -1, flows: mine, stackQ: sq, bridgeQ: bq });
+      vifs.push(Object.assign(v, { flow: mine[0] ?? -1, flows: mine, stackQ: sq, bridgeQ: bq, port }));
     }
   });
   return { bridge, vifs, pending, qdiscs: [...qdiscs, localQ], nicPorts, local, localQ, vifOf: (e) => vifs[e.guest * perGuest + e.vif] };
