@@ -271,6 +271,8 @@ export class TcpReceiver<T = undefined> {
   window(): number { return Math.max(0, this.rcvBuf - this.unread); }
   /** Segments held in the out-of-order queue. */
   get ofoSegments(): number { return this.ofo.length; }
+  /** Each out-of-order segment's item, replaced by what `fn` makes of it (its pages moved: a migrated guest). */
+  mapQueued(fn: (item: T) => T): void { for (const q of this.ofo) q.item = fn(q.item); }
   connect(): void { this.fsm?.send(CONNECT); }
   /** Accept a data segment held by `item`; says what is now in order for the application. */
   onData(seq: number, len: number, item: T): DataResult<T> {
