@@ -111,7 +111,7 @@ export class NetStack {
    * The flow's sender writes only what it is given (supply), not for ever: an application with a
    * stream of its own to send (the toolstack's migration stream).
    */
-  meter(flow: number): void { const s = this.socks.get(flow); if (s?.sender) s.budget = 0; }
+  meter(flow: number): void { const s = this.socks.get(flow); if (s?.sender) { s.budget = 0; s.sender.push = true; } }
   /** Give a metered sender `bytes` more to write. */
   supply(flow: number, bytes: number): void {
     const s = this.socks.get(flow);

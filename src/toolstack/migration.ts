@@ -29,6 +29,8 @@ import { precopyStop, type PrecopyPolicy, type StopReason } from './precopy.js';
 
 /** Bytes on the stream per page: the page, and its entry in the batch's pfn list. */
 export const STREAM_BYTES_PER_PAGE = PAGE_SIZE + 8;
+/** The last round also carries the suspended guest's state: its vCPU context and its shared-info page (xc_domain_save's tail). */
+export const SUSPENDED_STATE_BYTES = 2 * PAGE_SIZE;
 /** How often each flow of the guest is looked at for its stall and recovery, us. */
 const FLOW_SAMPLE_US = 250;
 
@@ -118,7 +120,7 @@ export class Migration {
     this.result.rounds++;
     this.result.pagesPerRound.push(pages);
     this.result.pagesSent += pages;
-    const bytes = pages * STREAM_BYTES_PER_PAGE;
+    const bytes = pages * STREAM_BYTES_PER_PAGE + (this.last ? SUSPENDED_STATE_BYTES : 0);
     this.result.bytesSent += bytes;
     if (!p.stream) {
       const ps = Math.round((bytes / (p.diskMBps * 1e6)) * 1e12);
@@ -126,7 +128,7 @@ export class Migration {
       return;
     }
     this.target += bytes;
-    if (bytes === 0) { p.sys.sched.after(0, p.sys.rankOf(p.actorName), () => this.roundDone()); return; }
+    if (bytes === 0) { p.sys.sched.after(0, p.sys.rankOf(p.actorName), () => this.roundDone()); return; } // nothing dirty: the round is empty
     p.stream.from.supply(p.stream.flow, bytes);
   }
 
