@@ -75,6 +75,10 @@ export class Netback implements NetDevice {
   reconnect: (() => void) | null = null;
   /** TX packets forwarded whose pages the NIC still uses. */
   txInflight = 0;
+  /** netback_remove waits for the in-flight packets before xenvif_free: what then runs, or null. */
+  removal: (() => void) | null = null;
+  /** xenvif_free ran: the vif is gone from the driver domain (its event channel closed). */
+  removed = false;
 
   // ---- receive queue health ----
   lastRxProgress = 0;
@@ -146,8 +150,8 @@ export class Netback implements NetDevice {
     return connect(this, xs, front, back, gops, ringAt, expectPort);
   }
   /** The frontend's state key changed (a XenStore watch fired). */
-  frontendChanged(xs: Xs, back: string, s: number, connect: () => boolean, x: Exec | null): void {
-    frontend_changed(this, xs, back, s, connect, x);
+  frontendChanged(xs: Xs, back: string, s: number, connect: () => boolean, x: Exec | null, remove?: () => void): void {
+    frontend_changed(this, xs, back, s, connect, x, remove);
   }
   /** Tear the connection down (I5). */
   disconnect(x: Exec | null): void { xenvif_disconnect_data(this, x); }

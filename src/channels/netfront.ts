@@ -85,12 +85,63 @@ export class Netfront implements NetDevice {
 
   /**
    * netback_changed: the backend's state node changed. In InitWait, while this end is still
-   * Initialising, connect (talk_to_netback, here `talk`). Nothing else is acted on: a backend that
-   * closes under an honest frontend does not happen in these scenarios (xenbus_frontend_closed is left out).
+   * Initialising, connect (talk_to_netback, here `talk`). With `life` (a vif the toolstack may unplug
+   * or plug at run time): a backend Connected under a hot-plugged frontend gets its receive buffers
+   * (xennet_connect's refill, `life.connected`); a backend Closing (the toolstack unplugs the vif)
+   * or Closed makes this end close as xennet_remove does, Closing then Closed (xenbus_frontend_closed);
+   * and the backend's directory removed (the device is gone) runs the teardown, `life.removed`
+   * (xennet_disconnect_backend, in the guest).
    */
-  backendChanged(xs: Xs, front: string, back: string, talk: () => void): void {
+  backendChanged(xs: Xs, front: string, back: string, talk: () => void, life?: { connected: (() => void) | null; removed: () => void }): void {
     const v = xs.read(`${back}/state`);
-    if (v === String(XenbusState.InitWait) && xs.read(`${front}/state`) === String(XenbusState.Initialising)) talk();
+    const mine = xs.read(`${front}/state`);
+    if (v === String(XenbusState.InitWait) && mine === String(XenbusState.Initialising)) { talk(); return; }
+    if (!life) return;
+    if (v === String(XenbusState.Connected) && mine === String(XenbusState.Connected)) { const c = life.connected; life.connected = null; c?.(); return; }
+    if (v === String(XenbusState.Closing) || v === String(XenbusState.Closed)) {
+      if (mine === String(XenbusState.Closed)) return;
+      if (mine !== String(XenbusState.Closing)) { xs.write(`${front}/state`, XenbusState.Closing); this.switchState(XenbusState.Closing); }
+      xs.write(`${front}/state`, XenbusState.Closed);
+      this.switchState(XenbusState.Closed);
+      return;
+    }
+    if (v === undefined && !this.removed) { this.removed = true; life.removed(); }
+  }
+
+  /** The device was unplugged (xennet_remove): nothing goes out through it or comes in any more. */
+  removed = false;
+
+  /**
+   * xennet_disconnect_backend with xennet_release_tx_bufs and xennet_release_rx_bufs (Linux
+   * netfront.c), run in the guest by xennet_remove once the toolstack removed the device, so the
+   * backend has let go of every mapping: each in-flight TX packet's grants end and the packet is
+   * freed; each posted RX buffer's grant ends (a transfer that completed hands its page over) and
+   * the page goes back to the guest's allocator; the ring grants end and the ring pages are freed;
+   * the event channel is closed (EVTCHNOP_close). The units this leaves on the rings are the
+   * toolstack's to account for (they were lost with the device).
+   */
+  disconnectBackend(x: Exec, port: number, rings: VifRings): void {
+    this.removed = true;
+    const mem = this.kernel.mem;
+    for (const f of new Set(this.txById.values())) {
+      for (const ref of f.refs) if (!this.gt.endAccess(ref)) this.leakedRefs++;
+      f.pkt.release?.(x);
+    }
+    this.txById.clear();
+    for (const b of this.rxById.values()) {
+      let frame = b.frame;
+      if (this.feat.rxCopy) { if (!this.gt.endAccess(b.ref)) { this.leakedRefs++; continue; } }
+      else { const t = this.gt.endTransfer(b.ref); frame = t.completed && t.frame !== undefined ? t.frame : -1; }
+      if (frame < 0) continue;
+      mem.contents.delete(frame);
+      this.kernel.freeFrame(frame);
+    }
+    this.rxById.clear();
+    for (const ref of [this.ringRefs.tx, this.ringRefs.rx]) if (!this.gt.endAccess(ref)) this.leakedRefs++;
+    for (const fr of [rings.txFrame, rings.rxFrame]) if (fr >= 0) this.kernel.freeFrame(fr);
+    rings.txFrame = -1;
+    rings.rxFrame = -1;
+    this.xen.evtchnClose(x, this.kernel, port);
   }
 
   /**
@@ -131,6 +182,7 @@ export class Netfront implements NetDevice {
   }
 
   xmit(x: Exec, p: Packet): boolean {
+    if (this.removed) { drop(this.counters, 'vif-unplugged'); p.release?.(x); return true; } // the device is gone (unregister_netdev)
     const gso = p.len > p.mss;
     const frames = p.frames;
     const slots = frames.length + (gso ? 1 : 0);
@@ -185,6 +237,7 @@ export class Netfront implements NetDevice {
 
   /** Event channel handler: responses arrived on either ring. */
   onEvent(x: Exec): void {
+    if (this.removed) return;
     if (this.control.napi === 'scheduled') return;
     this.kernel.post(this.pollTask, 'irq');
     this.actor?.send(NF.NAPI_SCHEDULE);
@@ -192,6 +245,7 @@ export class Netfront implements NetDevice {
 
   /** Fill the RX ring with buffers for the backend. */
   refill(x: Exec): void {
+    if (this.removed) return;
     const n = Math.min(this.rxr.freeRequests(), this.rxIds.length, this.freeRefs.length);
     if (n <= 0) return;
     this.actor?.send(this.rxr.freeRequests() === n ? NF.RX_RING_FULL : NF.RX_RING_PARTIAL);
@@ -226,6 +280,7 @@ export class Netfront implements NetDevice {
 
   protected poll(x: Exec): void {
     this.napiComplete();
+    if (this.removed) return;
     x.touch('netfront');
     // Transmit completions: end the grants and free the packets.
     let freed = false;

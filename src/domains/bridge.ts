@@ -74,7 +74,24 @@ export class Bridge {
   learn(mac: string, port: BridgePort): void { this.fdb.set(mac, port); }
   /** A flow between MACs `a` and `b` (both learnt). */
   addFlow(flow: number, a: string, b: string): void {
+    this.flowMacs.set(flow, [a, b]);
     this.routes.set(flow, [this.fdb.get(a), this.fdb.get(b)]);
+  }
+  /** Each flow's two MACs (its routes are looked up again when a port comes or goes). */
+  private readonly flowMacs = new Map<number, [string, string]>();
+  /** brctl delif (the hotplug script's remove): the port's MACs are forgotten; frames for them are dropped. */
+  removePort(port: BridgePort): void {
+    for (const [m, p] of [...this.fdb]) if (p === port) this.fdb.delete(m);
+    this.reroute();
+  }
+  /** A port enslaved during the run (hot-plug): the flows of its MACs are routed through it. */
+  replug(dev: NetDevice, q: Qdisc, macs: readonly string[]): BridgePort {
+    const port = this.addPort(dev, q, macs);
+    this.reroute();
+    return port;
+  }
+  private reroute(): void {
+    for (const [flow, [a, b]] of this.flowMacs) this.routes.set(flow, [this.fdb.get(a), this.fdb.get(b)]);
   }
 
   /** br_handle_frame -> __br_fdb_get -> br_forward (or br_pass_frame_up, for the bridge's own interface). */

@@ -4,7 +4,8 @@
  * Lifecycle (xen/common/domain.c): a domain is built paused (`created`), the
  * toolstack unpauses it (`active`), a controller may pause it again (`paused`,
  * XEN_DOMCTL_pausedomain) and destroy it: `dying` while Xen relinquishes its
- * resources (domain_kill), `dead` once done. Bare-metal Linux boots straight
+ * resources (domain_kill), `dead` once done. A domain that crashes (domain_crash) is `crashed`,
+ * shut down but holding its resources, until the toolstack destroys it. Bare-metal Linux boots straight
  * into `active` and stays there.
  *
  * Inside `active` is the scheduler's view of the vCPU (Xen's runstates
@@ -20,7 +21,7 @@ import { setup } from 'xstate';
 
 export type DomainEvent =
   | { type: 'WAKE' } | { type: 'RUN' } | { type: 'PREEMPT' } | { type: 'BLOCK' }
-  | { type: 'UNPAUSE' } | { type: 'PAUSE' } | { type: 'DESTROY' } | { type: 'RELINQUISHED' };
+  | { type: 'UNPAUSE' } | { type: 'PAUSE' } | { type: 'DESTROY' } | { type: 'RELINQUISHED' } | { type: 'CRASH' };
 
 export const domainMachine = setup({
   types: {
@@ -36,14 +37,16 @@ export const domainMachine = setup({
     created: { on: { UNPAUSE: 'active', DESTROY: 'dying' } },
     active: {
       initial: 'blocked',
-      on: { PAUSE: 'paused', DESTROY: 'dying' },
+      on: { PAUSE: 'paused', DESTROY: 'dying', CRASH: 'crashed' },
       states: {
         blocked: { on: { WAKE: 'runnable', RUN: 'running' } },
         runnable: { on: { RUN: 'running', BLOCK: 'blocked' } },
         running: { on: { PREEMPT: 'runnable', BLOCK: 'blocked', WAKE: {} } },
       },
     },
-    paused: { on: { UNPAUSE: 'active', DESTROY: 'dying' } },
+    paused: { on: { UNPAUSE: 'active', DESTROY: 'dying', CRASH: 'crashed' } },
+    // domain_crash: shut down (SHUTDOWN_crash), holding everything until the toolstack destroys it.
+    crashed: { on: { DESTROY: 'dying' } },
     // domain_relinquish_resources: event channels closed, own grant mappings dropped, memory freed.
     dying: { on: { RELINQUISHED: 'dead' } },
     dead: {},

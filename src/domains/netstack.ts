@@ -89,6 +89,15 @@ export class NetStack {
     dev.rx = (x, p) => this.receive(x, p);
   }
 
+  /** The flow's route now goes out through another device (a vif plugged again): its socket sends and receives there. */
+  rebind(flow: number, dev: NetDevice, q: Qdisc): void {
+    const s = this.socks.get(flow);
+    if (!s) return;
+    s.dev = dev;
+    s.q = q;
+    dev.rx = (x, p) => this.receive(x, p);
+  }
+
   /** netperf starts: senders begin writing. */
   start(): void {
     for (const s of this.socks.values()) { s.sender?.connect(); s.receiver?.connect(); }

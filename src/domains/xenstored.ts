@@ -127,6 +127,8 @@ export class XenStore {
     this.watches.push(w);
     this.send(w, path); // a new watch fires once at once
   }
+  /** VIRQ_DOM_EXC (a domain shut down or died): xenstored fires the special watch @releaseDomain. */
+  domain_exc(): void { if (this.running) this.fire_watches('@releaseDomain', false); }
   do_unwatch(path: string, watcher: string, token: string): void {
     this.watches = this.watches.filter((w) => !(w.path === path && w.watcher === watcher && w.token === token));
   }

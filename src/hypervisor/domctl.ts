@@ -99,6 +99,37 @@ export abstract class XenDomctl extends XenSchedule {
     this.tellDomain(k, { type: 'UNPAUSE' });
     if (k.hasWork()) this.wake(k); // vcpu_wake
   }
+  /** Domains shut down by domain_crash, not yet destroyed. */
+  private readonly crashed = new Set<number>();
+  /** VIRQ_DOM_EXC, bound by xenstored in dom0: a domain shut down (it fires @releaseDomain). */
+  domExc: (() => void) | null = null;
+  /**
+   * domain_crash (xen/common/domain.c): the domain is shut down with SHUTDOWN_crash. Its vCPU never
+   * runs again (what it had queued dies with it), it keeps everything it holds until the toolstack
+   * destroys it, and dom0 is told (VIRQ_DOM_EXC). Called for a guest kernel's own fault (an oops
+   * with panic_on_oops, a triple fault) as for a crash the scenario injects.
+   */
+  crashDomain(domid: number): number {
+    const k = this.byId(domid);
+    if (!k || this.destroyed.has(domid) || this.crashed.has(domid)) return ESRCH;
+    if (domid === 0) return EINVAL;
+    this.crashed.add(domid);
+    this.offline.add(k);
+    k.runState = 'blocked';
+    k.irqQ.length = 0;
+    k.procQ.length = 0;
+    k.evtchn.upcallPending = false;
+    this.tellDomain(k, { type: 'CRASH' });
+    this.domExc?.();
+    return 0;
+  }
+  /** XEN_DOMCTL_getdomaininfo's shutdown flag: crashed and not yet destroyed. */
+  isCrashed(domid: number): boolean { return this.crashed.has(domid); }
+  /** Destroyed (dying or dead). */
+  isDestroyed(domid: number): boolean { return this.destroyed.has(domid); }
+  /** Dead and gone: its last page is back on Xen's heap and its grant table freed. */
+  isReleased(domid: number): boolean { return this.destroyed.has(domid) && !this.grantTables.has(domid); }
+
   /**
    * XEN_DOMCTL_destroydomain (domain_kill): the domain never runs again; its event channels are
    * closed (interdomain peers revert to unbound), the grant mappings it holds are released, and
@@ -110,6 +141,7 @@ export abstract class XenDomctl extends XenSchedule {
     if (!k || this.destroyed.has(domid)) return ESRCH;
     if (domid === 0) return EINVAL;
     this.destroyed.add(domid);
+    this.crashed.delete(domid);
     this.offline.add(k);
     k.runState = 'blocked';
     this.tellDomain(k, { type: 'DESTROY' });

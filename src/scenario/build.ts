@@ -22,6 +22,7 @@ import { attachVif, connectVifs, spawnVifActors } from '../toolstack/vif.js';
 import { attachPeer, peerMac } from '../toolstack/peer.js';
 import { type Scenario } from './schema.js';
 import { buildWorld } from './world.js';
+import { attachLifecycle, lostFlows, scenarioEvents } from './lifecycle-host.js';
 import { buildHost, flowEnds, peerFor, plugFlows, plugVifs, spawnTcpEnds, vifConfig, workload, type Built, type VifInfo, type WorldFlow, type Workload } from './host.js';
 
 export type { Built, VifInfo } from './host.js';
@@ -37,7 +38,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   const world = sc.flows ? flowEnds(sc.flows) : null;
   const flows = world ? world.length : sc.topology === 'guest' ? Math.max(m.nics, guests.length) : m.nics;
   const vifs = world ? plugWorld(sc, h, dom0, guests, world, drivers, nicQ, w)
-    : sc.topology === 'guest' ? plugGuests(sc, h, dom0, guests, flows, drivers, nicQ, w, streams) : { vifs: [], pending: [], qdiscs: [] };
+    : sc.topology === 'guest' ? plugGuests(sc, h, dom0, guests, flows, drivers, nicQ, w, streams) : { vifs: [], pending: [], qdiscs: [], bridge: null, shared: null };
   if (sc.topology !== 'guest') for (let f = 0; f < flows; f++) w.stackOf(dom0).attach(f, drivers[f % m.nics], nicQ[f % m.nics], w.role);
   // External client machines, one per NIC, each running the far ends of that NIC's flows.
   const clients = nics.map((nic, n) => {
@@ -63,7 +64,9 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
     return w.stacks.get(sc.topology === 'guest' ? guests[flow % guests.length] : dom0)?.flowDelivered(flow) ?? 0;
   };
   const hostiles = vifs.vifs.flatMap((v) => (v.hostile ? [v.hostile] : []));
-  return {
+  const events = scenarioEvents(sc);
+  let schedule: (() => void) | null = null;
+  const built: Built = {
     sc, sys, cpus: h.cpus, mem: h.mem, counters, costs: h.costs, host: h.dispatcher, kernels: h.kernels, endpoint: sc.topology === 'guest' ? guests[0] : dom0,
     stacks: w.stacks, clients, nics, netfronts: vifs.vifs.map((v) => v.nf), netbacks: vifs.vifs.map((v) => v.nb), xenstore: h.xenstore, vifs: vifs.vifs,
     qdiscs: [...nicQ, ...vifs.qdiscs], drivers, pending: vifs.pending, xen: h.xen, ringPages: h.ringPages, flowGoodput, flows, rr: w.rrLog,
@@ -79,6 +82,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
       for (const s of w.stacks.values()) s.start();
       for (const c of clients) sys.send(c.name, c.name, { type: 'START' });
       for (const a of hostiles) a.start();
+      schedule?.();
     },
     stopSources: () => {
       for (const s of w.stacks.values()) s.stop();
@@ -91,9 +95,18 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
         w.stacks.get(v.guest)?.abort(v.flow);
         clients[v.flow % m.nics].abort(v.flow);
       }
+      // So do the ends of flows whose vif (or domain) went away for good.
+      for (const flow of lostFlows(built)) {
+        for (const st of w.stacks.values()) st.abort(flow);
+        for (const c of clients) c.abort(flow);
+      }
       faults.stop();
     },
   };
+  if (events.length && vifs.bridge) {
+    schedule = attachLifecycle(built, [{ host: null, sc, h, dom0, guests, bridge: vifs.bridge, vifs: vifs.vifs, w, shared: vifs.shared }], events);
+  }
+  return built;
 }
 
 /**
@@ -125,14 +138,14 @@ function plugGuests(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[
     // Every flow an adversary's own stack ends: it may write what it likes into its own buffers.
     if (sc.hostile.some((a) => a.guest === guest.domid)) streams.adversaryFlows.add(f);
     const bq = new Qdisc(v.nb, counters);
-    bridge.addPort(v.nb, bq, [v.mac]);
+    const port = bridge.addPort(v.nb, bq, [v.mac]);
     bridge.addFlow(f, v.mac, peerMac(n));
     const sq = new Qdisc(v.nf, counters);
     w.stackOf(guest).attach(f, v.nf, sq, w.role);
     qdiscs.push(bq, sq);
-    vifs.push({ ...v, flow: f, flows: [f], stackQ: sq, bridgeQ: bq });
+    vifs.push(Object.assign(v, { flow: f, flows: [f], stackQ: sq, bridgeQ: bq, port }));
   }
-  return { vifs, pending, qdiscs };
+  return { vifs, pending, qdiscs, bridge, shared };
 }
 
 /** The MAC of dom0's own interface on its bridge (br0), locally administered. */
@@ -142,7 +155,7 @@ const DOM0_MAC = '02:00:00:00:ff:ff';
 function plugWorld(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[], world: WorldFlow[], drivers: NicDriver[], nicQ: Qdisc[], w: Workload) {
   const p = plugVifs(sc, h, dom0, guests, world, 0, drivers, nicQ, { peer: peerMac, dom0: DOM0_MAC });
   plugFlows(p, dom0, guests, world, 0, w, (e) => (e.dom0 ? DOM0_MAC : e.guest >= 0 ? p.vifs[e.guest].mac : peerMac(e.peer)));
-  return p;
+  return { ...p, shared: sc.netback.pendingRing === 'shared' ? p.pending[0] : null };
 }
 
 /** NIC fault injection, in the NICs' own time line; stop() ends it and brings every link back up. */

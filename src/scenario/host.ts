@@ -35,6 +35,8 @@ import { StreamCheck } from '../model/integrity.js';
 import { attachNic, createDomain, createHost, type HostConfig, type PhysicalHost } from '../toolstack/host.js';
 import { attachVif, type Vif, type VifConfig } from '../toolstack/vif.js';
 import { hostOfEndpoint, parseEndpoint, rrOfFlow, rrWorkload, type Scenario } from './schema.js';
+import type { Xl } from '../toolstack/xl.js';
+import type { LifecycleEvent } from '../toolstack/lifecycle.js';
 
 export interface Built {
   sc: Scenario;
@@ -84,6 +86,18 @@ export interface Built {
   start(): void;
   /** Stop the traffic sources (applications, clients, adversaries) and the fault injector, so the run can drain. */
   stopSources(): void;
+  /** A scenario with lifecycle events: the toolstacks that run them, and the vifs and domains gone. */
+  lifecycle?: Lifecycle;
+}
+
+/** The run's side of lifecycle events: each host's toolstack, and what has gone. */
+export interface Lifecycle {
+  events: LifecycleEvent[];
+  toolstacks: Xl<VifInfo>[];
+  /** Vifs unplugged (or of destroyed domains), in the order they went. */
+  goneVifs: VifInfo[];
+  /** Domains destroyed. */
+  goneDomains: Set<Kernel>;
 }
 
 /** A vif as the scenario uses it: the toolstack's vif, the flow it carries and its queues. */
@@ -93,6 +107,8 @@ export interface VifInfo extends Vif {
   flows: number[];
   /** The guest stack's queue in front of netfront, and the bridge port's queue in front of netback. */
   stackQ: Qdisc; bridgeQ: Qdisc;
+  /** Its port on dom0's bridge. */
+  port?: BridgePort;
 }
 
 /**
@@ -233,10 +249,10 @@ export function plugVifs(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Ke
     const mine = world.flatMap((e, f) => (here(e.from, g) || here(e.to, g) ? [f] : []));
     v.nf.flows = new Set(mine);
     const bq = new Qdisc(v.nb, counters);
-    bridge.addPort(v.nb, bq, [v.mac]);
+    const port = bridge.addPort(v.nb, bq, [v.mac]);
     const sq = new Qdisc(v.nf, counters);
     qdiscs.push(bq, sq);
-    vifs.push({ ...v, flow: mine[0] ?? -1, flows: mine, stackQ: sq, bridgeQ: bq });
+    vifs.push(Object.assign(v, { flow: mine[0] ?? -1, flows: mine, stackQ: sq, bridgeQ: bq, port }));
   });
   return { bridge, vifs, pending, qdiscs: [...qdiscs, localQ], nicPorts, local, localQ };
 }

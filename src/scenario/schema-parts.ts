@@ -102,3 +102,22 @@ export const HostSchema = z.strictObject({
   xen: XenSchema.unwrap().optional().describe('This host\'s hypervisor. Default: the scenario\'s `xen`.'),
   optimizations: OptimizationsSchema.unwrap().optional().describe('This host\'s optimizations. Default: the scenario\'s `optimizations`.'),
 }).describe('A Xen host (dom0 owns its NICs, its guests reach them through netfront/netback and dom0\'s bridge). Each field given replaces the scenario\'s field of that name for this host; the rest (tcp, netback, variability, costs) is the world\'s.');
+
+/**
+ * A time given on the command line: a number with a unit (`10ms`, `0.5s`, `250us`, `40ns`), or a
+ * bare number in the flag's historical unit (`bare`). Converted to milliseconds, the unit every
+ * scenario time field uses, so the value then meets the scenario schema like a value in a file.
+ */
+export const TIME_FORMS = '10ms, 0.5s, 250us';
+const TIME_UNITS: Record<string, (v: number) => number> = {
+  s: (v) => v * 1000, ms: (v) => v, us: (v) => v / 1e3, 'µs': (v) => v / 1e3, ns: (v) => v / 1e6,
+};
+const TIME_RE = /^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*(s|ms|us|µs|ns)?$/;
+export const timeMs = (bare: 's' | 'ms') => z.string().trim().transform((v, ctx) => {
+  const m = TIME_RE.exec(v);
+  if (!m || !Number.isFinite(Number(m[1]))) {
+    ctx.addIssue({ code: 'custom', message: `expected a time such as ${TIME_FORMS} (units s, ms, us, ns; a bare number is ${bare === 's' ? 'seconds' : 'milliseconds'})` });
+    return z.NEVER;
+  }
+  return TIME_UNITS[m[2] ?? bare](Number(m[1]));
+});

@@ -8,8 +8,9 @@ import { formatIssues, joinProblems, parseYamlSource, type Override, type YamlSo
 import { HDR_LEN, PAGE_SIZE } from '../core/packet.js';
 import { KERNEL_POOL_PAGES } from '../toolstack/host.js';
 import { maxVifsPerGuest } from '../toolstack/vif.js';
-import { costNames, componentNames, BEHAVIOURS, pow2, MIN_WINDOW_MS, MAX_RUN_US, MAX_COST_CYCLES, MachineSchema, PlacementSchema, XenSchema, OptimizationsSchema, ENDPOINT_RE, ENDPOINT_MSG, HOST_RE, PORT_RE, PORT_MSG, SwitchSchema, HostSchema } from './schema-parts.js';
-export { MIN_WINDOW_MS, MAX_COST_CYCLES } from './schema-parts.js';
+import { EventsSchema, checkEvents } from './events.js';
+import { costNames, componentNames, BEHAVIOURS, pow2, MIN_WINDOW_MS, MAX_RUN_US, MAX_COST_CYCLES, MachineSchema, PlacementSchema, XenSchema, OptimizationsSchema, ENDPOINT_RE, ENDPOINT_MSG, HOST_RE, PORT_RE, PORT_MSG, SwitchSchema, HostSchema, timeMs } from './schema-parts.js';
+export { MIN_WINDOW_MS, MAX_COST_CYCLES, TIME_FORMS, timeMs } from './schema-parts.js';
 
 export const ScenarioSchema = z.strictObject({
   name: z.string().min(1).describe('Name of the run, reported as `scenario` in results.'),
@@ -93,6 +94,7 @@ export const ScenarioSchema = z.strictObject({
     startUs: z.number().nonnegative().max(MAX_RUN_US).default(300).describe('When the adversary starts acting, virtual us, at most 120000000 (the longest run). Default 300.'),
     periodUs: z.number().min(1).max(MAX_RUN_US).default(200).describe('Interval between the adversary\'s steps, us, 1 to 120000000 (a shorter period would be a busy loop of steps). Default 200.'),
   })).default([]).describe('Guests whose vif runs an adversary instead of an honest netfront (topology guest). Default none.'),
+  events: EventsSchema,
   costs: z.partialRecord(z.enum(costNames), z.number().nonnegative().max(MAX_COST_CYCLES).describe(`CPU cycles per operation of this row (its unit is in src/model/costs.ts), at most ${MAX_COST_CYCLES} (about 600 times the largest row: one operation longer than that outlasts any run).`)).default({})
     .describe('Overrides of rows of the cost table (src/model/costs.ts), CPU cycles per operation. Default: none, the table as documented in docs/cost-model.md.'),
   footprint: z.partialRecord(z.enum(componentNames), z.strictObject({
@@ -130,6 +132,11 @@ export const ScenarioSchema = z.strictObject({
     if (f.nic >= sc.machine.nics) ctx.addIssue({ code: 'custom', path: ['faults', i, 'nic'], message: `no NIC ${f.nic} (machine.nics is ${sc.machine.nics})` });
   });
   checkPlacement(sc, ctx);
+  checkEvents({
+    topology: sc.topology, events: sc.events, run: sc.run, ...(sc.hosts ? { hosts: sc.hosts } : {}),
+    guestsOf: (h) => hostScenario(sc, h).guests, bootVifs: (h, g) => vifsOfGuest(hostScenario(sc, h), g),
+    maxVifs: maxVifsPerGuest(sc.machine.vifRingSize),
+  }, ctx);
   const limited = new Set<number>();
   sc.netback.rateLimits.forEach((r, i) => {
     if (sc.topology !== 'guest') ctx.addIssue({ code: 'custom', path: ['netback', 'rateLimits', i], message: 'rate limits apply to guests\' vifs: they need topology guest' });
@@ -371,24 +378,6 @@ export class ScenarioError extends Error {}
 
 export type { Override } from './issues.js';
 
-/**
- * A time given on the command line: a number with a unit (`10ms`, `0.5s`, `250us`, `40ns`), or a
- * bare number in the flag's historical unit (`bare`). Converted to milliseconds, the unit every
- * scenario time field uses, so the value then meets the scenario schema like a value in a file.
- */
-export const TIME_FORMS = '10ms, 0.5s, 250us';
-const TIME_UNITS: Record<string, (v: number) => number> = {
-  s: (v) => v * 1000, ms: (v) => v, us: (v) => v / 1e3, 'µs': (v) => v / 1e3, ns: (v) => v / 1e6,
-};
-const TIME_RE = /^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*(s|ms|us|µs|ns)?$/;
-export const timeMs = (bare: 's' | 'ms') => z.string().trim().transform((v, ctx) => {
-  const m = TIME_RE.exec(v);
-  if (!m || !Number.isFinite(Number(m[1]))) {
-    ctx.addIssue({ code: 'custom', message: `expected a time such as ${TIME_FORMS} (units s, ms, us, ns; a bare number is ${bare === 's' ? 'seconds' : 'milliseconds'})` });
-    return z.NEVER;
-  }
-  return TIME_UNITS[m[2] ?? bare](Number(m[1]));
-});
 /** Parse the time a flag was given, in ms; a bad value is a ScenarioError naming the flag and the accepted forms. */
 export function flagTimeMs(flag: string, raw: string, bare: 's' | 'ms'): number {
   const r = timeMs(bare).safeParse(raw);

@@ -25,6 +25,7 @@ import { connectVifs, spawnVifActors } from '../toolstack/vif.js';
 import { attachPeer } from '../toolstack/peer.js';
 import { buildHost, flowEnds, peerFor, plugFlows, plugVifs, spawnTcpEnds, workload, type Built, type End } from './host.js';
 import { hostScenario, type Scenario } from './schema.js';
+import { attachLifecycle, lostFlows, scenarioEvents } from './lifecycle-host.js';
 
 const hex = (v: number) => (v & 255).toString(16).padStart(2, '0');
 /** MACs unique across a world: host index (from 1), then the domain and vif, or the peer's NIC. */
@@ -120,7 +121,9 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
   };
   const vifs = hosts.flatMap((x) => x.plugged.vifs);
   const first = hosts[0];
-  return {
+  const events = scenarioEvents(sc);
+  let schedule: (() => void) | null = null;
+  const built: Built = {
     sc, sys, cpus: hosts.flatMap((x) => x.h.cpus), mem: first.h.mem, counters, costs: first.h.costs, host: first.h.dispatcher,
     kernels: hosts.flatMap((x) => x.h.kernels), endpoint: first.guests[0], stacks: w.stacks, clients, nics: hosts.flatMap((x) => x.nics),
     netfronts: vifs.map((v) => v.nf), netbacks: vifs.map((v) => v.nb), xenstore: first.h.xenstore, vifs,
@@ -138,10 +141,24 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
       for (const v of vifs) v.nf.kernel.post({ name: `${v.nf.name}-connect`, run: (x) => v.nf.refill(x) }, 'irq');
       for (const s of w.stacks.values()) s.start();
       for (const c of clients) sys.send(c.name, c.name, { type: 'START' });
+      schedule?.();
     },
     stopSources: () => {
       for (const s of w.stacks.values()) s.stop();
       for (const c of clients) c.stop();
+      // The ends of flows whose vif (or domain) went away for good give up.
+      for (const flow of lostFlows(built)) {
+        for (const st of w.stacks.values()) st.abort(flow);
+        for (const c of clients) c.abort(flow);
+      }
     },
   };
+  if (events.length) {
+    schedule = attachLifecycle(built, hosts.map((x, i) => ({
+      host: x.name, sc: x.hs, h: x.h, dom0: x.dom0, guests: x.guests, bridge: x.plugged.bridge, vifs: x.plugged.vifs, w,
+      shared: x.hs.netback.pendingRing === 'shared' ? x.plugged.pending[0] : null,
+      mac: (domid: number, vif: number) => (vif === 0 ? vifMac(i, domid) : undefined),
+    })), events);
+  }
+  return built;
 }

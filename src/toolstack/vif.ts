@@ -20,7 +20,7 @@ import { netfrontMachine } from '../channels/netfront-machine.js';
 import { VifRings, XenbusState, negotiate, type VifFeatures } from '../channels/netif.js';
 import type { Kernel } from '../domains/kernel.js';
 import type { Xs } from '../domains/xenstored.js';
-import { eventChannelMachine } from '../hypervisor/event-channel.js';
+import { eventChannelMachine, type Port } from '../hypervisor/event-channel.js';
 import { GNTTAB_ENTRIES } from '../hypervisor/grant-table.js';
 import type { Hostile, HostileSpec } from '../hostile/netfront.js';
 import { createHostile } from '../hostile/adversary.js';
@@ -47,6 +47,22 @@ export interface VifConfig {
   adversary: HostileSpec | null;
   /** The frontend's MAC (xl's `mac=`); default Xen's OUI, the domain id and the vif number. */
   mac?: string;
+  /** Appended to the vif's actor names (`vif1.0r2`): a vif number plugged again after an unplug. Default none. */
+  instance?: string;
+}
+
+/**
+ * What the toolstack hangs on a vif it may plug or unplug during the run (src/toolstack/xl.ts): the
+ * frontend's XenBus driver then also acts on the backend connecting (hot-plug: post the receive
+ * buffers), closing (close too) and going away (tear down), and the backend on its `online` node.
+ */
+export interface VifLife {
+  /** xennet_connect's refill once the backend is Connected (hot-plug), or null. */
+  connected: (() => void) | null;
+  /** The backend's directory was removed: xennet_remove's teardown in the guest. */
+  removed: () => void;
+  /** netback_remove finished (xenvif_free): udev's remove event, the hotplug script's turn. */
+  backendRemoved: () => void;
 }
 
 /** One attached vif: its guest, both ends, the rings, the XenStore directories and the adversary if any. */
@@ -56,6 +72,10 @@ export interface Vif {
   mac: string;
   /** The XenBus handshake's two halves, run when the toolstack connects the vif (connectVifs). */
   handshake: Handshake;
+  /** The vif's event channel ports: the guest's and the driver domain's. */
+  ports: { front: Port; back: Port };
+  /** Set by a toolstack that may unplug the vif during the run (null: the vif lives as long as the run). */
+  life: VifLife | null;
 }
 
 interface Handshake {
@@ -73,15 +93,16 @@ export function attachVif(h: PhysicalHost, backend: Kernel, guest: Kernel, vif: 
   const back = `/local/domain/${backend.domid}/backend/vif/${guest.domid}/${vif}`;
   const offer = { sg: c.offload, csum: c.offload, tso: c.offload, rxCopy: c.rxCopy };
   const feat = negotiate(offer, { sg: c.offload, csum: c.offload, tso: c.offload, rxCopy: c.rxCopy });
-  const chan = `${h.prefix}evtchn-vif${guest.domid}.${vif}`;
+  const id = `${guest.domid}.${vif}${c.instance ?? ''}`;
+  const chan = `${h.prefix}evtchn-vif${id}`;
   const gt = xen.grantTables.get(guest.domid)!;
   const refs = vifGrantRefs(rings.tx.size);
   if (VIF_FIRST_REF + (vif + 1) * refs > gt.entries.length) throw new Error(`domain ${guest.domid}: too many vifs for its grant table`);
   const refBase = VIF_FIRST_REF + vif * refs;
-  const name = `${h.prefix}vif${guest.domid}.${vif}-front`;
+  const name = `${h.prefix}vif${id}-front`;
   const hostile = c.adversary ? createHostile(c.adversary, name, guest, xen, gt, backend.domid, rings, feat, chan, counters, refBase) : null;
   const nf = hostile ? hostile.nf : new Netfront(name, guest, xen, gt, backend.domid, rings, feat, chan, counters, refBase);
-  const nb = new Netback(`${h.prefix}vif${guest.domid}.${vif}`, backend, xen, guest.domid, rings, feat, c.txMode, c.rxCopyVia, chan, counters, c.pending);
+  const nb = new Netback(`${h.prefix}vif${id}`, backend, xen, guest.domid, rings, feat, c.txMode, c.rxCopyVia, chan, counters, c.pending);
   nb.clock = clockFor(h, backend);
   if (c.rate) { const cr = creditFor(c.rate.mbps, c.rate.intervalMs * 1000); nb.credit = new TxCredit(cr.bytes, cr.usec, 0); }
   nb.opts = { ...c.opts };
@@ -112,14 +133,15 @@ export function attachVif(h: PhysicalHost, backend: Kernel, guest: Kernel, vif: 
     sys, xen, xs: fxs, front, back, rings, ringPages: pages, port: gPort, mac, dom0: backend, kernels: h.kernels,
     switchState: (st) => { nf.switchState(st); fxs.write(`${front}/state`, st); },
   });
-  return {
-    guest, vif, nf, nb, rings, front, back, hostile, mac,
+  const v: Vif = {
+    guest, vif, nf, nb, rings, front, back, hostile, mac, ports: { front: gPort, back: bPort }, life: null,
     handshake: {
       offer, bxs, fxs,
-      frontendChanged: () => nb.frontendChanged(bxs, back, xenbus_read_driver_state(bxs, front), connect, null),
-      backendChanged: () => nf.backendChanged(fxs, front, back, () => (hostile ? hostile.publish() : nf.publish(fxs, front, rings, gPort.port, mac))),
+      frontendChanged: () => nb.frontendChanged(bxs, back, xenbus_read_driver_state(bxs, front), connect, null, v.life ? () => v.life?.backendRemoved() : undefined),
+      backendChanged: () => nf.backendChanged(fxs, front, back, () => (hostile ? hostile.publish() : nf.publish(fxs, front, rings, gPort.port, mac)), hostile ? undefined : v.life ?? undefined),
     },
   };
+  return v;
 }
 
 /** Netback's timers run in its driver domain's time line. */
@@ -146,6 +168,15 @@ export function spawnVifActors(h: PhysicalHost, vifs: readonly Vif[]): void {
  * writes its keys and Connected; the backend, seeing Connected, maps the rings and connects.
  */
 export function connectVifs(h: PhysicalHost, toolstackDomain: Kernel, vifs: readonly Vif[]): void {
+  startHandshake(h, toolstackDomain, vifs);
+  h.sys.sched.run(0);
+  for (const v of vifs) {
+    if (!v.nb.adversary && !v.nb.connected) throw new Error(`${v.nb.name}: XenBus handshake did not connect (${v.nb.error ?? `backend state ${v.nb.state}`})`);
+  }
+}
+
+/** The toolstack's half of the handshake and both probes; the rest follows from the watch events as the system runs (a hot-plug). */
+export function startHandshake(h: PhysicalHost, toolstackDomain: Kernel, vifs: readonly Vif[]): void {
   const toolstack = h.xenstore.domain(toolstackDomain.name);
   for (const v of vifs) {
     const fdom = v.front.split('/')[3], bdom = v.back.split('/')[3];
@@ -159,9 +190,5 @@ export function connectVifs(h: PhysicalHost, toolstackDomain: Kernel, vifs: read
   for (const v of vifs) {
     netback_probe(v.nb, v.handshake.bxs, v.front, v.back, v.handshake.offer, `${v.nb.name}-back`);
     v.nf.probe(v.handshake.fxs, v.back, v.nf.name);
-  }
-  h.sys.sched.run(0);
-  for (const v of vifs) {
-    if (!v.nb.adversary && !v.nb.connected) throw new Error(`${v.nb.name}: XenBus handshake did not connect (${v.nb.error ?? `backend state ${v.nb.state}`})`);
   }
 }

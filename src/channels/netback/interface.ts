@@ -37,6 +37,9 @@ export function xenvif_unmap_frontend_data_rings(vif: Netback): void {
   const again = vif.reconnect;
   vif.reconnect = null;
   again?.();
+  const remove = vif.removal;
+  vif.removal = null;
+  remove?.();
 }
 
 /** Work an event could be for (Linux: the TX/RX/ctrl interrupt handlers' "have work" tests). */

@@ -82,6 +82,8 @@ export class PendingPool {
   }
   /** MMAP_VADDR(pending_idx): the page a slot's grant mapping lives at. */
   vaddr(idx: number): number { return this.mmap + idx; }
+  /** Is this vif waiting for slots? */
+  isWaiting(nb: Netback): boolean { return this.waiting.includes(nb); }
   /** A vif that goes away stops waiting (and the next one gets its turn). */
   forget(nb: Netback, x: Exec | null): void {
     const i = this.waiting.indexOf(nb);

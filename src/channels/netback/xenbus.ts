@@ -123,8 +123,30 @@ export function connect(vif: Netback, xs: Xs, front: string, back: string, gops:
   return true;
 }
 
-/** The frontend's state key changed (a XenStore watch fired). */
-export function frontend_changed(vif: Netback, xs: Xs, back: string, s: number, connect: () => boolean, x: Exec | null): void {
+/**
+ * netback_remove, as device_unregister runs it once the toolstack has set `online` to 0 and the
+ * backend is Closed: the data path is torn down (xenvif_disconnect_data: queue stopped, rings
+ * unmapped, grant mappings ended, pending slots given back) and, once the NIC is done with every
+ * in-flight packet (the rings are unmapped then), xenvif_free runs in the driver domain: the event
+ * channel is unbound (EVTCHNOP_close) and `done` follows (udev's remove event: the hotplug script).
+ */
+export function netback_remove(vif: Netback, done: () => void): void {
+  if (vif.removed || vif.removal) return;
+  xenvif_disconnect_data(vif, null);
+  const free = () => vif.kernel.post({ name: `${vif.name}-free`, run: (x) => {
+    if (vif.port) vif.xen.evtchnClose(x, vif.kernel, vif.port.port);
+    vif.port = null;
+    vif.removed = true;
+    done();
+  } }, 'irq');
+  if (vif.txInflight === 0 && !vif.ringHandles.length) free(); else vif.removal = free;
+}
+
+/**
+ * The frontend's state key changed (a XenStore watch fired). `remove`, when given: what netback_remove
+ * is run with once the frontend closed a vif whose `online` node the toolstack set to 0.
+ */
+export function frontend_changed(vif: Netback, xs: Xs, back: string, s: number, connect: () => boolean, x: Exec | null, remove?: () => void): void {
   switch (s) {
     case XenbusState.Initialising: case XenbusState.InitWait: case XenbusState.Initialised:
       if (vif.state === XenbusState.Closed) set_backend_state(vif, XenbusState.InitWait);
@@ -139,6 +161,7 @@ export function frontend_changed(vif: Netback, xs: Xs, back: string, s: number, 
     case XenbusState.Closed: case XenbusState.Unknown:
       xenvif_disconnect_data(vif, x);
       set_backend_state(vif, XenbusState.Closed);
+      if (remove && xs.read(`${back}/online`) === '0') { xenbus_switch_state(vif, xs, back); netback_remove(vif, remove); return; }
       break;
     default: // 7, 8 are not used by netif; anything else is garbage
       xenvif_disconnect_data(vif, x);
