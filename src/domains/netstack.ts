@@ -131,6 +131,15 @@ export class NetStack {
   /** Call `fn` with the bytes consumed so far each time the flow's application reads. */
   onRead(flow: number, fn: (delivered: number) => void): void { const s = this.socks.get(flow); if (s) s.onRead = fn; }
 
+  /** The pages the flow's socket holds: data read in and not consumed yet, and out-of-order segments'. */
+  heldPages(flow: number): number[] {
+    const s = this.socks.get(flow);
+    if (!s) return [];
+    const out = [...s.rxFrames];
+    s.receiver?.mapQueued((seg) => { out.push(...seg.p.frames); return seg; });
+    return out;
+  }
+
   /**
    * A guest's socket moves with it to another host (live migration): its TCP state is the guest's
    * memory and goes unchanged; the pages it holds (data read in but not consumed, segments in the
@@ -162,6 +171,9 @@ export class NetStack {
     }
     if ((s.sender && !s.rr) || (s.rr && !s.rr.server) || (s.receiver && s.receiver.unread > 0)) this.queueApp(s);
   }
+
+  /** This stack's application consumes the flow's data (its receiver, or netperf reading responses). */
+  receives(flow: number): boolean { const s = this.socks.get(flow); return s !== undefined && (s.receiver !== undefined || s.rr !== undefined); }
 
   /** Bytes the receiving application has consumed on one flow. */
   flowDelivered(flow: number): number { const s = this.socks.get(flow); return s?.receiver?.delivered ?? s?.rr?.delivered ?? 0; }

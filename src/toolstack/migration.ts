@@ -29,6 +29,8 @@ import { precopyStop, type PrecopyPolicy, type StopReason } from './precopy.js';
 
 /** Bytes on the stream per page: the page, and its entry in the batch's pfn list. */
 export const STREAM_BYTES_PER_PAGE = PAGE_SIZE + 8;
+/** A save's disk (dom0's, 2006-era: about 60-80 MB/s sequential), MB/s. */
+export const SAVE_DISK_MBPS = 70;
 /** The last round also carries the suspended guest's state: its vCPU context and its shared-info page (xc_domain_save's tail). */
 export const SUSPENDED_STATE_BYTES = 2 * PAGE_SIZE;
 /** How often each flow of the guest is looked at for its stall and recovery, us. */
@@ -43,12 +45,14 @@ export interface MigrationResult {
   /** Why pre-copy stopped (precopy.ts), or 'save' (not live). */
   stop: StopReason | 'save';
   pagesSent: number; bytesSent: number;
-  /** The guest paused: from its suspension to its unpause on the destination, ms. */
+  /** The guest paused: from its suspension to its unpause on the destination (a save: to its restore), ms. */
   downtimeMs: number | null;
   /** From the start to the source's release, ms. */
   totalMs: number | null;
   /** The guest's flows: the longest time without a byte delivered from the start on, and when a byte came again after the resume (ms after it). */
   flows: Array<{ flow: number; stallMs: number | null; recoveryMs: number | null }>;
+  /** What the release checker found left of the guest on the source once it was destroyed (empty: nothing), or null before. */
+  sourceLeft: string[] | null;
 }
 
 export interface MigrationPlan {
@@ -93,7 +97,7 @@ export class Migration {
     this.result = {
       guest: p.names.guest, from: p.names.from, to: p.names.to, kind: p.stream ? 'migrate' : 'save', startMs: 0,
       rounds: 0, pagesPerRound: [], stop: p.stream ? 'max-iters' : 'save', pagesSent: 0, bytesSent: 0, downtimeMs: null, totalMs: null,
-      flows: p.flows.map((flow) => ({ flow, stallMs: null, recoveryMs: null })),
+      flows: p.flows.map((flow) => ({ flow, stallMs: null, recoveryMs: null })), sourceLeft: null,
     };
     p.stream?.to.onRead(p.stream.flow, (d) => { if (d >= this.target && this.target > 0) this.roundDone(); });
   }
@@ -155,11 +159,11 @@ export class Migration {
     this.p.xen.pauseDomain(this.p.domid);
   }
 
-  /** Every page is across: the destination builds the domain and resumes it. */
+  /** Every page is across: the destination builds the domain and resumes it; a save's image is on disk and the domain goes. */
   private copied(): void {
     const p = this.p;
     p.log.disable();
-    if (!p.stream) { p.actor.send(MIG.SAVED); return; }
+    if (!p.stream) { p.actor.send(MIG.SAVED); p.release(() => {}); return; }
     p.actor.send(MIG.COPIED);
     p.resume(() => this.resumed());
   }
@@ -177,10 +181,9 @@ export class Migration {
     this.resumedPs = this.now;
     this.result.downtimeMs = (this.resumedPs - this.pausedPs) / PS_PER_MS;
     p.actor.send(MIG.RESUMED);
-    p.release(() => {
-      p.actor.send(MIG.RELEASED);
-      this.result.totalMs = (this.now - this.startPs) / PS_PER_MS;
-    });
+    const end = () => { p.actor.send(MIG.RELEASED); this.result.totalMs = (this.now - this.startPs) / PS_PER_MS; };
+    if (!p.stream) { end(); return; } // a save released the domain when its image was written
+    p.release(end);
   }
 
   /** Each flow of the guest, every FLOW_SAMPLE_US: its longest stall so far, and its first byte after the resume. */
