@@ -25,8 +25,8 @@ export const EventSchema = z.strictObject({
   destroy: target('xl destroy: close the guest\'s vifs, kill the domain and release everything it held (grants, event channels, memory, XenStore).'),
   crash: target('The guest crashes (Xen\'s domain_crash: it never runs again); the toolstack then destroys it as xl destroy does.'),
   migrate: target('xl migrate: live-migrate this guest (`host1/guest1`) to the host named in `to`: pre-copy rounds over a TCP stream between the two dom0s, stop-and-copy, resume on the destination (a new domain; netfront reconnects to a new netback; a gratuitous ARP), then the source releases it.'),
-  to: z.string().regex(/^[A-Za-z][\w-]*$/, 'expected a host name').optional().describe('migrate: the destination host (a world of hosts).'),
-  save: target('xl save: suspend this guest and write its pages to dom0\'s disk (`migration.diskMBps`); the domain is destroyed until a `restore` of the same target.'),
+  to: z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a host name').optional().describe('migrate: the destination host (a world of hosts).'),
+  save: target('xl save: suspend this guest and write its pages to dom0\'s disk (70 MB/s); the domain is destroyed until a `restore` of the same target.'),
   restore: target('xl restore: build the saved guest again on its host from its image and resume it (netfront reconnects as after a migration).'),
   vif: z.number().int().nonnegative().optional().describe('attach / detach: which vif, 0-based. Default: attach takes the lowest number the guest has free, detach vif 0.'),
 }).describe('One lifecycle event: `at` and exactly one verb with its target guest.');

@@ -109,8 +109,7 @@ export function attachImages(b: Built, hosts: HostParts[], wiring: MigrationWiri
     const h = dst.h, xl = xls[hosts.indexOf(dst)];
     const domid = Math.max(...h.kernels.map((q) => q.domid)) + 1;
     const nk = createDomain(h, `${h.prefix}domU${domid}`, domid, domid % h.cpus.length);
-    dst.guests.push(nk);
-    b.kernels.push(nk);
+    b.kernels.push(nk); // (not one of the host's numbered guests: events cannot name it)
     const old = w.stacks.get(k);
     const movePage = (f: number): number => {
       const nf = nk.allocFrame(), pg = image.get(f);
