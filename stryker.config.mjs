@@ -34,6 +34,8 @@ const UNIT = [
   'dist/test/hypervisor/schedule.test.js',
   'dist/test/hypervisor/domctl.test.js',
   'dist/test/stress/interleave.test.js',
+  'dist/test/hypervisor/log-dirty.test.js',
+  'dist/test/toolstack/precopy.test.js',
 ];
 const SYSTEM = [
   'dist/test/domains/xenstore.test.js',
@@ -45,7 +47,7 @@ const SPEC = process.env.MUTATE_TESTS === 'system' ? [...UNIT, ...SYSTEM] : UNIT
 export default {
   packageManager: 'npm',
   testRunner: 'mocha',
-  mutate: ['src/channels/**/*.ts', 'src/hypervisor/**/*.ts', 'src/hardware/tlb.ts'],
+  mutate: ['src/channels/**/*.ts', 'src/hypervisor/**/*.ts', 'src/hardware/tlb.ts', 'src/toolstack/precopy.ts'],
   // Mutant switching puts every mutant into one build; Stryker adds `// @ts-nocheck` to mutated files.
   buildCommand: 'tsc -p tsconfig.json',
   mochaOptions: { spec: SPEC },

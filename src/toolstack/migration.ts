@@ -42,8 +42,8 @@ export interface MigrationResult {
   startMs: number;
   /** Pre-copy rounds, the last (stop-and-copy) included, and the pages each sent. */
   rounds: number; pagesPerRound: number[];
-  /** Why pre-copy stopped (precopy.ts), or 'save' (not live). */
-  stop: StopReason | 'save';
+  /** Why pre-copy stopped (precopy.ts), 'save' (not live), or null while it goes on. */
+  stop: StopReason | 'save' | null;
   pagesSent: number; bytesSent: number;
   /** The guest paused: from its suspension to its unpause on the destination (a save: to its restore), ms. */
   downtimeMs: number | null;
@@ -96,7 +96,7 @@ export class Migration {
   constructor(private readonly p: MigrationPlan) {
     this.result = {
       guest: p.names.guest, from: p.names.from, to: p.names.to, kind: p.stream ? 'migrate' : 'save', startMs: 0,
-      rounds: 0, pagesPerRound: [], stop: p.stream ? 'max-iters' : 'save', pagesSent: 0, bytesSent: 0, downtimeMs: null, totalMs: null,
+      rounds: 0, pagesPerRound: [], stop: p.stream ? null : 'save', pagesSent: 0, bytesSent: 0, downtimeMs: null, totalMs: null,
       flows: p.flows.map((flow) => ({ flow, stallMs: null, recoveryMs: null })), sourceLeft: null,
     };
     p.stream?.to.onRead(p.stream.flow, (d) => { if (d >= this.target && this.target > 0) this.roundDone(); });
