@@ -40,6 +40,7 @@ const UNIT = [
 const SYSTEM = [
   'dist/test/domains/xenstore.test.js',
   'dist/test/hypervisor/lifecycle.test.js',
+  'dist/test/toolstack/lifecycle-events.test.js',
 ];
 const SPEC = process.env.MUTATE_TESTS === 'system' ? [...UNIT, ...SYSTEM] : UNIT;
 

@@ -77,6 +77,8 @@ export class Netback implements NetDevice {
   txInflight = 0;
   /** netback_remove waits for the in-flight packets before xenvif_free: what then runs, or null. */
   removal: (() => void) | null = null;
+  /** netback_remove has started (the device is being unregistered). */
+  removing = false;
   /** xenvif_free ran: the vif is gone from the driver domain (its event channel closed). */
   removed = false;
 

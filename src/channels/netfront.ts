@@ -93,6 +93,7 @@ export class Netfront implements NetDevice {
    * (xennet_disconnect_backend, in the guest).
    */
   backendChanged(xs: Xs, front: string, back: string, talk: () => void, life?: { connected: (() => void) | null; removed: () => void }): void {
+    if (this.removed) return; // a watch event still queued when the device went (its watch is gone)
     const v = xs.read(`${back}/state`);
     const mine = xs.read(`${front}/state`);
     if (v === String(XenbusState.InitWait) && mine === String(XenbusState.Initialising)) { talk(); return; }

@@ -43,7 +43,8 @@ export class Bridge {
   private readonly fdb = new Map<string, BridgePort>();
   /** Per flow, the ports of its two ends (resolved through the database when the flow is added). */
   private readonly routes = new Map<number, [BridgePort | undefined, BridgePort | undefined]>();
-  constructor(readonly counters: Counters) {}
+  /** `owner`: the driver domain the bridge runs in (a frame it drops that nobody else will free goes back to its pool). */
+  constructor(readonly counters: Counters, readonly owner: Kernel | null = null) {}
 
   /** Enslave an interface (a vif, or a NIC with the MACs of the hosts on its link behind it). */
   addPort(dev: NetDevice, q: Qdisc, macs: readonly string[]): BridgePort {
@@ -121,6 +122,12 @@ export class Bridge {
     });
   }
 
+  /** kfree_skb: the packet's owner frees it, or (a frame of the driver domain's own, from a NIC) back to its pool. */
+  private free(x: Exec, p: Packet): void {
+    if (p.release) { p.release(x); return; }
+    const k = this.owner;
+    if (k) for (const f of p.frames) if (k.mem.ownerOf(f) === k.domid) k.freeFrame(f);
+  }
   /** br_handle_frame -> __br_fdb_get -> br_forward (or br_pass_frame_up, for the bridge's own interface). */
   input(x: Exec, p: Packet, from: BridgePort): void {
     x.touch('bridge');
@@ -131,7 +138,7 @@ export class Bridge {
     }
     const r = this.routes.get(p.flow);
     const out = r === undefined ? undefined : r[0] === from ? r[1] : r[1] === from ? r[0] : r[1];
-    if (!out) { drop(this.counters, 'bridge-no-port'); p.release?.(x); return; }
+    if (!out) { drop(this.counters, 'bridge-no-port'); this.free(x, p); return; }
     out.q.enqueue(x, p);
   }
 }

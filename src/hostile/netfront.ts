@@ -142,10 +142,19 @@ export class HostileNetfront extends Netfront {
   guard(fn: () => void): void {
     if (this.crashed) return;
     try { fn(); } catch (e) {
-      this.crashed = true;
-      note(this.counters, 'hostile-guest-crashed');
       this.crash = (e as Error).message;
+      this.crashGuest();
     }
+  }
+  /**
+   * The guest kernel crashes: Xen's domain_crash (its vCPU never runs again, dom0 is told), and the
+   * toolstack destroys it like any crashed domain (src/toolstack/xl.ts), which releases what it held.
+   */
+  crashGuest(): void {
+    if (this.crashed) return;
+    this.crashed = true;
+    note(this.counters, 'hostile-guest-crashed');
+    this.xen.crashDomain(this.kernel.domid);
   }
   crash: string | null = null;
 

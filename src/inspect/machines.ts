@@ -9,6 +9,7 @@ import { switchMachine } from '../hardware/switch.js';
 import { tcpReceiverMachine, tcpSenderMachine } from '../domains/tcp-machine.js';
 import { netbackMachine } from '../channels/netback-machine.js';
 import { netfrontMachine } from '../channels/netfront-machine.js';
+import { toolstackMachine } from '../toolstack/lifecycle.js';
 import { pcpuMachine } from '../hypervisor/pcpu.js';
 import { cpuMachine } from '../domains/native.js';
 import { xenstoreMachine } from '../domains/xenstored.js';
@@ -19,7 +20,7 @@ export interface ActorKind { kind: string; machine: AnyStateMachine; description
 /** In actor-creation order of src/scenario/build.ts. */
 export const ACTOR_KINDS: readonly ActorKind[] = [
   { kind: 'hypervisor', machine: hypervisorMachine, description: 'Xen (or bare metal) booting, then running and owning the CPUs and their completion events' },
-  { kind: 'domain', machine: domainMachine, description: "a domain's lifecycle (created, active, paused, dying, dead) with its vCPU's runstate inside" },
+  { kind: 'domain', machine: domainMachine, description: "a domain's lifecycle (created, active, paused, crashed, dying, dead) with its vCPU's runstate inside" },
   { kind: 'nic', machine: nicMachine, description: 'gigabit NIC: transmit engine, receive DMA, interrupt moderation, link' },
   { kind: 'evtchn', machine: eventChannelMachine, description: 'an interdomain event channel' },
   { kind: 'client', machine: clientMachine, description: 'external client machine at the far end of a link' },
@@ -30,6 +31,7 @@ export const ACTOR_KINDS: readonly ActorKind[] = [
   { kind: 'netfront', machine: netfrontMachine, description: "a guest's vif: XenBus state, TX queue stop/wake, RX buffer refill, NAPI poll" },
   { kind: 'pcpu', machine: pcpuMachine, description: "a physical CPU under Xen's scheduler (idle, in Xen, context switch, running a domain)" },
   { kind: 'cpu', machine: cpuMachine, description: 'a bare-metal CPU (idle, interrupt context, process context)' },
+  { kind: 'toolstack', machine: toolstackMachine, description: "a host's toolstack (xl and libxl in dom0) running the scenario's lifecycle events: vif attach and detach, destroy, and the destroy of a crashed domain" },
   { kind: 'xenstore', machine: xenstoreMachine, description: 'xenstored in dom0, holding the XenStore tree, whose writes and removals fire the watches on their paths as XS_WATCH_EVENT messages' },
   { kind: 'migration', machine: migrationMachine, description: "the toolstack's view of a save, restore or live migration: pre-copy rounds, stop-and-copy, resume on the destination, release on the source" },
 ];

@@ -22,7 +22,7 @@ import { attachVif, connectVifs, spawnVifActors } from '../toolstack/vif.js';
 import { attachPeer, peerMac } from '../toolstack/peer.js';
 import { type Scenario } from './schema.js';
 import { buildWorld } from './world.js';
-import { attachLifecycle, lostFlows, scenarioEvents } from './lifecycle-host.js';
+import { abandonLostFlows, attachLifecycle, scenarioEvents } from './lifecycle-host.js';
 import { attachImages } from './migrate-host.js';
 import { buildHost, flowEnds, peerFor, plugFlows, plugVifs, spawnTcpEnds, vifConfig, workload, type Built, type VifInfo, type WorldFlow, type Workload } from './host.js';
 
@@ -102,14 +102,15 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
         clients[v.flow % m.nics].abort(v.flow);
       }
       // So do the ends of flows whose vif (or domain) went away for good.
-      for (const flow of lostFlows(built)) {
+      abandonLostFlows(built, (flow) => {
         for (const st of w.stacks.values()) st.abort(flow);
         for (const c of clients) c.abort(flow);
-      }
+      });
       faults.stop();
     },
   };
-  if (events.length && vifs.bridge) {
+  // A toolstack that acts during the run: for the scenario's events, and to destroy an adversary's guest when it crashes.
+  if ((events.length || sc.hostile.length) && vifs.bridge) {
     const parts = [{ host: null, sc, h, dom0, guests, bridge: vifs.bridge, vifs: vifs.vifs, w, shared: vifs.shared }];
     schedule = attachLifecycle(built, parts, events);
     if (events.some((e) => e.verb === 'save')) attachImages(built, parts, { streams: new Map(), addressing: null, macNumber: () => 0 });
@@ -125,7 +126,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
 function plugGuests(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[], flows: number, drivers: NicDriver[], nicQ: Qdisc[],
   w: ReturnType<typeof workload>, streams: StreamCheck) {
   const { counters } = h;
-  const bridge = new Bridge(counters);
+  const bridge = new Bridge(counters, dom0);
   drivers.forEach((d, n) => bridge.addPort(d, nicQ[n], [peerMac(n)]));
   const vifs: VifInfo[] = [];
   const qdiscs: Qdisc[] = [];

@@ -101,6 +101,13 @@ export interface Lifecycle {
   goneVifs: VifInfo[];
   /** Domains destroyed. */
   goneDomains: Set<Kernel>;
+  /**
+   * Once the sources stopped (Built.stopSources): make the ends of these flows give up (they lost
+   * their vif for good). A vif that goes later has its flows given up then.
+   */
+  abandon: ((flows: number[]) => void) | null;
+  /** Flows given up that way (their bytes cannot all arrive: the progress check leaves them out). */
+  abandoned: Set<number>;
 }
 
 /** A vif as the scenario uses it: the toolstack's vif, the flow it carries and its queues. */
@@ -236,7 +243,7 @@ export interface PluggedHost { bridge: Bridge; vifs: VifInfo[]; pending: Pending
 export function plugVifs(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[], world: WorldFlow[], hostIx: number, drivers: NicDriver[], nicQ: Qdisc[],
   macs: { vif?: (domid: number) => string; peer: (nic: number) => string; dom0: string }): PluggedHost {
   const { counters } = h;
-  const bridge = new Bridge(counters);
+  const bridge = new Bridge(counters, dom0);
   const nicPorts = drivers.map((d, n) => bridge.addPort(d, nicQ[n], [macs.peer(n)]));
   const local = bridge.addLocal(macs.dom0, dom0);
   const localQ = new Qdisc(local, counters);

@@ -4,7 +4,8 @@
  * ports, the guests' sockets, and the packet ledger (what a vif's rings and queues held when it went
  * is lost with it, counted as dropped `vif-unplugged`). Built only for scenarios with events.
  */
-import type { Exec } from '../core/exec.js';
+import type { Packet } from '../core/packet.js';
+import { free_packet } from '../channels/netback/rx.js';
 import type { Kernel } from '../domains/kernel.js';
 import { Qdisc } from '../domains/netdev.js';
 import type { Bridge } from '../domains/bridge.js';
@@ -69,13 +70,14 @@ export function xlHost(p: HostParts, b: () => Built & { lifecycle: Lifecycle }):
     },
     unbridge: (v, x) => {
       if (v.port) bridge.removePort(v.port);
-      purge(v.bridgeQ, x);
+      // What waits for the vif is freed as netback frees a packet it cannot deliver.
+      purge(v.bridgeQ, (p) => free_packet(v.nb, x, p));
     },
     forget: (v, x) => {
       const built = b();
       // What the rings still held is lost with the vif (an adversary's rings are outside the ledger).
       if (!v.hostile) drop(h.counters, 'vif-unplugged', (v.nf.txUnits - v.nb.txUnits) + (v.nb.rxUnitsOk - v.nf.rxUnitsTaken));
-      purge(v.stackQ, x);
+      purge(v.stackQ, (p) => { if (x) p.release?.(x); });
       remove(p.vifs, v);
       remove(built.vifs, v);
       remove(built.netfronts, v.nf);
@@ -84,17 +86,18 @@ export function xlHost(p: HostParts, b: () => Built & { lifecycle: Lifecycle }):
       remove(built.qdiscs, v.stackQ);
       if (!p.shared) remove(built.pending, v.nb.pending);
       built.lifecycle.goneVifs.push(v);
+      built.lifecycle.abandon?.(lostFlows(built));
     },
     forgetDomain: (k) => { b().lifecycle.goneDomains.add(k); },
   };
 }
 
-/** A queue in front of a device that went: its packets are dropped. */
-function purge(q: Qdisc, x: Exec | null): void {
+/** A queue in front of a device that went: its packets are dropped and freed. */
+function purge(q: Qdisc, free: (p: Packet) => void): void {
   const lost = q.queue.splice(0);
   if (!lost.length) return;
   drop(q.counters, 'vif-unplugged', lost.length);
-  if (x) for (const p of lost) p.release?.(x);
+  for (const p of lost) free(p);
 }
 
 /**
@@ -103,7 +106,7 @@ function purge(q: Qdisc, x: Exec | null): void {
  */
 export function attachLifecycle(built: Built, hosts: HostParts[], events: LifecycleEvent[]): () => void {
   const b = built as Built & { lifecycle: Lifecycle };
-  b.lifecycle = { events, toolstacks: [], goneVifs: [], goneDomains: new Set() };
+  b.lifecycle = { events, toolstacks: [], goneVifs: [], goneDomains: new Set(), abandon: null, abandoned: new Set() };
   for (const p of hosts) {
     const xl = new Xl(xlHost(p, () => b), () => events);
     xl.spawn();
@@ -111,6 +114,17 @@ export function attachLifecycle(built: Built, hosts: HostParts[], events: Lifecy
   }
   const byHost = new Map(hosts.map((p, i) => [p.host, b.lifecycle.toolstacks[i]]));
   return () => scheduleEvents(b.sys, events, (host) => byHost.get(host)!.name, (e) => byHost.get(e.host)!.guest(e.guest).name);
+}
+
+/**
+ * The traffic sources stopped: the ends of every flow that lost its vif for good give up (tcp_done
+ * after the retries, much shortened, so the run can drain), now and for each vif that goes later.
+ */
+export function abandonLostFlows(b: Built, abort: (flow: number) => void): void {
+  if (!b.lifecycle) return;
+  const l = b.lifecycle;
+  l.abandon = (flows) => { for (const f of flows) { l.abandoned.add(f); abort(f); } };
+  l.abandon(lostFlows(b));
 }
 
 /** Flows whose vif (or domain) went away and that no vif carries now: they cannot complete. */

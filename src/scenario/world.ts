@@ -25,7 +25,7 @@ import { connectVifs, spawnVifActors } from '../toolstack/vif.js';
 import { attachPeer } from '../toolstack/peer.js';
 import { buildHost, flowEnds, peerFor, plugFlows, plugVifs, spawnTcpEnds, workload, type Built, type End, type WorldFlow } from './host.js';
 import { hostScenario, type Scenario } from './schema.js';
-import { attachLifecycle, lostFlows, scenarioEvents } from './lifecycle-host.js';
+import { abandonLostFlows, attachLifecycle, scenarioEvents } from './lifecycle-host.js';
 import { attachImages } from './migrate-host.js';
 import type { LifecycleEvent } from '../toolstack/lifecycle.js';
 
@@ -155,10 +155,10 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
       for (const s of w.stacks.values()) s.stop();
       for (const c of clients) c.stop();
       // The ends of flows whose vif (or domain) went away for good give up.
-      for (const flow of lostFlows(built)) {
+      abandonLostFlows(built, (flow) => {
         for (const st of w.stacks.values()) st.abort(flow);
         for (const c of clients) c.abort(flow);
-      }
+      });
     },
   };
   if (events.length) {

@@ -56,10 +56,10 @@ const small = fc.oneof(
  * One case. `hostile` puts one adversary (from `only`, or any behaviour) on one of at least two guests;
  * hostile cases carry no NIC faults, so the honest guests' progress can be compared with a control run.
  */
-export function caseArb(hostile: boolean, only?: string[], pin?: HostilePair): fc.Arbitrary<CaseScenario> {
+export function caseArb(hostile: boolean, only?: string[], pin?: HostilePair, lifecycle = false): fc.Arbitrary<CaseScenario> {
   const behaviours = pin ? [pin.behaviour] : only?.length ? only : BEHAVIOURS.map((b) => b.id);
-  return fc.record({
-    topology: hostile ? fc.constant('guest' as const) : fc.oneof({ weight: 6, arbitrary: fc.constant('guest' as const) }, { weight: 1, arbitrary: fc.constant('native' as const) }, { weight: 1, arbitrary: fc.constant('driver' as const) }),
+  const draws = {
+    topology: hostile || lifecycle ? fc.constant('guest' as const) : fc.oneof({ weight: 6, arbitrary: fc.constant('guest' as const) }, { weight: 1, arbitrary: fc.constant('native' as const) }, { weight: 1, arbitrary: fc.constant('driver' as const) }),
     direction: fc.constantFrom('tx' as const, 'rx' as const),
     seed: fc.integer({ min: 0, max: 0xffff }),
     trafficUs: hostile ? fc.integer({ min: 3000, max: 6000 }) : fc.integer({ min: 1500, max: 3500 }),
@@ -100,7 +100,12 @@ export function caseArb(hostile: boolean, only?: string[], pin?: HostilePair): f
     cc: fc.constantFrom('newreno' as const, 'newreno' as const, 'none' as const),
     pendingRing: fc.constantFrom('shared' as const, 'per-vif' as const),
     rate: hostile ? fc.constant(null) : fc.option(fc.record({ mbps: fc.integer({ min: 20, max: 800 }), intervalUs: fc.integer({ min: 200, max: 2000 }) }), { freq: 4 }),
-  }).map((r): CaseScenario => ({
+  };
+  // A lifecycle campaign draws its events after everything else (the other draws stay those of a campaign without).
+  const drawn = lifecycle
+    ? fc.record({ ...draws, life: fc.array(LIFE_EVENT, { minLength: 1, maxLength: 3 }) })
+    : fc.record(draws).map((r) => ({ ...r, life: [] as LifeDraw[] }));
+  return drawn.map((r): CaseScenario => ({
     name: 'stress',
     topology: r.topology,
     direction: r.direction,
@@ -137,7 +142,44 @@ export function caseArb(hostile: boolean, only?: string[], pin?: HostilePair): f
       guest: 1 + (r.adversary.guest % r.guests), vif: 0, behaviour: r.adversary.behaviour, variant: r.adversary.variant,
       startUs: r.adversary.startUs, periodUs: r.adversary.periodUs,
     }] : [],
+    ...(lifecycle ? { events: lifeEvents(r.life, r.trafficUs, r.guests, hostile ? 1 + (r.adversary.guest % r.guests) : 0) } : {}),
   }));
+}
+
+/** One drawn lifecycle event: when (a fraction of the traffic window), what, on which guest. */
+interface LifeDraw { at: number; kind: 'unplug' | 'replug' | 'destroy' | 'crash'; guest: number; after: number }
+const LIFE_EVENT: fc.Arbitrary<LifeDraw> = fc.record({
+  at: fc.double({ min: 0.05, max: 0.8, noNaN: true }),
+  kind: fc.constantFrom('unplug' as const, 'replug' as const, 'replug' as const, 'destroy' as const, 'crash' as const),
+  guest: fc.nat(15),
+  after: fc.double({ min: 0.02, max: 0.3, noNaN: true }),
+});
+
+/**
+ * The drawn events as a valid `events:` list: an unplug detaches the guest's vif 0, a replug detaches
+ * it and attaches it again `after` later; destroy and crash end the guest (later events on it are
+ * left out, as are unplugs of a vif already gone). The adversary's own vif is not unplugged (its
+ * frontend decides its XenBus moves; libxl's forced removal after a timeout is not modelled): it may
+ * be destroyed or crash.
+ */
+function lifeEvents(draws: LifeDraw[], trafficUs: number, guests: number, hostileGuest: number): NonNullable<CaseScenario['events']> {
+  const out: NonNullable<CaseScenario['events']> = [];
+  const gone = new Set<number>(), unplugged = new Map<number, number>();
+  const ms = (f: number) => Math.round(f * trafficUs) / 1000;
+  for (const d of [...draws].sort((a, b) => a.at - b.at)) {
+    const g = 1 + (d.guest % guests);
+    const at = ms(d.at);
+    if (gone.has(g) || (unplugged.get(g) ?? -1) > at) continue;
+    const target = `guest${g}`;
+    if (d.kind === 'destroy' || d.kind === 'crash') { out.push({ at, [d.kind]: target }); gone.add(g); continue; }
+    if (g === hostileGuest || unplugged.has(g)) continue;
+    out.push({ at, detach: target });
+    if (d.kind === 'unplug') { unplugged.set(g, Infinity); continue; }
+    const back = ms(Math.min(0.95, d.at + d.after));
+    out.push({ at: back, attach: target, vif: 0 });
+    unplugged.set(g, back);
+  }
+  return out;
 }
 
 /** One adversary: a behaviour of the catalogue and one of its variants. */
@@ -158,13 +200,13 @@ export function hostilePairs(only?: string[]): HostilePair[] {
  * (behaviour, variant) pair, one per case (case i < pairs has pair i; the rest of the case stays
  * random), then samples: a campaign of at least that many cases covers the whole catalogue.
  */
-export function caseArbAt(index: number, hostile: boolean, only?: string[]): fc.Arbitrary<CaseScenario> {
-  if (!hostile) return caseArb(false);
+export function caseArbAt(index: number, hostile: boolean, only?: string[], lifecycle = false): fc.Arbitrary<CaseScenario> {
+  if (!hostile) return caseArb(false, undefined, undefined, lifecycle);
   const pairs = hostilePairs(only);
-  return caseArb(true, only, index < pairs.length ? pairs[index] : undefined);
+  return caseArb(true, only, index < pairs.length ? pairs[index] : undefined, lifecycle);
 }
 
 /** The case a (base seed, index) pair stands for (the first value fast-check draws from its seed). */
-export function sampleCase(base: number, index: number, hostile: boolean, only?: string[]): CaseScenario {
-  return fc.sample(caseArbAt(index, hostile, only), { seed: caseSeed(base, index), numRuns: 1 })[0];
+export function sampleCase(base: number, index: number, hostile: boolean, only?: string[], lifecycle = false): CaseScenario {
+  return fc.sample(caseArbAt(index, hostile, only, lifecycle), { seed: caseSeed(base, index), numRuns: 1 })[0];
 }

@@ -44,8 +44,9 @@ export function checkPages(b: Built, out: string[]): void {
   const mem = b.mem;
   const owned = sum(b.kernels.map((k) => mem.pages(k.domid)));
   if (owned + mem.freeFrames() > mem.frames) out.push(`pages: ${owned} owned + ${mem.freeFrames()} free > ${mem.frames} frames`);
-  // Holder census for the driver domain and the honest guests.
+  // Holder census for the driver domain and the honest guests (a destroyed domain holds nothing: checkReleased).
   const hostileDoms = new Set(b.vifs.filter((v) => v.hostile).map((v) => v.guest.domid));
+  for (const k of b.lifecycle?.goneDomains ?? []) hostileDoms.add(k.domid);
   const holder = new Map<number, string>();
   const hold = (frame: number, who: string, dom: number) => {
     const prev = holder.get(frame);
@@ -139,7 +140,7 @@ export function checkStreams(b: Built, out: string[]): void {
   const hostileDoms = new Set(b.vifs.filter((v) => v.hostile).map((v) => v.guest.domid));
   const flows = sc.topology === 'guest' ? b.vifs.map((v) => ({ flow: v.flow, k: v.guest })) : [...b.stacks.values()].flatMap((st) => [...st.socks.keys()].map((flow) => ({ flow, k: st.kernel })));
   for (const { flow, k } of flows) {
-    if (hostileDoms.has(k.domid)) continue;
+    if (hostileDoms.has(k.domid) || b.lifecycle?.abandoned.has(flow)) continue;
     const client = b.clients[flow % sc.machine.nics].endpoint(flow);
     if (b.rr) { checkRr(b, flow, k, out); continue; }
     const snd = sc.direction === 'tx' ? b.stacks.get(k)?.socks.get(flow)?.sender : client?.sender;
@@ -194,11 +195,24 @@ export function checkAlways(b: Built, out: string[]): void {
   // I1: a packet in an honest guest's page is one of that guest's flows.
   const flowsOf = new Map<number, Set<number>>();
   const hostileDoms = new Set(b.vifs.filter((v) => v.hostile).map((v) => v.guest.domid));
-  for (const v of b.vifs) { let s = flowsOf.get(v.guest.domid); if (!s) flowsOf.set(v.guest.domid, (s = new Set())); s.add(v.flow); }
+  // A guest's flows are those of its vifs, and of the vifs it had (their packets may still be in its pages).
+  for (const v of [...b.vifs, ...b.lifecycle?.goneVifs ?? []]) { let s = flowsOf.get(v.guest.domid); if (!s) flowsOf.set(v.guest.domid, (s = new Set())); s.add(v.flow); }
   for (const [f, p] of b.mem.contents) {
     const o = b.mem.ownerOf(f);
     if (o === undefined || o === 0 || hostileDoms.has(o)) continue;
     const mine = flowsOf.get(o);
     if (mine && !mine.has(p.flow)) { out.push(`I1: frame ${f} of domain ${o} holds a packet of flow ${p.flow}`); break; }
+  }
+}
+
+/**
+ * Lifecycle events (--lifecycle): everything a vif the toolstack unplugged held was released when it
+ * went (src/toolstack/release.ts, recorded then), and, at quiescence, everything each destroyed or
+ * crashed domain held on its host (Xen has relinquished its memory by then).
+ */
+export function checkReleased(b: Built, out: string[], quiescent: boolean): void {
+  for (const ts of b.lifecycle?.toolstacks ?? []) {
+    const records = [...ts.released, ...(quiescent ? ts.checkDestroyed() : [])];
+    for (const r of records) for (const p of r.problems.slice(0, 4)) out.push(`release: ${p}`);
   }
 }

@@ -17,6 +17,8 @@ export interface StressTask {
   index: number;
   hostile: boolean;
   only?: string[];
+  /** Draw guest lifecycle events (vif unplug and plug, destroy, crash) into every case. */
+  lifecycle?: boolean;
   /** Run every case twice and require the same result (determinism under replay, I12). */
   replay: boolean;
   /** Shrink a failing case (fast-check) and report the smallest failing scenario found. */
@@ -39,7 +41,7 @@ const SHRINK_MS = 60_000;
 
 export function runStressCase(t: StressTask): StressReport {
   const seed = caseSeed(t.base, t.index);
-  const arb = caseArbAt(t.index, t.hostile, t.only);
+  const arb = caseArbAt(t.index, t.hostile, t.only, t.lifecycle);
   if (t.path !== undefined) {
     // Replaying a counterexample: fast-check regenerates it from (seed, path).
     let found: { sc: CaseScenario; r: CaseResult } | null = null;
@@ -48,7 +50,7 @@ export function runStressCase(t: StressTask): StressReport {
     if (!f) throw new Error(`no case at path ${t.path}`);
     return { index: t.index, seed, scenario: f.sc, result: f.r };
   }
-  const scenario = sampleCase(t.base, t.index, t.hostile, t.only);
+  const scenario = sampleCase(t.base, t.index, t.hostile, t.only, t.lifecycle);
   const result = runCase(scenario, { replay: t.replay, interpreter: t.interpreter });
   const rep: StressReport = { index: t.index, seed, scenario, result };
   if (!result.ok && t.shrink) {
@@ -131,7 +133,7 @@ export function summarize(reports: Iterable<StressReport>, o: { runs: number; ho
   return sum.done();
 }
 
-export interface StressOptions { seed: number; runs: number; from?: number; hostile: boolean; only?: string[]; replay: boolean; shrink: boolean; workers: number; interpreter?: Interpreter }
+export interface StressOptions { seed: number; runs: number; from?: number; hostile: boolean; only?: string[]; lifecycle?: boolean; replay: boolean; shrink: boolean; workers: number; interpreter?: Interpreter }
 
 /**
  * Run cases [from, from + runs) on `workers` threads (in-process for one), streaming: tasks are
@@ -140,7 +142,7 @@ export interface StressOptions { seed: number; runs: number; from?: number; host
  */
 export async function streamStress(o: StressOptions, onReport: (r: StressReport) => void): Promise<void> {
   const from = o.from ?? 0;
-  const task = (i: number): StressTask => ({ base: o.seed, index: from + i, hostile: o.hostile, only: o.only, replay: o.replay, shrink: o.shrink, interpreter: o.interpreter });
+  const task = (i: number): StressTask => ({ base: o.seed, index: from + i, hostile: o.hostile, only: o.only, ...(o.lifecycle ? { lifecycle: true } : {}), replay: o.replay, shrink: o.shrink, interpreter: o.interpreter });
   if (o.workers <= 1 || o.runs <= 1) {
     for (let i = 0; i < o.runs; i++) onReport(runStressCase(task(i)));
     return;

@@ -30,7 +30,7 @@ import { build, type Built } from '../scenario/build.js';
 import type { Kernel } from '../domains/kernel.js';
 import type { Interpreter } from '../actors/runtime.js';
 import { parseScenario, type Scenario } from '../scenario/schema.js';
-import { sum, checkConservation, checkPages, checkGrants, checkQuiet, checkStreams, checkAlways } from './invariants.js';
+import { sum, checkConservation, checkPages, checkGrants, checkQuiet, checkStreams, checkAlways, checkReleased } from './invariants.js';
 import { I2_CREDIT_PERIODS, type CaseScenario } from './case.js';
 
 /**
@@ -182,6 +182,7 @@ function execute(sc: Scenario, b: Built, checks: boolean): Phase {
     const quiescent = b.sys.sched.pendingCount() === 0;
     checkConservation(b, 'after drain', failures);
     checkAlways(b, failures);
+    checkReleased(b, failures, quiescent);
     if (quiescent) {
       checkQuiet(b, failures);
       checkStreams(b, failures);
@@ -267,8 +268,12 @@ export function judgeCase(sc: Scenario, p: CaseRun, opts: { again?: CaseRun; int
   const notes: string[] = [];
   if (hostile && !crashed(failures)) {
     // The adversary's own expectations.
-    const v = p.b.vifs.find((q) => q.hostile);
-    if (v && v.hostile) {
+    // Its vif, still there, or gone with its domain (a crashed adversary is destroyed by the toolstack).
+    const v = [...p.b.vifs, ...p.b.lifecycle?.goneVifs ?? []].find((q) => q.hostile);
+    // An adversary whose guest the scenario's events destroy or crash may never get to attack: what it expects is not judged.
+    const ended = sc.events.find((e) => e.destroy === `guest${hostile.guest}` || e.crash === `guest${hostile.guest}`);
+    if (ended) notes.push(`${hostile.behaviour}: the adversary's expectations not judged: its guest is ${ended.crash ? 'crashed' : 'destroyed'} by the scenario's events at ${ended.at} ms`);
+    else if (v && v.hostile) {
       // Mappings of the adversary's grants beyond its (still mapped) ring pages.
       const rings = sum(p.b.vifs.filter((q) => q.guest === v.guest).map((q) => q.nb.ringMappings()));
       const dom0Mappings = p.b.xen ? p.b.xen.grants.mappingsOn(0, v.guest.domid) - rings : 0;
@@ -316,7 +321,7 @@ export function judgeCase(sc: Scenario, p: CaseRun, opts: { again?: CaseRun; int
     drops: { ...c.drops },
     violations: { ...c.violations },
     disabled: p.b.netbacks.filter((nb) => nb.disabled).map((nb) => `${nb.name}:${nb.disabled}`),
-    hostile: hostile ? `${hostile.behaviour}/${p.b.vifs.find((q) => q.hostile)?.hostile?.variant ?? hostile.variant}` : null,
+    hostile: hostile ? `${hostile.behaviour}/${[...p.b.vifs, ...p.b.lifecycle?.goneVifs ?? []].find((q) => q.hostile)?.hostile?.variant ?? hostile.variant}` : null,
     honestShare,
     notes,
   };

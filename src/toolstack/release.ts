@@ -36,7 +36,8 @@ export function vifReleased(h: PhysicalHost, v: Vif): string[] {
   if (nb.txInflight || nb.done.length) out.push(`${name}: ${nb.txInflight} TX packets still in flight`);
   if (nb.pending.isWaiting(nb)) out.push(`${name}: still waiting for pending slots`);
   if (nb.connected || !nb.removed) out.push(`${name}: backend not removed (${nb.connected ? 'connected' : 'xenvif_free never ran'})`);
-  for (const [end, p] of Object.entries(v.ports)) if (!p.closed) out.push(`${name}: ${end} event channel port ${p.port} still open`);
+  // Still bound to this vif (a closed port's number, and its slot, may already serve a newer channel).
+  for (const [end, p] of Object.entries(v.ports)) if (!p.closed && p.name === (end === 'front' ? v.nf.name : v.nb.name)) out.push(`${name}: ${end} event channel port ${p.port} still open`);
   for (const fr of [v.rings.txFrame, v.rings.rxFrame]) if (fr >= 0 && h.ringPages.has(fr)) out.push(`${name}: ring page ${fr} still shared`);
   if (v.nf.outstandingTx()) out.push(`${name}: frontend holds ${v.nf.outstandingTx()} TX packets`);
   if (v.nf.postedRxFrames().length) out.push(`${name}: frontend holds ${v.nf.postedRxFrames().length} RX buffers`);

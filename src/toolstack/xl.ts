@@ -137,7 +137,13 @@ export class Xl<V extends Vif = Vif> implements ToolstackActor {
     };
   }
 
+  /** Attaches waiting for the device of the same number to finish going (its XenStore directories, grant refs and names). */
+  private readonly waitingAttach = new Map<V, () => void>();
+
   networkAttach(k: Kernel, n: number): void {
+    if (this.dying.has(k)) return; // the domain is being destroyed (a deferred attach finds it gone)
+    const old = this.x.vifs.find((q) => q.guest === k && q.vif === n);
+    if (old) { this.waitingAttach.set(old, () => this.networkAttach(k, n)); return; }
     const key = `${k.domid}.${n}`;
     const times = (this.plugs.get(key) ?? 0) + 1;
     this.plugs.set(key, times);
@@ -197,9 +203,12 @@ export class Xl<V extends Vif = Vif> implements ToolstackActor {
     const h = this.x.h;
     this.unshare(v);
     this.x.forget(v, x);
+    const attach = this.waitingAttach.get(v);
+    this.waitingAttach.delete(v);
     const dying = this.dying.get(v.guest);
     if (!dying) {
       this.released.push({ what: `${v.nf.name}`, at: h.sys.sched.now, problems: vifReleased(h, v) });
+      attach?.();
       return;
     }
     dying.delete(v);

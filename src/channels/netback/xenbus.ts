@@ -131,7 +131,8 @@ export function connect(vif: Netback, xs: Xs, front: string, back: string, gops:
  * channel is unbound (EVTCHNOP_close) and `done` follows (udev's remove event: the hotplug script).
  */
 export function netback_remove(vif: Netback, done: () => void): void {
-  if (vif.removed || vif.removal) return;
+  if (vif.removing) return;
+  vif.removing = true;
   xenvif_disconnect_data(vif, null);
   const free = () => vif.kernel.post({ name: `${vif.name}-free`, run: (x) => {
     if (vif.port) vif.xen.evtchnClose(x, vif.kernel, vif.port.port);
@@ -147,6 +148,7 @@ export function netback_remove(vif: Netback, done: () => void): void {
  * is run with once the frontend closed a vif whose `online` node the toolstack set to 0.
  */
 export function frontend_changed(vif: Netback, xs: Xs, back: string, s: number, connect: () => boolean, x: Exec | null, remove?: () => void): void {
+  if (vif.removing) return; // netback_remove has run: a watch event still queued finds no device
   switch (s) {
     case XenbusState.Initialising: case XenbusState.InitWait: case XenbusState.Initialised:
       if (vif.state === XenbusState.Closed) set_backend_state(vif, XenbusState.InitWait);

@@ -54,7 +54,7 @@ export const H21: Behaviour = {
       }
     }
     if (h.variant === 1) for (let r = 8; r < gt.entries.length; r++) if ((gt.entries[r].flags & 3) === GTF.permit_access && r !== nf.ringRefs.tx && r !== nf.ringRefs.rx) gt.endAccess(r);
-    if (h.variant === 2) { nf.crashed = true; e.switchState(XenbusState.Closed); return; }
+    if (h.variant === 2) { nf.crashGuest(); return; } // the guest crashes with its I/O in flight
     e.switchState(XenbusState.Closing);
     h.later(50, () => e.switchState(XenbusState.Closed));
   },
