@@ -12,12 +12,13 @@
  * ring moves a producer or an event index).
  */
 import type { MachineMemory } from '../hardware/memory.js';
-import type { SharedRing } from '../channels/ring.js';
 
+/** The header of a shared ring page (channels/ring.ts SharedRing): every write to the ring moves one of these. */
+export interface RingHeader { reqProd: number; reqEvent: number; rspProd: number; rspEvent: number }
 /** A shared ring page of the domain: its frame and the ring it holds. */
-export interface RingPage { frame: number; ring: SharedRing<unknown, unknown> }
+export interface RingPage { frame: number; ring: RingHeader }
 
-const ringMark = (r: SharedRing<unknown, unknown>) => `${r.reqProd}/${r.reqEvent}/${r.rspProd}/${r.rspEvent}`;
+const ringMark = (r: RingHeader) => `${r.reqProd}/${r.reqEvent}/${r.rspProd}/${r.rspEvent}`;
 
 export class LogDirty {
   private readonly bits = new Set<number>();
