@@ -12,7 +12,7 @@ import { loadScenario } from '../../src/scenario/schema.js';
 import { build } from '../../src/scenario/build.js';
 import { PS_PER_MS } from '../../src/actors/scheduler.js';
 import { stateValue } from '../../src/actors/runtime.js';
-import { domainReleased } from '../../src/toolstack/release.js';
+import { domainReleased, vifReleased } from '../../src/toolstack/release.js';
 import { GARP_FLOW_BASE } from '../../src/scenario/migrate-host.js';
 
 describe('live migration between hosts (scenarios/worlds/migrate.yaml)', function () {
@@ -90,5 +90,12 @@ describe('live migration between hosts (scenarios/worlds/migrate.yaml)', functio
     expect(host1.h.xen!.isReleased(g.domid)).to.equal(true);
     expect(domainReleased(host1.h, g, host1.dom0)).to.deep.equal([]);
     expect(host1.vifs.some((v) => v.guest === g), 'no vif of it on host 1').to.equal(false);
+    // Its vif on host 1: no grant mapped or granted, ring mapping, packet in flight or pending slot, port open, XenStore key.
+    const old = b.lifecycle!.goneVifs.filter((v) => v.guest === g);
+    expect(old.length).to.equal(1);
+    // (What its frontend still listed as in flight or posted was the guest's bookkeeping, in the guest's
+    // memory: it went to host 2 in the image, where netfront_resume drops it; host 1's side is checked.)
+    expect(vifReleased(host1.h, old[0]).filter((p) => !/frontend holds/.test(p))).to.deep.equal([]);
+    expect(old[0].nb.txInflight, 'TX packets in flight in netback').to.equal(0);
   });
 });
