@@ -157,27 +157,29 @@ const LIFE_EVENT: fc.Arbitrary<LifeDraw> = fc.record({
 
 /**
  * The drawn events as a valid `events:` list: an unplug detaches the guest's vif 0, a replug detaches
- * it and attaches it again `after` later; destroy and crash end the guest (later events on it are
- * left out, as are unplugs of a vif already gone). The adversary's own vif is not unplugged (its
+ * it and attaches it again `after` later (once per guest); destroy and crash end the guest, whether
+ * its vif is plugged, unplugged or on its way out (later events on it are left out, as is anything
+ * before a pending plug). The adversary's own vif is not unplugged (its
  * frontend decides its XenBus moves; libxl's forced removal after a timeout is not modelled): it may
  * be destroyed or crash.
  */
 function lifeEvents(draws: LifeDraw[], trafficUs: number, guests: number, hostileGuest: number): NonNullable<CaseScenario['events']> {
   const out: NonNullable<CaseScenario['events']> = [];
-  const gone = new Set<number>(), unplugged = new Map<number, number>();
+  // Per guest: gone (destroyed or crashed), unplugged for good, or plugged again at a later time.
+  const gone = new Set<number>(), unplugged = new Set<number>(), replug = new Map<number, number>();
   const ms = (f: number) => Math.round(f * trafficUs) / 1000;
   for (const d of [...draws].sort((a, b) => a.at - b.at)) {
     const g = 1 + (d.guest % guests);
     const at = ms(d.at);
-    if (gone.has(g) || (unplugged.get(g) ?? -1) > at) continue;
+    if (gone.has(g) || (replug.get(g) ?? -1) >= at) continue; // (events come in time order: nothing before a pending plug)
     const target = `guest${g}`;
     if (d.kind === 'destroy' || d.kind === 'crash') { out.push({ at, [d.kind]: target }); gone.add(g); continue; }
-    if (g === hostileGuest || unplugged.has(g)) continue;
+    if (g === hostileGuest || unplugged.has(g) || replug.has(g)) continue;
     out.push({ at, detach: target });
-    if (d.kind === 'unplug') { unplugged.set(g, Infinity); continue; }
+    if (d.kind === 'unplug') { unplugged.add(g); continue; }
     const back = ms(Math.min(0.95, d.at + d.after));
     out.push({ at: back, attach: target, vif: 0 });
-    unplugged.set(g, back);
+    replug.set(g, back);
   }
   return out;
 }

@@ -182,9 +182,13 @@ export class Xl<V extends Vif = Vif> implements ToolstackActor {
       this.x.unbridge(v, x);
       this.xs.rm(v.back);
       this.xs.rm(v.front);
+      this.unplugged.add(v);
+      // A dying guest runs no xennet_remove: the vif is gone with the backend.
       if (this.dying.has(v.guest)) this.vifGone(v, x);
     } }, 'irq');
   }
+  /** Vifs whose backend is gone and off the bridge (only the guest's teardown, if it runs, is left). */
+  private readonly unplugged = new Set<V>();
 
   /** xennet_remove in the guest: its device is gone. */
   private frontendRemoved(v: V, x: Exec): void {
@@ -200,6 +204,7 @@ export class Xl<V extends Vif = Vif> implements ToolstackActor {
   }
 
   private vifGone(v: V, x: Exec): void {
+    if (!this.x.vifs.includes(v)) return; // already gone (a guest's slice may end after its destroy began)
     const h = this.x.h;
     this.unshare(v);
     this.x.forget(v, x);
@@ -226,6 +231,10 @@ export class Xl<V extends Vif = Vif> implements ToolstackActor {
       // The paused (or crashed) guest's xenbus never handles another watch event.
       v.handshake.fxs.unwatch(`${v.back}/state`, v.nf.name);
       if (!v.life) this.manage(v);
+      // A vif already being detached: its backend is gone (only the guest's teardown was left), or
+      // netback_remove will finish it (backendRemoved sees the guest dying).
+      if (this.unplugged.has(v)) { this.x.dom0.post({ name: `${v.nb.name}-gone`, run: (x) => this.vifGone(v, x) }, 'irq'); continue; }
+      if (v.nb.removing) continue;
       // Forced removal: the frontend's directory goes, so netback sees the frontend gone (Unknown) and closes.
       this.xs.write(`${v.back}/online`, 0);
       this.xs.rm(v.front);

@@ -133,4 +133,19 @@ describe('scenario events: destroy and crash', function () {
     expect(domainState(b, 'domU3')).to.match(/active/);
     b.sys.stop();
   });
+
+  it('a destroy that comes while a vif is being unplugged (at once, or as netback_remove waits) still releases everything', () => {
+    for (const later of [0, 0.05, 1]) {
+      const sc = parse(base([{ at: 4, detach: 'guest1' }, { at: 4 + later, destroy: 'guest1' }], { guests: 2, machine: { nics: 2 } }));
+      const b = build(sc);
+      b.start();
+      runTo(b, 12);
+      const ts = b.lifecycle!.toolstacks[0];
+      // The trigger: the detach had begun (the backend went Closing) before the destroy.
+      expect(b.lifecycle!.goneVifs.map((v) => v.nb.transitions.some(([a, z]) => a === XenbusState.Connected && z === XenbusState.Closing)), `+${later} ms`).to.include(true);
+      expect(ts.checkDestroyed().map((r) => [r.what, r.problems]), `+${later} ms`).to.deep.equal([['domU1', []]]);
+      expect(b.vifs.map((v) => v.nb.name), `+${later} ms`).to.deep.equal(['vif2.0']);
+      b.sys.stop();
+    }
+  });
 });
