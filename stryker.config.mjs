@@ -35,6 +35,8 @@ const UNIT = [
   'dist/test/hypervisor/domctl.test.js',
   'dist/test/stress/interleave.test.js',
   'dist/test/inspect/world.test.js',
+  'dist/test/hypervisor/log-dirty.test.js',
+  'dist/test/toolstack/precopy.test.js',
 ];
 const SYSTEM = [
   'dist/test/domains/xenstore.test.js',
@@ -47,7 +49,7 @@ const SPEC = process.env.MUTATE_TESTS === 'system' ? [...UNIT, ...SYSTEM] : UNIT
 export default {
   packageManager: 'npm',
   testRunner: 'mocha',
-  mutate: ['src/channels/**/*.ts', 'src/hypervisor/**/*.ts', 'src/hardware/tlb.ts', 'src/inspect/world.ts'],
+  mutate: ['src/channels/**/*.ts', 'src/hypervisor/**/*.ts', 'src/hardware/tlb.ts', 'src/inspect/world.ts', 'src/toolstack/precopy.ts'],
   // Mutant switching puts every mutant into one build; Stryker adds `// @ts-nocheck` to mutated files.
   buildCommand: 'tsc -p tsconfig.json',
   mochaOptions: { spec: SPEC },

@@ -69,6 +69,7 @@ export class Bridge {
     const port: BridgePort = { dev, q: { enqueue: up } };
     dev.port = port;
     this.fdb.set(mac, port);
+    this.local = k;
     return dev;
   }
   /** `mac` is behind `port` (a host on the far side of a NIC's cable). */
@@ -94,6 +95,32 @@ export class Bridge {
   private reroute(): void {
     for (const [flow, [a, b]] of this.flowMacs) this.routes.set(flow, [this.fdb.get(a), this.fdb.get(b)]);
   }
+  /** A flow's two MACs, as added (undefined: no end of it is on this bridge). */
+  macsOf(flow: number): readonly [string, string] | undefined { return this.flowMacs.get(flow); }
+
+  /** The driver domain whose interface is on the bridge (set by addLocal): flooded copies are its pages. */
+  private local: Kernel | null = null;
+  /** Ports that lead off the host (its NICs): where a broadcast goes. */
+  private readonly uplinks: BridgePort[] = [];
+  markUplink(port: BridgePort): void { this.uplinks.push(port); }
+  /** Gratuitous ARPs this bridge may see: their frames' flow number, and the MAC each announces. */
+  private readonly announcements = new Map<number, string>();
+  expectAnnouncement(flow: number, mac: string): void { this.announcements.set(flow, mac); }
+  /**
+   * A gratuitous ARP (a broadcast from `mac`): br_fdb_update learns the MAC on the port it came in
+   * by, and the flows to it are routed there from now on. From a vif of this host it is flooded out of
+   * every uplink (copies into the driver domain's pages beyond the first); from an uplink it ends
+   * here (this host's guests are not told: nothing here acts on ARP).
+   */
+  private announced(x: Exec, p: Packet, from: BridgePort, mac: string): void {
+    if (this.fdb.get(mac) !== from) { this.fdb.set(mac, from); this.reroute(); }
+    if (this.uplinks.includes(from) || !this.uplinks.length) { this.counters.pkt.delivered++; p.release?.(x); return; }
+    this.uplinks.forEach((u, i) => {
+      if (i === 0) { u.q.enqueue(x, p); return; }
+      this.counters.pkt.split++;
+      u.q.enqueue(x, skb_copy(x, this.local!, p, 0, p.len));
+    });
+  }
 
   /** kfree_skb: the packet's owner frees it, or (a frame of the driver domain's own, from a NIC) back to its pool. */
   private free(x: Exec, p: Packet): void {
@@ -105,6 +132,10 @@ export class Bridge {
   input(x: Exec, p: Packet, from: BridgePort): void {
     x.touch('bridge');
     x.cost('bridgePerPacket');
+    if (this.announcements.size) {
+      const mac = this.announcements.get(p.flow);
+      if (mac !== undefined) { this.announced(x, p, from, mac); return; }
+    }
     const r = this.routes.get(p.flow);
     const out = r === undefined ? undefined : r[0] === from ? r[1] : r[1] === from ? r[0] : r[1];
     if (!out) { drop(this.counters, 'bridge-no-port'); this.free(x, p); return; }

@@ -40,6 +40,10 @@ interface Socket {
   rto: KernelTimer | null;
   /** The connection was given up (no more segments). */
   aborted?: boolean;
+  /** A sender with a metered application: bytes it has still to write (absent: netperf, writing for ever). */
+  budget?: number;
+  /** Told the bytes consumed so far each time the application reads (a receiver someone waits on). */
+  onRead?: (delivered: number) => void;
   /** netperf TCP_RR / UDP_RR on this socket (it then has both a sender and a receiver, or neither for UDP). */
   rr?: RrFlow;
   /** The delayed-ACK timer of an RR socket, stopped when an ACK rides on a request (inet_csk_clear_xmit_timer). */
@@ -114,13 +118,72 @@ export class NetStack {
     s.aborted = true;
   }
 
+  /**
+   * The flow's sender writes only what it is given (supply), not for ever: an application with a
+   * stream of its own to send (the toolstack's migration stream).
+   */
+  meter(flow: number): void { const s = this.socks.get(flow); if (s?.sender) { s.budget = 0; s.sender.push = true; } }
+  /** Give a metered sender `bytes` more to write. */
+  supply(flow: number, bytes: number): void {
+    const s = this.socks.get(flow);
+    if (!s?.sender || s.budget === undefined) throw new Error(`${this.kernel.name}: flow ${flow} has no metered sender`);
+    s.budget += bytes;
+    this.queueApp(s);
+  }
+  /** Call `fn` with the bytes consumed so far each time the flow's application reads. */
+  onRead(flow: number, fn: (delivered: number) => void): void { const s = this.socks.get(flow); if (s) s.onRead = fn; }
+
+  /** The pages the flow's socket holds: data read in and not consumed yet, and out-of-order segments'. */
+  heldPages(flow: number): number[] {
+    const s = this.socks.get(flow);
+    if (!s) return [];
+    const out = [...s.rxFrames];
+    s.receiver?.mapQueued((seg) => { out.push(...seg.p.frames); return seg; });
+    return out;
+  }
+
+  /**
+   * A guest's socket moves with it to another host (live migration): its TCP state is the guest's
+   * memory and goes unchanged; the pages it holds (data read in but not consumed, segments in the
+   * out-of-order queue) are the copies the migration made (`movePage` gives each page's new frame);
+   * its timers are the old kernel's and are set again here; it sends and receives on `dev` now.
+   * What was in flight below the socket (in the old device's queues) is lost with it: TCP resends.
+   */
+  adopt(from: NetStack, flow: number, dev: NetDevice, q: Qdisc, movePage: (frame: number) => number): void {
+    const s = from.socks.get(flow);
+    if (!s) return;
+    from.socks.delete(flow);
+    s.rto?.cancel();
+    s.rto = null;
+    if (s.delAck) { s.delAck.cancel(); s.delAck = null; }
+    if (s.receiver?.delAckArmed) s.receiver.clearDelAck();
+    s.rxFrames = s.rxFrames.map(movePage);
+    s.receiver?.mapQueued((seg) => ({ ...seg, p: { ...seg.p, frames: seg.p.frames.map(movePage), release: undefined } }));
+    s.dev = dev;
+    s.q = q;
+    s.appQueued = false;
+    this.socks.set(flow, s);
+    dev.rx = (x, p) => this.receive(x, p);
+    if (s.sender && s.sender.inFlight() > 0) this.rearmRto(s);
+    if (s.receiver?.pendingAck()) {
+      s.receiver.armDelAck();
+      const r = s.receiver;
+      const t = this.timer(this.cfg.delAckUs, (tx) => { if (s.rr) s.delAck = null; r.clearDelAck(); if (r.pendingAck()) this.sendAck(tx, s); });
+      if (s.rr) s.delAck = t;
+    }
+    if ((s.sender && !s.rr) || (s.rr && !s.rr.server) || (s.receiver && s.receiver.unread > 0)) this.queueApp(s);
+  }
+
+  /** This stack's application consumes the flow's data (its receiver, or netperf reading responses). */
+  receives(flow: number): boolean { const s = this.socks.get(flow); return s !== undefined && (s.receiver !== undefined || s.rr !== undefined); }
+
   /** Bytes the receiving application has consumed on one flow. */
   flowDelivered(flow: number): number { const s = this.socks.get(flow); return s?.receiver?.delivered ?? s?.rr?.delivered ?? 0; }
   /** Bytes the receiving application has consumed (rx goodput). */
   delivered(): number { let n = 0; for (const s of this.socks.values()) n += s.receiver?.delivered ?? s.rr?.delivered ?? 0; return n; }
 
   private queueApp(s: Socket, wakeup = true): void {
-    if (s.appQueued) return;
+    if (s.appQueued || s.budget === 0) return; // a metered writer with nothing to write sleeps
     s.appQueued = true;
     this.kernel.post({ name: s.rr ? 'netperf-rr' : s.sender ? 'netperf-send' : 'netperf-recv', run: (x) => {
       // A blocked netperf has to be woken and switched to; one that just ran keeps going.
@@ -135,8 +198,9 @@ export class NetStack {
     x.cost('syscall');
     if (s.rr) this.rrApp(x, s, s.rr);
     else if (s.sender) {
-      const n = this.stopped ? 0 : Math.min(s.sender.sndBufSpace(), this.cfg.appChunk);
+      const n = this.stopped ? 0 : Math.min(s.sender.sndBufSpace(), this.cfg.appChunk, s.budget ?? Infinity);
       if (n <= 0) return; // blocks until ACKs free socket buffer space
+      if (s.budget !== undefined) s.budget -= n;
       s.sender.write(n);
       x.copy(n);
       if (!s.dev.features().csum) { // csum_and_copy_from_user
@@ -148,6 +212,7 @@ export class NetStack {
     } else if (s.receiver) {
       const { bytes, windowUpdate } = s.receiver.read(this.cfg.appChunk);
       this.copyOut(x, s, bytes, Math.ceil(bytes / this.cfg.mss));
+      if (s.onRead) { const d = s.receiver.delivered, fn = s.onRead; x.later(() => fn(d)); }
       if (windowUpdate) this.sendAck(x, s);
       if (s.receiver.unread > 0) this.queueApp(s, false);
     }

@@ -56,6 +56,11 @@ export class TcpSender {
   private goBackFrom = -1;
   /** This endpoint's tcp-sender actor (sent to directly, untraced). */
   fsm: ActorLike | null = null;
+  /**
+   * The application writes what it has and waits for it to arrive (no MSG_MORE: tcp_push with
+   * TCP_NAGLE_PUSH), so the tail of its data goes at once. netperf streams do not push.
+   */
+  push = false;
   /** Congestion window and slow-start threshold (cwnd Infinity without congestion control). */
   readonly cc: RenoWindow;
   private readonly newReno: boolean;
@@ -97,7 +102,8 @@ export class TcpSender {
     if (len < this.mss && len < this.unsent() && this.inFlight() > 0) return this.held(wndLeft);
     // TSO deferral (tcp_tso_should_defer, tso_win_divisor 3): while data is in flight, wait
     // for the window to open by a third before sending a short super-segment.
-    if (maxLen > this.mss && len < maxLen && this.inFlight() > 0 && len < wnd / 3) return this.held(wndLeft);
+    // A pushing writer's tail (all it has to send) is not held back for more that will not come.
+    if (maxLen > this.mss && len < maxLen && this.inFlight() > 0 && len < wnd / 3 && !(this.push && len === this.unsent())) return this.held(wndLeft);
     if (len > this.mss) len -= len % this.mss; // super-segments are whole MSS multiples
     const seg = { seq: this.sndNxt, len, retransmit: this.sndNxt < this.highestSent };
     this.sndNxt += len;
@@ -271,6 +277,8 @@ export class TcpReceiver<T = undefined> {
   window(): number { return Math.max(0, this.rcvBuf - this.unread); }
   /** Segments held in the out-of-order queue. */
   get ofoSegments(): number { return this.ofo.length; }
+  /** Each out-of-order segment's item, replaced by what `fn` makes of it (its pages moved: a migrated guest). */
+  mapQueued(fn: (item: T) => T): void { for (const q of this.ofo) q.item = fn(q.item); }
   connect(): void { this.fsm?.send(CONNECT); }
   /** Accept a data segment held by `item`; says what is now in order for the application. */
   onData(seq: number, len: number, item: T): DataResult<T> {

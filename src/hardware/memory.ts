@@ -23,12 +23,24 @@ export class MachineMemory {
   private counts = new Map<number, number>();
   readonly maxPages = new Map<number, number>();
   /** What each frame holds (packet bytes are modelled by the packet they carry); moves with flips, duplicated by copies. */
-  readonly contents = new Map<number, Packet>();
+  readonly contents: Map<number, Packet> = new WrittenMap(this);
   /**
    * The payload bytes each frame holds, as a stream run (src/model/integrity.ts): one run per frame,
    * written by stacks and DMA, moved with flips, duplicated by copies, gone when the frame is freed.
    */
   readonly payload = new Map<number, Placed>();
+
+  /**
+   * Log-dirty mode (src/hypervisor/log-dirty.ts): per domain in it, the frames written since its
+   * bitmap was last read and cleaned. Null while no domain is in it (every write then costs one test).
+   */
+  logDirty: Map<number, Set<number>> | null = null;
+  /** A write reached frame `mfn` (a store, a DMA, a copy, or the frame changing hands). */
+  written(mfn: number): void {
+    if (this.logDirty === null) return;
+    const o = this.owner[mfn];
+    if (o !== DOMID_FREE) this.logDirty.get(o)?.add(mfn);
+  }
 
   constructor(readonly frames: number) {
     this.owner = new Int32Array(frames).fill(DOMID_FREE);
@@ -89,6 +101,7 @@ export class MachineMemory {
     this.counts.set(from, this.pages(from) - 1);
     this.counts.set(to, this.pages(to) + 1);
     this.owner[mfn] = to;
+    this.written(mfn); // a page flipped in: the recipient's physmap changed (Xen marks it dirty)
   }
 
   ownerOf(mfn: number): number | undefined {
@@ -116,13 +129,14 @@ export class MachineMemory {
   /** Write `len` bytes of a stream at byte `at` of a frame (what does not fit in the page is not written). */
   write(mfn: number, at: number, flow: number, off: number, len: number, gen: number): void {
     const n = Math.min(len, PAGE_SIZE - at);
-    if (n > 0) this.payload.set(mfn, { flow, off, len: n, gen, at });
+    if (n > 0) { this.payload.set(mfn, { flow, off, len: n, gen, at }); this.written(mfn); }
   }
   /**
    * memcpy of bytes [sOff, sOff + len) of frame src to byte dOff of frame dst. A frame keeps one run:
    * the payload the copy brought, or, if it brought none, its own unless the copy wrote over it.
    */
   copy(src: number, sOff: number, dst: number, dOff: number, len: number): void {
+    this.written(dst);
     const s = this.payload.get(src);
     const lo = s ? Math.max(s.at, sOff) : 0, hi = s ? Math.min(s.at + s.len, sOff + len) : 0;
     if (s && hi > lo) { this.payload.set(dst, { flow: s.flow, off: s.off + (lo - s.at), len: hi - lo, gen: s.gen, at: dOff + (lo - sOff) }); return; }
@@ -130,4 +144,10 @@ export class MachineMemory {
     if (d && d.at < dOff + len && dOff < d.at + d.len) this.payload.delete(dst);
   }
   freeFrames(): number { return this.free.length + (this.frames - this.fresh) - this.highInList.size; }
+}
+
+/** The frames' contents map, telling memory of each frame written (for log-dirty mode). */
+class WrittenMap extends Map<number, Packet> {
+  constructor(private readonly mem: MachineMemory) { super(); }
+  override set(mfn: number, p: Packet): this { this.mem?.written(mfn); return super.set(mfn, p); }
 }

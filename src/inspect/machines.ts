@@ -13,6 +13,7 @@ import { toolstackMachine } from '../toolstack/lifecycle.js';
 import { pcpuMachine } from '../hypervisor/pcpu.js';
 import { cpuMachine } from '../domains/native.js';
 import { xenstoreMachine } from '../domains/xenstored.js';
+import { migrationMachine } from '../toolstack/migration-machine.js';
 
 export interface ActorKind { kind: string; machine: AnyStateMachine; description: string }
 
@@ -32,6 +33,7 @@ export const ACTOR_KINDS: readonly ActorKind[] = [
   { kind: 'cpu', machine: cpuMachine, description: 'a bare-metal CPU (idle, interrupt context, process context)' },
   { kind: 'toolstack', machine: toolstackMachine, description: "a host's toolstack (xl and libxl in dom0) running the scenario's lifecycle events: vif attach and detach, destroy, and the destroy of a crashed domain" },
   { kind: 'xenstore', machine: xenstoreMachine, description: 'xenstored in dom0, holding the XenStore tree, whose writes and removals fire the watches on their paths as XS_WATCH_EVENT messages' },
+  { kind: 'migration', machine: migrationMachine, description: "the toolstack's view of a save, restore or live migration: pre-copy rounds, stop-and-copy, resume on the destination, release on the source" },
 ];
 
 export function machineOf(kind: string): AnyStateMachine | undefined {

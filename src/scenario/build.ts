@@ -23,6 +23,7 @@ import { attachPeer, peerMac } from '../toolstack/peer.js';
 import { type Scenario } from './schema.js';
 import { buildWorld } from './world.js';
 import { abandonLostFlows, attachLifecycle, scenarioEvents } from './lifecycle-host.js';
+import { attachImages } from './migrate-host.js';
 import { buildHost, flowEnds, peerFor, plugFlows, plugVifs, spawnTcpEnds, vifConfig, workload, type Built, type VifInfo, type WorldFlow, type Workload } from './host.js';
 
 export type { Built, VifInfo } from './host.js';
@@ -54,14 +55,19 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   spawnVifActors(h, vifs.vifs);
   spawnCpusAndXenstored(h);
   const faults = scheduleFaults(sc, h, nics);
+  const delivered = (k: Kernel, flow: number): number => {
+    const st = w.stacks.get(k);
+    if (st && !st.receives(flow) && built.migrations) for (const o of w.stacks.values()) if (o.receives(flow)) return o.flowDelivered(flow); // its guest was restored
+    return st?.flowDelivered(flow) ?? 0;
+  };
   const flowGoodput = (flow: number): number => {
     if (world) {
       // At the end that consumes the flow's data: a stream's receiver, or netperf reading its responses.
       const e = world[flow], at = e.rr ? e.from : e.to;
-      return at.peer >= 0 ? clients[at.peer].flowReceived(flow) : w.stacks.get(at.dom0 ? dom0 : guests[at.guest])?.flowDelivered(flow) ?? 0;
+      return at.peer >= 0 ? clients[at.peer].flowReceived(flow) : delivered(at.dom0 ? dom0 : guests[at.guest], flow);
     }
     if (sc.direction === 'tx') return clients[flow % m.nics].flowReceived(flow);
-    return w.stacks.get(sc.topology === 'guest' ? guests[flow % guests.length] : dom0)?.flowDelivered(flow) ?? 0;
+    return delivered(sc.topology === 'guest' ? guests[flow % guests.length] : dom0, flow);
   };
   const hostiles = vifs.vifs.flatMap((v) => (v.hostile ? [v.hostile] : []));
   const events = scenarioEvents(sc);
@@ -105,7 +111,9 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   };
   // A toolstack that acts during the run: for the scenario's events, and to destroy an adversary's guest when it crashes.
   if ((events.length || sc.hostile.length) && vifs.bridge) {
-    schedule = attachLifecycle(built, [{ host: null, sc, h, dom0, guests, bridge: vifs.bridge, vifs: vifs.vifs, w, shared: vifs.shared }], events);
+    const parts = [{ host: null, sc, h, dom0, guests, bridge: vifs.bridge, vifs: vifs.vifs, w, shared: vifs.shared }];
+    schedule = attachLifecycle(built, parts, events);
+    if (events.some((e) => e.verb === 'save')) attachImages(built, parts, { streams: new Map(), addressing: null, macNumber: () => 0 });
   }
   return built;
 }

@@ -1,6 +1,6 @@
 /**
  * A scenario's `events:` list: guest lifecycle operations the toolstack performs at a virtual time
- * (xl network-attach / network-detach, xl destroy, a guest crash), validated against the world they
+ * (xl network-attach / network-detach, xl destroy, a guest crash, xl migrate, save and restore), validated against the world they
  * act on. src/toolstack/lifecycle.ts dispatches them to each host's toolstack actor.
  *
  * Each event is `{ at, <verb>: <target>, ... }`: `at` in ms (a number) or a string with its unit
@@ -24,6 +24,10 @@ export const EventSchema = z.strictObject({
   detach: target('xl network-detach: unplug a vif of this guest; netback and netfront close (Closing, Closed) and the bridge port goes.'),
   destroy: target('xl destroy: close the guest\'s vifs, kill the domain and release everything it held (grants, event channels, memory, XenStore).'),
   crash: target('The guest crashes (Xen\'s domain_crash: it never runs again); the toolstack then destroys it as xl destroy does.'),
+  migrate: target('xl migrate: live-migrate this guest (`host1/guest1`) to the host named in `to`: pre-copy rounds over a TCP stream between the two dom0s, stop-and-copy, resume on the destination (a new domain; netfront reconnects to a new netback; a gratuitous ARP), then the source releases it.'),
+  to: z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a host name').optional().describe('migrate: the destination host (a world of hosts).'),
+  save: target('xl save: suspend this guest and write its pages to dom0\'s disk (70 MB/s); the domain is destroyed until a `restore` of the same target.'),
+  restore: target('xl restore: build the saved guest again on its host from its image and resume it (netfront reconnects as after a migration).'),
   vif: z.number().int().nonnegative().optional().describe('attach / detach: which vif, 0-based. Default: attach takes the lowest number the guest has free, detach vif 0.'),
 }).describe('One lifecycle event: `at` and exactly one verb with its target guest.');
 
@@ -76,6 +80,7 @@ function resolveEvents(w: EventWorld, ctx: Ctx | null): LifecycleEvent[] {
   const end = w.run.warmupMs + w.run.durationMs;
   const vifs = new Map<string, Set<number>>();
   const gone = new Set<string>();
+  const saved = new Set<string>();
   const out: LifecycleEvent[] = [];
   for (const { e, index: i, atMs } of eventOrder(w.events)) {
     const named = EVENT_VERBS.filter((v) => e[v] !== undefined);
@@ -95,7 +100,14 @@ function resolveEvents(w: EventWorld, ctx: Ctx | null): LifecycleEvent[] {
     const guest = Number(name.slice(5));
     if (guest < 1 || guest > w.guestsOf(host)) { issue(at, w.guestsOf(host) === 0 ? `${host ?? 'the host'} has no guests (a native Linux host, or guests: 0)` : `no guest ${guest}${host ? ` of ${host}` : ''} (guests is ${w.guestsOf(host)})`); continue; }
     const key = `${host ?? ''}/${guest}`;
-    if (gone.has(key)) { issue(at, `${t} was destroyed (or crashed) before ${atMs} ms`); continue; }
+    if (verb === 'restore') {
+      if (!saved.has(key)) { issue(at, `${t} was not saved before ${atMs} ms: restore needs a save of it first`); continue; }
+      if (e.vif !== undefined || e.to !== undefined) { issue(['events', i], 'restore takes only its target'); continue; }
+      saved.delete(key);
+      out.push({ index: i, atMs, verb, host, guest, vif: null, to: null });
+      continue;
+    }
+    if (gone.has(key)) { issue(at, `${t} was destroyed, crashed, migrated away or saved before ${atMs} ms`); continue; }
     let has = vifs.get(key);
     if (!has) vifs.set(key, (has = new Set(Array.from({ length: w.bootVifs(host, guest) }, (_, v) => v))));
     let vif: number | null = null;
@@ -113,7 +125,16 @@ function resolveEvents(w: EventWorld, ctx: Ctx | null): LifecycleEvent[] {
       if (e.vif !== undefined) { issue(['events', i, 'vif'], `only for attach and detach (${verb} acts on the whole domain)`); continue; }
       gone.add(key);
     }
-    out.push({ index: i, atMs, verb, host, guest, vif });
+    if (verb !== 'migrate' && e.to !== undefined) { issue(['events', i, 'to'], 'only for migrate (the destination host)'); continue; }
+    if (verb === 'migrate') {
+      if (!w.hosts || host === null) { issue(at, 'migrate needs a world of hosts (hosts:) and a destination host in `to`'); continue; }
+      if (e.to === undefined) { issue(['events', i], `migrate ${t}: give the destination host in \`to\` (hosts: ${Object.keys(w.hosts).join(', ')})`); continue; }
+      if (!(e.to in w.hosts)) { issue(['events', i, 'to'], `no host ${e.to} (hosts: ${Object.keys(w.hosts).join(', ')})`); continue; }
+      if (e.to === host) { issue(['events', i, 'to'], `${t} is already on ${host}: migrate to another host`); continue; }
+      if ((w.hosts[e.to] as { native?: boolean } | undefined)?.native) { issue(['events', i, 'to'], `${e.to} is a native Linux host: a guest migrates to a Xen host`); continue; }
+    }
+    if (verb === 'save') saved.add(key);
+    out.push({ index: i, atMs, verb, host, guest, vif, to: verb === 'migrate' ? e.to! : null });
   }
   return out;
 }

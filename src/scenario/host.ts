@@ -37,6 +37,7 @@ import { attachVif, type Vif, type VifConfig } from '../toolstack/vif.js';
 import { hostOfEndpoint, parseEndpoint, rrOfFlow, rrWorkload, type Scenario } from './schema.js';
 import type { Xl } from '../toolstack/xl.js';
 import type { LifecycleEvent } from '../toolstack/lifecycle.js';
+import type { MigrationResult } from '../toolstack/migration.js';
 
 export interface Built {
   sc: Scenario;
@@ -90,6 +91,8 @@ export interface Built {
   stopSources(): void;
   /** A scenario with lifecycle events: the toolstacks that run them, and the vifs and domains gone. */
   lifecycle?: Lifecycle;
+  /** Each save or migration's account, as it goes (scenarios with save or migrate events). */
+  migrations?: MigrationResult[];
 }
 
 /** The run's side of lifecycle events: each host's toolstack, and what has gone. */

@@ -48,11 +48,11 @@ export function xlHost(p: HostParts, b: () => Built & { lifecycle: Lifecycle }):
   const remove = <T>(list: T[], x: T) => { const i = list.indexOf(x); if (i >= 0) list.splice(i, 1); };
   return {
     host: p.host, h, dom0, guests: p.guests, vifs: p.vifs,
-    plug: (guest, vif, instance) => {
+    plug: (guest, vif, instance, macOverride) => {
       const built = b();
       const pool = p.shared ?? new PendingPool(dom0);
       if (!p.shared) built.pending.push(pool);
-      const mac = p.mac?.(guest.domid, vif);
+      const mac = macOverride ?? p.mac?.(guest.domid, vif);
       const v = attachVif(h, dom0, guest, vif, { ...vifConfig(p.sc, guest, pool, null), instance, ...(mac ? { mac } : {}) });
       const flows = carried.get(`${guest.domid}.${vif}`) ?? [];
       v.nf.flows = new Set(flows);

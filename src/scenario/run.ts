@@ -6,6 +6,7 @@ import type { Scenario } from './schema.js';
 import { newCounters, type Counters } from '../model/counters.js';
 import { distribution, summarize, type LatencyDistribution, type LatencySummary } from '../domains/netperf-rr.js';
 import type { PortStats } from '../hardware/switch.js';
+import type { MigrationResult } from '../toolstack/migration.js';
 
 export interface RunResult {
   scenario: string;
@@ -51,6 +52,11 @@ export interface RunResult {
     /** The whole distribution of the window's latencies (latency.csv under --out; the CDF and histogram plots). */
     distribution: LatencyDistribution;
   };
+  /**
+   * Scenarios with save or migrate events: each one's account (total time, rounds, pages per round,
+   * downtime, each of the guest's flows' stall and recovery, what the source still held after).
+   */
+  migration?: MigrationResult[];
   /** Present only when a TCP receiver of an honest flow got wrong bytes (warm-up included): the first mismatches. */
   dataIntegrity?: string[];
 }
@@ -143,6 +149,7 @@ export function runBuilt(b: Built, onProgress?: OnProgress): RunResult {
     },
     ...(perGuest ? { perGuest: guestShares(b, sc.guests, flow0, secs) } : {}),
     ...(sc.flows ? { perFlow: flowShares(b, sc.flows, flow0, secs) } : {}),
+    ...(b.migrations?.length ? { migration: b.migrations.map((m) => structuredClone(m)) } : {}),
     ...(b.switches?.length ? { perSwitch: Object.fromEntries(b.switches.map((sw) => [sw.name, Object.fromEntries(sw.portStats(b.sys.sched.now)
       .flatMap((st, k) => (sw.ports[k].link.actor ? [[`p${k}`, { ...st, meanQueueBytes: Math.round(st.meanQueueBytes) }]] : [])))])) } : {}),
     ...(b.hosts ? { perHost: Object.fromEntries(b.hosts.map((h) => [h.name, { cpuUtilPct: cpuUtil(h.cpus, secs) }])) } : {}),

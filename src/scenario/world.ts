@@ -27,9 +27,11 @@ import type { ClientModel } from '../peer/client.js';
 import { spawnCpusAndXenstored } from '../toolstack/host.js';
 import { connectVifs, spawnVifActors } from '../toolstack/vif.js';
 import { attachPeer } from '../toolstack/peer.js';
-import { buildHost, flowEnds, peerFor, plugFlows, plugVifs, spawnTcpEnds, workload, type Built, type End } from './host.js';
+import { buildHost, flowEnds, peerFor, plugFlows, plugVifs, spawnTcpEnds, workload, type Built, type End, type WorldFlow } from './host.js';
 import { hostScenario, linkBetween, type Scenario } from './schema.js';
 import { abandonLostFlows, attachLifecycle, scenarioEvents } from './lifecycle-host.js';
+import { attachImages } from './migrate-host.js';
+import type { LifecycleEvent } from '../toolstack/lifecycle.js';
 
 const hex = (v: number) => (v & 255).toString(16).padStart(2, '0');
 /** MACs unique across a world: host index (from 1), then the domain and vif, or the peer's NIC. */
@@ -48,6 +50,10 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
   const streams = new StreamCheck(counters, () => sys.sched.now);
   const w = workload(sc, { sys, counters }, streams);
   const world = flowEnds(sc.flows!, names);
+  const events = scenarioEvents(sc);
+  // Each live migration's stream: a TCP flow from the source's dom0 to the destination's, after the scenario's flows.
+  const migStreams = migrationStreams(events, names, world);
+  const migrating = events.some((e) => e.verb === 'migrate' || e.verb === 'save');
   const swNames = Object.keys(sc.switches);
   // What each cabled NIC (`host/nic`, indices) is cabled to: another host's NIC, or a switch port.
   type Far = { host: number; nic: number } | { sw: number; port: number };
@@ -143,21 +149,23 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
     // At the end that consumes the flow's data: a stream's receiver, or netperf reading its responses.
     const e = world[flow], at = e.rr ? e.from : e.to;
     if (at.peer >= 0) return peers.find((p) => p.host === at.host && p.nic === at.peer)!.c.flowReceived(flow);
-    return w.stacks.get(at.dom0 ? hosts[at.host].dom0 : hosts[at.host].guests[at.guest])?.flowDelivered(flow) ?? 0;
+    const st = w.stacks.get(at.dom0 ? hosts[at.host].dom0 : hosts[at.host].guests[at.guest]);
+    if (st && !st.receives(flow) && migrating) for (const o of w.stacks.values()) if (o.receives(flow)) return o.flowDelivered(flow); // its guest migrated
+    return st?.flowDelivered(flow) ?? 0;
   };
+  const listed = sc.flows!.length; // the scenario's flows (migration streams are not its traffic)
   const vifs = hosts.flatMap((x) => x.plugged?.vifs ?? []);
   const first = hosts[0];
-  const events = scenarioEvents(sc);
   let schedule: (() => void) | null = null;
   const built: Built = {
     sc, sys, cpus: hosts.flatMap((x) => x.h.cpus), mem: first.h.mem, counters, costs: first.h.costs, host: first.h.dispatcher,
     kernels: hosts.flatMap((x) => x.h.kernels), endpoint: first.guests[0] ?? first.dom0, stacks: w.stacks, clients, nics: hosts.flatMap((x) => x.nics),
     netfronts: vifs.map((v) => v.nf), netbacks: vifs.map((v) => v.nb), xenstore: first.h.xenstore, vifs,
     qdiscs: hosts.flatMap((x) => [...x.nicQ, ...(x.plugged?.qdiscs ?? [])]), drivers: hosts.flatMap((x) => x.drivers), pending: hosts.flatMap((x) => x.plugged?.pending ?? []),
-    xen: first.h.xen, ringPages: first.h.ringPages, flowGoodput, flows: world.length, rr: w.rrLog, staleTranslations, mss: w.mss, streams,
+    xen: first.h.xen, ringPages: first.h.ringPages, flowGoodput, flows: listed, rr: w.rrLog, staleTranslations, mss: w.mss, streams,
     hosts: hosts.map((x) => ({ name: x.name, cpus: x.h.cpus, dispatcher: x.h.dispatcher })), switches,
     flowMacs: world.map((e) => ({ from: macOf(e.from), to: macOf(e.to) })),
-    goodputBytes: () => { let n = 0; for (let f = 0; f < world.length; f++) n += flowGoodput(f); return n; },
+    goodputBytes: () => { let n = 0; for (let f = 0; f < listed; f++) n += flowGoodput(f); return n; },
     start: () => {
       for (const x of hosts) if (x.plugged) connectVifs(x.h, x.dom0, x.plugged.vifs);
       // Each host boots (dom0 unpaused), then its toolstack unpauses the guests it built.
@@ -182,11 +190,28 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
   };
   if (events.length) {
     // Native hosts have no toolstack of Xen's: the schema gives events Xen hosts' guests only.
-    schedule = attachLifecycle(built, hosts.flatMap((x, i) => (x.plugged ? [{
+    const parts = hosts.flatMap((x, i) => (x.plugged ? [{
       host: x.name, sc: x.hs, h: x.h, dom0: x.dom0, guests: x.guests, bridge: x.plugged.bridge, vifs: x.plugged.vifs, w,
       shared: x.hs.netback.pendingRing === 'shared' ? x.plugged.pending[0] : null,
       mac: (domid: number, vif: number) => vifMac(i, domid, vif),
-    }] : [])), events);
+    }] : []));
+    schedule = attachLifecycle(built, parts, events);
+    if (migrating) {
+      hosts.forEach((x) => x.plugged?.nicPorts.forEach((port) => x.plugged!.bridge.markUplink(port)));
+      attachImages(built, parts, { streams: migStreams, addressing, macNumber });
+    }
   }
   return built;
+}
+
+/** A flow from dom0 to dom0 for each migrate event (its index -> the flow's number), appended to `world`. */
+function migrationStreams(events: readonly LifecycleEvent[], names: readonly string[], world: WorldFlow[]): Map<number, number> {
+  const out = new Map<number, number>();
+  const dom0 = (host: number): End => ({ host, dom0: true, guest: -1, peer: -1, vif: 0 });
+  for (const e of events) {
+    if (e.verb !== 'migrate') continue;
+    out.set(e.index, world.length);
+    world.push({ from: dom0(names.indexOf(e.host!)), to: dom0(names.indexOf(e.to!)), rr: null });
+  }
+  return out;
 }

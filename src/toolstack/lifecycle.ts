@@ -19,8 +19,7 @@ import { PS_PER_MS } from '../actors/scheduler.js';
  * a key in the scenario's EventSchema and its checks (src/scenario/events.ts), and its handler in
  * TOOLSTACK_VERBS (xl.ts).
  */
-export const EVENT_VERBS = ['attach', 'detach', 'destroy', 'crash'] as const;
-// --- save / restore / migrate (issue 22, part 2) are added here, to EventSchema and checkEvents, and to TOOLSTACK_VERBS. ---
+export const EVENT_VERBS = ['attach', 'detach', 'destroy', 'crash', 'migrate', 'save', 'restore'] as const;
 export type EventVerb = typeof EVENT_VERBS[number];
 
 /** One event as the toolstack runs it: its time, verb, target guest and host, and vif. */
@@ -35,6 +34,8 @@ export interface LifecycleEvent {
   guest: number;
   /** The vif (attach, detach); null for the domain's verbs. */
   vif: number | null;
+  /** migrate: the destination host; null for the other verbs. */
+  to: string | null;
 }
 
 /** A command to the toolstack (from the scenario's events), or a XenStore watch it registered firing. */
@@ -91,6 +92,9 @@ export function commandLine(e: LifecycleEvent, domain: string): string {
     case 'detach': return `network-detach ${domain} ${e.vif}`;
     case 'destroy': return `destroy ${domain}`;
     case 'crash': return `domain_crash ${domain}`;
+    case 'migrate': return `migrate --live ${domain} ${e.to}`;
+    case 'save': return `save ${domain}`;
+    case 'restore': return `restore ${domain}`;
     default: return `${e.verb} ${domain}`;
   }
 }

@@ -41,7 +41,7 @@ export interface XlHost<V extends Vif = Vif> {
   /** The host's vifs as the run knows them (the toolstack adds and removes entries). */
   vifs: V[];
   /** xl network-attach's device setup (attachVif with the scenario's vif configuration), its bridge port, and the guest's flows on it; `instance` keeps actor names unique. */
-  plug(guest: Kernel, vif: number, instance: string): V;
+  plug(guest: Kernel, vif: number, instance: string, mac?: string): V;
   /** The hotplug script's remove (run in dom0): the vif's bridge port and what waits in its queue go. */
   unbridge(v: V, x: Exec): void;
   /** The vif is gone: the run forgets it (its rings' and queues' units counted as lost with it, in `x`'s kernel). */
@@ -53,12 +53,30 @@ export interface XlHost<V extends Vif = Vif> {
 /** What the toolstack found released, or not, once a vif or a domain was gone (read by the stress invariants). */
 export interface ReleaseRecord { what: string; at: number; problems: string[] }
 
-/** The verbs: what the toolstack does for each (save / restore / migrate, issue 22 part 2, are added here). */
+/**
+ * Save, restore and live migration: the run's side (src/scenario/migrate-host.ts) moves the guest's
+ * pages and sockets, which the toolstack layer does not see; it drives this toolstack's calls.
+ */
+export interface ImageOps {
+  migrate(ts: Xl, e: LifecycleEvent): void;
+  save(ts: Xl, e: LifecycleEvent): void;
+  restore(ts: Xl, e: LifecycleEvent): void;
+}
+
+const images = (ts: Xl): ImageOps => {
+  if (!ts.images) throw new Error(`${ts.name}: no save/restore/migration on this run`);
+  return ts.images;
+};
+
+/** The verbs: what the toolstack does for each. */
 export const TOOLSTACK_VERBS: Record<EventVerb, VerbHandler<Xl>> = {
   attach: (ts, e) => ts.networkAttach(ts.guest(e.guest), e.vif!),
   detach: (ts, e) => ts.networkDetach(ts.vifOf(ts.guest(e.guest), e.vif!)),
   destroy: (ts, e) => ts.destroy(ts.guest(e.guest)),
   crash: (ts, e) => ts.crash(ts.guest(e.guest)),
+  migrate: (ts, e) => images(ts).migrate(ts, e),
+  save: (ts, e) => images(ts).save(ts, e),
+  restore: (ts, e) => images(ts).restore(ts, e),
 };
 
 export class Xl<V extends Vif = Vif> implements ToolstackActor {
@@ -72,6 +90,8 @@ export class Xl<V extends Vif = Vif> implements ToolstackActor {
   readonly destroyed = new Set<Kernel>();
   /** How often each vif number of each guest was plugged (for unique actor names). */
   private readonly plugs = new Map<string, number>();
+  /** Save, restore and migration, when the run has them. */
+  images: ImageOps | null = null;
 
   constructor(readonly x: XlHost<V>, private readonly events: () => readonly LifecycleEvent[]) {
     this.name = `${x.h.prefix}toolstack`;
@@ -107,9 +127,9 @@ export class Xl<V extends Vif = Vif> implements ToolstackActor {
   }
 
   /** The vif may be unplugged: its XenBus drivers act on closing and removal, and the toolstack hears of each step. */
-  private manage(v: V, hotplug = false): void {
+  private manage(v: V, hotplug = false, then?: (x: Exec) => void): void {
     let refill: (() => void) | null = null;
-    if (hotplug) refill = () => v.nf.kernel.post({ name: `${v.nf.name}-connect`, run: (x) => v.nf.refill(x) }, 'irq');
+    if (hotplug) refill = () => v.nf.kernel.post({ name: `${v.nf.name}-connect`, run: (x) => { v.nf.refill(x); then?.(x); } }, 'irq');
     v.life = {
       connected: refill,
       backendRemoved: () => this.backendRemoved(v),
@@ -130,6 +150,21 @@ export class Xl<V extends Vif = Vif> implements ToolstackActor {
     const v = this.x.plug(k, n, times > 1 ? `r${times}` : '');
     this.manage(v, true);
     startHandshake(this.x.h, this.x.dom0, [v]);
+  }
+
+  /**
+   * A resumed guest's vif (after a restore or a migration): the same device setup as a hot-plug with
+   * the guest's own MAC; netfront's resume connects it (talk_to_netback: new rings, grants and
+   * event channel) and, once the backend is Connected, posts its receive buffers and runs `then`.
+   */
+  resumeVif(k: Kernel, n: number, mac: string, then: (v: V, x: Exec) => void): V {
+    const key = `${k.domid}.${n}`;
+    const times = (this.plugs.get(key) ?? 0) + 1;
+    this.plugs.set(key, times);
+    const v = this.x.plug(k, n, times > 1 ? `r${times}` : '', mac);
+    this.manage(v, true, (x) => then(v, x));
+    startHandshake(this.x.h, this.x.dom0, [v]);
+    return v;
   }
 
   networkDetach(v: V): void {

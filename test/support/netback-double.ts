@@ -89,7 +89,7 @@ export function harness(opts: HarnessOptions = {}) {
     allocFrame: () => { const f = nextFrame++; owner.set(f, DOM0); return f; },
     freeFrame: (f: number) => { freed.push(f); owner.delete(f); },
     // The payload side (data integrity) is MachineMemory's own: one run per frame, moved by write/copy.
-    mem: { contents, payload: new Map(), write: MachineMemory.prototype.write, copy: MachineMemory.prototype.copy, ownerOf: (f: number) => owner.get(f) },
+    mem: { contents, payload: new Map(), write: MachineMemory.prototype.write, copy: MachineMemory.prototype.copy, written: MachineMemory.prototype.written, logDirty: null, ownerOf: (f: number) => owner.get(f) },
     ...addressSpace(),
   } as unknown as Kernel;
   /** Guest frame of gref r: 500 + r. Handles are numbered from 1. */
