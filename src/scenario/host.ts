@@ -77,13 +77,24 @@ export interface Built {
   rr: RrLog | null;
   /** Number of TCP flows (flow f belongs to guest f mod guests in topology guest, or is entry f of the scenario's flow list). */
   flows: number;
-  /** A world of several hosts: each host's name and CPUs, in the scenario's order (absent for one host). */
-  hosts?: Array<{ name: string; cpus: Cpu[] }>;
+  /** A world of several hosts: each host's name, CPUs and the rest of its machine, in the scenario's order (absent for one host). */
+  hosts?: HostView[];
   /** A world's switches (absent for one host). */
   switches?: SwitchModel[];
   start(): void;
   /** Stop the traffic sources (applications, clients, adversaries) and the fault injector, so the run can drain. */
   stopSources(): void;
+}
+
+/** One host of a world as the checks see it: its CPUs, memory, hypervisor, domains (dom0 first), NICs with their drivers, vifs, pending pools and queues. */
+export interface HostView {
+  name: string; cpus: Cpu[]; mem: MachineMemory; xen: Xen | null; kernels: Kernel[];
+  nics: NicModel[]; drivers: NicDriver[]; vifs: VifInfo[]; pending: PendingPool[]; qdiscs: Qdisc[];
+}
+
+/** Every host of a built system: a world's hosts, or the one host (named ''). */
+export function hostViews(b: Built): HostView[] {
+  return b.hosts ?? [{ name: '', cpus: b.cpus, mem: b.mem, xen: b.xen, kernels: b.kernels, nics: b.nics, drivers: b.drivers, vifs: b.vifs, pending: b.pending, qdiscs: b.qdiscs }];
 }
 
 /** A vif as the scenario uses it: the toolstack's vif, the flow it carries and its queues. */
@@ -215,10 +226,10 @@ export interface PluggedHost { bridge: Bridge; vifs: VifInfo[]; pending: Pending
  * vif MAC when the world needs one unique across hosts.
  */
 export function plugVifs(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[], world: WorldFlow[], hostIx: number, drivers: NicDriver[], nicQ: Qdisc[],
-  macs: { vif?: (domid: number) => string; peer: (nic: number) => string; dom0: string }): PluggedHost {
+  macs: { vif?: (domid: number) => string; peer: (nic: number) => string; dom0: string }, streams: StreamCheck): PluggedHost {
   const { counters } = h;
-  const bridge = new Bridge(counters);
-  const nicPorts = drivers.map((d, n) => bridge.addPort(d, nicQ[n], [macs.peer(n)]));
+  const bridge = new Bridge(counters, dom0);
+  const nicPorts = drivers.map((d, n) => bridge.addPort(d, nicQ[n], [macs.peer(n)], true));
   const local = bridge.addLocal(macs.dom0, dom0);
   const localQ = new Qdisc(local, counters);
   const shared = sc.netback.pendingRing === 'shared' ? new PendingPool(dom0) : null;
@@ -229,8 +240,12 @@ export function plugVifs(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Ke
   guests.forEach((guest, g) => {
     const pool = shared ?? new PendingPool(dom0);
     if (!shared) pending.push(pool);
-    const v = attachVif(h, dom0, guest, 0, { ...vifConfig(sc, guest, pool, null), ...(macs.vif ? { mac: macs.vif(guest.domid) } : {}) });
+    // An adversary in place of netfront where the scenario (this host's `hostile`) says so.
+    const adversary = sc.hostile.find((a) => a.guest === guest.domid && a.vif === 0) ?? null;
+    const v = attachVif(h, dom0, guest, 0, { ...vifConfig(sc, guest, pool, adversary), ...(macs.vif ? { mac: macs.vif(guest.domid) } : {}) });
     const mine = world.flatMap((e, f) => (here(e.from, g) || here(e.to, g) ? [f] : []));
+    // Every flow an adversary's own stack ends: it may write what it likes into its own buffers.
+    if (adversary) for (const f of mine) streams.adversaryFlows.add(f);
     v.nf.flows = new Set(mine);
     const bq = new Qdisc(v.nb, counters);
     bridge.addPort(v.nb, bq, [v.mac]);
@@ -282,4 +297,41 @@ export function spawnTcpEnds(h: PhysicalHost, stacks: Map<Kernel, NetStack>, cli
   };
   for (const [k, st] of stacks) for (const s of st.socks.values()) spawnEnds(`${k.name}-tcp${s.flow}`, s);
   for (const c of clients) for (const f of c.flows()) spawnEnds(`${c.name}-tcp${f}`, c.endpoint(f)!);
+}
+
+/**
+ * Connections of an adversary's domain may never complete (it broke its own channels): both ends of
+ * each of its flows give up on them (tcp_retries2, much shortened), so the honest rest of the run can drain.
+ */
+export function abortAdversaryFlows(sc: Scenario, vifs: readonly VifInfo[], w: Workload, clients: readonly ClientModel[]): void {
+  for (const v of vifs) {
+    if (!sc.hostile.some((a) => a.guest === v.guest.domid)) continue;
+    for (const f of v.flows) {
+      for (const s of w.stacks.values()) s.abort(f);
+      for (const c of clients) c.abort(f);
+    }
+  }
+}
+
+/** NIC fault injection, in the NICs' own time line; stop() ends it and brings every link back up. */
+export function scheduleFaults(sc: Scenario, h: PhysicalHost, nics: NicModel[]) {
+  const { sys } = h;
+  let on = true;
+  for (const fault of sc.faults) {
+    const nic = nics[fault.nic];
+    sys.sched.at(Math.round(fault.atUs * PS_PER_US), sys.rankOf(nic.name), () => {
+      if (!on) return;
+      if (fault.kind === 'dma-error') nic.dmaFaults += fault.count;
+      else sys.deliverNow(nic.name, nic.name, { type: fault.kind === 'link-down' ? 'LINK_DOWN' : 'LINK_UP' });
+    });
+  }
+  return {
+    stop: () => {
+      on = false;
+      for (const nic of nics) {
+        nic.dmaFaults = 0;
+        if (!nic.linkUp) sys.deliverNow(nic.name, nic.name, { type: 'LINK_UP' });
+      }
+    },
+  };
 }

@@ -95,7 +95,7 @@ export const SwitchSchema = z.strictObject({
 
 /** One Xen host of a world: each field given replaces the scenario's own for this host. */
 export const HostSchema = z.strictObject({
-  guests: z.number().int().min(1).max(255).optional().describe('Guest domains on this host, 1 to 255. Default: the scenario\'s `guests`.'),
+  guests: z.number().int().min(0).max(255).optional().describe('Guest domains on this host, 0 to 255 (0: dom0 alone, its own stack an endpoint). Default: the scenario\'s `guests`.'),
   // The blocks without their prefault: a block left out is the scenario's, not the defaults.
   machine: MachineSchema.unwrap().optional().describe('This host\'s machine. Default: the scenario\'s `machine`.'),
   placement: PlacementSchema.unwrap().optional().describe('This host\'s vCPU pinning. Default: the scenario\'s `placement`.'),

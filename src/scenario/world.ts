@@ -23,7 +23,7 @@ import type { ClientModel } from '../peer/client.js';
 import { spawnCpusAndXenstored } from '../toolstack/host.js';
 import { connectVifs, spawnVifActors } from '../toolstack/vif.js';
 import { attachPeer } from '../toolstack/peer.js';
-import { buildHost, flowEnds, peerFor, plugFlows, plugVifs, spawnTcpEnds, workload, type Built, type End } from './host.js';
+import { abortAdversaryFlows, buildHost, flowEnds, peerFor, plugFlows, plugVifs, scheduleFaults, spawnTcpEnds, workload, type Built, type End } from './host.js';
 import { hostScenario, type Scenario } from './schema.js';
 
 const hex = (v: number) => (v & 255).toString(16).padStart(2, '0');
@@ -60,7 +60,7 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
     const hs = hostScenario(sc, name);
     const parts = buildHost(hs, interpreter, { prefix: `${name}/`, sys, counters, staleTranslations });
     const plugged = plugVifs(hs, parts.h, parts.dom0, parts.guests, world, i, parts.drivers, parts.nicQ,
-      { vif: (domid) => vifMac(i, domid), peer: (n) => worldPeerMac(i, n), dom0: worldDom0Mac(i) });
+      { vif: (domid) => vifMac(i, domid), peer: (n) => worldPeerMac(i, n), dom0: worldDom0Mac(i) }, streams);
     return { name, hs, ...parts, plugged };
   });
   const macOf = (e: End) => (e.dom0 ? worldDom0Mac(e.host) : e.guest >= 0 ? vifMac(e.host, hosts[e.host].guests[e.guest].domid) : worldPeerMac(e.host, e.peer));
@@ -111,6 +111,9 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
   spawnTcpEnds(hosts[0].h, w.stacks, clients);
   for (const x of hosts) spawnVifActors(x.h, x.plugged.vifs);
   for (const x of hosts) spawnCpusAndXenstored(x.h);
+  // Each host's NIC faults and adversaries (its own entries of the scenario's `faults` and `hostile`).
+  const faults = hosts.map((x) => scheduleFaults(x.hs, x.h, x.nics));
+  const hostiles = hosts.flatMap((x) => x.plugged.vifs.flatMap((v) => (v.hostile ? [v.hostile] : [])));
 
   const flowGoodput = (flow: number): number => {
     // At the end that consumes the flow's data: a stream's receiver, or netperf reading its responses.
@@ -122,11 +125,14 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
   const first = hosts[0];
   return {
     sc, sys, cpus: hosts.flatMap((x) => x.h.cpus), mem: first.h.mem, counters, costs: first.h.costs, host: first.h.dispatcher,
-    kernels: hosts.flatMap((x) => x.h.kernels), endpoint: first.guests[0], stacks: w.stacks, clients, nics: hosts.flatMap((x) => x.nics),
+    kernels: hosts.flatMap((x) => x.h.kernels), endpoint: first.guests[0] ?? first.dom0, stacks: w.stacks, clients, nics: hosts.flatMap((x) => x.nics),
     netfronts: vifs.map((v) => v.nf), netbacks: vifs.map((v) => v.nb), xenstore: first.h.xenstore, vifs,
     qdiscs: hosts.flatMap((x) => [...x.nicQ, ...x.plugged.qdiscs]), drivers: hosts.flatMap((x) => x.drivers), pending: hosts.flatMap((x) => x.plugged.pending),
     xen: first.h.xen, ringPages: first.h.ringPages, flowGoodput, flows: world.length, rr: w.rrLog, staleTranslations, mss: w.mss, streams,
-    hosts: hosts.map((x) => ({ name: x.name, cpus: x.h.cpus })), switches,
+    hosts: hosts.map((x) => ({
+      name: x.name, cpus: x.h.cpus, mem: x.h.mem, xen: x.h.xen, kernels: x.h.kernels, nics: x.nics, drivers: x.drivers,
+      vifs: x.plugged.vifs, pending: x.plugged.pending, qdiscs: [...x.nicQ, ...x.plugged.qdiscs],
+    })), switches,
     goodputBytes: () => { let n = 0; for (let f = 0; f < world.length; f++) n += flowGoodput(f); return n; },
     start: () => {
       for (const x of hosts) connectVifs(x.h, x.dom0, x.plugged.vifs);
@@ -138,10 +144,14 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
       for (const v of vifs) v.nf.kernel.post({ name: `${v.nf.name}-connect`, run: (x) => v.nf.refill(x) }, 'irq');
       for (const s of w.stacks.values()) s.start();
       for (const c of clients) sys.send(c.name, c.name, { type: 'START' });
+      for (const a of hostiles) a.start();
     },
     stopSources: () => {
       for (const s of w.stacks.values()) s.stop();
       for (const c of clients) c.stop();
+      for (const a of hostiles) a.stop();
+      for (const x of hosts) abortAdversaryFlows(x.hs, x.plugged.vifs, w, clients);
+      for (const f of faults) f.stop();
     },
   };
 }
