@@ -181,8 +181,9 @@ export function workload(sc: Scenario, h: Pick<PhysicalHost, 'sys' | 'counters'>
   // each (a NIC rx buffer, a netfront RX slot: multi-slot receive is not modelled), so a frame bigger
   // than a page could not be received whole; in receive scenarios (and RR responses, which come back
   // to the endpoint) the sender's MSS is capped to fit.
-  // With a flow list, so is every flow that ends in this host (a guest's netfront posts one page per buffer).
-  const capped = sc.direction === 'rx' || anyRr || (sc.flows ?? []).some((f) => parseEndpoint(f.to).kind !== 'peer');
+  // With a flow list, so is every flow that ends in this host (a guest's netfront posts one page per buffer),
+  // and every flow between two hosts of a world (the far host's NIC receives it into one page).
+  const capped = sc.direction === 'rx' || anyRr || (sc.flows ?? []).some((f) => parseEndpoint(f.to).kind !== 'peer' || hostOfEndpoint(f.from) !== hostOfEndpoint(f.to));
   const mss = capped ? Math.min(sc.tcp.mss, PAGE_SIZE - HDR_LEN) : sc.tcp.mss;
   const stackCfg = {
     mss, sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024,
