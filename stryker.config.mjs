@@ -34,6 +34,7 @@ const UNIT = [
   'dist/test/hypervisor/schedule.test.js',
   'dist/test/hypervisor/domctl.test.js',
   'dist/test/stress/interleave.test.js',
+  'dist/test/stress/world-case.test.js',
 ];
 const SYSTEM = [
   'dist/test/domains/xenstore.test.js',
