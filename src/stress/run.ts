@@ -27,7 +27,7 @@
 import { createHash } from 'node:crypto';
 import { PS_PER_MS } from '../actors/scheduler.js';
 import { build, type Built } from '../scenario/build.js';
-import { hostViews } from '../scenario/host.js';
+import { flowEnds, hostViews } from '../scenario/host.js';
 import type { Kernel } from '../domains/kernel.js';
 import type { Interpreter } from '../actors/runtime.js';
 import { parseScenario, type Scenario } from '../scenario/schema.js';
@@ -84,17 +84,28 @@ export function i2NotJudged(sc: Scenario): string | null {
 /**
  * How much of its control goodput an honest guest can be expected to keep, by what the scheduler
  * guarantees (docs/stress.md): its traffic needs CPU from dom0 (netback, for every guest) and from
- * itself. A domain that used a share u of its CPU in the control run and is guaranteed g
- * (SchedPolicy.guaranteedShare) may be held to g, so it keeps at least min(1, g / u) of its work rate;
- * the guest keeps the smaller of the two. I2's thresholds are scaled by it.
+ * itself; with a flow list, also from the other end of each of its (honest) `flows` and that end's
+ * dom0, on whichever host (in a world, an adversary may load the far host's dom0). A domain that
+ * used a share u of its CPU in the control run and is guaranteed g by its host's scheduler
+ * (SchedPolicy.guaranteedShare) may be held to g, so it keeps at least min(1, g / u) of its work
+ * rate; the guest keeps the smallest of these. I2's thresholds are scaled by it.
  */
 export interface I2Expectation { fraction: number; why: string }
-function i2Expected(b: Built, control: Map<Kernel, number>, guest: Kernel): I2Expectation {
-  // The guest's own host: its scheduler, and its dom0 (the driver domain of its vif).
-  const host = hostViews(b).find((h) => h.kernels.includes(guest))!;
-  const policy = host.xen?.policy;
+function i2Expected(b: Built, control: Map<Kernel, number>, guest: Kernel, flows: readonly number[] = []): I2Expectation {
+  const hosts = hostViews(b);
+  const hostOf = (k: Kernel) => hosts.find((h) => h.kernels.includes(k))!;
+  // The guest's own dom0 (the driver domain of its vif) and itself, then the far ends of its flows.
+  const need = [hostOf(guest).kernels[0], guest];
+  if (b.sc.flows) {
+    const world = flowEnds(b.sc.flows, b.hosts ? hosts.map((h) => h.name) : []);
+    for (const e of flows.flatMap((f) => [world[f].from, world[f].to])) {
+      const h = hosts[e.host];
+      for (const k of [h.kernels[0], e.peer >= 0 ? null : h.kernels[e.dom0 ? 0 : e.guest + 1]]) if (k && !need.includes(k)) need.push(k);
+    }
+  }
   let fraction = 1, why = '';
-  for (const k of [host.kernels[0], guest]) {
+  for (const k of need) {
+    const policy = hostOf(k).xen?.policy;
     const used = control.get(k);
     if (!policy || used === undefined) continue;
     const g = policy.guaranteedShare(k);
@@ -299,13 +310,14 @@ export function judgeCase(sc: Scenario, p: CaseRun, opts: { again?: CaseRun; int
     // progress is that of its flows with honest ends (on one host, the guest's own flows).
     const adversaryName = v?.guest.name ?? `domU${hostile.guest}`;
     const adversaryFlows = new Set(p.b.vifs.filter((q) => q.guest.name === adversaryName).flatMap((q) => q.flows));
-    const honestBytes = (ph: CaseRun, g: string) => sum(ph.b.vifs.filter((q) => q.guest.name === g).flatMap((q) => q.flows).filter((f) => !adversaryFlows.has(f)).map((f) => ph.flowGoodput[f] ?? 0));
+    const honestFlows = (ph: CaseRun, g: string) => ph.b.vifs.filter((q) => q.guest.name === g).flatMap((q) => q.flows).filter((f) => !adversaryFlows.has(f));
+    const honestBytes = (ph: CaseRun, g: string) => sum(honestFlows(ph, g).map((f) => ph.flowGoodput[f] ?? 0));
     for (const g of Object.keys(control.goodput)) {
       if (g === adversaryName) continue;
       const want = sc.flows ? honestBytes(control, g) : control.goodput[g];
       const have = sc.flows ? honestBytes(p, g) : p.goodput[g] ?? 0;
       const guest = control.b.kernels.find((k) => k.name === g);
-      const e = guest ? i2Expected(control.b, control.cpuShare, guest) : { fraction: 1, why: '' };
+      const e = guest ? i2Expected(control.b, control.cpuShare, guest, sc.flows ? honestFlows(control, g) : []) : { fraction: 1, why: '' };
       if (e.fraction < worst.fraction) worst = e;
       got += have;
       base += want;

@@ -7,7 +7,8 @@ import { expect } from 'chai';
 import type { CaseScenario } from '../../src/stress/case.js';
 import { runCase } from '../../src/stress/run.js';
 import { runStress, summarize } from '../../src/stress/pool.js';
-import { parseScenario, ScenarioError, type ScenarioInput } from '../../src/scenario/schema.js';
+import { fileURLToPath } from 'node:url';
+import { loadScenario, parseScenario, ScenarioError, type ScenarioInput } from '../../src/scenario/schema.js';
 import { build } from '../../src/scenario/build.js';
 import { HDR_LEN, PAGE_SIZE } from '../../src/core/packet.js';
 import { runWrapped } from '../support/wrapped-case.js';
@@ -79,6 +80,21 @@ describe('stress --worlds: a hostile guest in a world', function () {
       b.stopSources = () => { stop(); b.hosts![0].kernels[0].allocFrame(); };
     });
     expect(r.failures.filter((f) => /page leak/.test(f))).to.deep.equal(['host1: page leak: host1/dom0 owns 1024 frames, 1023 of them held by anything']);
+  });
+});
+
+describe('stress --worlds: I2 in a world counts the far end\'s domains', function () {
+  this.timeout(300_000);
+
+  it('a guest whose flow ends at the adversary\'s host\'s dom0 is judged against that dom0\'s guarantee too (seed 1 case 37, shrunk)', () => {
+    // host1's guest 2 sends zero-length fragments (H8) under credit; host3's guest 1 streams to host1's dom0.
+    const sc = loadScenario(fileURLToPath(new URL('../../../test/fixtures/stress/worlds-seed-1-case-37-shrunk.yaml', import.meta.url)), [], { allowIgnored: true });
+    const r = runCase(sc);
+    // The trigger: the far guest moved less than the unscaled 20% of its control goodput ...
+    expect(r.hostile).to.equal('H8/0');
+    expect(r.honestShare['host3/domU1']).to.be.below(0.2);
+    // ... which host1's dom0, guaranteed a third of its CPU by credit and needing more, accounts for.
+    expect(r.failures).to.deep.equal([]);
   });
 });
 
