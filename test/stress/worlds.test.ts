@@ -12,6 +12,7 @@ import { loadScenario, parseScenario, ScenarioError, type ScenarioInput } from '
 import { build } from '../../src/scenario/build.js';
 import { HDR_LEN, PAGE_SIZE } from '../../src/core/packet.js';
 import { runWrapped } from '../support/wrapped-case.js';
+import { xennet } from '../support/cli.js';
 
 /** The stress campaign's short netback timers and small buffers, for a hand-written world. */
 const STRESS = { netback: { rxDrainMs: 1, rxStallMs: 2, rxPollMs: 0.5 }, tcp: { mss: 1448, sndBufKiB: 64, rcvBufKiB: 64 } };
@@ -33,6 +34,22 @@ describe('stress --worlds: the generator draws worlds', function () {
     const s = summarize(reps, { runs: 5, hostile: false, seed: 1 });
     expect(s.worlds!.flows).to.equal(reps.reduce((n, r) => n + r.scenario.flows!.length, 0));
     expect(s.worlds!.betweenHosts).to.be.greaterThan(0);
+  });
+
+  it('the command line replays a world case by its index, and refuses --worlds where it means nothing', () => {
+    const r = xennet(['stress', '--worlds', '--seed', '1', '--case', '3', '--no-replay-check']);
+    expect(r.stderr).to.equal('');
+    expect(r.status).to.equal(0);
+    expect(r.stdout).to.match(/^case 3 \(case seed \d+\) ok; result hash [0-9a-f]{16}\n/);
+    expect(r.stdout).to.match(/\nhosts:\n  host1:\n/);
+    for (const [args, msg] of [
+      [['--interleave'], 'error: --interleave cannot be combined with --worlds'],
+      [['--replay', 'scenarios/worlds/east-west.yaml'], 'error: --worlds draws cases; --replay runs a scenario file (a world or not): give one of them'],
+    ] as const) {
+      const bad = xennet(['stress', '--worlds', ...args]);
+      expect(bad.status).to.equal(2);
+      expect(bad.stderr.trim()).to.equal(msg);
+    }
   });
 
   it('a hostile world campaign puts the adversary on a guest of some host and names it', async () => {
