@@ -90,6 +90,14 @@ export function worldFlows(draws: FlowDraw[], ends: string[], links: Link[], mss
   return [{ from: 'host1/dom0', to: `${other}/dom0`, kind: 'stream' }];
 }
 
+/** A stream between the adversary's guest and another endpoint it can reach (its own host's dom0 at least), either way. */
+export function adversaryFlow(adversary: string, d: { other: number; sends: boolean }, ends: string[], links: Link[]): Flow {
+  const host = (e: string) => e.split('/')[0];
+  const reach = ends.filter((e) => e !== adversary && (host(e) === host(adversary) || linkBetween({ links }, host(adversary), host(e)) !== null));
+  const other = reach[d.other % reach.length];
+  return d.sends ? { from: adversary, to: other, kind: 'stream' } : { from: other, to: adversary, kind: 'stream' };
+}
+
 /** One world case; `hostile` puts one adversary (from `only`, or any behaviour; `pin` fixes it) on one guest. */
 export function worldCaseArb(hostile: boolean, only?: string[], pin?: HostilePair): fc.Arbitrary<CaseScenario> {
   const behaviours = pin ? [pin.behaviour] : only?.length ? only : BEHAVIOURS.map((b) => b.id);
@@ -137,6 +145,8 @@ export function worldCaseArb(hostile: boolean, only?: string[], pin?: HostilePai
     rate: hostile ? fc.constant(null) : fc.option(fc.record({ host: fc.nat(WORLD_HOSTS - 1), guest: fc.nat(WORLD_GUESTS - 1), mbps: fc.integer({ min: 20, max: 800 }), intervalUs: fc.integer({ min: 200, max: 2000 }) }), { freq: 4 }),
     adversary: fc.record({
       host: fc.nat(WORLD_HOSTS - 1), guest: fc.nat(WORLD_GUESTS - 1),
+      // The adversary's own stack sends and receives as usual (the catalogue attacks with its traffic): a stream to or from it.
+      other: fc.nat(63), sends: fc.boolean(),
       behaviour: fc.constantFrom(...behaviours), variant: pin ? fc.constant(pin.variant) : fc.nat(31),
       startUs: fc.integer({ min: 100, max: 1500 }), periodUs: fc.integer({ min: 100, max: 400 }),
     }),
@@ -157,6 +167,10 @@ export function worldCaseArb(hostile: boolean, only?: string[], pin?: HostilePai
     const name = (i: number) => `host${i + 1}`;
     const rateHost = r.rate ? r.rate.host % r.hosts : 0;
     const advHost = r.adversary.host % r.hosts;
+    const advGuest = 1 + (r.adversary.guest % Math.max(1, guests[advHost]));
+    const ends = worldEndpoints(guests, nics, cabled);
+    const flows = worldFlows(r.flows, ends, links, r.mss);
+    if (hostile) flows.unshift(adversaryFlow(`${name(advHost)}/guest${advGuest}`, r.adversary, ends, links));
     return {
       name: 'stress-world',
       topology: 'guest',
@@ -167,7 +181,7 @@ export function worldCaseArb(hostile: boolean, only?: string[], pin?: HostilePai
       hosts: Object.fromEntries(hs.map((h, i) => [name(i), { guests: h.guests, machine: machine(h), ...(h.ownOpt ? { optimizations: h.opt } : {}) }])),
       ...(fabric === 'switch' ? { switches: { sw0: { ports, queueKiB: r.sw.queueKiB, forwardUs: r.sw.forwardUs, fdb: r.sw.fdb } } } : {}),
       links,
-      flows: worldFlows(r.flows, worldEndpoints(guests, nics, cabled), links, r.mss),
+      flows,
       xen: { scheduler: r.scheduler, credit: { ...creditPeriods(hostile && r.scheduler === 'credit', r.trafficUs) } },
       optimizations: r.host[0].opt,
       tcp: { mss: r.mss, sndBufKiB: r.sndBufKiB, rcvBufKiB: r.sndBufKiB, appChunkKiB: 16, congestionControl: r.cc },
@@ -180,7 +194,7 @@ export function worldCaseArb(hostile: boolean, only?: string[], pin?: HostilePai
         return { host: name(i), atUs: Math.round(f.at * r.trafficUs), nic: f.nic % nics[i], kind: f.kind, count: f.count };
       }).sort((a, b) => a.atUs - b.atUs),
       hostile: hostile ? [{
-        host: name(advHost), guest: 1 + (r.adversary.guest % guests[advHost]), vif: 0, behaviour: r.adversary.behaviour,
+        host: name(advHost), guest: advGuest, vif: 0, behaviour: r.adversary.behaviour,
         variant: r.adversary.variant, startUs: r.adversary.startUs, periodUs: r.adversary.periodUs,
       }] : [],
     };

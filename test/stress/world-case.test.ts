@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { caseSeed } from '../../src/stress/case.js';
-import { cableWorld, worldCaseArbAt, worldEndpoints, worldFlows } from '../../src/stress/world-case.js';
+import { adversaryFlow, cableWorld, worldCaseArbAt, worldEndpoints, worldFlows } from '../../src/stress/world-case.js';
 import { caseScenario } from '../../src/stress/run.js';
 
 describe('stress --worlds: the world generator', function () {
@@ -37,6 +37,19 @@ describe('stress --worlds: the world generator', function () {
     // Nothing fits: host 1's dom0 to its own peer, or else to the dom0 beyond its eth0.
     expect(worldFlows([d(0, 0)], ends, direct, 1448)).to.deep.equal([{ from: 'host1/dom0', to: 'host1/peer2', kind: 'stream' }]);
     expect(worldFlows([d(0, 0)], ['host1/dom0', 'host2/dom0'], direct, 1448)).to.deep.equal([{ from: 'host1/dom0', to: 'host2/dom0', kind: 'stream' }]);
+  });
+
+  it('gives the adversary\'s guest a stream of its own, to or from an endpoint it can reach', () => {
+    const ends = ['host1/dom0', 'host1/guest1', 'host2/dom0', 'host3/dom0'];
+    const direct = [{ a: 'host1/eth0', b: 'host2/eth0' }];
+    expect(adversaryFlow('host1/guest1', { other: 1, sends: true }, ends, direct)).to.deep.equal({ from: 'host1/guest1', to: 'host2/dom0', kind: 'stream' });
+    expect(adversaryFlow('host1/guest1', { other: 2, sends: false }, ends, direct)).to.deep.equal({ from: 'host1/dom0', to: 'host1/guest1', kind: 'stream' });
+    for (let i = 0; i < 30; i++) {
+      const c = fc.sample(worldCaseArbAt(i, true), { seed: caseSeed(4, i), numRuns: 1 })[0];
+      const a = c.hostile![0], me = `${a.host}/guest${a.guest}`;
+      expect([c.flows![0].from, c.flows![0].to], `case ${i}`).to.include(me);
+      expect(() => caseScenario(c)).not.to.throw();
+    }
   });
 
   it('draws valid worlds of 1-4 hosts: switches and cables, flows between hosts and VM to VM, RR, faults and rate limits naming their host', () => {
