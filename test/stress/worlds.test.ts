@@ -8,6 +8,9 @@ import type { CaseScenario } from '../../src/stress/case.js';
 import { runCase } from '../../src/stress/run.js';
 import { runStress, summarize } from '../../src/stress/pool.js';
 import { fileURLToPath } from 'node:url';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadScenario, parseScenario, ScenarioError, type ScenarioInput } from '../../src/scenario/schema.js';
 import { build } from '../../src/scenario/build.js';
 import { HDR_LEN, PAGE_SIZE } from '../../src/core/packet.js';
@@ -50,6 +53,19 @@ describe('stress --worlds: the generator draws worlds', function () {
       expect(bad.status).to.equal(2);
       expect(bad.stderr.trim()).to.equal(msg);
     }
+  });
+
+  it('a world campaign\'s result files merge from shards to the same summary, world counts included', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xennet-worlds-merge-'));
+    const args = ['stress', '--worlds', '--runs', '6', '--seed', '1', '--no-replay-check', '--workers', '1'];
+    const whole = xennet([...args, '--out', join(dir, 'a')]);
+    expect(whole.status, whole.stderr).to.equal(0);
+    for (const i of [1, 2]) expect(xennet([...args, '--shard', `${i}/2`, '--out', join(dir, 's')]).status).to.equal(0);
+    const m = xennet(['merge', join(dir, 's'), '--out', join(dir, 'm')]);
+    expect(m.status, m.stderr).to.equal(0);
+    const summary = (d: string) => JSON.parse(readFileSync(join(dir, d, 'result.json'), 'utf8')).summary;
+    expect(summary('m')).to.deep.equal(summary('a'));
+    expect(summary('a').worlds.flows).to.be.greaterThan(0);
   });
 
   it('a hostile world campaign puts the adversary on a guest of some host and names it', async () => {
