@@ -284,7 +284,7 @@ export class Netfront implements NetDevice {
       if (this.flows && !this.flows.has(data.flow)) this.protocolError('netfront-rx-foreign-flow');
       const csum = r.flags & NETRXF.data_validated ? 'verified' as const : 'done' as const;
       this.deliverUp(x, {
-        id: data.id, flow: data.flow, kind: data.kind, seq: data.seq, len: data.len, ack: data.ack, wnd: data.wnd, mss: data.mss,
+        id: data.id, flow: data.flow, reply: data.reply, kind: data.kind, seq: data.seq, len: data.len, ack: data.ack, wnd: data.wnd, mss: data.mss,
         csum, frames: [frame], owner: this.kernel.domid, cold: data.cold, release: undefined, data: undefined,
       });
     }

@@ -17,6 +17,12 @@ export const MIN_FRAME = 60;
 export interface Packet {
   id: number;
   flow: number;          // connection index (one netperf stream per flow)
+  /**
+   * With `flow`, the frame's Ethernet and IP header: which end of the flow wrote it. false: its
+   * `from` end (netperf: a stream's sender, the end sending requests); true: its `to` end
+   * (netserver: a stream's receiver, the end answering). Data and ACKs go both ways in TCP_RR.
+   */
+  reply: boolean;
   kind: 'data' | 'ack';
   seq: number;           // first payload byte (data) or unused (ack)
   len: number;           // TCP payload bytes (may exceed MSS for TSO/GSO super-segments)

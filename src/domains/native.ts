@@ -13,8 +13,9 @@ const TASK = { type: 'TASK' } as const;
 
 export class BareMetal extends Dispatcher {
   kernel!: Kernel;
-  constructor(sys: ActorSystem, cpus: Cpu[], costs: CostTable, counters: Counters) {
-    super(sys, 'baremetal', cpus, costs, counters);
+  /** `name`: its actor's (a native host of a world prefixes it with the host's name). */
+  constructor(sys: ActorSystem, cpus: Cpu[], costs: CostTable, counters: Counters, name = 'baremetal') {
+    super(sys, name, cpus, costs, counters);
   }
   attach(k: Kernel): void { this.kernel = k; k.host = this; }
   /** The kernel is up: it runs from here on (no pause or destroy without a hypervisor). */

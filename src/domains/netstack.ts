@@ -44,6 +44,8 @@ interface Socket {
   rr?: RrFlow;
   /** The delayed-ACK timer of an RR socket, stopped when an ACK rides on a request (inet_csk_clear_xmit_timer). */
   delAck?: KernelTimer | null;
+  /** The flow's answering end (a stream's receiver, netserver): the `reply` of the packets it sends. */
+  reply: boolean;
 }
 
 const TSO_MAX = 65535 - HDR_LEN;
@@ -69,7 +71,7 @@ export class NetStack {
    * (`rr`, requests out) or netserver (`rr-server`, responses back), with `rrCfg` (default: the stack's).
    */
   attach(flow: number, dev: NetDevice, q: Qdisc, role: 'sender' | 'receiver' | 'rr' | 'rr-server', rrCfg: RrConfig | null = this.rr?.cfg ?? null): void {
-    const s: Socket = { flow, dev, q, appQueued: false, rxFrames: [], coldBytes: 0, rto: null };
+    const s: Socket = { flow, dev, q, appQueued: false, rxFrames: [], coldBytes: 0, rto: null, reply: role === 'receiver' || role === 'rr-server' };
     const cc = this.cfg.congestionControl;
     if (role === 'rr' || role === 'rr-server') {
       s.rr = new RrFlow(flow, rrCfg!, role === 'rr-server');
@@ -222,7 +224,7 @@ export class NetStack {
     for (let i = 0; i < pagesFor(len); i++) frames.push(this.kernel.allocFrame());
     x.touchFrames(frames);
     const p: Packet = {
-      id: newPacketId(), flow: s.flow, kind: 'data', seq: rr.txOff, len, ack: 0, wnd: 0,
+      id: newPacketId(), flow: s.flow, reply: s.reply, kind: 'data', seq: rr.txOff, len, ack: 0, wnd: 0,
       mss: this.cfg.mss, csum: feat.csum ? 'partial' : 'done', frames, owner: this.kernel.domid, cold: undefined, release: undefined, data: undefined,
     };
     this.own(p);
@@ -267,7 +269,7 @@ export class NetStack {
       const r = s.rr ? s.receiver : undefined;
       if (r) this.ackRides(s, r);
       const p: Packet = {
-        id: newPacketId(), flow: s.flow, kind: 'data', seq: seg.seq, len: seg.len, ack: r ? r.rcvNxt : 0, wnd: r ? r.window() : this.cfg.rcvBuf,
+        id: newPacketId(), flow: s.flow, reply: s.reply, kind: 'data', seq: seg.seq, len: seg.len, ack: r ? r.rcvNxt : 0, wnd: r ? r.window() : this.cfg.rcvBuf,
         mss: this.cfg.mss, csum: feat.csum ? 'partial' : 'done', frames, owner: this.kernel.domid, cold: undefined, release: undefined, data: undefined,
       };
       this.own(p);
@@ -314,7 +316,7 @@ export class NetStack {
     x.cost('skbAllocFree');
     r.ackSent();
     const p: Packet = {
-      id: newPacketId(), flow: s.flow, kind: 'ack', seq: 0, len: 0, ack: r.rcvNxt, wnd: r.window(),
+      id: newPacketId(), flow: s.flow, reply: s.reply, kind: 'ack', seq: 0, len: 0, ack: r.rcvNxt, wnd: r.window(),
       mss: this.cfg.mss, csum: s.dev.features().csum ? 'partial' : 'done', frames: [this.kernel.allocFrame()], owner: this.kernel.domid,
       cold: undefined, release: undefined, data: undefined,
     };

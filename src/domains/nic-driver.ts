@@ -99,7 +99,7 @@ export class NicDriver implements NetDevice {
       this.counters.softwareGsoSegments++;
       const len = Math.min(p.mss, p.len - i * p.mss);
       out.push({
-        id: p.id, flow: p.flow, kind: p.kind, seq: p.seq + i * p.mss, len, ack: p.ack, wnd: p.wnd, mss: p.mss, csum: p.csum,
+        id: p.id, flow: p.flow, reply: p.reply, kind: p.kind, seq: p.seq + i * p.mss, len, ack: p.ack, wnd: p.wnd, mss: p.mss, csum: p.csum,
         frames: [p.frames[Math.min(p.frames.length - 1, Math.floor((i * p.mss) / PAGE_SIZE))]], owner: p.owner, cold: p.cold,
         release: (rx) => { if (--left === 0) p.release?.(rx); },
         data: payloadFrom(p, i * p.mss), // its MSS of the super-segment's bytes, where they are

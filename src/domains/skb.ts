@@ -25,7 +25,7 @@ export function skb_copy(x: Exec, k: Kernel, p: Packet, off: number, len: number
     done += n;
   }
   const q: Packet = {
-    id: p.id, flow: p.flow, kind: p.kind, seq: p.seq + off, len, ack: p.ack, wnd: p.wnd, mss: p.mss, csum,
+    id: p.id, flow: p.flow, reply: p.reply, kind: p.kind, seq: p.seq + off, len, ack: p.ack, wnd: p.wnd, mss: p.mss, csum,
     frames, owner: k.domid, cold: false, release: undefined, data: undefined,
   };
   k.mem.contents.set(frames[0], q);

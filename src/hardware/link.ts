@@ -59,14 +59,16 @@ export function macString(m: Mac): string {
 }
 
 /**
- * The Ethernet addresses of frames. The model's packets carry a flow, not a header, so whoever
- * builds the world says, per flow, which station sends its data and which receives it; ACKs go
- * the other way. A frame of a flow nobody registered has no known addresses.
+ * The Ethernet addresses of frames. The model's packets carry a flow and which of its two ends
+ * wrote the header (`reply`), not the addresses, so whoever builds the world says, per flow, the
+ * MACs of its two ends; a frame's source is the end that sent it and its destination the other,
+ * whatever it carries (a stream's data or ACKs, a request or a response). A frame of a flow nobody
+ * registered has no known addresses.
  */
 export class FlowMacs {
-  private readonly data = new Map<number, { src: Mac; dst: Mac }>();
-  /** Flow `flow`'s data goes from `src` to `dst`. */
-  set(flow: number, src: Mac, dst: Mac): this { this.data.set(flow, { src, dst }); return this; }
-  src(p: Packet): Mac | undefined { const d = this.data.get(p.flow); return d && (p.kind === 'data' ? d.src : d.dst); }
-  dst(p: Packet): Mac | undefined { const d = this.data.get(p.flow); return d && (p.kind === 'data' ? d.dst : d.src); }
+  private readonly ends = new Map<number, { from: Mac; to: Mac }>();
+  /** Flow `flow` joins `from` (netperf's end) and `to` (netserver's end). */
+  set(flow: number, from: Mac, to: Mac): this { this.ends.set(flow, { from, to }); return this; }
+  src(p: Packet): Mac | undefined { const e = this.ends.get(p.flow); return e && (p.reply ? e.to : e.from); }
+  dst(p: Packet): Mac | undefined { const e = this.ends.get(p.flow); return e && (p.reply ? e.from : e.to); }
 }

@@ -151,7 +151,7 @@ export const nicMachine = setup({
       // DMA into the posted buffer; with checksum offload the NIC validates it.
       dmaToBuffer(m.mem, buf, p);
       m.rxDone.push({
-        id: p.id, flow: p.flow, kind: p.kind, seq: p.seq, len: p.len, ack: p.ack, wnd: p.wnd, mss: p.mss,
+        id: p.id, flow: p.flow, reply: p.reply, kind: p.kind, seq: p.seq, len: p.len, ack: p.ack, wnd: p.wnd, mss: p.mss,
         csum: m.cfg.features.csum ? 'verified' : 'done', frames: [buf], owner: -1, cold: true, release: p.release, data: undefined,
       });
       m.causePending = true;
@@ -235,7 +235,7 @@ function sendFrame(ctx: NicInput, p: Packet, index: number, segs: number): void 
   m.txFramesLeft--;
   ctx.sys.send(m.name, m.name, { type: 'TX_FRAME_DONE', last: index === segs - 1 }, t);
   const frame: Packet = {
-    id: p.id, flow: p.flow, kind: p.kind, seq, len: payload, ack: p.ack, wnd: p.wnd, mss: p.mss,
+    id: p.id, flow: p.flow, reply: p.reply, kind: p.kind, seq, len: payload, ack: p.ack, wnd: p.wnd, mss: p.mss,
     csum: 'done', frames: [], owner: p.owner, cold: p.cold, release: undefined,
     // The DMA reads the payload out of the packet's pages as they are now (TSO: this frame's MSS of it).
     data: p.kind === 'data' && payload > 0 ? readPayload(m.mem, p, segs === 1 ? 0 : index * p.mss, payload) : undefined,

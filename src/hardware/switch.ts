@@ -156,7 +156,7 @@ const frameDetail = (p: Packet) => `${p.kind}:${p.flow}:${p.kind === 'ack' ? p.a
 /** A frame's copy for one more output port (field by field: one object shape on every path). */
 function copyOf(p: Packet): Packet {
   return {
-    id: p.id, flow: p.flow, kind: p.kind, seq: p.seq, len: p.len, ack: p.ack, wnd: p.wnd, mss: p.mss,
+    id: p.id, flow: p.flow, reply: p.reply, kind: p.kind, seq: p.seq, len: p.len, ack: p.ack, wnd: p.wnd, mss: p.mss,
     csum: p.csum, frames: [], owner: p.owner, cold: p.cold, release: undefined, data: p.data,
   };
 }

@@ -302,7 +302,7 @@ export class Hostile {
     const slots: TxSlot[] = [];
     for (let i = 0; i < n; i++) {
       const fr = this.frame(i);
-      if (i === 0) this.kernel.mem.contents.set(fr, { id: 0, flow: o.flow ?? this.flow(), kind: 'data', seq: 0, len, ack: 0, wnd: 65535, mss, csum: 'done', frames: [], owner: this.kernel.domid, cold: undefined, release: undefined, data: undefined });
+      if (i === 0) this.kernel.mem.contents.set(fr, { id: 0, flow: o.flow ?? this.flow(), reply: false, kind: 'data', seq: 0, len, ack: 0, wnd: 65535, mss, csum: 'done', frames: [], owner: this.kernel.domid, cold: undefined, release: undefined, data: undefined });
       const gref = o.grefs?.[i] ?? this.grant(fr);
       const more = i < n - 1 || o.truncate ? NETTXF.more_data : 0;
       const req: TxRequest = {

@@ -32,6 +32,8 @@ interface Endpoint {
   rtoTimer: { cancel(): void } | null;
   delAck: { cancel(): void } | null;
   received: number;     // payload bytes accepted in order (tx experiments' goodput)
+  /** It is the flow's answering end (a stream's receiver, netserver): the `reply` of the frames it sends. */
+  reply: boolean;
   aborted?: boolean;
   /** Data segments by sequence number, and when their latest copy starts on the wire. */
   queuedTill: Map<number, Ps>;
@@ -70,7 +72,7 @@ export class ClientModel implements Cabled {
       // netserver: a TCP connection both ways, or a datagram socket (no TCP state at all).
       const tcp = rr.kind === 'tcp_rr';
       this.eps.set(flow, {
-        flow, rtoTimer: null, delAck: null, received: 0, queuedTill: new Map(),
+        flow, rtoTimer: null, delAck: null, received: 0, reply: true, queuedTill: new Map(),
         sender: tcp ? new TcpSender(this.cfg.mss, this.cfg.sndBuf, this.cfg.rcvBuf) : null,
         receiver: tcp ? new TcpReceiver(this.cfg.mss, this.cfg.rcvBuf) : null,
         rr: { reqGot: 0, txOff: 0, cfg: rr },
@@ -78,7 +80,7 @@ export class ClientModel implements Cabled {
       return;
     }
     this.eps.set(flow, {
-      flow, rtoTimer: null, delAck: null, received: 0, queuedTill: new Map(),
+      flow, rtoTimer: null, delAck: null, received: 0, reply: !s, queuedTill: new Map(),
       sender: s ? new TcpSender(this.cfg.mss, this.cfg.sndBuf, this.cfg.rcvBuf, this.cfg.congestionControl) : null,
       receiver: s ? null : new TcpReceiver<Packet>(this.cfg.mss, this.cfg.rcvBuf, this.cfg.congestionControl === 'newreno'),
     });
@@ -104,8 +106,9 @@ export class ClientModel implements Cabled {
     return start;
   }
 
-  private packet(flow: number, kind: 'data' | 'ack', seq: number, len: number, ack: number, wnd: number): Packet {
-    return { id: newPacketId(), flow, kind, seq, len, ack, wnd, mss: this.cfg.mss, csum: 'done', frames: [], owner: -1, cold: undefined, release: undefined,
+  private packet(e: Endpoint, kind: 'data' | 'ack', seq: number, len: number, ack: number, wnd: number): Packet {
+    const { flow, reply } = e;
+    return { id: newPacketId(), flow, reply, kind, seq, len, ack, wnd, mss: this.cfg.mss, csum: 'done', frames: [], owner: -1, cold: undefined, release: undefined,
       data: kind === 'data' && len > 0 ? { flow, off: seq, len, gen: 0 } : undefined };
   }
 
@@ -145,7 +148,7 @@ export class ClientModel implements Cabled {
       // A TCP_RR response carries the ACK of its request (and stops the delayed-ACK timer).
       const r = e.rr ? e.receiver : null;
       if (r) this.ackRides(e, r);
-      e.queuedTill.set(seg.seq, this.transmit(this.packet(e.flow, 'data', seg.seq, seg.len, r ? r.rcvNxt : 0, r ? r.window() : this.cfg.rcvBuf)));
+      e.queuedTill.set(seg.seq, this.transmit(this.packet(e, 'data', seg.seq, seg.len, r ? r.rcvNxt : 0, r ? r.window() : this.cfg.rcvBuf)));
     }
     // Forget copies that have left: all of them once the link is idle, else (rarely) those that started.
     const now = this.sys.sched.now;
@@ -185,7 +188,7 @@ export class ClientModel implements Cabled {
   private sendAck(e: Endpoint): void {
     const r = e.receiver!;
     this.ackRides(e, r);
-    this.transmit(this.packet(e.flow, 'ack', 0, 0, r.rcvNxt, r.window()));
+    this.transmit(this.packet(e, 'ack', 0, 0, r.rcvNxt, r.window()));
   }
   /** An ACK leaves (alone or with data): nothing pending, the delayed-ACK timer stops. */
   private ackRides(e: Endpoint, r: TcpReceiver<Packet>): void {
@@ -202,7 +205,7 @@ export class ClientModel implements Cabled {
     if (n === 0 || e.aborted) return;
     if (e.sender) { e.sender.write(n * cfg.responseBytes); this.pump(e); return; }
     for (let i = 0; i < n; i++) {
-      this.transmit(this.packet(e.flow, 'data', rr.txOff, cfg.responseBytes, 0, 0));
+      this.transmit(this.packet(e, 'data', rr.txOff, cfg.responseBytes, 0, 0));
       rr.txOff += cfg.responseBytes;
     }
   }

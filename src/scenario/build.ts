@@ -142,6 +142,6 @@ const DOM0_MAC = '02:00:00:00:ff:ff';
 /** The flow list of a scenario of one host: its vifs and flows on its bridge. */
 function plugWorld(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[], world: WorldFlow[], drivers: NicDriver[], nicQ: Qdisc[], w: Workload, streams: StreamCheck) {
   const p = plugVifs(sc, h, dom0, guests, world, 0, drivers, nicQ, { peer: peerMac, dom0: DOM0_MAC }, streams);
-  plugFlows(p, dom0, guests, world, 0, w, (e) => (e.dom0 ? DOM0_MAC : e.guest >= 0 ? p.vifs[e.guest].mac : peerMac(e.peer)));
+  plugFlows(p, dom0, guests, world, 0, w, (e) => (e.dom0 ? DOM0_MAC : e.guest >= 0 ? p.vifOf(e).mac : peerMac(e.peer)));
   return p;
 }

@@ -205,29 +205,42 @@ export function workload(sc: Scenario, h: Pick<PhysicalHost, 'sys' | 'counters'>
   return { rr, rrLog, mss, stacks, stackOf, role };
 }
 
-/** One end of a flow of a flow list: its host's index in the world (0 for the one host), and dom0, a guest's index (or -1) or a peer's NIC (or -1). */
-export interface End { host: number; dom0: boolean; guest: number; peer: number }
+/**
+ * One end of a flow of a flow list: its host's index in the world (0 for the one host), and the host's
+ * own kernel (`dom0`: dom0, or a native host's Linux), a guest's index (or -1) or a peer's NIC (or -1).
+ */
+export interface End {
+  host: number; dom0: boolean; guest: number; peer: number;
+  /** A guest's end: which of its vifs (`guestN.V`; 0 for `guestN`). */
+  vif: number;
+  /** A native host's Linux: the NIC its stack sends the flow out of (set by the world, which knows the cables). */
+  nic?: number;
+}
 /** Each flow of a flow list: its ends and its RR parameters (null for a stream). */
 export type WorldFlow = { from: End; to: End; rr: ReturnType<typeof rrOfFlow> };
 /** The flows of a flow list, their endpoints resolved against the world's host names (none: one host). */
 export function flowEnds(list: NonNullable<Scenario['flows']>, hosts: readonly string[] = []): WorldFlow[] {
   const end = (e: string): End => {
     const p = parseEndpoint(e), hn = hostOfEndpoint(e);
-    return { host: hn === null ? 0 : hosts.indexOf(hn), dom0: p.kind === 'dom0', guest: p.kind === 'guest' ? p.n - 1 : -1, peer: p.kind === 'peer' ? p.n - 1 : -1 };
+    return { host: hn === null ? 0 : hosts.indexOf(hn), dom0: p.kind === 'dom0' || p.kind === 'linux', guest: p.kind === 'guest' ? p.n - 1 : -1, peer: p.kind === 'peer' ? p.n - 1 : -1, vif: p.vif };
   };
   return list.map((fl) => ({ from: end(fl.from), to: end(fl.to), rr: rrOfFlow(fl) }));
 }
 
-/** A Xen host's guests on dom0's bridge, each with one vif carrying all its flows of the flow list; dom0's own interface on the bridge and its queue. */
-export interface PluggedHost { bridge: Bridge; vifs: VifInfo[]; pending: PendingPool[]; qdiscs: Qdisc[]; nicPorts: BridgePort[]; local: BridgeDevice; localQ: Qdisc }
+/** A Xen host's guests on dom0's bridge, each with its vifs (`vifs`, default one) carrying its flows of the flow list; dom0's own interface on the bridge and its queue. */
+export interface PluggedHost {
+  bridge: Bridge; vifs: VifInfo[]; pending: PendingPool[]; qdiscs: Qdisc[]; nicPorts: BridgePort[]; local: BridgeDevice; localQ: Qdisc;
+  /** The vif a guest's end of a flow is on. */
+  vifOf(e: End): VifInfo;
+}
 
 /**
- * The vifs of a flow list on host `hostIx`: every guest gets one vif (vif 0) carrying all its flows,
+ * The vifs of a flow list on host `hostIx`: every guest gets `vifs` vifs (default one), each carrying its flows whose endpoint names it (`guestN.V`, `guestN` for vif 0),
  * on the bridge with every NIC (the MACs of the peer on its link behind it); `mac` gives a guest's
  * vif MAC when the world needs one unique across hosts.
  */
 export function plugVifs(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[], world: WorldFlow[], hostIx: number, drivers: NicDriver[], nicQ: Qdisc[],
-  macs: { vif?: (domid: number) => string; peer: (nic: number) => string; dom0: string }, streams: StreamCheck): PluggedHost {
+  macs: { vif?: (domid: number, vif: number) => string; peer: (nic: number) => string; dom0: string }, streams: StreamCheck): PluggedHost {
   const { counters } = h;
   const bridge = new Bridge(counters, dom0);
   const nicPorts = drivers.map((d, n) => bridge.addPort(d, nicQ[n], [macs.peer(n)], true));
@@ -237,24 +250,27 @@ export function plugVifs(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Ke
   const pending: PendingPool[] = shared ? [shared] : [];
   const vifs: VifInfo[] = [];
   const qdiscs: Qdisc[] = [];
-  const here = (e: End, guest: number) => e.host === hostIx && e.guest === guest;
+  const perGuest = sc.vifs ?? 1;
+  const here = (e: End, guest: number, vif: number) => e.host === hostIx && e.guest === guest && e.vif === vif;
   guests.forEach((guest, g) => {
-    const pool = shared ?? new PendingPool(dom0);
-    if (!shared) pending.push(pool);
-    // An adversary in place of netfront where the scenario (this host's `hostile`) says so.
-    const adversary = sc.hostile.find((a) => a.guest === guest.domid && a.vif === 0) ?? null;
-    const v = attachVif(h, dom0, guest, 0, { ...vifConfig(sc, guest, pool, adversary), ...(macs.vif ? { mac: macs.vif(guest.domid) } : {}) });
-    const mine = world.flatMap((e, f) => (here(e.from, g) || here(e.to, g) ? [f] : []));
-    // Every flow an adversary's own stack ends: it may write what it likes into its own buffers.
-    if (adversary) for (const f of mine) streams.adversaryFlows.add(f);
-    v.nf.flows = new Set(mine);
-    const bq = new Qdisc(v.nb, counters);
-    bridge.addPort(v.nb, bq, [v.mac]);
-    const sq = new Qdisc(v.nf, counters);
-    qdiscs.push(bq, sq);
-    vifs.push({ ...v, flow: mine[0] ?? -1, flows: mine, stackQ: sq, bridgeQ: bq });
+    for (let n = 0; n < perGuest; n++) {
+      const pool = shared ?? new PendingPool(dom0);
+      if (!shared) pending.push(pool);
+      // An adversary in place of netfront where the scenario (this host's `hostile`) says so.
+      const adversary = sc.hostile.find((a) => a.guest === guest.domid && a.vif === n) ?? null;
+      const v = attachVif(h, dom0, guest, n, { ...vifConfig(sc, guest, pool, adversary), ...(macs.vif ? { mac: macs.vif(guest.domid, n) } : {}) });
+      const mine = world.flatMap((e, f) => (here(e.from, g, n) || here(e.to, g, n) ? [f] : []));
+      v.nf.flows = new Set(mine);
+      const bq = new Qdisc(v.nb, counters);
+      bridge.addPort(v.nb, bq, [v.mac]);
+      const sq = new Qdisc(v.nf, counters);
+      qdiscs.push(bq, sq);
+      vifs.push({ ...v, flow: mine[0] ?? -1, flows: mine, stackQ: sq, bridgeQ: bq });
+    }
+    // Every flow an adversary's own stack ends (on any of its vifs): it may write what it likes into its own buffers.
+    if (sc.hostile.some((a) => a.guest === guest.domid)) for (const v of vifs) if (v.guest === guest) for (const f of v.flows) streams.adversaryFlows.add(f);
   });
-  return { bridge, vifs, pending, qdiscs: [...qdiscs, localQ], nicPorts, local, localQ };
+  return { bridge, vifs, pending, qdiscs: [...qdiscs, localQ], nicPorts, local, localQ, vifOf: (e) => vifs[e.guest * perGuest + e.vif] };
 }
 
 /**
@@ -267,7 +283,7 @@ export function plugFlows(p: PluggedHost, dom0: Kernel, guests: Kernel[], world:
     p.bridge.addFlow(f, macOf(e.from), macOf(e.to));
     const at = (end: End, role: 'rr' | 'sender' | 'rr-server' | 'receiver') => {
       if (end.host !== hostIx) return;
-      if (end.guest >= 0) w.stackOf(guests[end.guest]).attach(f, p.vifs[end.guest].nf, p.vifs[end.guest].stackQ, role, e.rr);
+      if (end.guest >= 0) w.stackOf(guests[end.guest]).attach(f, p.vifOf(end).nf, p.vifOf(end).stackQ, role, e.rr);
       else if (end.dom0) w.stackOf(dom0).attach(f, p.local, p.localQ, role, e.rr);
     };
     at(e.from, e.rr ? 'rr' : 'sender');

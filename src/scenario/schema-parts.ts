@@ -75,9 +75,9 @@ export const OptimizationsSchema = z.strictObject({
   globalPages: z.boolean().default(false).describe('Kernel mappings are global (PGE) so they survive address-space switches within a domain. Default false.'),
 }).prefault({}).describe('The paper\'s optimizations (all off is Xen 2.0). Native Linux always uses superpages and global pages.');
 
-/** A flow endpoint: the driver domain, a guest (1-based) or the external host on a NIC (1-based). */
-export const ENDPOINT_RE = /^([a-z][a-z0-9-]*\/)?(dom0|guest[1-9][0-9]*|peer[1-9][0-9]*)$/;
-export const ENDPOINT_MSG = 'expected an endpoint: dom0, guestN (guest N, from 1) or peerN (the external host on NIC N, from 1), after `hostname/` in a world of hosts';
+/** A flow endpoint: the driver domain, a guest (1-based), the external host on a NIC (1-based), or a native host's Linux. */
+export const ENDPOINT_RE = /^([a-z][a-z0-9-]*\/)?(dom0|linux|guest[1-9][0-9]*(\.[0-9]+)?|peer[1-9][0-9]*)$/;
+export const ENDPOINT_MSG = 'expected an endpoint: dom0, guestN (guest N, from 1; guestN.V its vif V, from 0) or peerN (the external host on NIC N, from 1), after `hostname/` in a world of hosts; `hostname/linux` on a native host';
 /** A host of a world (a name without `/`), and a NIC port of one: `host1/eth0`. */
 export const HOST_RE = /^[a-z][a-z0-9-]*$/;
 export const PORT_RE = /^[a-z][a-z0-9-]*\/(eth|p)[0-9]+$/;
@@ -93,12 +93,14 @@ export const SwitchSchema = z.strictObject({
   fdb: z.enum(['learning', 'static']).default('learning').describe('`learning`: addresses are learnt from the frames\' sources, unknown destinations flooded; `static`: the table is every station\'s port, computed from the links (unknown destinations dropped). Default learning.'),
 }).describe('A store-and-forward Ethernet switch: per-port output queues with a byte limit and drop-tail, a forwarding latency, MAC learning or a static table, line rate per port.');
 
-/** One Xen host of a world: each field given replaces the scenario's own for this host. */
+/** One host of a world (Xen, or native Linux): each field given replaces the scenario's own for this host. */
 export const HostSchema = z.strictObject({
+  native: z.boolean().optional().describe('A native Linux host: no Xen, one Linux kernel owns the CPUs and NICs and runs the flows on its own stack (as topology native); its endpoint is `hostname/linux`. It takes no guests, xen or optimizations (Linux maps itself with superpages and global pages). Default false: a Xen host.'),
   guests: z.number().int().min(0).max(255).optional().describe('Guest domains on this host, 0 to 255 (0: dom0 alone, its own stack an endpoint). Default: the scenario\'s `guests`.'),
+  vifs: z.number().int().min(1).max(64).optional().describe('Vifs of each guest on this host (endpoint `host1/guestN.V`). Default: the scenario\'s `vifs`.'),
   // The blocks without their prefault: a block left out is the scenario's, not the defaults.
   machine: MachineSchema.unwrap().optional().describe('This host\'s machine. Default: the scenario\'s `machine`.'),
   placement: PlacementSchema.unwrap().optional().describe('This host\'s vCPU pinning. Default: the scenario\'s `placement`.'),
   xen: XenSchema.unwrap().optional().describe('This host\'s hypervisor. Default: the scenario\'s `xen`.'),
   optimizations: OptimizationsSchema.unwrap().optional().describe('This host\'s optimizations. Default: the scenario\'s `optimizations`.'),
-}).describe('A Xen host (dom0 owns its NICs, its guests reach them through netfront/netback and dom0\'s bridge). Each field given replaces the scenario\'s field of that name for this host; the rest (tcp, netback, variability, costs) is the world\'s.');
+}).describe('A Xen host (dom0 owns its NICs, its guests reach them through netfront/netback and dom0\'s bridge), or with `native: true` a native Linux host. Each field given replaces the scenario\'s field of that name for this host; the rest (tcp, netback, variability, costs) is the world\'s.');

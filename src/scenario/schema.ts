@@ -37,7 +37,7 @@ export const ScenarioSchema = z.strictObject({
     clientTurnaroundUs: z.number().nonnegative().max(1000).default(2).describe('The external client answers after a delay uniform in [0, x] us (its interrupt and scheduling jitter: the client\'s think time). Default 2.'),
   }).prefault({}).describe('Sources of run-to-run variation a real testbed has. Each is drawn from the run\'s seed on its own device\'s stream (one actor\'s draws never shift another\'s), so a seed gives one exact result and different seeds give a distribution (see --reps). All zero makes the run independent of the seed except the client\'s ACK timing.'),
   hosts: z.record(z.string().regex(HOST_RE, 'expected a host name: lower-case letters, digits and -, starting with a letter'), HostSchema).optional()
-    .describe('A world of several Xen hosts, by name (`host1: { guests: 2 }`), built alike by the toolstack; their actors are named `host1/dom0`, `host1/eth0`, ... Needs `flows` with endpoints `host1/guest2`, `host2/peer1`, and `links` between the hosts. Default: one host, the scenario itself.'),
+    .describe('A world of several hosts, by name (`host1: { guests: 2 }`): Xen hosts built alike by the toolstack, and native Linux hosts (`c1: { native: true }`); their actors are named `host1/dom0`, `host1/eth0`, `c1/linux`, ... Needs `flows` with endpoints `host1/guest2`, `host2/peer1`, `c1/linux`, and `links` between the hosts. Default: one host, the scenario itself.'),
   switches: z.record(z.string().regex(HOST_RE, 'expected a switch name: lower-case letters, digits and -, starting with a letter'), SwitchSchema).default({})
     .describe('Ethernet switches of a world, by name (`sw0`); their ports are cabled under links. Default none.'),
   links: z.array(z.strictObject({
@@ -45,13 +45,14 @@ export const ScenarioSchema = z.strictObject({
     b: z.string().regex(PORT_RE, PORT_MSG).describe('The other end: a NIC port of another host, or a switch port.'),
   })).default([]).describe('Ethernet cables between ports of a world: NIC to NIC, or NIC to switch port. A NIC not cabled here has an external peer host on its link (`hostname/peerN` for NIC N-1). Default none.'),
   flows: z.array(z.strictObject({
-    from: z.string().regex(ENDPOINT_RE, ENDPOINT_MSG).describe('Where netperf runs (the stream\'s sender, or the end that sends requests): `dom0`, `guestN` (guest N, 1-based) or `peerN` (the external host on NIC N, 1-based).'),
-    to: z.string().regex(ENDPOINT_RE, ENDPOINT_MSG).describe('Where netserver runs (the stream\'s receiver, or the end that answers requests): `dom0`, `guestN` or `peerN`.'),
+    from: z.string().regex(ENDPOINT_RE, ENDPOINT_MSG).describe('Where netperf runs (the stream\'s sender, or the end that sends requests): `dom0`, `guestN` (guest N, 1-based) or `peerN` (the external host on NIC N, 1-based); in a world, after `hostname/`, and `hostname/linux` on a native host.'),
+    to: z.string().regex(ENDPOINT_RE, ENDPOINT_MSG).describe('Where netserver runs (the stream\'s receiver, or the end that answers requests): `dom0`, `guestN` or `peerN` (`hostname/...` in a world; `hostname/linux` on a native host).'),
     kind: z.enum(['stream', 'tcp_rr', 'udp_rr']).default('stream').describe('`stream`: netperf TCP_STREAM from `from` to `to`; `tcp_rr` / `udp_rr`: netperf TCP_RR / UDP_RR, requests from `from`, responses from `to`. Default stream.'),
     requestBytes: z.number().int().min(1).max(65536).optional().describe('Request size, bytes (netperf -r, first value). RR flows only; default 1.'),
     responseBytes: z.number().int().min(1).max(65536).optional().describe('Response size, bytes (netperf -r, second value). RR flows only; default 1.'),
     transactionsInFlight: z.number().int().min(1).max(256).optional().describe('Transactions the flow keeps outstanding (netperf -b burst plus one). RR flows only; default 1.'),
   })).min(1).max(1024).optional().describe('The traffic, flow by flow, between any two endpoints of the host (topology guest): two guests of one host talk through the bridge in dom0 and never touch a NIC. Without it, the shorthand: one flow per NIC and guest between the guests and the external hosts, in `direction`, running `workload`. Each guest has one vif, which carries all its flows.'),
+  vifs: z.number().int().min(1).max(64).optional().describe('Vifs of each guest, with a flow list (topology guest): endpoint `guestN.V` is guest N\'s vif V, from 0 (`guestN` is vif 0); each vif is its own port on dom0\'s bridge with its own rings, netback and MAC. Default 1. Without a flow list, flow f has a vif of its own on guest f mod guests.'),
   guests: z.number().int().min(1).max(1024).default(1).describe('Guest domains (topology guest); flow f belongs to guest f mod guests, with max(nics, guests) flows. Default 1.'),
   optimizations: OptimizationsSchema,
   tcp: z.strictObject({
@@ -120,7 +121,8 @@ export const ScenarioSchema = z.strictObject({
     // Each vif takes its grant references after the guest's own (the toolstack's layout, src/toolstack/vif.ts).
     const perGuest = vifsOfGuest(sc, 1);
     const maxVifs = maxVifsPerGuest(sc.machine.vifRingSize);
-    if (perGuest > maxVifs) {
+    if (perGuest > maxVifs && sc.flows) ctx.addIssue({ code: 'custom', path: ['vifs'], message: tooManyVifs(perGuest, maxVifs, sc.machine.vifRingSize) });
+    else if (perGuest > maxVifs) {
       ctx.addIssue({ code: 'custom', path: ['machine', 'nics'], message: `${sc.machine.nics} NICs for ${sc.guests} guest(s) give guest 1 ${perGuest} vifs; its grant table holds at most ${maxVifs} with vifRingSize ${sc.machine.vifRingSize}` });
     }
   }
@@ -182,7 +184,7 @@ function checkHostEntries(sc: z.infer<typeof ScenarioSchema>, ctx: Ctx): void {
   const limited = new Set<string>();
   sc.netback.rateLimits.forEach((r, i) => {
     const hs = hostOf(r.host, ['netback', 'rateLimits', i]);
-    if (sc.topology !== 'guest') ctx.addIssue({ code: 'custom', path: ['netback', 'rateLimits', i], message: 'rate limits apply to guests\' vifs: they need topology guest' });
+    if (sc.topology !== 'guest' || hs?.topology === 'native') ctx.addIssue({ code: 'custom', path: ['netback', 'rateLimits', i], message: `rate limits apply to guests' vifs: they need topology guest${hs?.topology === 'native' ? ` (${r.host} is a native host)` : ''}` });
     else if (hs && r.guest > hs.guests) ctx.addIssue({ code: 'custom', path: ['netback', 'rateLimits', i, 'guest'], message: `no guest ${r.guest}${of(r.host)} (guests is ${hs.guests})` });
     const k = `${r.host ?? ''}/${r.guest}`;
     if (limited.has(k)) ctx.addIssue({ code: 'custom', path: ['netback', 'rateLimits', i, 'guest'], message: `guest ${r.guest}${of(r.host)} listed twice` });
@@ -191,7 +193,7 @@ function checkHostEntries(sc: z.infer<typeof ScenarioSchema>, ctx: Ctx): void {
   const seen = new Set<string>();
   sc.hostile.forEach((h, i) => {
     const hs = hostOf(h.host, ['hostile', i]);
-    if (sc.topology !== 'guest') ctx.addIssue({ code: 'custom', path: ['hostile', i], message: 'hostile guests need topology guest' });
+    if (sc.topology !== 'guest' || hs?.topology === 'native') ctx.addIssue({ code: 'custom', path: ['hostile', i], message: `hostile guests need topology guest${hs?.topology === 'native' ? ` (${h.host} is a native host)` : ''}` });
     else if (!hs) { /* the host was reported */ }
     else if (h.guest > hs.guests) ctx.addIssue({ code: 'custom', path: ['hostile', i, 'guest'], message: `no guest ${h.guest}${of(h.host)} (guests is ${hs.guests})` });
     else if (h.vif >= vifsOfGuest(hs, h.guest)) ctx.addIssue({ code: 'custom', path: ['hostile', i, 'vif'], message: `guest ${h.guest}${of(h.host)} has no vif ${h.vif} (it has ${vifsOfGuest(hs, h.guest)}: vifs 0..${vifsOfGuest(hs, h.guest) - 1})` });
@@ -201,12 +203,15 @@ function checkHostEntries(sc: z.infer<typeof ScenarioSchema>, ctx: Ctx): void {
   });
 }
 
+const tooManyVifs = (vifs: number, max: number, ring: number) => `${vifs} vifs per guest: a guest's grant table holds at most ${max} with vifRingSize ${ring}`;
+
 /** A UDP_RR datagram goes in one frame: IP fragmentation is not modelled; frames hold one page (build.ts caps the MSS the same way). */
 const UDP_MAX = PAGE_SIZE - HDR_LEN;
 /** `direction` belongs to streams, the RR sizes to RR workloads; a UDP_RR datagram fits one frame. */
 function checkWorkload(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx): void {
   const w = sc.workload;
   if (sc.flows) { checkFlows(sc, ctx); return; }
+  if (sc.vifs !== undefined) ctx.addIssue({ code: 'custom', path: ['vifs'], message: 'only with a flow list (flows): without one, each flow has a vif of its own' });
   if (w.kind === 'stream') {
     if (sc.direction === undefined) ctx.addIssue({ code: 'custom', path: ['direction'], message: 'required for workload stream: tx or rx' });
     for (const f of ['requestBytes', 'responseBytes', 'transactionsInFlight'] as const) {
@@ -223,12 +228,12 @@ function checkWorkload(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx)
   }
 }
 
-/** The parts of an endpoint name: `dom0`, `guestN`, `peerN`. */
-export function parseEndpoint(e: string): { kind: 'dom0' | 'guest' | 'peer'; n: number } {
+/** The parts of an endpoint name: `dom0`, `linux` (a native host's), `guestN`, `peerN`. */
+export function parseEndpoint(e: string): { kind: 'dom0' | 'linux' | 'guest' | 'peer'; n: number; vif: number } {
   e = e.slice(e.indexOf('/') + 1);
-  if (e === 'dom0') return { kind: 'dom0', n: 0 };
-  const m = /^(guest|peer)(\d+)$/.exec(e)!;
-  return { kind: m[1] as 'guest' | 'peer', n: Number(m[2]) };
+  if (e === 'dom0' || e === 'linux') return { kind: e, n: 0, vif: 0 };
+  const m = /^(guest|peer)(\d+)(?:\.(\d+))?$/.exec(e)!;
+  return { kind: m[1] as 'guest' | 'peer', n: Number(m[2]), vif: Number(m[3] ?? 0) };
 }
 
 /** A flow list: endpoints that exist, two different ends inside reach of the bridge, options that fit the flow's kind. */
@@ -258,15 +263,23 @@ function checkFlows(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx): v
     if (hostOf.from !== hostOf.to && !route) {
       ctx.addIssue({ code: 'custom', path: ['flows', i, 'to'], message: `no link between ${hostOf.from} and ${hostOf.to}: cable two of their NICs, or both to one switch, under links` });
     }
-    // A switch tells a frame's direction by its kind (data one way, ACKs back): a request/response flow sends data both ways.
-    if (route?.[2] && fl.kind !== 'stream') ctx.addIssue({ code: 'custom', path: ['flows', i, 'kind'], message: `${fl.kind} through a switch is not modelled yet (its addressing follows a stream's data and ACKs): use stream, or a direct link` });
     for (const side of ['from', 'to'] as const) {
       const e = ends[side], hs = hostSc[side], where = hostOf[side] ? ` of ${hostOf[side]}` : '';
+      const bad = endOfKind(e.kind, hs.topology === 'native', hostOf[side]);
+      if (bad) { ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: bad }); continue; }
       if (e.kind === 'guest' && e.n > hs.guests) ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `no guest ${e.n}${where} (guests is ${hs.guests})` });
+      else if (e.kind === 'guest' && e.vif >= (hs.vifs ?? 1)) ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `no vif ${e.vif} of guest ${e.n}${where} (vifs is ${hs.vifs ?? 1}: guest${e.n}.0..guest${e.n}.${(hs.vifs ?? 1) - 1})` });
       if (e.kind === 'peer' && e.n > hs.machine.nics) ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `no peer ${e.n}${where} (machine.nics is ${hs.machine.nics}: peers 1..${hs.machine.nics}, one on each NIC's link)` });
       else if (e.kind === 'peer' && cabled(hostOf[side], e.n - 1)) ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `no peer on ${hostOf[side]}/eth${e.n - 1}: it is cabled to another host (links)` });
     }
-    if (fl.from === fl.to) ctx.addIssue({ code: 'custom', path: ['flows', i, 'to'], message: `the same endpoint as from (${fl.from}): a flow joins two endpoints` });
+    // A native host forwards nothing: its peers talk to its own Linux only.
+    for (const [side, other] of [['from', 'to'], ['to', 'from']] as const) {
+      if (ends[side].kind === 'peer' && hostSc[side].topology === 'native' && !(ends[other].kind === 'linux' && hostOf[other] === hostOf[side])) {
+        ctx.addIssue({ code: 'custom', path: ['flows', i, side], message: `${hostOf[side]} is a native host and forwards nothing: its peers talk to ${hostOf[side]}/linux only` });
+      }
+    }
+    if (fl.from !== fl.to && hostOf.from === hostOf.to && ends.from.kind === 'guest' && ends.to.kind === 'guest' && ends.from.n === ends.to.n) ctx.addIssue({ code: 'custom', path: ['flows', i, 'to'], message: `guest ${ends.from.n} at both ends: a flow joins two different domains` });
+    else if (fl.from === fl.to) ctx.addIssue({ code: 'custom', path: ['flows', i, 'to'], message: `the same endpoint as from (${fl.from}): a flow joins two endpoints` });
     else if (ends.from.kind === 'peer' && ends.to.kind === 'peer') ctx.addIssue({ code: 'custom', path: ['flows', i, 'to'], message: 'a flow between two peers does not cross a host: one end must be dom0 or a guest' });
     if (fl.kind === 'stream') {
       for (const f of ['requestBytes', 'responseBytes', 'transactionsInFlight'] as const) {
@@ -284,22 +297,35 @@ function checkFlows(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx): v
   });
 }
 
+/** Why an endpoint of `kind` does not exist on its host (a native host, or a Xen host), or null. */
+function endOfKind(kind: ReturnType<typeof parseEndpoint>['kind'], native: boolean, host: string | null): string | null {
+  if (kind === 'linux' && !native) return host ? `${host} is a Xen host: its own kernel is ${host}/dom0 (linux names a native host's, hosts.${host}.native)` : 'linux names a native host of a world; this host\'s own kernel is dom0';
+  if (native && (kind === 'dom0' || kind === 'guest')) return `${host} is a native Linux host (no Xen, no ${kind === 'dom0' ? 'dom0' : 'guests'}): its endpoint is ${host}/linux`;
+  return null;
+}
+
 /** The host an endpoint names (`host1/guest2`: host1), or null for an endpoint of the one host. */
 export function hostOfEndpoint(e: string): string | null {
   const k = e.indexOf('/');
   return k < 0 ? null : e.slice(0, k);
 }
 
+const NATIVE_PLACEMENT: Scenario['placement'] = { dom0: 0, guests: 'round-robin' };
+
 /** The scenario as host `name` of a world sees it (its own guests, machine, placement, Xen and optimizations); the scenario itself for null. */
 export function hostScenario(sc: Scenario, name: string | null): Scenario {
   const h = name === null ? undefined : sc.hosts?.[name];
   if (!h) return sc;
-  return {
-    ...sc, guests: h.guests ?? sc.guests, machine: h.machine ?? sc.machine, placement: h.placement ?? sc.placement,
-    xen: h.xen ?? sc.xen, optimizations: h.optimizations ?? sc.optimizations,
-    // The world's NIC faults, rate limits and adversaries that name this host.
+  // The world's NIC faults, rate limits and adversaries that name this host.
+  const own = {
     faults: sc.faults.filter((f) => f.host === name), hostile: sc.hostile.filter((a) => a.host === name),
     netback: { ...sc.netback, rateLimits: sc.netback.rateLimits.filter((r) => r.host === name) },
+  };
+  // Native Linux: no guests, no Xen; its one kernel on CPU 0 unless the host says otherwise.
+  if (h.native) return { ...sc, ...own, topology: 'native', machine: h.machine ?? sc.machine, placement: h.placement ?? NATIVE_PLACEMENT };
+  return {
+    ...sc, ...own, guests: h.guests ?? sc.guests, machine: h.machine ?? sc.machine, placement: h.placement ?? sc.placement,
+    xen: h.xen ?? sc.xen, optimizations: h.optimizations ?? sc.optimizations, ...(h.vifs !== undefined ? { vifs: h.vifs } : {}),
   };
 }
 
@@ -329,10 +355,13 @@ function checkWorld(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx): v
   for (const name of Object.keys(sc.hosts)) {
     const hs = hostScenario(sc, name);
     const sub: Ctx = { addIssue: (i) => ctx.addIssue({ ...i, path: ['hosts', name, ...i.path] }) };
+    const own = sc.hosts[name];
+    if (own.native) for (const k of ['guests', 'vifs', 'xen', 'optimizations'] as const) if (own[k] !== undefined) sub.addIssue({ code: 'custom', path: [k], message: 'not used by a native host (no Xen, no guests): remove it' });
+    else if (own.vifs !== undefined && own.vifs > maxVifsPerGuest(hs.machine.vifRingSize)) sub.addIssue({ code: 'custom', path: ['vifs'], message: tooManyVifs(own.vifs, maxVifsPerGuest(hs.machine.vifRingSize), hs.machine.vifRingSize) });
     checkPlacement(hs, sub);
     const mine = (sc.flows ?? []).filter((f) => hostOfEndpoint(f.from) === name || hostOfEndpoint(f.to) === name);
     const needMiB = memoryNeededMiB({ ...hs, flows: mine.length ? mine : undefined });
-    if (needMiB > hs.machine.memoryMiB) sub.addIssue({ code: 'custom', path: ['machine', 'memoryMiB'], message: `${hs.machine.memoryMiB} MiB is too small: dom0 and ${hs.guests} guest(s) need at least ${needMiB} MiB` });
+    if (needMiB > hs.machine.memoryMiB) sub.addIssue({ code: 'custom', path: ['machine', 'memoryMiB'], message: `${hs.machine.memoryMiB} MiB is too small: ${own.native ? 'Linux needs' : `dom0 and ${hs.guests} guest(s) need`} at least ${needMiB} MiB` });
   }
   const used = new Set<string>();
   for (const n of Object.keys(sc.switches)) if (n in sc.hosts) ctx.addIssue({ code: 'custom', path: ['switches', n], message: `${n} is also a host: give the switch another name` });
@@ -370,10 +399,10 @@ export function rrWorkload(sc: Scenario): { kind: 'tcp_rr' | 'udp_rr'; requestBy
 /** Time of a minimum Ethernet frame (84 bytes with preamble and gap) on a link of `mbps`, in ms. */
 export function minFrameMs(mbps: number): number { return (84 * 8) / (mbps * 1000); }
 
-type Topo = { topology: string; guests: number; machine: { nics: number }; flows?: unknown[] };
-/** Vifs of guest `domid` (1-based): one with a flow list; else flow f belongs to guest f mod guests, flows = max(nics, guests). */
+type Topo = { topology: string; guests: number; machine: { nics: number }; flows?: unknown[]; vifs?: number };
+/** Vifs of guest `domid` (1-based): `vifs` (default one) with a flow list; else flow f belongs to guest f mod guests, flows = max(nics, guests). */
 export function vifsOfGuest(sc: Topo, domid: number): number {
-  if (sc.flows) return domid >= 1 && domid <= sc.guests ? 1 : 0;
+  if (sc.flows) return domid >= 1 && domid <= sc.guests ? sc.vifs ?? 1 : 0;
   const flows = Math.max(sc.machine.nics, sc.guests);
   const g = domid - 1;
   return g < 0 || g >= sc.guests ? 0 : Math.floor((flows - 1 - g) / sc.guests) + 1;

@@ -9,6 +9,10 @@
  * vifs and the peers on its other links), so a frame for it goes out there. MACs are unique across
  * the world: a vif is 00:16:3e:HH:DD:VV (host HH, domain DD, vif VV), a peer 02:00:00:HH:00:NN.
  *
+ * A native Linux host (`native: true`) has no Xen and no bridge: its one kernel (`c1/linux`) runs its
+ * flows on its own stack, each out of the NIC toward the flow's other end (its first cable to that
+ * host, or the peer's NIC), with that NIC's MAC, 02:00:00:HH:fe:NN; it forwards nothing.
+ *
  * Actor creation order, which fixes the tie-break order of simultaneous events: each host in turn
  * (hypervisor, domains, NICs, vifs' event channels), then every peer, every TCP end, every vif's
  * actors, and each host's CPUs and xenstored.
@@ -24,13 +28,14 @@ import { spawnCpusAndXenstored } from '../toolstack/host.js';
 import { connectVifs, spawnVifActors } from '../toolstack/vif.js';
 import { attachPeer } from '../toolstack/peer.js';
 import { abortAdversaryFlows, buildHost, flowEnds, peerFor, plugFlows, plugVifs, scheduleFaults, spawnTcpEnds, workload, type Built, type End } from './host.js';
-import { hostScenario, type Scenario } from './schema.js';
+import { hostScenario, linkBetween, type Scenario } from './schema.js';
 
 const hex = (v: number) => (v & 255).toString(16).padStart(2, '0');
 /** MACs unique across a world: host index (from 1), then the domain and vif, or the peer's NIC. */
-const vifMac = (host: number, domid: number) => `00:16:3e:${hex(host + 1)}:${hex(domid)}:00`;
+const vifMac = (host: number, domid: number, vif: number) => `00:16:3e:${hex(host + 1)}:${hex(domid)}:${hex(vif)}`;
 const worldPeerMac = (host: number, nic: number) => `02:00:00:${hex(host + 1)}:00:${hex(nic)}`;
 const worldDom0Mac = (host: number) => `02:00:00:${hex(host + 1)}:ff:ff`;
+const nativeMac = (host: number, nic: number) => `02:00:00:${hex(host + 1)}:fe:${hex(nic)}`;
 /** A MAC as the switch keeps it (a 48-bit number). */
 const macNumber = (m: string): Mac => parseInt(m.replace(/:/g, ''), 16);
 
@@ -59,23 +64,33 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
   const hosts = names.map((name, i) => {
     const hs = hostScenario(sc, name);
     const parts = buildHost(hs, interpreter, { prefix: `${name}/`, sys, counters, staleTranslations });
-    const plugged = plugVifs(hs, parts.h, parts.dom0, parts.guests, world, i, parts.drivers, parts.nicQ,
-      { vif: (domid) => vifMac(i, domid), peer: (n) => worldPeerMac(i, n), dom0: worldDom0Mac(i) }, streams);
+    // A native host has no bridge: its stack sits on its NICs.
+    const plugged = hs.topology === 'native' ? null : plugVifs(hs, parts.h, parts.dom0, parts.guests, world, i, parts.drivers, parts.nicQ,
+      { vif: (domid, n) => vifMac(i, domid, n), peer: (n) => worldPeerMac(i, n), dom0: worldDom0Mac(i) }, streams);
     return { name, hs, ...parts, plugged };
   });
-  const macOf = (e: End) => (e.dom0 ? worldDom0Mac(e.host) : e.guest >= 0 ? vifMac(e.host, hosts[e.host].guests[e.guest].domid) : worldPeerMac(e.host, e.peer));
+  // A native host's Linux sends each flow out of the NIC toward its other end: the peer's, or its first cable to the other host.
+  for (const e of world) {
+    for (const [end, other] of [[e.from, e.to], [e.to, e.from]]) {
+      if (end.dom0 && !hosts[end.host].plugged) end.nic = other.host === end.host ? other.peer : linkBetween(sc, names[end.host], names[other.host])![0];
+    }
+  }
+  const macOf = (e: End) => (e.dom0 ? (hosts[e.host].plugged ? worldDom0Mac(e.host) : nativeMac(e.host, e.nic!))
+    : e.guest >= 0 ? vifMac(e.host, hosts[e.host].guests[e.guest].domid, e.vif) : worldPeerMac(e.host, e.peer));
   // The switches, then the cables; each host's bridge learns, on a cabled NIC, the MACs of every host beyond it.
   const macsOf = (i: number): string[] => [
     worldDom0Mac(i),
-    ...hosts[i].plugged.vifs.map((v) => v.mac),
+    ...hosts[i].plugged!.vifs.map((v) => v.mac),
     ...hosts[i].nics.flatMap((_, n) => (cabled.has(`${i}/${n}`) ? [] : [worldPeerMac(i, n)])),
   ];
+  // The MACs reached through NIC n of host i: everything its bridge forwards to, or only a native host's own NIC.
+  const macsBehind = (i: number, n: number): string[] => (hosts[i].plugged ? macsOf(i) : [nativeMac(i, n)]);
   const addressing = new FlowMacs();
   world.forEach((e, f) => addressing.set(f, macNumber(macOf(e.from)), macNumber(macOf(e.to))));
   const switches = swNames.map((name, k) => {
     const c = sc.switches[name];
-    const onPort = [...cabled].flatMap(([key, far]) => ('sw' in far && far.sw === k ? [{ host: Number(key.split('/')[0]), port: far.port }] : []));
-    const table = new Map(onPort.flatMap(({ host, port }) => macsOf(host).map((m) => [macNumber(m), port] as const)));
+    const onPort = [...cabled].flatMap(([key, far]) => ('sw' in far && far.sw === k ? [{ at: key.split('/').map(Number), port: far.port }] : []));
+    const table = new Map(onPort.flatMap(({ at: [host, nic], port }) => macsBehind(host, nic).map((m) => [macNumber(m), port] as const)));
     return createSwitch(sys, name, {
       ports: Array.from({ length: c.ports }, () => ({ mbps: c.mbps, queueBytes: c.queueKiB * 1024, latencyUs: c.latencyUs })),
       forwardUs: c.forwardUs, fdb: c.fdb === 'static' ? { kind: 'static', table } : { kind: 'learning' },
@@ -83,19 +98,30 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
   });
   for (const [key, far] of cabled) {
     const [i, n] = key.split('/').map(Number);
-    const port = hosts[i].plugged.nicPorts[n];
+    const p = hosts[i].plugged;
     if ('host' in far) {
       if (i < far.host) cable(hosts[i].nics[n], 0, hosts[far.host].nics[far.nic], 0);
-      for (const mac of macsOf(far.host)) hosts[i].plugged.bridge.learn(mac, port);
+      if (p) for (const mac of macsBehind(far.host, far.nic)) p.bridge.learn(mac, p.nicPorts[n]);
     } else {
       cable(hosts[i].nics[n], 0, switches[far.sw], far.port);
-      for (const [key2, far2] of cabled) {
-        const j = Number(key2.split('/')[0]);
-        if (j !== i && 'sw' in far2 && far2.sw === far.sw) for (const mac of macsOf(j)) hosts[i].plugged.bridge.learn(mac, port);
+      if (p) {
+        for (const [key2, far2] of cabled) {
+          const [j, m] = key2.split('/').map(Number);
+          if (j !== i && 'sw' in far2 && far2.sw === far.sw) for (const mac of macsBehind(j, m)) p.bridge.learn(mac, p.nicPorts[n]);
+        }
       }
     }
   }
-  hosts.forEach((x, i) => plugFlows(x.plugged, x.dom0, x.guests, world, i, w, macOf));
+  hosts.forEach((x, i) => {
+    if (x.plugged) { plugFlows(x.plugged, x.dom0, x.guests, world, i, w, macOf); return; }
+    // Native Linux: netperf or netserver on its own stack, on the flow's NIC; frames for no socket of it are dropped there.
+    const stack = w.stackOf(x.dom0);
+    world.forEach((e, f) => {
+      if (e.from.host === i && e.from.dom0) stack.attach(f, x.drivers[e.from.nic!], x.nicQ[e.from.nic!], e.rr ? 'rr' : 'sender', e.rr);
+      if (e.to.host === i && e.to.dom0) stack.attach(f, x.drivers[e.to.nic!], x.nicQ[e.to.nic!], e.rr ? 'rr-server' : 'receiver', e.rr);
+    });
+    for (const d of x.drivers) d.rx = (ex, pkt) => stack.receive(ex, pkt);
+  });
   // An external peer on every NIC not cabled to another host, with the far ends of the flows that reach it.
   const peers: Array<{ host: number; nic: number; c: ClientModel }> = [];
   hosts.forEach((x, i) => x.nics.forEach((nic, n) => {
@@ -109,11 +135,11 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
   }));
   const clients = peers.map((p) => p.c);
   spawnTcpEnds(hosts[0].h, w.stacks, clients);
-  for (const x of hosts) spawnVifActors(x.h, x.plugged.vifs);
+  for (const x of hosts) if (x.plugged) spawnVifActors(x.h, x.plugged.vifs);
   for (const x of hosts) spawnCpusAndXenstored(x.h);
   // Each host's NIC faults and adversaries (its own entries of the scenario's `faults` and `hostile`).
   const faults = hosts.map((x) => scheduleFaults(x.hs, x.h, x.nics));
-  const hostiles = hosts.flatMap((x) => x.plugged.vifs.flatMap((v) => (v.hostile ? [v.hostile] : [])));
+  const hostiles = hosts.flatMap((x) => (x.plugged?.vifs ?? []).flatMap((v) => (v.hostile ? [v.hostile] : [])));
 
   const flowGoodput = (flow: number): number => {
     // At the end that consumes the flow's data: a stream's receiver, or netperf reading its responses.
@@ -121,21 +147,21 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
     if (at.peer >= 0) return peers.find((p) => p.host === at.host && p.nic === at.peer)!.c.flowReceived(flow);
     return w.stacks.get(at.dom0 ? hosts[at.host].dom0 : hosts[at.host].guests[at.guest])?.flowDelivered(flow) ?? 0;
   };
-  const vifs = hosts.flatMap((x) => x.plugged.vifs);
+  const vifs = hosts.flatMap((x) => x.plugged?.vifs ?? []);
   const first = hosts[0];
   return {
     sc, sys, cpus: hosts.flatMap((x) => x.h.cpus), mem: first.h.mem, counters, costs: first.h.costs, host: first.h.dispatcher,
     kernels: hosts.flatMap((x) => x.h.kernels), endpoint: first.guests[0] ?? first.dom0, stacks: w.stacks, clients, nics: hosts.flatMap((x) => x.nics),
     netfronts: vifs.map((v) => v.nf), netbacks: vifs.map((v) => v.nb), xenstore: first.h.xenstore, vifs,
-    qdiscs: hosts.flatMap((x) => [...x.nicQ, ...x.plugged.qdiscs]), drivers: hosts.flatMap((x) => x.drivers), pending: hosts.flatMap((x) => x.plugged.pending),
+    qdiscs: hosts.flatMap((x) => [...x.nicQ, ...(x.plugged?.qdiscs ?? [])]), drivers: hosts.flatMap((x) => x.drivers), pending: hosts.flatMap((x) => x.plugged?.pending ?? []),
     xen: first.h.xen, ringPages: first.h.ringPages, flowGoodput, flows: world.length, rr: w.rrLog, staleTranslations, mss: w.mss, streams,
     hosts: hosts.map((x) => ({
       name: x.name, cpus: x.h.cpus, mem: x.h.mem, xen: x.h.xen, kernels: x.h.kernels, nics: x.nics, drivers: x.drivers,
-      vifs: x.plugged.vifs, pending: x.plugged.pending, qdiscs: [...x.nicQ, ...x.plugged.qdiscs],
+      vifs: x.plugged?.vifs ?? [], pending: x.plugged?.pending ?? [], qdiscs: [...x.nicQ, ...(x.plugged?.qdiscs ?? [])],
     })), switches,
     goodputBytes: () => { let n = 0; for (let f = 0; f < world.length; f++) n += flowGoodput(f); return n; },
     start: () => {
-      for (const x of hosts) connectVifs(x.h, x.dom0, x.plugged.vifs);
+      for (const x of hosts) if (x.plugged) connectVifs(x.h, x.dom0, x.plugged.vifs);
       // Each host boots (dom0 unpaused), then its toolstack unpauses the guests it built.
       for (const x of hosts) {
         x.h.dispatcher.boot();
@@ -150,7 +176,7 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
       for (const s of w.stacks.values()) s.stop();
       for (const c of clients) c.stop();
       for (const a of hostiles) a.stop();
-      for (const x of hosts) abortAdversaryFlows(x.hs, x.plugged.vifs, w, clients);
+      for (const x of hosts) abortAdversaryFlows(x.hs, x.plugged?.vifs ?? [], w, clients);
       for (const f of faults) f.stop();
     },
   };

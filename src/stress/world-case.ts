@@ -3,7 +3,7 @@
  * or all to one switch (random port count, output buffer and forwarding table), and flows between
  * random endpoints of the world (dom0, a guest, the external peer on an uncabled NIC) that can
  * reach each other: VM to VM on one host, east-west across a cable or the switch, to and from
- * peers; streams, and TCP_RR / UDP_RR where the model allows them (not through a switch). Honest
+ * peers; streams, TCP_RR and UDP_RR (through the switch too). Honest
  * worlds may carry NIC faults and a guest's rate limit; hostile ones an adversary on one guest.
  *
  * Like every case, a function of (base seed, case index) only (case.ts draws the seed).
@@ -62,8 +62,8 @@ export function worldEndpoints(guests: number[], nics: number[], cabled: Set<str
 
 /**
  * The drawn flows that the world can carry: two different endpoints, not both peers, on one host or
- * on two hosts with a route between them; an RR flow's netperf end not a peer (swapped), and no RR
- * through a switch (a stream there instead); UDP_RR sizes cut to one frame. At least one flow: when
+ * on two hosts with a route between them; an RR flow's netperf end not a peer (swapped); UDP_RR
+ * sizes cut to one frame. At least one flow: when
  * no draw fits, host 1's dom0 to its first peer, or else to the dom0 its eth0 reaches.
  */
 export function worldFlows(draws: FlowDraw[], ends: string[], links: Link[], mss: number): Flow[] {
@@ -75,8 +75,7 @@ export function worldFlows(draws: FlowDraw[], ends: string[], links: Link[], mss
     if (from === to || (peer(from) && peer(to))) continue;
     const route = host(from) === host(to) ? null : linkBetween({ links }, host(from), host(to));
     if (host(from) !== host(to) && !route) continue;
-    let kind = d.kind;
-    if (route?.[2]) kind = 'stream';
+    const kind = d.kind;
     if (kind === 'stream') { out.push({ from, to, kind }); continue; }
     if (peer(from)) [from, to] = [to, from];
     const most = kind === 'udp_rr' ? Math.min(mss, UDP_MAX) : 65536;

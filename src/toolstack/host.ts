@@ -94,7 +94,7 @@ export function createHost(c: HostConfig): PhysicalHost {
   const cpus = Array.from({ length: c.cpus }, (_, i) => new Cpu(i, c.cpuGhz * 1e9, c.tlbEntries, frameOracle, c.itlbEntries, c.tlbReplacement, c.footprint));
   const xenstore = prefix ? new XenStore(sys, `${prefix}xenstored`) : new XenStore(sys);
   const xen = c.xen ? new Xen(sys, cpus, c.costs, counters, mem, prefix ? { ...c.xen, name: `${prefix}xen` } : c.xen) : null;
-  const dispatcher: Dispatcher = xen ?? new BareMetal(sys, cpus, c.costs, counters);
+  const dispatcher: Dispatcher = xen ?? new BareMetal(sys, cpus, c.costs, counters, `${prefix}baremetal`);
   sys.spawn(dispatcher.actorName, 'hypervisor', hypervisorMachine, { host: dispatcher });
   xenGrants = xen?.grants ?? null;
   return { sys, counters, costs: c.costs, footprint: c.footprint, mem, cpus, dispatcher, xen, xenstore, vm: c.vm, kernels: [], prefix, ringPages: new Map(), staleTranslations };

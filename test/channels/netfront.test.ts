@@ -61,7 +61,7 @@ function setup(opts: { rxCopy?: boolean; size?: number; budget?: number } = {}) 
   const txSlots = (): TxSlot[] => { const out: TxSlot[] = []; while (tx.unconsumedRequests() > 0) out.push(tx.takeRequest()); return out; };
   const rxReqs = (): RxRequest[] => { const out: RxRequest[] = []; while (rx.unconsumedRequests() > 0) out.push(rx.takeRequest()); return out; };
   const drain = () => { for (let n = 0; queue.length && n < 100; n++) queue.shift()!.run(x); };
-  const pkt = (over: Partial<Packet> = {}): Packet => ({ id: 1, flow: 1, kind: 'data', seq: 0, len: 1000, ack: 0, wnd: 0, mss: 1448, csum: 'done', frames: [100], owner: DOM, cold: false, release: undefined, data: undefined, ...over });
+  const pkt = (over: Partial<Packet> = {}): Packet => ({ id: 1, flow: 1, reply: false, kind: 'data', seq: 0, len: 1000, ack: 0, wnd: 0, mss: 1448, csum: 'done', frames: [100], owner: DOM, cold: false, release: undefined, data: undefined, ...over });
   return { cpu, nf, gt, rings, counters, queue, contents, freed, calls, x, tx, rx, txSlots, rxReqs, drain, pkt, delivered, wakes: () => wakes };
 }
 

@@ -15,7 +15,7 @@ class Ports {
 }
 
 const frame = (len: number): Packet => ({
-  id: 1, flow: 3, kind: 'data', seq: 0, len, ack: 0, wnd: 0, mss: 1448, csum: 'done', frames: [], owner: -1, cold: undefined, release: undefined, data: undefined,
+  id: 1, flow: 3, reply: false, kind: 'data', seq: 0, len, ack: 0, wnd: 0, mss: 1448, csum: 'done', frames: [], owner: -1, cold: undefined, release: undefined, data: undefined,
 });
 
 describe('link: cables between ports', () => {

@@ -27,8 +27,9 @@ class Station {
 }
 
 let nextId = 1;
-function frame(flow: number, kind: 'data' | 'ack', len: number, seq = 0): Packet {
-  return { id: nextId++, flow, kind, seq, len, ack: kind === 'ack' ? seq : 0, wnd: 65535, mss: 1448, csum: 'done', frames: [], owner: -1, cold: undefined, release: undefined, data: undefined };
+/** A frame of `flow`; `reply`: sent by the flow's `to` end (default: an ACK is, data is not, as in a stream). */
+function frame(flow: number, kind: 'data' | 'ack', len: number, seq = 0, reply = kind === 'ack'): Packet {
+  return { id: nextId++, flow, reply, kind, seq, len, ack: kind === 'ack' ? seq : 0, wnd: 65535, mss: 1448, csum: 'done', frames: [], owner: -1, cold: undefined, release: undefined, data: undefined };
 }
 
 /**
@@ -92,6 +93,24 @@ describe('switch: a store-and-forward Ethernet switch', () => {
     expect(at(200 * PS_PER_US, 1000 * PS_PER_US)).to.deep.equal(['h2']);
     expect([...r.sw.fdb.entries()].sort()).to.deep.equal([[mac(0), 0], [mac(2), 2]]);
     expect(stateValue(r.sys.entry('sw0').actor)).to.deep.equal({ fdb: 'learning', frames: 'idle' });
+  });
+
+  it('addresses a frame by the end that sent it, whatever it carries: a request/response flow sends data both ways', () => {
+    for (const fdb of ['learning', 'static'] as const) {
+      const r = rig(gig(4), fdb === 'static' ? { fdb: { kind: 'static', table: new Map([[mac(0), 0], [mac(2), 2]]) } } : {});
+      r.macs.set(5, mac(0), mac(2)); // flow 5: netperf on h0, netserver on h2
+      r.arrive(0, frame(5, 'data', 1), 10 * PS_PER_US);               // a request from h0
+      r.arrive(2, frame(5, 'data', 1, 0, true), 100 * PS_PER_US);     // h2's response (with its ACK): data, from the answering end
+      r.arrive(0, frame(5, 'ack', 0, 1, false), 200 * PS_PER_US);     // h0 acknowledges the response
+      r.arrive(0, frame(5, 'data', 1, 1), 300 * PS_PER_US);           // the next request
+      r.run(1000 * PS_PER_US);
+      const at = (from: number, to: number) => r.got.filter((g) => g.t >= from * PS_PER_US && g.t < to * PS_PER_US).map((g) => g.to).sort();
+      // Learning: the first request is flooded; then every frame goes to the other end only.
+      expect(at(0, 100), fdb).to.deep.equal(fdb === 'learning' ? ['h1', 'h2', 'h3'] : ['h2']);
+      expect([at(100, 200), at(200, 300), at(300, 1000)], fdb).to.deep.equal([['h0'], ['h2'], ['h2']]);
+      expect([...r.sw.fdb.entries()].sort(), fdb).to.deep.equal([[mac(0), 0], [mac(2), 2]]);
+      expect(sumDrops(r.counters), fdb).to.equal(0);
+    }
   });
 
   it('a static table forwards by its entries only: no learning, and an unknown destination is dropped, not flooded', () => {

@@ -33,7 +33,7 @@ describe('pcapng through a switch', () => {
     cable(h2, 0, h3, 0); // a NIC-to-NIC cable beside the switch; switch port 2 has none
     const frames: WireFrame[] = [];
     sys.wire$.subscribe((w) => { const p = w.frame as Packet; frames.push({ t: w.t, from: w.from, to: w.to, kind: p.kind, flow: p.flow, seq: p.seq, len: p.len, ack: p.ack, wnd: p.wnd }); });
-    const pkt: Packet = { id: 1, flow: 1, kind: 'data', seq: 0, len: 1448, ack: 0, wnd: 65536, mss: 1448, csum: 'done', frames: [], owner: -1, cold: undefined, release: undefined, data: undefined };
+    const pkt: Packet = { id: 1, flow: 1, reply: false, kind: 'data', seq: 0, len: 1448, ack: 0, wnd: 65536, mss: 1448, csum: 'done', frames: [], owner: -1, cold: undefined, release: undefined, data: undefined };
     putOnWire(sys, 'h0', h0.link, pkt, 'data:1:0', 0, 10 * PS_PER_US);
     sys.sched.run(1000 * PS_PER_US);
     expect(frames.map((f) => [f.from, f.to])).to.deep.equal([['h0', 'sw0'], ['sw0', 'h1']]);

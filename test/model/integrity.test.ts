@@ -15,7 +15,7 @@ import type { NicDriver } from '../../src/domains/nic-driver.js';
 import { stressCase } from '../support/stress-case.js';
 
 const pkt = (frames: number[], len: number, data: Packet['data'] = undefined): Packet => ({
-  id: 1, flow: 7, kind: 'data', seq: 0, len, ack: 0, wnd: 0, mss: 1448, csum: 'done', frames, owner: 1, cold: undefined, release: undefined, data,
+  id: 1, flow: 7, reply: false, kind: 'data', seq: 0, len, ack: 0, wnd: 0, mss: 1448, csum: 'done', frames, owner: 1, cold: undefined, release: undefined, data,
 });
 
 describe('data integrity: content tags in memory', () => {

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { loadScenario, ScenarioError, type Scenario } from '../../src/scenario/schema.js';
 import { build } from '../../src/scenario/build.js';
 import { runBuilt } from '../../src/scenario/run.js';
-import { PS_PER_MS } from '../../src/actors/scheduler.js';
+import { PS_PER_MS, PS_PER_US } from '../../src/actors/scheduler.js';
+import { serializePs } from '../../src/hardware/link.js';
 
 /** The bundled files: Xen 2.0 (`vm-to-vm-*.yaml`) and all optimizations (`*-all.yaml`), and the latter with Xen copying for receive. */
 const CONFIGS: Array<[string, string, Partial<Scenario['optimizations']>]> = [
@@ -290,6 +291,167 @@ describe('worlds: a switch', function () {
   });
 });
 
+describe('worlds: request/response through a switch', function () {
+  this.timeout(300_000);
+  /** rr-switch.yaml with this flow kind and forwarding latency, or with the two NICs cabled to each other instead. */
+  const rrWorld = (kind: 'tcp_rr' | 'udp_rr', via: { forwardUs: number } | 'cable'): Scenario => {
+    const sc = loadScenario(join('scenarios', 'worlds', 'rr-switch.yaml'));
+    sc.flows![0].kind = kind;
+    sc.run = { warmupMs: 5, durationMs: 30 };
+    if (via === 'cable') { sc.switches = {}; sc.links = [{ a: 'host1/eth0', b: 'host2/eth0' }]; } else sc.switches.sw0.forwardUs = via.forwardUs;
+    return sc;
+  };
+  const macNumber = (m: string) => parseInt(m.replace(/:/g, ''), 16);
+
+  for (const kind of ['tcp_rr', 'udp_rr'] as const) {
+    it(`${kind}: requests and responses are each addressed by the guest that sent them; the switch learns both guests on their own ports and forwards every frame`, () => {
+      const b = build(rrWorld(kind, { forwardUs: 2 }));
+      const r = runBuilt(b);
+      const sw = b.switches![0], [p0, p1] = [r.perSwitch!.sw0.p0, r.perSwitch!.sw0.p1];
+      // The trigger: data went both ways through the switch (requests out of p1 toward host2, responses out of p0 toward host1).
+      expect(p1.framesOut, 'toward host2').to.be.greaterThan(100);
+      expect(p0.framesOut, 'toward host1').to.be.greaterThan(100);
+      // Each guest's MAC was learnt on its own host's port: a response addressed as a request would have moved host1's guest to port 1.
+      const [g1, g2] = b.vifs.map((v) => macNumber(v.mac));
+      expect([sw.fdb.get(g1), sw.fdb.get(g2)]).to.deep.equal([0, 1]);
+      expect(sw.floodCopies, 'only before the first frame of each end was learnt').to.be.at.most(2);
+      expect(b.counters.drops).to.deep.equal({});
+      const f = r.perFlow!.flows.f0.latency!;
+      expect(f.transactions).to.be.greaterThan(100);
+      expect(f.tps * f.meanUs / 1e6, 'one transaction in flight').to.be.within(0.95, 1.05);
+      expect(r.dataIntegrity).to.equal(undefined);
+    });
+  }
+
+  it('a transaction through the switch takes what a direct cable takes plus the switch twice: its forwarding latency, the frame\'s time on its port and the port\'s cable', () => {
+    const mean = (sc: Scenario) => runBuilt(build(sc)).perFlow!.flows.f0.latency!.meanUs;
+    const cable = mean(rrWorld('tcp_rr', 'cable'));
+    const [f2, f12] = [2, 12].map((forwardUs) => mean(rrWorld('tcp_rr', { forwardUs })));
+    // Store and forward, each way: the frame is taken in whole, waits forwardUs, is sent again at the port's rate over its cable.
+    const sw = loadScenario(join('scenarios', 'worlds', 'rr-switch.yaml')).switches.sw0;
+    const frameUs = (bytes: number) => serializePs(bytes, sw.mbps) / PS_PER_US;
+    const perTransaction = (forwardUs: number) => 2 * (forwardUs + sw.latencyUs) + frameUs(1) + frameUs(1); // one-byte request and response
+    expect(f2 - cable, 'switch at 2 us vs a cable').to.be.closeTo(perTransaction(2), 0.5);
+    expect(f12 - f2, '10 us more forwarding latency').to.be.closeTo(2 * 10, 0.5);
+  });
+});
+
+describe('worlds: a guest that is both client and server', function () {
+  this.timeout(300_000);
+
+  it('one guest runs netperf and netserver of two TCP_RR flows, sends one stream and receives another, all over its one vif, and every flow moves', () => {
+    const sc = loadScenario(join('scenarios', 'worlds', 'client-and-server.yaml'));
+    const b = runFor(sc, 25);
+    const g = b.vifs[0];
+    expect(g.guest.name).to.equal('host1/domU1');
+    // The trigger: its one stack holds each role, and its one vif carries every flow it ends.
+    const socks = b.stacks.get(g.guest)!.socks;
+    expect([0, 1, 2, 3].map((f) => socks.get(f)?.rr ? (socks.get(f)!.rr!.server ? 'netserver' : 'netperf') : socks.get(f)?.sender ? 'sender' : 'receiver'))
+      .to.deep.equal(['netperf', 'netserver', 'receiver', 'sender']);
+    expect(g.flows).to.deep.equal([0, 1, 2, 3]);
+    // The outcome: both request/response flows complete transactions, both streams deliver, intact.
+    for (const f of [0, 1]) expect(b.rr!.byFlow.get(f)?.length ?? 0, `flow ${f} transactions`).to.be.greaterThan(10);
+    for (const f of [2, 3]) expect(b.flowGoodput(f), `flow ${f}`).to.be.greaterThan(200_000);
+    expect(b.counters.drops).to.deep.equal({});
+    expect(b.streams.mismatches).to.deep.equal([]);
+  });
+});
+
+describe('worlds: several vifs per guest', function () {
+  this.timeout(300_000);
+
+  it('each flow crosses the vif its endpoint names: its own netfront, rings, netback and bridge port', () => {
+    const sc = loadScenario(join('scenarios', 'worlds', 'two-vifs.yaml'));
+    const b = runFor(sc, 25);
+    const by = new Map(b.vifs.map((v) => [v.nb.name, v]));
+    expect([...by.keys()]).to.deep.equal(['vif1.0', 'vif1.1', 'vif2.0', 'vif2.1']);
+    expect(new Set(b.vifs.map((v) => v.mac)).size, 'a MAC each').to.equal(4);
+    expect(b.vifs.map((v) => v.flows)).to.deep.equal([[0], [1], [0], []]);
+    // The trigger: both flows delivered.
+    expect(b.flowGoodput(0), 'guest1.0 -> guest2').to.be.greaterThan(500_000);
+    expect(b.flowGoodput(1), 'guest1.1 -> peer1').to.be.greaterThan(500_000);
+    // The outcome: guest 1's two vifs each took their own flow's data, guest 2's vif 0 got the local flow, its vif 1 nothing.
+    // (TSO super-segments: a few dozen transmit requests carry megabytes)
+    expect(by.get('vif1.0')!.nb.txUnits).to.be.greaterThan(10);
+    expect(by.get('vif1.1')!.nb.txUnits).to.be.greaterThan(10);
+    expect(by.get('vif2.0')!.nb.rxUnitsOk).to.be.greaterThan(100);
+    expect([by.get('vif2.1')!.nb.txUnits, by.get('vif2.1')!.nb.rxUnitsOk]).to.deep.equal([0, 0]);
+    // vif1.1's flow went out of the NIC.
+    expect(b.nics[0].framesTx).to.be.greaterThan(100);
+    expect(b.counters.drops).to.deep.equal({});
+    expect(b.streams.mismatches).to.deep.equal([]);
+  });
+
+  it('a guest\'s second vif in a world: host1/guest1.1 streams to host2 over the cable while guest1.0 talks to its neighbour', () => {
+    const sc = loadScenario(join('scenarios', 'worlds', 'east-west.yaml'));
+    sc.vifs = 2;
+    sc.flows = [{ from: 'host1/guest1.1', to: 'host2/guest1', kind: 'stream' }, { from: 'host1/guest2', to: 'host1/guest1.0', kind: 'stream' }];
+    const b = runFor(sc, 25);
+    const by = new Map(b.vifs.map((v) => [v.nb.name, v]));
+    expect(b.flowGoodput(0)).to.be.greaterThan(500_000);
+    expect(b.flowGoodput(1)).to.be.greaterThan(500_000);
+    expect(by.get('host1/vif1.1')!.nb.txUnits, 'the cable flow left by vif1.1').to.be.greaterThan(100);
+    expect(by.get('host1/vif1.0')!.nb.rxUnitsOk, 'the local flow arrived by vif1.0').to.be.greaterThan(100);
+    expect(by.get('host1/vif1.0')!.flows).to.deep.equal([1]);
+    expect(b.streams.mismatches).to.deep.equal([]);
+  });
+});
+
+describe('worlds: native Linux hosts', function () {
+  this.timeout(300_000);
+  const nativePeer = (): Scenario => { const sc = loadScenario(join('scenarios', 'worlds', 'native-peer.yaml')); sc.run = { warmupMs: 5, durationMs: 20 }; return sc; };
+
+  it('a native host is one Linux kernel on bare metal: no Xen, no dom0, no xenstored; its NIC and CPU carry its name', () => {
+    const b = build(nativePeer());
+    const names = [...b.sys.actors.keys()];
+    expect(names.filter((n) => n.startsWith('c1/')).sort()).to.deep.equal(['c1/baremetal', 'c1/cpu0', 'c1/eth0', 'c1/linux', 'c1/linux-tcp0', 'c1/linux-tcp1']);
+    expect(names).to.include.members(['host1/xen', 'host1/dom0', 'host1/xenstored']);
+    b.sys.stop();
+  });
+
+  it('a guest streams to Linux on the native host and Linux streams to another guest, through the switch; the native host\'s own CPU does its stack\'s work', () => {
+    for (const via of ['switch', 'cable'] as const) {
+      const sc = nativePeer();
+      if (via === 'cable') { sc.switches = {}; sc.links = [{ a: 'host1/eth0', b: 'c1/eth0' }]; }
+      const b = build(sc);
+      const r = runBuilt(b);
+      // The trigger: both flows delivered, each through the native host's NIC.
+      expect(r.perFlow!.flows.f0.mbps, `${via}: guest1 -> c1/linux`).to.be.greaterThan(50);
+      expect(r.perFlow!.flows.f1.mbps, `${via}: c1/linux -> guest2`).to.be.greaterThan(50);
+      const c1nic = b.nics.find((n) => n.name === 'c1/eth0')!;
+      expect(c1nic.framesTx, via).to.be.greaterThan(100);
+      // The outcome: c1's CPU is its Linux's alone, spent on its TCP and NIC driver and nothing of Xen's split drivers.
+      expect(Object.keys(r.perHost!.c1.cpuUtilPct.byAccount), via).to.deep.equal(['c1/linux']);
+      expect(r.perHost!.c1.cpuUtilPct.total, via).to.be.greaterThan(0);
+      const c = r.cyclesPerPacket.byAccountCategory['c1/linux'];
+      for (const row of ['tcpRxPerSegment', 'tcpTxPerSegment', 'nicDriverRxPerPacket', 'nicDriverTxPerPacket']) expect(c[row] ?? 0, `${via}: c1/linux ${row}`).to.be.greaterThan(0);
+      for (const row of ['netbackTxPerPacket', 'netfrontRxPerPacket', 'bridgePerPacket', 'domainSwitch', 'hypercall']) expect(c[row] ?? 0, `${via}: c1/linux ${row}`).to.equal(0);
+      expect(r.perHost!.host1.cpuUtilPct.byAccount['host1/dom0'], via).to.be.greaterThan(0);
+      expect(b.counters.drops, via).to.deep.equal({});
+      expect(r.dataIntegrity, via).to.equal(undefined);
+    }
+  });
+
+  it('a native host answers TCP_RR and UDP_RR from a guest, and a learning switch\'s flooded frames not for it are dropped by its stack', () => {
+    const sc = nativePeer();
+    sc.hosts!.host2 = {};
+    sc.switches.sw0.ports = 3;
+    sc.links.push({ a: 'host2/eth0', b: 'sw0/p2' });
+    sc.flows = [
+      { from: 'host1/guest1', to: 'c1/linux', kind: 'tcp_rr' },
+      { from: 'host1/guest1', to: 'c1/linux', kind: 'udp_rr' },
+      { from: 'host2/guest1', to: 'host1/guest2', kind: 'stream' },
+    ];
+    const b = runFor(sc, 25);
+    for (const f of [0, 1]) expect(b.rr!.byFlow.get(f)?.length ?? 0, `flow ${f} transactions`).to.be.greaterThan(20);
+    expect(b.flowGoodput(2)).to.be.greaterThan(500_000);
+    // host2's first segments were flooded (host1's guest 2 only speaks once it has data to acknowledge): c1 got copies and dropped them.
+    expect(b.switches![0].floodCopies).to.be.greaterThan(0);
+    expect(b.counters.drops['stack-no-socket'] ?? 0).to.be.greaterThan(0);
+    expect(b.streams.mismatches).to.deep.equal([]);
+  });
+});
+
 describe('worlds: the flow list in the scenario file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'xennet-worlds-'));
   const load = (text: string) => { const f = join(dir, 'w.yaml'); writeFileSync(f, text); return () => loadScenario(f); };
@@ -316,9 +478,30 @@ describe('worlds: the flow list in the scenario file', () => {
     expect(load(`${head}  - { from: guest1, to: guest2 }\nlinks: [{ a: host1/eth0, b: host2/eth0 }]\n`)).to.throw(ScenarioError, /field links: links join the hosts of a world/);
     expect(load(`${w}links: [{ a: host1/eth0, b: host2/eth0 }]\nflows:\n  - { from: host1/guest1, to: host2/peer2 }\n`)()).to.have.property('name', 'w');
     const sw = `${w}switches: { sw0: { ports: 2 } }\nlinks: [{ a: host1/eth0, b: sw0/p0 }, { a: host2/eth1, b: sw0/p1 }]\n`;
-    expect(load(`${sw}flows:\n  - { from: host1/guest1, to: host2/guest1, kind: tcp_rr }\n`)).to.throw(ScenarioError, /field flows\.0\.kind: tcp_rr through a switch is not modelled yet/);
+    expect(load(`${sw}flows:\n  - { from: host1/guest1, to: host2/guest1, kind: tcp_rr }\n`)()).to.have.property('name', 'w');
     expect(load(`${w}switches: { sw0: { ports: 2 } }\nlinks: [{ a: host1/eth0, b: sw0/p2 }]\nflows:\n  - { from: host1/guest1, to: host1/peer2 }\n`)).to.throw(ScenarioError, /field links\.0\.b: no port p2 on sw0 \(ports is 2/);
     expect(load(`${sw}flows:\n  - { from: host1/guest1, to: host2/guest1 }\n`)()).to.have.property('name', 'w');
+  });
+
+  it('checks native hosts: their endpoint is linux, they take no guests or Xen, and their peers talk to their own Linux only', () => {
+    const w = 'name: w\ntopology: guest\nguests: 1\nmachine: { nics: 2 }\nhosts: { host1: {}, c1: { native: true } }\nlinks: [{ a: host1/eth0, b: c1/eth0 }]\n';
+    expect(load(`${w}flows:\n  - { from: host1/guest1, to: c1/linux }\n  - { from: c1/linux, to: c1/peer2 }\n`)()).to.have.property('name', 'w');
+    expect(load(`${w}flows:\n  - { from: host1/guest1, to: c1/guest1 }\n`)).to.throw(ScenarioError, /field flows\.0\.to: c1 is a native Linux host \(no Xen, no guests\): its endpoint is c1\/linux/);
+    expect(load(`${w}flows:\n  - { from: c1/dom0, to: host1/guest1 }\n`)).to.throw(ScenarioError, /field flows\.0\.from: c1 is a native Linux host \(no Xen, no dom0\)/);
+    expect(load(`${w}flows:\n  - { from: host1/linux, to: c1/linux }\n`)).to.throw(ScenarioError, /field flows\.0\.from: host1 is a Xen host: its own kernel is host1\/dom0/);
+    expect(load(`${w}flows:\n  - { from: host1/guest1, to: c1/peer2 }\n`)).to.throw(ScenarioError, /field flows\.0\.to: c1 is a native host and forwards nothing: its peers talk to c1\/linux only/);
+    expect(load(`${w.replace('c1: { native: true }', 'c1: { native: true, guests: 2 }')}flows:\n  - { from: host1/guest1, to: c1/linux }\n`)).to.throw(ScenarioError, /field hosts\.c1\.guests: not used by a native host/);
+    expect(load(`${head}  - { from: guest1, to: linux }\n`)).to.throw(ScenarioError, /field flows\.0\.to: linux names a native host of a world/);
+  });
+
+  it('checks vifs: an endpoint\'s vif exists, vifs only with a flow list, no flow between two vifs of one guest', () => {
+    const v = (text: string) => load(`${head.replace('guests: 2', 'guests: 2\nvifs: 2')}${text}`);
+    expect(v(`  - { from: guest1.1, to: guest2.0 }\n`)()).to.have.property('vifs', 2);
+    expect(v(`  - { from: guest1.2, to: guest2 }\n`)).to.throw(ScenarioError, /field flows\.0\.from: no vif 2 of guest 1 \(vifs is 2: guest1\.0\.\.guest1\.1\)/);
+    expect(v(`  - { from: guest1, to: guest1.1 }\n`)).to.throw(ScenarioError, /field flows\.0\.to: guest 1 at both ends/);
+    expect(load(`${head}  - { from: guest1.1, to: guest2 }\n`)).to.throw(ScenarioError, /field flows\.0\.from: no vif 1 of guest 1 \(vifs is 1/);
+    expect(load('name: w\ntopology: guest\nguests: 2\nvifs: 2\ndirection: tx\n')).to.throw(ScenarioError, /field vifs: only with a flow list/);
+    expect(load(`${head.replace('guests: 2', 'guests: 2\nvifs: 8')}  - { from: guest1, to: guest2 }\n`)).to.throw(ScenarioError, /field vifs: 8 vifs per guest: a guest's grant table holds at most 7/);
   });
 
   it('a flow list with peers: a guest streams to the external host on NIC 1 and another receives from it', () => {

@@ -47,7 +47,7 @@ export const DOM0 = 0;
 
 /** A page holding a packet (the bytes netback's memory model reads: flow, seq, mss...). */
 export const bytes = (over: Partial<Packet> = {}): Packet => ({
-  id: 1, flow: 7, kind: 'data', seq: 1000, len: 1448, ack: 0, wnd: 65535, mss: 1448, csum: 'done', frames: [], owner: GUEST, cold: false, release: undefined, data: undefined, ...over,
+  id: 1, flow: 7, reply: false, kind: 'data', seq: 1000, len: 1448, ack: 0, wnd: 65535, mss: 1448, csum: 'done', frames: [], owner: GUEST, cold: false, release: undefined, data: undefined, ...over,
 });
 
 export interface HarnessOptions {

@@ -56,7 +56,7 @@ export const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 
 /** What the bytes of a packet are (the rest of a Packet is the driver domain's own bookkeeping, never written to a guest: I10). */
 export function packetBytes(p: Packet): Packet {
-  return { id: p.id, flow: p.flow, kind: p.kind, seq: p.seq, len: p.len, ack: p.ack, wnd: p.wnd, mss: p.mss, csum: p.csum, frames: [], owner: -1, cold: undefined, release: undefined, data: undefined };
+  return { id: p.id, flow: p.flow, reply: p.reply, kind: p.kind, seq: p.seq, len: p.len, ack: p.ack, wnd: p.wnd, mss: p.mss, csum: p.csum, frames: [], owner: -1, cold: undefined, release: undefined, data: undefined };
 }
 
 /** Timers of the driver domain (virtual time in ps). */

@@ -348,7 +348,7 @@ export function xenvif_tx_submit(vif: Netback, x: Exec, pkts: PendingTx[]): void
     const mss = pkt.gso ? pkt.gso.gsoSize : data.mss;
     if (!pkt.gso && len > mss) { drop(vif.counters, 'tx-oversize-without-gso'); tx_unit(vif); xenvif_zerocopy_callback(vif, x, pkt); continue; }
     const out: Packet = {
-      id: data.id, flow: data.flow, kind: data.kind, seq: data.seq, len, ack: data.ack, wnd: data.wnd, mss,
+      id: data.id, flow: data.flow, reply: data.reply, kind: data.kind, seq: data.seq, len, ack: data.ack, wnd: data.wnd, mss,
       csum: first.flags & NETTXF.csum_blank ? 'partial' : 'done', frames, owner: vif.guestDom, cold: data.cold,
       release: (rx) => xenvif_zerocopy_callback(vif, rx, pkt),
       // The bytes are the slots' [offset, offset + size), in order (the first slot's own part of the total).
@@ -365,7 +365,7 @@ export function xenvif_tx_submit(vif: Netback, x: Exec, pkts: PendingTx[]): void
 /** A packet made of the header copy's destinations, one after the other, to read what they hold. */
 function linear(ops: Array<{ dest: { frame: number }; len: number }>): Packet {
   return {
-    id: 0, flow: -1, kind: 'data', seq: 0, len: 0, ack: 0, wnd: 0, mss: 0, csum: 'done', frames: [], owner: -1, cold: undefined, release: undefined,
+    id: 0, flow: -1, reply: false, kind: 'data', seq: 0, len: 0, ack: 0, wnd: 0, mss: 0, csum: 'done', frames: [], owner: -1, cold: undefined, release: undefined,
     data: { pages: ops.map((o) => o.dest.frame), offsets: null, sizes: ops.map((o) => o.len), head: null, skip: 0 },
   };
 }
