@@ -37,6 +37,7 @@ const UNIT = [
   'dist/test/inspect/world.test.js',
   'dist/test/hypervisor/log-dirty.test.js',
   'dist/test/toolstack/precopy.test.js',
+  'dist/test/stress/world-case.test.js',
 ];
 const SYSTEM = [
   'dist/test/domains/xenstore.test.js',

@@ -23,7 +23,7 @@ import type { Parsers } from './overrides.js';
 
 
 interface StressOpts {
-  runs: number; seed: number; workers?: number; hostile?: boolean; lifecycle?: boolean; only?: string; case?: number; path?: string;
+  runs: number; seed: number; workers?: number; hostile?: boolean; lifecycle?: boolean; worlds?: boolean; only?: string; case?: number; path?: string;
   replay?: string; shrink: boolean; replayCheck: boolean; json?: boolean; interpreter?: Interpreter; interleave?: boolean;
   out?: string; shard?: string;
 }
@@ -42,6 +42,7 @@ export function stressWorkers(asked: number | undefined): number {
 function replayCmd(o: StressOpts, index: number, path?: string): string {
   const parts = ['npx xennet stress', `--seed ${o.seed}`, `--case ${index}`];
   if (o.interleave) parts.push('--interleave');
+  if (o.worlds) parts.push('--worlds');
   if (o.hostile) parts.push('--hostile');
   if (o.lifecycle) parts.push('--lifecycle');
   if (o.only) parts.push(`--only ${o.only}`);
@@ -86,6 +87,7 @@ export function stressCommand(program: Command, p: Pick<Parsers, 'intArg'>): voi
     .option('--workers <n>', 'worker threads', p.intArg('--workers', 1))
     .option('--hostile', 'put an adversary from the hostile-guest catalogue (H1-H26) on one guest of each case')
     .option('--lifecycle', 'draw guest lifecycle events into each case (vif unplug and plug again, domain destroy and crash, at random times) and check that everything a gone vif or domain held is released')
+    .option('--worlds', 'draw worlds: 1-4 Xen hosts of 0-3 guests, cabled NIC to NIC or to one switch, flows between random endpoints; every invariant checked host by host (with --hostile, an adversary on one guest)')
     .option('--only <ids>', 'comma-separated behaviours (H1..H26) for --hostile')
     .option('--case <i>', 'run only case i (replay it)', p.intArg('--case', 0))
     .option('--path <p>', "with --case: fast-check's path to a shrunk counterexample")
@@ -104,7 +106,7 @@ export function stressCommand(program: Command, p: Pick<Parsers, 'intArg'>): voi
         if (clash) fail(`--${o.shard !== undefined ? 'shard' : 'out'} cannot be combined with --${clash} (result files are written for campaigns)`);
       }
       if (o.interleave) {
-        const clash = (['hostile', 'lifecycle', 'only', 'replay', 'path'] as const).find((k) => o[k] !== undefined);
+        const clash = (['hostile', 'lifecycle', 'worlds', 'only', 'replay', 'path'] as const).find((k) => o[k] !== undefined);
         if (clash) fail(`--interleave cannot be combined with --${clash}`);
         await interleave(o);
         return;
@@ -122,6 +124,9 @@ export function stressCommand(program: Command, p: Pick<Parsers, 'intArg'>): voi
       if (o.path !== undefined && !/^\d+(:\d+)*$/.test(o.path)) fail('--path must look like 0:1:2');
       const hostile = o.hostile ?? false;
       const lifecycle = o.lifecycle ? { lifecycle: true } : {};
+      const worlds = o.worlds ? { worlds: true } : {};
+      if (o.worlds && o.replay) fail('--worlds draws cases; --replay runs a scenario file (a world or not): give one of them');
+      if (o.worlds && o.lifecycle) fail('--lifecycle draws its events into one-host cases; --worlds with --lifecycle is not drawn yet: give one of them');
 
       if (o.replay) {
         const sc = loadScenario(o.replay, [], { allowIgnored: true });
@@ -136,7 +141,7 @@ export function stressCommand(program: Command, p: Pick<Parsers, 'intArg'>): voi
       }
 
       if (o.case !== undefined) {
-        const r = runStressCase({ base: o.seed, index: o.case, hostile, only, ...lifecycle, replay: o.replayCheck, shrink: o.shrink && o.path === undefined, path: o.path, interpreter: o.interpreter });
+        const r = runStressCase({ base: o.seed, index: o.case, hostile, only, ...lifecycle, ...worlds, replay: o.replayCheck, shrink: o.shrink && o.path === undefined, path: o.path, interpreter: o.interpreter });
         if (o.json) { console.log(JSON.stringify(r)); process.exit(r.result.ok ? 0 : 1); }
         if (r.result.ok) console.log(`case ${r.index} (case seed ${r.seed}) ok${r.result.hostile ? `, adversary ${r.result.hostile}` : ''}; result hash ${r.result.hash}`);
         else printFailure(o, r);
@@ -146,7 +151,7 @@ export function stressCommand(program: Command, p: Pick<Parsers, 'intArg'>): voi
       }
 
       const workers = stressWorkers(o.workers);
-      const inputs = { seed: o.seed, runs: o.runs, hostile, ...lifecycle, only: only ?? null, replayCheck: o.replayCheck, shrink: o.shrink };
+      const inputs = { seed: o.seed, runs: o.runs, hostile, ...lifecycle, ...worlds, only: only ?? null, replayCheck: o.replayCheck, shrink: o.shrink };
       const shard = campaignShard(o, o.runs);
       const from = shard?.from ?? 0, count = shard ? shard.to - shard.from : o.runs;
       const kept: RunEntry[] = [];
@@ -159,7 +164,7 @@ export function stressCommand(program: Command, p: Pick<Parsers, 'intArg'>): voi
       const bad: StressReport[] = [];
       bar?.start(count, 0, { failed: 0 });
       try {
-        await streamStress({ seed: o.seed, runs: count, from, hostile, only, ...lifecycle, replay: o.replayCheck, shrink: o.shrink, workers, interpreter: o.interpreter }, (r) => {
+        await streamStress({ seed: o.seed, runs: count, from, hostile, only, ...lifecycle, ...worlds, replay: o.replayCheck, shrink: o.shrink, workers, interpreter: o.interpreter }, (r) => {
           sum.add(r);
           if (!r.result.ok) bad.push(r);
           if (o.out !== undefined) kept.push({ index: r.index, id: `case-${r.index}`, caseSeed: r.seed, scenario: r.scenario, result: r.result, ...(r.shrunk ? { shrunk: r.shrunk } : {}) });
@@ -173,7 +178,7 @@ export function stressCommand(program: Command, p: Pick<Parsers, 'intArg'>): voi
         console.log(JSON.stringify({ summary: s, failures: bad.map((r) => ({ index: r.index, seed: r.seed, failures: r.result.failures, replay: replayCmd(o, r.index), shrunk: r.shrunk })) }));
         process.exit(bad.length ? 1 : 0);
       }
-      console.log(`stress: ${count} ${hostile ? 'hostile ' : ''}${o.lifecycle ? 'lifecycle ' : ''}cases from seed ${o.seed}${shard ? ` (cases ${shard.from}..${shard.to - 1} of ${o.runs}, shard ${shard.index}/${shard.count})` : ''}: ${s.passed} passed, ${s.failed} failed`);
+      console.log(`stress: ${count} ${hostile ? 'hostile ' : ''}${o.lifecycle ? 'lifecycle ' : ''}${o.worlds ? 'world ' : ''}cases from seed ${o.seed}${shard ? ` (cases ${shard.from}..${shard.to - 1} of ${o.runs}, shard ${shard.index}/${shard.count})` : ''}: ${s.passed} passed, ${s.failed} failed`);
       if (hostile) {
         const title = (id: string) => BEHAVIOURS.find((b) => b.id === id)?.title ?? '';
         console.log(table(['behaviour', 'title', 'cases', 'failed'], Object.entries(s.byBehaviour).map(([b, e]) => [b, title(b), e.cases, e.failed])));
@@ -185,6 +190,10 @@ export function stressCommand(program: Command, p: Pick<Parsers, 'intArg'>): voi
         }
       }
       const fmt = (x: Record<string, number>) => Object.entries(x).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
+      if (s.worlds) {
+        const w = s.worlds;
+        console.log(`worlds: ${Object.entries(w.byHosts).map(([h, n]) => `${n} of ${h} host${h === '1' ? '' : 's'}`).join(', ')}; ${w.withSwitch} with a switch; ${w.flows} flows, ${w.betweenHosts} between two hosts, ${w.vmToVm} guest to guest on one host`);
+      }
       console.log(`drops: ${fmt(s.drops)}`);
       console.log(`vifs disabled: ${fmt(s.disabled)}`);
       console.log(`protocol violations seen: ${fmt(s.violations)}`);

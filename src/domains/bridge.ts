@@ -43,12 +43,19 @@ export class Bridge {
   private readonly fdb = new Map<string, BridgePort>();
   /** Per flow, the ports of its two ends (resolved through the database when the flow is added). */
   private readonly routes = new Map<number, [BridgePort | undefined, BridgePort | undefined]>();
-  /** `owner`: the driver domain the bridge runs in (a frame it drops that nobody else will free goes back to its pool). */
-  constructor(readonly counters: Counters, readonly owner: Kernel | null = null) {}
+  /** The ports of physical NICs. */
+  private readonly nicPorts = new Set<BridgePort>();
+  /**
+   * `owner`: the driver domain, whose pages hold what its NICs receive; given, the bridge frees such
+   * a frame (kfree_skb) when it drops it, or after a NIC transmitted it (forwarded NIC to NIC, as on
+   * a host between two others of a world). Netback and dom0's own stack free theirs.
+   */
+  constructor(readonly counters: Counters, private readonly owner: Kernel | null = null) {}
 
   /** Enslave an interface (a vif, or a NIC with the MACs of the hosts on its link behind it). */
-  addPort(dev: NetDevice, q: Qdisc, macs: readonly string[]): BridgePort {
+  addPort(dev: NetDevice, q: Qdisc, macs: readonly string[], nic = false): BridgePort {
     const port: BridgePort = { dev, q };
+    if (nic) this.nicPorts.add(port);
     for (const m of macs) this.fdb.set(m, port);
     dev.rx = (x, p) => this.input(x, p, port);
     return port;
@@ -139,6 +146,8 @@ export class Bridge {
     const r = this.routes.get(p.flow);
     const out = r === undefined ? undefined : r[0] === from ? r[1] : r[1] === from ? r[0] : r[1];
     if (!out) { drop(this.counters, 'bridge-no-port'); this.free(x, p); return; }
+    if (p.release === undefined && this.owner && this.nicPorts.has(from) && this.nicPorts.has(out)) p.release = (rx) => this.free(rx, { ...p, release: undefined });
     out.q.enqueue(x, p);
   }
+
 }

@@ -425,9 +425,10 @@ export class NetStack {
     if (!s.receiver) { free(); return; }
     x.cost('tcpRxPerSegment', Math.max(1, Math.ceil(p.len / this.cfg.mss)));
     // TCP_RR: a response carries the ACK of the request (tcp_ack on a data segment: never a duplicate).
-    if (s.rr && s.sender && p.ack > s.sender.sndUna) {
+    const acked = s.rr && s.sender && p.ack > s.sender.sndUna;
+    if (acked) {
       x.cost('tcpAckRx');
-      s.sender.onAck(p.ack, p.wnd);
+      s.sender!.onAck(p.ack, p.wnd);
       this.rearmRto(s);
     }
     // Software checksum verification is the first pass over DMA'd data and pulls it into the cache.
@@ -445,6 +446,9 @@ export class NetStack {
     if (ready.length) this.queueApp(s);
     else if (!queued) free();
     for (const d of dropped) this.freePacket(x, d.p);
+    // What the ACK lets out goes now, as for a pure ACK (tcp_rcv_established: tcp_data_queue, then
+    // tcp_data_snd_check): a request netperf wrote while others were in flight, held back (TSO deferral, the window).
+    if (acked && s.sender!.unsent() > 0) this.output(x, s);
     if (ackNow) this.sendAck(x, s);
     else if (r.pendingAck() && !r.delAckArmed) {
       r.armDelAck();

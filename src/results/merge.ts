@@ -17,7 +17,7 @@ export async function summaryOf(command: Command, inputs: Record<string, unknown
   if (command === 'stress') {
     const { Summarizer } = await import('../stress/pool.js'); // loads fast-check: only for stress
     const sum = new Summarizer({ runs: inputs.runs as number, hostile: inputs.hostile as boolean, seed: inputs.seed as number, only: (inputs.only as string[] | null) ?? undefined });
-    for (const e of runs) sum.add({ index: e.index, result: e.result } as Parameters<typeof sum.add>[0]);
+    for (const e of runs) sum.add({ index: e.index, scenario: e.scenario, result: e.result } as Parameters<typeof sum.add>[0]);
     return sum.done();
   }
   return undefined;

@@ -7,8 +7,6 @@
  * simultaneous events.
  */
 import type { Interpreter } from '../actors/runtime.js';
-import { PS_PER_US } from '../actors/scheduler.js';
-import { NicModel } from '../hardware/nic.js';
 import { resetPacketIds } from '../core/packet.js';
 import type { Xen } from '../hypervisor/xen.js';
 import type { Kernel } from '../domains/kernel.js';
@@ -24,7 +22,7 @@ import { type Scenario } from './schema.js';
 import { buildWorld } from './world.js';
 import { abandonLostFlows, attachLifecycle, scenarioEvents } from './lifecycle-host.js';
 import { attachImages } from './migrate-host.js';
-import { buildHost, flowEnds, peerFor, plugFlows, plugVifs, spawnTcpEnds, vifConfig, workload, type Built, type VifInfo, type WorldFlow, type Workload } from './host.js';
+import { abortAdversaryFlows, buildHost, flowEnds, peerFor, plugFlows, plugVifs, scheduleFaults, spawnTcpEnds, vifConfig, workload, type Built, type VifInfo, type WorldFlow, type Workload } from './host.js';
 
 export type { Built, VifInfo } from './host.js';
 
@@ -38,7 +36,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
   const w = workload(sc, h, streams);
   const world = sc.flows ? flowEnds(sc.flows) : null;
   const flows = world ? world.length : sc.topology === 'guest' ? Math.max(m.nics, guests.length) : m.nics;
-  const vifs = world ? plugWorld(sc, h, dom0, guests, world, drivers, nicQ, w)
+  const vifs = world ? plugWorld(sc, h, dom0, guests, world, drivers, nicQ, w, streams)
     : sc.topology === 'guest' ? plugGuests(sc, h, dom0, guests, flows, drivers, nicQ, w, streams) : { vifs: [], pending: [], qdiscs: [], bridge: null, shared: null };
   if (sc.topology !== 'guest') for (let f = 0; f < flows; f++) w.stackOf(dom0).attach(f, drivers[f % m.nics], nicQ[f % m.nics], w.role);
   // External client machines, one per NIC, each running the far ends of that NIC's flows.
@@ -96,10 +94,13 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
       for (const a of hostiles) a.stop();
       // Connections of an adversary's domain may never complete (it broke its own channels): both ends
       // give up on them (tcp_retries2, much shortened), so the honest rest of the run can drain.
-      for (const v of vifs.vifs) {
-        if (!sc.hostile.some((a) => a.guest === v.guest.domid)) continue;
-        w.stacks.get(v.guest)?.abort(v.flow);
-        clients[v.flow % m.nics].abort(v.flow);
+      if (world) abortAdversaryFlows(sc, vifs.vifs, w, clients);
+      else {
+        for (const v of vifs.vifs) {
+          if (!sc.hostile.some((a) => a.guest === v.guest.domid)) continue;
+          w.stacks.get(v.guest)?.abort(v.flow);
+          clients[v.flow % m.nics].abort(v.flow);
+        }
       }
       // So do the ends of flows whose vif (or domain) went away for good.
       abandonLostFlows(built, (flow) => {
@@ -161,31 +162,8 @@ function plugGuests(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[
 const DOM0_MAC = '02:00:00:00:ff:ff';
 
 /** The flow list of a scenario of one host: its vifs and flows on its bridge. */
-function plugWorld(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[], world: WorldFlow[], drivers: NicDriver[], nicQ: Qdisc[], w: Workload) {
-  const p = plugVifs(sc, h, dom0, guests, world, 0, drivers, nicQ, { peer: peerMac, dom0: DOM0_MAC });
+function plugWorld(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[], world: WorldFlow[], drivers: NicDriver[], nicQ: Qdisc[], w: Workload, streams: StreamCheck) {
+  const p = plugVifs(sc, h, dom0, guests, world, 0, drivers, nicQ, { peer: peerMac, dom0: DOM0_MAC }, streams);
   plugFlows(p, dom0, guests, world, 0, w, (e) => (e.dom0 ? DOM0_MAC : e.guest >= 0 ? p.vifOf(e).mac : peerMac(e.peer)));
   return { ...p, shared: sc.netback.pendingRing === 'shared' ? p.pending[0] : null };
-}
-
-/** NIC fault injection, in the NICs' own time line; stop() ends it and brings every link back up. */
-function scheduleFaults(sc: Scenario, h: PhysicalHost, nics: NicModel[]) {
-  const { sys } = h;
-  let on = true;
-  for (const fault of sc.faults) {
-    const nic = nics[fault.nic];
-    sys.sched.at(Math.round(fault.atUs * PS_PER_US), sys.rankOf(nic.name), () => {
-      if (!on) return;
-      if (fault.kind === 'dma-error') nic.dmaFaults += fault.count;
-      else sys.deliverNow(nic.name, nic.name, { type: fault.kind === 'link-down' ? 'LINK_DOWN' : 'LINK_UP' });
-    });
-  }
-  return {
-    stop: () => {
-      on = false;
-      for (const nic of nics) {
-        nic.dmaFaults = 0;
-        if (!nic.linkUp) sys.deliverNow(nic.name, nic.name, { type: 'LINK_UP' });
-      }
-    },
-  };
 }

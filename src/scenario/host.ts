@@ -80,8 +80,8 @@ export interface Built {
   rr: RrLog | null;
   /** Number of TCP flows (flow f belongs to guest f mod guests in topology guest, or is entry f of the scenario's flow list). */
   flows: number;
-  /** A world of several hosts: each host's name, CPUs and hypervisor (or bare-metal dispatcher), in the scenario's order (absent for one host). */
-  hosts?: Array<{ name: string; cpus: Cpu[]; dispatcher: Dispatcher }>;
+  /** A world of several hosts: each host's name, CPUs, hypervisor (or bare-metal dispatcher) and the rest of its machine, in the scenario's order (absent for one host). */
+  hosts?: HostView[];
   /** A world's switches (absent for one host). */
   switches?: SwitchModel[];
   /** A world's flows: the MACs of each flow's two ends, as the bridges and switches address them (absent for one host). */
@@ -110,6 +110,17 @@ export interface Lifecycle {
   abandon: ((flows: number[]) => void) | null;
   /** Flows given up that way (their bytes cannot all arrive: the progress check leaves them out). */
   abandoned: Set<number>;
+}
+
+/** One host of a world as the checks see it: its CPUs, memory, hypervisor, domains (dom0 first), NICs with their drivers, vifs, pending pools and queues. */
+export interface HostView {
+  name: string; cpus: Cpu[]; dispatcher: Dispatcher; mem: MachineMemory; xen: Xen | null; kernels: Kernel[];
+  nics: NicModel[]; drivers: NicDriver[]; vifs: VifInfo[]; pending: PendingPool[]; qdiscs: Qdisc[];
+}
+
+/** Every host of a built system: a world's hosts, or the one host (named ''). */
+export function hostViews(b: Built): HostView[] {
+  return b.hosts ?? [{ name: '', cpus: b.cpus, dispatcher: b.host, mem: b.mem, xen: b.xen, kernels: b.kernels, nics: b.nics, drivers: b.drivers, vifs: b.vifs, pending: b.pending, qdiscs: b.qdiscs }];
 }
 
 /** A vif as the scenario uses it: the toolstack's vif, the flow it carries and its queues. */
@@ -198,8 +209,9 @@ export function workload(sc: Scenario, h: Pick<PhysicalHost, 'sys' | 'counters'>
   // each (a NIC rx buffer, a netfront RX slot: multi-slot receive is not modelled), so a frame bigger
   // than a page could not be received whole; in receive scenarios (and RR responses, which come back
   // to the endpoint) the sender's MSS is capped to fit.
-  // With a flow list, so is every flow that ends in this host (a guest's netfront posts one page per buffer).
-  const capped = sc.direction === 'rx' || anyRr || (sc.flows ?? []).some((f) => parseEndpoint(f.to).kind !== 'peer');
+  // With a flow list, so is every flow that ends in this host (a guest's netfront posts one page per buffer),
+  // and every flow between two hosts of a world (the far host's NIC receives it into one page).
+  const capped = sc.direction === 'rx' || anyRr || (sc.flows ?? []).some((f) => parseEndpoint(f.to).kind !== 'peer' || hostOfEndpoint(f.from) !== hostOfEndpoint(f.to));
   const mss = capped ? Math.min(sc.tcp.mss, PAGE_SIZE - HDR_LEN) : sc.tcp.mss;
   const stackCfg = {
     mss, sndBuf: sc.tcp.sndBufKiB * 1024, rcvBuf: sc.tcp.rcvBufKiB * 1024,
@@ -256,10 +268,10 @@ export interface PluggedHost {
  * vif MAC when the world needs one unique across hosts.
  */
 export function plugVifs(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Kernel[], world: WorldFlow[], hostIx: number, drivers: NicDriver[], nicQ: Qdisc[],
-  macs: { vif?: (domid: number, vif: number) => string; peer: (nic: number) => string; dom0: string }): PluggedHost {
+  macs: { vif?: (domid: number, vif: number) => string; peer: (nic: number) => string; dom0: string }, streams: StreamCheck): PluggedHost {
   const { counters } = h;
   const bridge = new Bridge(counters, dom0);
-  const nicPorts = drivers.map((d, n) => bridge.addPort(d, nicQ[n], [macs.peer(n)]));
+  const nicPorts = drivers.map((d, n) => bridge.addPort(d, nicQ[n], [macs.peer(n)], true));
   const local = bridge.addLocal(macs.dom0, dom0);
   const localQ = new Qdisc(local, counters);
   const shared = sc.netback.pendingRing === 'shared' ? new PendingPool(dom0) : null;
@@ -272,7 +284,9 @@ export function plugVifs(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Ke
     for (let n = 0; n < perGuest; n++) {
       const pool = shared ?? new PendingPool(dom0);
       if (!shared) pending.push(pool);
-      const v = attachVif(h, dom0, guest, n, { ...vifConfig(sc, guest, pool, null), ...(macs.vif ? { mac: macs.vif(guest.domid, n) } : {}) });
+      // An adversary in place of netfront where the scenario (this host's `hostile`) says so.
+      const adversary = sc.hostile.find((a) => a.guest === guest.domid && a.vif === n) ?? null;
+      const v = attachVif(h, dom0, guest, n, { ...vifConfig(sc, guest, pool, adversary), ...(macs.vif ? { mac: macs.vif(guest.domid, n) } : {}) });
       const mine = world.flatMap((e, f) => (here(e.from, g, n) || here(e.to, g, n) ? [f] : []));
       v.nf.flows = new Set(mine);
       const bq = new Qdisc(v.nb, counters);
@@ -281,6 +295,8 @@ export function plugVifs(sc: Scenario, h: PhysicalHost, dom0: Kernel, guests: Ke
       qdiscs.push(bq, sq);
       vifs.push(Object.assign(v, { flow: mine[0] ?? -1, flows: mine, stackQ: sq, bridgeQ: bq, port }));
     }
+    // Every flow an adversary's own stack ends (on any of its vifs): it may write what it likes into its own buffers.
+    if (sc.hostile.some((a) => a.guest === guest.domid)) for (const v of vifs) if (v.guest === guest) for (const f of v.flows) streams.adversaryFlows.add(f);
   });
   return { bridge, vifs, pending, qdiscs: [...qdiscs, localQ], nicPorts, local, localQ, vifOf: (e) => vifs[e.guest * perGuest + e.vif] };
 }
@@ -326,4 +342,41 @@ export function spawnTcpEnds(h: PhysicalHost, stacks: Map<Kernel, NetStack>, cli
   };
   for (const [k, st] of stacks) for (const s of st.socks.values()) spawnEnds(`${k.name}-tcp${s.flow}`, s);
   for (const c of clients) for (const f of c.flows()) spawnEnds(`${c.name}-tcp${f}`, c.endpoint(f)!);
+}
+
+/**
+ * Connections of an adversary's domain may never complete (it broke its own channels): both ends of
+ * each of its flows give up on them (tcp_retries2, much shortened), so the honest rest of the run can drain.
+ */
+export function abortAdversaryFlows(sc: Scenario, vifs: readonly VifInfo[], w: Workload, clients: readonly ClientModel[]): void {
+  for (const v of vifs) {
+    if (!sc.hostile.some((a) => a.guest === v.guest.domid)) continue;
+    for (const f of v.flows) {
+      for (const s of w.stacks.values()) s.abort(f);
+      for (const c of clients) c.abort(f);
+    }
+  }
+}
+
+/** NIC fault injection, in the NICs' own time line; stop() ends it and brings every link back up. */
+export function scheduleFaults(sc: Scenario, h: PhysicalHost, nics: NicModel[]) {
+  const { sys } = h;
+  let on = true;
+  for (const fault of sc.faults) {
+    const nic = nics[fault.nic];
+    sys.sched.at(Math.round(fault.atUs * PS_PER_US), sys.rankOf(nic.name), () => {
+      if (!on) return;
+      if (fault.kind === 'dma-error') nic.dmaFaults += fault.count;
+      else sys.deliverNow(nic.name, nic.name, { type: fault.kind === 'link-down' ? 'LINK_DOWN' : 'LINK_UP' });
+    });
+  }
+  return {
+    stop: () => {
+      on = false;
+      for (const nic of nics) {
+        nic.dmaFaults = 0;
+        if (!nic.linkUp) sys.deliverNow(nic.name, nic.name, { type: 'LINK_UP' });
+      }
+    },
+  };
 }

@@ -96,7 +96,7 @@ export const SwitchSchema = z.strictObject({
 /** One host of a world (Xen, or native Linux): each field given replaces the scenario's own for this host. */
 export const HostSchema = z.strictObject({
   native: z.boolean().optional().describe('A native Linux host: no Xen, one Linux kernel owns the CPUs and NICs and runs the flows on its own stack (as topology native); its endpoint is `hostname/linux`. It takes no guests, xen or optimizations (Linux maps itself with superpages and global pages). Default false: a Xen host.'),
-  guests: z.number().int().min(1).max(255).optional().describe('Guest domains on this host, 1 to 255. Default: the scenario\'s `guests`.'),
+  guests: z.number().int().min(0).max(255).optional().describe('Guest domains on this host, 0 to 255 (0: dom0 alone, its own stack an endpoint). Default: the scenario\'s `guests`.'),
   vifs: z.number().int().min(1).max(64).optional().describe('Vifs of each guest on this host (endpoint `host1/guestN.V`). Default: the scenario\'s `vifs`.'),
   // The blocks without their prefault: a block left out is the scenario's, not the defaults.
   machine: MachineSchema.unwrap().optional().describe('This host\'s machine. Default: the scenario\'s `machine`.'),

@@ -70,6 +70,7 @@ export const ScenarioSchema = z.strictObject({
     lateEoiTickUs: z.number().min(1).max(1_000_000).default(1000).describe('Delay unit of the late EOI for spurious events (xen_irq_lateeoi), us, 1 to 1000000: one jiffy. Default 1000.'),
     pendingRing: z.enum(['shared', 'per-vif']).default('shared').describe('Pending-request slots (MAX_PENDING_REQS = 256, a slot per guest TX data slot in flight to the NIC): `shared` is one pool for every vif, as in the single-threaded netback of Xen 2.0/3.0; `per-vif` gives each vif its own, as Linux\'s multi-queue xen-netback does. Default shared.'),
     rateLimits: z.array(z.strictObject({
+      host: z.string().regex(HOST_RE, 'expected a host name: lower-case letters, digits and -, starting with a letter').optional().describe('The host of the guest, in a world of hosts (required there; not used on one host).'),
       guest: z.number().int().min(1).describe('Guest domain id, 1-based (at most `guests`); the limit applies to each of its vifs.'),
       mbps: z.number().positive().max(1_000_000).describe('Transmit credit of each of the guest\'s vifs, Mb/s of the packets the guest sends (txreq.size: headers included).'),
       intervalMs: z.number().min(0.01).max(10_000).default(50).describe('Credit window, ms, 0.01 to 10000 (credit_usec; a shorter window would be a busy loop of credit timers): every window the vif may send mbps x window bytes (credit_bytes); unused credit is kept up to one window or 128 KiB. Default 50 (the toolstack\'s default).'),
@@ -82,12 +83,14 @@ export const ScenarioSchema = z.strictObject({
     }).prefault({}).describe('TX validations of docs/protocol.md 2.10 the backend performs, all on as in today\'s Linux. `false` models a backend without that check, e.g. to run the hostile catalogue (`stress --hostile`) against an unhardened netback.'),
   }).prefault({}).describe('Linux netback timeouts, pending-slot pool, transmit rate limits and TX validations.'),
   faults: z.array(z.strictObject({
+    host: z.string().regex(HOST_RE, 'expected a host name: lower-case letters, digits and -, starting with a letter').optional().describe('The host of the NIC, in a world of hosts (required there; not used on one host).'),
     atUs: z.number().nonnegative().max(MAX_RUN_US).describe('When, in virtual time from the start of the run (warm-up included), us, at most 120000000 (the longest run).'),
     nic: z.number().int().nonnegative().describe('Which NIC, 0-based (below machine.nics).'),
     kind: z.enum(['link-down', 'link-up', 'dma-error']).describe('`link-down`/`link-up`: carrier lost or back; `dma-error`: the next `count` received frames fail their DMA.'),
     count: z.number().int().min(1).max(1_000_000).default(1).describe('Frames hit by a dma-error. Default 1.'),
   })).default([]).describe('NIC fault injection. Default none.'),
   hostile: z.array(z.strictObject({
+    host: z.string().regex(HOST_RE, 'expected a host name: lower-case letters, digits and -, starting with a letter').optional().describe('The host of the guest, in a world of hosts (required there; not used on one host).'),
     guest: z.number().int().min(1).describe('Guest domain id, 1-based (at most `guests`).'),
     vif: z.number().int().nonnegative().default(0).describe('Which of the guest\'s vifs is hostile, 0-based. Default 0.'),
     behaviour: z.enum(BEHAVIOURS).describe('Adversary from the hostile-guest catalogue H1-H26 (docs/protocol.md 5.2, src/hostile/behaviours.ts).'),
@@ -130,31 +133,13 @@ export const ScenarioSchema = z.strictObject({
     const what = sc.topology === 'guest' ? `dom0 and ${sc.guests} guest(s)` : 'the kernel';
     ctx.addIssue({ code: 'custom', path: ['machine', 'memoryMiB'], message: `${sc.machine.memoryMiB} MiB is too small: ${what} with ${sc.machine.nics} NIC(s) need at least ${needMiB} MiB (reduce guests or raise machine.memoryMiB)` });
   }
-  sc.faults.forEach((f, i) => {
-    if (f.nic >= sc.machine.nics) ctx.addIssue({ code: 'custom', path: ['faults', i, 'nic'], message: `no NIC ${f.nic} (machine.nics is ${sc.machine.nics})` });
-  });
   checkPlacement(sc, ctx);
   checkEvents({
     topology: sc.topology, events: sc.events, run: sc.run, ...(sc.hosts ? { hosts: sc.hosts } : {}),
     guestsOf: (h) => { const hs = hostScenario(sc, h); return hs.topology === 'native' ? 0 : hs.guests; }, bootVifs: (h, g) => vifsOfGuest(hostScenario(sc, h), g),
     maxVifs: maxVifsPerGuest(sc.machine.vifRingSize),
   }, ctx);
-  const limited = new Set<number>();
-  sc.netback.rateLimits.forEach((r, i) => {
-    if (sc.topology !== 'guest') ctx.addIssue({ code: 'custom', path: ['netback', 'rateLimits', i], message: 'rate limits apply to guests\' vifs: they need topology guest' });
-    else if (r.guest > sc.guests) ctx.addIssue({ code: 'custom', path: ['netback', 'rateLimits', i, 'guest'], message: `no guest ${r.guest} (guests is ${sc.guests})` });
-    if (limited.has(r.guest)) ctx.addIssue({ code: 'custom', path: ['netback', 'rateLimits', i, 'guest'], message: `guest ${r.guest} listed twice` });
-    limited.add(r.guest);
-  });
-  const seen = new Set<string>();
-  sc.hostile.forEach((h, i) => {
-    if (sc.topology !== 'guest') ctx.addIssue({ code: 'custom', path: ['hostile', i], message: 'hostile guests need topology guest' });
-    else if (h.guest > sc.guests) ctx.addIssue({ code: 'custom', path: ['hostile', i, 'guest'], message: `no guest ${h.guest} (guests is ${sc.guests})` });
-    else if (h.vif >= vifsOfGuest(sc, h.guest)) ctx.addIssue({ code: 'custom', path: ['hostile', i, 'vif'], message: `guest ${h.guest} has no vif ${h.vif} (it has ${vifsOfGuest(sc, h.guest)}: vifs 0..${vifsOfGuest(sc, h.guest) - 1})` });
-    const k = `${h.guest}.${h.vif}`;
-    if (seen.has(k)) ctx.addIssue({ code: 'custom', path: ['hostile', i], message: `guest ${h.guest} vif ${h.vif} listed twice` });
-    seen.add(k);
-  });
+  checkHostEntries(sc, ctx);
 });
 
 export type Scenario = z.infer<typeof ScenarioSchema>;
@@ -178,6 +163,51 @@ function checkPlacement(sc: z.infer<typeof ScenarioSchema>, ctx: Ctx): void {
   const cg = sc.xen.credit.guests;
   if (cg.length > 0 && sc.topology !== 'guest') ctx.addIssue({ code: 'custom', path: ['xen', 'credit', 'guests'], message: 'per-guest credit parameters need topology guest' });
   else if (cg.length > sc.guests) ctx.addIssue({ code: 'custom', path: ['xen', 'credit', 'guests'], message: `${cg.length} entries for ${sc.guests} guest(s)` });
+}
+
+/**
+ * NIC faults, rate limits and hostile guests: each names its host in a world of hosts (and none on
+ * one host), and a NIC, guest and vif that exist on that host.
+ */
+function checkHostEntries(sc: z.infer<typeof ScenarioSchema>, ctx: Ctx): void {
+  const names = sc.hosts ? Object.keys(sc.hosts) : null;
+  /** The scenario as the entry's host sees it, or null (the problem reported) when the entry names no host it may. */
+  const hostOf = (host: string | undefined, path: PropertyKey[]): Scenario | null => {
+    if (!names) {
+      if (host === undefined) return sc;
+      ctx.addIssue({ code: 'custom', path: [...path, 'host'], message: 'no hosts listed: remove host, or list the hosts under hosts' });
+      return null;
+    }
+    if (host === undefined) ctx.addIssue({ code: 'custom', path: [...path, 'host'], message: `required in a world of hosts: name one of ${names.join(', ')}` });
+    else if (!names.includes(host)) ctx.addIssue({ code: 'custom', path: [...path, 'host'], message: `no host ${host} (hosts: ${names.join(', ')})` });
+    else return hostScenario(sc, host);
+    return null;
+  };
+  const of = (host: string | undefined) => (host === undefined ? '' : ` of ${host}`);
+  sc.faults.forEach((f, i) => {
+    const hs = hostOf(f.host, ['faults', i]);
+    if (hs && f.nic >= hs.machine.nics) ctx.addIssue({ code: 'custom', path: ['faults', i, 'nic'], message: `no NIC ${f.nic}${of(f.host)} (machine.nics is ${hs.machine.nics})` });
+  });
+  const limited = new Set<string>();
+  sc.netback.rateLimits.forEach((r, i) => {
+    const hs = hostOf(r.host, ['netback', 'rateLimits', i]);
+    if (sc.topology !== 'guest' || hs?.topology === 'native') ctx.addIssue({ code: 'custom', path: ['netback', 'rateLimits', i], message: `rate limits apply to guests' vifs: they need topology guest${hs?.topology === 'native' ? ` (${r.host} is a native host)` : ''}` });
+    else if (hs && r.guest > hs.guests) ctx.addIssue({ code: 'custom', path: ['netback', 'rateLimits', i, 'guest'], message: `no guest ${r.guest}${of(r.host)} (guests is ${hs.guests})` });
+    const k = `${r.host ?? ''}/${r.guest}`;
+    if (limited.has(k)) ctx.addIssue({ code: 'custom', path: ['netback', 'rateLimits', i, 'guest'], message: `guest ${r.guest}${of(r.host)} listed twice` });
+    limited.add(k);
+  });
+  const seen = new Set<string>();
+  sc.hostile.forEach((h, i) => {
+    const hs = hostOf(h.host, ['hostile', i]);
+    if (sc.topology !== 'guest' || hs?.topology === 'native') ctx.addIssue({ code: 'custom', path: ['hostile', i], message: `hostile guests need topology guest${hs?.topology === 'native' ? ` (${h.host} is a native host)` : ''}` });
+    else if (!hs) { /* the host was reported */ }
+    else if (h.guest > hs.guests) ctx.addIssue({ code: 'custom', path: ['hostile', i, 'guest'], message: `no guest ${h.guest}${of(h.host)} (guests is ${hs.guests})` });
+    else if (h.vif >= vifsOfGuest(hs, h.guest)) ctx.addIssue({ code: 'custom', path: ['hostile', i, 'vif'], message: `guest ${h.guest}${of(h.host)} has no vif ${h.vif} (it has ${vifsOfGuest(hs, h.guest)}: vifs 0..${vifsOfGuest(hs, h.guest) - 1})` });
+    const k = `${h.host ?? ''}/${h.guest}.${h.vif}`;
+    if (seen.has(k)) ctx.addIssue({ code: 'custom', path: ['hostile', i], message: `guest ${h.guest}${of(h.host)} vif ${h.vif} listed twice` });
+    seen.add(k);
+  });
 }
 
 const tooManyVifs = (vifs: number, max: number, ring: number) => `${vifs} vifs per guest: a guest's grant table holds at most ${max} with vifRingSize ${ring}`;
@@ -222,7 +252,6 @@ function checkFlows(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx): v
   for (const f of ['requestBytes', 'responseBytes', 'transactionsInFlight'] as const) {
     if (w[f] !== undefined) ctx.addIssue({ code: 'custom', path: ['workload', f], message: 'not used with flows: give it on the flow' });
   }
-  if (sc.hostile.length) ctx.addIssue({ code: 'custom', path: ['hostile'], message: 'hostile guests are not modelled with flows yet: remove flows or hostile' });
   sc.flows!.forEach((fl, i) => {
     if (!ENDPOINT_RE.test(fl.from) || !ENDPOINT_RE.test(fl.to)) return; // the field's own check said so
     const ends = { from: parseEndpoint(fl.from), to: parseEndpoint(fl.to) };
@@ -294,10 +323,15 @@ const NATIVE_PLACEMENT: Scenario['placement'] = { dom0: 0, guests: 'round-robin'
 export function hostScenario(sc: Scenario, name: string | null): Scenario {
   const h = name === null ? undefined : sc.hosts?.[name];
   if (!h) return sc;
+  // The world's NIC faults, rate limits and adversaries that name this host.
+  const own = {
+    faults: sc.faults.filter((f) => f.host === name), hostile: sc.hostile.filter((a) => a.host === name),
+    netback: { ...sc.netback, rateLimits: sc.netback.rateLimits.filter((r) => r.host === name) },
+  };
   // Native Linux: no guests, no Xen; its one kernel on CPU 0 unless the host says otherwise.
-  if (h.native) return { ...sc, topology: 'native', machine: h.machine ?? sc.machine, placement: h.placement ?? NATIVE_PLACEMENT };
+  if (h.native) return { ...sc, ...own, topology: 'native', machine: h.machine ?? sc.machine, placement: h.placement ?? NATIVE_PLACEMENT };
   return {
-    ...sc, guests: h.guests ?? sc.guests, machine: h.machine ?? sc.machine, placement: h.placement ?? sc.placement,
+    ...sc, ...own, guests: h.guests ?? sc.guests, machine: h.machine ?? sc.machine, placement: h.placement ?? sc.placement,
     xen: h.xen ?? sc.xen, optimizations: h.optimizations ?? sc.optimizations, ...(h.vifs !== undefined ? { vifs: h.vifs } : {}),
   };
 }
@@ -325,8 +359,6 @@ function checkWorld(sc: z.infer<typeof ScenarioSchema>, ctx: z.RefinementCtx): v
     return;
   }
   if (!sc.flows) ctx.addIssue({ code: 'custom', path: ['flows'], message: 'a world of hosts needs its flows listed (from: host1/guest1, to: host2/guest1, ...)' });
-  if (sc.faults.length) ctx.addIssue({ code: 'custom', path: ['faults'], message: 'NIC faults are not modelled in a world of hosts yet' });
-  if (sc.netback.rateLimits.length) ctx.addIssue({ code: 'custom', path: ['netback', 'rateLimits'], message: 'rate limits are not modelled in a world of hosts yet' });
   for (const name of Object.keys(sc.hosts)) {
     const hs = hostScenario(sc, name);
     const sub: Ctx = { addIssue: (i) => ctx.addIssue({ ...i, path: ['hosts', name, ...i.path] }) };

@@ -27,7 +27,7 @@ import type { ClientModel } from '../peer/client.js';
 import { spawnCpusAndXenstored } from '../toolstack/host.js';
 import { connectVifs, spawnVifActors } from '../toolstack/vif.js';
 import { attachPeer } from '../toolstack/peer.js';
-import { buildHost, flowEnds, peerFor, plugFlows, plugVifs, spawnTcpEnds, workload, type Built, type End, type WorldFlow } from './host.js';
+import { abortAdversaryFlows, buildHost, flowEnds, peerFor, plugFlows, plugVifs, scheduleFaults, spawnTcpEnds, workload, type Built, type End, type WorldFlow } from './host.js';
 import { hostScenario, linkBetween, type Scenario } from './schema.js';
 import { abandonLostFlows, attachLifecycle, scenarioEvents } from './lifecycle-host.js';
 import { attachImages } from './migrate-host.js';
@@ -73,7 +73,7 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
     const parts = buildHost(hs, interpreter, { prefix: `${name}/`, sys, counters, staleTranslations });
     // A native host has no bridge: its stack sits on its NICs.
     const plugged = hs.topology === 'native' ? null : plugVifs(hs, parts.h, parts.dom0, parts.guests, world, i, parts.drivers, parts.nicQ,
-      { vif: (domid, n) => vifMac(i, domid, n), peer: (n) => worldPeerMac(i, n), dom0: worldDom0Mac(i) });
+      { vif: (domid, n) => vifMac(i, domid, n), peer: (n) => worldPeerMac(i, n), dom0: worldDom0Mac(i) }, streams);
     return { name, hs, ...parts, plugged };
   });
   // A native host's Linux sends each flow out of the NIC toward its other end: the peer's, or its first cable to the other host.
@@ -144,6 +144,9 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
   spawnTcpEnds(hosts[0].h, w.stacks, clients);
   for (const x of hosts) if (x.plugged) spawnVifActors(x.h, x.plugged.vifs);
   for (const x of hosts) spawnCpusAndXenstored(x.h);
+  // Each host's NIC faults and adversaries (its own entries of the scenario's `faults` and `hostile`).
+  const faults = hosts.map((x) => scheduleFaults(x.hs, x.h, x.nics));
+  const hostiles = hosts.flatMap((x) => (x.plugged?.vifs ?? []).flatMap((v) => (v.hostile ? [v.hostile] : [])));
 
   const flowGoodput = (flow: number): number => {
     // At the end that consumes the flow's data: a stream's receiver, or netperf reading its responses.
@@ -163,7 +166,10 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
     netfronts: vifs.map((v) => v.nf), netbacks: vifs.map((v) => v.nb), xenstore: first.h.xenstore, vifs,
     qdiscs: hosts.flatMap((x) => [...x.nicQ, ...(x.plugged?.qdiscs ?? [])]), drivers: hosts.flatMap((x) => x.drivers), pending: hosts.flatMap((x) => x.plugged?.pending ?? []),
     xen: first.h.xen, ringPages: first.h.ringPages, flowGoodput, flows: listed, rr: w.rrLog, staleTranslations, mss: w.mss, streams,
-    hosts: hosts.map((x) => ({ name: x.name, cpus: x.h.cpus, dispatcher: x.h.dispatcher })), switches,
+    hosts: hosts.map((x) => ({
+      name: x.name, cpus: x.h.cpus, dispatcher: x.h.dispatcher, mem: x.h.mem, xen: x.h.xen, kernels: x.h.kernels, nics: x.nics, drivers: x.drivers,
+      vifs: x.plugged?.vifs ?? [], pending: x.plugged?.pending ?? [], qdiscs: [...x.nicQ, ...(x.plugged?.qdiscs ?? [])],
+    })), switches,
     flowMacs: world.map((e) => ({ from: macOf(e.from), to: macOf(e.to) })),
     goodputBytes: () => { let n = 0; for (let f = 0; f < listed; f++) n += flowGoodput(f); return n; },
     start: () => {
@@ -176,11 +182,15 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
       for (const v of vifs) v.nf.kernel.post({ name: `${v.nf.name}-connect`, run: (x) => v.nf.refill(x) }, 'irq');
       for (const s of w.stacks.values()) s.start();
       for (const c of clients) sys.send(c.name, c.name, { type: 'START' });
+      for (const a of hostiles) a.start();
       schedule?.();
     },
     stopSources: () => {
       for (const s of w.stacks.values()) s.stop();
       for (const c of clients) c.stop();
+      for (const a of hostiles) a.stop();
+      for (const x of hosts) abortAdversaryFlows(x.hs, x.plugged?.vifs ?? [], w, clients);
+      for (const f of faults) f.stop();
       // The ends of flows whose vif (or domain) went away for good give up.
       abandonLostFlows(built, (flow) => {
         for (const st of w.stacks.values()) st.abort(flow);

@@ -2,9 +2,12 @@
  * The invariants a stress case is checked against (docs/protocol.md 5.3), each a function of the
  * built system that appends what it finds wrong: packet conservation, page ownership, grants,
  * quiescence, stream progress and integrity, and the always-true bounds. src/stress/run.ts runs a
- * case and calls them mid-run and at quiescence.
+ * case and calls them mid-run and at quiescence. In a world of hosts the checks of a host's own
+ * memory, grants, domains and vifs run host by host and name the host; packet conservation and the
+ * wire are the world's (its hosts share one packet ledger).
  */
 import type { Built } from '../scenario/build.js';
+import { flowEnds, hostViews, type End, type HostView } from '../scenario/host.js';
 import { BACKEND_EDGES, XEN_NETBK_MAX_HASH_KEY_SIZE, XEN_NETBK_MAX_HASH_MAPPING_SIZE, XEN_NETBK_MCAST_MAX, XenbusState } from '../channels/netif.js';
 import { GTF } from '../hypervisor/grant-table.js';
 
@@ -19,6 +22,8 @@ function inFlight(b: Built): Record<string, number> {
     nics: sum(b.nics.map((n) => n.unitsHeld())),
     drivers: sum(b.drivers.map((d) => d.unitsHeld())),
     wire: b.counters.wire.sent - b.counters.wire.arrived,
+    // A world's switches: frames in the forwarding pipeline or in an output queue.
+    ...(b.switches ? { switches: sum(b.switches.map((s) => s.unitsHeld())) } : {}),
   };
   for (const v of b.vifs) {
     if (v.hostile) continue; // the adversary's rings are outside the ledger (units are counted at netback)
@@ -40,13 +45,22 @@ export function checkConservation(b: Built, when: string, out: string[]): void {
   }
 }
 
+/** A failure of one host's check: named after the host in a world (`host2: ...`), as it was on one host. */
+const hostOut = (h: HostView, out: string[]) => (h.name ? { push: (m: string) => out.push(`${h.name}: ${m}`) } : out);
+/** The domains (ids, on this host) whose vif runs an adversary. */
+const adversaryDoms = (h: HostView) => new Set(h.vifs.filter((v) => v.hostile).map((v) => v.guest.domid));
+
 export function checkPages(b: Built, out: string[]): void {
-  const mem = b.mem;
-  const owned = sum(b.kernels.map((k) => mem.pages(k.domid)));
+  for (const h of hostViews(b)) checkHostPages(b, h, hostOut(h, out));
+}
+
+function checkHostPages(b: Built, h: HostView, out: Pick<string[], 'push'>): void {
+  const mem = h.mem;
+  const owned = sum(h.kernels.map((k) => mem.pages(k.domid)));
   if (owned + mem.freeFrames() > mem.frames) out.push(`pages: ${owned} owned + ${mem.freeFrames()} free > ${mem.frames} frames`);
   // Holder census for the driver domain and the honest guests (a destroyed domain holds nothing: checkReleased).
-  const hostileDoms = new Set(b.vifs.filter((v) => v.hostile).map((v) => v.guest.domid));
-  for (const k of b.lifecycle?.goneDomains ?? []) hostileDoms.add(k.domid);
+  const hostileDoms = adversaryDoms(h);
+  for (const k of b.lifecycle?.goneDomains ?? []) if (k.mem === h.mem) hostileDoms.add(k.domid);
   const holder = new Map<number, string>();
   const hold = (frame: number, who: string, dom: number) => {
     const prev = holder.get(frame);
@@ -55,23 +69,23 @@ export function checkPages(b: Built, out: string[]): void {
     const o = mem.ownerOf(frame);
     if (o !== dom) out.push(`frame ${frame} held by ${who} (domain ${dom}) but owned by ${o ?? 'nobody'}`);
   };
-  for (const k of b.kernels) {
+  for (const k of h.kernels) {
     if (hostileDoms.has(k.domid)) continue;
     for (const f of k.pooledFrames()) hold(f, `${k.name} pool`, k.domid);
     const st = b.stacks.get(k);
     if (st) for (const s of st.socks.values()) for (const f of s.rxFrames) hold(f, `${k.name} socket ${s.flow}`, k.domid);
   }
-  const dom0 = b.kernels[0];
-  for (const n of b.nics) {
+  const dom0 = h.kernels[0];
+  for (const n of h.nics) {
     for (const f of n.rxBuffers) hold(f, `${n.name} rx ring`, dom0.domid);
     for (const p of n.rxDone) for (const f of p.frames) hold(f, `${n.name} rx done`, dom0.domid);
   }
-  for (const v of b.vifs) {
+  for (const v of h.vifs) {
     if (v.hostile) continue;
     for (const f of v.nf.postedRxFrames()) hold(f, `${v.nf.name} rx buffer`, v.guest.domid);
     for (const f of [v.rings.txFrame, v.rings.rxFrame]) if (f >= 0) hold(f, `${v.nf.name} ring page`, v.guest.domid);
   }
-  for (const k of b.kernels) {
+  for (const k of h.kernels) {
     if (hostileDoms.has(k.domid)) continue;
     const mine = mem.pages(k.domid);
     let held = 0;
@@ -81,15 +95,19 @@ export function checkPages(b: Built, out: string[]): void {
 }
 
 export function checkGrants(b: Built, out: string[]): void {
-  const xen = b.xen;
+  for (const h of hostViews(b)) checkHostGrants(h, hostOut(h, out));
+}
+
+function checkHostGrants(h: HostView, out: Pick<string[], 'push'>): void {
+  const xen = h.xen;
   if (!xen) return;
   const gops = xen.grants;
-  const rings = sum(b.netbacks.map((nb) => nb.ringMappings()));
+  const rings = sum(h.vifs.map((v) => v.nb.ringMappings()));
   const dom0Maps = gops.activeMappings(0);
   if (dom0Maps !== rings) out.push(`grant leak: the driver domain holds ${dom0Maps} mappings, ${rings} of them ring pages`);
-  for (const k of b.kernels.slice(1)) if (!b.vifs.some((v) => v.hostile && v.guest === k) && gops.activeMappings(k.domid) !== 0) out.push(`grant leak: ${k.name} holds ${gops.activeMappings(k.domid)} mappings`);
-  for (const p of b.pending) if (p.free !== p.size) out.push(`pending slots leaked: ${p.size - p.free}`);
-  const hostileDoms = new Set(b.vifs.filter((v) => v.hostile).map((v) => v.guest.domid));
+  for (const k of h.kernels.slice(1)) if (!h.vifs.some((v) => v.hostile && v.guest === k) && gops.activeMappings(k.domid) !== 0) out.push(`grant leak: ${k.name} holds ${gops.activeMappings(k.domid)} mappings`);
+  for (const p of h.pending) if (p.free !== p.size) out.push(`pending slots leaked: ${p.size - p.free}`);
+  const hostileDoms = adversaryDoms(h);
   for (const [dom, t] of xen.grantTables) {
     if (hostileDoms.has(dom)) continue; // the adversary scribbles on its own entries
     for (let r = 0; r < t.entries.length; r++) {
@@ -99,7 +117,7 @@ export function checkGrants(b: Built, out: string[]): void {
       if (!!(e.flags & GTF.reading) !== p.read + p.write > 0 || !!(e.flags & GTF.writing) !== p.write > 0) out.push(`I6: d${dom} ref ${r} flags ${e.flags} with ${p.read} read / ${p.write} write pins`);
     }
   }
-  for (const v of b.vifs) if (!v.hostile && v.nf.leakedRefs) out.push(`${v.nf.name}: ${v.nf.leakedRefs} grants the backend kept after answering`);
+  for (const v of h.vifs) if (!v.hostile && v.nf.leakedRefs) out.push(`${v.nf.name}: ${v.nf.leakedRefs} grants the backend kept after answering`);
 }
 
 /** Quiescence: nothing left anywhere means no wakeup was lost (I9) and every request got its answer (I4). */
@@ -108,10 +126,10 @@ export function checkQuiet(b: Built, out: string[]): void {
   // An adversary's own stack may keep packets its netfront refuses: that queue is the adversary's business.
   // So is what waits on the adversary domain's other vifs: it can break its own event channels (H18's
   // EVTCHNOP_reset closes every port of the domain), and then nothing wakes either end of those rings.
-  const hostileDoms = new Set(b.vifs.filter((v) => v.hostile).map((v) => v.guest.domid));
-  const ownBusiness = (v: Built['vifs'][number]) => v.hostile !== null || hostileDoms.has(v.guest.domid);
+  const hosts = hostViews(b);
+  const ownBusiness = new Set(hosts.flatMap((h) => { const d = adversaryDoms(h); return h.vifs.filter((v) => v.hostile !== null || d.has(v.guest.domid)); }));
   for (const v of b.vifs) {
-    if (!ownBusiness(v)) continue;
+    if (!ownBusiness.has(v)) continue;
     parts.qdiscs -= v.stackQ.queue.length;
     if (!v.hostile) { parts.txRings -= v.nf.txUnits - v.nb.txUnits; parts.rxRings -= v.nb.rxUnitsOk - v.nf.rxUnitsTaken; }
   }
@@ -120,7 +138,7 @@ export function checkQuiet(b: Built, out: string[]): void {
     const nb = v.nb;
     if (nb.tx.rspProdPvt !== nb.tx.reqCons) out.push(`I4: ${nb.name} consumed ${nb.tx.reqCons - nb.tx.rspProdPvt} TX requests without answering them`);
     if (nb.rxr.rspProdPvt !== nb.rxr.reqCons) out.push(`I4: ${nb.name} consumed RX requests without answering them`);
-    if (ownBusiness(v)) continue;
+    if (ownBusiness.has(v)) continue;
     if (!nb.connected || nb.disabled) continue;
     if (nb.tx.unconsumedRequests() > 0) out.push(`lost wakeup: ${nb.name} left ${nb.tx.unconsumedRequests()} TX requests in the ring`);
     if (v.nf.tx.unconsumedResponses() > 0 || v.nf.rxr.unconsumedResponses() > 0) out.push(`lost wakeup: ${v.nf.name} left responses unread`);
@@ -137,6 +155,7 @@ export function checkQuiet(b: Built, out: string[]): void {
  */
 export function checkStreams(b: Built, out: string[]): void {
   const sc = b.sc;
+  if (sc.flows) { checkFlowList(b, out); return; }
   const hostileDoms = new Set(b.vifs.filter((v) => v.hostile).map((v) => v.guest.domid));
   const flows = sc.topology === 'guest' ? b.vifs.map((v) => ({ flow: v.flow, k: v.guest })) : [...b.stacks.values()].flatMap((st) => [...st.socks.keys()].map((flow) => ({ flow, k: st.kernel })));
   for (const { flow, k } of flows) {
@@ -170,6 +189,44 @@ function checkRr(b: Built, flow: number, k: Built['kernels'][number], out: strin
   }
 }
 
+/**
+ * The same bound for a flow list, flow by flow, at the ends the flow names (on whichever host):
+ * a stream's sender and receiver, or netperf's requests and netserver's responses. A flow with an
+ * end in an adversary's domain is the adversary's business.
+ */
+function checkFlowList(b: Built, out: string[]): void {
+  const hosts = hostViews(b);
+  const world = flowEnds(b.sc.flows!, b.hosts ? hosts.map((h) => h.name) : []);
+  const kernelOf = (e: End) => (e.peer >= 0 ? null : hosts[e.host].kernels[e.dom0 ? 0 : e.guest + 1]);
+  const adversary = (e: End) => e.guest >= 0 && adversaryDoms(hosts[e.host]).has(e.guest + 1);
+  const clientOf = (f: number) => b.clients.find((c) => c.endpoint(f) !== undefined);
+  /** The end's TCP ends of flow f: its socket in a kernel's stack, or the peer's. */
+  const ends = (e: End, f: number) => { const k = kernelOf(e); return k ? b.stacks.get(k)?.socks.get(f) : clientOf(f)?.endpoint(f); };
+  world.forEach((e, f) => {
+    if (adversary(e.from) || adversary(e.to)) return;
+    const what = `flow ${f} (${b.sc.flows![f].from} -> ${b.sc.flows![f].to})`;
+    const got = b.flowGoodput(f);
+    if (!e.rr) {
+      const snd = ends(e.from, f)?.sender;
+      if (!snd) { out.push(`progress: ${what} has no sender`); return; }
+      if (snd.sndUna !== snd.written || got !== snd.written) out.push(`progress: ${what}: the application wrote ${snd.written} bytes; ${snd.sndUna} acknowledged, ${got} delivered after draining`);
+      return;
+    }
+    const req = ends(e.from, f)?.sender, resp = ends(e.to, f)?.sender;
+    const k = kernelOf(e.to);
+    const atServer = k ? b.stacks.get(k)?.flowDelivered(f) ?? 0 : clientOf(f)?.flowReceived(f) ?? 0;
+    if (req && resp) {
+      if (req.sndUna !== req.written || atServer !== req.written) out.push(`progress: ${what}: netperf wrote ${req.written} request bytes; ${req.sndUna} acknowledged, ${atServer} at netserver after draining`);
+      if (resp.sndUna !== resp.written || got !== resp.written) out.push(`progress: ${what}: netserver wrote ${resp.written} response bytes; ${resp.sndUna} acknowledged, ${got} at netperf after draining`);
+      return;
+    }
+    // UDP_RR: netperf (never a peer) has no retransmission; with no packet dropped, every datagram arrived.
+    const from = kernelOf(e.from);
+    const n = (from && b.stacks.get(from)?.socks.get(f)?.rr?.sentAt.length) ?? 0;
+    if (b.counters.pkt.dropped === 0 && n > 0) out.push(`progress: ${what}: ${n} UDP_RR transaction(s) open after draining with no packet dropped`);
+  });
+}
+
 export function checkAlways(b: Built, out: string[]): void {
   // I1: no access through a TLB entry for a frame the domain no longer owns or maps (a flush missing after a flip or an unmap).
   const stale = b.counters.violations['stale-translation'] ?? 0;
@@ -192,16 +249,18 @@ export function checkAlways(b: Built, out: string[]): void {
     const errs = Object.entries(v.nf.protocolErrors);
     if (errs.length) out.push(`I4/I1: ${v.nf.name} saw ${errs.map(([k, n]) => `${k} x${n}`).join(', ')}`);
   }
-  // I1: a packet in an honest guest's page is one of that guest's flows.
-  const flowsOf = new Map<number, Set<number>>();
-  const hostileDoms = new Set(b.vifs.filter((v) => v.hostile).map((v) => v.guest.domid));
-  // A guest's flows are those of its vifs, and of the vifs it had (their packets may still be in its pages).
-  for (const v of [...b.vifs, ...b.lifecycle?.goneVifs ?? []]) { let s = flowsOf.get(v.guest.domid); if (!s) flowsOf.set(v.guest.domid, (s = new Set())); s.add(v.flow); }
-  for (const [f, p] of b.mem.contents) {
-    const o = b.mem.ownerOf(f);
-    if (o === undefined || o === 0 || hostileDoms.has(o)) continue;
-    const mine = flowsOf.get(o);
-    if (mine && !mine.has(p.flow)) { out.push(`I1: frame ${f} of domain ${o} holds a packet of flow ${p.flow}`); break; }
+  // I1: a packet in an honest guest's page is one of that guest's flows (host by host: each has its own memory).
+  for (const h of hostViews(b)) {
+    const flowsOf = new Map<number, Set<number>>();
+    const hostileDoms = adversaryDoms(h);
+    // A guest's flows are those of its vifs, and of the vifs it had (their packets may still be in its pages).
+    for (const v of [...h.vifs, ...(b.lifecycle?.goneVifs ?? []).filter((g) => g.guest.mem === h.mem)]) { let s = flowsOf.get(v.guest.domid); if (!s) flowsOf.set(v.guest.domid, (s = new Set())); for (const f of v.flows) s.add(f); }
+    for (const [f, p] of h.mem.contents) {
+      const o = h.mem.ownerOf(f);
+      if (o === undefined || o === 0 || hostileDoms.has(o)) continue;
+      const mine = flowsOf.get(o);
+      if (mine && !mine.has(p.flow)) { hostOut(h, out).push(`I1: frame ${f} of domain ${o} holds a packet of flow ${p.flow}`); break; }
+    }
   }
 }
 

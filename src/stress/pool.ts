@@ -8,7 +8,8 @@
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { caseArbAt, caseSeed, hostilePairs, sampleCase, type CaseScenario } from './case.js';
+import { caseArbAt, caseSeed, hostilePairs, type CaseScenario } from './case.js';
+import { worldCaseArbAt } from './world-case.js';
 import { runCase, type CaseResult } from './run.js';
 import type { Interpreter } from '../actors/runtime.js';
 
@@ -19,6 +20,8 @@ export interface StressTask {
   only?: string[];
   /** Draw guest lifecycle events (vif unplug and plug, destroy, crash) into every case. */
   lifecycle?: boolean;
+  /** Draw worlds of several hosts (world-case.ts) instead of one-host cases (case.ts). */
+  worlds?: boolean;
   /** Run every case twice and require the same result (determinism under replay, I12). */
   replay: boolean;
   /** Shrink a failing case (fast-check) and report the smallest failing scenario found. */
@@ -41,7 +44,7 @@ const SHRINK_MS = 60_000;
 
 export function runStressCase(t: StressTask): StressReport {
   const seed = caseSeed(t.base, t.index);
-  const arb = caseArbAt(t.index, t.hostile, t.only, t.lifecycle);
+  const arb = t.worlds ? worldCaseArbAt(t.index, t.hostile, t.only) : caseArbAt(t.index, t.hostile, t.only, t.lifecycle);
   if (t.path !== undefined) {
     // Replaying a counterexample: fast-check regenerates it from (seed, path).
     let found: { sc: CaseScenario; r: CaseResult } | null = null;
@@ -50,7 +53,7 @@ export function runStressCase(t: StressTask): StressReport {
     if (!f) throw new Error(`no case at path ${t.path}`);
     return { index: t.index, seed, scenario: f.sc, result: f.r };
   }
-  const scenario = sampleCase(t.base, t.index, t.hostile, t.only, t.lifecycle);
+  const scenario = fc.sample(arb, { seed, numRuns: 1 })[0]; // sampleCase's draw, from this task's arbitrary
   const result = runCase(scenario, { replay: t.replay, interpreter: t.interpreter });
   const rep: StressReport = { index: t.index, seed, scenario, result };
   if (!result.ok && t.shrink) {
@@ -87,6 +90,21 @@ export interface StressSummary {
   nonQuiescent: number;
   /** Hostile campaigns: (behaviour, variant) pairs of the catalogue (or of --only) and how many of them ran. */
   coverage: { pairs: number; covered: number } | null;
+  /** World campaigns (--worlds): cases by number of hosts, those with a switch, and their flows: in all, between two hosts, and guest to guest on one host. */
+  worlds?: { byHosts: Record<string, number>; withSwitch: number; flows: number; betweenHosts: number; vmToVm: number };
+}
+
+/** What a world case is made of, for the summary. */
+function worldShape(sc: CaseScenario): { hosts: number; withSwitch: boolean; flows: number; betweenHosts: number; vmToVm: number } | null {
+  if (!sc.hosts) return null;
+  const flows = sc.flows ?? [];
+  const host = (e: string) => e.split('/')[0];
+  const guest = (e: string) => e.split('/')[1].startsWith('guest');
+  return {
+    hosts: Object.keys(sc.hosts).length, withSwitch: Object.keys(sc.switches ?? {}).length > 0, flows: flows.length,
+    betweenHosts: flows.filter((f) => host(f.from) !== host(f.to)).length,
+    vmToVm: flows.filter((f) => host(f.from) === host(f.to) && guest(f.from) && guest(f.to)).length,
+  };
 }
 
 /** A running summary: feed reports in index order; memory does not grow with the number of cases. */
@@ -113,6 +131,13 @@ export class Summarizer {
     const share = r.result.honestShare.all;
     if (share !== undefined && (s.worstHonestShare === null || share < s.worstHonestShare)) s.worstHonestShare = share;
     for (const [g, v] of Object.entries(r.result.honestShare)) if (g !== 'all' && (s.worstGuestShare === null || v < s.worstGuestShare)) s.worstGuestShare = v;
+    const w = worldShape(r.scenario);
+    if (w) {
+      const t = (s.worlds ??= { byHosts: {}, withSwitch: 0, flows: 0, betweenHosts: 0, vmToVm: 0 });
+      t.byHosts[w.hosts] = (t.byHosts[w.hosts] ?? 0) + 1;
+      if (w.withSwitch) t.withSwitch++;
+      t.flows += w.flows; t.betweenHosts += w.betweenHosts; t.vmToVm += w.vmToVm;
+    }
   }
   done(): StressSummary {
     const s = { ...this.s };
@@ -133,7 +158,7 @@ export function summarize(reports: Iterable<StressReport>, o: { runs: number; ho
   return sum.done();
 }
 
-export interface StressOptions { seed: number; runs: number; from?: number; hostile: boolean; only?: string[]; lifecycle?: boolean; replay: boolean; shrink: boolean; workers: number; interpreter?: Interpreter }
+export interface StressOptions { seed: number; runs: number; from?: number; hostile: boolean; only?: string[]; lifecycle?: boolean; worlds?: boolean; replay: boolean; shrink: boolean; workers: number; interpreter?: Interpreter }
 
 /**
  * Run cases [from, from + runs) on `workers` threads (in-process for one), streaming: tasks are
@@ -142,7 +167,7 @@ export interface StressOptions { seed: number; runs: number; from?: number; host
  */
 export async function streamStress(o: StressOptions, onReport: (r: StressReport) => void): Promise<void> {
   const from = o.from ?? 0;
-  const task = (i: number): StressTask => ({ base: o.seed, index: from + i, hostile: o.hostile, only: o.only, ...(o.lifecycle ? { lifecycle: true } : {}), replay: o.replay, shrink: o.shrink, interpreter: o.interpreter });
+  const task = (i: number): StressTask => ({ base: o.seed, index: from + i, hostile: o.hostile, only: o.only, ...(o.lifecycle ? { lifecycle: true } : {}), ...(o.worlds ? { worlds: true } : {}), replay: o.replay, shrink: o.shrink, interpreter: o.interpreter });
   if (o.workers <= 1 || o.runs <= 1) {
     for (let i = 0; i < o.runs; i++) onReport(runStressCase(task(i)));
     return;

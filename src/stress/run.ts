@@ -27,6 +27,7 @@
 import { createHash } from 'node:crypto';
 import { PS_PER_MS } from '../actors/scheduler.js';
 import { build, type Built } from '../scenario/build.js';
+import { flowEnds, hostViews } from '../scenario/host.js';
 import type { Kernel } from '../domains/kernel.js';
 import type { Interpreter } from '../actors/runtime.js';
 import { parseScenario, type Scenario } from '../scenario/schema.js';
@@ -83,15 +84,28 @@ export function i2NotJudged(sc: Scenario): string | null {
 /**
  * How much of its control goodput an honest guest can be expected to keep, by what the scheduler
  * guarantees (docs/stress.md): its traffic needs CPU from dom0 (netback, for every guest) and from
- * itself. A domain that used a share u of its CPU in the control run and is guaranteed g
- * (SchedPolicy.guaranteedShare) may be held to g, so it keeps at least min(1, g / u) of its work rate;
- * the guest keeps the smaller of the two. I2's thresholds are scaled by it.
+ * itself; with a flow list, also from the other end of each of its (honest) `flows` and that end's
+ * dom0, on whichever host (in a world, an adversary may load the far host's dom0). A domain that
+ * used a share u of its CPU in the control run and is guaranteed g by its host's scheduler
+ * (SchedPolicy.guaranteedShare) may be held to g, so it keeps at least min(1, g / u) of its work
+ * rate; the guest keeps the smallest of these. I2's thresholds are scaled by it.
  */
 export interface I2Expectation { fraction: number; why: string }
-function i2Expected(b: Built, control: Map<Kernel, number>, guest: Kernel): I2Expectation {
-  const policy = b.xen?.policy;
+function i2Expected(b: Built, control: Map<Kernel, number>, guest: Kernel, flows: readonly number[] = []): I2Expectation {
+  const hosts = hostViews(b);
+  const hostOf = (k: Kernel) => hosts.find((h) => h.kernels.includes(k))!;
+  // The guest's own dom0 (the driver domain of its vif) and itself, then the far ends of its flows.
+  const need = [hostOf(guest).kernels[0], guest];
+  if (b.sc.flows) {
+    const world = flowEnds(b.sc.flows, b.hosts ? hosts.map((h) => h.name) : []);
+    for (const e of flows.flatMap((f) => [world[f].from, world[f].to])) {
+      const h = hosts[e.host];
+      for (const k of [h.kernels[0], e.peer >= 0 ? null : h.kernels[e.dom0 ? 0 : e.guest + 1]]) if (k && !need.includes(k)) need.push(k);
+    }
+  }
   let fraction = 1, why = '';
-  for (const k of [b.kernels[0], guest]) {
+  for (const k of need) {
+    const policy = hostOf(k).xen?.policy;
     const used = control.get(k);
     if (!policy || used === undefined) continue;
     const g = policy.guaranteedShare(k);
@@ -101,12 +115,17 @@ function i2Expected(b: Built, control: Map<Kernel, number>, guest: Kernel): I2Ex
   return { fraction, why };
 }
 
-/** Goodput (bytes) per guest, or per server for native/driver. */
+/** Goodput (bytes) per guest (of every flow its vifs carry), or per server for native/driver. */
 function goodputByGuest(b: Built): Record<string, number> {
   const out: Record<string, number> = {};
   if (!b.vifs.length) { out[b.endpoint.name] = b.goodputBytes(); return out; }
-  for (const v of b.vifs) out[v.guest.name] = (out[v.guest.name] ?? 0) + b.flowGoodput(v.flow);
+  for (const v of b.vifs) for (const f of v.flows) out[v.guest.name] = (out[v.guest.name] ?? 0) + b.flowGoodput(f);
   return out;
+}
+
+/** Goodput (bytes) per flow. */
+function goodputByFlow(b: Built): number[] {
+  return Array.from({ length: b.flows }, (_, f) => b.flowGoodput(f));
 }
 
 /**
@@ -146,12 +165,11 @@ function runFor(b: Built, until: number, p: Progress): void {
  * Phase of a run: its system, goodput per guest over the measured window, and each domain's vCPU time
  * over that window as a share of its CPU (Xen only).
  */
-interface Phase { b: Built; goodput: Record<string, number>; cpuShare: Map<Kernel, number>; quiescent: boolean; failures: string[] }
+interface Phase { b: Built; goodput: Record<string, number>; flowGoodput: number[]; cpuShare: Map<Kernel, number>; quiescent: boolean; failures: string[] }
 
-/** vCPU time per domain now (empty on bare metal). */
+/** vCPU time per domain now, each by its own host's Xen (empty on bare metal). */
 function vcpuTimes(b: Built): Map<Kernel, number> {
-  const xen = b.xen;
-  return new Map(xen ? b.kernels.map((k) => [k, xen.vcpuTime(k)]) : []);
+  return new Map(hostViews(b).flatMap((h) => { const xen = h.xen; return xen ? h.kernels.map((k) => [k, xen.vcpuTime(k)] as const) : []; }));
 }
 
 /** Run a built system's traffic phase, optionally drain and check. */
@@ -168,13 +186,15 @@ function execute(sc: Scenario, b: Built, checks: boolean): Phase {
     const warm = Math.round(sc.run.warmupMs * PS_PER_MS);
     runFor(b, warm, progress);
     const before = goodputByGuest(b);
+    const flows0 = goodputByFlow(b);
     const ran0 = vcpuTimes(b);
     const trafficEnd = warm + Math.round(sc.run.durationMs * PS_PER_MS);
     runFor(b, trafficEnd, progress);
     const goodput = goodputByGuest(b);
     for (const k of Object.keys(goodput)) goodput[k] -= before[k] ?? 0;
+    const flowGoodput = goodputByFlow(b).map((g, f) => g - flows0[f]);
     const cpuShare = new Map([...vcpuTimes(b)].map(([k, t]) => [k, (t - ran0.get(k)!) / (trafficEnd - warm)]));
-    if (!checks) return { b, goodput, cpuShare, quiescent: false, failures };
+    if (!checks) return { b, goodput, flowGoodput, cpuShare, quiescent: false, failures };
     checkConservation(b, 'end of traffic', failures);
     b.stopSources();
     const limit = trafficEnd + DRAIN_PS;
@@ -195,10 +215,10 @@ function execute(sc: Scenario, b: Built, checks: boolean): Phase {
       checkQuiet(b, stuck);
       for (const f of stuck.slice(0, 5)) failures.push(`at the drain limit: ${f}`);
     }
-    return { b, goodput, cpuShare, quiescent, failures };
+    return { b, goodput, flowGoodput, cpuShare, quiescent, failures };
   } catch (e) {
     failures.push(e instanceof Livelock ? e.message : `crash: ${(e as Error).message}`);
-    return { b, goodput: {}, cpuShare: new Map(), quiescent: false, failures };
+    return { b, goodput: {}, flowGoodput: [], cpuShare: new Map(), quiescent: false, failures };
   } finally {
     b.sys.stop();
   }
@@ -274,9 +294,10 @@ export function judgeCase(sc: Scenario, p: CaseRun, opts: { again?: CaseRun; int
     const ended = sc.events.find((e) => e.destroy === `guest${hostile.guest}` || e.crash === `guest${hostile.guest}`);
     if (ended) notes.push(`${hostile.behaviour}: the adversary's expectations not judged: its guest is ${ended.crash ? 'crashed' : 'destroyed'} by the scenario's events at ${ended.at} ms`);
     else if (v && v.hostile) {
-      // Mappings of the adversary's grants beyond its (still mapped) ring pages.
+      // Mappings of the adversary's grants beyond its (still mapped) ring pages, by its own host's dom0.
+      const xen = hostViews(p.b).find((h) => h.vifs.includes(v))?.xen ?? p.b.xen;
       const rings = sum(p.b.vifs.filter((q) => q.guest === v.guest).map((q) => q.nb.ringMappings()));
-      const dom0Mappings = p.b.xen ? p.b.xen.grants.mappingsOn(0, v.guest.domid) - rings : 0;
+      const dom0Mappings = xen ? xen.grants.mappingsOn(0, v.guest.domid) - rings : 0;
       const fails = v.hostile.behaviour.expect({ h: v.hostile, nb: v.nb, back: v.back, counters: p.b.counters, quiescent: p.quiescent, dom0Mappings });
       for (const f of fails) failures.push(`${hostile.behaviour}/${v.hostile.variant}: ${f}`);
     }
@@ -290,11 +311,18 @@ export function judgeCase(sc: Scenario, p: CaseRun, opts: { again?: CaseRun; int
     // Thresholds scaled by what the scheduler guarantees the domains each guest's traffic needs.
     const scaled = (t: number, e: I2Expectation) => e.fraction < 1 ? `threshold ${(100 * t * e.fraction).toFixed(0)}% = ${(100 * t).toFixed(0)}% x ${e.fraction.toFixed(2)}: ${e.why}` : `threshold ${(100 * t).toFixed(0)}%`;
     let got = 0, base = 0, expected = 0, worst: I2Expectation = { fraction: 1, why: '' };
-    for (const [g, want] of Object.entries(control.goodput)) {
-      if (g === `domU${hostile.guest}`) continue;
-      const have = p.goodput[g] ?? 0;
+    // The adversary's domain (named after its host in a world), and its flows: an honest guest's
+    // progress is that of its flows with honest ends (on one host, the guest's own flows).
+    const adversaryName = v?.guest.name ?? `domU${hostile.guest}`;
+    const adversaryFlows = new Set(p.b.vifs.filter((q) => q.guest.name === adversaryName).flatMap((q) => q.flows));
+    const honestFlows = (ph: CaseRun, g: string) => ph.b.vifs.filter((q) => q.guest.name === g).flatMap((q) => q.flows).filter((f) => !adversaryFlows.has(f));
+    const honestBytes = (ph: CaseRun, g: string) => sum(honestFlows(ph, g).map((f) => ph.flowGoodput[f] ?? 0));
+    for (const g of Object.keys(control.goodput)) {
+      if (g === adversaryName) continue;
+      const want = sc.flows ? honestBytes(control, g) : control.goodput[g];
+      const have = sc.flows ? honestBytes(p, g) : p.goodput[g] ?? 0;
       const guest = control.b.kernels.find((k) => k.name === g);
-      const e = guest ? i2Expected(control.b, control.cpuShare, guest) : { fraction: 1, why: '' };
+      const e = guest ? i2Expected(control.b, control.cpuShare, guest, sc.flows ? honestFlows(control, g) : []) : { fraction: 1, why: '' };
       if (e.fraction < worst.fraction) worst = e;
       got += have;
       base += want;

@@ -86,7 +86,7 @@ export function createHost(c: HostConfig): PhysicalHost {
       note(counters, 'stale-translation');
       if (staleTranslations.length < 16) {
         const owner = mem.ownerOf(frame);
-        staleTranslations.push(`domain ${dom} hit TLB entry ${tag.toString(16)} for frame ${frame} (owner ${owner ?? 'none'}, not mapped by it)` +
+        staleTranslations.push(`${prefix}domain ${dom} hit TLB entry ${tag.toString(16)} for frame ${frame} (owner ${owner ?? 'none'}, not mapped by it)` +
           `${frame !== mfn ? ` wanting frame ${mfn}` : ''} at ${sys.sched.now} ps`);
       }
     },

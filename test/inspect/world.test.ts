@@ -5,7 +5,7 @@ import type { Built } from '../../src/scenario/build.js';
 
 const HOSTS = ['host1', 'host2', 'rack-b'];
 /** A host of a world, as Built lists it (the hypervisor a stand-in). */
-const host = (name: string, cpus: Built['cpus'] = []) => ({ name, cpus, dispatcher: { name: `${name}/xen` } as unknown as Built['host'] });
+const host = (name: string, cpus: Built['cpus'] = []) => ({ name, cpus, dispatcher: { name: `${name}/xen` } as unknown as Built['host'] }) as NonNullable<Built['hosts']>[number];
 
 describe('inspect/world: actors grouped by host', () => {
   it('an actor is its name\'s prefix\'s host only when that prefix is a host of the world', () => {
