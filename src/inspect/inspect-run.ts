@@ -32,7 +32,8 @@ export interface Inspected {
   rec: Recorder;
   top: TopSample[] | null;
   summaries: DomainSummary[];
-  wrote: Array<{ file: string; what: string }>;
+  /** What was written; `spilledRuns`: sorted runs the file's events went through on disk (0: sorted in memory). */
+  wrote: Array<{ file: string; what: string; spilledRuns: number }>;
 }
 
 export function endpointsOf(rec: Recorder): Endpoints {
@@ -113,11 +114,11 @@ export function writeRecorded(rec: Recorder, log: RecordLog, o: WriteRecorded) {
     const wrote: Inspected['wrote'] = [];
     if (trace && o.trace) {
       const st = trace.write(o.trace.file, o.trace.meta);
-      wrote.push({ file: o.trace.file, what: `trace (${st.events} events, ${st.flows} flows)` });
+      wrote.push({ file: o.trace.file, what: `trace (${st.events} events, ${st.flows} flows)`, spilledRuns: st.spilledRuns });
     }
     if (pcap && o.pcap) {
       pcap.write(o.pcap);
-      wrote.push({ file: o.pcap, what: `pcapng (${pcap.count} frames, ${rec.b.nics.length} links)` });
+      wrote.push({ file: o.pcap, what: `pcapng (${pcap.count} frames, ${rec.b.nics.length} links)`, spilledRuns: pcap.spilledRuns });
     }
     return { wrote, summaries: tally.summaries() };
   } finally {

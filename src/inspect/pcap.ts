@@ -266,6 +266,8 @@ export class PcapBuilder {
   private n = 0;
   /** Frames in the capture. */
   count = 0;
+  /** Sorted runs spilled to disk by both sorts (0: sorted in memory). */
+  spilledRuns = 0;
   constructor(private readonly e: Endpoints, private readonly until: Ps, private readonly o: { tempPrefix: string; what: string; budgetBytes?: number }) {
     this.frames = new ExternalSorter({ ...o, tempPrefix: `${o.tempPrefix}.frames` });
   }
@@ -289,7 +291,9 @@ export class PcapBuilder {
       });
       const record = packetRecords(this.e, snaplen);
       w.write(pcapngHead(interfacesOf(this.e, snaplen), CAPTURE_COMMENT));
+      this.spilledRuns = this.frames.spilled;
       segs.drain((item) => w.write(packetBlock(record(JSON.parse(item) as Segment))));
+      this.spilledRuns += segs.spilled;
       w.close();
     } catch (e) { w.abort(); segs.dispose(); this.frames.dispose(); throw e; }
   }

@@ -7,7 +7,7 @@
  * numbered once. After the run the log is read back in order (readLog) by the trace, pcapng and
  * report writers, each taking what it needs. Appending allocates nothing per record.
  */
-import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { explain } from './files.js';
 
 const enum Tag { State = 1, Message = 2, Op = 3, Wire = 4, Sample = 5 }
@@ -36,10 +36,14 @@ export class RecordLog {
   /** Bytes written to disk so far. */
   bytes = 0;
 
+  /** Whether this log made its file (only then does dispose remove it: a device given as the path stays). */
+  private readonly owned: boolean;
+
   /** `path` is a temporary file (removed by dispose); `what` names the output it serves in errors. */
   constructor(readonly path: string, readonly what: string, bufferBytes = 1 << 20) {
     this.buf = Buffer.alloc(Math.max(64, bufferBytes));
     this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+    this.owned = !existsSync(path);
     try { this.fd = openSync(path, 'w'); } catch (e) { throw explain(e, what); }
   }
 
@@ -131,7 +135,7 @@ export class RecordLog {
   /** Close (if open) and remove the file. */
   dispose(): void {
     if (!this.closed) { this.closed = true; try { closeSync(this.fd); } catch { /* already closed */ } }
-    rmSync(this.path, { force: true });
+    if (this.owned) rmSync(this.path, { force: true });
   }
 
   /** Read every record back, in order, one frame in memory at a time. */

@@ -29,7 +29,7 @@ const us = (ps: Ps) => Math.round(ps / 1000) / 1000;
 const MSG_DUR = 0.001; // 1 ns: long enough to be a slice a flow can bind to
 const CPU_PID = 1, METRICS_PID = 2;
 
-export interface TraceStats { events: number; flows: number; file: string }
+export interface TraceStats { events: number; flows: number; file: string; /** Sorted runs spilled to disk (0: sorted in memory). */ spilledRuns: number }
 
 /** State label(s) of an actor, split by region for parallel machines: [track suffix, label][] */
 function regionLabels(kind: string, value: string): Array<[string, string]> {
@@ -226,7 +226,7 @@ export class TraceBuilder {
       w.write('\n]}\n');
       w.close();
     } catch (e) { w.abort(); this.sort.dispose(); throw e; }
-    return { events: this.head.length + this.sort.count, flows: this.flowId, file };
+    return { events: this.head.length + this.sort.count, flows: this.flowId, file, spilledRuns: this.sort.spilled };
   }
 
   /** Give up: remove temporary files. */
