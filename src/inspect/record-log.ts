@@ -4,7 +4,7 @@
  * The recorder appends fixed-layout records (state changes, delivered messages, hypervisor
  * operations, wire frames, samples) into one fixed-size buffer, written out as a frame
  * ([u32 length][records]) each time it fills; strings that repeat (message types, actor names) are
- * numbered once. After the run the log is read back in order (readLog) by the trace, pcapng and
+ * numbered once (message types by the runtime). After the run the log is read back in order (readLog) by the trace, pcapng and
  * report writers, each taking what it needs. Appending allocates nothing per record.
  */
 import { closeSync, existsSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
@@ -16,7 +16,8 @@ const NO_STRING = 0xffffffff;
 /** What reading a log calls, per record, in the order they were appended. */
 export interface LogReader {
   state?(t: number, actor: number, value: number): void;
-  message?(t: number, from: number, to: number, type: string, detail: string | undefined): void;
+  /** `type`: the number the runtime gave the message's type. */
+  message?(t: number, from: number, to: number, type: number, detail: string | undefined): void;
   op?(t: number, op: number, from: string, to: string | null, n: number, bytes: number): void;
   wire?(t: number, from: string, to: string, kind: number, flow: number, seq: number, len: number, ack: number, wnd: number): void;
   sample?(json: string): void;
@@ -85,6 +86,13 @@ export class RecordLog {
 
   private str(o: number, s: string | undefined): number {
     if (s === undefined) { this.dv.setUint32(o, NO_STRING, true); return o + 4; }
+    // Short ASCII text (message details) is copied here: cheaper than a call into Buffer.write.
+    if (s.length <= 64) {
+      const buf = this.buf;
+      let i = 0;
+      for (; i < s.length; i++) { const c = s.charCodeAt(i); if (c > 0x7f) break; buf[o + 4 + i] = c; }
+      if (i === s.length) { this.dv.setUint32(o, i, true); return o + 4 + i; }
+    }
     const n = this.buf.write(s, o + 4, 'utf8');
     this.dv.setUint32(o, n, true);
     return o + 4 + n;
@@ -96,9 +104,9 @@ export class RecordLog {
     this.off = o + 8;
   }
 
-  message(t: number, from: number, to: number, type: string, detail: string | undefined): void {
+  message(t: number, from: number, to: number, type: number, detail: string | undefined): void {
     const o = this.head(Tag.Message, t, 29 + (detail === undefined ? 0 : 3 * detail.length));
-    this.dv.setUint32(o, from, true); this.dv.setUint32(o + 4, to, true); this.dv.setUint32(o + 8, this.id(type), true);
+    this.dv.setUint32(o, from, true); this.dv.setUint32(o + 4, to, true); this.dv.setUint32(o + 8, type, true);
     this.off = this.str(o + 12, detail);
   }
 
@@ -168,7 +176,7 @@ export class RecordLog {
             case Tag.State: r.state?.(t, dv.getUint32(o, true), dv.getUint32(o + 4, true)); o += 8; break;
             case Tag.Message: {
               const [detail, next] = str(o + 12);
-              r.message?.(t, dv.getUint32(o, true), dv.getUint32(o + 4, true), strings[dv.getUint32(o + 8, true)], detail);
+              r.message?.(t, dv.getUint32(o, true), dv.getUint32(o + 4, true), dv.getUint32(o + 8, true), detail);
               o = next;
               break;
             }

@@ -170,7 +170,7 @@ export class Recorder {
     };
     const tap: Tap = log ? {
       state: (t, actor, value) => log.state(t, actor, value),
-      message: (t, from, to, type, detail) => log.message(t, from, to, type, detail),
+      message: (t, from, to, _type, detail, typeId) => log.message(t, from, to, typeId, detail),
       wire: (t, from, to, frame) => {
         const p = frame as Packet;
         countWire(from, p);
@@ -369,7 +369,7 @@ export class Recorder {
     if (!log) throw new Error('replay: this recorder has no log');
     log.read({
       state: r.state && ((t, actor, value) => r.state!(t, this.nameOf(actor), value)),
-      message: r.message && ((t, from, to, type, detail) => r.message!(t, this.nameOf(from), this.nameOf(to), type, detail)),
+      message: r.message && ((t, from, to, type, detail) => r.message!(t, this.nameOf(from), this.nameOf(to), this.b.sys.messageType(type), detail)),
       op: r.op && ((t, code, from, to, n, bytes) => {
         const op = OPS[code];
         r.op!(op === 'grantCopy' ? { t, op, from, to, n, bytes } : { t, op, from, to, n });

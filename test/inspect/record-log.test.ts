@@ -15,7 +15,7 @@ describe('record log', () => {
       const t = i * 1e9 + 0.5;
       switch (i % 5) {
         case 0: log.state(t, i, i * 3); want.push(['state', t, i, i * 3]); break;
-        case 1: { const d = i % 2 ? `data:${i}:é` : undefined; log.message(t, i, i + 1, `T${i % 7}`, d); want.push(['message', t, i, i + 1, `T${i % 7}`, d]); break; }
+        case 1: { const d = i % 4 === 1 ? `data:${i}:é` : i % 4 === 3 ? `ack:${i}:${'x'.repeat(i % 100)}` : undefined; log.message(t, i, i + 1, i % 7, d); want.push(['message', t, i, i + 1, i % 7, d]); break; }
         case 2: log.op(t, i % 7, `dom${i % 3}`, i % 4 ? `dom${i % 5}` : null, i, 2 ** 40 + i); want.push(['op', t, i % 7, `dom${i % 3}`, i % 4 ? `dom${i % 5}` : null, i, 2 ** 40 + i]); break;
         case 3: log.wire(t, 'nic0', 'client0', i % 2, i, 2 ** 33 + i, 1448, 2 ** 34 + i, 65535.5); want.push(['wire', t, 'nic0', 'client0', i % 2, i, 2 ** 33 + i, 1448, 2 ** 34 + i, 65535.5]); break;
         case 4: { const j = JSON.stringify({ t, big: 'x'.repeat(i) }); log.sample(j); want.push(['sample', j]); break; }
