@@ -65,6 +65,16 @@ export class Ledger {
     return out;
   }
 
+  /** Add each account's total (its categories summed in first-charge order, as entries() lists them) into `into`, accounts in first-charge order. */
+  addTotals(into: Record<string, number>): void {
+    for (const a of this.accounts) {
+      let n = 0;
+      for (const c of this.order[a]) n += this.cells[a * NCAT + c];
+      const name = accountNames[a];
+      into[name] = (into[name] ?? 0) + n;
+    }
+  }
+
   clear(): void {
     this.cells.fill(0);
     this.seen.fill(0);

@@ -23,13 +23,28 @@ export interface LogReader {
   sample?(json: string): void;
 }
 
+/** Typed views over one buffer: records are whole 8-byte words, so every field is an aligned element store. */
+class Words {
+  readonly bytes: Uint8Array;
+  readonly f64: Float64Array;
+  readonly u32: Uint32Array;
+  constructor(readonly buf: Buffer) {
+    this.bytes = buf;
+    this.f64 = new Float64Array(buf.buffer, buf.byteOffset, buf.byteLength >> 3);
+    this.u32 = new Uint32Array(buf.buffer, buf.byteOffset, buf.byteLength >> 2);
+  }
+}
+const alloc = (bytes: number) => new Words(Buffer.alloc((bytes + 7) & ~7));
+/** Words a text of n bytes takes after its record's head. */
+const textWords = (n: number) => (n + 7) >> 3;
+
 export class RecordLog {
-  private buf: Buffer;
-  private dv: DataView;
-  private off = 0;
+  private w: Words;
+  /** Next free word. */
+  private at = 0;
   private fd: number;
   private closed = false;
-  /** Strings numbered in order of first use (types, actor names). */
+  /** Strings numbered in order of first use (actor names of frames and operations). */
   readonly strings: string[] = [];
   private readonly ids = new Map<string, number>();
   /** Records appended so far. */
@@ -42,8 +57,7 @@ export class RecordLog {
 
   /** `path` is a temporary file (removed by dispose); `what` names the output it serves in errors. */
   constructor(readonly path: string, readonly what: string, bufferBytes = 1 << 20) {
-    this.buf = Buffer.alloc(Math.max(64, bufferBytes));
-    this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+    this.w = alloc(Math.max(64, bufferBytes));
     this.owned = !existsSync(path);
     try { this.fd = openSync(path, 'w'); } catch (e) { throw explain(e, what); }
   }
@@ -54,82 +68,83 @@ export class RecordLog {
     return i;
   }
 
-  /** Room for n more bytes: write the buffer out when full (a record larger than the buffer grows it). */
-  private room(n: number): void {
-    if (this.off + n <= this.buf.length) return;
-    this.flush();
-    if (n > this.buf.length) {
-      this.buf = Buffer.alloc(2 * n);
-      this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  /** Room for n more words: write the buffer out when full (a record larger than the buffer grows it). Returns the first. */
+  private room(n: number): number {
+    if (this.at + n > this.w.f64.length) {
+      this.flush();
+      if (n > this.w.f64.length) this.w = alloc(16 * n);
     }
-  }
-
-  private flush(): void {
-    if (this.off === 0) return;
-    const head = Buffer.alloc(4);
-    head.writeUInt32LE(this.off, 0);
-    try {
-      for (const [b, n] of [[head, 4], [this.buf, this.off]] as const) for (let o = 0; o < n;) o += writeSync(this.fd, b, o, n - o);
-    } catch (e) { this.dispose(); throw explain(e, this.what); }
-    this.bytes += 4 + this.off;
-    this.off = 0;
-  }
-
-  private head(tag: Tag, t: number, n: number): number {
-    this.room(n);
-    const o = this.off;
-    this.buf[o] = tag;
-    this.dv.setFloat64(o + 1, t, true);
+    const at = this.at;
+    this.at += n;
     this.records++;
-    return o + 9;
+    return at;
   }
 
-  private str(o: number, s: string | undefined): number {
-    if (s === undefined) { this.dv.setUint32(o, NO_STRING, true); return o + 4; }
-    // Short ASCII text (message details) is copied here: cheaper than a call into Buffer.write.
-    if (s.length <= 64) {
-      const buf = this.buf;
-      let i = 0;
-      for (; i < s.length; i++) { const c = s.charCodeAt(i); if (c > 0x7f) break; buf[o + 4 + i] = c; }
-      if (i === s.length) { this.dv.setUint32(o, i, true); return o + 4 + i; }
-    }
-    const n = this.buf.write(s, o + 4, 'utf8');
-    this.dv.setUint32(o, n, true);
-    return o + 4 + n;
+  /** The buffer as a frame on disk: [u32 bytes][u32 0][words]. */
+  private flush(): void {
+    if (this.at === 0) return;
+    const n = this.at * 8;
+    const head = Buffer.alloc(8);
+    head.writeUInt32LE(n, 0);
+    try {
+      for (const [b, len] of [[head, 8], [this.w.buf, n]] as const) for (let o = 0; o < len;) o += writeSync(this.fd, b, o, len - o);
+    } catch (e) { this.dispose(); throw explain(e, this.what); }
+    this.bytes += 8 + n;
+    this.at = 0;
   }
+
+  /** A text after a record's head at word `at`: its length in u32 slot `lenSlot`, its bytes from word at+1. */
+  private text(lenSlot: number, at: number, s: string | undefined): void {
+    const { u32, bytes } = this.w;
+    if (s === undefined) { u32[lenSlot] = NO_STRING; return; }
+    const o = at * 8;
+    // Short ASCII text (message details) is copied here: cheaper than a call into Buffer.write.
+    let i = 0;
+    for (; i < s.length; i++) { const c = s.charCodeAt(i); if (c > 0x7f) break; bytes[o + i] = c; }
+    u32[lenSlot] = i === s.length ? i : this.w.buf.write(s, o, 'utf8');
+  }
+
+  /** Words for a text of this many UTF-16 units at most (3 bytes each). */
+  private static room(s: string | undefined): number { return s === undefined ? 0 : textWords(3 * s.length); }
 
   state(t: number, actor: number, value: number): void {
-    const o = this.head(Tag.State, t, 17);
-    this.dv.setUint32(o, actor, true); this.dv.setUint32(o + 4, value, true);
-    this.off = o + 8;
+    const at = this.room(2), u = this.w.u32;
+    this.w.f64[at] = t;
+    u[2 * at + 2] = Tag.State | (actor << 3); u[2 * at + 3] = value;
   }
 
   message(t: number, from: number, to: number, type: number, detail: string | undefined): void {
-    const o = this.head(Tag.Message, t, 29 + (detail === undefined ? 0 : 3 * detail.length));
-    this.dv.setUint32(o, from, true); this.dv.setUint32(o + 4, to, true); this.dv.setUint32(o + 8, type, true);
-    this.off = this.str(o + 12, detail);
+    const at = this.room(3 + RecordLog.room(detail)), u = this.w.u32;
+    this.w.f64[at] = t;
+    u[2 * at + 2] = Tag.Message | (from << 3); u[2 * at + 3] = to; u[2 * at + 4] = type;
+    this.text(2 * at + 5, at + 3, detail);
+    // Give back the words the text did not need.
+    if (detail !== undefined) this.at = at + 3 + textWords(u[2 * at + 5]);
   }
 
   op(t: number, op: number, from: string, to: string | null, n: number, bytes: number): void {
-    const o = this.head(Tag.Op, t, 38);
-    this.buf[o] = op;
-    this.dv.setUint32(o + 1, this.id(from), true); this.dv.setUint32(o + 5, to === null ? NO_STRING : this.id(to), true);
-    this.dv.setFloat64(o + 9, n, true); this.dv.setFloat64(o + 17, bytes, true);
-    this.off = o + 25;
+    const at = this.room(5), { u32: u, f64: f } = this.w;
+    f[at] = t;
+    u[2 * at + 2] = Tag.Op | (op << 3); u[2 * at + 3] = this.id(from);
+    u[2 * at + 4] = to === null ? NO_STRING : this.id(to); u[2 * at + 5] = 0;
+    f[at + 3] = n; f[at + 4] = bytes;
   }
 
   wire(t: number, from: string, to: string, kind: number, flow: number, seq: number, len: number, ack: number, wnd: number): void {
-    const o = this.head(Tag.Wire, t, 58);
-    this.dv.setUint32(o, this.id(from), true); this.dv.setUint32(o + 4, this.id(to), true);
-    this.buf[o + 8] = kind;
-    this.dv.setUint32(o + 9, flow, true); this.dv.setFloat64(o + 13, seq, true); this.dv.setUint32(o + 21, len, true);
-    this.dv.setFloat64(o + 25, ack, true); this.dv.setFloat64(o + 33, wnd, true);
-    this.off = o + 41;
+    const at = this.room(7), { u32: u, f64: f } = this.w;
+    f[at] = t;
+    u[2 * at + 2] = Tag.Wire | (kind << 3); u[2 * at + 3] = this.id(from);
+    u[2 * at + 4] = this.id(to); u[2 * at + 5] = flow;
+    u[2 * at + 6] = len; u[2 * at + 7] = 0;
+    f[at + 4] = seq; f[at + 5] = ack; f[at + 6] = wnd;
   }
 
   sample(json: string): void {
-    const o = this.head(Tag.Sample, 0, 13 + 3 * json.length);
-    this.off = this.str(o, json);
+    const at = this.room(2 + RecordLog.room(json)), u = this.w.u32;
+    this.w.f64[at] = 0;
+    u[2 * at + 2] = Tag.Sample;
+    this.text(2 * at + 3, at + 2, json);
+    this.at = at + 2 + textWords(u[2 * at + 3]);
   }
 
   /** Write out what is buffered and close the file (it stays until dispose). */
@@ -151,47 +166,42 @@ export class RecordLog {
     if (!this.closed) this.close();
     const fd = openSync(this.path, 'r');
     try {
-      const head = Buffer.alloc(4);
-      let pos = 0, frame = Buffer.alloc(0);
+      const head = Buffer.alloc(8);
+      let pos = 0, w = alloc(8);
       const strings = this.strings;
       for (;;) {
-        if (readSync(fd, head, 0, 4, pos) < 4) break;
+        if (readSync(fd, head, 0, 8, pos) < 8) break;
         const len = head.readUInt32LE(0);
-        if (frame.length < len) frame = Buffer.alloc(len);
+        if (w.buf.length < len) w = alloc(len);
         for (let got = 0; got < len;) {
-          const n = readSync(fd, frame, got, len - got, pos + 4 + got);
+          const n = readSync(fd, w.buf, got, len - got, pos + 8 + got);
           if (n === 0) throw new Error(`record log ${this.path}: truncated frame`);
           got += n;
         }
-        pos += 4 + len;
-        const dv = new DataView(frame.buffer, frame.byteOffset, len);
-        const str = (o: number): [string | undefined, number] => {
-          const n = dv.getUint32(o, true);
-          return n === NO_STRING ? [undefined, o + 4] : [frame.toString('utf8', o + 4, o + 4 + n), o + 4 + n];
-        };
-        for (let o = 0; o < len;) {
-          const tag = frame[o] as Tag, t = dv.getFloat64(o + 1, true);
-          o += 9;
+        pos += 8 + len;
+        const { f64: f, u32: u, buf } = w;
+        const text = (lenSlot: number, at: number): string | undefined => (u[lenSlot] === NO_STRING ? undefined : buf.toString('utf8', at * 8, at * 8 + u[lenSlot]));
+        for (let at = 0; at < len >> 3;) {
+          const t = f[at], h = u[2 * at + 2], tag = (h & 7) as Tag, x = h >>> 3;
           switch (tag) {
-            case Tag.State: r.state?.(t, dv.getUint32(o, true), dv.getUint32(o + 4, true)); o += 8; break;
+            case Tag.State: r.state?.(t, x, u[2 * at + 3]); at += 2; break;
             case Tag.Message: {
-              const [detail, next] = str(o + 12);
-              r.message?.(t, dv.getUint32(o, true), dv.getUint32(o + 4, true), dv.getUint32(o + 8, true), detail);
-              o = next;
+              const n = u[2 * at + 5];
+              r.message?.(t, x, u[2 * at + 3], u[2 * at + 4], text(2 * at + 5, at + 3));
+              at += 3 + (n === NO_STRING ? 0 : textWords(n));
               break;
             }
             case Tag.Op: {
-              const to = dv.getUint32(o + 5, true);
-              r.op?.(t, frame[o], strings[dv.getUint32(o + 1, true)], to === NO_STRING ? null : strings[to], dv.getFloat64(o + 9, true), dv.getFloat64(o + 17, true));
-              o += 25;
+              const to = u[2 * at + 4];
+              r.op?.(t, x, strings[u[2 * at + 3]], to === NO_STRING ? null : strings[to], f[at + 3], f[at + 4]);
+              at += 5;
               break;
             }
             case Tag.Wire:
-              r.wire?.(t, strings[dv.getUint32(o, true)], strings[dv.getUint32(o + 4, true)], frame[o + 8], dv.getUint32(o + 9, true),
-                dv.getFloat64(o + 13, true), dv.getUint32(o + 21, true), dv.getFloat64(o + 25, true), dv.getFloat64(o + 33, true));
-              o += 41;
+              r.wire?.(t, strings[u[2 * at + 3]], strings[u[2 * at + 4]], x, u[2 * at + 5], f[at + 4], u[2 * at + 6], f[at + 5], f[at + 6]);
+              at += 7;
               break;
-            case Tag.Sample: { const [json, next] = str(o); r.sample?.(json!); o = next; break; }
+            case Tag.Sample: r.sample?.(text(2 * at + 3, at + 2)!); at += 2 + textWords(u[2 * at + 3]); break;
             default: throw new Error(`record log ${this.path}: bad record tag ${tag as number}`);
           }
         }

@@ -292,11 +292,7 @@ export class Recorder {
   private snapshot(): Snapshot {
     const { b } = this;
     const cycles: Record<string, number> = { ...this.offset.cycles };
-    for (const cpu of b.cpus) for (const [acct, cats] of cpu.ledger) {
-      let n = 0;
-      for (const v of cats.values()) n += v;
-      cycles[acct] = (cycles[acct] ?? 0) + n;
-    }
+    for (const cpu of b.cpus) cpu.addAccountTotals(cycles);
     const counters: Record<string, number> = { ...this.offset.counters };
     for (const [k, v] of Object.entries(b.counters)) if (typeof v === 'number') counters[k] = (counters[k] ?? 0) + v;
     const drops: Record<string, number> = { ...this.offset.drops };
@@ -312,13 +308,20 @@ export class Recorder {
     }
     const rings: Snapshot['rings'] = {};
     for (const nf of b.netfronts) {
-      rings[nf.name.replace(/-front$/, '')] = {
+      rings[this.vifOf(nf.name)] = {
         tx: ringDiff(nf.tx.sring.reqProd, nf.tx.sring.rspProd),
         rx: ringDiff(nf.rxr.sring.reqProd, nf.rxr.sring.rspProd),
       };
     }
     for (const n of b.nics) rings[n.name] = { tx: n.txSlotsUsed(), rx: n.rxBuffers.length };
     return { t: b.sys.sched.now, goodputBytes: b.goodputBytes(), cycles, counters, drops, domains, rings };
+  }
+
+  private readonly vifNames = new Map<string, string>();
+  private vifOf(front: string): string {
+    let v = this.vifNames.get(front);
+    if (v === undefined) { v = front.replace(/-front$/, ''); this.vifNames.set(front, v); }
+    return v;
   }
 
   /** Sample times: the grids, the warm-up boundary and the end. */
