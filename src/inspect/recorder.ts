@@ -163,9 +163,10 @@ export class Recorder {
     const nicSide = new Set(b.nics.map((n) => n.name));
     const { stateCols, messageCols, wireCols } = this;
     const log = opts.log;
+    // Each flow's owner's byte counts, found once (a frame's flow indexes them).
+    const flowBytes = this.flowOwner.map((o) => this.wireBytes.get(o));
     const countWire = (from: string, p: Packet) => {
-      const owner = this.flowOwner[p.flow];
-      const w = owner ? this.wireBytes.get(owner) : undefined;
+      const w = flowBytes[p.flow];
       if (w) { const bytes = Math.max(60, p.len + 66); if (nicSide.has(from)) w.tx += bytes; else w.rx += bytes; }
     };
     const tap: Tap = log ? {
@@ -294,9 +295,11 @@ export class Recorder {
     const cycles: Record<string, number> = { ...this.offset.cycles };
     for (const cpu of b.cpus) cpu.addAccountTotals(cycles);
     const counters: Record<string, number> = { ...this.offset.counters };
-    for (const [k, v] of Object.entries(b.counters)) if (typeof v === 'number') counters[k] = (counters[k] ?? 0) + v;
+    const all = b.counters as unknown as Record<string, unknown>;
+    for (const k of Object.keys(all)) { const v = all[k]; if (typeof v === 'number') counters[k] = (counters[k] ?? 0) + v; }
     const drops: Record<string, number> = { ...this.offset.drops };
-    for (const [k, v] of Object.entries(b.counters.drops)) drops[k] = (drops[k] ?? 0) + v;
+    const dr = b.counters.drops as Record<string, number>;
+    for (const k of Object.keys(dr)) drops[k] = (drops[k] ?? 0) + dr[k];
     const domains: Snapshot['domains'] = {};
     for (const k of b.kernels) {
       const a = b.sys.actors.get(k.name);
