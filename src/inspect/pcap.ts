@@ -208,12 +208,6 @@ export function handshake(flow: number, link: number, t: Ps, e: Endpoints): Segm
   ];
 }
 
-/** Frames that started on a wire by `until`, in wire order (time, then the order they were put there). */
-export function framesUntil(frames: readonly WireFrame[], until: Ps): WireFrame[] {
-  return frames.map((f, i) => ({ f, i })).filter(({ f }) => f.t <= until)
-    .sort((a, z) => a.f.t - z.f.t || a.i - z.i).map(({ f }) => f);
-}
-
 /** Every segment of the capture, in time order: each flow's handshake on each link it crosses, then the frames (in wire order). */
 export function captureSegments(frames: readonly WireFrame[], e: Endpoints): Segment[] {
   const out: Array<{ s: Segment; i: number }> = [];

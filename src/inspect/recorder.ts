@@ -1,8 +1,9 @@
 /**
  * Watch one run without changing it. The recorder attaches to a built
- * system before it starts (as its runtime's tap: plain arguments into typed
- * columns, no object per message; records are built when first asked for)
- * and collects:
+ * system before it starts (as its runtime's tap: plain arguments, no object
+ * per message) and either streams what it sees to a record log on disk
+ * (`log`: memory stays bounded, the log is read back after the run) or keeps
+ * it in typed columns (records built when first asked for). It collects:
  *  - every actor's state changes (xstate subscriptions),
  *  - every delivered message (the runtime's trace),
  *  - the hypervisor operations that are function calls rather than messages
