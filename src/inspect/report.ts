@@ -57,7 +57,8 @@ const DOWNLOADS = [
  * Write the page and the run's files into outDir. The result files are those `run --out` writes
  * (result.json, runs.csv, breakdown.csv: same schemas, with provenance); `inputs` says what was run.
  */
-export async function writeReport(sc: Scenario, outDir: string, o: { sampleMs?: number; onProgress?: OnProgress; inputs?: Record<string, unknown> } = {}): Promise<ReportInfo> {
+export async function writeReport(sc: Scenario, outDir: string, o: { sampleMs?: number; onProgress?: OnProgress; inputs?: Record<string, unknown>; pageLimit?: number } = {}): Promise<ReportInfo> {
+  const limit = o.pageLimit ?? PAGE_LIMIT;
   const t0 = performance.now();
   const file = join(outDir, 'index.html');
   checkWritable(file); // fail on a bad path before the run
@@ -65,7 +66,7 @@ export async function writeReport(sc: Scenario, outDir: string, o: { sampleMs?: 
   const spool = spoolPrefix([file]);
   const { rec, result, log } = recordRun(sc, { samplePs: [samplePs], keepSamples: true, spool, what: outDir, onProgress: o.onProgress });
 
-  // ---- data for the page, collected as the run's log is read back (at most PAGE_LIMIT entries of each kind)
+  // ---- data for the page, collected as the run's log is read back (at most `limit` entries of each kind)
   const actorIdx = new Map(rec.actors.map((a, i) => [a.name, i]));
   const kinds = allCharts();
   const rootOf = Object.fromEntries(kinds.map((c) => [c.kind, c.root.id]));
@@ -87,13 +88,13 @@ export async function writeReport(sc: Scenario, outDir: string, o: { sampleMs?: 
         const list = states[i];
         const l = label(value);
         if (list[list.length - 1][1] === l) return;
-        if (pageStates < PAGE_LIMIT) { list.push([t, l]); pageStates++; }
+        if (pageStates < limit) { list.push([t, l]); pageStates++; }
       },
     },
     onInteraction: (m) => {
       if (m.cat === 'self') { selfCount++; return; }
       messages++;
-      if (msgs.length >= PAGE_LIMIT) return;
+      if (msgs.length >= limit) return;
       msgs.push([
         m.t0, m.t1, actorIdx.get(m.from) ?? -1, m.to === null ? -1 : actorIdx.get(m.to) ?? -1, intern(m.name), intern(m.cat),
         (m.detail ?? '') + (m.n !== undefined && m.n > 1 ? ` x${m.n}` : '') + (m.bytes !== undefined ? ` ${m.bytes} B` : ''),
@@ -101,7 +102,7 @@ export async function writeReport(sc: Scenario, outDir: string, o: { sampleMs?: 
     },
   });
   /** How far the page's messages and states go when a long run had more than it holds. */
-  const cut = messages > msgs.length || pageStates >= PAGE_LIMIT
+  const cut = messages > msgs.length || pageStates >= limit
     ? `The page holds the first ${msgs.length} of ${messages} messages and operations and ${pageStates} state changes (to ${((msgs.length ? (msgs[msgs.length - 1][1] as number) : 0) / PS_PER_MS).toFixed(3)} ms); trace.json has all of them.`
     : '';
   const plots = await reportPlots(rec, result);

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadScenario } from '../../src/scenario/schema.js';
 import { runInspected } from '../../src/inspect/inspect-run.js';
+import { writeReport } from '../../src/inspect/report.js';
 import { xennet } from '../support/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'xennet-streaming-'));
@@ -52,6 +53,21 @@ describe('streamed trace and capture', function () {
     const ts = trace.traceEvents.map((e) => e.ts);
     expect(Math.max(...ts)).to.be.greaterThan(1900_000);
     expect(readdirSync(out).sort()).to.deep.equal(['t.json', 'w.pcapng']);
+  });
+
+  it("a report's page holds at most so many messages and says where it stops; trace.json beside it has them all", async () => {
+    const out = join(dir, 'report');
+    const r = await writeReport(loadScenario(guest), out, { pageLimit: 100 });
+    // The trigger: the run had more messages than the page holds.
+    expect(r.messages).to.be.greaterThan(100);
+    const html = readFileSync(join(out, 'index.html'), 'utf8');
+    const data = JSON.parse(/<script type="application\/json" id="data">(.*?)<\/script>/s.exec(html)![1]) as { msgs: unknown[]; states: unknown[][] };
+    expect(data.msgs).to.have.length(100);
+    expect(data.states.reduce((n, l) => n + l.length - 1, 0)).to.be.at.most(100);
+    expect(html).to.include(`The page holds the first 100 of ${r.messages} messages and operations`);
+    const trace = JSON.parse(readFileSync(join(out, 'trace.json'), 'utf8')) as { traceEvents: Array<{ cat?: string; ph: string; args?: { dir?: string } }> };
+    const sent = trace.traceEvents.filter((e) => e.ph === 'X' && e.args?.dir === 'out').length;
+    expect(sent).to.be.greaterThan(100);
   });
 
   it('a trace or capture that cannot be written is an error naming the path, and leaves no temporary file', () => {
