@@ -35,6 +35,8 @@ const UNIT = [
   'dist/test/hypervisor/domctl.test.js',
   'dist/test/stress/interleave.test.js',
   'dist/test/inspect/world.test.js',
+  'dist/test/inspect/external-sort.test.js',
+  'dist/test/inspect/record-log.test.js',
 ];
 const SYSTEM = [
   'dist/test/domains/xenstore.test.js',
