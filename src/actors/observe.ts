@@ -66,8 +66,8 @@ export class Stream<T> {
  * consumer builds records only when asked for them. One tap per system.
  */
 export interface Tap {
-  /** A message delivered at t between the actors of these ranks. */
-  message(t: Ps, from: number, to: number, type: string, detail: string | undefined): void;
+  /** A message delivered at t between the actors of these ranks; `typeId` numbers its type (the system's messageType(id) names it). */
+  message(t: Ps, from: number, to: number, type: string, detail: string | undefined, typeId: number): void;
   /** The actor of this rank changed state; the value is interned (StateValues). */
   state(t: Ps, actor: number, value: number): void;
   /** A frame starts on a wire. */

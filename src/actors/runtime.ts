@@ -181,13 +181,19 @@ export class ActorSystem {
     h = Math.imul(h ^ type, 0x01000193);
     this.hash = h >>> 0;
     if (msg.detail !== undefined) this.mixStr(msg.detail);
-    if (this.tapper !== null) this.tapper.message(t, from.rank, target.rank, msg.type, msg.detail);
+    if (this.tapper !== null) this.tapper.message(t, from.rank, target.rank, msg.type, msg.detail, type);
     if (this.delivered.observed) this.delivered.next({ t, from: from.name, to: target.name, type: msg.type, detail: msg.detail, msg });
     target.actor.send(msg);
   }
 
   /** FNV-1a (over 32-bit words) of the message stream: equal hashes <=> (overwhelmingly likely) equal traces. */
   private typeIds = new Map<string, number>();
+  private typeNames: string[] = [];
+  /** A message type by the number the tap was given for it. */
+  messageType(id: number): string {
+    if (this.typeNames.length !== this.typeIds.size) this.typeNames = [...this.typeIds.keys()];
+    return this.typeNames[id];
+  }
   private mixStr(s: string): void {
     let h = this.hash;
     for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193); }

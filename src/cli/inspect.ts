@@ -44,18 +44,6 @@ export function checkSampling(flag: string, ms: number, sc: Scenario): void {
   }
 }
 
-/**
- * The recorder behind --trace, --pcap and `report` keeps every event of the run in memory (about
- * 1 MB per ms of virtual time for a guest): longer runs are refused before they start.
- */
-export const MAX_RECORDED_MS = 1000;
-export function checkRecorded(what: string, sc: Scenario): void {
-  const ms = sc.run.warmupMs + sc.run.durationMs;
-  if (ms > MAX_RECORDED_MS) {
-    throw new ScenarioError(`${what} records every event in memory: ${ms} ms of virtual time (warm-up ${sc.run.warmupMs} + window ${sc.run.durationMs}); at most ${MAX_RECORDED_MS} ms (shorten --duration)`);
-  }
-}
-
 /** `top` is the flag's text (a time, a bare number is ms), or true when given without a value. */
 export interface RunInspectOpts { json?: boolean; trace?: string; pcap?: string; top?: string | true; interpreter?: Interpreter }
 
@@ -67,7 +55,6 @@ export function inspectRun(sc: Scenario, o: RunInspectOpts): boolean {
   if (!o.trace && !o.pcap && o.top === undefined) return false;
   const topMs = o.top === undefined ? undefined : o.top === true ? 10 : flagTimeMs('--top', o.top, 'ms');
   if (topMs !== undefined) checkSampling('--top', topMs, sc);
-  if (o.trace || o.pcap) checkRecorded(o.trace ? '--trace' : '--pcap', sc);
   const bar = runProgress(sc, o.json);
   let ins;
   try { ins = guard(() => runInspected(sc, { trace: o.trace, pcap: o.pcap, topMs, interpreter: o.interpreter, onProgress: bar.onProgress })); } finally { bar.done(); }
@@ -119,7 +106,6 @@ export function registerInspect(program: Command, p: Parsers, loadWith: LoadWith
       const sc = loadWith(file, o);
       const sampleMs = o.sample === undefined ? undefined : flagTimeMs('--sample', o.sample, 'ms');
       if (sampleMs !== undefined) checkSampling('--sample', sampleMs, sc);
-      checkRecorded('report', sc);
       const bar = runProgress(sc, o.json);
       let r;
       try { r = await writeReport(sc, o.out, { sampleMs, onProgress: bar.onProgress, inputs: { scenario: file, overrides: commonOverrides(o).map((v) => v.flag) } }); } finally { bar.done(); }

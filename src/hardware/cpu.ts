@@ -60,6 +60,8 @@ export class Cpu {
   }
   /** Account name -> (category -> cycles) since the last reset, both in first-charge order. */
   get ledger(): Map<string, Map<string, number>> { return this.cycles.entries(); }
+  /** Add each account's cycles since the last reset into `into` (a sampler's read, no maps built), the hypervisor's under `xenName`. */
+  addAccountTotals(into: Record<string, number>, xenName?: string): void { this.cycles.addTotals(into, xenName); }
   /** The run measures [start, end): set before the system starts, so slices straddling `start` are split. */
   measureWindow(start: Ps, end: Ps): void {
     this.window = { start, end };

@@ -65,6 +65,19 @@ export class Ledger {
     return out;
   }
 
+  /**
+   * Add each account's total (its categories summed in first-charge order, as entries() lists them) into `into`, accounts in first-charge order;
+   * the hypervisor's account under `xenName` (a world names each host's hypervisor apart).
+   */
+  addTotals(into: Record<string, number>, xenName = 'xen'): void {
+    for (const a of this.accounts) {
+      let n = 0;
+      for (const c of this.order[a]) n += this.cells[a * NCAT + c];
+      const name = a === XEN_ACCOUNT ? xenName : accountNames[a];
+      into[name] = (into[name] ?? 0) + n;
+    }
+  }
+
   clear(): void {
     this.cells.fill(0);
     this.seen.fill(0);

@@ -48,7 +48,7 @@ export function ensureDir(dir: string): void {
 }
 
 /** A regular file (or a name not yet taken) is replaced atomically; a device or FIFO is written in place. */
-function inPlace(file: string): boolean {
+export function isInPlace(file: string): boolean {
   const st = statOf(file);
   if (st?.isDirectory()) throw new InspectError(`cannot write ${file}: it is a directory`);
   return st !== null && !st.isFile();
@@ -70,7 +70,7 @@ export class ChunkWriter {
   private readonly temp: string | null;
   constructor(readonly file: string) {
     ensureDir(dirname(file));
-    this.temp = inPlace(file) ? null : tempOf(file);
+    this.temp = isInPlace(file) ? null : tempOf(file);
     try { this.fd = openSync(this.temp ?? file, 'w'); } catch (e) { throw explain(e, file); }
   }
   write(s: string | Uint8Array): void {
@@ -97,7 +97,7 @@ export class ChunkWriter {
     } catch (e) { this.abort(); throw explain(e, this.file); }
   }
   /** Give up: the temporary file goes, the target is left as it was. */
-  private abort(): void {
+  abort(): void {
     try { closeSync(this.fd); } catch { /* already closed */ }
     if (this.temp) rmSync(this.temp, { force: true });
   }
@@ -106,7 +106,7 @@ export class ChunkWriter {
 /** Fail before a long run, not after it: can this file be created (without creating it)? */
 export function checkWritable(file: string): void {
   ensureDir(dirname(file));
-  inPlace(file);
+  isInPlace(file);
   try { accessSync(dirname(resolve(file)), constants.W_OK); } catch (e) { throw explain(e, file); }
 }
 

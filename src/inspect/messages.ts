@@ -6,7 +6,7 @@
  * operations, page flips). Ordered by time of arrival, then recording order.
  */
 import type { Ps } from '../actors/scheduler.js';
-import type { Recorder } from './recorder.js';
+import type { OpRecord, Recorder, WireFrame } from './recorder.js';
 
 export interface Interaction {
   /** Sent (t0) and received (t1); equal except for frames on a wire. */
@@ -22,40 +22,64 @@ export interface Interaction {
   bytes?: number;
 }
 
-export function interactions(rec: Recorder): Interaction[] {
-  const out: Interaction[] = [];
-  const nicNames = new Set(rec.b.nics.map((n) => n.name));
-  const sentAt = new Map<string, Ps[]>();
-  for (const f of rec.wire) {
-    const key = `${f.from}|${f.to}|${f.kind}:${f.flow}:${f.kind === 'ack' && !nicNames.has(f.from) ? f.ack : f.seq}`;
-    const q = sentAt.get(key);
-    if (q) q.push(f.t); else sentAt.set(key, [f.t]);
-  }
-  // Event-channel ends, to follow a notification on to the domain it makes pending.
-  const peerOf = new Map<string, Map<string, string>>();
-  for (const a of rec.b.sys.actors.values()) {
-    if (a.kind !== 'evtchn') continue;
-    const ctx = (a.actor.getSnapshot() as { context?: { a?: { domain: string }; b?: { domain: string } | null } }).context;
-    if (ctx?.a && ctx.b) peerOf.set(a.name, new Map([[ctx.a.domain, ctx.b.domain], [ctx.b.domain, ctx.a.domain]]));
-  }
-  for (const m of rec.trace) {
-    const base = { from: m.from, name: m.type, ...(m.detail ? { detail: m.detail } : {}) };
-    if (m.from === m.to) { out.push({ ...base, t0: m.t, t1: m.t, to: m.to, cat: 'self' }); continue; }
-    let t0 = m.t;
-    if (m.type === 'WIRE_RX') {
-      const q = sentAt.get(`${m.from}|${m.to}|${m.detail ?? ''}`);
-      if (q?.length) t0 = q.shift()!;
-    }
-    out.push({ ...base, t0, t1: m.t, to: m.to, cat: m.type === 'WIRE_RX' ? 'wire' : m.type === 'SEND' ? 'notify' : 'msg' });
-    if (m.type === 'SEND') {
-      const peer = peerOf.get(m.to)?.get(m.from);
-      if (peer) out.push({ t0: m.t, t1: m.t, from: m.to, to: peer, name: 'EVENT', cat: 'notify', detail: `pending, from ${m.from}` });
+/**
+ * Interactions as a run's log is read back (in recording order), handed to `out` in order of arrival
+ * (then recording order): a message goes out when read; an operation waits until the time moves on,
+ * since messages of the same instant come first. Memory: frames on a wire not yet received, and the
+ * operations of one instant.
+ */
+export class InteractionStream {
+  private readonly nicNames: Set<string>;
+  private readonly sentAt = new Map<string, Ps[]>();
+  /** Event-channel ends, to follow a notification on to the domain it makes pending. */
+  private readonly peerOf = new Map<string, Map<string, string>>();
+  private pending: Interaction[] = [];
+
+  constructor(rec: Recorder, private readonly out: (m: Interaction) => void) {
+    this.nicNames = new Set(rec.b.nics.map((n) => n.name));
+    for (const a of rec.b.sys.actors.values()) {
+      if (a.kind !== 'evtchn') continue;
+      const ctx = (a.actor.getSnapshot() as { context?: { a?: { domain: string }; b?: { domain: string } | null } }).context;
+      if (ctx?.a && ctx.b) this.peerOf.set(a.name, new Map([[ctx.a.domain, ctx.b.domain], [ctx.b.domain, ctx.a.domain]]));
     }
   }
-  for (const o of rec.ops) {
-    if (o.op === 'notify') continue; // the SEND message shows it
+
+  private release(t: Ps): void {
+    if (!this.pending.length || this.pending[0].t1 >= t) return;
+    for (const m of this.pending) this.out(m);
+    this.pending = [];
+  }
+
+  wire(f: WireFrame): void {
+    const key = `${f.from}|${f.to}|${f.kind}:${f.flow}:${f.kind === 'ack' && !this.nicNames.has(f.from) ? f.ack : f.seq}`;
+    const q = this.sentAt.get(key);
+    if (q) q.push(f.t); else this.sentAt.set(key, [f.t]);
+  }
+
+  message(t: Ps, from: string, to: string, type: string, detail: string | undefined): void {
+    this.release(t);
+    const base = { from, name: type, ...(detail ? { detail } : {}) };
+    if (from === to) { this.out({ ...base, t0: t, t1: t, to, cat: 'self' }); return; }
+    let t0 = t;
+    if (type === 'WIRE_RX') {
+      const key = `${from}|${to}|${detail ?? ''}`;
+      const q = this.sentAt.get(key);
+      if (q?.length) { t0 = q.shift()!; if (!q.length) this.sentAt.delete(key); }
+    }
+    this.out({ ...base, t0, t1: t, to, cat: type === 'WIRE_RX' ? 'wire' : type === 'SEND' ? 'notify' : 'msg' });
+    if (type === 'SEND') {
+      const peer = this.peerOf.get(to)?.get(from);
+      if (peer) this.out({ t0: t, t1: t, from: to, to: peer, name: 'EVENT', cat: 'notify', detail: `pending, from ${from}` });
+    }
+  }
+
+  op(o: OpRecord): void {
+    this.release(o.t);
+    if (o.op === 'notify') return; // the SEND message shows it
     const cat = o.op === 'irq' ? 'irq' : o.op === 'pageFlip' ? 'flip' : o.op === 'grantCopy' ? 'copy' : 'grant';
-    out.push({ t0: o.t, t1: o.t, from: o.from, to: o.to, name: o.op, cat, n: o.n, ...(o.bytes !== undefined ? { bytes: o.bytes } : {}) });
+    this.pending.push({ t0: o.t, t1: o.t, from: o.from, to: o.to, name: o.op, cat, n: o.n, ...(o.bytes !== undefined ? { bytes: o.bytes } : {}) });
   }
-  return out.map((x, i) => ({ x, i })).sort((a, z) => a.x.t1 - z.x.t1 || a.i - z.i).map(({ x }) => x);
+
+  /** The run is over: the last instant's operations go out. */
+  end(): void { this.release(Infinity); }
 }

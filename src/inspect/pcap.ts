@@ -18,7 +18,9 @@
 import type { Ps } from '../actors/scheduler.js';
 import { ETH_HLEN, MIN_FRAME } from '../core/packet.js';
 import type { WireFrame } from './recorder.js';
-import { toPcapng, type Interface, type PacketRecord } from './pcapng.js';
+import { packetBlock, pcapngHead, toPcapng, type Interface, type PacketRecord } from './pcapng.js';
+import { ExternalSorter } from './external-sort.js';
+import { ChunkWriter } from './files.js';
 import type { PortRef } from '../hardware/link.js';
 
 export const PCAP_SNAPLEN = 128;
@@ -213,12 +215,6 @@ export function handshake(flow: number, link: number, t: Ps, e: Endpoints): Segm
   ];
 }
 
-/** Frames that started on a wire by `until`, in wire order (time, then the order they were put there). */
-export function framesUntil(frames: readonly WireFrame[], until: Ps): WireFrame[] {
-  return frames.map((f, i) => ({ f, i })).filter(({ f }) => f.t <= until)
-    .sort((a, z) => a.f.t - z.f.t || a.i - z.i).map(({ f }) => f);
-}
-
 /** Every segment of the capture, in time order: each flow's handshake on each link it crosses, then the frames (in wire order). */
 export function captureSegments(frames: readonly WireFrame[], e: Endpoints): Segment[] {
   const out: Array<{ s: Segment; i: number }> = [];
@@ -238,21 +234,69 @@ export function interfacesOf(e: Endpoints, snaplen = PCAP_SNAPLEN): Interface[] 
   return e.nics.map((nic, i) => ({ name: `nic${i}-wire`, description: `${nic} <-> client${i}: the physical link`, snaplen, tsresolExp: 9 }));
 }
 
-/** A complete pcapng file: one interface per link, a handshake per flow, every frame with its link's interface id. */
-export function toPcapngCapture(frames: readonly WireFrame[], e: Endpoints, snaplen = PCAP_SNAPLEN): Uint8Array {
+const CAPTURE_COMMENT = `xennet capture: virtual time 0 is ${new Date(CAPTURE_EPOCH_S * 1000).toISOString()}`;
+
+/** Segments (in capture order) as packet records: the IP id counts per direction of a flow on each link (a forwarded frame keeps its id on the next link). */
+function packetRecords(e: Endpoints, snaplen: number) {
   const ipIds = new Map<string, number>();
   const epoch = BigInt(CAPTURE_EPOCH_S) * 1_000_000_000n;
-  function* records(): Generator<PacketRecord> {
-    for (const s of captureSegments(frames, e)) {
-      // The IP id counts per direction of a flow on each link: a forwarded frame keeps its id on the next link.
-      const dir = `${s.link}|${s.flow}${s.fromServer ? '>' : '<'}`;
-      const id = (ipIds.get(dir) ?? 0) + 1;
-      ipIds.set(dir, id);
-      const { header, frameLen } = segmentHeader(s, e, id);
-      const data = new Uint8Array(Math.min(snaplen, frameLen));
-      data.set(header.subarray(0, Math.min(header.length, data.length)));
-      yield { iface: s.link, ts: epoch + BigInt(Math.round(s.t / 1000)), data, origLen: frameLen };
-    }
+  return (s: Segment): PacketRecord => {
+    const dir = `${s.link}|${s.flow}${s.fromServer ? '>' : '<'}`;
+    const id = (ipIds.get(dir) ?? 0) + 1;
+    ipIds.set(dir, id);
+    const { header, frameLen } = segmentHeader(s, e, id);
+    const data = new Uint8Array(Math.min(snaplen, frameLen));
+    data.set(header.subarray(0, Math.min(header.length, data.length)));
+    return { iface: s.link, ts: epoch + BigInt(Math.round(s.t / 1000)), data, origLen: frameLen };
+  };
+}
+
+/** A complete pcapng file: one interface per link, a handshake per flow, every frame with its link's interface id. */
+export function toPcapngCapture(frames: readonly WireFrame[], e: Endpoints, snaplen = PCAP_SNAPLEN): Uint8Array {
+  const record = packetRecords(e, snaplen);
+  return toPcapng(interfacesOf(e, snaplen), captureSegments(frames, e).map(record), CAPTURE_COMMENT);
+}
+
+/**
+ * The same capture built as a run's log is read back, in bounded memory: the frames (up to
+ * `until`) go through an external sort into wire order, then their segments (with the handshakes,
+ * which precede a flow's first frame) through a second one into capture order, written as they come.
+ */
+export class PcapBuilder {
+  private readonly frames: ExternalSorter;
+  private n = 0;
+  /** Frames in the capture. */
+  count = 0;
+  /** Sorted runs spilled to disk by both sorts (0: sorted in memory). */
+  spilledRuns = 0;
+  constructor(private readonly e: Endpoints, private readonly until: Ps, private readonly o: { tempPrefix: string; what: string; budgetBytes?: number }) {
+    this.frames = new ExternalSorter({ ...o, tempPrefix: `${o.tempPrefix}.frames` });
   }
-  return toPcapng(interfacesOf(e, snaplen), records(), `xennet capture: virtual time 0 is ${new Date(CAPTURE_EPOCH_S * 1000).toISOString()}`);
+  frame(f: WireFrame): void {
+    if (f.t > this.until) return;
+    this.frames.add(f.t, this.n++, 0, JSON.stringify(f));
+    this.count++;
+  }
+  write(file: string, snaplen = PCAP_SNAPLEN): void {
+    const segs = new ExternalSorter({ ...this.o, tempPrefix: `${this.o.tempPrefix}.segments` });
+    const w = new ChunkWriter(file);
+    try {
+      const seen = new Set<string>();
+      let i = 0;
+      this.frames.drain((item) => {
+        const f = JSON.parse(item) as WireFrame;
+        const seg = segmentOf(f, this.e);
+        const key = `${f.flow}|${seg.link}`;
+        if (!seen.has(key)) { seen.add(key); for (const s of handshake(f.flow, seg.link, f.t, this.e)) segs.add(s.t, i++, 0, JSON.stringify(s)); }
+        segs.add(seg.t, i++, 0, JSON.stringify(seg));
+      });
+      const record = packetRecords(this.e, snaplen);
+      w.write(pcapngHead(interfacesOf(this.e, snaplen), CAPTURE_COMMENT));
+      this.spilledRuns = this.frames.spilled;
+      segs.drain((item) => w.write(packetBlock(record(JSON.parse(item) as Segment))));
+      this.spilledRuns += segs.spilled;
+      w.close();
+    } catch (e) { w.abort(); segs.dispose(); this.frames.dispose(); throw e; }
+  }
+  dispose(): void { this.frames.dispose(); }
 }

@@ -51,8 +51,8 @@ function block(type: number, body: Uint8Array, options: Uint8Array[]): Uint8Arra
   return b;
 }
 
-/** A complete pcapng file of one section. */
-export function toPcapng(ifaces: readonly Interface[], packets: Iterable<PacketRecord>, comment?: string): Uint8Array {
+/** The section header and one interface description per link: what a capture starts with. */
+export function pcapngHead(ifaces: readonly Interface[], comment?: string): Uint8Array {
   const chunks: Uint8Array[] = [];
   const shb = new Uint8Array(16);
   const s = new DataView(shb.buffer);
@@ -67,19 +67,32 @@ export function toPcapng(ifaces: readonly Interface[], packets: Iterable<PacketR
     d.setUint32(4, i.snaplen, true);
     chunks.push(block(IDB, body, [textOption(IF_NAME, i.name), textOption(IF_DESCRIPTION, i.description), option(IF_TSRESOL, Uint8Array.of(i.tsresolExp))]));
   }
-  for (const p of packets) {
-    const body = new Uint8Array(20 + p.data.length);
-    const d = new DataView(body.buffer);
-    d.setUint32(0, p.iface, true);
-    d.setUint32(4, Number(p.ts >> 32n), true);
-    d.setUint32(8, Number(p.ts & 0xffffffffn), true);
-    d.setUint32(12, p.data.length, true);
-    d.setUint32(16, p.origLen, true);
-    body.set(p.data, 20);
-    chunks.push(block(EPB, body, []));
-  }
+  return concat(chunks);
+}
+
+/** One packet's Enhanced Packet Block. */
+export function packetBlock(p: PacketRecord): Uint8Array {
+  const body = new Uint8Array(20 + p.data.length);
+  const d = new DataView(body.buffer);
+  d.setUint32(0, p.iface, true);
+  d.setUint32(4, Number(p.ts >> 32n), true);
+  d.setUint32(8, Number(p.ts & 0xffffffffn), true);
+  d.setUint32(12, p.data.length, true);
+  d.setUint32(16, p.origLen, true);
+  body.set(p.data, 20);
+  return block(EPB, body, []);
+}
+
+function concat(chunks: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let o = 0;
   for (const c of chunks) { out.set(c, o); o += c.length; }
   return out;
+}
+
+/** A complete pcapng file of one section. */
+export function toPcapng(ifaces: readonly Interface[], packets: Iterable<PacketRecord>, comment?: string): Uint8Array {
+  const chunks: Uint8Array[] = [pcapngHead(ifaces, comment)];
+  for (const p of packets) chunks.push(packetBlock(p));
+  return concat(chunks);
 }

@@ -1,8 +1,9 @@
 /**
  * Watch one run without changing it. The recorder attaches to a built
- * system before it starts (as its runtime's tap: plain arguments into typed
- * columns, no object per message; records are built when first asked for)
- * and collects:
+ * system before it starts (as its runtime's tap: plain arguments, no object
+ * per message) and either streams what it sees to a record log on disk
+ * (`log`: memory stays bounded, the log is read back after the run) or keeps
+ * it in typed columns (records built when first asked for). It collects:
  *  - every actor's state changes (xstate subscriptions),
  *  - every delivered message (the runtime's trace),
  *  - the hypervisor operations that are function calls rather than messages
@@ -31,6 +32,7 @@ import { DOMID_SELF } from '../hypervisor/grant-table.js';
 import { ringDiff } from '../channels/ring.js';
 import type { Packet } from '../core/packet.js';
 import { accountsByCpu, hostNamesOf, hostParts, wireOwners } from './world.js';
+import type { RecordLog } from './record-log.js';
 
 export interface StateChange { t: Ps; actor: string; value: string }
 
@@ -84,11 +86,29 @@ export interface RecordOptions {
   samplePs?: Ps[];
   /** Told how far the run is (see runBuilt). */
   onProgress?: OnProgress;
+  /**
+   * Write every observation (state changes, messages, operations, frames, samples) to this log as
+   * the run goes, to be read back with replay(): memory then stays bounded whatever the run's
+   * length. Only what the flags above ask for is also kept in memory (state changes are not).
+   */
+  log?: RecordLog;
+  /** Keep the samples in memory as `snapshots` (default true). */
+  keepSamples?: boolean;
+}
+
+/** What replay() hands out, record by record in recording order. */
+export interface Replay {
+  /** `value` is the state's id in the system's interned state values (its JSON: stateValue(id)). */
+  state?(t: Ps, actor: string, value: number): void;
+  message?(t: Ps, from: string, to: string, type: string, detail: string | undefined): void;
+  op?(o: OpRecord): void;
+  wire?(f: WireFrame): void;
+  sample?(s: Snapshot): void;
 }
 
 export interface DomainInfo { name: string; domid: number; cpu: number; vifs: string[] }
 
-const OPS: ReadonlyArray<OpRecord['op']> = ['irq', 'grantMap', 'grantDeviceMap', 'grantUnmap', 'grantCopy', 'pageFlip', 'notify'];
+export const OPS: ReadonlyArray<OpRecord['op']> = ['irq', 'grantMap', 'grantDeviceMap', 'grantUnmap', 'grantCopy', 'pageFlip', 'notify'];
 const OP_CODE = new Map(OPS.map((o, i) => [o, i]));
 const FRAME_KINDS: ReadonlyArray<WireFrame['kind']> = ['data', 'ack'];
 
@@ -150,24 +170,37 @@ export class Recorder {
     const nicSide = new Set(b.nics.map((n) => n.name));
     const hosts = hostNamesOf(b), owners = hosts ? wireOwners(b, hosts) : null;
     const { stateCols, messageCols, wireCols } = this;
-    const tap: Tap = {
+    const log = opts.log;
+    // Each flow's owner's byte counts, found once (a frame's flow indexes them).
+    const flowBytes = this.flowOwner.map((o) => this.wireBytes.get(o));
+    const countWire = owners
+      ? (from: string, to: string, p: Packet) => {
+        // A world: the sending NIC's end of the flow sent it, the receiving NIC's end received it.
+        const bytes = Math.max(60, p.len + 66);
+        const a = owners(p.flow, from), z = owners(p.flow, to);
+        if (a) this.wireBytes.get(a)!.tx += bytes;
+        if (z) this.wireBytes.get(z)!.rx += bytes;
+      }
+      : (from: string, _to: string, p: Packet) => {
+        const w = flowBytes[p.flow];
+        if (w) { const bytes = Math.max(60, p.len + 66); if (nicSide.has(from)) w.tx += bytes; else w.rx += bytes; }
+      };
+    const tap: Tap = log ? {
+      state: (t, actor, value) => log.state(t, actor, value),
+      message: (t, from, to, _type, detail, typeId) => log.message(t, from, to, typeId, detail),
+      wire: (t, from, to, frame) => {
+        const p = frame as Packet;
+        countWire(from, to, p);
+        log.wire(t, from, to, p.kind === 'ack' ? 1 : 0, p.flow, p.seq, p.len, p.ack, p.wnd);
+      },
+    } : {
       state: (t, actor, value) => { stateCols.num[0].push(t); stateCols.num[1].push(actor); stateCols.num[2].push(value); },
       message: opts.messages
         ? (t, from, to, type, detail) => { const n = messageCols.num; n[0].push(t); n[1].push(from); n[2].push(to); messageCols.str[0].push(type); messageCols.str[1].push(detail); }
         : () => {},
       wire: (t, from, to, frame) => {
         const p = frame as Packet;
-        const bytes = Math.max(60, p.len + 66);
-        if (owners) {
-          // A world: the sending NIC's end of the flow sent it, the receiving NIC's end received it.
-          const a = owners(p.flow, from), z = owners(p.flow, to);
-          if (a) this.wireBytes.get(a)!.tx += bytes;
-          if (z) this.wireBytes.get(z)!.rx += bytes;
-        } else {
-          const owner = this.flowOwner[p.flow];
-          const w = owner ? this.wireBytes.get(owner) : undefined;
-          if (w) { if (nicSide.has(from)) w.tx += bytes; else w.rx += bytes; }
-        }
+        countWire(from, to, p);
         if (opts.wire) {
           const n = wireCols.num;
           n[0].push(t); n[1].push(p.kind === 'ack' ? 1 : 0); n[2].push(p.flow); n[3].push(p.seq); n[4].push(p.len); n[5].push(p.ack); n[6].push(p.wnd);
@@ -215,7 +248,8 @@ export class Recorder {
       if (!c) { c = {}; this.opCounts.set(from, c); }
       c[op] = (c[op] ?? 0) + n;
     }
-    if (this.opts.messages) {
+    if (this.opts.log) this.opts.log.op(this.b.sys.sched.now, OP_CODE.get(op)!, from, to, n, bytes);
+    else if (this.opts.messages) {
       const num = this.opCols.num;
       num[0].push(this.b.sys.sched.now); num[1].push(OP_CODE.get(op)!); num[2].push(n); num[3].push(bytes);
       this.opCols.str[0].push(from); this.opCols.str[1].push(to ?? undefined);
@@ -278,16 +312,13 @@ export class Recorder {
   private snapshot(): Snapshot {
     const { b } = this;
     const cycles: Record<string, number> = { ...this.offset.cycles };
-    for (const { cpu, xen } of this.accounts) for (const [acct, cats] of cpu.ledger) {
-      let n = 0;
-      for (const v of cats.values()) n += v;
-      const key = acct === 'xen' ? xen : acct;
-      cycles[key] = (cycles[key] ?? 0) + n;
-    }
+    for (const { cpu, xen } of this.accounts) cpu.addAccountTotals(cycles, xen);
     const counters: Record<string, number> = { ...this.offset.counters };
-    for (const [k, v] of Object.entries(b.counters)) if (typeof v === 'number') counters[k] = (counters[k] ?? 0) + v;
+    const all = b.counters as unknown as Record<string, unknown>;
+    for (const k of Object.keys(all)) { const v = all[k]; if (typeof v === 'number') counters[k] = (counters[k] ?? 0) + v; }
     const drops: Record<string, number> = { ...this.offset.drops };
-    for (const [k, v] of Object.entries(b.counters.drops)) drops[k] = (drops[k] ?? 0) + v;
+    const dr = b.counters.drops as Record<string, number>;
+    for (const k of Object.keys(dr)) drops[k] = (drops[k] ?? 0) + dr[k];
     const domains: Snapshot['domains'] = {};
     for (const k of b.kernels) {
       const a = b.sys.actors.get(k.name);
@@ -299,7 +330,7 @@ export class Recorder {
     }
     const rings: Snapshot['rings'] = {};
     for (const nf of b.netfronts) {
-      rings[nf.name.replace(/-front$/, '')] = {
+      rings[this.vifOf(nf.name)] = {
         tx: ringDiff(nf.tx.sring.reqProd, nf.tx.sring.rspProd),
         rx: ringDiff(nf.rxr.sring.reqProd, nf.rxr.sring.rspProd),
       };
@@ -308,6 +339,13 @@ export class Recorder {
     const snap: Snapshot = { t: b.sys.sched.now, goodputBytes: b.goodputBytes(), cycles, counters, drops, domains, rings };
     if (b.switches?.length) snap.switchQueues = Object.fromEntries(b.switches.flatMap((sw) => sw.ports.flatMap((p, k) => (p.link.actor ? [[`${sw.name}/p${k}`, p.bytes]] : []))));
     return snap;
+  }
+
+  private readonly vifNames = new Map<string, string>();
+  private vifOf(front: string): string {
+    let v = this.vifNames.get(front);
+    if (v === undefined) { v = front.replace(/-front$/, ''); this.vifNames.set(front, v); }
+    return v;
   }
 
   /** Sample times: the grids, the warm-up boundary and the end. */
@@ -324,13 +362,17 @@ export class Recorder {
     // A rank above every actor's (and close to them, so the scheduler's per-rank table stays small).
     const rank = b.sys.actors.size + 1000;
     const times = this.sampleTimes(this.opts.samplePs ?? []);
-    this.snapshots.push(this.snapshot());
+    const keep = (s: Snapshot) => {
+      if (this.opts.keepSamples !== false) this.snapshots.push(s);
+      this.opts.log?.sample(JSON.stringify(s));
+      return s;
+    };
+    keep(this.snapshot());
     if (this.warmPs === 0) this.measuring = true;
     let i = 0;
     const step = () => {
       sched.delivered--; // not a model event: keep the run's event count as if unobserved
-      const s = this.snapshot();
-      this.snapshots.push(s);
+      const s = keep(this.snapshot());
       if (s.t === this.warmPs) {
         // runBuilt resets ledgers and counters right after this instant: carry the totals over.
         this.offset.cycles = { ...s.cycles };
@@ -343,6 +385,25 @@ export class Recorder {
     if (times.length) sched.at(times[0], rank, step);
     this.result = runBuilt(b, this.opts.onProgress);
     return this.result;
+  }
+
+  /** A state value's JSON, by its id. */
+  stateValue(id: number): string { return this.b.sys.stateValues.json[id]; }
+
+  /** Read the log back (after the run), record by record in recording order. */
+  replay(r: Replay): void {
+    const log = this.opts.log;
+    if (!log) throw new Error('replay: this recorder has no log');
+    log.read({
+      state: r.state && ((t, actor, value) => r.state!(t, this.nameOf(actor), value)),
+      message: r.message && ((t, from, to, type, detail) => r.message!(t, this.nameOf(from), this.nameOf(to), this.b.sys.messageType(type), detail)),
+      op: r.op && ((t, code, from, to, n, bytes) => {
+        const op = OPS[code];
+        r.op!(op === 'grantCopy' ? { t, op, from, to, n, bytes } : { t, op, from, to, n });
+      }),
+      wire: r.wire && ((t, from, to, kind, flow, seq, len, ack, wnd) => r.wire!({ t, from, to, kind: FRAME_KINDS[kind], flow, seq, len, ack, wnd })),
+      sample: r.sample && ((json) => r.sample!(JSON.parse(json) as Snapshot)),
+    });
   }
 
   /** Name of the domain owning a flow. */

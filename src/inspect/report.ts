@@ -17,24 +17,19 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PS_PER_MS } from '../actors/scheduler.js';
-import { build } from '../scenario/build.js';
 import type { Scenario } from '../scenario/schema.js';
 import type { OnProgress, RunResult } from '../scenario/run.js';
 import { formatRun } from '../results/format.js';
-import { Recorder } from './recorder.js';
 import { allCharts } from './charts.js';
 import { leafPaths } from './chart-model.js';
 import { toSvg } from './chart-svg.js';
-import { interactions } from './messages.js';
-import { writeTrace } from './trace-events.js';
-import { topSamples, domainSummaries, formatSummaries } from './top.js';
+import { topSamples, formatSummaries } from './top.js';
 import { reportPlots } from './report-plots.js';
 import { vegaBrowserRuntime } from '../plot/vega.js';
 import { fingerprintOf, makeResult, writeResult } from '../results/result.js';
 import { versionInfo } from '../results/version.js';
-import { framesUntil, toPcapngCapture } from './pcap.js';
 import { checkWritable, writeText } from './files.js';
-import { endpointsOf, runMeta } from './inspect-run.js';
+import { recordRun, runMeta, spoolPrefix, writeRecorded } from './inspect-run.js';
 import { groupByHost, hostNamesOf } from './world.js';
 import type { SwitchModel } from '../hardware/switch.js';
 
@@ -42,6 +37,14 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 
 export interface ReportFile { path: string; kind: 'html' | 'result-json' | 'runs-csv' | 'breakdown-csv' | 'trace' | 'pcapng'; bytes: number }
 export interface ReportInfo { file: string; bytes: number; messages: number; stateChanges: number; files: ReportFile[] }
+
+/** Messages (and state changes) the page holds at most: a long run's page covers its start; the trace has everything. */
+export const PAGE_LIMIT = 200_000;
+/** At most this many samples by default: the sampling period grows past 1 ms for runs longer than 2 s. */
+export const DEFAULT_PAGE_SAMPLES = 2000;
+export function defaultSampleMs(sc: Scenario): number {
+  return Math.max(1, (sc.run.warmupMs + sc.run.durationMs) / DEFAULT_PAGE_SAMPLES);
+}
 
 /** The files written beside the page, linked from it. */
 const DOWNLOADS = [
@@ -56,39 +59,57 @@ const DOWNLOADS = [
  * Write the page and the run's files into outDir. The result files are those `run --out` writes
  * (result.json, runs.csv, breakdown.csv: same schemas, with provenance); `inputs` says what was run.
  */
-export async function writeReport(sc: Scenario, outDir: string, o: { sampleMs?: number; onProgress?: OnProgress; inputs?: Record<string, unknown> } = {}): Promise<ReportInfo> {
+export async function writeReport(sc: Scenario, outDir: string, o: { sampleMs?: number; onProgress?: OnProgress; inputs?: Record<string, unknown>; pageLimit?: number } = {}): Promise<ReportInfo> {
+  const limit = o.pageLimit ?? PAGE_LIMIT;
   const t0 = performance.now();
   const file = join(outDir, 'index.html');
   checkWritable(file); // fail on a bad path before the run
-  const samplePs = Math.round((o.sampleMs ?? 1) * PS_PER_MS);
-  const b = build(sc);
-  const rec = new Recorder(b, { messages: true, wire: true, samplePs: [samplePs], onProgress: o.onProgress });
-  let result;
-  try { result = rec.run(); } finally { b.sys.stop(); }
+  const samplePs = Math.round((o.sampleMs ?? defaultSampleMs(sc)) * PS_PER_MS);
+  const spool = spoolPrefix([file]);
+  const { rec, result, log } = recordRun(sc, { samplePs: [samplePs], keepSamples: true, spool, what: outDir, onProgress: o.onProgress });
+  const b = rec.b;
 
-  // ---- data for the page
+  // ---- data for the page, collected as the run's log is read back (at most `limit` entries of each kind)
   const actorIdx = new Map(rec.actors.map((a, i) => [a.name, i]));
   const kinds = allCharts();
   const rootOf = Object.fromEntries(kinds.map((c) => [c.kind, c.root.id]));
-  const label = (value: string) => leafPaths(JSON.parse(value)).join(' ');
+  const labels = new Map<string, string>();
+  const label = (value: string) => { let l = labels.get(value); if (l === undefined) { l = leafPaths(JSON.parse(value)).join(' '); labels.set(value, l); } return l; };
   const states: Array<Array<[number, string]>> = rec.actors.map((a) => [[0, label(rec.initial.get(a.name) ?? '""')]]);
-  for (const s of rec.states) {
-    const list = states[actorIdx.get(s.actor)!];
-    const l = label(s.value);
-    if (list[list.length - 1][1] !== l) list.push([s.t, l]);
-  }
   const names: string[] = [];
   const nameIdx = new Map<string, number>();
   const intern = (s: string) => { let i = nameIdx.get(s); if (i === undefined) { i = names.length; names.push(s); nameIdx.set(s, i); } return i; };
-  const all = interactions(rec);
-  const selfCount = all.filter((m) => m.cat === 'self').length;
-  const msgs = all.filter((m) => m.cat !== 'self').map((m) => [
-    m.t0, m.t1, actorIdx.get(m.from) ?? -1, m.to === null ? -1 : actorIdx.get(m.to) ?? -1, intern(m.name), intern(m.cat),
-    (m.detail ?? '') + (m.n !== undefined && m.n > 1 ? ` x${m.n}` : '') + (m.bytes !== undefined ? ` ${m.bytes} B` : ''),
-  ]);
+  let stateChanges = 0, pageStates = 0, selfCount = 0, messages = 0;
+  const msgs: unknown[][] = [];
+  const { summaries: sums } = writeRecorded(rec, log, {
+    trace: { file: join(outDir, 'trace.json'), meta: runMeta(sc, result) }, pcap: join(outDir, 'wire.pcapng'), spool,
+    also: {
+      state: (t, actor, value) => {
+        stateChanges++;
+        const i = actorIdx.get(actor);
+        if (i === undefined) return;
+        const list = states[i];
+        const l = label(value);
+        if (list[list.length - 1][1] === l) return;
+        if (pageStates < limit) { list.push([t, l]); pageStates++; }
+      },
+    },
+    onInteraction: (m) => {
+      if (m.cat === 'self') { selfCount++; return; }
+      messages++;
+      if (msgs.length >= limit) return;
+      msgs.push([
+        m.t0, m.t1, actorIdx.get(m.from) ?? -1, m.to === null ? -1 : actorIdx.get(m.to) ?? -1, intern(m.name), intern(m.cat),
+        (m.detail ?? '') + (m.n !== undefined && m.n > 1 ? ` x${m.n}` : '') + (m.bytes !== undefined ? ` ${m.bytes} B` : ''),
+      ]);
+    },
+  });
+  /** How far the page's messages and states go when a long run had more than it holds. */
+  const cut = messages > msgs.length || pageStates >= limit
+    ? `The page holds the first ${msgs.length} of ${messages} messages and operations and ${pageStates} state changes (to ${((msgs.length ? (msgs[msgs.length - 1][1] as number) : 0) / PS_PER_MS).toFixed(3)} ms); trace.json has all of them.`
+    : '';
   const plots = await reportPlots(rec, result);
   const top = topSamples(rec, samplePs);
-  const sums = domainSummaries(rec);
   const chartSvgs: string[] = [];
   for (const c of kinds) chartSvgs.push(await toSvg(c));
 
@@ -218,7 +239,7 @@ ${fileItems}
 ${stateTables}</section>
 
 <section id="sec-seq"><h2>Message sequence around the chosen time</h2>
-<div>${catBoxes} <span class="muted">(${msgs.length} messages and operations recorded, ${selfCount} self-messages such as CPU completions not shown)</span></div>
+<div>${catBoxes} <span class="muted">(${messages} messages and operations recorded, ${selfCount} self-messages such as CPU completions not shown)</span>${cut ? `<p class="muted">${esc(cut)}</p>` : ''}</div>
 <div id="seq"></div></section>
 
 <section id="sec-charts"><h2>State charts</h2>
@@ -255,11 +276,9 @@ ${PAGE_SCRIPT}
   writeResult(outDir, resultFile);
   for (const d of DOWNLOADS) {
     const path = join(outDir, d.name);
-    if (d.kind === 'trace') writeTrace(rec, path, runMeta(sc, result));
-    else if (d.kind === 'pcapng') writeText(path, toPcapngCapture(framesUntil(rec.wire, rec.endPs), endpointsOf(rec)));
     files.push({ path, kind: d.kind, bytes: statSync(path).size });
   }
-  return { file, bytes: Buffer.byteLength(html), messages: msgs.length, stateChanges: rec.states.length, files };
+  return { file, bytes: Buffer.byteLength(html), messages, stateChanges, files };
 }
 
 /**

@@ -114,47 +114,90 @@ export interface DomainSummary {
   ops: Record<string, number>;
 }
 
-/** xenalyze-like per-domain summary of the measured window [warm-up end, end]. */
-export function domainSummaries(rec: Recorder): DomainSummary[] {
-  const t0 = rec.warmPs, t1 = rec.endPs;
-  const win = Math.max(1, t1 - t0);
-  const out: DomainSummary[] = [];
-  for (const d of rec.domains) {
-    const changes = [{ t: 0, value: rec.initial.get(d.name) ?? '"blocked"' }, ...rec.states.filter((s) => s.actor === d.name)];
-    const time = { running: 0, runnable: 0, blocked: 0 } as Record<string, number>;
-    let runs = 0, wakeups = 0, preemptions = 0, blocks = 0, waits = 0;
-    for (let i = 0; i < changes.length; i++) {
-      const st = runstateOf(JSON.parse(changes[i].value));
-      const a = Math.max(t0, changes[i].t);
-      const z = Math.min(t1, i + 1 < changes.length ? changes[i + 1].t : t1);
-      if (z > a) time[st] = (time[st] ?? 0) + (z - a);
-      if (i === 0 || changes[i].t <= t0 || changes[i].t > t1) continue;
-      const prevSt = runstateOf(JSON.parse(changes[i - 1].value));
-      if (st === 'running') runs++;
-      if (st === 'runnable' && prevSt === 'blocked') { wakeups++; waits++; }
-      if (st === 'runnable' && prevSt === 'running') { preemptions++; waits++; }
-      if (st === 'blocked') blocks++;
+type Runstate = 'running' | 'runnable' | 'blocked';
+
+/**
+ * Each domain's run-state history over the measured window [warm-up end, end], tallied change by
+ * change (memory: one entry per domain, whatever the run's length).
+ */
+export class RunstateTally {
+  private readonly t0: Ps;
+  private readonly t1: Ps;
+  private readonly of = new Map<string, {
+    t: Ps; st: Runstate; time: Record<string, number>;
+    runs: number; wakeups: number; preemptions: number; blocks: number; waits: number;
+  }>();
+  private readonly runstates = new Map<string, Runstate>();
+
+  constructor(private readonly rec: Recorder) {
+    this.t0 = rec.warmPs; this.t1 = rec.endPs;
+    for (const d of rec.domains) {
+      this.of.set(d.name, { t: 0, st: this.runstate(rec.initial.get(d.name) ?? '"blocked"'), time: { running: 0, runnable: 0, blocked: 0 }, runs: 0, wakeups: 0, preemptions: 0, blocks: 0, waits: 0 });
     }
-    const cycles: Record<string, number> = {};
-    for (const cpu of rec.b.cpus) for (const [cat, n] of cpu.ledger.get(d.name) ?? []) cycles[cat] = (cycles[cat] ?? 0) + n;
-    for (const k of Object.keys(cycles)) cycles[k] = Math.round(cycles[k]);
-    const ms = (ps: number) => Math.round(ps / 1e6) / 1e3;
-    const pct = (ps: number) => Math.round((1000 * ps) / win) / 10;
-    out.push({
-      name: d.name, domid: d.domid, cpu: d.cpu,
-      runstate: {
-        running: { ms: ms(time.running), pct: pct(time.running) },
-        runnable: { ms: ms(time.runnable), pct: pct(time.runnable) },
-        blocked: { ms: ms(time.blocked), pct: pct(time.blocked) },
-      },
-      runs, wakeups, preemptions, blocks,
-      avgRunUs: runs ? Math.round(time.running / runs / 1e4) / 100 : 0,
-      avgWaitUs: waits ? Math.round(time.runnable / waits / 1e4) / 100 : 0,
-      cycles: Object.fromEntries(Object.entries(cycles).sort((a, z) => z[1] - a[1] || a[0].localeCompare(z[0]))),
-      ops: Object.fromEntries(Object.entries(rec.opCounts.get(d.name) ?? {}).sort(([a], [z]) => a.localeCompare(z))),
+  }
+
+  private runstate(value: string): Runstate {
+    let st = this.runstates.get(value);
+    if (st === undefined) { st = runstateOf(JSON.parse(value)) as Runstate; this.runstates.set(value, st); }
+    return st;
+  }
+
+  /** Time in the previous state up to `until`, clipped to the window. */
+  private spend(d: { t: Ps; st: Runstate; time: Record<string, number> }, until: Ps): void {
+    const a = Math.max(this.t0, d.t), z = Math.min(this.t1, until);
+    if (z > a) d.time[d.st] = (d.time[d.st] ?? 0) + (z - a);
+  }
+
+  /** An actor's state (JSON value) from time t; actors that are not domains are ignored. */
+  state(t: Ps, actor: string, value: string): void {
+    const d = this.of.get(actor);
+    if (!d) return;
+    const st = this.runstate(value);
+    this.spend(d, t);
+    if (t > this.t0 && t <= this.t1) {
+      if (st === 'running') d.runs++;
+      if (st === 'runnable' && d.st === 'blocked') { d.wakeups++; d.waits++; }
+      if (st === 'runnable' && d.st === 'running') { d.preemptions++; d.waits++; }
+      if (st === 'blocked') d.blocks++;
+    }
+    d.t = t; d.st = st;
+  }
+
+  /** xenalyze-like per-domain summary of the measured window. */
+  summaries(): DomainSummary[] {
+    const { rec } = this;
+    const win = Math.max(1, this.t1 - this.t0);
+    return rec.domains.map((dom) => {
+      const d = this.of.get(dom.name)!;
+      const time = { ...d.time };
+      this.spend({ ...d, time }, this.t1);
+      const cycles: Record<string, number> = {};
+      for (const cpu of rec.b.cpus) for (const [cat, n] of cpu.ledger.get(dom.name) ?? []) cycles[cat] = (cycles[cat] ?? 0) + n;
+      for (const k of Object.keys(cycles)) cycles[k] = Math.round(cycles[k]);
+      const ms = (ps: number) => Math.round(ps / 1e6) / 1e3;
+      const pct = (ps: number) => Math.round((1000 * ps) / win) / 10;
+      return {
+        name: dom.name, domid: dom.domid, cpu: dom.cpu,
+        runstate: {
+          running: { ms: ms(time.running), pct: pct(time.running) },
+          runnable: { ms: ms(time.runnable), pct: pct(time.runnable) },
+          blocked: { ms: ms(time.blocked), pct: pct(time.blocked) },
+        },
+        runs: d.runs, wakeups: d.wakeups, preemptions: d.preemptions, blocks: d.blocks,
+        avgRunUs: d.runs ? Math.round(time.running / d.runs / 1e4) / 100 : 0,
+        avgWaitUs: d.waits ? Math.round(time.runnable / d.waits / 1e4) / 100 : 0,
+        cycles: Object.fromEntries(Object.entries(cycles).sort((a, z) => z[1] - a[1] || a[0].localeCompare(z[0]))),
+        ops: Object.fromEntries(Object.entries(rec.opCounts.get(dom.name) ?? {}).sort(([a], [z]) => a.localeCompare(z))),
+      };
     });
   }
-  return out;
+}
+
+/** The summaries of a recorder that kept its state changes in memory. */
+export function domainSummaries(rec: Recorder): DomainSummary[] {
+  const tally = new RunstateTally(rec);
+  for (const s of rec.states) tally.state(s.t, s.actor, s.value);
+  return tally.summaries();
 }
 
 export function formatSummaries(sums: DomainSummary[], rec: Recorder): string {
