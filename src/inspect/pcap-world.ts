@@ -25,6 +25,7 @@ export function worldEndpoints(b: Built, hosts: readonly string[]): Endpoints {
     return hosts[e.host] === host && e.peer < 0;
   };
   return {
+    captured: (flow) => flow < ends.length,
     isServer: () => false,
     fromServer: (f) => fromSide(f.flow, f.from, f.kind),
     nicOf: () => 0, domidOf: () => 0, bridged: true,

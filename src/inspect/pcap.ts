@@ -38,6 +38,8 @@ const SYN_HLEN = 40; // 20 + MSS, NOP, WS, NOP NOP TS
 const SYN = 0x02, PSH = 0x08, ACK = 0x10;
 
 export interface Endpoints {
+  /** Whether frames of this flow go in the capture (absent: all); a world's own flows are TCP the capture can describe, a migration's stream and gratuitous ARP are left out. */
+  captured?(flow: number): boolean;
   /** Is this actor the server side (our NIC) rather than an external client? */
   isServer(actor: string): boolean;
   /** NIC index a flow leaves through, and the server domain id owning it (for its MAC/IP). */
@@ -273,7 +275,7 @@ export class PcapBuilder {
     this.frames = new ExternalSorter({ ...o, tempPrefix: `${o.tempPrefix}.frames` });
   }
   frame(f: WireFrame): void {
-    if (f.t > this.until) return;
+    if (f.t > this.until || (this.e.captured && !this.e.captured(f.flow))) return;
     this.frames.add(f.t, this.n++, 0, JSON.stringify(f));
     this.count++;
   }

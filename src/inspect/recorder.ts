@@ -142,6 +142,12 @@ export class Recorder {
   result: RunResult | null = null;
   private readonly flowOwner: string[] = [];
   private readonly wireBytes = new Map<string, { tx: number; rx: number }>();
+  /** A domain's wire byte counts; a domain built during the run (a migrated guest's new one) starts at zero. */
+  private bytesOf(name: string): { tx: number; rx: number } {
+    let w = this.wireBytes.get(name);
+    if (!w) this.wireBytes.set(name, (w = { tx: 0, rx: 0 }));
+    return w;
+  }
   private readonly offset = { cycles: {} as Record<string, number>, counters: {} as Record<string, number>, drops: {} as Record<string, number> };
   private measuring = false;
   /** Each CPU, and the account its Xen time is sampled under (per host in a world). */
@@ -178,8 +184,8 @@ export class Recorder {
         // A world: the sending NIC's end of the flow sent it, the receiving NIC's end received it.
         const bytes = Math.max(60, p.len + 66);
         const a = owners(p.flow, from), z = owners(p.flow, to);
-        if (a) this.wireBytes.get(a)!.tx += bytes;
-        if (z) this.wireBytes.get(z)!.rx += bytes;
+        if (a) this.bytesOf(a).tx += bytes;
+        if (z) this.bytesOf(z).rx += bytes;
       }
       : (from: string, _to: string, p: Packet) => {
         const w = flowBytes[p.flow];
@@ -322,7 +328,7 @@ export class Recorder {
     const domains: Snapshot['domains'] = {};
     for (const k of b.kernels) {
       const a = b.sys.actors.get(k.name);
-      const w = this.wireBytes.get(k.name)!;
+      const w = this.bytesOf(k.name);
       domains[k.name] = {
         state: a ? runstateOf((a.actor.getSnapshot() as { value?: unknown }).value) : '?',
         txBytes: w.tx, rxBytes: w.rx, pages: k.mem.pages(k.domid), // its own host's memory (a world has one per host)

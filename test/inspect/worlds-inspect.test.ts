@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseScenario, type Scenario } from '../../src/scenario/schema.js';
+import { loadScenario, parseScenario, type Scenario } from '../../src/scenario/schema.js';
 import { runInspected, type Inspected } from '../../src/inspect/inspect-run.js';
 import { formatTop } from '../../src/inspect/top.js';
 import { writeReport } from '../../src/inspect/report.js';
@@ -170,5 +170,31 @@ describe('inspecting a world: hosts grouped', function () {
     const data = JSON.parse(html.slice(html.indexOf(open) + open.length, html.indexOf('</script>', html.indexOf(open)))) as { plots: Record<string, unknown> };
     const series = new Set([...JSON.stringify(data.plots['plot-cpu']).matchAll(/"series":"([^"]+)"/g)].map((m) => m[1]));
     expect([...series].sort()).to.deep.equal(HOSTS);
+  });
+});
+
+describe('inspecting worlds whose domains are not all built at boot or not all Xen', function () {
+  this.timeout(300_000); // two short traced runs of worlds on a loaded 2-core machine
+  const dir = mkdtempSync(join(tmpdir(), 'xennet-world-inspect2-'));
+  const short = (sc: Scenario, at: number): Scenario => ({ ...sc, run: { ...sc.run, warmupMs: 2, durationMs: at } });
+
+  it('a native Linux host: its frames are counted, trace, capture and xentop are written', () => {
+    const sc = short(loadScenario('scenarios/worlds/native-peer.yaml'), 6);
+    const r = runInspected(sc, { trace: join(dir, 'n.json'), pcap: join(dir, 'n.pcapng'), topMs: 2 });
+    expect(r.wrote.map((w) => w.what.split(' ')[0])).to.include.members(['trace', 'pcapng']);
+    expect(r.top?.length).to.be.greaterThan(0);
+    expect(JSON.parse(readFileSync(join(dir, 'n.json'), 'utf8')).traceEvents.length).to.be.greaterThan(0);
+  });
+
+  it('a live migration: the new domain on the destination is sampled, and the migration stream and gratuitous ARP stay out of the capture', () => {
+    const sc = loadScenario('scenarios/worlds/migrate.yaml');
+    const r = runInspected(short(sc, 40), { trace: join(dir, 'm.json'), pcap: join(dir, 'm.pcapng'), topMs: 5 });
+    // The migration began (its account exists) before the window ended, and the capture holds only the scenario's own flows.
+    expect(r.rec.b.migrations?.length).to.equal(1);
+    const file = new Uint8Array(readFileSync(join(dir, 'm.pcapng')));
+    const ports = blocks(file).filter((b) => b.type === 6).map((b) => new DataView(file.buffer, file.byteOffset).getUint16(b.at + 28 + 14 + 20, false));
+    expect(ports.length).to.be.greaterThan(0);
+    const flowsInCapture = new Set(ports.map((p) => p - 40000).filter((f) => f >= 0 && f < 1000));
+    for (const f of flowsInCapture) expect(f).to.be.lessThan(sc.flows!.length);
   });
 });
