@@ -3,6 +3,7 @@
  * the value it is about, the field path, the message, and for an unknown key the nearest allowed
  * key ("did you mean"). One issue is one line; several are a header and one line each.
  */
+import { readFileSync, statSync } from 'node:fs';
 import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 
@@ -123,4 +124,24 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], c: IssueContex
 
 export function joinProblems(where: string, lines: string[]): string {
   return lines.length === 1 ? lines[0] : [`${where}: ${lines.length} problems`, ...lines.map((l) => `  ${l}`)].join('\n');
+}
+
+/** A user's mistake in a scenario or sweep file, or a flag: reported in one line, exit 2. */
+export class ScenarioError extends Error {}
+
+/** The largest scenario or sweep file read (the bundled ones are a few KiB). */
+const MAX_YAML_BYTES = 1 << 20;
+
+/** Read a YAML file; a missing file or a syntax error is a user mistake. */
+export function readYamlFile(path: string, what = 'scenario file'): { value: unknown; src: YamlSource } {
+  // A FIFO would block for ever and a device (/dev/zero) never ends: only regular files, of a sane size.
+  let st;
+  try { st = statSync(path); } catch { throw new ScenarioError(`${path}: cannot read ${what}: no such file`); }
+  if (!st.isFile()) throw new ScenarioError(`${path}: cannot read ${what}: ${st.isDirectory() ? 'a directory' : 'not a regular file (a FIFO, socket or device)'}`);
+  if (st.size > MAX_YAML_BYTES) throw new ScenarioError(`${path}: ${what} of ${st.size} bytes; at most ${MAX_YAML_BYTES}`);
+  let text: string;
+  try { text = readFileSync(path, 'utf8'); } catch { throw new ScenarioError(`${path}: cannot read ${what}`); }
+  const r = parseYamlSource(text, path);
+  if ('errors' in r) throw new ScenarioError(joinProblems(path, r.errors));
+  return r;
 }

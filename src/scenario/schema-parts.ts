@@ -123,3 +123,22 @@ export const timeMs = (bare: 's' | 'ms') => z.string().trim().transform((v, ctx)
   }
   return TIME_UNITS[m[2] ?? bare](Number(m[1]));
 });
+
+/**
+ * Fields a file sets that its topology does not model: native Linux has no hypervisor, no guests
+ * and always uses superpages and global pages; the driver domain has no I/O channel. Checked on
+ * the file's own keys, so a default never counts (generated scenarios, such as stress cases, carry
+ * every field and are checked with allowIgnored).
+ */
+export function ignoredByTopology(raw: Record<string, unknown>): string[] {
+  const has = (o: unknown, k: string) => typeof o === 'object' && o !== null && k in o;
+  const out: string[] = [];
+  if (raw.topology !== 'native' && raw.topology !== 'driver') return out;
+  if (has(raw, 'guests')) out.push('guests');
+  if (raw.topology === 'native') {
+    for (const k of ['optimizations', 'xen'] as const) if (has(raw, k)) out.push(k);
+  } else {
+    for (const k of ['vnicOffload', 'txNoRemap', 'rxCopy', 'rxCopyVia']) if (has(raw.optimizations, k)) out.push(`optimizations.${k}`);
+  }
+  return out;
+}

@@ -1,15 +1,11 @@
 /** Scenario files (YAML), validated with zod; errors name every offending field with its line. */
-import { readFileSync, statSync } from 'node:fs';
-
-/** The largest scenario or sweep file read (the bundled ones are a few KiB). */
-const MAX_YAML_BYTES = 1 << 20;
 import { z } from 'zod';
-import { formatIssues, joinProblems, parseYamlSource, type Override, type YamlSource } from './issues.js';
+import { formatIssues, readYamlFile, ScenarioError, type Override, type YamlSource } from './issues.js';
 import { HDR_LEN, PAGE_SIZE } from '../core/packet.js';
 import { KERNEL_POOL_PAGES } from '../toolstack/host.js';
 import { maxVifsPerGuest } from '../toolstack/vif.js';
 import { EventsSchema, checkEvents } from './events.js';
-import { costNames, componentNames, BEHAVIOURS, pow2, MIN_WINDOW_MS, MAX_RUN_US, MAX_COST_CYCLES, MachineSchema, PlacementSchema, XenSchema, OptimizationsSchema, ENDPOINT_RE, ENDPOINT_MSG, HOST_RE, PORT_RE, PORT_MSG, SwitchSchema, HostSchema, timeMs } from './schema-parts.js';
+import { costNames, componentNames, BEHAVIOURS, pow2, MIN_WINDOW_MS, MAX_RUN_US, MAX_COST_CYCLES, MachineSchema, PlacementSchema, ignoredByTopology, XenSchema, OptimizationsSchema, ENDPOINT_RE, ENDPOINT_MSG, HOST_RE, PORT_RE, PORT_MSG, SwitchSchema, HostSchema, timeMs } from './schema-parts.js';
 export { MIN_WINDOW_MS, MAX_COST_CYCLES, TIME_FORMS, timeMs } from './schema-parts.js';
 
 export const ScenarioSchema = z.strictObject({
@@ -433,7 +429,8 @@ export function memoryNeededMiB(sc: Scenario): number {
   return Math.ceil(frames * PAGE_SIZE / (1024 * 1024));
 }
 
-export class ScenarioError extends Error {}
+export { ScenarioError, readYamlFile } from './issues.js';
+export { ignoredByTopology } from './schema-parts.js';
 
 export type { Override } from './issues.js';
 
@@ -484,35 +481,3 @@ export function loadScenario(path: string, overrides: Override[] = [], opts: { a
   return sc;
 }
 
-/**
- * Fields a file sets that its topology does not model: native Linux has no hypervisor, no guests
- * and always uses superpages and global pages; the driver domain has no I/O channel. Checked on
- * the file's own keys, so a default never counts (generated scenarios, such as stress cases, carry
- * every field and are checked with allowIgnored).
- */
-export function ignoredByTopology(raw: Record<string, unknown>): string[] {
-  const has = (o: unknown, k: string) => typeof o === 'object' && o !== null && k in o;
-  const out: string[] = [];
-  if (raw.topology !== 'native' && raw.topology !== 'driver') return out;
-  if (has(raw, 'guests')) out.push('guests');
-  if (raw.topology === 'native') {
-    for (const k of ['optimizations', 'xen'] as const) if (has(raw, k)) out.push(k);
-  } else {
-    for (const k of ['vnicOffload', 'txNoRemap', 'rxCopy', 'rxCopyVia']) if (has(raw.optimizations, k)) out.push(`optimizations.${k}`);
-  }
-  return out;
-}
-
-/** Read a YAML file; a missing file or a syntax error is a user mistake. */
-export function readYamlFile(path: string, what = 'scenario file'): { value: unknown; src: YamlSource } {
-  // A FIFO would block for ever and a device (/dev/zero) never ends: only regular files, of a sane size.
-  let st;
-  try { st = statSync(path); } catch { throw new ScenarioError(`${path}: cannot read ${what}: no such file`); }
-  if (!st.isFile()) throw new ScenarioError(`${path}: cannot read ${what}: ${st.isDirectory() ? 'a directory' : 'not a regular file (a FIFO, socket or device)'}`);
-  if (st.size > MAX_YAML_BYTES) throw new ScenarioError(`${path}: ${what} of ${st.size} bytes; at most ${MAX_YAML_BYTES}`);
-  let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch { throw new ScenarioError(`${path}: cannot read ${what}`); }
-  const r = parseYamlSource(text, path);
-  if ('errors' in r) throw new ScenarioError(joinProblems(path, r.errors));
-  return r;
-}
