@@ -22,7 +22,7 @@ import { type Scenario } from './schema.js';
 import { buildWorld } from './world.js';
 import { abandonLostFlows, attachLifecycle, scenarioEvents } from './lifecycle-host.js';
 import { attachImages } from './migrate-host.js';
-import { abortAdversaryFlows, buildHost, flowEnds, peerFor, plugFlows, plugVifs, scheduleFaults, spawnTcpEnds, vifConfig, workload, type Built, type VifInfo, type WorldFlow, type Workload } from './host.js';
+import { abortAdversaryFlows, abortFlow, buildHost, flowEnds, peerFor, plugFlows, plugVifs, scheduleFaults, spawnTcpEnds, startTraffic, stopTraffic, vifConfig, workload, type Built, type VifInfo, type WorldFlow, type Workload } from './host.js';
 
 export type { Built, VifInfo } from './host.js';
 
@@ -81,17 +81,10 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
       // Boot ends (dom0 unpaused), then the toolstack unpauses the guests it built.
       h.dispatcher.boot();
       for (const g of guests) h.xen!.unpauseDomain(g.domid);
-      // Frontends post their receive buffers, then the applications start.
-      for (const v of vifs.vifs) v.nf.kernel.post({ name: `${v.nf.name}-connect`, run: (x) => v.nf.refill(x) }, 'irq');
-      for (const s of w.stacks.values()) s.start();
-      for (const c of clients) sys.send(c.name, c.name, { type: 'START' });
-      for (const a of hostiles) a.start();
-      schedule?.();
+      startTraffic(sys, vifs.vifs, w, clients, hostiles, schedule);
     },
     stopSources: () => {
-      for (const s of w.stacks.values()) s.stop();
-      for (const c of clients) c.stop();
-      for (const a of hostiles) a.stop();
+      stopTraffic(w, clients, hostiles);
       // Connections of an adversary's domain may never complete (it broke its own channels): both ends
       // give up on them (tcp_retries2, much shortened), so the honest rest of the run can drain.
       if (world) abortAdversaryFlows(sc, vifs.vifs, w, clients);
@@ -103,10 +96,7 @@ export function build(sc: Scenario, opts: { interpreter?: Interpreter } = {}): B
         }
       }
       // So do the ends of flows whose vif (or domain) went away for good.
-      abandonLostFlows(built, (flow) => {
-        for (const st of w.stacks.values()) st.abort(flow);
-        for (const c of clients) c.abort(flow);
-      });
+      abandonLostFlows(built, (flow) => abortFlow(w, clients, flow));
       faults.stop();
     },
   };

@@ -351,11 +351,36 @@ export function spawnTcpEnds(h: PhysicalHost, stacks: Map<Kernel, NetStack>, cli
 export function abortAdversaryFlows(sc: Scenario, vifs: readonly VifInfo[], w: Workload, clients: readonly ClientModel[]): void {
   for (const v of vifs) {
     if (!sc.hostile.some((a) => a.guest === v.guest.domid)) continue;
-    for (const f of v.flows) {
-      for (const s of w.stacks.values()) s.abort(f);
-      for (const c of clients) c.abort(f);
-    }
+    for (const f of v.flows) abortFlow(w, clients, f);
   }
+}
+
+/** Both ends of a flow give up on it: every stack and every external client that runs it. */
+export function abortFlow(w: Workload, clients: readonly ClientModel[], flow: number): void {
+  for (const s of w.stacks.values()) s.abort(flow);
+  for (const c of clients) c.abort(flow);
+}
+
+type Adversary = NonNullable<VifInfo['hostile']>;
+
+/**
+ * The traffic starts, once every host has booted and unpaused its guests, in this order (it fixes the
+ * order of simultaneous first events): each frontend posts its receive buffers, then the applications,
+ * the external clients and the adversaries start; then the scenario's lifecycle events are scheduled.
+ */
+export function startTraffic(sys: ActorSystem, vifs: readonly VifInfo[], w: Workload, clients: readonly ClientModel[], hostiles: readonly Adversary[], schedule: (() => void) | null): void {
+  for (const v of vifs) v.nf.kernel.post({ name: `${v.nf.name}-connect`, run: (x) => v.nf.refill(x) }, 'irq');
+  for (const s of w.stacks.values()) s.start();
+  for (const c of clients) sys.send(c.name, c.name, { type: 'START' });
+  for (const a of hostiles) a.start();
+  schedule?.();
+}
+
+/** The traffic sources stop (applications, external clients, adversaries), so the run can drain. */
+export function stopTraffic(w: Workload, clients: readonly ClientModel[], hostiles: readonly Adversary[]): void {
+  for (const s of w.stacks.values()) s.stop();
+  for (const c of clients) c.stop();
+  for (const a of hostiles) a.stop();
 }
 
 /** NIC fault injection, in the NICs' own time line; stop() ends it and brings every link back up. */

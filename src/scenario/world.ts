@@ -27,7 +27,7 @@ import type { ClientModel } from '../peer/client.js';
 import { spawnCpusAndXenstored } from '../toolstack/host.js';
 import { connectVifs, spawnVifActors } from '../toolstack/vif.js';
 import { attachPeer } from '../toolstack/peer.js';
-import { abortAdversaryFlows, buildHost, flowEnds, peerFor, plugFlows, plugVifs, scheduleFaults, spawnTcpEnds, workload, type Built, type End, type WorldFlow } from './host.js';
+import { abortAdversaryFlows, abortFlow, buildHost, flowEnds, peerFor, plugFlows, plugVifs, scheduleFaults, spawnTcpEnds, startTraffic, stopTraffic, workload, type Built, type End, type WorldFlow } from './host.js';
 import { hostScenario, linkBetween, type Scenario } from './schema.js';
 import { abandonLostFlows, attachLifecycle, scenarioEvents } from './lifecycle-host.js';
 import { attachImages } from './migrate-host.js';
@@ -179,23 +179,14 @@ export function buildWorld(sc: Scenario, interpreter: Interpreter): Built {
         x.h.dispatcher.boot();
         for (const g of x.guests) x.h.xen!.unpauseDomain(g.domid);
       }
-      for (const v of vifs) v.nf.kernel.post({ name: `${v.nf.name}-connect`, run: (x) => v.nf.refill(x) }, 'irq');
-      for (const s of w.stacks.values()) s.start();
-      for (const c of clients) sys.send(c.name, c.name, { type: 'START' });
-      for (const a of hostiles) a.start();
-      schedule?.();
+      startTraffic(sys, vifs, w, clients, hostiles, schedule);
     },
     stopSources: () => {
-      for (const s of w.stacks.values()) s.stop();
-      for (const c of clients) c.stop();
-      for (const a of hostiles) a.stop();
+      stopTraffic(w, clients, hostiles);
       for (const x of hosts) abortAdversaryFlows(x.hs, x.plugged?.vifs ?? [], w, clients);
       for (const f of faults) f.stop();
       // The ends of flows whose vif (or domain) went away for good give up.
-      abandonLostFlows(built, (flow) => {
-        for (const st of w.stacks.values()) st.abort(flow);
-        for (const c of clients) c.abort(flow);
-      });
+      abandonLostFlows(built, (flow) => abortFlow(w, clients, flow));
     },
   };
   if (events.length) {
