@@ -154,8 +154,6 @@ class LadderQueue implements EventQueue {
   private bot = new Int32Array(256);
   private bH = 0;
   private bL = 0;
-  /** Scratch for a bucket being handed down. */
-  private tmp = new Int32Array(256);
 
   constructor(cap: number) {
     this.t = new Float64Array(cap); this.k = new Float64Array(cap); this.next = new Int32Array(cap);
