@@ -80,7 +80,16 @@ class Config {
     for (const k of kids) v[k.key] = this.valueOf(k);
     return v;
   }
+  /** The last type selFor was asked about and its answer: a flat machine sees runs of one type. */
+  private lastType: string | null = null;
+  private lastSel: Sel | null = null;
   selFor(type: string): Sel | null {
+    if (type === this.lastType) return this.lastSel;
+    const s = this.selOf(type);
+    this.lastType = type; this.lastSel = s;
+    return s;
+  }
+  private selOf(type: string): Sel | null {
     let s = this.sel.get(type);
     if (s === undefined) {
       s = this.buildSel(this.machine.root, type);
@@ -203,17 +212,18 @@ export class CompiledActor {
   get value(): StateValue { return this.config.value; }
 
   send(event: EventObject): void {
-    if (this.status === STOPPED) return;
-    if (this.status === NOT_STARTED || this.busy) { (this.mailbox ??= []).push(event); return; }
+    if (this.status !== RUNNING || this.busy) {
+      if (this.status !== STOPPED) (this.mailbox ??= []).push(event);
+      return;
+    }
+    const sel = this.config.selFor(event.type);
     // An event no state here handles (or handles with a transition that has no target and no
     // actions), with no eventless transitions and nobody listening, is a macrostep that does
     // nothing: skip it (drivers report many events that a state already reflects).
-    if (this.config.always === null && this.listeners === null) {
-      const sel = this.config.selFor(event.type);
-      if (sel === null || (sel.fixed !== null && sel.fixed.next === null && sel.fixed.actions.length === 0)) return;
-    }
-    this.process(event);
-    this.drain();
+    if (this.config.always === null && this.listeners === null &&
+      (sel === null || (sel.fixed !== null && sel.fixed.next === null && sel.fixed.actions.length === 0))) return;
+    this.process(event, sel);
+    if (this.mailbox !== null) this.drain();
   }
 
   getSnapshot(): { value: StateValue; context: any; status: string } {
@@ -257,14 +267,17 @@ export class CompiledActor {
   private drain(): void {
     const q = this.mailbox;
     if (!q) return;
-    while (q.length && this.status === RUNNING) this.process(q.shift()!);
+    while (q.length && this.status === RUNNING) { const e = q.shift()!; this.process(e, this.config.selFor(e.type)); }
   }
 
-  /** One macrostep (xstate's macrostep for an external event). */
-  private process(event: EventObject): void {
+  /**
+   * One macrostep (xstate's macrostep for an external event); sel is the current configuration's
+   * selection for the event. The tests before settle, flushDeferred and notify skip calls that would
+   * find nothing to do (a flat machine's step is then its actions and nothing else).
+   */
+  private process(event: EventObject, sel: Sel | null): void {
     this.busy = true;
     try {
-      const sel = this.config.selFor(event.type);
       if (sel !== null) {
         if (sel.fixed !== null) this.runStep(sel.fixed, event);
         else {
@@ -273,12 +286,12 @@ export class CompiledActor {
           if (n) this.runStep(this.config.step(out, keyOf(out, n), false, n), event);
         }
       }
-      this.settle(event);
-      this.flushDeferred();
+      if (this.config.always !== null || this.internal !== null) this.settle(event);
+      if (this.deferred !== null || this.timerOps !== null) this.flushDeferred();
     } finally {
       this.busy = false;
     }
-    this.notify();
+    if (this.valueWatchers !== null || this.listeners !== null) this.notify();
   }
 
   /** Eventless transitions and raised events until the configuration is stable. */

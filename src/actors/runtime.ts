@@ -52,7 +52,8 @@ export class ActorSystem {
   readonly sched: Scheduler;
   readonly actors = new Map<string, ActorEntry>();
   readonly rng: RngStreams;
-  private hash = 0x811c9dc5;
+  /** The trace hash as a signed 32-bit integer (a small integer for V8); traceHash() prints it unsigned. */
+  private hash = 0x811c9dc5 | 0;
   messages = 0;
   private readonly delivered = new Stream<DeliveredMessage>();
   private readonly changes = new Stream<StateChange>(() => { for (const a of this.actors.values()) this.watch(a); });
@@ -171,15 +172,17 @@ export class ActorSystem {
     this.messages++;
     const t = this.sched.now;
     // Hash (time, sender, receiver, type, detail) without building strings on the hot path.
-    let type = this.typeIds.get(msg.type);
-    if (type === undefined) { type = this.typeIds.size; this.typeIds.set(msg.type, type); }
+    const type = this.typeId(msg.type);
+    // t's low and high 32-bit words; t - hi * 2^32 is t % 2^32 exactly (t is a non-negative
+    // integer below 2^53) without a floating-point modulo.
+    const hi = Math.floor(t / 0x1_0000_0000);
     let h = this.hash;
-    h = Math.imul(h ^ (t % 0x1_0000_0000), 0x01000193);
-    h = Math.imul(h ^ Math.floor(t / 0x1_0000_0000), 0x01000193);
+    h = Math.imul(h ^ (t - hi * 0x1_0000_0000), 0x01000193);
+    h = Math.imul(h ^ hi, 0x01000193);
     h = Math.imul(h ^ from.rank, 0x01000193);
     h = Math.imul(h ^ target.rank, 0x01000193);
     h = Math.imul(h ^ type, 0x01000193);
-    this.hash = h >>> 0;
+    this.hash = h;
     if (msg.detail !== undefined) this.mixStr(msg.detail);
     if (this.tapper !== null) this.tapper.message(t, from.rank, target.rank, msg.type, msg.detail, type);
     if (this.delivered.observed) this.delivered.next({ t, from: from.name, to: target.name, type: msg.type, detail: msg.detail, msg });
@@ -188,6 +191,16 @@ export class ActorSystem {
 
   /** FNV-1a (over 32-bit words) of the message stream: equal hashes <=> (overwhelmingly likely) equal traces. */
   private typeIds = new Map<string, number>();
+  /** The last type looked up and its id: runs of one message type skip the map. */
+  private lastType: string | null = null;
+  private lastTypeId = -1;
+  private typeId(name: string): number {
+    if (name === this.lastType) return this.lastTypeId;
+    let id = this.typeIds.get(name);
+    if (id === undefined) { id = this.typeIds.size; this.typeIds.set(name, id); }
+    this.lastType = name; this.lastTypeId = id;
+    return id;
+  }
   private typeNames: string[] = [];
   /** A message type by the number the tap was given for it. */
   messageType(id: number): string {
@@ -197,9 +210,9 @@ export class ActorSystem {
   private mixStr(s: string): void {
     let h = this.hash;
     for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193); }
-    this.hash = h >>> 0;
+    this.hash = h;
   }
-  traceHash(): string { return this.hash.toString(16).padStart(8, '0'); }
+  traceHash(): string { return (this.hash >>> 0).toString(16).padStart(8, '0'); }
 
   stop(): void { for (const a of this.actors.values()) a.actor.stop(); }
 }

@@ -106,6 +106,12 @@ const THRES = 48;
 /** At most this many rungs; below the last, buckets are sorted whatever their size. */
 const MAX_RUNGS = 8;
 const NIL = -1;
+/**
+ * Buckets per event when Top becomes a rung. New events land mostly in that rung (PHOLD: 9 in 10),
+ * so one bucket per event of Top fills to ~8 events by the time it is sorted; two halve that
+ * (measured faster on PHOLD; bench/phold.ts).
+ */
+const TOP_SPREAD = 2;
 
 /**
  * Ladder queue (W. T. Tang, R. S. M. Goh, I. L.-J. Thng, "Ladder queue: An O(1) priority queue
@@ -140,12 +146,14 @@ class LadderQueue implements EventQueue {
   private readonly rNb = new Int32Array(MAX_RUNGS);
   private readonly rCur = new Int32Array(MAX_RUNGS);
   private readonly rHeads: Int32Array[] = Array.from({ length: MAX_RUNGS }, () => new Int32Array(64));
+  /** Events per bucket (a bucket handed down below THRES is sorted without a walk to count it). */
+  private readonly rCounts: Int32Array[] = Array.from({ length: MAX_RUNGS }, () => new Int32Array(64));
+  /** 1 / width, per rung: a bucket index is a multiplication (any non-decreasing function of time will do). */
+  private readonly rInv = new Float64Array(MAX_RUNGS);
   // Bottom: sorted ascending in bot[bH..bL).
   private bot = new Int32Array(256);
   private bH = 0;
   private bL = 0;
-  /** Scratch for a bucket being handed down. */
-  private tmp = new Int32Array(256);
 
   constructor(cap: number) {
     this.t = new Float64Array(cap); this.k = new Float64Array(cap); this.next = new Int32Array(cap);
@@ -159,7 +167,7 @@ class LadderQueue implements EventQueue {
 
   /** Bucket of time t in rung r: floor((t - start) / width), clamped to the rung. */
   private index(r: number, t: number): number {
-    const i = Math.floor((t - this.rStart[r]) / this.rWidth[r]);
+    const i = Math.floor((t - this.rStart[r]) * this.rInv[r]);
     const last = this.rNb[r] - 1;
     return i < 0 ? 0 : i > last ? last : i;
   }
@@ -175,7 +183,7 @@ class LadderQueue implements EventQueue {
     }
     for (let r = 0; r < this.nRungs; r++) {
       const i = this.index(r, t);
-      if (i >= this.rCur[r]) { const h = this.rHeads[r]; this.next[s] = h[i]; h[i] = s; return; }
+      if (i >= this.rCur[r]) { const h = this.rHeads[r]; this.next[s] = h[i]; h[i] = s; this.rCounts[r][i]++; return; }
     }
     this.bottomInsert(s, t, k);
   }
@@ -210,17 +218,27 @@ class LadderQueue implements EventQueue {
     const lo = T[B[this.bH]], hi = T[B[this.bL - 1]];
     if (hi === lo) return;
     const r = this.newRung(lo, (hi - lo + 1) / n, n);
-    const h = this.rHeads[r];
-    for (let j = this.bH; j < this.bL; j++) { const s = B[j]; const i = this.index(r, T[s]); this.next[s] = h[i]; h[i] = s; }
+    const h = this.rHeads[r], cnt = this.rCounts[r];
+    for (let j = this.bH; j < this.bL; j++) { const s = B[j]; const i = this.index(r, T[s]); this.next[s] = h[i]; h[i] = s; cnt[i]++; }
     this.bH = this.bL = 0;
   }
 
   private newRung(start: number, width: number, nb: number): number {
     const r = this.nRungs++;
-    this.rStart[r] = start; this.rWidth[r] = width; this.rNb[r] = nb; this.rCur[r] = 0;
-    if (this.rHeads[r].length < nb) this.rHeads[r] = new Int32Array(Math.max(nb, 2 * this.rHeads[r].length));
+    this.rStart[r] = start; this.rWidth[r] = width; this.rInv[r] = 1 / width; this.rNb[r] = nb; this.rCur[r] = 0;
+    if (this.rHeads[r].length < nb) {
+      const len = Math.max(nb, 2 * this.rHeads[r].length);
+      this.rHeads[r] = new Int32Array(len); this.rCounts[r] = new Int32Array(len);
+    }
     this.rHeads[r].fill(NIL, 0, nb);
+    this.rCounts[r].fill(0, 0, nb);
     return r;
+  }
+
+  /** Link the events of list s into rung r's buckets. */
+  private spread(r: number, s: number): void {
+    const T = this.t, NX = this.next, h = this.rHeads[r], cnt = this.rCounts[r];
+    while (s !== NIL) { const nx = NX[s]; const i = this.index(r, T[s]); NX[s] = h[i]; h[i] = s; cnt[i]++; s = nx; }
   }
 
   peek(): number {
@@ -243,9 +261,8 @@ class LadderQueue implements EventQueue {
         this.topHead = NIL; this.topCount = 0; this.topMin = Infinity; this.topMax = -Infinity;
         this.topStart = hi + 1;
         if (hi === lo || n < 2) { this.sortIntoBottom(s, n); return; }
-        const r = this.newRung(lo, (hi - lo + 1) / n, n);
-        const h = this.rHeads[r];
-        while (s !== NIL) { const nx = NX[s]; const i = this.index(r, T[s]); NX[s] = h[i]; h[i] = s; s = nx; }
+        const nb = n * TOP_SPREAD;
+        this.spread(this.newRung(lo, (hi - lo + 1) / nb, nb), s);
         continue;
       }
       const r = this.nRungs - 1;
@@ -254,17 +271,17 @@ class LadderQueue implements EventQueue {
       while (c < nb && h[c] === NIL) c++;
       if (c === nb) { this.rCur[r] = nb; this.nRungs--; continue; }
       this.rCur[r] = c + 1;
-      let s = h[c];
+      const s = h[c];
       h[c] = NIL;
-      // Count the bucket and its time range.
-      let n = 0, lo = Infinity, hi = -Infinity;
-      for (let e = s; e !== NIL; e = NX[e]) { n++; const t = T[e]; if (t < lo) lo = t; if (t > hi) hi = t; }
-      if (n < THRES || hi === lo || this.nRungs === MAX_RUNGS) { this.sortIntoBottom(s, n); return; }
+      const cnt = this.rCounts[r], n = cnt[c];
+      cnt[c] = 0;
+      if (n < THRES || this.nRungs === MAX_RUNGS) { this.sortIntoBottom(s, n); return; }
+      let lo = Infinity, hi = -Infinity;
+      for (let e = s; e !== NIL; e = NX[e]) { const t = T[e]; if (t < lo) lo = t; if (t > hi) hi = t; }
+      if (hi === lo) { this.sortIntoBottom(s, n); return; }
       // Spread the bucket over a finer rung covering exactly its span of rung r.
       const w = this.rWidth[r];
-      const f = this.newRung(this.rStart[r] + c * w, w / n, n);
-      const fh = this.rHeads[f];
-      while (s !== NIL) { const nx = NX[s]; const i = this.index(f, T[s]); NX[s] = fh[i]; fh[i] = s; s = nx; }
+      this.spread(this.newRung(this.rStart[r] + c * w, w / n, n), s);
     }
   }
 
