@@ -53,22 +53,28 @@ export type TlbReplacement = 'lru' | 'plru';
 
 /**
  * The pages of one component in one address space, as TLB tags, with what a TLB last learnt walking
- * them (Tlb.accessSet): which TLB, its removal generation then, each page's slot, and the tree-bit
- * assignment that walk made (computed on first use).
+ * them (Tlb.accessSet): which TLB, its removal generation then, each page's slot (a hint: a page
+ * whose slot still holds its tag hits there without an index lookup), each page's home bucket in
+ * the index, and the tree-bit assignment a walk through the recorded slots makes (computed on first
+ * use, for a tree of `effectCap` leaves).
  */
 export class PageSet {
   tlb: Tlb | null = null;
   gen = -1;
   readonly slots: Int32Array;
   effectCount = -1;
+  effectCap = 0;
   effectNode = new Int32Array(0);
   effectValue = new Uint8Array(0);
-  constructor(readonly tags: Float64Array) { this.slots = new Int32Array(tags.length); }
+  /** Home buckets of the tags for an index hashed with `homeShift` (0: not computed). */
+  homes: Int32Array;
+  homeShift = 0;
+  constructor(readonly tags: Float64Array) { this.slots = new Int32Array(tags.length); this.homes = new Int32Array(tags.length); }
 }
 
 /** One fully associative array of translations (one of a CPU's two, see CpuTlbs). */
 export class Tlb {
-  // Per slot: its tag, global bit and LRU neighbours.
+  // Per slot: its tag (NaN while free, so a stale slot hint never matches), global bit and LRU neighbours.
   private readonly tags: Float64Array;
   private readonly global: Uint8Array;
   private readonly prev: Int32Array;
@@ -80,9 +86,12 @@ export class Tlb {
   /** Unused slots, a stack (top at freeTop - 1). */
   private readonly freeSlots: Int32Array;
   private freeTop = 0;
-  // The index: bucket -> tag and slot (EMPTY if the bucket is free); at most 1/4 full.
+  // The index: bucket -> tag and slot (EMPTY if the bucket is free); at most 1/4 full. Per slot, the
+  // bucket holding it and its tag's home bucket, so an eviction or a rebuild hashes nothing.
   private readonly keys: Float64Array;
   private readonly vals: Int32Array;
+  private readonly bucketOf: Int32Array;
+  private readonly homeOf: Int32Array;
   private readonly mask: number;
   private readonly shift: number;
   private count = 0;
@@ -100,7 +109,7 @@ export class Tlb {
     if (replacement === 'plru' && (capacity & (capacity - 1)) !== 0) throw new RangeError('a pseudo-LRU tlb needs a power-of-two capacity');
     this.plru = replacement === 'plru' ? new Uint8Array(capacity) : null;
     this.assigned = replacement === 'plru' ? new Int32Array(capacity) : null;
-    this.tags = new Float64Array(capacity);
+    this.tags = new Float64Array(capacity).fill(NaN);
     this.global = new Uint8Array(capacity);
     this.prev = new Int32Array(capacity);
     this.next = new Int32Array(capacity);
@@ -111,19 +120,21 @@ export class Tlb {
     while ((1 << bits) < 4 * capacity) bits++;
     this.keys = new Float64Array(1 << bits);
     this.vals = new Int32Array(1 << bits).fill(EMPTY);
+    this.bucketOf = new Int32Array(capacity);
+    this.homeOf = new Int32Array(capacity);
     this.mask = (1 << bits) - 1;
     this.shift = 32 - bits;
   }
 
   /** Translate one virtual page (or superpage) of memory its domain always holds. Returns true on a hit. */
   access(tag: number, global: boolean): boolean {
-    const s = this.find(tag);
+    const h = this.home(tag), s = this.find(tag, h);
     if (s !== EMPTY) {
       this.stats.hits++;
       this.used(s);
       return true;
     }
-    this.frames[this.fill(tag, global)] = NO_FRAME;
+    this.frames[this.fill(tag, global, h)] = NO_FRAME;
     return false;
   }
 
@@ -135,7 +146,7 @@ export class Tlb {
    * oracle. Returns true on a hit.
    */
   accessFrame(tag: number, global: boolean, mfn: number, exact: boolean): boolean {
-    const s = this.find(tag);
+    const h = this.home(tag), s = this.find(tag, h);
     if (s !== EMPTY) {
       this.stats.hits++;
       this.used(s);
@@ -145,24 +156,25 @@ export class Tlb {
       }
       return true;
     }
-    this.frames[this.fill(tag, global)] = mfn;
+    this.frames[this.fill(tag, global, h)] = mfn;
     return false;
   }
 
-  /** A miss: take a free slot or evict the least recently used one, and enter the tag. */
-  private fill(tag: number, global: boolean): number {
+  /** A miss: take a free slot or evict the least recently used one, and enter the tag (home bucket h). */
+  private fill(tag: number, global: boolean, h: number): number {
     this.stats.misses++;
     let n: number;
     if (this.freeTop > 0) n = this.freeSlots[--this.freeTop];
     else {
       n = this.plru ? this.victim() : this.head;
       this.unlink(n);
-      this.remove(this.tags[n]);
+      this.remove(n);
       this.gen++;
     }
     this.tags[n] = tag;
     this.global[n] = global ? 1 : 0;
-    this.insert(tag, n);
+    this.homeOf[n] = h;
+    this.insert(tag, n, h);
     this.append(n);
     if (this.plru) this.touchTree(n);
     return n;
@@ -194,38 +206,59 @@ export class Tlb {
   }
 
   /**
-   * accessAll() of a page set, skipping the walk when it cannot change anything but counts: the last
-   * walk of this set here left every page resident (in the slots it recorded) and no entry has been
-   * dropped since (same removal generation), so every page hits. A hit's only other effect is on the
-   * pseudo-LRU bits, and a run of hits sets each tree node on their paths to the value the last of
-   * them on it gives, whatever the bits were: the skip applies that recorded assignment. Under exact
-   * LRU hits reorder the list, so every access is walked. Returns the number of misses.
+   * accessAll() of a page set, skipping the walk when it cannot change anything but counts: every
+   * page is still in the slot the last walk of this set recorded for it (known without looking when
+   * the last walk here left all of them resident and no entry has been dropped since: same removal
+   * generation), so every page hits. A hit's only other effect is on the pseudo-LRU bits, and a run
+   * of hits sets each tree node on their paths to the value the last of them on it gives, whatever
+   * the bits were: the skip applies that recorded assignment. Under exact LRU hits reorder the list,
+   * so every access is walked. A walk looks each page up in its recorded slot first and in the index
+   * only when the slot holds another tag. Returns the number of misses.
    */
   accessSet(p: PageSet, global: boolean): number {
-    const bits = this.plru, tags = p.tags, n = tags.length;
-    if (bits !== null && p.tlb === this && p.gen === this.gen) {
-      this.stats.hits += n;
-      if (p.effectCount < 0) this.recordEffect(p);
-      const node = p.effectNode, v = p.effectValue;
-      for (let i = 0; i < p.effectCount; i++) bits[node[i]] = v[i];
-      return 0;
+    const bits = this.plru, tags = p.tags, n = tags.length, slots = p.slots, own = this.tags, cap = this.capacity;
+    if (bits !== null) {
+      let resident = p.tlb === this && p.gen === this.gen;
+      if (!resident) {
+        let i = 0;
+        while (i < n && own[slots[i]] === tags[i]) i++;
+        resident = i === n;
+      }
+      if (resident) {
+        this.stats.hits += n;
+        if (p.effectCount < 0 || p.effectCap !== cap) this.recordEffect(p);
+        const node = p.effectNode, v = p.effectValue;
+        for (let i = 0; i < p.effectCount; i++) bits[node[i]] = v[i];
+        p.tlb = this;
+        p.gen = this.gen;
+        return 0;
+      }
     }
-    const g0 = this.gen, slots = p.slots;
-    let misses = 0;
+    if (p.homeShift !== this.shift) this.homesFor(p);
+    const g0 = this.gen, homes = p.homes;
+    let misses = 0, moved = false;
     for (let i = 0; i < n; i++) {
       const tag = tags[i];
-      let s = this.find(tag);
-      if (s !== EMPTY) { this.stats.hits++; this.used(s); } else { s = this.fill(tag, global); this.frames[s] = NO_FRAME; misses++; }
+      let s = slots[i];
+      if (s < cap && own[s] === tag) { this.stats.hits++; this.used(s); continue; }
+      s = this.find(tag, homes[i]);
+      if (s !== EMPTY) { this.stats.hits++; this.used(s); } else { s = this.fill(tag, global, homes[i]); this.frames[s] = NO_FRAME; misses++; }
       slots[i] = s;
+      moved = true;
     }
     if (bits === null) return misses;
     // Resident in the recorded slots unless this walk's own misses evicted one of its pages.
     let resident = true;
-    if (this.gen !== g0) for (let i = 0; i < n && resident; i++) resident = this.tags[slots[i]] === tags[i];
+    if (this.gen !== g0) for (let i = 0; i < n && resident; i++) resident = own[slots[i]] === tags[i];
     p.tlb = resident ? this : null;
     p.gen = this.gen;
-    p.effectCount = -1;
+    if (moved) p.effectCount = -1;
     return misses;
+  }
+
+  private homesFor(p: PageSet): void {
+    for (let i = 0; i < p.tags.length; i++) p.homes[i] = this.home(p.tags[i]);
+    p.homeShift = this.shift;
   }
 
   /** The tree bits a walk touching p's recorded slots in order assigns: for each node, the last touch through it. */
@@ -246,6 +279,7 @@ export class Tlb {
       }
     }
     p.effectCount = k;
+    p.effectCap = cap;
   }
 
   /** CR3 reload: non-global entries go, global ones survive. */
@@ -254,7 +288,7 @@ export class Tlb {
     const before = this.freeTop;
     for (let s = this.head; s !== -1;) {
       const nx = this.next[s];
-      if (!this.global[s]) { this.unlink(s); this.freeSlots[this.freeTop++] = s; }
+      if (!this.global[s]) { this.unlink(s); this.free(s); }
       s = nx;
     }
     if (this.freeTop !== before) { this.gen++; this.reindex(); }
@@ -264,52 +298,59 @@ export class Tlb {
   flushAll(): void {
     this.stats.fullFlushes++;
     if (this.head !== -1) this.gen++;
-    for (let s = this.head; s !== -1;) { const nx = this.next[s]; this.unlink(s); this.freeSlots[this.freeTop++] = s; s = nx; }
+    for (let s = this.head; s !== -1;) { const nx = this.next[s]; this.unlink(s); this.free(s); s = nx; }
     this.reindex();
   }
 
   /** Drop one translation (INVLPG after unmapping a single page). */
   invalidate(tag: number): void {
-    const s = this.find(tag);
+    const s = this.find(tag, this.home(tag));
     if (s === EMPTY) return;
     this.gen++;
     this.unlink(s);
-    this.remove(tag);
-    this.freeSlots[this.freeTop++] = s;
+    this.remove(s);
+    this.free(s);
   }
 
   get size(): number { return this.count; }
-  has(tag: number): boolean { return this.find(tag) !== EMPTY; }
+  has(tag: number): boolean { return this.find(tag, this.home(tag)) !== EMPTY; }
+
+  /** Slot s leaves the array (its tag stays out of the index: see remove / reindex). */
+  private free(s: number): void {
+    this.tags[s] = NaN;
+    this.freeSlots[this.freeTop++] = s;
+  }
 
   /** Home bucket: Fibonacci hashing of the tag's two 32-bit halves. */
   private home(tag: number): number {
     const hi = (tag / 0x1_0000_0000) | 0;
     return Math.imul((tag >>> 0) ^ Math.imul(hi, 0x27d4eb2d), 0x9e3779b1) >>> this.shift;
   }
-  private find(tag: number): number {
+  /** The slot holding `tag` (home bucket h), or EMPTY. */
+  private find(tag: number, h: number): number {
     const keys = this.keys, vals = this.vals, mask = this.mask;
-    for (let i = this.home(tag); ; i = (i + 1) & mask) {
+    for (let i = h; ; i = (i + 1) & mask) {
       const s = vals[i];
       if (s === EMPTY || keys[i] === tag) return s;
     }
   }
-  private insert(tag: number, s: number): void {
+  private insert(tag: number, s: number, h: number): void {
     const vals = this.vals, mask = this.mask;
-    let i = this.home(tag);
+    let i = h;
     while (vals[i] !== EMPTY) i = (i + 1) & mask;
     this.keys[i] = tag;
     vals[i] = s;
+    this.bucketOf[s] = i;
     this.count++;
   }
-  /** Delete a present tag, shifting later members of its probe run back (no tombstones). */
-  private remove(tag: number): void {
-    const keys = this.keys, vals = this.vals, mask = this.mask;
-    let i = this.home(tag);
-    while (keys[i] !== tag || vals[i] === EMPTY) i = (i + 1) & mask;
+  /** Delete slot s's entry from the index, shifting later members of its probe run back (no tombstones). */
+  private remove(s: number): void {
+    const keys = this.keys, vals = this.vals, mask = this.mask, homeOf = this.homeOf, bucketOf = this.bucketOf;
+    let i = bucketOf[s];
     for (let j = (i + 1) & mask; vals[j] !== EMPTY; j = (j + 1) & mask) {
       // An entry may move back to the hole at i unless its home lies cyclically in (i, j].
-      const h = this.home(keys[j]);
-      if (((j - h) & mask) >= ((j - i) & mask)) { keys[i] = keys[j]; vals[i] = vals[j]; i = j; }
+      const t = vals[j], h = homeOf[t];
+      if (((j - h) & mask) >= ((j - i) & mask)) { keys[i] = keys[j]; vals[i] = t; bucketOf[t] = i; i = j; }
     }
     vals[i] = EMPTY;
     this.count--;
@@ -318,7 +359,7 @@ export class Tlb {
   private reindex(): void {
     this.vals.fill(EMPTY);
     this.count = 0;
-    for (let s = this.head; s !== -1; s = this.next[s]) this.insert(this.tags[s], s);
+    for (let s = this.head; s !== -1; s = this.next[s]) this.insert(this.tags[s], s, this.homeOf[s]);
   }
 
   private unlink(s: number): void {

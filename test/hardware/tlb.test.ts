@@ -253,4 +253,37 @@ describe('TLB: skipping the walk of a page set that cannot change', () => {
     expect(t.accessSet(p, false)).to.equal(missing);
     expect(t.has(1) && t.has(2)).to.equal(true);
   });
+
+  it('a set still in its recorded slots after an unrelated eviction hits without a walk, with the walk\'s replacement state', () => {
+    // Same operations on a TLB that walks every page: an eviction of a page outside the set (the
+    // trigger: the set's removal generation is stale), then the set again, then fresh fills.
+    const fast = new Tlb(8, null, 'plru'), walk = new Tlb(8, null, 'plru');
+    const p = new PageSet(Float64Array.from([1, 2, 3]));
+    const fillers = [10, 11, 12, 13, 14, 15];
+    expect(fast.accessSet(p, false)).to.equal(walk.accessAll(p.tags, false));
+    for (const f of fillers.slice(0, 5)) expect(fast.access(f, false)).to.equal(walk.access(f, false));
+    expect(fast.accessSet(p, false)).to.equal(walk.accessAll(p.tags, false)); // full; the tree points away from the set
+    expect(fast.access(15, false)).to.equal(walk.access(15, false));
+    expect(fast.stats.misses).to.equal(9); // 3 + 6 fills of an 8-entry array: one eviction
+    expect([1, 2, 3].every((x) => fast.has(x))).to.equal(true); // it was not one of the set's pages
+    expect(fast.accessSet(p, false)).to.equal(0);
+    expect(walk.accessAll(p.tags, false)).to.equal(0);
+    expect(fast.stats).to.deep.equal(walk.stats);
+    for (let i = 0; i < 16; i++) expect(fast.access(100 + i, false)).to.equal(walk.access(100 + i, false));
+    for (const x of [1, 2, 3, ...fillers]) expect(fast.has(x)).to.equal(walk.has(x));
+    expect(fast.stats).to.deep.equal(walk.stats);
+  });
+
+  it('a page the index moved to another slot (evicted, refilled by a single access) is found there, not missed', () => {
+    const t = new Tlb(4, null, 'plru'), ref = new Tlb(4, null, 'plru');
+    const p = new PageSet(Float64Array.from([1, 2]));
+    const both = (f: (x: Tlb) => unknown) => expect(f(t)).to.deep.equal(f(ref));
+    both((x) => (x === t ? t.accessSet(p, false) : x.accessAll(p.tags, false)));
+    for (const f of [3, 4, 5, 6, 7]) both((x) => x.access(f, false)); // evicts 1 and 2 (the trigger)
+    expect(t.has(1) || t.has(2)).to.equal(false);
+    both((x) => x.access(2, false)); // 2 comes back, in whatever slot the tree gives
+    both((x) => (x === t ? t.accessSet(p, false) : x.accessAll(p.tags, false)));
+    expect(t.stats.hits).to.equal(1); // 2 was found where the access put it
+    both((x) => x.stats);
+  });
 });
