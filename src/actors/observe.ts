@@ -70,8 +70,8 @@ export interface Tap {
   message(t: Ps, from: number, to: number, type: string, detail: string | undefined, typeId: number): void;
   /** The actor of this rank changed state; the value is interned (StateValues). */
   state(t: Ps, actor: number, value: number): void;
-  /** A frame starts on a wire. */
-  wire(t: Ps, from: string, to: string, frame: unknown): void;
+  /** A frame starts on a wire between the actors of these ranks. */
+  wire(t: Ps, from: number, to: number, frame: unknown): void;
 }
 
 /**

@@ -125,10 +125,10 @@ export class ActorSystem {
     for (const a of this.actors.values()) this.watch(a);
   }
 
-  /** A frame starts on a wire (called by NICs and clients). */
-  wireTap(t: Ps, from: string, to: string, frame: unknown): void {
-    if (this.tapper !== null) this.tapper.wire(t, from, to, frame);
-    if (this.frames.observed) this.frames.next({ t, from, to, frame });
+  /** A frame starts on a wire between these actors (called as it is sent: see putOnWire). */
+  wireTap(t: Ps, from: ActorEntry, to: ActorEntry, frame: unknown): void {
+    if (this.tapper !== null) this.tapper.wire(t, from.rank, to.rank, frame);
+    if (this.frames.observed) this.frames.next({ t, from: from.name, to: to.name, frame });
   }
 
   rankOf(name: string): number {
