@@ -74,6 +74,9 @@ export interface Tap {
   wire(t: Ps, from: number, to: number, frame: unknown): void;
 }
 
+/** Where the holder of one state value keeps its id (a compiled actor's configuration holds one). */
+export interface InternSlot { table: unknown; id: number }
+
 /**
  * State values as JSON, interned: an id per distinct value. A value object is serialised once (a
  * compiled actor keeps one value object per configuration); string values are looked up as they are.
@@ -92,6 +95,13 @@ export class StateValues {
     let id = this.byPrimitive.get(v);
     if (id === undefined) { id = this.intern(JSON.stringify(v)); this.byPrimitive.set(v, id); }
     return id;
+  }
+  /** idOf(v) for the value whose slot this is: read from the slot after the first time. */
+  idIn(slot: InternSlot, v: unknown): number {
+    if (slot.table === this) return slot.id;
+    slot.id = this.idOf(v);
+    slot.table = this;
+    return slot.id;
   }
   private intern(s: string): number {
     let id = this.byJson.get(s);

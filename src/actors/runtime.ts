@@ -12,7 +12,7 @@ import { Scheduler, PS_PER_MS, type EventQueueKind, type Ps, type TimerHandle } 
 import { RngStreams } from './rng.js';
 import { compileMachine, type CompiledMachine } from './compile.js';
 import { CompiledActor } from './compiled-actor.js';
-import { StateValues, Stream, type DeliveredMessage, type StateChange, type Tap, type WireFrame } from './observe.js';
+import { StateValues, Stream, type DeliveredMessage, type InternSlot, type StateChange, type Tap, type WireFrame } from './observe.js';
 
 /** 'compiled' (default): statecharts compiled once per machine (compile.ts), proven equal to xstate by
  * test/actors/statechart.test.ts; 'xstate': xstate's own interpreter, for comparison. */
@@ -100,11 +100,11 @@ export class ActorSystem {
     const values = this.stateValues;
     let lastValue = (e.actor.getSnapshot() as { value?: unknown }).value;
     let last = values.idOf(lastValue);
-    const changed = (value: unknown) => {
+    const changed = (value: unknown, slot?: InternSlot) => {
       // Compiled actors keep one value object per configuration: the same object is the same state.
       if (value === lastValue) return;
       lastValue = value;
-      const v = values.idOf(value);
+      const v = slot === undefined ? values.idOf(value) : values.idIn(slot, value);
       if (v === last) return;
       last = v;
       if (this.tapper !== null) this.tapper.state(this.sched.now, e.rank, v);
