@@ -3,9 +3,10 @@
  *
  * The recorder appends fixed-layout records (state changes, delivered messages, hypervisor
  * operations, wire frames, samples) into one fixed-size buffer, written out as a frame each time it
- * fills; actors are logged by rank and message types by the runtime's number for them; the names of
- * operations' parties are numbered once here. After the run the log is read back in order (readLog) by the trace, pcapng and
- * report writers, each taking what it needs. Appending allocates nothing per record.
+ * fills. Actors are logged by rank and message types by the runtime's number for them; the names of
+ * operations' parties are numbered once here. After the run the log is read back in order (read)
+ * by the trace, pcapng and report writers, each taking what it needs. Appending allocates nothing
+ * per record.
  */
 import { closeSync, existsSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { explain } from './files.js';
