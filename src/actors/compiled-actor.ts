@@ -22,6 +22,7 @@
  */
 import type { EventObject } from 'xstate';
 import { stepShape, type Action, type ActionArgs, type CompiledMachine, type Node, type Transition } from './compile.js';
+import type { InternSlot } from './observe.js';
 
 export type StateValue = string | { [k: string]: StateValue };
 
@@ -41,6 +42,8 @@ interface Step { actions: Action[]; next: Config | null }
 /** An active configuration: xstate's ordered `_nodes`. */
 class Config {
   readonly value: StateValue;
+  /** The value's id in the table of the system that last asked (see StateValues.idIn). */
+  readonly intern: InternSlot = { table: null, id: -1 };
   /** Per event type: the selection tree pruned to nodes that have candidates (null: the event is ignored). */
   readonly sel = new Map<string, Sel | null>();
   /** Per selected transition set (ids): the step. */
@@ -192,7 +195,7 @@ export class CompiledActor {
   private timers: Map<string, unknown> | null = null;
   private listeners: Array<(s: { value: StateValue; context: unknown; status: string }) => void> | null = null;
   /** Told the state value where subscribers get a snapshot, without one (see watchValue). */
-  private valueWatchers: Array<(v: StateValue) => void> | null = null;
+  private valueWatchers: Array<(v: StateValue, slot: InternSlot) => void> | null = null;
   private internal: EventObject[] | null = null;
   private timerIds = 0;
   /** Reused for every guard and action call (see ActionArgs), and the selected transitions of the current microstep. */
@@ -244,7 +247,7 @@ export class CompiledActor {
    * Call l with the state value after every macrostep, as subscribe() would with a snapshot, but with
    * no object per step; an empty macrostep (the value cannot change) may be skipped, as unsubscribed.
    */
-  watchValue(l: (v: StateValue) => void): void { (this.valueWatchers ??= []).push(l); }
+  watchValue(l: (v: StateValue, slot: InternSlot) => void): void { (this.valueWatchers ??= []).push(l); }
 
   start(): this {
     if (this.status !== NOT_STARTED) return this;
@@ -396,7 +399,7 @@ export class CompiledActor {
 
   private notify(): void {
     const w = this.valueWatchers;
-    if (w !== null) for (let i = 0; i < w.length; i++) w[i](this.config.value);
+    if (w !== null) for (let i = 0; i < w.length; i++) w[i](this.config.value, this.config.intern);
     if (!this.listeners) return;
     const s = this.getSnapshot();
     for (const l of this.listeners) l(s);

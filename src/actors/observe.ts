@@ -70,9 +70,12 @@ export interface Tap {
   message(t: Ps, from: number, to: number, type: string, detail: string | undefined, typeId: number): void;
   /** The actor of this rank changed state; the value is interned (StateValues). */
   state(t: Ps, actor: number, value: number): void;
-  /** A frame starts on a wire. */
-  wire(t: Ps, from: string, to: string, frame: unknown): void;
+  /** A frame starts on a wire between the actors of these ranks. */
+  wire(t: Ps, from: number, to: number, frame: unknown): void;
 }
+
+/** Where the holder of one state value keeps its id (a compiled actor's configuration holds one). */
+export interface InternSlot { table: unknown; id: number }
 
 /**
  * State values as JSON, interned: an id per distinct value. A value object is serialised once (a
@@ -92,6 +95,13 @@ export class StateValues {
     let id = this.byPrimitive.get(v);
     if (id === undefined) { id = this.intern(JSON.stringify(v)); this.byPrimitive.set(v, id); }
     return id;
+  }
+  /** idOf(v) for the value whose slot this is: read from the slot after the first time. */
+  idIn(slot: InternSlot, v: unknown): number {
+    if (slot.table === this) return slot.id;
+    slot.id = this.idOf(v);
+    slot.table = this;
+    return slot.id;
   }
   private intern(s: string): number {
     let id = this.byJson.get(s);

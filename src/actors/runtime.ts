@@ -12,7 +12,7 @@ import { Scheduler, PS_PER_MS, type EventQueueKind, type Ps, type TimerHandle } 
 import { RngStreams } from './rng.js';
 import { compileMachine, type CompiledMachine } from './compile.js';
 import { CompiledActor } from './compiled-actor.js';
-import { StateValues, Stream, type DeliveredMessage, type StateChange, type Tap, type WireFrame } from './observe.js';
+import { StateValues, Stream, type DeliveredMessage, type InternSlot, type StateChange, type Tap, type WireFrame } from './observe.js';
 
 /** 'compiled' (default): statecharts compiled once per machine (compile.ts), proven equal to xstate by
  * test/actors/statechart.test.ts; 'xstate': xstate's own interpreter, for comparison. */
@@ -101,11 +101,11 @@ export class ActorSystem {
     const values = this.stateValues;
     let lastValue = (e.actor.getSnapshot() as { value?: unknown }).value;
     let last = values.idOf(lastValue);
-    const changed = (value: unknown) => {
+    const changed = (value: unknown, slot?: InternSlot) => {
       // Compiled actors keep one value object per configuration: the same object is the same state.
       if (value === lastValue) return;
       lastValue = value;
-      const v = values.idOf(value);
+      const v = slot === undefined ? values.idOf(value) : values.idIn(slot, value);
       if (v === last) return;
       last = v;
       if (this.tapper !== null) this.tapper.state(this.sched.now, e.rank, v);
@@ -126,10 +126,10 @@ export class ActorSystem {
     for (const a of this.actors.values()) this.watch(a);
   }
 
-  /** A frame starts on a wire (called by NICs and clients). */
-  wireTap(t: Ps, from: string, to: string, frame: unknown): void {
-    if (this.tapper !== null) this.tapper.wire(t, from, to, frame);
-    if (this.frames.observed) this.frames.next({ t, from, to, frame });
+  /** A frame starts on a wire between these actors (called as it is sent: see putOnWire). */
+  wireTap(t: Ps, from: ActorEntry, to: ActorEntry, frame: unknown): void {
+    if (this.tapper !== null) this.tapper.wire(t, from.rank, to.rank, frame);
+    if (this.frames.observed) this.frames.next({ t, from: from.name, to: to.name, frame });
   }
 
   rankOf(name: string): number {

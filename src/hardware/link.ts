@@ -46,9 +46,11 @@ export function serializePs(len: number, mbps: number): Ps {
  * the far end receives it `delay` ps from now. `detail` names the frame in traces (and the trace hash).
  */
 export function putOnWire(sys: ActorSystem, from: string, to: PortRef, pkt: Packet, detail: string, start: Ps, delay: Ps): void {
-  sys.wireTap(start, from, to.actor, pkt);
+  // The two actors found once, for the tap and the message alike (what send() would look up).
+  const dst = sys.entry(to.actor), src = sys.entry(from);
+  sys.wireTap(start, src, dst, pkt);
   const msg: WireRx = { type: 'WIRE_RX', pkt, port: to.port, detail };
-  sys.send(from, to.actor, msg, delay);
+  sys.sendRef(src, dst, msg, delay);
 }
 
 /** A 48-bit Ethernet address, as a number (`macString` spells it). */

@@ -173,23 +173,24 @@ export class Recorder {
     // State changes of every actor (the initial state is read now, at time 0), messages and wire
     // frames: the runtime's tap.
     for (const a of b.sys.actors.values()) this.initial.set(a.name, JSON.stringify((a.actor.getSnapshot() as { value?: unknown }).value));
-    const nicSide = new Set(b.nics.map((n) => n.name));
+    const nicSide: boolean[] = [];
+    for (const n of b.nics) nicSide[b.sys.rankOf(n.name)] = true;
     const hosts = hostNamesOf(b), owners = hosts ? wireOwners(b, hosts) : null;
     const { stateCols, messageCols, wireCols } = this;
     const log = opts.log;
     // Each flow's owner's byte counts, found once (a frame's flow indexes them).
     const flowBytes = this.flowOwner.map((o) => this.wireBytes.get(o));
     const countWire = owners
-      ? (from: string, to: string, p: Packet) => {
+      ? (from: number, to: number, p: Packet) => {
         // A world: the sending NIC's end of the flow sent it, the receiving NIC's end received it.
         const bytes = Math.max(60, p.len + 66);
-        const a = owners(p.flow, from), z = owners(p.flow, to);
+        const a = owners(p.flow, this.nameOf(from)), z = owners(p.flow, this.nameOf(to));
         if (a) this.bytesOf(a).tx += bytes;
         if (z) this.bytesOf(z).rx += bytes;
       }
-      : (from: string, _to: string, p: Packet) => {
+      : (from: number, _to: number, p: Packet) => {
         const w = flowBytes[p.flow];
-        if (w) { const bytes = Math.max(60, p.len + 66); if (nicSide.has(from)) w.tx += bytes; else w.rx += bytes; }
+        if (w) { const bytes = Math.max(60, p.len + 66); if (nicSide[from] === true) w.tx += bytes; else w.rx += bytes; }
       };
     const tap: Tap = log ? {
       state: (t, actor, value) => log.state(t, actor, value),
@@ -210,7 +211,7 @@ export class Recorder {
         if (opts.wire) {
           const n = wireCols.num;
           n[0].push(t); n[1].push(p.kind === 'ack' ? 1 : 0); n[2].push(p.flow); n[3].push(p.seq); n[4].push(p.len); n[5].push(p.ack); n[6].push(p.wnd);
-          wireCols.str[0].push(from); wireCols.str[1].push(to);
+          n[7].push(from); n[8].push(to);
         }
       },
     };
@@ -228,9 +229,9 @@ export class Recorder {
     ({ t: c.num[0].at(i), actor: this.nameOf(c.num[1].at(i)), value: this.b.sys.stateValues.json[c.num[2].at(i)] }));
   private readonly messageCols = new Columns<TraceRecord>(3, 2, (c, i) =>
     ({ t: c.num[0].at(i), from: this.nameOf(c.num[1].at(i)), to: this.nameOf(c.num[2].at(i)), type: c.str[0][i]!, detail: c.str[1][i] }));
-  private readonly wireCols = new Columns<WireFrame>(7, 2, (c, i) => {
+  private readonly wireCols = new Columns<WireFrame>(9, 0, (c, i) => {
     const n = c.num;
-    return { t: n[0].at(i), from: c.str[0][i]!, to: c.str[1][i]!, kind: FRAME_KINDS[n[1].at(i)], flow: n[2].at(i), seq: n[3].at(i), len: n[4].at(i), ack: n[5].at(i), wnd: n[6].at(i) };
+    return { t: n[0].at(i), from: this.nameOf(n[7].at(i)), to: this.nameOf(n[8].at(i)), kind: FRAME_KINDS[n[1].at(i)], flow: n[2].at(i), seq: n[3].at(i), len: n[4].at(i), ack: n[5].at(i), wnd: n[6].at(i) };
   });
   private readonly opCols = new Columns<OpRecord>(4, 2, (c, i) => {
     const n = c.num, op = OPS[n[1].at(i)];
@@ -368,9 +369,10 @@ export class Recorder {
     // A rank above every actor's (and close to them, so the scheduler's per-rank table stays small).
     const rank = b.sys.actors.size + 1000;
     const times = this.sampleTimes(this.opts.samplePs ?? []);
+    const log = this.opts.log;
     const keep = (s: Snapshot) => {
-      if (this.opts.keepSamples !== false) this.snapshots.push(s);
-      this.opts.log?.sample(JSON.stringify(s));
+      // A sample kept in memory is logged by its index (replay hands out the same object), else as JSON.
+      if (this.opts.keepSamples !== false) { log?.kept(this.snapshots.length); this.snapshots.push(s); } else log?.sample(JSON.stringify(s));
       return s;
     };
     keep(this.snapshot());
@@ -407,8 +409,9 @@ export class Recorder {
         const op = OPS[code];
         r.op!(op === 'grantCopy' ? { t, op, from, to, n, bytes } : { t, op, from, to, n });
       }),
-      wire: r.wire && ((t, from, to, kind, flow, seq, len, ack, wnd) => r.wire!({ t, from, to, kind: FRAME_KINDS[kind], flow, seq, len, ack, wnd })),
+      wire: r.wire && ((t, from, to, kind, flow, seq, len, ack, wnd) => r.wire!({ t, from: this.nameOf(from), to: this.nameOf(to), kind: FRAME_KINDS[kind], flow, seq, len, ack, wnd })),
       sample: r.sample && ((json) => r.sample!(JSON.parse(json) as Snapshot)),
+      kept: r.sample && ((i) => r.sample!(this.snapshots[i])),
     });
   }
 

@@ -7,6 +7,7 @@ import { runBuilt, runScenario } from '../../src/scenario/run.js';
 import type { Packet } from '../../src/core/packet.js';
 import { PS_PER_MS } from '../../src/actors/scheduler.js';
 import { Recorder } from '../../src/inspect/recorder.js';
+import { StateValues, type InternSlot } from '../../src/actors/observe.js';
 
 const scenario = () => {
   const sc = loadScenario(join('scenarios', 'guest-tx.yaml'));
@@ -85,5 +86,13 @@ describe('observing a run through rxjs', () => {
     expect(rec.states).to.deep.equal(states);
     expect(rec.wire).to.deep.equal(frames);
     expect(rec.trace).to.equal(rec.trace); // built once, then the same array
+  });
+  it('a state value interned through its slot gets its table\'s id, also when two systems\' tables take turns', () => {
+    const a = new StateValues(), b = new StateValues();
+    a.idOf('running'); // the tables number the same value differently
+    const v = { tx: 'idle', rx: {} }, slot: InternSlot = { table: null, id: -1 };
+    expect(b.idOf(v), 'the two tables differ').to.not.equal(a.idOf(v));
+    for (const t of [a, b, a, b]) expect(t.idIn(slot, v)).to.equal(t.idOf(v));
+    expect(a.json[a.idIn(slot, v)]).to.equal('{"tx":"idle","rx":{}}');
   });
 });
