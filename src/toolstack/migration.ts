@@ -53,6 +53,10 @@ export interface MigrationResult {
   flows: Array<{ flow: number; stallMs: number | null; recoveryMs: number | null }>;
   /** What the release checker found left of the guest on the source once it was destroyed (empty: nothing), or null before. */
   sourceLeft: string[] | null;
+  /** netfront_resume's walk of the old rings (every vif of the guest): in-flight TX packets and posted RX buffers released. */
+  netfrontReleased: { tx: number; rx: number };
+  /** What the release checker found wrong with the resumed frontends once connected (stale grants, lost ids; empty: nothing), or null before. */
+  resumeLeft: string[] | null;
 }
 
 export interface MigrationPlan {
@@ -98,6 +102,7 @@ export class Migration {
       guest: p.names.guest, from: p.names.from, to: p.names.to, kind: p.stream ? 'migrate' : 'save', startMs: 0,
       rounds: 0, pagesPerRound: [], stop: p.stream ? null : 'save', pagesSent: 0, bytesSent: 0, downtimeMs: null, totalMs: null,
       flows: p.flows.map((flow) => ({ flow, stallMs: null, recoveryMs: null })), sourceLeft: null,
+      netfrontReleased: { tx: 0, rx: 0 }, resumeLeft: null,
     };
     p.stream?.to.onRead(p.stream.flow, (d) => { if (d >= this.target && this.target > 0) this.roundDone(); });
   }
