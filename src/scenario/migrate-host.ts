@@ -84,7 +84,7 @@ export function attachImages(b: Built, hosts: HostParts[], wiring: MigrationWiri
     const m: Migration = new Migration({
       sys: b.sys, actor: b.sys.actors.get(actorName)!.actor, actorName, xen: src.h.xen!, domid: k.domid, log, policy: XC_SAVE_POLICY,
       stream: streamFlow === undefined ? null : { flow: streamFlow, from: w.stackOf(src.dom0), to: w.stackOf(dst.dom0) },
-      diskMBps: SAVE_DISK_MBPS, names: { guest: k.name, from: src.host ?? 'host', to: dst.host ?? 'host' },
+      diskMBps: SAVE_DISK_MBPS, rate: e.rateLimit ?? null, names: { guest: k.name, from: src.host ?? 'host', to: dst.host ?? 'host' },
       flows, goodput: (f) => b.flowGoodput(f),
       // A migration's image is taken when its last round is in; a save's when it was written (release).
       resume: (resumed) => { image ??= snapshot(w.stacks.get(k), flows, k); resumeGuest(src, dst, k, vifs, image, e.index, m.result, resumed); },
