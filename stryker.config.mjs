@@ -37,6 +37,8 @@ const UNIT = [
   'dist/test/inspect/world.test.js',
   'dist/test/hypervisor/log-dirty.test.js',
   'dist/test/toolstack/precopy.test.js',
+  'dist/test/toolstack/rate-limit.test.js',
+  'dist/test/inspect/lifecycle-marks.test.js',
   'dist/test/stress/world-case.test.js',
   'dist/test/inspect/external-sort.test.js',
   'dist/test/inspect/record-log.test.js',
@@ -52,7 +54,7 @@ const SPEC = process.env.MUTATE_TESTS === 'system' ? [...UNIT, ...SYSTEM] : UNIT
 export default {
   packageManager: 'npm',
   testRunner: 'mocha',
-  mutate: ['src/channels/**/*.ts', 'src/hypervisor/**/*.ts', 'src/hardware/tlb.ts', 'src/inspect/world.ts', 'src/toolstack/precopy.ts'],
+  mutate: ['src/channels/**/*.ts', 'src/hypervisor/**/*.ts', 'src/hardware/tlb.ts', 'src/inspect/world.ts', 'src/toolstack/precopy.ts', 'src/toolstack/rate-limit.ts', 'src/inspect/lifecycle-marks.ts'],
   // Mutant switching puts every mutant into one build; Stryker adds `// @ts-nocheck` to mutated files.
   buildCommand: 'tsc -p tsconfig.json',
   mochaOptions: { spec: SPEC },

@@ -22,7 +22,8 @@ import {
 } from './netif.js';
 import type { Xs } from '../domains/xenstored.js';
 
-interface TxInFlight { pkt: Packet; refs: number[]; ids: number[]; answered: number }
+/** A TX packet on the ring (`ring`: the one it was posted on; a resumed frontend's old packets are on an older one). */
+interface TxInFlight { pkt: Packet; refs: number[]; ids: number[]; answered: number; ring: FrontRing<TxSlot, TxResponse> }
 
 export class Netfront implements NetDevice {
   rx: (x: Exec, p: Packet) => void = () => {};
@@ -113,36 +114,99 @@ export class Netfront implements NetDevice {
   removed = false;
 
   /**
-   * xennet_disconnect_backend with xennet_release_tx_bufs and xennet_release_rx_bufs (Linux
-   * netfront.c), run in the guest by xennet_remove once the toolstack removed the device, so the
-   * backend has let go of every mapping: each in-flight TX packet's grants end and the packet is
-   * freed; each posted RX buffer's grant ends (a transfer that completed hands its page over) and
-   * the page goes back to the guest's allocator; the ring grants end and the ring pages are freed;
-   * the event channel is closed (EVTCHNOP_close). The units this leaves on the rings are the
-   * toolstack's to account for (they were lost with the device).
+   * xennet_disconnect_backend (Linux netfront.c), run in the guest by xennet_remove once the toolstack
+   * removed the device, so the backend has let go of every mapping: the buffers are released
+   * (releaseBufs, their pages freed); the ring grants end and the ring pages are freed; the event
+   * channel is closed (EVTCHNOP_close). The units this leaves on the rings are the toolstack's to
+   * account for (they were lost with the device).
    */
   disconnectBackend(x: Exec, port: number, rings: VifRings): void {
     this.removed = true;
-    const mem = this.kernel.mem;
-    for (const f of new Set(this.txById.values())) {
-      for (const ref of f.refs) if (!this.gt.endAccess(ref)) this.leakedRefs++;
-      f.pkt.release?.(x);
-    }
-    this.txById.clear();
-    for (const b of this.rxById.values()) {
-      let frame = b.frame;
-      if (this.feat.rxCopy) { if (!this.gt.endAccess(b.ref)) { this.leakedRefs++; continue; } }
-      else { const t = this.gt.endTransfer(b.ref); frame = t.completed && t.frame !== undefined ? t.frame : -1; }
-      if (frame < 0) continue;
-      mem.contents.delete(frame);
-      this.kernel.freeFrame(frame);
-    }
-    this.rxById.clear();
+    this.releaseBufs(x, true);
     for (const ref of [this.ringRefs.tx, this.ringRefs.rx]) if (!this.gt.endAccess(ref)) this.leakedRefs++;
     for (const fr of [rings.txFrame, rings.rxFrame]) if (fr >= 0) this.kernel.freeFrame(fr);
     rings.txFrame = -1;
     rings.rxFrame = -1;
     this.xen.evtchnClose(x, this.kernel, port);
+  }
+
+  /**
+   * xennet_release_tx_bufs and xennet_release_rx_bufs: the walk of what the old rings held. Each
+   * in-flight TX packet: its grants end (gnttab_end_foreign_access_ref) and go back to the free refs,
+   * the skb is freed, its ids go back on the free list (add_id_to_freelist). Each posted RX buffer: its
+   * grant ends (a transfer that completed hands its page over), the page goes back to the guest's
+   * allocator, its id and ref are free again. `pagesHere` false: the walk runs on the guest's
+   * bookkeeping carried to a new domain (netfront_resume), whose copies of these pages the model does
+   * not make (only the pages sockets hold), so there is nothing to free in it. Counted in `released`.
+   */
+  releaseBufs(x: Exec | null, pagesHere: boolean): { tx: number; rx: number } {
+    const mem = this.kernel.mem;
+    const done = { tx: 0, rx: 0 };
+    for (const f of new Set(this.txById.values())) {
+      for (const ref of f.refs) { if (this.gt.endAccess(ref)) this.freeRefs.push(ref); else this.leakedRefs++; }
+      for (const id of f.ids) this.txIds.push(id);
+      if (pagesHere && x) f.pkt.release?.(x);
+      done.tx++;
+    }
+    this.txById.clear();
+    this.extrasOutstanding = 0;
+    for (const [id, b] of this.rxById) {
+      this.rxIds.push(id);
+      done.rx++;
+      let frame = b.frame;
+      if (this.feat.rxCopy) { if (!this.gt.endAccess(b.ref)) { this.leakedRefs++; continue; } }
+      else { const t = this.gt.endTransfer(b.ref); frame = t.completed && t.frame !== undefined ? t.frame : -1; }
+      this.freeRefs.push(b.ref);
+      if (frame < 0 || !pagesHere) continue;
+      mem.contents.delete(frame);
+      this.kernel.freeFrame(frame);
+    }
+    this.rxById.clear();
+    this.released.tx += done.tx;
+    this.released.rx += done.rx;
+    return done;
+  }
+  /** Buffers the release walks gave back (TX packets, RX buffers). */
+  readonly released = { tx: 0, rx: 0 };
+
+  /**
+   * netfront_resume in the guest after a restore or migration: the guest's netfront_info (its in-flight
+   * lists, free ids and grant refs: guest memory) came in the image from `old`, the frontend before
+   * the suspension; xennet_disconnect_backend walks it (releaseBufs) before talk_to_netback makes
+   * new rings. This frontend is the new device on those rings: it takes the bookkeeping over, then
+   * releases what the old rings held. Returns what the walk released.
+   */
+  resumeFrom(old: Netfront): { tx: number; rx: number } {
+    const ringOf = new Map<TxInFlight, TxInFlight>();
+    this.txById = new Map([...old.txById].map(([id, f]) => {
+      if (!ringOf.has(f)) ringOf.set(f, { ...f, refs: [...f.refs], ids: [...f.ids] });
+      return [id, ringOf.get(f)!];
+    }));
+    this.txIds = [...old.txIds];
+    this.rxById = new Map([...old.rxById].map(([id, b]) => [id, { ...b }]));
+    this.rxIds = [...old.rxIds];
+    this.freeRefs = [...old.freeRefs];
+    this.leakedRefs = old.leakedRefs;
+    return this.releaseBufs(null, false);
+  }
+
+  /**
+   * The bookkeeping's check (the release checker's, src/toolstack/release.ts): TX ids neither free nor
+   * owned by a packet on this frontend's ring, grant refs neither free, held by it (its buffers and
+   * ring pages) nor leaked to a backend that kept them (XSA-396), and the refs it holds.
+   */
+  bookkeeping(): { lostTxIds: number[]; lostRefs: number; heldRefs: Set<number> } {
+    const size = this.tx.size;
+    const held = new Set<number>();
+    const ids = new Set(this.txIds);
+    for (const [id, f] of this.txById) { if (f.ring === this.tx) ids.add(id); for (const r of f.refs) held.add(r); }
+    for (const b of this.rxById.values()) held.add(b.ref);
+    if (!this.removed) { held.add(this.ringRefs.tx); held.add(this.ringRefs.rx); }
+    const lostTxIds: number[] = [];
+    for (let i = 0; i < size; i++) if (!ids.has(i)) lostTxIds.push(i);
+    const known = new Set([...this.freeRefs, ...held]);
+    const lostRefs = Math.max(0, 2 * size - [...known].filter((r) => r < this.ringRefs.tx).length - this.leakedRefs);
+    return { lostTxIds, lostRefs, heldRefs: held };
   }
 
   /**
@@ -217,7 +281,7 @@ export class Netfront implements NetDevice {
     this.counters.txRingRequests += slots;
     this.txUnits++;
     if (gso) this.extrasOutstanding++;
-    const f: TxInFlight = { pkt: p, refs, ids, answered: 0 };
+    const f: TxInFlight = { pkt: p, refs, ids, answered: 0, ring: this.tx };
     for (const id of ids) this.txById.set(id, f);
     this.notify(x, this.tx.pushRequests());
     return true;
@@ -225,6 +289,8 @@ export class Netfront implements NetDevice {
 
   /** TX packets still waiting for their responses. */
   outstandingTx(): number { return new Set(this.txById.values()).size; }
+  /** The TX packets waiting for their responses. */
+  inFlightTx(): Packet[] { return [...new Set(this.txById.values())].map((f) => f.pkt); }
   /** Frames of the RX buffers posted and not yet answered (copying receive; a flipping receiver posts no frame). */
   postedRxFrames(): number[] { return [...this.rxById.values()].filter((b) => b.frame >= 0).map((b) => b.frame); }
   /** Hand a received packet to the stack above. */

@@ -14,6 +14,7 @@ import { latencyHistogramSpec, latencyPercentileSpec } from '../plot/latency.js'
 import type { Recorder, Snapshot } from './recorder.js';
 import { counterSeries } from './trace-events.js';
 import { hostOfActor } from './world.js';
+import { lifecycleMarks, markLayers, type LifecycleMark } from './lifecycle-marks.js';
 
 export interface ReportPlot { id: string; title: string; note: string; vega: object }
 
@@ -25,7 +26,7 @@ const round = (v: number, d = 3) => Math.round(v * 10 ** d) / 10 ** d;
  * A time plot: warm-up shaded, one line per series, the cursor (a `cursor` signal, in ms) as a
  * red rule. `step`: each value covers the sampling period ending at its time; else a gauge read at that instant.
  */
-function timeSpec(title: string, unit: string, values: Point[], warmMs: number, endMs: number, step: boolean, counts = false): vl.TopLevelSpec {
+function timePlot(title: string, unit: string, values: Point[], warmMs: number, endMs: number, step: boolean, counts = false, marks: readonly LifecycleMark[] = []): vl.TopLevelSpec {
   const series = [...new Set(values.map((p) => p.series))];
   const dashes = [...new Set(values.flatMap((p) => (p.dash ? [p.dash] : [])))];
   const flat = values.every((p) => p.v === 0);
@@ -41,6 +42,8 @@ function timeSpec(title: string, unit: string, values: Point[], warmMs: number, 
         mark: { type: 'rect', color: '#efefef' },
         encoding: { x: { field: 'from', type: 'quantitative' }, x2: { field: 'to' } },
       },
+      // The lifecycle markers (migrations' rounds, downtime and resume; the other events), behind the lines.
+      ...(markLayers(marks) as never[]),
       {
         data: { values },
         params: [ZOOM_PAN],
@@ -76,9 +79,11 @@ function steps(snaps: Snapshot[], f: (a: Snapshot, z: Snapshot) => Record<string
   return out;
 }
 
-export async function reportPlots(rec: Recorder, result: RunResult): Promise<ReportPlot[]> {
+export async function reportPlots(rec: Recorder, result: RunResult, marks: readonly LifecycleMark[] = runMarks(rec, result)): Promise<ReportPlot[]> {
   const snaps = rec.snapshots;
   const warmMs = rec.warmPs / PS_PER_MS, endMs = rec.endPs / PS_PER_MS;
+  /** A time plot with the run's lifecycle markers. */
+  const timeSpec = (title: string, unit: string, values: Point[], w: number, e: number, step: boolean, counts = false) => timePlot(title, unit, values, w, e, step, counts, marks);
   const metric = (name: string) => (a: Snapshot, z: Snapshot) => new Map(counterSeries(rec, a, z)).get(name) ?? {};
   const perMs = (a: Snapshot, z: Snapshot) => (z.t - a.t) / PS_PER_MS;
   const plots: Array<Omit<ReportPlot, 'vega'> & { spec: vl.TopLevelSpec }> = [];
@@ -201,4 +206,9 @@ export async function reportPlots(rec: Recorder, result: RunResult): Promise<Rep
     out.push({ id: p.id, title: p.title, note: p.note, vega });
   }
   return out;
+}
+
+/** The run's lifecycle markers (lifecycle-marks.ts): its migrations' accounts and its events. */
+export function runMarks(rec: Recorder, result: RunResult): LifecycleMark[] {
+  return lifecycleMarks(result.migration ?? [], rec.b.lifecycle?.events ?? [], rec.endPs / PS_PER_MS);
 }

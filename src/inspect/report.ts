@@ -9,7 +9,9 @@
  *    messages and hypervisor operations just before and after it),
  *  - plots (vega, inlined: zoom and pan with the mouse) of goodput, CPU, the
  *    cycle breakdown, ring occupancy, drops and notifications, with a cursor at
- *    that time; xentop at that time,
+ *    that time and the lifecycle markers (a migration's pre-copy rounds,
+ *    stop-and-copy and resume; attach, detach, destroy, crash, save, restore);
+ *    xentop at that time,
  *  - the xenalyze-style per-domain summary and the run's usual report,
  *  - links to the run's files written beside the page: result JSON, cycle
  *    breakdown CSV, trace-event JSON (Perfetto) and pcapng.
@@ -24,7 +26,7 @@ import { allCharts } from './charts.js';
 import { leafPaths } from './chart-model.js';
 import { toSvg } from './chart-svg.js';
 import { topSamples, formatSummaries } from './top.js';
-import { reportPlots } from './report-plots.js';
+import { reportPlots, runMarks } from './report-plots.js';
 import { vegaBrowserRuntime } from '../plot/vega.js';
 import { fingerprintOf, makeResult, writeResult } from '../results/result.js';
 import { versionInfo } from '../results/version.js';
@@ -108,7 +110,8 @@ export async function writeReport(sc: Scenario, outDir: string, o: { sampleMs?: 
   const cut = messages > msgs.length || pageStates >= limit
     ? `The page holds the first ${msgs.length} of ${messages} messages and operations and ${pageStates} state changes (to ${((msgs.length ? (msgs[msgs.length - 1][1] as number) : 0) / PS_PER_MS).toFixed(3)} ms); trace.json has all of them.`
     : '';
-  const plots = await reportPlots(rec, result);
+  const marks = runMarks(rec, result);
+  const plots = await reportPlots(rec, result, marks);
   const top = topSamples(rec, samplePs);
   const chartSvgs: string[] = [];
   for (const c of kinds) chartSvgs.push(await toSvg(c));
@@ -118,6 +121,8 @@ export async function writeReport(sc: Scenario, outDir: string, o: { sampleMs?: 
     warmPs: rec.warmPs, endPs: rec.endPs,
     actors: rec.actors.map((a) => ({ name: a.name, kind: a.kind })),
     rootOf, states, names, msgs, top,
+    /** Where the toolstack acted (a migration's rounds, downtime and resume; the other lifecycle events), ms. */
+    lifecycle: marks,
     plots: Object.fromEntries(plots.map((p) => [p.id, p.vega])),
   };
   const json = JSON.stringify(data).replace(/</g, '\\u003c');
@@ -162,6 +167,7 @@ ${rec.actors.map(stateRow).join('\n')}
     ...(world && result.perFlow ? [['flows', `${Object.keys(result.perFlow.flows).length}, Jain's index ${result.perFlow.jainIndex.toFixed(4)}`] as [string, string]] : []),
     lat ? ['latency', `${lat.transactions} transactions, mean ${lat.meanUs.toFixed(1)} µs, p50 ${lat.p50Us.toFixed(1)}, p99 ${lat.p99Us.toFixed(1)}, p99.9 ${lat.p999Us.toFixed(1)} µs`]
       : ['cycles per packet', result.counters.goodputSegments ? String(result.cyclesPerPacket.total) : 'none (no segment of goodput in the window)'],
+    ...(marks.length ? [['lifecycle', marks.map((k) => `${k.label} at ${k.fromMs.toFixed(3)}${k.toMs !== undefined ? `–${k.toMs.toFixed(3)}` : ''} ms`).join('; ')] as [string, string]] : []),
     ['drops', Object.entries(result.counters.drops).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'],
     ['trace hash', `${result.traceHash} (${result.events} events)`],
   ];

@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { ENDPOINT_RE, TIME_FORMS, timeMs } from './schema-parts.js';
 import { EVENT_VERBS, type LifecycleEvent } from '../toolstack/lifecycle.js';
+import { CLARK_RATE } from '../toolstack/rate-limit.js';
 
 export { EVENT_VERBS, type EventVerb, type LifecycleEvent } from '../toolstack/lifecycle.js';
 
@@ -26,6 +27,11 @@ export const EventSchema = z.strictObject({
   crash: target('The guest crashes (Xen\'s domain_crash: it never runs again); the toolstack then destroys it as xl destroy does.'),
   migrate: target('xl migrate: live-migrate this guest (`host1/guest1`) to the host named in `to`: pre-copy rounds over a TCP stream between the two dom0s, stop-and-copy, resume on the destination (a new domain; netfront reconnects to a new netback; a gratuitous ARP), then the source releases it.'),
   to: z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a host name').optional().describe('migrate: the destination host (a world of hosts).'),
+  rateLimit: z.strictObject({
+    startMbps: z.number().positive().default(CLARK_RATE.startMbps).describe('The first round\'s limit, Mb/s. Default 100.'),
+    maxMbps: z.number().positive().default(CLARK_RATE.maxMbps).describe('The most a round may use, and stop-and-copy\'s rate, Mb/s. Default 500.'),
+    incrementMbps: z.number().nonnegative().default(CLARK_RATE.incrementMbps).describe('Added to the round\'s dirtying rate for the next round\'s limit, Mb/s. Default 50.'),
+  }).optional().describe('migrate: pace the migration stream with Clark et al.\'s dynamic rate limit (NSDI 2005, 5.1): the first round at startMbps, each next at the guest\'s dirtying rate in the round before plus incrementMbps, pre-copy ending when that would exceed maxMbps, stop-and-copy at maxMbps. `{}` takes the paper\'s 100, 500 and 50. Default: no limit (the stream runs at what TCP gets, as xc_domain_save shipped).'),
   save: target('xl save: suspend this guest and write its pages to dom0\'s disk (70 MB/s); the domain is destroyed until a `restore` of the same target.'),
   restore: target('xl restore: build the saved guest again on its host from its image and resume it (netfront reconnects as after a migration).'),
   vif: z.number().int().nonnegative().optional().describe('attach / detach: which vif, 0-based. Default: attach takes the lowest number the guest has free, detach vif 0.'),
@@ -102,7 +108,7 @@ function resolveEvents(w: EventWorld, ctx: Ctx | null): LifecycleEvent[] {
     const key = `${host ?? ''}/${guest}`;
     if (verb === 'restore') {
       if (!saved.has(key)) { issue(at, `${t} was not saved before ${atMs} ms: restore needs a save of it first`); continue; }
-      if (e.vif !== undefined || e.to !== undefined) { issue(['events', i], 'restore takes only its target'); continue; }
+      if (e.vif !== undefined || e.to !== undefined || e.rateLimit !== undefined) { issue(['events', i], 'restore takes only its target'); continue; }
       saved.delete(key);
       out.push({ index: i, atMs, verb, host, guest, vif: null, to: null });
       continue;
@@ -126,6 +132,8 @@ function resolveEvents(w: EventWorld, ctx: Ctx | null): LifecycleEvent[] {
       gone.add(key);
     }
     if (verb !== 'migrate' && e.to !== undefined) { issue(['events', i, 'to'], 'only for migrate (the destination host)'); continue; }
+    if (verb !== 'migrate' && e.rateLimit !== undefined) { issue(['events', i, 'rateLimit'], 'only for migrate (the migration stream\'s limit)'); continue; }
+    if (e.rateLimit && e.rateLimit.startMbps > e.rateLimit.maxMbps) { issue(['events', i, 'rateLimit', 'startMbps'], `${e.rateLimit.startMbps} Mb/s is above maxMbps (${e.rateLimit.maxMbps})`); continue; }
     if (verb === 'migrate') {
       if (!w.hosts || host === null) { issue(at, 'migrate needs a world of hosts (hosts:) and a destination host in `to`'); continue; }
       if (e.to === undefined) { issue(['events', i], `migrate ${t}: give the destination host in \`to\` (hosts: ${Object.keys(w.hosts).join(', ')})`); continue; }
@@ -134,7 +142,7 @@ function resolveEvents(w: EventWorld, ctx: Ctx | null): LifecycleEvent[] {
       if ((w.hosts[e.to] as { native?: boolean } | undefined)?.native) { issue(['events', i, 'to'], `${e.to} is a native Linux host: a guest migrates to a Xen host`); continue; }
     }
     if (verb === 'save') saved.add(key);
-    out.push({ index: i, atMs, verb, host, guest, vif, to: verb === 'migrate' ? e.to! : null });
+    out.push({ index: i, atMs, verb, host, guest, vif, to: verb === 'migrate' ? e.to! : null, ...(e.rateLimit ? { rateLimit: { ...e.rateLimit } } : {}) });
   }
   return out;
 }

@@ -27,7 +27,7 @@ import { createDomain } from '../toolstack/host.js';
 import { migrationMachine } from '../toolstack/migration-machine.js';
 import { Migration, SAVE_DISK_MBPS, type MigrationResult } from '../toolstack/migration.js';
 import { XC_SAVE_POLICY } from '../toolstack/precopy.js';
-import { domainReleased } from '../toolstack/release.js';
+import { domainReleased, frontendLeft } from '../toolstack/release.js';
 import type { ImageOps, Xl } from '../toolstack/xl.js';
 import type { LifecycleEvent } from '../toolstack/lifecycle.js';
 import type { Built, VifInfo } from './host.js';
@@ -84,10 +84,10 @@ export function attachImages(b: Built, hosts: HostParts[], wiring: MigrationWiri
     const m: Migration = new Migration({
       sys: b.sys, actor: b.sys.actors.get(actorName)!.actor, actorName, xen: src.h.xen!, domid: k.domid, log, policy: XC_SAVE_POLICY,
       stream: streamFlow === undefined ? null : { flow: streamFlow, from: w.stackOf(src.dom0), to: w.stackOf(dst.dom0) },
-      diskMBps: SAVE_DISK_MBPS, names: { guest: k.name, from: src.host ?? 'host', to: dst.host ?? 'host' },
+      diskMBps: SAVE_DISK_MBPS, rate: e.rateLimit ?? null, names: { guest: k.name, from: src.host ?? 'host', to: dst.host ?? 'host' },
       flows, goodput: (f) => b.flowGoodput(f),
       // A migration's image is taken when its last round is in; a save's when it was written (release).
-      resume: (resumed) => { image ??= snapshot(w.stacks.get(k), flows, k); resumeGuest(src, dst, k, vifs, image, e.index, resumed); },
+      resume: (resumed) => { image ??= snapshot(w.stacks.get(k), flows, k); resumeGuest(src, dst, k, vifs, image, e.index, m.result, resumed); },
       release: (released) => {
         if (e.verb === 'save') { image = snapshot(w.stacks.get(k), flows, k); saved.set(`${src.host}/${e.guest}`, m); }
         ts.destroy(k);
@@ -105,7 +105,7 @@ export function attachImages(b: Built, hosts: HostParts[], wiring: MigrationWiri
   };
 
   /** On host `dst`: a new domain from the image, its vifs resumed, its sockets carried over, then unpaused. */
-  const resumeGuest = (src: HostParts, dst: HostParts, k: Kernel, vifs: VifInfo[], image: Image, index: number, resumed: () => void): void => {
+  const resumeGuest = (src: HostParts, dst: HostParts, k: Kernel, vifs: VifInfo[], image: Image, index: number, r: MigrationResult, resumed: () => void): void => {
     const h = dst.h, xl = xls[hosts.indexOf(dst)];
     const domid = Math.max(...h.kernels.map((q) => q.domid)) + 1;
     const nk = createDomain(h, `${h.prefix}domU${domid}`, domid, domid % h.cpus.length);
@@ -121,7 +121,9 @@ export function attachImages(b: Built, hosts: HostParts[], wiring: MigrationWiri
     for (const v of vifs) {
       wiring.addressing?.set(garpFlow, wiring.macNumber(v.mac), BROADCAST);
       for (const p of hosts) p.bridge.expectAnnouncement(garpFlow, v.mac);
-      xl.resumeVif(nk, v.vif, v.mac, (nv, x) => {
+      // netfront_resume: the old rings' buffers released (the count is the frontend's state at the suspension).
+      const walk = (nv: VifInfo) => { const d = nv.nf.resumeFrom(v.nf); r.netfrontReleased.tx += d.tx; r.netfrontReleased.rx += d.rx; };
+      xl.resumeVif(nk, v.vif, v.mac, walk, (nv, x) => {
         Object.assign(nv, { flows: v.flows, flow: v.flow });
         nv.nf.flows = new Set(v.flows);
         for (const f of v.flows) {
@@ -130,6 +132,7 @@ export function attachImages(b: Built, hosts: HostParts[], wiring: MigrationWiri
           if (old) w.stackOf(nk).adopt(old, f, nv.nf, nv.stackQ, movePage);
         }
         announce(nk, nv, garpFlow, x);
+        r.resumeLeft = [...(r.resumeLeft ?? []), ...frontendLeft(h, nv)];
       });
     }
     h.xen!.unpauseDomain(domid);

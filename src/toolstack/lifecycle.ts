@@ -10,6 +10,7 @@
  * list order, after whatever other actors of lower rank do at that instant. The toolstack actors are
  * spawned after every other actor (so nothing else's rank moves) and only when the scenario has events.
  */
+import type { AdaptiveRate } from './rate-limit.js';
 import { setup } from 'xstate';
 import type { ActorLike, ActorSystem } from '../actors/runtime.js';
 import { PS_PER_MS } from '../actors/scheduler.js';
@@ -36,6 +37,8 @@ export interface LifecycleEvent {
   vif: number | null;
   /** migrate: the destination host; null for the other verbs. */
   to: string | null;
+  /** migrate: the stream's adaptive rate limit (Clark et al. 5.1), when the event asks for it. */
+  rateLimit?: AdaptiveRate;
 }
 
 /** A command to the toolstack (from the scenario's events), or a XenStore watch it registered firing. */

@@ -26,6 +26,7 @@ import type { LogDirty } from '../hypervisor/log-dirty.js';
 import type { NetStack } from '../domains/netstack.js';
 import { MIG } from './migration-machine.js';
 import { precopyStop, type PrecopyPolicy, type StopReason } from './precopy.js';
+import { BURST_BYTES, burstGapPs, dirtyRateMbps, exceedsMax, nextLimitMbps, type AdaptiveRate } from './rate-limit.js';
 
 /** Bytes on the stream per page: the page, and its entry in the batch's pfn list. */
 export const STREAM_BYTES_PER_PAGE = PAGE_SIZE + 8;
@@ -42,6 +43,8 @@ export interface MigrationResult {
   startMs: number;
   /** Pre-copy rounds, the last (stop-and-copy) included, and the pages each sent. */
   rounds: number; pagesPerRound: number[];
+  /** When each round started, when the guest was suspended (the last round's start) and unpaused on the destination, virtual ms (null: not yet). */
+  roundsAtMs: number[]; suspendedAtMs: number | null; resumedAtMs: number | null;
   /** Why pre-copy stopped (precopy.ts), 'save' (not live), or null while it goes on. */
   stop: StopReason | 'save' | null;
   pagesSent: number; bytesSent: number;
@@ -53,6 +56,13 @@ export interface MigrationResult {
   flows: Array<{ flow: number; stallMs: number | null; recoveryMs: number | null }>;
   /** What the release checker found left of the guest on the source once it was destroyed (empty: nothing), or null before. */
   sourceLeft: string[] | null;
+  /** netfront_resume's walk of the old rings (every vif of the guest): in-flight TX packets and posted RX buffers released. */
+  netfrontReleased: { tx: number; rx: number };
+  /** What the release checker found wrong with the resumed frontends once connected (stale grants, lost ids; empty: nothing), or null before. */
+  resumeLeft: string[] | null;
+  /** Under the adaptive rate limit only: each round's limit, and the rate at which the guest dirtied pages during each live round, Mb/s. */
+  rateMbpsPerRound?: number[];
+  dirtyMbpsPerRound?: number[];
 }
 
 export interface MigrationPlan {
@@ -67,6 +77,8 @@ export interface MigrationPlan {
   stream: { flow: number; from: NetStack; to: NetStack } | null;
   /** A save's disk rate, MB/s. */
   diskMBps: number;
+  /** The migration stream's adaptive rate limit (rate-limit.ts), or null: the stream runs at whatever TCP gets. */
+  rate: AdaptiveRate | null;
   /** Names in the result. */
   names: { guest: string; from: string; to: string };
   /** The guest's flows, and each one's bytes delivered so far. */
@@ -92,13 +104,20 @@ export class Migration {
   private sampling = true;
   private readonly lastMove = new Map<number, { at: number; bytes: number; stall: number }>();
   private readonly recovered = new Map<number, number>();
+  /** Under the adaptive limit: the current round's limit (Mb/s), when it started, and its pacer's bytes still to supply. */
+  private limitMbps = 0;
+  private roundPs = 0;
+  private unpaced = 0;
 
   constructor(private readonly p: MigrationPlan) {
     this.result = {
       guest: p.names.guest, from: p.names.from, to: p.names.to, kind: p.stream ? 'migrate' : 'save', startMs: 0,
-      rounds: 0, pagesPerRound: [], stop: p.stream ? null : 'save', pagesSent: 0, bytesSent: 0, downtimeMs: null, totalMs: null,
+      rounds: 0, pagesPerRound: [], roundsAtMs: [], suspendedAtMs: null, resumedAtMs: null, stop: p.stream ? null : 'save', pagesSent: 0, bytesSent: 0, downtimeMs: null, totalMs: null,
       flows: p.flows.map((flow) => ({ flow, stallMs: null, recoveryMs: null })), sourceLeft: null,
+      netfrontReleased: { tx: 0, rx: 0 }, resumeLeft: null,
+      ...(p.rate && p.stream ? { rateMbpsPerRound: [], dirtyMbpsPerRound: [] } : {}),
     };
+    if (p.rate) this.limitMbps = p.rate.startMbps;
     p.stream?.to.onRead(p.stream.flow, (d) => { if (d >= this.target && this.target > 0) this.roundDone(); });
   }
 
@@ -123,6 +142,7 @@ export class Migration {
     const p = this.p;
     this.result.rounds++;
     this.result.pagesPerRound.push(pages);
+    this.result.roundsAtMs.push(this.now / PS_PER_MS);
     this.result.pagesSent += pages;
     const bytes = pages * STREAM_BYTES_PER_PAGE + (this.last ? SUSPENDED_STATE_BYTES : 0);
     this.result.bytesSent += bytes;
@@ -132,14 +152,27 @@ export class Migration {
       return;
     }
     this.target += bytes;
+    const mbps = p.rate ? (this.last ? p.rate.maxMbps : this.limitMbps) : 0;
+    if (p.rate) { this.result.rateMbpsPerRound!.push(mbps); this.roundPs = this.now; }
     if (bytes === 0) { p.sys.sched.after(0, p.sys.rankOf(p.actorName), () => this.roundDone()); return; } // nothing dirty: the round is empty
-    p.stream.from.supply(p.stream.flow, bytes);
+    if (!p.rate) { p.stream.from.supply(p.stream.flow, bytes); return; }
+    // The pacer on the sending dom0 (xc_linux_save's ratewrite): a burst now, the next when the limit allows.
+    this.unpaced = bytes;
+    const stream = p.stream, gap = burstGapPs(mbps);
+    const burst = () => {
+      const n = Math.min(BURST_BYTES, this.unpaced);
+      this.unpaced -= n;
+      stream.from.supply(stream.flow, n);
+      if (this.unpaced > 0) p.sys.sched.after(gap, p.sys.rankOf(p.actorName), burst);
+    };
+    burst();
   }
 
   /** The destination has the round: another, the last, or (after the last) the resume. */
   private roundDone(): void {
     const p = this.p;
     if (this.last) { this.last = false; this.target = 0; this.copied(); return; }
+    if (p.rate) { this.adaptiveRoundDone(p.rate); return; }
     const stop = precopyStop(p.policy, this.result.pagesPerRound, p.log.mem.pages(p.domid));
     if (stop === null) {
       p.actor.send(MIG.ROUND);
@@ -151,11 +184,36 @@ export class Migration {
     this.send(p.log.peekAndClean().length);
   }
 
+  /**
+   * Under the adaptive limit (Clark et al. 5.1): the round's dirtying rate sets the next round's limit;
+   * pre-copy ends by xc_domain_save's rule (its no-progress end only at the maximum rate) or when the
+   * limit would exceed the maximum; then stop-and-copy at the maximum.
+   */
+  private adaptiveRoundDone(r: AdaptiveRate): void {
+    const p = this.p;
+    const dirty = p.log.peekAndClean();
+    const dirtyMbps = dirtyRateMbps(dirty.length, (this.now - this.roundPs) / PS_PER_US);
+    this.result.dirtyMbpsPerRound!.push(dirtyMbps);
+    const limit = nextLimitMbps(r, dirtyMbps);
+    const stop = precopyStop(p.policy, this.result.pagesPerRound, p.log.mem.pages(p.domid), this.limitMbps >= r.maxMbps)
+      ?? (exceedsMax(r, limit) ? 'rate-max' : null);
+    if (stop === null) {
+      this.limitMbps = limit;
+      p.actor.send(MIG.ROUND);
+      this.send(dirty.length);
+      return;
+    }
+    this.result.stop = stop;
+    this.suspend();
+    this.send(dirty.length);
+  }
+
   /** The last round: the guest is paused (the downtime starts) and what is dirty then is sent. */
   private suspend(): void {
     this.p.actor.send(MIG.LAST_ROUND);
     this.last = true;
     this.pausedPs = this.now;
+    this.result.suspendedAtMs = this.now / PS_PER_MS;
     this.p.xen.pauseDomain(this.p.domid);
   }
 
@@ -179,6 +237,7 @@ export class Migration {
   private resumed(): void {
     const p = this.p;
     this.resumedPs = this.now;
+    this.result.resumedAtMs = this.now / PS_PER_MS;
     this.result.downtimeMs = (this.resumedPs - this.pausedPs) / PS_PER_MS;
     p.actor.send(MIG.RESUMED);
     const end = () => { p.actor.send(MIG.RELEASED); this.result.totalMs = (this.now - this.startPs) / PS_PER_MS; };

@@ -41,7 +41,41 @@ export function vifReleased(h: PhysicalHost, v: Vif): string[] {
   for (const fr of [v.rings.txFrame, v.rings.rxFrame]) if (fr >= 0 && h.ringPages.has(fr)) out.push(`${name}: ring page ${fr} still shared`);
   if (v.nf.outstandingTx()) out.push(`${name}: frontend holds ${v.nf.outstandingTx()} TX packets`);
   if (v.nf.postedRxFrames().length) out.push(`${name}: frontend holds ${v.nf.postedRxFrames().length} RX buffers`);
+  if (!v.hostile) out.push(...idsLeft(v));
   for (const p of [v.front, v.back]) { const k = keysUnder(h, p); if (k.length) out.push(`${name}: ${k.length} XenStore keys left under ${p}`); }
+  return out;
+}
+
+/**
+ * A frontend after xennet_disconnect_backend (an unplug) or netfront_resume (a restored or migrated
+ * guest's new vif): no grant of the guest's own table in the vif's range still refers to a backend
+ * unless the frontend holds it on its current rings (a stale grant to the old backend), no TX id lost
+ * (every id free or owned by a packet posted on the current ring: the walk put the old rings' ids
+ * back), and no buffer grant ref lost (free, held, or kept by a backend that never let go). (vifReleased
+ * checks the ids and refs of an unplugged vif; its grants it checks itself: none may be left at all.)
+ */
+export function frontendLeft(h: PhysicalHost, v: Vif): string[] {
+  const out: string[] = [];
+  const name = v.nf.name;
+  const book = v.nf.bookkeeping();
+  const gt = h.xen?.grantTables.get(v.guest.domid);
+  if (gt) {
+    const base = VIF_FIRST_REF + v.vif * vifGrantRefs(v.rings.size);
+    for (let r = base; r < base + vifGrantRefs(v.rings.size); r++) {
+      if (book.heldRefs.has(r) || (gt.entries[r].flags & 3) !== GTF.permit_access) continue;
+      out.push(`${name}: grant ${r} still refers to dom${gt.entries[r].domid} and the frontend does not hold it`);
+    }
+  }
+  out.push(...idsLeft(v));
+  return out;
+}
+
+/** The frontend's TX ids and buffer grant refs: each free, or held on its current rings, or kept by a backend. */
+function idsLeft(v: Vif): string[] {
+  const out: string[] = [];
+  const book = v.nf.bookkeeping();
+  if (book.lostTxIds.length) out.push(`${v.nf.name}: TX ids ${book.lostTxIds.join(',')} lost (neither free nor on the ring)`);
+  if (book.lostRefs) out.push(`${v.nf.name}: ${book.lostRefs} grant refs lost`);
   return out;
 }
 

@@ -156,12 +156,14 @@ export class Xl<V extends Vif = Vif> implements ToolstackActor {
    * A resumed guest's vif (after a restore or a migration): the same device setup as a hot-plug with
    * the guest's own MAC; netfront's resume connects it (talk_to_netback: new rings, grants and
    * event channel) and, once the backend is Connected, posts its receive buffers and runs `then`.
+   * `resume` runs first, on the new device before its handshake (netfront_resume's walk of the old rings).
    */
-  resumeVif(k: Kernel, n: number, mac: string, then: (v: V, x: Exec) => void): V {
+  resumeVif(k: Kernel, n: number, mac: string, resume: (v: V) => void, then: (v: V, x: Exec) => void): V {
     const key = `${k.domid}.${n}`;
     const times = (this.plugs.get(key) ?? 0) + 1;
     this.plugs.set(key, times);
     const v = this.x.plug(k, n, times > 1 ? `r${times}` : '', mac);
+    resume(v);
     this.manage(v, true, (x) => then(v, x));
     startHandshake(this.x.h, this.x.dom0, [v]);
     return v;

@@ -24,6 +24,7 @@ describe('live migration between hosts (scenarios/worlds/migrate.yaml)', functio
   const sw = b.switches![0];
   let pre: { f0: number; f1: number; port: number | undefined };
   let atResume: { f0: number; f1: number };
+  let atSuspend: { tx: Array<{ flow: number; seq: number; len: number; data: boolean }>; rx: number };
 
   /** Frames host 2 put on its cable to the switch after the resume, by flow, in order. */
   const fromHost2: number[] = [];
@@ -32,9 +33,12 @@ describe('live migration between hosts (scenarios/worlds/migrate.yaml)', functio
     b.start();
     b.sys.sched.run(29 * PS_PER_MS);
     pre = { f0: b.flowGoodput(0), f1: b.flowGoodput(1), port: sw.fdb.get(guestMac) };
-    // Run to the resume, then on.
+    // Run to the suspension (in 50 us steps: the guest is paused from then on, its frontend unchanged), then to the resume.
+    const oldNf = b.vifs.find((v) => v.guest.name === 'host1/domU1')!.nf;
     let t = 29;
-    while (!(b.migrations?.[0]?.downtimeMs)) { t += 1; b.sys.sched.run(t * PS_PER_MS); if (t > 400) break; }
+    while (b.migrations?.[0]?.stop == null) { t += 0.05; b.sys.sched.run(Math.round(t * PS_PER_MS)); if (t > 400) break; }
+    atSuspend = { tx: oldNf.inFlightTx().map((p) => ({ flow: p.flow, seq: p.seq, len: p.len, data: p.kind === 'data' })), rx: oldNf.postedRxFrames().length };
+    while (!(b.migrations?.[0]?.downtimeMs)) { t += 1; b.sys.sched.run(Math.round(t * PS_PER_MS)); if (t > 400) break; }
     atResume = { f0: b.flowGoodput(0), f1: b.flowGoodput(1) };
     b.sys.sched.run(600 * PS_PER_MS);
   });
@@ -79,6 +83,21 @@ describe('live migration between hosts (scenarios/worlds/migrate.yaml)', functio
     expect(b.counters.violations['data-integrity'] ?? 0).to.equal(0);
     const flows = b.migrations![0].flows;
     for (const f of flows) expect(f.recoveryMs, `flow ${f.flow} recovered`).to.not.equal(null);
+  });
+
+  it("netfront_resume released the old frontend's in-flight buffers (as many as at the suspension); TCP sent their data again, delivered once", () => {
+    const m = b.migrations![0];
+    // The trigger: the guest was suspended with packets on its old TX ring and buffers posted on its RX ring.
+    const data = atSuspend.tx.filter((p) => p.data && p.len > 0);
+    expect(data.length, 'data segments in flight at the suspension').to.be.greaterThan(0);
+    expect(m.netfrontReleased).to.deep.equal({ tx: atSuspend.tx.length, rx: atSuspend.rx });
+    // The new frontend: no grant to a backend it does not hold, no TX id or grant ref lost.
+    expect(m.resumeLeft).to.deep.equal([]);
+    const nv = b.vifs.find((v) => v.guest.name === 'host2/domU2')!;
+    expect(nv.nf.released.tx).to.equal(atSuspend.tx.length);
+    // Their bytes reached the receiver after all (sent again), once and in order (the stream check).
+    for (const p of data) expect(b.flowGoodput(p.flow), `flow ${p.flow} past seq ${p.seq + p.len}`).to.be.greaterThan(p.seq + p.len);
+    expect(b.streams.mismatches).to.deep.equal([]);
   });
 
   it('host 1 holds nothing of the guest once it released it', () => {

@@ -10,6 +10,7 @@ import { build } from '../../src/scenario/build.js';
 import { PS_PER_MS } from '../../src/actors/scheduler.js';
 import { stateValue } from '../../src/actors/runtime.js';
 import { SAVE_DISK_MBPS } from '../../src/toolstack/migration.js';
+import { scenarioEvents } from '../../src/scenario/lifecycle-host.js';
 
 const parse = (input: ScenarioInput): Scenario => parseScenario(structuredClone(input), 'test');
 const problem = (input: ScenarioInput): string => {
@@ -31,6 +32,15 @@ describe('save, restore and migrate events: checks', () => {
     expect(problem(world([{ at: 3, restore: 'host1/guest1' }]))).to.match(/was not saved/);
     expect(problem(world([{ at: 3, migrate: 'host1/guest1', to: 'host2' }, { at: 5, destroy: 'host1/guest1' }]))).to.match(/migrated away or saved/);
     expect(() => parse(world([{ at: 3, save: 'host1/guest1' }, { at: 50, restore: 'host1/guest1' }]))).to.not.throw();
+  });
+  it("checks a migrate's rateLimit, naming the field: only for migrate, positive rates, the start not above the maximum", () => {
+    expect(problem(world([{ at: 3, save: 'host1/guest1', rateLimit: {} }]))).to.match(/events\.0\.rateLimit.*only for migrate/s);
+    expect(problem(world([{ at: 3, migrate: 'host1/guest1', to: 'host2', rateLimit: { maxMbps: 0 } }]))).to.match(/events\.0\.rateLimit\.maxMbps/);
+    expect(problem(world([{ at: 3, migrate: 'host1/guest1', to: 'host2', rateLimit: { startMbps: 600 } }]))).to.match(/events\.0\.rateLimit\.startMbps.*600 Mb\/s is above maxMbps \(500\)/s);
+    expect(problem(world([{ at: 3, migrate: 'host1/guest1', to: 'host2', rateLimit: { mbps: 100 } as never }]))).to.match(/events\.0\.rateLimit.*mbps/s);
+    const ev = scenarioEvents(parse(world([{ at: 3, migrate: 'host1/guest1', to: 'host2', rateLimit: { maxMbps: 800 } }])));
+    expect(ev[0].rateLimit, "the paper's defaults for what is not given").to.deep.equal({ startMbps: 100, maxMbps: 800, incrementMbps: 50 });
+    expect(scenarioEvents(parse(world([{ at: 3, migrate: 'host1/guest1', to: 'host2' }])))[0]).to.not.have.property('rateLimit');
   });
 });
 

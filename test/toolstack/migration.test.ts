@@ -42,7 +42,7 @@ function precopy(load: boolean, mbps = 1000) {
   let resumedAt = -1, released = false;
   const m = new Migration({
     sys: b.sys, actor, actorName: 'host1/migration', xen: b.xen!, domid: guest.domid, log, policy: XC_SAVE_POLICY,
-    stream: { flow: 0, from: src, to: dst }, diskMBps: 0, names: { guest: guest.name, from: 'host1', to: 'host2' },
+    stream: { flow: 0, from: src, to: dst }, diskMBps: 0, rate: null, names: { guest: guest.name, from: 'host1', to: 'host2' },
     flows: [1], goodput: (f) => b.flowGoodput(f),
     resume: (done) => { resumedAt = b.sys.sched.now; b.xen!.unpauseDomain(guest.domid); done(); },
     release: (done) => { released = true; done(); },

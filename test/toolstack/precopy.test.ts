@@ -24,3 +24,11 @@ describe('pre-copy stop rule (precopy.ts)', () => {
     expect(precopyStop(p, [1000, 900, 800], 1000)).to.equal(null);
   });
 });
+
+describe('pre-copy stop rule under a rate limit below its maximum', () => {
+  it("does not stop for lack of progress until the limit is at its maximum (Xen's RATE_IS_MAX)", () => {
+    expect(precopyStop(XC_SAVE_POLICY, [1000, 300, 301], 1000, false)).to.equal(null);
+    expect(precopyStop(XC_SAVE_POLICY, [1000, 300, 301], 1000, true)).to.equal('no-progress');
+    expect(precopyStop(XC_SAVE_POLICY, [1000, 49], 1000, false), 'the other ends still apply').to.equal('dirty-small');
+  });
+});
