@@ -126,7 +126,6 @@ export function stressCommand(program: Command, p: Pick<Parsers, 'intArg'>): voi
       const lifecycle = o.lifecycle ? { lifecycle: true } : {};
       const worlds = o.worlds ? { worlds: true } : {};
       if (o.worlds && o.replay) fail('--worlds draws cases; --replay runs a scenario file (a world or not): give one of them');
-      if (o.worlds && o.lifecycle) fail('--lifecycle draws its events into one-host cases; --worlds with --lifecycle is not drawn yet: give one of them');
 
       if (o.replay) {
         const sc = loadScenario(o.replay, [], { allowIgnored: true });
