@@ -104,9 +104,12 @@ const WORLD_LIFE_EVENT = lifeEventArb(['unplug', 'replug', 'destroy', 'crash', '
 /**
  * Where a guest of the world may live-migrate: another host its dom0 reaches (the migration stream is
  * a TCP flow between the two dom0s) and from which every other end of the guest's flows is reachable
- * (on that host, or over a cable or the switch), as worldFlows asks of a flow.
+ * (on that host, or over a cable or the switch), as worldFlows asks of a flow; not through a switch
+ * whose forwarding table is static.
  */
-export function migrationDestinations(guest: string, hosts: number, links: Link[], flows: Flow[]): string[] {
+export function migrationDestinations(guest: string, hosts: number, links: Link[], flows: Flow[], staticSwitch = false): string[] {
+  // A switch with a static forwarding table never moves the guest's MAC to its new port (it does not learn from the gratuitous ARP).
+  if (staticSwitch) return [];
   const host = (e: string) => e.split('/')[0];
   const from = host(guest);
   const reach = (a: string, b: string) => a === b || linkBetween({ links }, a, b) !== null;
@@ -199,7 +202,7 @@ export function worldCaseArb(hostile: boolean, only?: string[], pin?: HostilePai
     const events = lifecycle ? lifeEvents(r.life, r.trafficUs, {
       guests: guests.flatMap((n, i) => Array.from({ length: n }, (_, g) => `${name(i)}/guest${g + 1}`)),
       hostile: hostile ? `${name(advHost)}/guest${advGuest}` : null,
-      destinations: (g) => migrationDestinations(g, r.hosts, links, flows),
+      destinations: (g) => migrationDestinations(g, r.hosts, links, flows, fabric === 'switch' && r.sw.fdb === 'static'),
     }) : [];
     return {
       name: 'stress-world',
