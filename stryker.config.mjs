@@ -38,6 +38,7 @@ const UNIT = [
   'dist/test/hypervisor/log-dirty.test.js',
   'dist/test/toolstack/precopy.test.js',
   'dist/test/stress/world-case.test.js',
+  'dist/test/stress/life-events.test.js',
   'dist/test/inspect/external-sort.test.js',
   'dist/test/inspect/record-log.test.js',
 ];

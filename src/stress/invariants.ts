@@ -10,6 +10,7 @@ import type { Built } from '../scenario/build.js';
 import { flowEnds, hostViews, type End, type HostView } from '../scenario/host.js';
 import { BACKEND_EDGES, XEN_NETBK_MAX_HASH_KEY_SIZE, XEN_NETBK_MAX_HASH_MAPPING_SIZE, XEN_NETBK_MCAST_MAX, XenbusState } from '../channels/netif.js';
 import { GTF } from '../hypervisor/grant-table.js';
+import { PS_PER_MS } from '../actors/scheduler.js';
 import { GARP_FLOW_BASE } from '../scenario/migrate-host.js';
 import type { NetStack } from '../domains/netstack.js';
 
@@ -279,12 +280,33 @@ export function checkAlways(b: Built, out: string[]): void {
 
 /**
  * Lifecycle events (--lifecycle): everything a vif the toolstack unplugged held was released when it
- * went (src/toolstack/release.ts, recorded then), and, at quiescence, everything each destroyed or
- * crashed domain held on its host (Xen has relinquished its memory by then).
+ * went (src/toolstack/release.ts, recorded then), everything a migrated or saved guest held on its
+ * source host when the source released it, and, at quiescence, everything each destroyed or crashed
+ * domain held on its host (Xen has relinquished its memory by then). Each finding names the host (in
+ * its actors' names) and the event it follows. A run that did not quiesce reports what its
+ * destroyed domains still hold then, and each migration or save whose source never let go.
  */
 export function checkReleased(b: Built, out: string[], quiescent: boolean): void {
-  for (const ts of b.lifecycle?.toolstacks ?? []) {
+  const l = b.lifecycle;
+  if (!l) return;
+  for (const ts of l.toolstacks) {
     const records = [...ts.released, ...(quiescent ? ts.checkDestroyed() : [])];
-    for (const r of records) for (const p of r.problems.slice(0, 4)) out.push(`release: ${p}`);
+    for (const r of records) { const after = afterEvent(b, ts, r.what, r.at); for (const p of r.problems.slice(0, 4)) out.push(`release: ${p}${after}`); }
+    if (quiescent) continue;
+    for (const r of ts.checkDestroyed()) { const after = afterEvent(b, ts, r.what, Infinity); for (const p of r.problems.slice(0, 2)) out.push(`release: at the drain limit: ${p}${after}`); }
   }
+  for (const m of b.migrations ?? []) {
+    const what = `${m.kind} of ${m.guest} from ${m.from} at ${m.startMs} ms`;
+    for (const p of (m.sourceLeft ?? []).slice(0, 4)) out.push(`release: ${m.from}: ${p} (after the ${what})`);
+    if (m.sourceLeft === null && !quiescent) out.push(`release: ${m.from}: the source never released ${m.guest} (after the ${what})`);
+  }
+}
+
+/** The event a release record (of `what`, at `at` ps) follows (` (after detach host1/guest1 at 1 ms)`): the last of its guest's events on its host by then. */
+function afterEvent(b: Built, ts: NonNullable<Built['lifecycle']>['toolstacks'][number], what: string, at: number): string {
+  const l = b.lifecycle!;
+  const k = ts.x.guests.find((g) => g.name === what) ?? l.goneVifs.find((v) => v.nf.name === what)?.guest;
+  const n = k ? ts.x.guests.indexOf(k) + 1 : 0;
+  const e = l.events.filter((q) => q.host === ts.x.host && q.guest === n && q.verb !== 'attach' && q.verb !== 'restore' && q.atMs * PS_PER_MS <= at).at(-1);
+  return e ? ` (after ${e.verb} ${e.host ? `${e.host}/` : ''}guest${e.guest} at ${e.atMs} ms)` : '';
 }
