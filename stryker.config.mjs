@@ -40,6 +40,7 @@ const UNIT = [
   'dist/test/toolstack/rate-limit.test.js',
   'dist/test/inspect/lifecycle-marks.test.js',
   'dist/test/stress/world-case.test.js',
+  'dist/test/stress/life-events.test.js',
   'dist/test/inspect/external-sort.test.js',
   'dist/test/inspect/record-log.test.js',
 ];

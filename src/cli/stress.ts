@@ -86,7 +86,7 @@ export function stressCommand(program: Command, p: Pick<Parsers, 'intArg'>): voi
     .option('--seed <n>', 'base seed (each case seed derives from it and the case index); `fresh` draws a new one and prints it first, so a campaign explores new cases and a failure can still be replayed', seedArg(p), 1)
     .option('--workers <n>', 'worker threads', p.intArg('--workers', 1))
     .option('--hostile', 'put an adversary from the hostile-guest catalogue (H1-H26) on one guest of each case')
-    .option('--lifecycle', 'draw guest lifecycle events into each case (vif unplug and plug again, domain destroy and crash, at random times) and check that everything a gone vif or domain held is released')
+    .option('--lifecycle', 'draw guest lifecycle events into each case (vif unplug and plug again, domain destroy and crash, save and restore; with --worlds live migration to another host too, at random times) and check that everything a gone vif or domain held is released')
     .option('--worlds', 'draw worlds: 1-4 Xen hosts of 0-3 guests, cabled NIC to NIC or to one switch, flows between random endpoints; every invariant checked host by host (with --hostile, an adversary on one guest)')
     .option('--only <ids>', 'comma-separated behaviours (H1..H26) for --hostile')
     .option('--case <i>', 'run only case i (replay it)', p.intArg('--case', 0))
@@ -126,7 +126,6 @@ export function stressCommand(program: Command, p: Pick<Parsers, 'intArg'>): voi
       const lifecycle = o.lifecycle ? { lifecycle: true } : {};
       const worlds = o.worlds ? { worlds: true } : {};
       if (o.worlds && o.replay) fail('--worlds draws cases; --replay runs a scenario file (a world or not): give one of them');
-      if (o.worlds && o.lifecycle) fail('--lifecycle draws its events into one-host cases; --worlds with --lifecycle is not drawn yet: give one of them');
 
       if (o.replay) {
         const sc = loadScenario(o.replay, [], { allowIgnored: true });

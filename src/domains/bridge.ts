@@ -121,7 +121,8 @@ export class Bridge {
    */
   private announced(x: Exec, p: Packet, from: BridgePort, mac: string): void {
     if (this.fdb.get(mac) !== from) { this.fdb.set(mac, from); this.reroute(); }
-    if (this.uplinks.includes(from) || !this.uplinks.length) { this.counters.pkt.delivered++; p.release?.(x); return; }
+    // (kfree_skb: one from a NIC is a frame of the driver domain's own, back to its pool.)
+    if (this.uplinks.includes(from) || !this.uplinks.length) { this.counters.pkt.delivered++; this.free(x, p); return; }
     this.uplinks.forEach((u, i) => {
       if (i === 0) { u.q.enqueue(x, p); return; }
       this.counters.pkt.split++;

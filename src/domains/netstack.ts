@@ -198,7 +198,8 @@ export class NetStack {
     x.cost('syscall');
     if (s.rr) this.rrApp(x, s, s.rr);
     else if (s.sender) {
-      const n = this.stopped ? 0 : Math.min(s.sender.sndBufSpace(), this.cfg.appChunk, s.budget ?? Infinity);
+      // Stopping the traffic stops netperf; a metered writer (xl migrate's stream) is the toolstack's and finishes its rounds.
+      const n = this.stopped && s.budget === undefined ? 0 : Math.min(s.sender.sndBufSpace(), this.cfg.appChunk, s.budget ?? Infinity);
       if (n <= 0) return; // blocks until ACKs free socket buffer space
       if (s.budget !== undefined) s.budget -= n;
       s.sender.write(n);

@@ -110,6 +110,8 @@ export interface Lifecycle {
   abandon: ((flows: number[]) => void) | null;
   /** Flows given up that way (their bytes cannot all arrive: the progress check leaves them out). */
   abandoned: Set<number>;
+  /** The sources stopped: the migrations stop sampling their guests' flows (a flow with nothing left to send never moves again). */
+  sourcesStopped?: () => void;
 }
 
 /** One host of a world as the checks see it: its CPUs, memory, hypervisor, domains (dom0 first), NICs with their drivers, vifs, pending pools and queues. */

@@ -125,11 +125,20 @@ export function abandonLostFlows(b: Built, abort: (flow: number) => void): void 
   const l = b.lifecycle;
   l.abandon = (flows) => { for (const f of flows) { l.abandoned.add(f); abort(f); } };
   l.abandon(lostFlows(b));
+  l.sourcesStopped?.();
 }
 
-/** Flows whose vif (or domain) went away and that no vif carries now: they cannot complete. */
+/**
+ * Flows whose vif (or domain) went away and that no vif of the same end carries now (one with the
+ * gone vif's MAC: plugged again): they cannot complete. In a world the flow's other end may be a
+ * guest whose vif still carries it. A guest that a `restore` brings back, or that migrates, is not lost.
+ */
 export function lostFlows(b: Built): number[] {
-  if (!b.lifecycle) return [];
-  const live = new Set(b.vifs.flatMap((v) => v.flows));
-  return [...new Set(b.lifecycle.goneVifs.flatMap((v) => v.flows))].filter((f) => !live.has(f)).sort((a, c) => a - c);
+  const l = b.lifecycle;
+  if (!l) return [];
+  const live = new Set(b.vifs.flatMap((v) => v.flows.map((f) => `${v.mac} ${f}`)));
+  // (A resumed vif takes on the guest's flows once it is connected: until then only its guest says it will carry them.)
+  const resumed = new Set(l.events.filter((e) => e.verb === 'restore' || e.verb === 'migrate').map((e) => l.toolstacks.find((ts) => ts.x.host === e.host)?.guest(e.guest)));
+  const lost = l.goneVifs.filter((v) => !resumed.has(v.guest)).flatMap((v) => v.flows.filter((f) => !live.has(`${v.mac} ${f}`)));
+  return [...new Set(lost)].sort((a, c) => a - c);
 }

@@ -67,8 +67,14 @@ export function attachImages(b: Built, hosts: HostParts[], wiring: MigrationWiri
     const f = wiring.streams.get(e.index);
     if (f !== undefined) w.stackOf(hosts[hostIx(hosts, e.host)].dom0).meter(f);
   }
-  /** Saved guests by host and guest number, until restored. */
+  /** Saved guests by host and guest number, until restored; a restore issued while its save is still writing the image waits for it (xl runs them in turn). */
   const saved = new Map<string, Migration>();
+  const saving = new Set<string>();
+  const restoreAfterSave = new Map<string, () => void>();
+
+  // Once the sources stop, a flow that has not moved since its guest resumed never will: its sampling ends there.
+  const running: Migration[] = [];
+  lc.sourcesStopped = () => { for (const m of running) m.stop(); };
 
   /** Start a save or a migration of guest `e.guest` of `ts`'s host. */
   const begin = (ts: Xl, e: LifecycleEvent): void => {
@@ -81,6 +87,8 @@ export function attachImages(b: Built, hosts: HostParts[], wiring: MigrationWiri
     const log = new LogDirty(src.h.mem, k.domid, () => [...src.h.ringPages].filter(([f]) => src.h.mem.ownerOf(f) === k.domid).map(([frame, ring]) => ({ frame, ring })));
     const streamFlow = wiring.streams.get(e.index);
     let image: Image | null = null;
+    const key = `${src.host}/${e.guest}`;
+    if (e.verb === 'save') saving.add(key);
     const m: Migration = new Migration({
       sys: b.sys, actor: b.sys.actors.get(actorName)!.actor, actorName, xen: src.h.xen!, domid: k.domid, log, policy: XC_SAVE_POLICY,
       stream: streamFlow === undefined ? null : { flow: streamFlow, from: w.stackOf(src.dom0), to: w.stackOf(dst.dom0) },
@@ -89,8 +97,10 @@ export function attachImages(b: Built, hosts: HostParts[], wiring: MigrationWiri
       // A migration's image is taken when its last round is in; a save's when it was written (release).
       resume: (resumed) => { image ??= snapshot(w.stacks.get(k), flows, k); resumeGuest(src, dst, k, vifs, image, e.index, m.result, resumed); },
       release: (released) => {
-        if (e.verb === 'save') { image = snapshot(w.stacks.get(k), flows, k); saved.set(`${src.host}/${e.guest}`, m); }
+        if (e.verb === 'save') { image = snapshot(w.stacks.get(k), flows, k); saved.set(key, m); saving.delete(key); }
         ts.destroy(k);
+        // The image is written: a restore that waited for it runs now.
+        if (e.verb === 'save') restoreAfterSave.get(key)?.();
         const xen = src.h.xen!;
         const poll = () => {
           if (!xen.isReleased(k.domid)) { b.sys.sched.after(RELEASE_POLL_US * 1e6, b.sys.rankOf(actorName), poll); return; }
@@ -101,6 +111,7 @@ export function attachImages(b: Built, hosts: HostParts[], wiring: MigrationWiri
       },
     });
     results.push(m.result);
+    running.push(m);
     m.start();
   };
 
@@ -144,10 +155,15 @@ export function attachImages(b: Built, hosts: HostParts[], wiring: MigrationWiri
     save: begin,
     restore: (ts, e) => {
       const key = `${hosts[xls.indexOf(ts as Xl<VifInfo>)].host}/${e.guest}`;
-      const m = saved.get(key);
-      if (!m) throw new Error(`${ts.name}: nothing saved of guest ${e.guest}`);
-      saved.delete(key);
-      m.restore(); // reads the image back, then resumes the guest on this host from it
+      const go = () => {
+        const m = saved.get(key)!;
+        saved.delete(key);
+        restoreAfterSave.delete(key);
+        m.restore(); // reads the image back, then resumes the guest on this host from it
+      };
+      if (saving.has(key)) { restoreAfterSave.set(key, go); return; }
+      if (!saved.has(key)) throw new Error(`${ts.name}: nothing saved of guest ${e.guest}`);
+      go();
     },
   };
   for (const xl of xls) xl.images = ops;

@@ -10,6 +10,7 @@
 import fc from 'fast-check';
 import { BEHAVIOURS } from '../hostile/behaviours.js';
 import type { ScenarioInput } from '../scenario/schema.js';
+import { lifeEventArb, lifeEvents, type LifeDraw } from './life-events.js';
 
 /** The scenario file a case runs (plain data: it can be printed as YAML and replayed): a scenario file as the schema reads it. */
 export type CaseScenario = Omit<ScenarioInput, 'machine'> & { machine: Omit<CaseMachine, 'nic'> & { nic: NonNullable<CaseMachine['nic']> } };
@@ -142,47 +143,16 @@ export function caseArb(hostile: boolean, only?: string[], pin?: HostilePair, li
       guest: 1 + (r.adversary.guest % r.guests), vif: 0, behaviour: r.adversary.behaviour, variant: r.adversary.variant,
       startUs: r.adversary.startUs, periodUs: r.adversary.periodUs,
     }] : [],
-    ...(lifecycle ? { events: lifeEvents(r.life, r.trafficUs, r.guests, hostile ? 1 + (r.adversary.guest % r.guests) : 0) } : {}),
+    ...(lifecycle ? { events: lifeEvents(r.life, r.trafficUs, {
+      guests: Array.from({ length: r.guests }, (_, g) => `guest${g + 1}`),
+      hostile: hostile ? `guest${1 + (r.adversary.guest % r.guests)}` : null,
+      destinations: () => [],
+    }) } : {}),
   }));
 }
 
-/** One drawn lifecycle event: when (a fraction of the traffic window), what, on which guest. */
-interface LifeDraw { at: number; kind: 'unplug' | 'replug' | 'destroy' | 'crash'; guest: number; after: number }
-const LIFE_EVENT: fc.Arbitrary<LifeDraw> = fc.record({
-  at: fc.double({ min: 0.05, max: 0.8, noNaN: true }),
-  kind: fc.constantFrom('unplug' as const, 'replug' as const, 'replug' as const, 'destroy' as const, 'crash' as const),
-  guest: fc.nat(15),
-  after: fc.double({ min: 0.02, max: 0.3, noNaN: true }),
-});
-
-/**
- * The drawn events as a valid `events:` list: an unplug detaches the guest's vif 0, a replug detaches
- * it and attaches it again `after` later (once per guest); destroy and crash end the guest, whether
- * its vif is plugged, unplugged or on its way out (later events on it are left out, as is anything
- * before a pending plug). The adversary's own vif is not unplugged (its
- * frontend decides its XenBus moves; libxl's forced removal after a timeout is not modelled): it may
- * be destroyed or crash.
- */
-function lifeEvents(draws: LifeDraw[], trafficUs: number, guests: number, hostileGuest: number): NonNullable<CaseScenario['events']> {
-  const out: NonNullable<CaseScenario['events']> = [];
-  // Per guest: gone (destroyed or crashed), unplugged for good, or plugged again at a later time.
-  const gone = new Set<number>(), unplugged = new Set<number>(), replug = new Map<number, number>();
-  const ms = (f: number) => Math.round(f * trafficUs) / 1000;
-  for (const d of [...draws].sort((a, b) => a.at - b.at)) {
-    const g = 1 + (d.guest % guests);
-    const at = ms(d.at);
-    if (gone.has(g) || (replug.get(g) ?? -1) >= at) continue; // (events come in time order: nothing before a pending plug)
-    const target = `guest${g}`;
-    if (d.kind === 'destroy' || d.kind === 'crash') { out.push({ at, [d.kind]: target }); gone.add(g); continue; }
-    if (g === hostileGuest || unplugged.has(g) || replug.has(g)) continue;
-    out.push({ at, detach: target });
-    if (d.kind === 'unplug') { unplugged.add(g); continue; }
-    const back = ms(Math.min(0.95, d.at + d.after));
-    out.push({ at: back, attach: target, vif: 0 });
-    replug.set(g, back);
-  }
-  return out;
-}
+/** What a one-host lifecycle case draws (replug weighs double): every verb but migrate (one host has nowhere to go). */
+const LIFE_EVENT = lifeEventArb(['unplug', 'replug', 'replug', 'destroy', 'crash', 'save']);
 
 /** One adversary: a behaviour of the catalogue and one of its variants. */
 export interface HostilePair { behaviour: string; variant: number }

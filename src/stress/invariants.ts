@@ -10,6 +10,11 @@ import type { Built } from '../scenario/build.js';
 import { flowEnds, hostViews, type End, type HostView } from '../scenario/host.js';
 import { BACKEND_EDGES, XEN_NETBK_MAX_HASH_KEY_SIZE, XEN_NETBK_MAX_HASH_MAPPING_SIZE, XEN_NETBK_MCAST_MAX, XenbusState } from '../channels/netif.js';
 import { GTF } from '../hypervisor/grant-table.js';
+import { PS_PER_MS } from '../actors/scheduler.js';
+import { GARP_FLOW_BASE } from '../scenario/migrate-host.js';
+import type { NetStack } from '../domains/netstack.js';
+
+type Socket = NonNullable<ReturnType<NetStack['socks']['get']>>;
 
 export const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
@@ -200,29 +205,37 @@ function checkFlowList(b: Built, out: string[]): void {
   const kernelOf = (e: End) => (e.peer >= 0 ? null : hosts[e.host].kernels[e.dom0 ? 0 : e.guest + 1]);
   const adversary = (e: End) => e.guest >= 0 && adversaryDoms(hosts[e.host]).has(e.guest + 1);
   const clientOf = (f: number) => b.clients.find((c) => c.endpoint(f) !== undefined);
-  /** The end's TCP ends of flow f: its socket in a kernel's stack, or the peer's. */
-  const ends = (e: End, f: number) => { const k = kernelOf(e); return k ? b.stacks.get(k)?.socks.get(f) : clientOf(f)?.endpoint(f); };
+  /** A kernel end's socket of flow f (a restored or migrated guest's in its new domain's stack: NetStack.adopt moved it). */
+  const sockOf = (e: End, f: number, from: boolean): Socket | undefined => {
+    const own = b.stacks.get(kernelOf(e)!)?.socks.get(f);
+    if (own || !b.lifecycle || e.guest < 0) return own;
+    const mine = (s: Socket) => (s.rr ? s.rr.server === !from : from ? !s.receiver : !!s.receiver);
+    for (const st of b.stacks.values()) { const s = st.socks.get(f); if (s && mine(s)) return s; }
+    return undefined;
+  };
+  /** The end's TCP ends of flow f: its socket, or the peer's. */
+  const ends = (e: End, f: number, from: boolean) => (kernelOf(e) ? sockOf(e, f, from) : clientOf(f)?.endpoint(f));
   world.forEach((e, f) => {
-    if (adversary(e.from) || adversary(e.to)) return;
+    // A flow with an end in an adversary's domain is the adversary's business; one whose end went for good (its vif unplugged, its guest destroyed) cannot complete.
+    if (adversary(e.from) || adversary(e.to) || b.lifecycle?.abandoned.has(f)) return;
     const what = `flow ${f} (${b.sc.flows![f].from} -> ${b.sc.flows![f].to})`;
     const got = b.flowGoodput(f);
     if (!e.rr) {
-      const snd = ends(e.from, f)?.sender;
+      const snd = ends(e.from, f, true)?.sender;
       if (!snd) { out.push(`progress: ${what} has no sender`); return; }
       if (snd.sndUna !== snd.written || got !== snd.written) out.push(`progress: ${what}: the application wrote ${snd.written} bytes; ${snd.sndUna} acknowledged, ${got} delivered after draining`);
       return;
     }
-    const req = ends(e.from, f)?.sender, resp = ends(e.to, f)?.sender;
-    const k = kernelOf(e.to);
-    const atServer = k ? b.stacks.get(k)?.flowDelivered(f) ?? 0 : clientOf(f)?.flowReceived(f) ?? 0;
+    const req = ends(e.from, f, true)?.sender, resp = ends(e.to, f, false)?.sender;
+    const server = kernelOf(e.to) ? sockOf(e.to, f, false) : undefined;
+    const atServer = server ? server.receiver?.delivered ?? server.rr?.delivered ?? 0 : kernelOf(e.to) ? 0 : clientOf(f)?.flowReceived(f) ?? 0;
     if (req && resp) {
       if (req.sndUna !== req.written || atServer !== req.written) out.push(`progress: ${what}: netperf wrote ${req.written} request bytes; ${req.sndUna} acknowledged, ${atServer} at netserver after draining`);
       if (resp.sndUna !== resp.written || got !== resp.written) out.push(`progress: ${what}: netserver wrote ${resp.written} response bytes; ${resp.sndUna} acknowledged, ${got} at netperf after draining`);
       return;
     }
     // UDP_RR: netperf (never a peer) has no retransmission; with no packet dropped, every datagram arrived.
-    const from = kernelOf(e.from);
-    const n = (from && b.stacks.get(from)?.socks.get(f)?.rr?.sentAt.length) ?? 0;
+    const n = (kernelOf(e.from) && sockOf(e.from, f, true)?.rr?.sentAt.length) || 0;
     if (b.counters.pkt.dropped === 0 && n > 0) out.push(`progress: ${what}: ${n} UDP_RR transaction(s) open after draining with no packet dropped`);
   });
 }
@@ -259,19 +272,41 @@ export function checkAlways(b: Built, out: string[]): void {
       const o = h.mem.ownerOf(f);
       if (o === undefined || o === 0 || hostileDoms.has(o)) continue;
       const mine = flowsOf.get(o);
-      if (mine && !mine.has(p.flow)) { hostOut(h, out).push(`I1: frame ${f} of domain ${o} holds a packet of flow ${p.flow}`); break; }
+      // (A resumed guest's gratuitous ARP is its own frame: flow GARP_FLOW_BASE + the event's index.)
+      if (mine && !mine.has(p.flow) && p.flow < GARP_FLOW_BASE) { hostOut(h, out).push(`I1: frame ${f} of domain ${o} holds a packet of flow ${p.flow}`); break; }
     }
   }
 }
 
 /**
  * Lifecycle events (--lifecycle): everything a vif the toolstack unplugged held was released when it
- * went (src/toolstack/release.ts, recorded then), and, at quiescence, everything each destroyed or
- * crashed domain held on its host (Xen has relinquished its memory by then).
+ * went (src/toolstack/release.ts, recorded then), everything a migrated or saved guest held on its
+ * source host when the source released it, and, at quiescence, everything each destroyed or crashed
+ * domain held on its host (Xen has relinquished its memory by then). Each finding names the host (in
+ * its actors' names) and the event it follows. A run that did not quiesce reports what its
+ * destroyed domains still hold then, and each migration or save whose source never let go.
  */
 export function checkReleased(b: Built, out: string[], quiescent: boolean): void {
-  for (const ts of b.lifecycle?.toolstacks ?? []) {
+  const l = b.lifecycle;
+  if (!l) return;
+  for (const ts of l.toolstacks) {
     const records = [...ts.released, ...(quiescent ? ts.checkDestroyed() : [])];
-    for (const r of records) for (const p of r.problems.slice(0, 4)) out.push(`release: ${p}`);
+    for (const r of records) { const after = afterEvent(b, ts, r.what, r.at); for (const p of r.problems.slice(0, 4)) out.push(`release: ${p}${after}`); }
+    if (quiescent) continue;
+    for (const r of ts.checkDestroyed()) { const after = afterEvent(b, ts, r.what, Infinity); for (const p of r.problems.slice(0, 2)) out.push(`release: at the drain limit: ${p}${after}`); }
   }
+  for (const m of b.migrations ?? []) {
+    const what = `${m.kind} of ${m.guest} from ${m.from} at ${m.startMs} ms`;
+    for (const p of (m.sourceLeft ?? []).slice(0, 4)) out.push(`release: ${m.from}: ${p} (after the ${what})`);
+    if (m.sourceLeft === null && !quiescent) out.push(`release: ${m.from}: the source never released ${m.guest} (after the ${what})`);
+  }
+}
+
+/** The event a release record (of `what`, at `at` ps) follows (` (after detach host1/guest1 at 1 ms)`): the last of its guest's events on its host by then. */
+function afterEvent(b: Built, ts: NonNullable<Built['lifecycle']>['toolstacks'][number], what: string, at: number): string {
+  const l = b.lifecycle!;
+  const k = ts.x.guests.find((g) => g.name === what) ?? l.goneVifs.find((v) => v.nf.name === what)?.guest;
+  const n = k ? ts.x.guests.indexOf(k) + 1 : 0;
+  const e = l.events.filter((q) => q.host === ts.x.host && q.guest === n && q.verb !== 'attach' && q.verb !== 'restore' && q.atMs * PS_PER_MS <= at).at(-1);
+  return e ? ` (after ${e.verb} ${e.host ? `${e.host}/` : ''}guest${e.guest} at ${e.atMs} ms)` : '';
 }

@@ -18,7 +18,7 @@ export interface StressTask {
   index: number;
   hostile: boolean;
   only?: string[];
-  /** Draw guest lifecycle events (vif unplug and plug, destroy, crash) into every case. */
+  /** Draw guest lifecycle events (vif unplug and plug, destroy, crash, save and restore; in worlds migrate too) into every case. */
   lifecycle?: boolean;
   /** Draw worlds of several hosts (world-case.ts) instead of one-host cases (case.ts). */
   worlds?: boolean;
@@ -44,7 +44,7 @@ const SHRINK_MS = 60_000;
 
 export function runStressCase(t: StressTask): StressReport {
   const seed = caseSeed(t.base, t.index);
-  const arb = t.worlds ? worldCaseArbAt(t.index, t.hostile, t.only) : caseArbAt(t.index, t.hostile, t.only, t.lifecycle);
+  const arb = t.worlds ? worldCaseArbAt(t.index, t.hostile, t.only, t.lifecycle) : caseArbAt(t.index, t.hostile, t.only, t.lifecycle);
   if (t.path !== undefined) {
     // Replaying a counterexample: fast-check regenerates it from (seed, path).
     let found: { sc: CaseScenario; r: CaseResult } | null = null;

@@ -291,7 +291,8 @@ export function judgeCase(sc: Scenario, p: CaseRun, opts: { again?: CaseRun; int
     // Its vif, still there, or gone with its domain (a crashed adversary is destroyed by the toolstack).
     const v = [...p.b.vifs, ...p.b.lifecycle?.goneVifs ?? []].find((q) => q.hostile);
     // An adversary whose guest the scenario's events destroy or crash may never get to attack: what it expects is not judged.
-    const ended = sc.events.find((e) => e.destroy === `guest${hostile.guest}` || e.crash === `guest${hostile.guest}`);
+    const target = `${hostile.host ? `${hostile.host}/` : ''}guest${hostile.guest}`; // (named after its host in a world)
+    const ended = sc.events.find((e) => e.destroy === target || e.crash === target);
     if (ended) notes.push(`${hostile.behaviour}: the adversary's expectations not judged: its guest is ${ended.crash ? 'crashed' : 'destroyed'} by the scenario's events at ${ended.at} ms`);
     else if (v && v.hostile) {
       // Mappings of the adversary's grants beyond its (still mapped) ring pages, by its own host's dom0.

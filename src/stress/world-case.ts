@@ -13,6 +13,7 @@ import { BEHAVIOURS } from '../hostile/behaviours.js';
 import { HDR_LEN, PAGE_SIZE } from '../core/packet.js';
 import { linkBetween } from '../scenario/schema.js';
 import { creditPeriods, hostilePairs, type CaseScenario, type HostilePair } from './case.js';
+import { lifeEventArb, lifeEvents, type LifeDraw } from './life-events.js';
 
 /** Most hosts, guests per host and NICs per host a world case has. */
 export const WORLD_HOSTS = 4;
@@ -97,8 +98,32 @@ export function adversaryFlow(adversary: string, d: { other: number; sends: bool
   return d.sends ? { from: adversary, to: other, kind: 'stream' } : { from: other, to: adversary, kind: 'stream' };
 }
 
-/** One world case; `hostile` puts one adversary (from `only`, or any behaviour; `pin` fixes it) on one guest. */
-export function worldCaseArb(hostile: boolean, only?: string[], pin?: HostilePair): fc.Arbitrary<CaseScenario> {
+/** What a world lifecycle case draws: every verb, migrate weighing double (a world is where a guest can go). */
+const WORLD_LIFE_EVENT = lifeEventArb(['unplug', 'replug', 'destroy', 'crash', 'save', 'migrate', 'migrate']);
+
+/**
+ * Where a guest of the world may live-migrate: another host its dom0 reaches (the migration stream is
+ * a TCP flow between the two dom0s) and from which every other end of the guest's flows is reachable
+ * (on that host, or over a cable or the switch), as worldFlows asks of a flow; not through a switch
+ * whose forwarding table is static.
+ */
+export function migrationDestinations(guest: string, hosts: number, links: Link[], flows: Flow[], staticSwitch = false): string[] {
+  // A switch with a static forwarding table never moves the guest's MAC to its new port (it does not learn from the gratuitous ARP).
+  if (staticSwitch) return [];
+  const host = (e: string) => e.split('/')[0];
+  const from = host(guest);
+  const reach = (a: string, b: string) => a === b || linkBetween({ links }, a, b) !== null;
+  const others = flows.flatMap((f) => (f.from === guest ? [host(f.to)] : f.to === guest ? [host(f.from)] : []));
+  return Array.from({ length: hosts }, (_, i) => `host${i + 1}`)
+    .filter((h) => h !== from && reach(from, h) && others.every((o) => reach(h, o)));
+}
+
+/**
+ * One world case; `hostile` puts one adversary (from `only`, or any behaviour; `pin` fixes it) on one
+ * guest; `lifecycle` draws lifecycle events (life-events.ts) after everything else, so that the
+ * case's other draws are those of the same case without.
+ */
+export function worldCaseArb(hostile: boolean, only?: string[], pin?: HostilePair, lifecycle = false): fc.Arbitrary<CaseScenario> {
   const behaviours = pin ? [pin.behaviour] : only?.length ? only : BEHAVIOURS.map((b) => b.id);
   const opt = fc.record({
     vnicOffload: fc.boolean(), txNoRemap: fc.boolean(), rxCopy: fc.boolean(),
@@ -111,7 +136,7 @@ export function worldCaseArb(hostile: boolean, only?: string[], pin?: HostilePai
     cpus: fc.constantFrom(1, 1, 2),
     ownOpt: fc.boolean(), opt,
   });
-  return fc.record({
+  const draws = {
     hosts: fc.integer({ min: 1, max: WORLD_HOSTS }),
     host: fc.array(host, { minLength: WORLD_HOSTS, maxLength: WORLD_HOSTS }),
     fabric: fc.constantFrom('switch' as const, 'direct' as const),
@@ -153,7 +178,11 @@ export function worldCaseArb(hostile: boolean, only?: string[], pin?: HostilePai
     cc: fc.constantFrom('newreno' as const, 'newreno' as const, 'none' as const),
     pendingRing: fc.constantFrom('shared' as const, 'per-vif' as const),
     lateEoiTickUs: fc.constantFrom(250, 500, 1000),
-  }).map((r): CaseScenario => {
+  };
+  const drawn = lifecycle
+    ? fc.record({ ...draws, life: fc.array(WORLD_LIFE_EVENT, { minLength: 1, maxLength: 4 }) })
+    : fc.record(draws).map((r) => ({ ...r, life: [] as LifeDraw[] }));
+  return drawn.map((r): CaseScenario => {
     const hs = r.host.slice(0, r.hosts);
     const guests = hs.map((h) => h.guests), nics = hs.map((h) => h.nics);
     const ports = r.hosts + r.sw.extraPorts;
@@ -170,6 +199,11 @@ export function worldCaseArb(hostile: boolean, only?: string[], pin?: HostilePai
     const ends = worldEndpoints(guests, nics, cabled);
     const flows = worldFlows(r.flows, ends, links, r.mss);
     if (hostile) flows.unshift(adversaryFlow(`${name(advHost)}/guest${advGuest}`, r.adversary, ends, links));
+    const events = lifecycle ? lifeEvents(r.life, r.trafficUs, {
+      guests: guests.flatMap((n, i) => Array.from({ length: n }, (_, g) => `${name(i)}/guest${g + 1}`)),
+      hostile: hostile ? `${name(advHost)}/guest${advGuest}` : null,
+      destinations: (g) => migrationDestinations(g, r.hosts, links, flows, fabric === 'switch' && r.sw.fdb === 'static'),
+    }) : [];
     return {
       name: 'stress-world',
       topology: 'guest',
@@ -196,13 +230,14 @@ export function worldCaseArb(hostile: boolean, only?: string[], pin?: HostilePai
         host: name(advHost), guest: advGuest, vif: 0, behaviour: r.adversary.behaviour,
         variant: r.adversary.variant, startUs: r.adversary.startUs, periodUs: r.adversary.periodUs,
       }] : [],
+      ...(lifecycle ? { events } : {}),
     };
   });
 }
 
 /** The arbitrary world case `index` draws from: a hostile campaign enumerates every (behaviour, variant) pair first, as caseArbAt does. */
-export function worldCaseArbAt(index: number, hostile: boolean, only?: string[]): fc.Arbitrary<CaseScenario> {
-  if (!hostile) return worldCaseArb(false);
+export function worldCaseArbAt(index: number, hostile: boolean, only?: string[], lifecycle = false): fc.Arbitrary<CaseScenario> {
+  if (!hostile) return worldCaseArb(false, undefined, undefined, lifecycle);
   const pairs = hostilePairs(only);
-  return worldCaseArb(true, only, index < pairs.length ? pairs[index] : undefined);
+  return worldCaseArb(true, only, index < pairs.length ? pairs[index] : undefined, lifecycle);
 }
