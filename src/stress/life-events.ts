@@ -6,7 +6,7 @@
  * save's target), a guest migrates to another Xen host its dom0 and its flows' other ends can reach.
  */
 import fc from 'fast-check';
-import type { CaseScenario } from './case.js';
+import type { ScenarioInput } from '../scenario/schema.js';
 
 export type LifeKind = 'unplug' | 'replug' | 'destroy' | 'crash' | 'save' | 'migrate';
 
@@ -34,7 +34,7 @@ export interface LifeTargets {
   destinations(g: string): readonly string[];
 }
 
-type Events = NonNullable<CaseScenario['events']>;
+type Events = NonNullable<ScenarioInput['events']>;
 
 /**
  * The drawn events as a valid `events:` list, in time order. An unplug detaches the guest's vif 0; a
