@@ -137,13 +137,15 @@ export class Netfront implements NetDevice {
    * grant ends (a transfer that completed hands its page over), the page goes back to the guest's
    * allocator, its id and ref are free again. `pagesHere` false: the walk runs on the guest's
    * bookkeeping carried to a new domain (netfront_resume), whose copies of these pages the model does
-   * not make (only the pages sockets hold), so there is nothing to free in it. Counted in `released`.
+   * not make (only the pages sockets hold), so there is nothing to free in it; nor are its grants in
+   * the new domain's grant table (the table is Xen's, not in the image: gnttab_resume starts it
+   * empty), so its refs are simply free again. Counted in `released`.
    */
   releaseBufs(x: Exec | null, pagesHere: boolean): { tx: number; rx: number } {
     const mem = this.kernel.mem;
     const done = { tx: 0, rx: 0 };
     for (const f of new Set(this.txById.values())) {
-      for (const ref of f.refs) { if (this.gt.endAccess(ref)) this.freeRefs.push(ref); else this.leakedRefs++; }
+      for (const ref of f.refs) { if (!pagesHere || this.gt.endAccess(ref)) this.freeRefs.push(ref); else this.leakedRefs++; }
       for (const id of f.ids) this.txIds.push(id);
       if (pagesHere && x) f.pkt.release?.(x);
       done.tx++;
@@ -154,6 +156,7 @@ export class Netfront implements NetDevice {
       this.rxIds.push(id);
       done.rx++;
       let frame = b.frame;
+      if (!pagesHere) { this.freeRefs.push(b.ref); continue; }
       if (this.feat.rxCopy) { if (!this.gt.endAccess(b.ref)) { this.leakedRefs++; continue; } }
       else { const t = this.gt.endTransfer(b.ref); frame = t.completed && t.frame !== undefined ? t.frame : -1; }
       this.freeRefs.push(b.ref);
