@@ -7,7 +7,7 @@
  * administrator's maximum (or, as ever, when the dirty set is small), and stop-and-copy runs at the
  * maximum, the guest being paused anyway.
  *
- * Xen's xc_linux_save (3.0) carries the same mechanism: mbit_rate starts at START_MBIT_RATE, is
+ * Xen's xc_linux_save (the Xen 3 series) carries the same mechanism: mbit_rate starts at START_MBIT_RATE, is
  * raised after each round (print_stats) to the round's dirtying rate + 50 when that exceeds it,
  * capped at MAX_MBIT_RATE (500), and the "no progress" end of pre-copy applies only once the rate is
  * at its maximum (RATE_IS_MAX). Its writer, ratewrite, sends in bursts of BURST_BUDGET (100 KiB), one
