@@ -15,7 +15,8 @@ const scenario = () => {
   return sc;
 };
 
-describe('observing a run through rxjs', () => {
+describe('observing a run through rxjs', function () {
+  this.timeout(60_000); // each test runs a scenario for a few ms of virtual time: seconds on a loaded machine
   it('messages$ sees every delivered message, in delivery order, and changes nothing', () => {
     const plain = runScenario(scenario());
     const b = build(scenario());
